@@ -1,0 +1,77 @@
+# Helpdesk assistant - every command the README shows is a target here. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+RASA      := $(VENV)/bin/rasa
+HELPDESK  := $(VENV)/bin/helpdesk
+STAMP     := $(VENV)/.installed
+ST_STAMP  := $(VENV)/.installed-st
+MODEL_STAMP := models/.trained
+TRAIN_INPUTS := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml' 2>/dev/null) $(wildcard components/*.py)
+
+.PHONY: help venv st run train index test test-unit test-stories validate eval bench lint format clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	@test -x $(PY) || $$(scripts/find_python.sh) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip<26" wheel
+	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+venv: $(STAMP) ## Build .venv (Python 3.10) from the pinned requirements
+
+$(ST_STAMP): $(STAMP) requirements-st.txt
+	$(PY) -m pip install --quiet -r requirements-st.txt -c constraints.txt
+	@touch $@
+
+st: $(ST_STAMP) ## Install the optional sentence-transformers embedder backend (large: pulls torch)
+
+$(MODEL_STAMP): $(STAMP) $(TRAIN_INPUTS)
+	$(RASA) train --config config.yml --domain domain --data data --out models --fixed-model-name helpdesk
+	@touch $@
+
+train: $(MODEL_STAMP) ## Train the Rasa model if the training data or config changed
+
+index: $(STAMP) ## Build the FAQ index if the sources changed
+	$(HELPDESK) kb build
+
+run: $(MODEL_STAMP) index ## Start the whole assistant (backend simulator, actions, Rasa); Ctrl-C stops it
+	$(PY) scripts/run.py
+
+validate: $(STAMP) ## rasa data validate
+	$(RASA) data validate --config config.yml --domain domain --data data --fail-on-warnings
+
+test-unit: $(STAMP) ## Unit, action and connector tests (pytest)
+	$(PY) -m pytest -q
+
+test-stories: $(MODEL_STAMP) ## Test stories against the trained model and a live action server
+	$(PY) scripts/test_stories.py
+
+test: $(ST_STAMP) ## The whole suite: pytest, rasa data validate, test stories (builds .venv, trains)
+	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory validate
+	$(MAKE) --no-print-directory test-stories
+
+eval: $(STAMP) ## Knowledge-base retrieval figures (vs baselines) and NLU figures (vs Rasa's default config)
+	$(HELPDESK) kb eval --source knowledge_base/faq --queries knowledge_base/eval/queries.jsonl --baselines
+	$(PY) scripts/nlu_eval.py
+
+bench: $(MODEL_STAMP) index ## Latency and throughput: KB query in process, REST round trip at 1 and 8 users
+	$(PY) scripts/bench.py
+
+lint: $(STAMP) ## ruff (lint + format check) and mypy on helpdesk/
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy helpdesk
+
+format: $(STAMP) ## Format the code with ruff
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean: ## Remove the built index, models and caches (keeps .venv and var/*.db)
+	rm -rf models var/kb_index .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,269 @@
+"""The `helpdesk` command.
+
+    helpdesk kb build [--source DIR] [--out DIR]
+    helpdesk kb search "text" [-k 5]
+    helpdesk kb eval --source PATH --queries FILE.jsonl [--baselines]
+    helpdesk kb import FILE.csv [--out FILE.yml]
+
+Other command groups (`helpdesk report`, `helpdesk backend serve`) register themselves in
+`COMMAND_GROUPS`: a function that adds its sub-parser and sets `func` on it.
+User errors print one clear line on stderr and exit with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Sequence
+
+#: Exit status for user errors (bad input files, missing index, ...).
+EXIT_USER_ERROR = 2
+
+
+class CliError(Exception):
+    """An error the user can fix; printed without a traceback."""
+
+
+def _settings():
+    from helpdesk.settings import get_settings
+
+    return get_settings()
+
+
+# -- kb build ---------------------------------------------------------------------------------
+def _cmd_kb_build(args: argparse.Namespace) -> int:
+    from helpdesk.knowledge.embedders import make_embedder
+    from helpdesk.knowledge.index import ensure_index
+
+    settings = _settings()
+    source = Path(args.source) if args.source else settings.kb_source
+    out = Path(args.out) if args.out else settings.kb_index_dir
+    embedder = make_embedder(args.embedder or settings.embedder)
+    if args.force:
+        from helpdesk.knowledge.index import build_index
+        from helpdesk.knowledge.loader import load_faqs
+
+        index, rebuilt = build_index(load_faqs(source), embedder, out), True
+    else:
+        index, rebuilt = ensure_index(source, out, embedder)
+    state = "built" if rebuilt else "up to date, not rebuilt"
+    print(
+        f"FAQ index {state}: {len(index.entries)} entries, "
+        f"{index.manifest.get('vectors')} vectors, embedder {embedder.name}, in {out}"
+    )
+    return 0
+
+
+# -- kb search --------------------------------------------------------------------------------
+def _cmd_kb_search(args: argparse.Namespace) -> int:
+    from helpdesk.knowledge.embedders import make_embedder
+    from helpdesk.knowledge.retriever import Retriever, build_retriever
+
+    if args.k <= 0:
+        raise CliError("-k must be a positive number")
+    settings = _settings()
+    if args.source or args.index or args.embedder:
+        from dataclasses import replace
+
+        settings = replace(
+            settings,
+            kb_source=Path(args.source) if args.source else settings.kb_source,
+            kb_index_dir=Path(args.index) if args.index else settings.kb_index_dir,
+            embedder=args.embedder or settings.embedder,
+        )
+    retriever: Retriever = build_retriever(settings, embedder=make_embedder(settings.embedder))
+    answer = retriever.answer(args.text)
+    matches = retriever.search(args.text, k=args.k) if answer.reason != "empty" else []
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "query": args.text,
+                    "reason": answer.reason,
+                    "answered": answer.answered,
+                    "threshold": retriever.threshold,
+                    "best": answer.best.entry.id if answer.best else None,
+                    "related": [m.entry.id for m in answer.related],
+                    "matches": [
+                        {"id": m.entry.id, "score": round(m.score, 4), "question": m.entry.question}
+                        for m in matches
+                    ],
+                },
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    if answer.reason == "empty":
+        print("No question words in the query: the assistant asks the user to write the question.")
+        return 0
+    for rank, m in enumerate(matches, start=1):
+        print(f"{rank}. {m.score:.3f}  {m.entry.id}  {m.entry.question}")
+    if answer.answered and answer.best is not None:
+        verdict = f"answers with {answer.best.entry.id}"
+        if answer.related:
+            verdict += " (related: " + ", ".join(m.entry.id for m in answer.related) + ")"
+    else:
+        verdict = "declines (best score below the threshold)"
+    print(f"Threshold {retriever.threshold:.3f}: the assistant {verdict}.")
+    return 0
+
+
+# -- kb eval ----------------------------------------------------------------------------------
+def _cmd_kb_eval(args: argparse.Namespace) -> int:
+    from helpdesk.knowledge.embedders import make_embedder
+    from helpdesk.knowledge.evaluation import baseline_factories, evaluate, load_queries
+    from helpdesk.knowledge.index import build_index
+    from helpdesk.knowledge.loader import load_faqs
+    from helpdesk.knowledge.retriever import Retriever
+
+    settings = _settings()
+    entries = load_faqs(Path(args.source))
+    queries = load_queries(Path(args.queries), known_ids={e.id for e in entries})
+    embedder = make_embedder(args.embedder or settings.embedder)
+    threshold = args.threshold if args.threshold is not None else settings.kb_threshold
+
+    with tempfile.TemporaryDirectory(prefix="helpdesk-kb-eval-") as tmp:
+
+        def factory(items):
+            index = build_index(items, embedder, Path(tmp) / "index", progress=False)
+            return Retriever(index, embedder, threshold=threshold)
+
+        result = evaluate(entries, queries, factory)
+    result["embedder"] = embedder.name
+    if args.baselines:
+        result["baselines"] = {
+            name: evaluate(entries, queries, make)
+            for name, make in baseline_factories(embedder).items()
+        }
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+# -- kb import --------------------------------------------------------------------------------
+def _cmd_kb_import(args: argparse.Namespace) -> int:
+    from helpdesk.knowledge.loader import import_csv
+
+    csv_path = Path(args.csv)
+    out = Path(args.out) if args.out else _settings().kb_source / f"{csv_path.stem}.yml"
+    if out.exists() and not args.overwrite:
+        raise CliError(f"{out} exists already; choose another --out or pass --overwrite")
+    count = import_csv(csv_path, out)
+    print(f"Imported {count} FAQ entries from {csv_path} into {out}")
+    return 0
+
+
+def add_kb_parser(subparsers: argparse._SubParsersAction) -> None:
+    """The `kb` command group."""
+    kb = subparsers.add_parser("kb", help="knowledge base: build, search, eval, import")
+    kb_sub = kb.add_subparsers(dest="kb_command", metavar="{build,search,eval,import}")
+    kb_sub.required = True
+
+    build = kb_sub.add_parser("build", help="build the FAQ index (only if the sources changed)")
+    build.add_argument("--source", help="FAQ file or folder (default: HELPDESK_KB_SOURCE)")
+    build.add_argument("--out", help="index folder (default: HELPDESK_KB_INDEX)")
+    build.add_argument("--embedder", help="embedder spec (default: HELPDESK_EMBEDDER)")
+    build.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    build.set_defaults(func=_cmd_kb_build)
+
+    search = kb_sub.add_parser("search", help="show the best FAQ matches for a question")
+    search.add_argument("text", help="the question, in quotes")
+    search.add_argument("-k", type=int, default=5, help="how many matches (default 5)")
+    search.add_argument("--source", help="FAQ file or folder (default: HELPDESK_KB_SOURCE)")
+    search.add_argument("--index", help="index folder (default: HELPDESK_KB_INDEX)")
+    search.add_argument("--embedder", help="embedder spec (default: HELPDESK_EMBEDDER)")
+    search.add_argument("--json", action="store_true", help="print one JSON object")
+    search.set_defaults(func=_cmd_kb_search)
+
+    ev = kb_sub.add_parser("eval", help="evaluate retrieval on a JSON-lines query file")
+    ev.add_argument("--source", required=True, help="FAQ file or folder")
+    ev.add_argument("--queries", required=True, help='JSON lines {"query", "expected_id"}')
+    ev.add_argument("--baselines", action="store_true", help="also run the two baselines")
+    ev.add_argument("--threshold", type=float, help="decline threshold (default: calibrated)")
+    ev.add_argument("--embedder", help="embedder spec (default: HELPDESK_EMBEDDER)")
+    ev.set_defaults(func=_cmd_kb_eval)
+
+    imp = kb_sub.add_parser("import", help="convert a CSV of FAQs into a YAML source file")
+    imp.add_argument("csv", help="CSV with columns id, category, question, answer[, alternatives]")
+    imp.add_argument("--out", help="YAML file to write (default: <source folder>/<name>.yml)")
+    imp.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    imp.set_defaults(func=_cmd_kb_import)
+
+
+#: Functions that add a command group to the top-level sub-parsers. Other modules append
+#: theirs (e.g. `add_report_parser` for `helpdesk report`, `add_backend_parser` for
+#: `helpdesk backend serve`); each sets `func(args) -> int` on its parsers.
+COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [add_kb_parser]
+
+
+def _optional_groups() -> list[Callable[[argparse._SubParsersAction], None]]:
+    """Command groups of other modules, added when those modules exist."""
+    import importlib
+
+    groups = []
+    for module_name, func_name in (
+        ("helpdesk.report", "add_report_parser"),
+        ("helpdesk.backends.cli", "add_backend_parser"),
+    ):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise
+        func = getattr(module, func_name, None)
+        if func is not None and func not in COMMAND_GROUPS:
+            groups.append(func)
+    return groups
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `helpdesk` command."""
+    parser = argparse.ArgumentParser(
+        prog="helpdesk", description="Indonesian public-service helpdesk: operator commands."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for add in [*COMMAND_GROUPS, *_optional_groups()]:
+        add(sub)
+    return parser
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from helpdesk.knowledge.evaluation import EvalError
+    from helpdesk.knowledge.index import IndexMissingError, IndexStaleError
+    from helpdesk.knowledge.loader import FaqSourceError
+
+    return (
+        CliError,
+        FaqSourceError,
+        EvalError,
+        IndexMissingError,
+        IndexStaleError,
+        FileNotFoundError,
+        ImportError,
+        ValueError,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit status (0 ok, 2 user error)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exc:  # argparse prints its own message; keep its status
+        return int(exc.code or 0)
+    try:
+        return int(args.func(args) or 0)
+    except _user_errors() as exc:
+        print(f"helpdesk: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("helpdesk: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

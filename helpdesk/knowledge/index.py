@@ -1,0 +1,338 @@
+"""FAISS index of FAQ questions, with the id mapping and a manifest beside it.
+
+One vector per question and per alternative, all pointing to their FAQ entry. Files in the
+index folder:
+
+- `index.faiss`   IndexFlatIP over L2-normalised passage vectors (inner product = cosine)
+- `entries.json`  the FAQ entries and, for every vector row, the entry it belongs to
+- `manifest.json` hash of the sources + embedder name + code version, counts, build time
+
+The folder is written atomically (temporary folder + rename), so a crashed build never leaves
+a half-written index that loads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from helpdesk.knowledge.embedders import Embedder, l2_normalize
+from helpdesk.knowledge.loader import load_faqs
+from helpdesk.knowledge.models import FaqEntry
+
+#: Bump when the index layout or what is embedded changes: older indexes become stale.
+INDEX_FORMAT_VERSION = 1
+INDEX_FILE = "index.faiss"
+ENTRIES_FILE = "entries.json"
+MANIFEST_FILE = "manifest.json"
+#: Builds with more passages than this show a progress bar on stderr.
+PROGRESS_MIN_PASSAGES = 200
+_BATCH = 64
+
+
+class IndexMissingError(FileNotFoundError):
+    """The index folder or one of its files does not exist (run `helpdesk kb build`)."""
+
+
+class IndexStaleError(RuntimeError):
+    """The index was built from other sources, another embedder or an older code version."""
+
+
+@dataclass
+class KnowledgeIndex:
+    """A loaded (or freshly built) FAQ index.
+
+    Attributes:
+        entries: The FAQ entries, in source order.
+        faiss_index: The FAISS IndexFlatIP over passage vectors.
+        row_entry: For every vector row, the position of its entry in `entries`.
+        row_text: For every vector row, the text that was embedded.
+        manifest: The manifest (hash, embedder, counts).
+        path: Folder the index lives in (None for an in-memory index).
+    """
+
+    entries: list[FaqEntry]
+    faiss_index: object
+    row_entry: list[int]
+    row_text: list[str]
+    manifest: dict
+    path: Path | None = None
+    _by_id: dict[str, FaqEntry] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_id = {e.id: e for e in self.entries}
+
+    @property
+    def source_hash(self) -> str:
+        """The hash the index was built for."""
+        return str(self.manifest.get("source_hash", ""))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def get(self, entry_id: str) -> FaqEntry | None:
+        """The entry with this id, or None."""
+        return self._by_id.get(entry_id)
+
+    def search(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        """Nearest rows for each query vector, as (row, cosine) pairs; FAISS -1 padding dropped."""
+        queries = l2_normalize(query_vectors)
+        k = max(1, min(int(k), len(self.row_entry)))
+        scores, rows = self.faiss_index.search(queries, k)  # type: ignore[attr-defined]
+        out: list[list[tuple[int, float]]] = []
+        for score_row, id_row in zip(scores, rows):
+            out.append([(int(r), float(s)) for r, s in zip(id_row, score_row) if r >= 0])
+        return out
+
+    def row_vectors(self) -> np.ndarray:
+        """All passage vectors, shape (rows, dim)."""
+        index = self.faiss_index
+        return index.reconstruct_n(0, index.ntotal)  # type: ignore[attr-defined]
+
+
+def passages_for(entries: Sequence[FaqEntry]) -> tuple[list[str], list[int]]:
+    """The texts to embed (question and alternatives) and the entry position of each."""
+    texts: list[str] = []
+    owners: list[int] = []
+    for pos, entry in enumerate(entries):
+        for text in entry.questions:
+            texts.append(text)
+            owners.append(pos)
+    return texts, owners
+
+
+def source_hash(entries: Iterable[FaqEntry], embedder_name: str) -> str:
+    """SHA-256 over the entries' content, the embedder name and the index format version."""
+    digest = hashlib.sha256()
+    digest.update(f"format={INDEX_FORMAT_VERSION}\nembedder={embedder_name}\n".encode())
+    for entry in entries:
+        payload = {k: v for k, v in entry.to_dict().items() if k != "file"}
+        digest.update(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _embed_passages(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
+    chunks: list[np.ndarray] = []
+    bar = None
+    if progress:
+        try:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), desc="Embedding FAQ", unit="teks", file=sys.stderr)
+        except ImportError:  # pragma: no cover - tqdm comes with rasa
+            bar = None
+    for start in range(0, len(texts), _BATCH):
+        batch = texts[start : start + _BATCH]
+        chunks.append(np.asarray(embedder.embed_passages(batch), dtype=np.float32))
+        if bar is not None:
+            bar.update(len(batch))
+    if bar is not None:
+        bar.close()
+    return l2_normalize(np.vstack(chunks))
+
+
+def _make_faiss(vectors: np.ndarray) -> object:
+    import faiss
+
+    index = faiss.IndexFlatIP(int(vectors.shape[1]))
+    if len(vectors):
+        index.add(vectors)
+    return index
+
+
+def build_index(
+    entries: Sequence[FaqEntry],
+    embedder: Embedder,
+    out_dir: Path | None,
+    *,
+    progress: bool | None = None,
+) -> KnowledgeIndex:
+    """Embed the entries and write the index folder atomically.
+
+    Args:
+        entries: FAQ entries (ids must be unique).
+        embedder: The passage embedder.
+        out_dir: Folder to write; None keeps the index in memory only.
+        progress: Show a progress bar; by default when there are many passages.
+
+    Returns:
+        The built index.
+    """
+    entries = list(entries)
+    if not entries:
+        raise ValueError("cannot build an index without FAQ entries")
+    texts, owners = passages_for(entries)
+    if progress is None:
+        progress = len(texts) >= PROGRESS_MIN_PASSAGES
+    vectors = _embed_passages(embedder, texts, progress)
+    if vectors.shape != (len(texts), embedder.dim):
+        raise ValueError(
+            f"embedder {embedder.name} returned shape {vectors.shape}, "
+            f"expected {(len(texts), embedder.dim)}"
+        )
+    faiss_index = _make_faiss(vectors)
+    manifest = {
+        "format_version": INDEX_FORMAT_VERSION,
+        "embedder": embedder.name,
+        "dim": int(embedder.dim),
+        "source_hash": source_hash(entries, embedder.name),
+        "entries": len(entries),
+        "vectors": len(texts),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    index = KnowledgeIndex(
+        entries=entries,
+        faiss_index=faiss_index,
+        row_entry=owners,
+        row_text=texts,
+        manifest=manifest,
+        path=Path(out_dir) if out_dir is not None else None,
+    )
+    if out_dir is not None:
+        _write_atomically(index, Path(out_dir))
+    return index
+
+
+def _write_atomically(index: KnowledgeIndex, out_dir: Path) -> None:
+    import faiss
+
+    out_dir = out_dir.resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=str(out_dir.parent)))
+    try:
+        faiss.write_index(index.faiss_index, str(tmp / INDEX_FILE))
+        mapping = {
+            "entries": [e.to_dict() for e in index.entries],
+            "rows": [
+                {"entry": owner, "text": text}
+                for owner, text in zip(index.row_entry, index.row_text)
+            ],
+        }
+        (tmp / ENTRIES_FILE).write_text(
+            json.dumps(mapping, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
+        # The manifest is written last: a folder without it is never taken as an index.
+        (tmp / MANIFEST_FILE).write_text(json.dumps(index.manifest, indent=2), encoding="utf-8")
+        old = None
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.old-{time.time_ns()}")
+            out_dir.rename(old)
+        tmp.rename(out_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_manifest(out_dir: Path) -> dict | None:
+    """The manifest of an index folder, or None when there is none (or it is unreadable)."""
+    path = Path(out_dir) / MANIFEST_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def load_index(
+    out_dir: Path, embedder: Embedder, *, expected_hash: str | None = None
+) -> KnowledgeIndex:
+    """Load an index folder, failing loudly when it is missing or stale.
+
+    Args:
+        out_dir: The index folder written by `build_index`.
+        embedder: The embedder queries will use; must be the one the index was built with.
+        expected_hash: When given, the source hash the index must have been built for.
+
+    Raises:
+        IndexMissingError: The folder or one of its files is missing.
+        IndexStaleError: Built with another embedder, format version or sources, or corrupt.
+    """
+    import faiss
+
+    out_dir = Path(out_dir)
+    for name in (MANIFEST_FILE, INDEX_FILE, ENTRIES_FILE):
+        if not (out_dir / name).is_file():
+            raise IndexMissingError(
+                f"FAQ index not found: {out_dir / name} is missing (run `helpdesk kb build`)"
+            )
+    manifest = read_manifest(out_dir)
+    if manifest is None:
+        raise IndexStaleError(f"{out_dir / MANIFEST_FILE} is unreadable: rebuild the index")
+    if manifest.get("format_version") != INDEX_FORMAT_VERSION:
+        raise IndexStaleError(
+            f"{out_dir}: index format {manifest.get('format_version')!r}, this code needs "
+            f"{INDEX_FORMAT_VERSION}: rebuild it with `helpdesk kb build`"
+        )
+    if manifest.get("embedder") != embedder.name:
+        raise IndexStaleError(
+            f"{out_dir}: built with embedder {manifest.get('embedder')!r}, "
+            f"not {embedder.name!r}: rebuild it with `helpdesk kb build`"
+        )
+    if expected_hash is not None and manifest.get("source_hash") != expected_hash:
+        raise IndexStaleError(
+            f"{out_dir}: the FAQ sources changed since the index was built: "
+            "rebuild it with `helpdesk kb build`"
+        )
+    try:
+        mapping = json.loads((out_dir / ENTRIES_FILE).read_text(encoding="utf-8"))
+        entries = [FaqEntry.from_dict(d) for d in mapping["entries"]]
+        rows = mapping["rows"]
+        row_entry = [int(r["entry"]) for r in rows]
+        row_text = [str(r["text"]) for r in rows]
+        faiss_index = faiss.read_index(str(out_dir / INDEX_FILE))
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise IndexStaleError(f"{out_dir}: index files are corrupt ({exc}): rebuild it") from exc
+    if faiss_index.ntotal != len(row_entry) or faiss_index.d != embedder.dim:
+        raise IndexStaleError(
+            f"{out_dir}: index holds {faiss_index.ntotal} vectors of dimension {faiss_index.d}, "
+            f"expected {len(row_entry)} of dimension {embedder.dim}: rebuild it"
+        )
+    if any(not 0 <= r < len(entries) for r in row_entry):
+        raise IndexStaleError(f"{out_dir}: id mapping points outside the entries: rebuild it")
+    return KnowledgeIndex(
+        entries=entries,
+        faiss_index=faiss_index,
+        row_entry=row_entry,
+        row_text=row_text,
+        manifest=manifest,
+        path=out_dir,
+    )
+
+
+def ensure_index(
+    source: Path, out_dir: Path, embedder: Embedder, *, progress: bool | None = None
+) -> tuple[KnowledgeIndex, bool]:
+    """Load the index of `source`, rebuilding it only when the sources or embedder changed.
+
+    Args:
+        source: FAQ file or folder (validated with `load_faqs`).
+        out_dir: Index folder.
+        embedder: The embedder.
+        progress: Progress bar on rebuilds (see `build_index`).
+
+    Returns:
+        The index and whether it was rebuilt.
+
+    Raises:
+        FaqSourceError: When the sources are invalid (the old index is left untouched).
+    """
+    entries = load_faqs(Path(source))
+    wanted = source_hash(entries, embedder.name)
+    try:
+        return load_index(Path(out_dir), embedder, expected_hash=wanted), False
+    except (IndexMissingError, IndexStaleError):
+        return build_index(entries, embedder, Path(out_dir), progress=progress), True

@@ -1,0 +1,155 @@
+"""A corpus-scale-free lexical signal for FAQ retrieval.
+
+The score is *coverage*: the IDF-weighted share of the query's content words found in an FAQ
+(its question and alternatives), with light Indonesian stemming and one-typo tolerance. It lies
+in [0, 1] whatever the size of the knowledge base, so one calibrated threshold carries over to
+knowledge bases the project has never seen.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from helpdesk.knowledge.models import FaqEntry
+from helpdesk.knowledge.normalize import content_tokens
+
+_PREFIX_RE = re.compile(r"^(meng|meny|mem|men|me|peng|peny|pem|pen|per|pe|ber|be|ter|di|ke|se)")
+_SUFFIX_RE = re.compile(r"(nya|lah|kah|kan|an|i)$")
+#: Weight of a match found only through a one-letter typo.
+FUZZY_WEIGHT = 0.7
+_MIN_STEM = 4
+
+
+def stem(token: str) -> str:
+    """A light Indonesian stem: one suffix and one prefix removed, never below 4 letters.
+
+    `pendaftaran`, `mendaftar` and `didaftarkan` all give `daftar`.
+    """
+    if not token.isalpha() or len(token) <= _MIN_STEM:
+        return token
+    word = token
+    for _ in range(2):  # -kan then -nya ("didaftarkannya")
+        cut = _SUFFIX_RE.sub("", word)
+        if cut != word and len(cut) >= _MIN_STEM:
+            word = cut
+    cut = _PREFIX_RE.sub("", word)
+    if cut != word and len(cut) >= _MIN_STEM:
+        word = cut
+    return word
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+@dataclass
+class _Doc:
+    stems: frozenset[str]
+    texts: list[list[str]]  # stems of each question / alternative, in order
+
+
+class LexicalScorer:
+    """IDF-weighted query coverage over FAQ questions and alternatives.
+
+    Args:
+        entries: The knowledge base.
+    """
+
+    def __init__(self, entries: Sequence[FaqEntry]) -> None:
+        self.entries = list(entries)
+        self._docs: list[_Doc] = []
+        df: dict[str, int] = {}
+        for entry in self.entries:
+            texts = [[stem(t) for t in content_tokens(q)] for q in entry.questions]
+            texts.append([stem(t) for t in content_tokens(entry.category)])
+            stems = frozenset(s for text in texts for s in text)
+            self._docs.append(_Doc(stems=stems, texts=texts))
+            for s in stems:
+                df[s] = df.get(s, 0) + 1
+        n = max(1, len(self.entries))
+        self._idf = {s: math.log((n + 1) / (c + 0.5)) for s, c in df.items()}
+        self._max_idf = math.log((n + 1) / 0.5)
+        self._postings: dict[str, list[int]] = {}
+        for pos, doc in enumerate(self._docs):
+            for s in doc.stems:
+                self._postings.setdefault(s, []).append(pos)
+        self._deletion_index: dict[str, set[str]] = {}
+        for s in df:
+            if len(s) >= 5:
+                for key in _deletes(s) | {s}:
+                    self._deletion_index.setdefault(key, set()).add(s)
+
+    def idf(self, stem_: str) -> float:
+        """IDF of a stem in the knowledge base (unknown stems get the highest IDF)."""
+        return self._idf.get(stem_, self._max_idf)
+
+    def _expand(self, query_stem: str) -> dict[str, float]:
+        """Knowledge-base stems that a query stem matches, with the match weight."""
+        matches = {query_stem: 1.0} if query_stem in self._idf else {}
+        if len(query_stem) >= 5 and not query_stem.isdigit():
+            keys = _deletes(query_stem) | {query_stem}
+            for key in keys:
+                for candidate in self._deletion_index.get(key, ()):
+                    if candidate not in matches and abs(len(candidate) - len(query_stem)) <= 1:
+                        matches[candidate] = FUZZY_WEIGHT
+        return matches
+
+    def query_stems(self, query: str) -> list[str]:
+        """Distinct stems of the query's content words, in order."""
+        seen: list[str] = []
+        for token in content_tokens(query):
+            s = stem(token)
+            if s not in seen:
+                seen.append(s)
+        return seen
+
+    def score(self, query: str) -> tuple[list[float], list[float]]:
+        """Coverage features of every entry for `query`.
+
+        Returns:
+            (query_coverage, doc_coverage): for each entry, the IDF-weighted share of the
+            query's words it contains, and the best IDF-weighted share of one of its questions'
+            words that the query contains. Both in [0, 1].
+        """
+        n = len(self.entries)
+        qcov = [0.0] * n
+        dcov = [0.0] * n
+        stems = self.query_stems(query)
+        if not stems:
+            return qcov, dcov
+        weights: list[float] = []
+        expansions: list[dict[str, float]] = []
+        for s in stems:
+            matches = self._expand(s)
+            expansions.append(matches)
+            # A word the knowledge base never uses weighs as much as its rarest word.
+            weights.append(max((self.idf(m) for m in matches), default=self._max_idf))
+        total = sum(weights) or 1.0
+        matched_kb: dict[str, float] = {}
+        touched: set[int] = set()
+        for weight, matches in zip(weights, expansions):
+            best_per_doc: dict[int, float] = {}
+            for kb_stem, m in matches.items():
+                matched_kb[kb_stem] = max(matched_kb.get(kb_stem, 0.0), m)
+                for pos in self._postings.get(kb_stem, ()):
+                    if m > best_per_doc.get(pos, 0.0):
+                        best_per_doc[pos] = m
+            for pos, m in best_per_doc.items():
+                qcov[pos] += weight * m
+                touched.add(pos)
+        for pos in touched:
+            qcov[pos] /= total
+            best = 0.0
+            for text in self._docs[pos].texts:
+                if not text:
+                    continue
+                uniq = set(text)
+                denom = sum(self.idf(s) for s in uniq)
+                got = sum(self.idf(s) * matched_kb.get(s, 0.0) for s in uniq)
+                if denom > 0:
+                    best = max(best, got / denom)
+            dcov[pos] = min(1.0, best)
+        return qcov, dcov

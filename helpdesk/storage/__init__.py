@@ -1,0 +1,1 @@
+"""Relational storage of the helpdesk: engine, models, migrations and repositories."""

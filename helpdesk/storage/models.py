@@ -1,0 +1,156 @@
+"""SQLAlchemy declarative models of the helpdesk store.
+
+Table names are singular, times end in `_at` and are timezone-aware UTC. SQLite keeps no
+time zone, so `UTCDateTime` stores naive UTC and gives aware UTC back on every backend.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import declarative_base
+from sqlalchemy.types import TypeDecorator
+
+#: Ticket status codes, in workflow order.
+TICKET_STATUSES = ("open", "in_progress", "resolved", "closed")
+#: Kinds of satisfaction rating: after an FAQ answer, or after a human agent's help.
+CSAT_KINDS = ("faq", "agent")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+Base: Any = declarative_base(metadata=metadata)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every backend (SQLite included).
+
+    Naive datetimes are refused on the way in: a time without a zone is ambiguous.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[datetime], dialect: Dialect) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
+        value = value.astimezone(timezone.utc)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(
+        self, value: Optional[datetime], dialect: Dialect
+    ) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Ticket(Base):
+    """A citizen's ticket, id `YYYYMMDD-XXXXXX`."""
+
+    __tablename__ = "ticket"
+
+    id = Column(String(15), primary_key=True)
+    subject = Column(String(255), nullable=False)
+    chronology = Column(Text, nullable=False)
+    attachment = Column(String(1024), nullable=True)
+    email = Column(String(320), nullable=False)
+    status = Column(String(20), nullable=False, default="open")
+    public_reply = Column(Text, nullable=True)
+    sender_id = Column(String(255), nullable=True, index=True)
+    channel = Column(String(64), nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('open', 'in_progress', 'resolved', 'closed')", name="status_valid"
+        ),
+    )
+
+
+class CsatRating(Base):
+    """A 1-5 satisfaction rating, for an FAQ answer or for an agent's help."""
+
+    __tablename__ = "csat_rating"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    sender_id = Column(String(255), nullable=False, index=True)
+    rating = Column(Integer, nullable=False)
+    kind = Column(String(16), nullable=False, default="faq")
+    question = Column(Text, nullable=True)
+    faq_id = Column(String(255), nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+    __table_args__ = (
+        CheckConstraint("rating >= 1 AND rating <= 5", name="rating_range"),
+        CheckConstraint("kind IN ('faq', 'agent')", name="kind_valid"),
+    )
+
+
+class QuestionLog(Base):
+    """Every question put to the knowledge base, answered or not."""
+
+    __tablename__ = "question_log"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    sender_id = Column(String(255), nullable=False, index=True)
+    question = Column(Text, nullable=False)
+    answered = Column(Boolean(create_constraint=False), nullable=False)
+    faq_id = Column(String(255), nullable=True)
+    score = Column(Float, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
+class Conversation(Base):
+    """One row per conversation session start."""
+
+    __tablename__ = "conversation"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    sender_id = Column(String(255), nullable=False, index=True)
+    channel = Column(String(64), nullable=True)
+    started_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
+class Handoff(Base):
+    """A request to talk to a human agent (extended by the handoff feature)."""
+
+    __tablename__ = "handoff"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    sender_id = Column(String(255), nullable=False, index=True)
+    channel = Column(String(64), nullable=True)
+    status = Column(String(20), nullable=False, default="waiting")
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)

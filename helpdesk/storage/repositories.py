@@ -1,0 +1,299 @@
+"""Repositories: the only code that reads and writes the helpdesk tables.
+
+Each method is one unit of work in its own session. Write paths retry SQLite's transient
+"database is locked" error with backoff, so a busy moment loses nothing. Results going
+upward are plain frozen dataclasses, never ORM objects bound to a session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Optional
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from helpdesk.storage.db import retry_on_locked, session_scope
+from helpdesk.storage.models import (
+    CSAT_KINDS,
+    TICKET_STATUSES,
+    Conversation,
+    CsatRating,
+    QuestionLog,
+    Ticket,
+    utcnow,
+)
+
+SessionFactory = Callable[[], Session]
+
+
+class DuplicateTicketIdError(Exception):
+    """A ticket with this id already exists (the caller draws a new id)."""
+
+
+@dataclass(frozen=True)
+class TicketRecord:
+    """A stored ticket, detached from any session."""
+
+    id: str
+    subject: str
+    chronology: str
+    email: str
+    attachment: Optional[str]
+    status: str
+    public_reply: Optional[str]
+    sender_id: Optional[str]
+    channel: Optional[str]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Ticket) -> "TicketRecord":
+        return cls(
+            id=row.id,
+            subject=row.subject,
+            chronology=row.chronology,
+            email=row.email,
+            attachment=row.attachment,
+            status=row.status,
+            public_reply=row.public_reply,
+            sender_id=row.sender_id,
+            channel=row.channel,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+def _check_aware(value: Optional[datetime], name: str) -> None:
+    if value is not None and value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware")
+
+
+class TicketRepository:
+    """Tickets: create, read, change status."""
+
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._sessions = session_factory
+
+    def add(
+        self,
+        *,
+        ticket_id: str,
+        subject: str,
+        chronology: str,
+        email: str,
+        attachment: Optional[str] = None,
+        sender_id: Optional[str] = None,
+        channel: Optional[str] = None,
+        status: str = "open",
+        created_at: Optional[datetime] = None,
+    ) -> TicketRecord:
+        """Store a new ticket.
+
+        Raises:
+            DuplicateTicketIdError: When `ticket_id` is taken.
+            ValueError: For an unknown status or a naive `created_at`.
+        """
+        if status not in TICKET_STATUSES:
+            raise ValueError(f"unknown ticket status {status!r}")
+        _check_aware(created_at, "created_at")
+        now = created_at or utcnow()
+
+        def work() -> TicketRecord:
+            row = Ticket(
+                id=ticket_id,
+                subject=subject,
+                chronology=chronology,
+                email=email,
+                attachment=attachment,
+                status=status,
+                sender_id=sender_id,
+                channel=channel,
+                created_at=now,
+                updated_at=now,
+            )
+            try:
+                with session_scope(self._sessions) as session:
+                    if session.get(Ticket, ticket_id) is not None:
+                        raise DuplicateTicketIdError(ticket_id)
+                    session.add(row)
+                    session.flush()
+                    return TicketRecord.from_row(row)
+            except IntegrityError as exc:
+                if self.exists(ticket_id):
+                    raise DuplicateTicketIdError(ticket_id) from exc
+                raise
+
+        return retry_on_locked(work)
+
+    def get(self, ticket_id: str) -> Optional[TicketRecord]:
+        """The ticket with this id, or None."""
+        with session_scope(self._sessions) as session:
+            row = session.get(Ticket, ticket_id)
+            return TicketRecord.from_row(row) if row is not None else None
+
+    def exists(self, ticket_id: str) -> bool:
+        """Whether a ticket with this id is stored."""
+        with session_scope(self._sessions) as session:
+            found = session.execute(select(Ticket.id).where(Ticket.id == ticket_id)).first()
+            return found is not None
+
+    def set_status(
+        self, ticket_id: str, status: str, public_reply: Optional[str] = None
+    ) -> Optional[TicketRecord]:
+        """Change a ticket's status (and its public reply when one is given).
+
+        Returns:
+            The updated ticket, or None when no ticket has this id.
+
+        Raises:
+            ValueError: For an unknown status.
+        """
+        if status not in TICKET_STATUSES:
+            raise ValueError(f"unknown ticket status {status!r}")
+
+        def work() -> Optional[TicketRecord]:
+            with session_scope(self._sessions) as session:
+                row = session.get(Ticket, ticket_id)
+                if row is None:
+                    return None
+                row.status = status
+                if public_reply is not None:
+                    row.public_reply = public_reply
+                row.updated_at = utcnow()
+                session.flush()
+                return TicketRecord.from_row(row)
+
+        return retry_on_locked(work)
+
+
+class CsatRepository:
+    """Satisfaction ratings (1-5)."""
+
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._sessions = session_factory
+
+    def add(
+        self,
+        sender_id: str,
+        rating: int,
+        *,
+        kind: str = "faq",
+        question: Optional[str] = None,
+        faq_id: Optional[str] = None,
+    ) -> None:
+        """Store one rating.
+
+        Raises:
+            ValueError: For a rating outside 1-5 or an unknown kind.
+        """
+        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+            raise ValueError(f"rating must be an integer from 1 to 5, got {rating!r}")
+        if kind not in CSAT_KINDS:
+            raise ValueError(f"unknown rating kind {kind!r}; expected one of {CSAT_KINDS}")
+
+        def work() -> None:
+            with session_scope(self._sessions) as session:
+                session.add(
+                    CsatRating(
+                        sender_id=sender_id,
+                        rating=rating,
+                        kind=kind,
+                        question=question,
+                        faq_id=faq_id,
+                        created_at=utcnow(),
+                    )
+                )
+
+        retry_on_locked(work)
+
+
+class QuestionLogRepository:
+    """Every question put to the knowledge base, for knowledge managers."""
+
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._sessions = session_factory
+
+    def record(
+        self,
+        sender_id: str,
+        question: str,
+        *,
+        answered: bool,
+        faq_id: Optional[str] = None,
+        score: Optional[float] = None,
+    ) -> None:
+        """Record a question and whether it was answered (with the FAQ id and score)."""
+
+        def work() -> None:
+            with session_scope(self._sessions) as session:
+                session.add(
+                    QuestionLog(
+                        sender_id=sender_id,
+                        question=question,
+                        answered=bool(answered),
+                        faq_id=faq_id,
+                        score=float(score) if score is not None else None,
+                        created_at=utcnow(),
+                    )
+                )
+
+        retry_on_locked(work)
+
+    def top_unanswered(
+        self,
+        limit: int = 10,
+        *,
+        since: Optional[datetime] = None,
+        until: Optional[datetime] = None,
+    ) -> list[tuple[str, int]]:
+        """The most frequent unanswered questions, most frequent first.
+
+        Questions differing only in case or surrounding spaces count as one.
+
+        Args:
+            limit: How many questions at most.
+            since: Only questions asked at or after this time (timezone-aware).
+            until: Only questions asked before this time (timezone-aware).
+
+        Returns:
+            (question, count) pairs.
+        """
+        if limit <= 0:
+            raise ValueError("limit must be > 0")
+        _check_aware(since, "since")
+        _check_aware(until, "until")
+        key = func.lower(func.trim(QuestionLog.question))
+        count = func.count(QuestionLog.id)
+        stmt = select(func.min(QuestionLog.question), count).where(
+            QuestionLog.answered.is_(False)
+        )
+        if since is not None:
+            stmt = stmt.where(QuestionLog.created_at >= since)
+        if until is not None:
+            stmt = stmt.where(QuestionLog.created_at < until)
+        stmt = (
+            stmt.group_by(key)
+            .order_by(count.desc(), func.max(QuestionLog.created_at).desc())
+            .limit(limit)
+        )
+        with session_scope(self._sessions) as session:
+            return [(str(q).strip(), int(n)) for q, n in session.execute(stmt).all()]
+
+
+class ConversationRepository:
+    """Conversation session starts (one row each)."""
+
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._sessions = session_factory
+
+    def record_session_start(self, sender_id: str, channel: Optional[str] = None) -> None:
+        """Record that a conversation session started."""
+
+        def work() -> None:
+            with session_scope(self._sessions) as session:
+                session.add(Conversation(sender_id=sender_id, channel=channel, started_at=utcnow()))
+
+        retry_on_locked(work)

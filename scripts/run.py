@@ -1,0 +1,136 @@
+"""Start the assistant's processes, print where to reach them, stop them all on Ctrl-C.
+
+Used by `make run` after the model is trained and the FAQ index is built. Reads `.env` (see
+`.env.example`); every variable has a working default for a single machine.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from helpdesk.settings import _read_dotenv  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+def build_environment() -> dict[str, str]:
+    """The environment of the child processes: `.env`, then the caller's, then defaults."""
+    env = _read_dotenv(ROOT / ".env")
+    env.update(os.environ)
+    var_dir = Path(env.get("HELPDESK_VAR_DIR") or ROOT / "var")
+    if not var_dir.is_absolute():
+        var_dir = ROOT / var_dir
+    var_dir.mkdir(parents=True, exist_ok=True)
+    env.setdefault("HELPDESK_VAR_DIR", str(var_dir))
+    env.setdefault("RASA_ACTIONS_PORT", "5055")
+    env.setdefault("RASA_PORT", "5005")
+    env.setdefault(
+        "ACTION_ENDPOINT_URL", f"http://localhost:{env['RASA_ACTIONS_PORT']}/webhook"
+    )
+    # Tracker store: SQLite under var/ unless RASA_TRACKER_STORE_URL names another database.
+    env.setdefault("RASA_TRACKER_STORE_URL", "")
+    env.setdefault("RASA_TRACKER_DB", str(var_dir / "tracker.db"))
+    if not env.get("RASA_API_TOKEN"):
+        env["RASA_API_TOKEN"] = secrets.token_urlsafe(24)
+        print("RASA_API_TOKEN was not set; generated one for this run.", flush=True)
+    env.setdefault("SANIC_WORKERS", "1")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def wait_http(url: str, timeout: float, proc: subprocess.Popen) -> bool:
+    """Poll `url` until it answers 200, the process dies, or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - local URL
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def main() -> int:
+    env = build_environment()
+    procs: list[tuple[str, subprocess.Popen]] = []
+
+    def start(name: str, args: list[str]) -> subprocess.Popen:
+        print(f"starting {name}: {' '.join(args)}", flush=True)
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True)
+        procs.append((name, proc))
+        return proc
+
+    def stop_all() -> None:
+        for name, proc in reversed(procs):
+            if proc.poll() is None:
+                print(f"stopping {name}", flush=True)
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for _, proc in procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        actions = start(
+            "action server",
+            [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
+             "--port", env["RASA_ACTIONS_PORT"]],
+        )
+        if not wait_http(f"http://localhost:{env['RASA_ACTIONS_PORT']}/health", 120, actions):
+            print("error: the action server did not start; see its log above", file=sys.stderr)
+            return 1
+        rasa = start(
+            "rasa server",
+            [str(BIN / "rasa"), "run", "--model", "models", "--enable-api",
+             "--auth-token", env["RASA_API_TOKEN"], "--cors", "*",
+             "--port", env["RASA_PORT"], "--credentials", "credentials.yml",
+             "--endpoints", "endpoints.yml"],
+        )
+        base = f"http://localhost:{env['RASA_PORT']}"
+        if not wait_http(f"{base}/", 300, rasa):
+            print("error: the Rasa server did not start; see its log above", file=sys.stderr)
+            return 1
+        print(
+            "\nThe assistant is running:\n"
+            f"  REST channel     POST {base}/webhooks/rest/webhook "
+            '{"sender": "you", "message": "halo"}\n'
+            f"  socket.io        {base}/socket.io (web chat widgets)\n"
+            f"  HTTP API         {base}/status?token=$RASA_API_TOKEN\n"
+            f"  action server    http://localhost:{env['RASA_ACTIONS_PORT']}/health\n"
+            f"  ticket store     {env.get('HELPDESK_DATABASE_URL') or 'SQLite in ' + env['HELPDESK_VAR_DIR']}\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        while True:
+            for name, proc in procs:
+                if proc.poll() is not None:
+                    print(f"error: {name} exited with code {proc.returncode}", file=sys.stderr)
+                    return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nCtrl-C: stopping all processes", flush=True)
+        return 0
+    finally:
+        stop_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Run the test stories in tests/e2e against the trained model and a live action server.
+
+The action server gets a throw-away ticket database and FAQ index, so tests never touch var/.
+Exits non-zero when any story fails (rasa's --fail-on-prediction-errors).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main() -> int:
+    model = ROOT / "models" / "helpdesk.tar.gz"
+    if not model.is_file():
+        print(f"error: no trained model at {model}; run `make train`", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="helpdesk-stories-") as tmp:
+        port = free_port()
+        env = dict(os.environ)
+        env.update(
+            HELPDESK_VAR_DIR=tmp,
+            HELPDESK_DATABASE_URL=f"sqlite:///{tmp}/helpdesk.db",
+            TF_CPP_MIN_LOG_LEVEL="2",
+        )
+        env.pop("SMTP_HOST", None)
+        endpoints = Path(tmp) / "endpoints.yml"
+        endpoints.write_text(f"action_endpoint:\n  url: http://127.0.0.1:{port}/webhook\n")
+        log = open(Path(tmp) / "actions.log", "w")  # noqa: SIM115 - closed below
+        server = subprocess.Popen(
+            [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    print((Path(tmp) / "actions.log").read_text(), file=sys.stderr)
+                    print("error: action server did not start", file=sys.stderr)
+                    return 1
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):  # noqa: S310
+                        break
+                except OSError:
+                    time.sleep(0.5)
+            out = ROOT / "results" / "stories"
+            result = subprocess.run(
+                [str(BIN / "rasa"), "test", "core", "--model", str(model),
+                 "--stories", "tests/e2e", "--endpoints", str(endpoints),
+                 "--out", str(out), "--fail-on-prediction-errors"],
+                cwd=ROOT, env=env, check=False,
+            )
+            failed = out / "failed_test_stories.yml"
+            if failed.is_file() and "story:" in failed.read_text():
+                print(failed.read_text(), file=sys.stderr)
+            if result.returncode != 0:
+                log.flush()
+                print("--- action server log (tail) ---", file=sys.stderr)
+                print((Path(tmp) / "actions.log").read_text()[-4000:], file=sys.stderr)
+            return result.returncode
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            log.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
