@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,7 +26,7 @@ REPORT_LABELS = {
 }
 
 
-def _window(stmt: Any, column: Any, since: Optional[datetime], until: Optional[datetime]) -> Any:
+def _window(stmt: Any, column: Any, since: datetime | None, until: datetime | None) -> Any:
     if since is not None:
         stmt = stmt.where(column >= since)
     if until is not None:
@@ -37,8 +37,8 @@ def _window(stmt: Any, column: Any, since: Optional[datetime], until: Optional[d
 def collect_report(
     session_factory: Callable[[], Session],
     *,
-    since: Optional[datetime] = None,
-    until: Optional[datetime] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     top: int = 10,
 ) -> dict[str, Any]:
     """The operational figures over `[since, until)` (all time by default).
@@ -65,7 +65,7 @@ def collect_report(
             stmt = stmt.where(condition)
         return int(session.execute(stmt).scalar_one())
 
-    def ratings(session: Session, kind: str) -> tuple[int, Optional[float]]:
+    def ratings(session: Session, kind: str) -> tuple[int, float | None]:
         stmt = _window(
             select(func.count(CsatRating.id), func.avg(CsatRating.rating)).where(
                 CsatRating.kind == kind

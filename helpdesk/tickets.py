@@ -13,7 +13,7 @@ import secrets
 import string
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 from zoneinfo import ZoneInfo
 
 from helpdesk.storage.repositories import DuplicateTicketIdError, TicketRecord
@@ -44,9 +44,7 @@ STATUS_LABELS = {
 MAX_SUBJECT_LENGTH = 255
 
 
-def generate_ticket_id(
-    now: datetime, tz: ZoneInfo, rng: Optional[random.Random] = None
-) -> str:
+def generate_ticket_id(now: datetime, tz: ZoneInfo, rng: random.Random | None = None) -> str:
     """A new ticket id for a ticket created at `now`.
 
     Args:
@@ -75,7 +73,7 @@ def _is_date(digits: str) -> bool:
     return True
 
 
-def normalize_ticket_id(text: str) -> Optional[str]:
+def normalize_ticket_id(text: str) -> str | None:
     """The canonical ticket id found in `text`, or None.
 
     Accepts lower case and the forms `20260414-dbkswu`, `20260414 dbkswu` and
@@ -112,9 +110,9 @@ class TicketDraft:
     subject: str
     chronology: str
     email: str
-    attachment: Optional[str] = None
-    sender_id: Optional[str] = None
-    channel: Optional[str] = None
+    attachment: str | None = None
+    sender_id: str | None = None
+    channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,10 +123,10 @@ class TicketInfo:
     subject: str
     chronology: str
     email: str
-    attachment: Optional[str]
+    attachment: str | None
     status: str
     status_label: str
-    public_reply: Optional[str]
+    public_reply: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -158,10 +156,10 @@ class TicketService:
         self,
         repository: "TicketRepository",
         *,
-        notifier: Optional[TicketNotifier] = None,
+        notifier: TicketNotifier | None = None,
         tz: ZoneInfo,
-        clock: Optional[Callable[[], datetime]] = None,
-        rng: Optional[random.Random] = None,
+        clock: Callable[[], datetime] | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self._repository = repository
         self._notifier = notifier
@@ -223,7 +221,7 @@ class TicketService:
         """
         clean = self._validated(draft)
         now = self._clock()
-        record: Optional[TicketRecord] = None
+        record: TicketRecord | None = None
         for _ in range(MAX_ID_ATTEMPTS):
             ticket_id = generate_ticket_id(now, self._tz, self._rng)
             try:
@@ -258,7 +256,7 @@ class TicketService:
         if not delivered:
             logger.warning("notification for ticket %s was not delivered", info.id)
 
-    def get_status(self, ticket_id: str) -> Optional[TicketInfo]:
+    def get_status(self, ticket_id: str) -> TicketInfo | None:
         """The ticket with this id (any accepted spelling), or None when unknown or malformed."""
         canonical = normalize_ticket_id(ticket_id)
         if canonical is None:
@@ -267,8 +265,8 @@ class TicketService:
         return self._info(record) if record is not None else None
 
     def update_status(
-        self, ticket_id: str, status: str, public_reply: Optional[str] = None
-    ) -> Optional[TicketInfo]:
+        self, ticket_id: str, status: str, public_reply: str | None = None
+    ) -> TicketInfo | None:
         """Change a ticket's status (agents); None when the ticket is unknown.
 
         Raises:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 from email_validator import EmailNotValidError
 from email_validator import validate_email as _validate_email
@@ -17,7 +16,7 @@ _MEDIA_ID = re.compile(r"[A-Za-z0-9_.:\-]{5,128}")
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 
 
-def validate_email(text: str) -> Optional[str]:
+def validate_email(text: str) -> str | None:
     """The normalised e-mail address in `text`, or None when there is no valid one.
 
     Accepts a bare address or a sentence holding one ("email saya budi@contoh.go.id ya").
@@ -41,7 +40,7 @@ def validate_email(text: str) -> Optional[str]:
     return None
 
 
-def validate_attachment(text: str) -> Optional[str]:
+def validate_attachment(text: str) -> str | None:
     """An attachment reference from `text`: an http(s) URL or a channel media id, else None.
 
     A URL may stand inside a sentence ("ini linknya https://... ya"); a media id must be

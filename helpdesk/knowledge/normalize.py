@@ -90,7 +90,7 @@ _DOUBLE_LETTER_WORDS = frozenset(
 
 
 def _collapse_repeats(token: str, vocabulary: frozenset[str]) -> str:
-    if not _REPEAT_RE.search(token):
+    if not token.isalpha() or not _REPEAT_RE.search(token):
         return token
     doubled = _REPEAT_RE.sub(r"\1\1", token)
     if doubled in _DOUBLE_LETTER_WORDS or doubled in vocabulary:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Optional
+from typing import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -41,11 +41,11 @@ class TicketRecord:
     subject: str
     chronology: str
     email: str
-    attachment: Optional[str]
+    attachment: str | None
     status: str
-    public_reply: Optional[str]
-    sender_id: Optional[str]
-    channel: Optional[str]
+    public_reply: str | None
+    sender_id: str | None
+    channel: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -66,7 +66,7 @@ class TicketRecord:
         )
 
 
-def _check_aware(value: Optional[datetime], name: str) -> None:
+def _check_aware(value: datetime | None, name: str) -> None:
     if value is not None and value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware")
 
@@ -84,11 +84,11 @@ class TicketRepository:
         subject: str,
         chronology: str,
         email: str,
-        attachment: Optional[str] = None,
-        sender_id: Optional[str] = None,
-        channel: Optional[str] = None,
+        attachment: str | None = None,
+        sender_id: str | None = None,
+        channel: str | None = None,
         status: str = "open",
-        created_at: Optional[datetime] = None,
+        created_at: datetime | None = None,
     ) -> TicketRecord:
         """Store a new ticket.
 
@@ -128,7 +128,7 @@ class TicketRepository:
 
         return retry_on_locked(work)
 
-    def get(self, ticket_id: str) -> Optional[TicketRecord]:
+    def get(self, ticket_id: str) -> TicketRecord | None:
         """The ticket with this id, or None."""
         with session_scope(self._sessions) as session:
             row = session.get(Ticket, ticket_id)
@@ -141,8 +141,8 @@ class TicketRepository:
             return found is not None
 
     def set_status(
-        self, ticket_id: str, status: str, public_reply: Optional[str] = None
-    ) -> Optional[TicketRecord]:
+        self, ticket_id: str, status: str, public_reply: str | None = None
+    ) -> TicketRecord | None:
         """Change a ticket's status (and its public reply when one is given).
 
         Returns:
@@ -154,7 +154,7 @@ class TicketRepository:
         if status not in TICKET_STATUSES:
             raise ValueError(f"unknown ticket status {status!r}")
 
-        def work() -> Optional[TicketRecord]:
+        def work() -> TicketRecord | None:
             with session_scope(self._sessions) as session:
                 row = session.get(Ticket, ticket_id)
                 if row is None:
@@ -181,8 +181,8 @@ class CsatRepository:
         rating: int,
         *,
         kind: str = "faq",
-        question: Optional[str] = None,
-        faq_id: Optional[str] = None,
+        question: str | None = None,
+        faq_id: str | None = None,
     ) -> None:
         """Store one rating.
 
@@ -222,8 +222,8 @@ class QuestionLogRepository:
         question: str,
         *,
         answered: bool,
-        faq_id: Optional[str] = None,
-        score: Optional[float] = None,
+        faq_id: str | None = None,
+        score: float | None = None,
     ) -> None:
         """Record a question and whether it was answered (with the FAQ id and score)."""
 
@@ -246,8 +246,8 @@ class QuestionLogRepository:
         self,
         limit: int = 10,
         *,
-        since: Optional[datetime] = None,
-        until: Optional[datetime] = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[tuple[str, int]]:
         """The most frequent unanswered questions, most frequent first.
 
@@ -267,9 +267,7 @@ class QuestionLogRepository:
         _check_aware(until, "until")
         key = func.lower(func.trim(QuestionLog.question))
         count = func.count(QuestionLog.id)
-        stmt = select(func.min(QuestionLog.question), count).where(
-            QuestionLog.answered.is_(False)
-        )
+        stmt = select(func.min(QuestionLog.question), count).where(QuestionLog.answered.is_(False))
         if since is not None:
             stmt = stmt.where(QuestionLog.created_at >= since)
         if until is not None:
@@ -289,7 +287,7 @@ class ConversationRepository:
     def __init__(self, session_factory: SessionFactory) -> None:
         self._sessions = session_factory
 
-    def record_session_start(self, sender_id: str, channel: Optional[str] = None) -> None:
+    def record_session_start(self, sender_id: str, channel: str | None = None) -> None:
         """Record that a conversation session started."""
 
         def work() -> None:

@@ -70,13 +70,50 @@ def _upgrade_in_child(url: str, start_at: float) -> None:
 
 def test_concurrent_upgrade_from_two_processes(db_url: str) -> None:
     ctx = multiprocessing.get_context("spawn")
-    start_at = time.time() + 2.0  # both children are imported and waiting by then
+    start_at = time.time() + 1.5  # both children are imported and waiting by then
     children = [ctx.Process(target=_upgrade_in_child, args=(db_url, start_at)) for _ in range(3)]
     for child in children:
         child.start()
     for child in children:
         child.join(timeout=60)
     assert [child.exitcode for child in children] == [0, 0, 0]
+    engine = make_engine(db_url)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def test_upgrade_waits_for_a_migration_in_progress(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second upgrade arriving mid-migration waits, then finds the schema current."""
+    from alembic import command
+
+    original = command.upgrade
+    first_inside = threading.Event()
+
+    def slow_upgrade(config, revision):  # the first caller holds its transaction open
+        original(config, revision)
+        if not first_inside.is_set():
+            first_inside.set()
+            time.sleep(0.5)
+
+    monkeypatch.setattr(command, "upgrade", slow_upgrade)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            upgrade(db_url)
+        except BaseException as exc:
+            errors.append(exc)
+
+    first = threading.Thread(target=run)
+    first.start()
+    assert first_inside.wait(10)
+    second = threading.Thread(target=run)
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert errors == []
     engine = make_engine(db_url)
     assert current_revision(engine) == head_revision()
     engine.dispose()

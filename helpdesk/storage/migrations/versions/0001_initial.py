@@ -52,9 +52,7 @@ def upgrade() -> None:
         sa.Column("question", sa.Text(), nullable=True),
         sa.Column("faq_id", sa.String(length=255), nullable=True),
         sa.Column("created_at", _utc_datetime(), nullable=False),
-        sa.CheckConstraint(
-            "rating >= 1 AND rating <= 5", name=op.f("ck_csat_rating_rating_range")
-        ),
+        sa.CheckConstraint("rating >= 1 AND rating <= 5", name=op.f("ck_csat_rating_rating_range")),
         sa.CheckConstraint("kind IN ('faq', 'agent')", name=op.f("ck_csat_rating_kind_valid")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_csat_rating")),
     )

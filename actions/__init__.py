@@ -1,0 +1,1 @@
+"""Rasa custom actions and form validators of the helpdesk assistant (one per module)."""

@@ -1,0 +1,65 @@
+"""Shared helpers of the actions: the injected `Services` and leaving a form."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Optional
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+
+from actions import slots
+
+if TYPE_CHECKING:  # pragma: no cover
+    from helpdesk.services import Services
+
+logger = logging.getLogger(__name__)
+
+#: Response sent when a service fails (database down, index missing, ...).
+UTTER_TECHNICAL_PROBLEM = "utter_technical_problem"
+
+
+class ServicesMixin:
+    """Gives an action its `Services`: the injected one, else the process-wide one.
+
+    Args:
+        services: Services to use (tests inject their own); looked up lazily when None.
+    """
+
+    def __init__(self, services: Optional["Services"] = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._services = services
+
+    @property
+    def services(self) -> "Services":
+        """The helpdesk services (built on first use, never at import time)."""
+        if self._services is None:
+            from helpdesk.services import get_services
+
+            return get_services()
+        return self._services
+
+
+def leave_active_loop(tracker: Tracker) -> list[EventType]:
+    """Events that deactivate the active form (if any) and clear its slots."""
+    form = tracker.active_loop_name
+    if not form:
+        return []
+    events: list[EventType] = [ActiveLoop(None), SlotSet(slots.REQUESTED_SLOT, None)]
+    events.extend(SlotSet(name, None) for name in slots.FORM_SLOTS.get(form, ()))
+    return events
+
+
+def latest_text(tracker: Tracker) -> str:
+    """The text of the latest user message; "" for button payloads ("/intent{...}")."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    text = text.strip()
+    return "" if text.startswith("/") else text
+
+
+def channel_of(tracker: Tracker) -> Optional[str]:
+    """The channel of the conversation (session metadata first, then the latest input)."""
+    metadata = tracker.get_slot(slots.SESSION_STARTED_METADATA)
+    if isinstance(metadata, dict) and isinstance(metadata.get("channel"), str):
+        return metadata["channel"]
+    return tracker.get_latest_input_channel()

@@ -1,0 +1,48 @@
+"""action_create_ticket: store the confirmed ticket and reply with its id."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import slots
+from actions.base import ServicesMixin, channel_of
+from helpdesk.tickets import TicketDraft
+
+logger = logging.getLogger(__name__)
+
+
+class ActionCreateTicket(ServicesMixin, Action):
+    """Create the ticket from the ticket_form slots."""
+
+    def name(self) -> str:
+        return "action_create_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        if tracker.get_slot(slots.TICKET_CONFIRMATION) != slots.CONFIRM_SEND:
+            dispatcher.utter_message(response="utter_cancelled")
+            return [SlotSet(name, None) for name in slots.FORM_SLOTS[slots.TICKET_FORM]]
+        attachment = tracker.get_slot(slots.TICKET_ATTACHMENT)
+        draft = TicketDraft(
+            subject=tracker.get_slot(slots.TICKET_SUBJECT) or "",
+            chronology=tracker.get_slot(slots.TICKET_CHRONOLOGY) or "",
+            email=tracker.get_slot(slots.TICKET_EMAIL) or "",
+            attachment=None if attachment in (None, slots.NO_ATTACHMENT) else attachment,
+            sender_id=tracker.sender_id,
+            channel=channel_of(tracker),
+        )
+        try:
+            info = self.services.tickets.create(draft)
+        except Exception:
+            logger.exception("could not create the ticket of %s", tracker.sender_id)
+            dispatcher.utter_message(response="utter_ticket_create_failed")
+            # Keep what the user typed: choosing "Buat Tiket" again shows the summary.
+            return [SlotSet(slots.TICKET_CONFIRMATION, None)]
+        dispatcher.utter_message(response="utter_ticket_created", ticket_number=info.id)
+        return [SlotSet(name, None) for name in slots.FORM_SLOTS[slots.TICKET_FORM]]

@@ -1,0 +1,1 @@
+"""Form validators (`validate_<form>`), one per module."""

@@ -1,0 +1,77 @@
+"""action_session_start: greet by time of day and name, introduce the service, show the menu."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Callable, Optional
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import slots
+from actions.base import ServicesMixin, channel_of
+from actions.show_menu import utter_menu
+from helpdesk.greeting import display_name, greeting_for
+
+logger = logging.getLogger(__name__)
+
+
+class ActionSessionStart(ServicesMixin, Action):
+    """Start a fresh session (no slot carried over) with a greeting and the menu.
+
+    Args:
+        services: Injected services (tests); the process-wide ones when None.
+        clock: Returns the current aware time (tests); `datetime.now` in the helpdesk's
+            time zone when None.
+    """
+
+    def __init__(
+        self,
+        services: Any = None,
+        clock: Optional[Callable[[], datetime]] = None,
+    ) -> None:
+        super().__init__(services=services)
+        self._clock = clock
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    def _now(self) -> datetime:
+        tz = self.services.settings.tz
+        if self._clock is not None:
+            return self._clock().astimezone(tz)
+        return datetime.now(tz)
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        metadata = tracker.get_slot(slots.SESSION_STARTED_METADATA)
+        if not isinstance(metadata, dict):
+            metadata = {}
+
+        events: list[EventType] = [SessionStarted()]
+        if metadata:
+            # This session's own metadata (name, channel): not a carried-over slot.
+            events.append(SlotSet(slots.SESSION_STARTED_METADATA, metadata))
+
+        dispatcher.utter_message(
+            response="utter_session_greeting",
+            greeting=greeting_for(self._now()),
+            name=display_name(metadata),
+        )
+        dispatcher.utter_message(response="utter_service_intro")
+        try:
+            utter_menu(dispatcher, self.services.menu)
+        except Exception:
+            logger.exception("the menu could not be loaded")
+        try:
+            self.services.conversations.record_session_start(
+                tracker.sender_id, channel=channel_of(tracker)
+            )
+        except Exception:
+            logger.exception("could not record the session start of %s", tracker.sender_id)
+
+        events.append(ActionExecuted("action_listen"))
+        return events

@@ -1,0 +1,225 @@
+"""Benchmarks: prints latency percentiles and throughput (`make bench`).
+
+1. A knowledge-base query in process (retriever.answer), over the evaluation queries.
+2. The full REST round trip of a FAQ question (Rasa server + action server + SQL tracker store on
+   SQLite), with 1 and with 8 concurrent conversations.
+
+Targets on a 2-core machine: round trip p50 <= 100 ms for one user, p95 <= 300 ms for eight,
+zero errors. Everything runs on loopback with throw-away databases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BIN = Path(sys.executable).parent
+
+QUERIES = ROOT / "knowledge_base" / "eval" / "queries.jsonl"
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def load_queries(limit: int) -> list[str]:
+    lines = [json.loads(line) for line in QUERIES.read_text(encoding="utf-8").splitlines() if line]
+    in_scope = [item["query"] for item in lines if item.get("expected_id")]
+    return in_scope[:limit]
+
+
+def bench_in_process(queries: list[str], repeat: int) -> dict:
+    from helpdesk.knowledge.retriever import build_retriever
+    from helpdesk.settings import get_settings
+
+    started = time.perf_counter()
+    retriever = build_retriever(get_settings())
+    load_s = time.perf_counter() - started
+    for query in queries[:5]:  # warm up
+        retriever.answer(query)
+    timings = []
+    for _ in range(repeat):
+        for query in queries:
+            t0 = time.perf_counter()
+            retriever.answer(query)
+            timings.append((time.perf_counter() - t0) * 1000)
+    return {
+        "queries": len(timings),
+        "load_s": round(load_s, 2),
+        "p50_ms": round(percentile(timings, 50), 2),
+        "p95_ms": round(percentile(timings, 95), 2),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+def post(url: str, sender: str, text: str) -> tuple[float, list]:
+    body = json.dumps({"sender": sender, "message": text}).encode()
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        url, data=body, headers={"Content-Type": "application/json"}
+    )
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        replies = json.loads(response.read())
+    return (time.perf_counter() - t0) * 1000, replies
+
+
+def run_users(url: str, queries: list[str], users: int, per_user: int) -> dict:
+    timings: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def user(n: int) -> None:
+        sender = f"bench-{users}-{n}-{time.time_ns()}"
+        try:
+            post(url, sender, "halo")  # session start (greeting + menu), not measured
+        except Exception as exc:  # noqa: BLE001 - counted as an error
+            with lock:
+                errors.append(f"{type(exc).__name__}: {exc}")
+            return
+        for i in range(per_user):
+            query = queries[(n * per_user + i) % len(queries)]
+            try:
+                elapsed, replies = post(url, sender, query)
+                if not replies:
+                    raise RuntimeError("empty reply")
+                with lock:
+                    timings.append(elapsed)
+            except Exception as exc:  # noqa: BLE001 - counted as an error
+                with lock:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    return {
+        "users": users,
+        "requests": len(timings),
+        "errors": len(errors),
+        "error_samples": errors[:3],
+        "p50_ms": round(percentile(timings, 50), 1),
+        "p95_ms": round(percentile(timings, 95), 1),
+        "mean_ms": round(statistics.fmean(timings), 1) if timings else None,
+        "throughput_rps": round(len(timings) / wall, 1) if wall else None,
+    }
+
+
+def bench_rest(queries: list[str], per_user: int) -> list[dict]:
+    tmp = tempfile.mkdtemp(prefix="helpdesk-bench-")
+    actions_port, rasa_port = free_port(), free_port()
+    env = dict(os.environ)
+    env.update(
+        HELPDESK_VAR_DIR=tmp,
+        HELPDESK_DATABASE_URL=f"sqlite:///{tmp}/helpdesk.db",
+        HELPDESK_KB_INDEX=str(ROOT / "var" / "kb_index"),
+        ACTION_ENDPOINT_URL=f"http://127.0.0.1:{actions_port}/webhook",
+        RASA_TRACKER_STORE_URL="",
+        RASA_TRACKER_DB=f"{tmp}/tracker.db",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    env.pop("SMTP_HOST", None)
+    logs = open(Path(tmp) / "servers.log", "w")  # noqa: SIM115 - closed below
+    procs = []
+    try:
+        actions = subprocess.Popen(
+            [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "-p", str(actions_port)],
+            cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT,
+        )
+        procs.append(actions)
+        wait_http(f"http://127.0.0.1:{actions_port}/health", actions, 120)
+        rasa = subprocess.Popen(
+            [str(BIN / "rasa"), "run", "--model", "models", "-p", str(rasa_port),
+             "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"],
+            cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT,
+        )
+        procs.append(rasa)
+        wait_http(f"http://127.0.0.1:{rasa_port}/", rasa, 300)
+        url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
+        run_users(url, queries, 2, 3)  # warm up both servers (first model calls are slow)
+        return [run_users(url, queries, 1, per_user), run_users(url, queries, 8, per_user)]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        logs.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-user", type=int, default=25, help="FAQ questions per conversation")
+    parser.add_argument("--skip-rest", action="store_true", help="only the in-process benchmark")
+    args = parser.parse_args()
+    queries = load_queries(200)
+    results: dict = {"kb_in_process": bench_in_process(queries, repeat=3)}
+    kb = results["kb_in_process"]
+    print(
+        f"KB query in process: {kb['queries']} queries, p50 {kb['p50_ms']} ms, "
+        f"p95 {kb['p95_ms']} ms (index load {kb['load_s']} s)"
+    )
+    if not args.skip_rest:
+        results["rest"] = bench_rest(queries, args.per_user)
+        for row in results["rest"]:
+            print(
+                f"REST round trip, {row['users']} user(s): {row['requests']} requests, "
+                f"p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms, "
+                f"{row['throughput_rps']} req/s, errors {row['errors']}"
+            )
+            for sample in row["error_samples"]:
+                print(f"  error: {sample}")
+        one, eight = results["rest"]
+        verdict = {
+            "p50_1_user_le_100ms": one["p50_ms"] <= 100,
+            "p95_8_users_le_300ms": eight["p95_ms"] <= 300,
+            "zero_errors": one["errors"] == 0 and eight["errors"] == 0,
+        }
+        results["targets"] = verdict
+        print("targets: " + ", ".join(f"{k}={'met' if v else 'MISSED'}" for k, v in verdict.items()))
+    out = ROOT / "results"
+    out.mkdir(exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Tests of action_answer_faq and action_faq_rejected."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from actions.answer_faq import ActionAnswerFaq
+from actions.faq_rejected import ActionFaqRejected
+from helpdesk.knowledge.retriever import Answer, Match
+from helpdesk.storage.models import QuestionLog
+from tests.actions.conftest import FAQS, Broken, make_tracker, responses, slot_events
+
+
+def _logged(services) -> list[QuestionLog]:
+    with services.session_factory() as session:
+        return list(session.execute(select(QuestionLog).order_by(QuestionLog.id)).scalars())
+
+
+async def test_answers_with_disclaimer_and_feedback_question(services, dispatcher):
+    tracker = make_tracker("gmn cr reset pw sakti min")
+
+    events = await ActionAnswerFaq(services).run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == [
+        "utter_faq_answer",
+        "utter_faq_disclaimer",
+        "utter_ask_faq_feedback",
+    ]
+    assert dispatcher.messages[0]["answer"] == FAQS[0].answer
+    assert slot_events(events) == {
+        "awaiting_feedback": True,
+        "faq_id": "sakti-reset-password",
+        "last_question": "gmn cr reset pw sakti min",
+    }
+    (row,) = _logged(services)
+    assert (row.question, row.answered, row.faq_id) == (
+        "gmn cr reset pw sakti min",
+        True,
+        "sakti-reset-password",
+    )
+    assert row.score is not None and row.score > 0.5
+
+
+async def test_declines_out_of_scope_question_and_offers_ticket(services, dispatcher):
+    tracker = make_tracker("resep rendang padang yang enak", intent="nlu_fallback")
+
+    events = await ActionAnswerFaq(services).run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_faq_no_answer"]
+    assert slot_events(events)["awaiting_feedback"] is False
+    assert slot_events(events)["faq_id"] is None
+    (row,) = _logged(services)
+    assert row.answered is False and row.faq_id is None
+
+
+async def test_message_without_content_asks_for_the_question(services, dispatcher):
+    events = await ActionAnswerFaq(services).run(dispatcher, make_tracker("mau tanya dong"), {})
+
+    assert responses(dispatcher) == ["utter_ask_type_question"]
+    assert slot_events(events) == {"awaiting_feedback": False}
+    assert _logged(services) == []
+
+
+async def test_button_payload_is_not_treated_as_a_question(services, dispatcher):
+    await ActionAnswerFaq(services).run(dispatcher, make_tracker("/ask_question"), {})
+
+    assert responses(dispatcher) == ["utter_ask_type_question"]
+    assert _logged(services) == []
+
+
+class _StubRetriever:
+    def __init__(self, answer: Answer) -> None:
+        self._answer = answer
+
+    def answer(self, text: str) -> Answer:
+        return self._answer
+
+
+async def test_related_questions_become_buttons_with_the_question_as_payload(
+    services, dispatcher
+):
+    best, second, third = (Match(FAQS[0], 0.9), Match(FAQS[1], 0.85), Match(FAQS[2], 0.8))
+    services._retriever = _StubRetriever(
+        Answer("sakti", best, [second, third], [best, second, third], "answered")
+    )
+
+    await ActionAnswerFaq(services).run(dispatcher, make_tracker("sakti password user"), {})
+
+    assert responses(dispatcher) == [
+        "utter_faq_answer",
+        "utter_faq_disclaimer",
+        "utter_faq_related",
+        "utter_ask_faq_feedback",
+    ]
+    buttons = dispatcher.messages[2]["buttons"]
+    assert buttons == [
+        {"title": FAQS[1].question, "payload": FAQS[1].question},
+        {"title": FAQS[2].question, "payload": FAQS[2].question},
+    ]
+
+
+async def test_knowledge_base_failure_gives_polite_error(services, dispatcher):
+    services._retriever = Broken(FileNotFoundError("index missing"))
+
+    events = await ActionAnswerFaq(services).run(dispatcher, make_tracker("apa itu sp2d"), {})
+
+    assert responses(dispatcher) == ["utter_technical_problem"]
+    assert slot_events(events) == {"awaiting_feedback": False}
+
+
+async def test_question_log_failure_still_answers(services, dispatcher, monkeypatch):
+    monkeypatch.setattr(type(services), "questions", property(lambda self: Broken()))
+
+    await ActionAnswerFaq(services).run(dispatcher, make_tracker("apa itu sp2d"), {})
+
+    assert responses(dispatcher)[0] == "utter_faq_answer"
+
+
+async def test_rejected_answer_is_logged_as_unanswered(services, dispatcher):
+    tracker = make_tracker(
+        "tidak",
+        intent="deny",
+        slots={"last_question": "apa itu sp2d", "faq_id": "sp2d-pengertian"},
+    )
+
+    events = await ActionFaqRejected(services).run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_faq_rejected"]
+    assert slot_events(events) == {"awaiting_feedback": False}
+    (row,) = _logged(services)
+    assert (row.question, row.answered, row.faq_id) == ("apa itu sp2d", False, "sp2d-pengertian")
+
+
+async def test_rejected_answer_survives_a_database_failure(services, dispatcher, monkeypatch):
+    monkeypatch.setattr(type(services), "questions", property(lambda self: Broken()))
+    tracker = make_tracker("tidak", intent="deny", slots={"last_question": "apa itu sp2d"})
+
+    await ActionFaqRejected(services).run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_faq_rejected"]

@@ -1,0 +1,195 @@
+"""Ticket ids, ticket id parsing and the ticket service."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from helpdesk.storage.db import make_engine, make_session_factory, upgrade
+from helpdesk.storage.repositories import TicketRepository
+from helpdesk.tickets import (
+    STATUS_LABELS,
+    TICKET_ID_PATTERN,
+    TicketDraft,
+    TicketInfo,
+    TicketService,
+    TicketValidationError,
+    generate_ticket_id,
+    normalize_ticket_id,
+)
+
+WIB = ZoneInfo("Asia/Jakarta")
+WIT = ZoneInfo("Asia/Jayapura")
+NOW = datetime(2026, 4, 13, 23, 30, tzinfo=timezone.utc)  # 2026-04-14 06:30 WIB
+
+
+@pytest.fixture
+def repository(tmp_path) -> TicketRepository:
+    url = f"sqlite:///{tmp_path / 'helpdesk.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    yield TicketRepository(make_session_factory(engine))
+    engine.dispose()
+
+
+def _draft(**changes) -> TicketDraft:
+    values = {
+        "subject": "SP2D belum cair",
+        "chronology": "Sudah lima hari SP2D kami belum masuk ke rekening.",
+        "email": "email saya Budi@Contoh.GO.ID ya",
+        "attachment": "https://contoh.go.id/bukti.pdf",
+        "sender_id": "6281234567890",
+        "channel": "whatsapp",
+    }
+    values.update(changes)
+    return TicketDraft(**values)
+
+
+class RecordingNotifier:
+    def __init__(self, result: bool = True, error: Exception | None = None) -> None:
+        self.result = result
+        self.error = error
+        self.tickets: list[TicketInfo] = []
+
+    def ticket_created(self, ticket: TicketInfo) -> bool:
+        self.tickets.append(ticket)
+        if self.error:
+            raise self.error
+        return self.result
+
+
+def test_generate_ticket_id_format_and_time_zone_boundary() -> None:
+    ticket_id = generate_ticket_id(NOW, WIB)
+    assert TICKET_ID_PATTERN.fullmatch(ticket_id)
+    assert ticket_id.startswith("20260414-")  # already the 14th in Jakarta
+    assert generate_ticket_id(NOW, ZoneInfo("UTC")).startswith("20260413-")
+    assert generate_ticket_id(datetime(2026, 4, 14, 14, 59, tzinfo=timezone.utc), WIT).startswith(
+        "20260414-"
+    )
+    assert generate_ticket_id(datetime(2026, 4, 14, 15, 0, tzinfo=timezone.utc), WIT).startswith(
+        "20260415-"
+    )
+
+
+def test_generate_ticket_id_is_reproducible_with_rng_and_random_without() -> None:
+    assert generate_ticket_id(NOW, WIB, random.Random(7)) == generate_ticket_id(
+        NOW, WIB, random.Random(7)
+    )
+    ids = {generate_ticket_id(NOW, WIB) for _ in range(50)}
+    assert len(ids) == 50
+
+
+def test_generate_ticket_id_refuses_naive_time() -> None:
+    with pytest.raises(ValueError):
+        generate_ticket_id(datetime(2026, 4, 14, 8, 0), WIB)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("20260414-DBKSWU", "20260414-DBKSWU"),
+        ("20260414-dbkswu", "20260414-DBKSWU"),
+        ("20260414 dbkswu", "20260414-DBKSWU"),
+        ("20260414DBKSWU", "20260414-DBKSWU"),
+        ("cek status tiket 20260414-DBKSWU", "20260414-DBKSWU"),
+        ("tiket saya no 20260414 DbKsWu, gmn min?", "20260414-DBKSWU"),
+        ("status 20260414_dbkswu.", "20260414-DBKSWU"),
+        ("20260414-DBKSW", None),
+        ("20260414-DBKSWUX", None),
+        ("2026041-DBKSWU", None),
+        ("120260414-DBKSWU", None),
+        ("20261399-DBKSWU", None),
+        ("nik 3201234567890123 tolong", None),
+        ("", None),
+        ("cek status tiket", None),
+    ],
+)
+def test_normalize_ticket_id(text: str, expected: str | None) -> None:
+    assert normalize_ticket_id(text) == expected
+
+
+def test_create_stores_validated_ticket_and_notifies(repository: TicketRepository) -> None:
+    notifier = RecordingNotifier()
+    service = TicketService(
+        repository, notifier=notifier, tz=WIB, clock=lambda: NOW, rng=random.Random(1)
+    )
+    info = service.create(_draft(subject="  SP2D   belum\ncair "))
+    assert TICKET_ID_PATTERN.fullmatch(info.id) and info.id.startswith("20260414-")
+    assert info.email == "Budi@contoh.go.id"
+    assert info.subject == "SP2D belum cair"
+    assert info.status == "open" and info.status_label == "Diterima, menunggu tindak lanjut"
+    assert info.created_at == NOW and info.created_at.tzinfo == WIB
+    assert notifier.tickets == [info]
+    stored = repository.get(info.id)
+    assert stored is not None and stored.sender_id == "6281234567890"
+    assert stored.attachment == "https://contoh.go.id/bukti.pdf"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"subject": "   "}, "subject"),
+        ({"chronology": ""}, "chronology"),
+        ({"email": "budi@contoh"}, "email"),
+        ({"email": "tidak ada"}, "email"),
+        ({"attachment": "tidak"}, "attachment"),
+    ],
+)
+def test_create_rejects_invalid_fields(repository, changes: dict, field: str) -> None:
+    service = TicketService(repository, tz=WIB)
+    with pytest.raises(TicketValidationError) as caught:
+        service.create(_draft(**changes))
+    assert caught.value.field == field
+    assert isinstance(caught.value, ValueError)
+
+
+def test_create_without_attachment(repository) -> None:
+    info = TicketService(repository, tz=WIB).create(_draft(attachment=None))
+    assert info.attachment is None
+
+
+def test_create_retries_on_id_collision(repository: TicketRepository) -> None:
+    taken = generate_ticket_id(NOW, WIB, random.Random(3))
+    repository.add(ticket_id=taken, subject="s", chronology="c", email="a@contoh.go.id")
+    service = TicketService(repository, tz=WIB, clock=lambda: NOW, rng=random.Random(3))
+    info = service.create(_draft())
+    assert info.id != taken
+    assert repository.exists(taken) and repository.exists(info.id)
+
+
+@pytest.mark.parametrize(
+    "notifier",
+    [RecordingNotifier(result=False), RecordingNotifier(error=RuntimeError("smtp bug"))],
+)
+def test_notifier_failure_never_loses_the_ticket(repository, notifier, caplog) -> None:
+    service = TicketService(repository, notifier=notifier, tz=WIB)
+    with caplog.at_level(logging.WARNING):
+        info = service.create(_draft())
+    assert repository.exists(info.id)
+    assert info.id in caplog.text
+
+
+def test_get_status_accepts_loose_spelling_and_unknown_ids(repository) -> None:
+    service = TicketService(repository, tz=WIB, clock=lambda: NOW)
+    info = service.create(_draft())
+    loose = info.id.replace("-", " ").lower()
+    assert service.get_status(loose) == info
+    assert service.get_status(f"cek status tiket {info.id}") == info
+    assert service.get_status("20260414-ZZZZZZ") is None
+    assert service.get_status("tiket saya") is None
+
+
+def test_update_status_gives_indonesian_labels(repository) -> None:
+    service = TicketService(repository, tz=WIB)
+    info = service.create(_draft())
+    for status, label in STATUS_LABELS.items():
+        updated = service.update_status(info.id, status, public_reply="Balasan petugas")
+        assert updated is not None
+        assert (updated.status, updated.status_label) == (status, label)
+    assert service.get_status(info.id).public_reply == "Balasan petugas"
+    assert STATUS_LABELS["in_progress"] == "Sedang diproses"
+    assert service.update_status("20260414-ZZZZZZ", "closed") is None
