@@ -48,9 +48,7 @@ class ActionAnswerFaq(ServicesMixin, Action):
 
         if not answer.answered or answer.best is None:
             top = answer.candidates[0] if getattr(answer, "candidates", None) else None
-            self._record(
-                tracker, question, answered=False, score=top.score if top else None
-            )
+            self._record(tracker, question, answered=False, score=top.score if top else None)
             dispatcher.utter_message(response="utter_faq_no_answer")
             return [
                 *not_waiting,
@@ -59,18 +57,14 @@ class ActionAnswerFaq(ServicesMixin, Action):
             ]
 
         best = answer.best
-        self._record(
-            tracker, question, answered=True, faq_id=best.entry.id, score=best.score
-        )
+        self._record(tracker, question, answered=True, faq_id=best.entry.id, score=best.score)
         dispatcher.utter_message(response="utter_faq_answer", answer=best.entry.answer.strip())
         dispatcher.utter_message(response="utter_faq_disclaimer")
         related = [m for m in answer.related if m.entry.id != best.entry.id][:2]
         if related:
             dispatcher.utter_message(
                 response="utter_faq_related",
-                buttons=[
-                    {"title": m.entry.question, "payload": m.entry.question} for m in related
-                ],
+                buttons=[{"title": m.entry.question, "payload": m.entry.question} for m in related],
             )
         dispatcher.utter_message(response="utter_ask_faq_feedback")
         return [

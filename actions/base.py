@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
@@ -26,7 +26,7 @@ class ServicesMixin:
         services: Services to use (tests inject their own); looked up lazily when None.
     """
 
-    def __init__(self, services: Optional["Services"] = None, **kwargs: Any) -> None:
+    def __init__(self, services: "Services" | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._services = services
 
@@ -57,7 +57,7 @@ def latest_text(tracker: Tracker) -> str:
     return "" if text.startswith("/") else text
 
 
-def channel_of(tracker: Tracker) -> Optional[str]:
+def channel_of(tracker: Tracker) -> str | None:
     """The channel of the conversation (session metadata first, then the latest input)."""
     metadata = tracker.get_slot(slots.SESSION_STARTED_METADATA)
     if isinstance(metadata, dict) and isinstance(metadata.get("channel"), str):

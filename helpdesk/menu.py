@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, Union
 
 import yaml
 
@@ -84,7 +84,7 @@ class Menu:
             seen.add(item.number)
         self.items: tuple[MenuItem, ...] = tuple(ordered)
 
-    def get(self, number: Union[int, str, None]) -> Optional[MenuItem]:
+    def get(self, number: Union[int, str, None]) -> MenuItem | None:
         """The item with this number, or None."""
         try:
             wanted = int(str(number).strip())
@@ -92,7 +92,7 @@ class Menu:
             return None
         return next((item for item in self.items if item.number == wanted), None)
 
-    def match(self, text: Optional[str]) -> Optional[MenuItem]:
+    def match(self, text: str | None) -> MenuItem | None:
         """The item the user chose by number ("2", "pilih 2") or by name, or None.
 
         Names match exactly, as a phrase inside the text, or fuzzily (misspellings) with

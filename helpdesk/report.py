@@ -131,3 +131,44 @@ def format_report(report: dict[str, Any]) -> str:
     for i, item in enumerate(top, 1):
         lines.append(f"{i:>3}. [{item['count']:>3}x] {item['question']}")
     return "\n".join(lines) + "\n"
+
+
+def _parse_date(text: str, tz: Any, *, end: bool) -> datetime:
+    """Parse YYYY-MM-DD as the start (or, with `end`, the end) of that day in `tz`."""
+    from datetime import timedelta
+
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=tz)
+    except ValueError as exc:
+        raise ValueError(f"date {text!r} is not in the form YYYY-MM-DD") from exc
+    return day + timedelta(days=1) if end else day
+
+
+def _cmd_report(args: Any) -> int:
+    """`helpdesk report [--json] [--since DATE] [--until DATE]`."""
+    import json
+
+    from helpdesk.services import Services
+    from helpdesk.settings import Settings
+
+    services = Services(Settings.from_env())
+    tz = services.settings.tz
+    since = _parse_date(args.since, tz, end=False) if args.since else None
+    until = _parse_date(args.until, tz, end=True) if args.until else None
+    report = collect_report(services.session_factory, since=since, until=until)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(format_report(report))
+    return 0
+
+
+def add_report_parser(subparsers: Any) -> None:
+    """Add `helpdesk report` to the `helpdesk` command (see helpdesk.cli)."""
+    parser = subparsers.add_parser(
+        "report", help="operational figures: conversations, FAQ, tickets, handoffs, CSAT"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--since", metavar="YYYY-MM-DD", help="first day (helpdesk time zone)")
+    parser.add_argument("--until", metavar="YYYY-MM-DD", help="last day, inclusive")
+    parser.set_defaults(func=_cmd_report)

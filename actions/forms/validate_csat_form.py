@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -52,7 +52,7 @@ _RATING_WORDS: tuple[tuple[str, int], ...] = (
 )
 
 
-def parse_rating(value: Any) -> Optional[int]:
+def parse_rating(value: Any) -> int | None:
     """The 1-5 rating in `value` ("4", 4, "empat", "sangat puas", "5 - Sangat Puas"), or None."""
     if value is None or isinstance(value, bool):
         return None

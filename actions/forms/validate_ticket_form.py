@@ -111,7 +111,9 @@ class ValidateTicketForm(FormValidationAction):
         """A syntactically valid e-mail address (normalised)."""
         email = validate_email(str(slot_value or ""))
         if email is None:
-            dispatcher.utter_message(response="utter_invalid_ticket_email", value=_clean(slot_value))
+            dispatcher.utter_message(
+                response="utter_invalid_ticket_email", value=_clean(slot_value)
+            )
             return {slots.TICKET_EMAIL: None}
         return {slots.TICKET_EMAIL: email}
 
@@ -122,7 +124,7 @@ class ValidateTicketForm(FormValidationAction):
         tracker: Tracker,
         domain: dict[str, Any],
     ) -> dict[str, Any]:
-        """"kirim" completes the form; "ubah" clears the fields so the form asks them again."""
+        """ "kirim" completes the form; "ubah" clears the fields so the form asks them again."""
         answer = _words(slot_value)
         if answer in _SEND_WORDS:
             return {slots.TICKET_CONFIRMATION: slots.CONFIRM_SEND}

@@ -135,7 +135,7 @@ class SentenceTransformerEmbedder:
         self.model_dir = path
         self.batch_size = batch_size
         self.query_prefix, self.passage_prefix = detect_prefixes(path)
-        get_dim = getattr(self._model, "get_sentence_embedding_dimension")
+        get_dim = self._model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
         self.name = f"sentence-transformers:{path.name}"
 

@@ -89,8 +89,10 @@ class KnowledgeIndex:
         k = max(1, min(int(k), len(self.row_entry)))
         scores, rows = self.faiss_index.search(queries, k)  # type: ignore[attr-defined]
         out: list[list[tuple[int, float]]] = []
-        for score_row, id_row in zip(scores, rows):
-            out.append([(int(r), float(s)) for r, s in zip(id_row, score_row) if r >= 0])
+        for score_row, id_row in zip(scores, rows, strict=True):
+            out.append(
+                [(int(r), float(s)) for r, s in zip(id_row, score_row, strict=True) if r >= 0]
+            )
         return out
 
     def row_vectors(self) -> np.ndarray:
@@ -217,7 +219,7 @@ def _write_atomically(index: KnowledgeIndex, out_dir: Path) -> None:
             "entries": [e.to_dict() for e in index.entries],
             "rows": [
                 {"entry": owner, "text": text}
-                for owner, text in zip(index.row_entry, index.row_text)
+                for owner, text in zip(index.row_entry, index.row_text, strict=True)
             ],
         }
         (tmp / ENTRIES_FILE).write_text(

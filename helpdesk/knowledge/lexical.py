@@ -130,7 +130,7 @@ class LexicalScorer:
         total = sum(weights) or 1.0
         matched_kb: dict[str, float] = {}
         touched: set[int] = set()
-        for weight, matches in zip(weights, expansions):
+        for weight, matches in zip(weights, expansions, strict=True):
             best_per_doc: dict[int, float] = {}
             for kb_stem, m in matches.items():
                 matched_kb[kb_stem] = max(matched_kb.get(kb_stem, 0.0), m)

@@ -135,9 +135,7 @@ def _load_file(path: Path) -> list[FaqEntry]:
         )
     version = data.get("version")
     if version not in SUPPORTED_VERSIONS:
-        raise FaqSourceError(
-            f"{name}: unsupported version {version!r} (expected 'version: 1')"
-        )
+        raise FaqSourceError(f"{name}: unsupported version {version!r} (expected 'version: 1')")
     faqs = data.get("faqs")
     if not isinstance(faqs, list):
         raise FaqSourceError(f"{name}: 'faqs' must be a list of entries")
@@ -210,9 +208,7 @@ _BlockDumper.add_representer(str, _str_presenter)
 def dump_faqs(entries: Iterable[FaqEntry]) -> str:
     """Serialise entries as a contract-shaped YAML document (`version: 1`, `faqs: [...]`)."""
     doc = {"version": 1, "faqs": [_entry_to_yaml_dict(e) for e in entries]}
-    return yaml.dump(
-        doc, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False, width=100
-    )
+    return yaml.dump(doc, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False, width=100)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import yaml
@@ -18,18 +18,6 @@ SLANG_FILE = Path(__file__).with_name("slang_id.yml")
 
 #: Words that carry no topic: function words, question words, politeness and request words
 #: ("mau tanya dong min" has none left). `content_tokens` drops them.
-STOPWORDS = frozenset(
-    """
-    ada adakah adalah agar akan aku anda apa apakah apabila atas atau bagaimana bagi bahwa
-    banget bantu bantuan begitu belum berapa bertanya bila bisa bisakah boleh bolehkah butuh
-    cara dan dapat dari dengan di dia dimana ingin ini itu jadi jelaskan jelasin jika juga
-    kalau kami kamu kan kapan karena ke kenapa kita lagi maksud mana masih mau meminta minta
-    mohon nanya nya oleh pada para perlu saja sama sangat saya sebagai sebenarnya sedang
-    seperti siapa sudah supaya tahu tanya tapi tau telah terimakasih terus tersebut tidak
-    tolong untuk yang informasi info kasih bertanyaa gimana apaan hal dimaksud pengertian
-    arti artinya tentang mengenai soal harus ya sih dong maaf permisi
-    """.split()
-)
 
 _WORD_CHARS = r"0-9a-z"
 # A token: letters/digits, optionally joined by . - / _ @ inside (co.id, 20260414-dbkswu).
@@ -44,8 +32,9 @@ class SlangDictionary:
 
     words: dict[str, str]
     phrases: tuple[tuple[tuple[str, ...], str], ...]
+    stopwords: frozenset[str] = frozenset()
 
-    @property
+    @cached_property
     def vocabulary(self) -> frozenset[str]:
         """Every word the dictionary knows (keys and replacement words)."""
         known = set(self.words)
@@ -58,7 +47,11 @@ class SlangDictionary:
 
 
 def load_slang(path: Path = SLANG_FILE) -> SlangDictionary:
-    """Read a slang dictionary file (`version: 1`, `words:` and optional `phrases:` maps)."""
+    """Read a slang dictionary file.
+
+    The file holds `version: 1`, a `words:` map, and optional `phrases:` map and
+    `stopwords:` (a space-separated text or a list).
+    """
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict) or data.get("version") != 1:
         raise ValueError(f"{path}: must be a mapping with 'version: 1'")
@@ -73,7 +66,11 @@ def load_slang(path: Path = SLANG_FILE) -> SlangDictionary:
             phrases.append((key, "" if v is None else str(v).strip().lower()))
     # Longest phrases first so "assalamualaikum wr wb" wins over shorter overlaps.
     phrases.sort(key=lambda item: -len(item[0]))
-    return SlangDictionary(words=words, phrases=tuple(phrases))
+    raw_stop = data.get("stopwords") or ""
+    if isinstance(raw_stop, list):
+        raw_stop = " ".join(str(w) for w in raw_stop)
+    stopwords = frozenset(str(raw_stop).lower().split())
+    return SlangDictionary(words=words, phrases=tuple(phrases), stopwords=stopwords)
 
 
 @lru_cache(maxsize=1)
@@ -83,9 +80,30 @@ def _default_slang() -> SlangDictionary:
 
 # Common Indonesian words that really hold a doubled letter; "maaaaf" becomes "maaf".
 _DOUBLE_LETTER_WORDS = frozenset(
-    "maaf saat taat jumaat sanggup tanggal tunggu ganggu manggil panggil tinggal bangga "
-    "ringgit ngga nggak enggak tunggakan anggaran anggota minggu tinggi "
-    "keluarga".split()
+    [
+        "maaf",
+        "saat",
+        "taat",
+        "jumaat",
+        "sanggup",
+        "tanggal",
+        "tunggu",
+        "ganggu",
+        "manggil",
+        "panggil",
+        "tinggal",
+        "bangga",
+        "ringgit",
+        "ngga",
+        "nggak",
+        "enggak",
+        "tunggakan",
+        "anggaran",
+        "anggota",
+        "minggu",
+        "tinggi",
+        "keluarga",
+    ]
 )
 
 
@@ -109,10 +127,7 @@ def _split_token(token: str) -> list[str]:
                 return [parts[0]]
             return parts
     if (
-        len(token) > 3
-        and token.endswith("2")
-        and token[:-1].isalpha()
-        and len(token) >= 5
+        len(token) > 3 and token.endswith("2") and token[:-1].isalpha() and len(token) >= 5
     ):  # syarat2 (plural written with 2) -> syarat
         return [token[:-1]]
     return [token]
@@ -185,4 +200,5 @@ def content_tokens(text: str, slang: SlangDictionary | None = None) -> list[str]
 
     `content_tokens("mau tanya dong min")` is `[]`: the user has not asked anything yet.
     """
-    return [t for t in normalize(text, slang).split() if t not in STOPWORDS]
+    slang = slang or _default_slang()
+    return [t for t in normalize(text, slang).split() if t not in slang.stopwords]

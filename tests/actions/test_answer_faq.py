@@ -76,9 +76,7 @@ class _StubRetriever:
         return self._answer
 
 
-async def test_related_questions_become_buttons_with_the_question_as_payload(
-    services, dispatcher
-):
+async def test_related_questions_become_buttons_with_the_question_as_payload(services, dispatcher):
     best, second, third = (Match(FAQS[0], 0.9), Match(FAQS[1], 0.85), Match(FAQS[2], 0.8))
     services._retriever = _StubRetriever(
         Answer("sakti", best, [second, third], [best, second, third], "answered")

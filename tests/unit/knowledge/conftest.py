@@ -123,5 +123,3 @@ def faq_dir(tmp_path: Path) -> Path:
     (folder / "b.yaml").write_text(FAQ_B, encoding="utf-8")
     (folder / "notes.txt").write_text("not an FAQ file", encoding="utf-8")
     return folder
-
-

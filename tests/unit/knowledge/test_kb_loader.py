@@ -54,7 +54,8 @@ def test_duplicate_id_across_files_names_both_files(faq_dir: Path) -> None:
             "unknown key(s) jawaban",
         ),
         (
-            "  - id: x1\n    category: A\n    question: Apa?\n    answer: J.\n    alternatives: 3\n",
+            "  - id: x1\n    category: A\n    question: Apa?\n    answer: J.\n"
+            "    alternatives: 3\n",
             "'alternatives'",
         ),
     ],
@@ -118,7 +119,8 @@ def test_faq_source_error_is_a_value_error() -> None:
 
 CSV_OK = (
     "id,category,question,answer,alternatives\n"
-    'kppn-jam,KPPN,Kapan jam layanan KPPN?,"Senin-Jumat,\n08.00-16.00 WIB.",jam buka kppn | kppn buka jam berapa\n'
+    'kppn-jam,KPPN,Kapan jam layanan KPPN?,"Senin-Jumat,\n08.00-16.00 WIB.",'
+    "jam buka kppn | kppn buka jam berapa\n"
     "sp2d-apa,SP2D,Apa itu SP2D?,Surat Perintah Pencairan Dana.,\n"
 )
 
@@ -147,9 +149,7 @@ def test_import_csv_rejects_missing_columns(tmp_path: Path) -> None:
 
 
 def test_import_csv_names_the_bad_row(tmp_path: Path) -> None:
-    csv_path = _write(
-        tmp_path / "faq.csv", "id,category,question,answer\nok,A,Q?,A.\nbad,A,Q2?,\n"
-    )
+    csv_path = _write(tmp_path / "faq.csv", "id,category,question,answer\nok,A,Q?,A.\nbad,A,Q2?,\n")
     with pytest.raises(FaqSourceError) as err:
         import_csv(csv_path, tmp_path / "out.yml")
     assert "faq.csv line 3" in str(err.value) and "'bad'" in str(err.value)
