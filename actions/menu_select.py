@@ -40,12 +40,13 @@ class ActionMenuSelect(ServicesMixin, Action):
         else:
             item = menu.match(text)
             choice = text
+        # The menu is shown or a new flow starts: either way the current form is left.
+        events = leave_active_loop(tracker)
         if item is None:
             dispatcher.utter_message(response="utter_menu_invalid_choice", choice=choice)
             utter_menu(dispatcher, menu)
-            return [SlotSet(slots.MENU_TARGET, None)]
+            return [*events, SlotSet(slots.MENU_TARGET, None)]
 
-        events = leave_active_loop(tracker)
         events.extend(
             [
                 SlotSet(slots.AWAITING_FEEDBACK, False),

@@ -113,3 +113,18 @@ async def test_menu_failure_gives_polite_error(services, dispatcher, monkeypatch
 
     assert responses(dispatcher) == ["utter_technical_problem"]
     assert _followups(events) == []
+
+
+async def test_unknown_number_in_a_form_leaves_the_form_and_shows_the_menu(services, dispatcher):
+    tracker = make_tracker(
+        "9",
+        intent="menu_select",
+        entities=[{"entity": "number", "value": "9"}],
+        active_loop="ticket_form",
+    )
+
+    events = await ActionMenuSelect(services).run(dispatcher, tracker, {})
+
+    assert events[0] == {"event": "active_loop", "name": None, "timestamp": None}
+    assert responses(dispatcher) == ["utter_menu_invalid_choice", "utter_menu"]
+    assert slot_events(events)["menu_target"] is None
