@@ -19,12 +19,12 @@ async def test_show_menu_lists_items_with_buttons(services, dispatcher):
     assert message["menu_items"].splitlines() == [
         "1. Tanya - ajukan pertanyaan seputar layanan",
         "2. Cek Status Tiket - lihat perkembangan tiket Anda",
-        "7. Buat Tiket - laporkan kendala atau permintaan kepada petugas",
+        "3. Buat Tiket - laporkan kendala atau permintaan kepada petugas",
     ]
     assert [b["title"] for b in message["buttons"]] == [
         "1. Tanya",
         "2. Cek Status Tiket",
-        "7. Buat Tiket",
+        "3. Buat Tiket",
     ]
     assert slot_events(events) == {"awaiting_feedback": False}
 

@@ -19,7 +19,7 @@ def test_shipped_menu_has_the_core_items(menu):
     assert [(i.number, i.title, i.action) for i in menu.items] == [
         (1, "Tanya", "utter_ask_question_prompt"),
         (2, "Cek Status Tiket", "ticket_status_form"),
-        (7, "Buat Tiket", "ticket_form"),
+        (3, "Buat Tiket", "ticket_form"),
     ]
 
 
@@ -28,18 +28,18 @@ def test_shipped_menu_has_the_core_items(menu):
     [
         ("1", 1),
         ("2", 2),
-        (" 7 ", 7),
+        (" 3 ", 3),
         ("pilih 2", 2),
-        ("nomor 7", 7),
+        ("nomor 3", 3),
         ("no. 1", 1),
         ("Tanya", 1),
         ("tnya", 1),
         ("cek status tiket", 2),
         ("Cek Stats Tiket", 2),
         ("status tkt", 2),
-        ("buat tiket", 7),
-        ("buat tket", 7),
-        ("saya mau buat tiket", 7),
+        ("buat tiket", 3),
+        ("buat tket", 3),
+        ("saya mau buat tiket", 3),
     ],
 )
 def test_match_by_number_and_by_name(menu, text, number):
