@@ -52,7 +52,8 @@ test-unit: $(STAMP) ## Unit, action and connector tests (pytest)
 test-stories: $(MODEL_STAMP) ## Test stories against the trained model and a live action server
 	$(PY) scripts/test_stories.py
 
-test: $(ST_STAMP) ## The whole suite: pytest, rasa data validate, test stories (builds .venv, trains)
+test: $(ST_STAMP) ## The whole suite: lint, pytest, rasa data validate, test stories (builds .venv, trains)
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory test-stories

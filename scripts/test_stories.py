@@ -44,7 +44,10 @@ def main() -> int:
         log = open(Path(tmp) / "actions.log", "w")  # noqa: SIM115 - closed below
         server = subprocess.Popen(
             [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             deadline = time.monotonic() + 120
@@ -61,10 +64,23 @@ def main() -> int:
                     time.sleep(0.5)
             out = ROOT / "results" / "stories"
             result = subprocess.run(
-                [str(BIN / "rasa"), "test", "core", "--model", str(model),
-                 "--stories", "tests/e2e", "--endpoints", str(endpoints),
-                 "--out", str(out), "--fail-on-prediction-errors"],
-                cwd=ROOT, env=env, check=False,
+                [
+                    str(BIN / "rasa"),
+                    "test",
+                    "core",
+                    "--model",
+                    str(model),
+                    "--stories",
+                    "tests/e2e",
+                    "--endpoints",
+                    str(endpoints),
+                    "--out",
+                    str(out),
+                    "--fail-on-prediction-errors",
+                ],
+                cwd=ROOT,
+                env=env,
+                check=False,
             )
             failed = out / "failed_test_stories.yml"
             if failed.is_file() and "story:" in failed.read_text():

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool, StaticPool
+from sqlalchemy.pool import NullPool, QueuePool, StaticPool
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +92,10 @@ def make_engine(url: str) -> Engine:
     memory = _is_memory(parsed)
     if memory:
         kwargs["poolclass"] = StaticPool
+    else:
+        # SQLAlchemy 1.4 opens a new SQLite connection per checkout (NullPool) and runs the
+        # pragmas each time; a small pool keeps connections open (as SQLAlchemy 2.0 does).
+        kwargs.update(poolclass=QueuePool, pool_size=5, max_overflow=10)
     engine = create_engine(parsed, future=True, **kwargs)
     _install_sqlite_pragmas(engine, SQLITE_BUSY_TIMEOUT_MS, wal=not memory)
     return engine
