@@ -4,8 +4,13 @@
 2. The full REST round trip of a FAQ question (Rasa server + action server + SQL tracker store on
    SQLite), with 1 and with 8 concurrent conversations.
 
-Targets on a 2-core machine: round trip p50 <= 100 ms for one user, p95 <= 300 ms for eight,
-zero errors. Everything runs on loopback with throw-away databases.
+Load model: each virtual user asks 25 FAQ questions from the evaluation set, starting a new
+conversation (a new sender, greeted first, not measured) every 5 questions; the same load is
+then repeated with all 25 questions in one long conversation, because Rasa's cost per message
+grows with the length of the session. The targets (2-core machine: round trip p50 <= 100 ms
+for one user, p95 <= 300 ms for eight, zero errors) are judged on the first load; both are
+printed. Everything runs on loopback with throw-away databases; figures go to
+results/bench.json.
 """
 
 from __future__ import annotations
@@ -97,20 +102,29 @@ def post(url: str, sender: str, text: str) -> tuple[float, list]:
     return (time.perf_counter() - t0) * 1000, replies
 
 
-def run_users(url: str, queries: list[str], users: int, per_user: int) -> dict:
+def run_users(
+    url: str, queries: list[str], users: int, per_user: int, conversation_length: int = 0
+) -> dict:
+    """`users` concurrent virtual users, each asking `per_user` FAQ questions in turn.
+
+    Each virtual user opens a new conversation (a new sender, greeted first, not measured)
+    every `conversation_length` questions; 0 keeps all questions in one conversation.
+    """
     timings: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
 
     def user(n: int) -> None:
-        sender = f"bench-{users}-{n}-{time.time_ns()}"
-        try:
-            post(url, sender, "halo")  # session start (greeting + menu), not measured
-        except Exception as exc:  # noqa: BLE001 - counted as an error
-            with lock:
-                errors.append(f"{type(exc).__name__}: {exc}")
-            return
+        sender = ""
         for i in range(per_user):
+            if not sender or (conversation_length and i % conversation_length == 0):
+                sender = f"bench-{users}-{n}-{i}-{time.time_ns()}"
+                try:
+                    post(url, sender, "halo")  # session start (greeting + menu), not measured
+                except Exception as exc:  # noqa: BLE001 - counted as an error
+                    with lock:
+                        errors.append(f"{type(exc).__name__}: {exc}")
+                    return
             query = queries[(n * per_user + i) % len(queries)]
             try:
                 elapsed, replies = post(url, sender, query)
@@ -131,6 +145,7 @@ def run_users(url: str, queries: list[str], users: int, per_user: int) -> dict:
     wall = time.perf_counter() - started
     return {
         "users": users,
+        "conversation_length": conversation_length or per_user,
         "requests": len(timings),
         "errors": len(errors),
         "error_samples": errors[:3],
@@ -141,7 +156,7 @@ def run_users(url: str, queries: list[str], users: int, per_user: int) -> dict:
     }
 
 
-def bench_rest(queries: list[str], per_user: int) -> list[dict]:
+def bench_rest(queries: list[str], per_user: int, conversation_length: int) -> list[dict]:
     tmp = tempfile.mkdtemp(prefix="helpdesk-bench-")
     actions_port, rasa_port = free_port(), free_port()
     env = dict(os.environ)
@@ -189,7 +204,14 @@ def bench_rest(queries: list[str], per_user: int) -> list[dict]:
         wait_http(f"http://127.0.0.1:{rasa_port}/", rasa, 300)
         url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
         run_users(url, queries, 2, 3)  # warm up both servers (first model calls are slow)
-        return [run_users(url, queries, 1, per_user), run_users(url, queries, 8, per_user)]
+        return [
+            run_users(url, queries, 1, per_user, conversation_length),
+            run_users(url, queries, 8, per_user, conversation_length),
+            # The same load with every user's questions in one long conversation: Rasa's cost
+            # per message grows with the session's length (tracker load and featurisation).
+            run_users(url, queries, 1, per_user, 0),
+            run_users(url, queries, 8, per_user, 0),
+        ]
     finally:
         for proc in procs:
             proc.terminate()
@@ -203,7 +225,15 @@ def bench_rest(queries: list[str], per_user: int) -> list[dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-user", type=int, default=25, help="FAQ questions per conversation")
+    parser.add_argument(
+        "--per-user", type=int, default=25, help="FAQ questions per virtual user (default 25)"
+    )
+    parser.add_argument(
+        "--conversation-length",
+        type=int,
+        default=5,
+        help="questions per conversation before the user starts a new one (default 5)",
+    )
     parser.add_argument("--skip-rest", action="store_true", help="only the in-process benchmark")
     args = parser.parse_args()
     queries = load_queries(200)
@@ -214,16 +244,18 @@ def main() -> int:
         f"p95 {kb['p95_ms']} ms (index load {kb['load_s']} s)"
     )
     if not args.skip_rest:
-        results["rest"] = bench_rest(queries, args.per_user)
+        results["rest"] = bench_rest(queries, args.per_user, args.conversation_length)
         for row in results["rest"]:
             print(
-                f"REST round trip, {row['users']} user(s): {row['requests']} requests, "
+                f"REST round trip, {row['users']} user(s), "
+                f"{row['conversation_length']} questions per conversation: "
+                f"{row['requests']} requests, "
                 f"p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms, "
                 f"{row['throughput_rps']} req/s, errors {row['errors']}"
             )
             for sample in row["error_samples"]:
                 print(f"  error: {sample}")
-        one, eight = results["rest"]
+        one, eight = results["rest"][:2]
         verdict = {
             "p50_1_user_le_100ms": one["p50_ms"] <= 100,
             "p95_8_users_le_300ms": eight["p95_ms"] <= 300,
