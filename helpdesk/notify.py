@@ -10,38 +10,17 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING
+
+from helpdesk.dates import format_datetime_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from helpdesk.settings import Settings
     from helpdesk.tickets import TicketInfo
 
 logger = logging.getLogger(__name__)
-
-_MONTHS_ID = (
-    "Januari",
-    "Februari",
-    "Maret",
-    "April",
-    "Mei",
-    "Juni",
-    "Juli",
-    "Agustus",
-    "September",
-    "Oktober",
-    "November",
-    "Desember",
-)
-
-
-def format_datetime_id(value: datetime) -> str:
-    """A time in Indonesian, e.g. `14 April 2026 09.30 WIB` (in the time zone it carries)."""
-    zone = value.tzname() or ""
-    text = f"{value.day} {_MONTHS_ID[value.month - 1]} {value.year} {value:%H.%M}"
-    return f"{text} {zone}".strip()
 
 
 def _one_line(text: str) -> str:

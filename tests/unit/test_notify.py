@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiosmtpd.controller import Controller
 
-from helpdesk.notify import EmailNotifier, format_datetime_id
+from helpdesk.dates import format_datetime_id
+from helpdesk.notify import EmailNotifier
 from helpdesk.settings import Settings
 from helpdesk.storage.db import make_engine, make_session_factory, upgrade
 from helpdesk.storage.repositories import TicketRepository
@@ -100,7 +101,7 @@ def test_ticket_created_sends_mailbox_and_citizen_messages(smtp_server) -> None:
     assert citizen["To"] == "budi@contoh.go.id"
     body = citizen.get_content()
     assert "cek status tiket 20260414-DBKSWU" in body
-    assert "14 April 2026 06.30 WIB" in body
+    assert "14 April 2026 pukul 06.30 WIB" in body
     assert citizen.get_content_charset() == "utf-8"
 
 
@@ -132,8 +133,8 @@ def test_server_down_returns_false_and_keeps_the_ticket(tmp_path, caplog) -> Non
 def test_format_datetime_id_in_other_zones() -> None:
     moment = datetime(2026, 1, 2, 1, 5, tzinfo=timezone.utc)
     assert format_datetime_id(moment.astimezone(ZoneInfo("Asia/Makassar"))) == (
-        "2 Januari 2026 09.05 WITA"
+        "2 Januari 2026 pukul 09.05 WITA"
     )
     assert format_datetime_id(moment.astimezone(ZoneInfo("Asia/Jayapura"))) == (
-        "2 Januari 2026 10.05 WIT"
+        "2 Januari 2026 pukul 10.05 WIT"
     )

@@ -1,0 +1,33 @@
+"""Dates and times written the Indonesian way, for replies and e-mails."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+MONTHS_ID = (
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
+)
+
+
+def format_datetime_id(value: datetime, tz: tzinfo | None = None) -> str:
+    """Format an aware datetime, e.g. "14 April 2026 pukul 09.30 WIB".
+
+    Args:
+        value: A timezone-aware datetime.
+        tz: The time zone to show it in; None keeps the zone `value` carries.
+    """
+    local = value.astimezone(tz) if tz is not None else value
+    zone = local.tzname() or ""
+    text = f"{local.day} {MONTHS_ID[local.month - 1]} {local.year} pukul {local:%H.%M}"
+    return f"{text} {zone}".strip()
