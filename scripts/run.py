@@ -44,6 +44,8 @@ def build_environment() -> dict[str, str]:
         print("RASA_API_TOKEN was not set; generated one for this run.", flush=True)
     env.setdefault("SANIC_WORKERS", "1")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # The e5 embedder runs in both servers: its idle OpenMP threads must sleep, not spin.
+    env.setdefault("OMP_WAIT_POLICY", "passive")
     return env
 
 
