@@ -41,7 +41,10 @@ def build_environment() -> dict[str, str]:
     env.setdefault("RASA_TRACKER_DB", str(var_dir / "tracker.db"))
     if not env.get("RASA_API_TOKEN"):
         env["RASA_API_TOKEN"] = secrets.token_urlsafe(24)
-        print("RASA_API_TOKEN was not set; generated one for this run.", flush=True)
+        print(
+            f"RASA_API_TOKEN was not set; generated one for this run: {env['RASA_API_TOKEN']}",
+            flush=True,
+        )
     env.setdefault("SANIC_WORKERS", "1")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # The e5 embedder runs in both servers: its idle OpenMP threads must sleep, not spin.
