@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
+
+from servers import free_port, wait_http  # noqa: E402
 
 QUERIES = ROOT / "knowledge_base" / "eval" / "queries.jsonl"
 
@@ -72,23 +73,9 @@ def bench_in_process(queries: list[str], repeat: int) -> dict:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process for {url} exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
+def wait_up(url: str, proc: subprocess.Popen, timeout: float) -> None:
+    if not wait_http(url, proc, timeout):
+        raise RuntimeError(f"{url} did not answer within {timeout} s (exit code {proc.poll()})")
 
 
 def post(url: str, sender: str, text: str) -> tuple[float, list]:
@@ -181,7 +168,7 @@ def bench_rest(queries: list[str], per_user: int, conversation_length: int) -> l
             stderr=subprocess.STDOUT,
         )
         procs.append(actions)
-        wait_http(f"http://127.0.0.1:{actions_port}/health", actions, 120)
+        wait_up(f"http://127.0.0.1:{actions_port}/health", actions, 120)
         rasa = subprocess.Popen(
             [
                 str(BIN / "rasa"),
@@ -201,7 +188,7 @@ def bench_rest(queries: list[str], per_user: int, conversation_length: int) -> l
             stderr=subprocess.STDOUT,
         )
         procs.append(rasa)
-        wait_http(f"http://127.0.0.1:{rasa_port}/", rasa, 300)
+        wait_up(f"http://127.0.0.1:{rasa_port}/", rasa, 300)
         url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
         run_users(url, queries, 2, 3)  # warm up both servers (first model calls are slow)
         return [

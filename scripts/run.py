@@ -12,12 +12,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from servers import wait_http  # noqa: E402
 
 from helpdesk.settings import _read_dotenv  # noqa: E402
 
@@ -50,22 +50,6 @@ def build_environment() -> dict[str, str]:
     # The e5 embedder runs in both servers: its idle OpenMP threads must sleep, not spin.
     env.setdefault("OMP_WAIT_POLICY", "passive")
     return env
-
-
-def wait_http(url: str, timeout: float, proc: subprocess.Popen) -> bool:
-    """Poll `url` until it answers 200, the process dies, or `timeout` passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - local URL
-                if response.status == 200:
-                    return True
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
-    return False
 
 
 def main() -> int:
@@ -106,7 +90,7 @@ def main() -> int:
                 env["RASA_ACTIONS_PORT"],
             ],
         )
-        if not wait_http(f"http://localhost:{env['RASA_ACTIONS_PORT']}/health", 120, actions):
+        if not wait_http(f"http://localhost:{env['RASA_ACTIONS_PORT']}/health", actions, 120):
             print("error: the action server did not start; see its log above", file=sys.stderr)
             return 1
         rasa = start(
@@ -130,7 +114,7 @@ def main() -> int:
             ],
         )
         base = f"http://localhost:{env['RASA_PORT']}"
-        if not wait_http(f"{base}/", 300, rasa):
+        if not wait_http(f"{base}/", rasa, 300):
             print("error: the Rasa server did not start; see its log above", file=sys.stderr)
             return 1
         store = env.get("HELPDESK_DATABASE_URL") or f"SQLite in {env['HELPDESK_VAR_DIR']}"

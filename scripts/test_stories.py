@@ -7,22 +7,15 @@ Exits non-zero when any story fails (rasa's --fail-on-prediction-errors).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from servers import free_port, wait_http  # noqa: E402
 
 
 def main() -> int:
@@ -50,18 +43,11 @@ def main() -> int:
             stderr=subprocess.STDOUT,
         )
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    print((Path(tmp) / "actions.log").read_text(), file=sys.stderr)
-                    print("error: action server did not start", file=sys.stderr)
-                    return 1
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):  # noqa: S310
-                        break
-                except OSError:
-                    time.sleep(0.5)
+            if not wait_http(f"http://127.0.0.1:{port}/health", server, 120):
+                log.flush()
+                print((Path(tmp) / "actions.log").read_text(), file=sys.stderr)
+                print("error: action server did not start", file=sys.stderr)
+                return 1
             out = ROOT / "results" / "stories"
             result = subprocess.run(
                 [

@@ -69,17 +69,6 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def session_factory(tmp_path: Path):
-    from helpdesk.storage.db import make_engine, make_session_factory, upgrade
-
-    url = f"sqlite:///{tmp_path / 'helpdesk.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    yield make_session_factory(engine)
-    engine.dispose()
-
-
-@pytest.fixture
 def services(settings: Settings, session_factory, retriever) -> Services:
     return Services(settings, session_factory=session_factory, retriever=retriever)
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from helpdesk.report import collect_report, format_report
-from helpdesk.storage.db import make_engine, make_session_factory, session_scope, upgrade
+from helpdesk.storage.db import session_scope
 from helpdesk.storage.models import (
     Conversation,
     CsatRating,
@@ -22,17 +22,8 @@ DAY2 = DAY1 + timedelta(days=1)
 
 
 @pytest.fixture
-def factory(tmp_path):
-    url = f"sqlite:///{tmp_path / 'h.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    yield make_session_factory(engine)
-    engine.dispose()
-
-
-@pytest.fixture
-def seeded(factory):
-    with session_scope(factory) as s:
+def seeded(session_factory):
+    with session_scope(session_factory) as s:
         for i, when in enumerate([DAY1, DAY1, DAY2]):
             s.add(Conversation(sender_id=f"u{i}", channel="rest", started_at=when))
         s.add(
@@ -86,7 +77,7 @@ def seeded(factory):
             (3, "agent", DAY2),
         ]:
             s.add(CsatRating(sender_id="u0", rating=rating, kind=kind, created_at=when))
-    return factory
+    return session_factory
 
 
 def test_collect_report_all_time(seeded) -> None:
@@ -124,8 +115,8 @@ def test_collect_report_window(seeded) -> None:
         collect_report(seeded, since=datetime(2026, 4, 14))
 
 
-def test_empty_database_has_no_average(factory) -> None:
-    report = collect_report(factory)
+def test_empty_database_has_no_average(session_factory) -> None:
+    report = collect_report(session_factory)
     assert report["conversations"] == 0
     assert report["csat_count"] == 0 and report["csat_average"] is None
     assert report["agent_csat_average"] is None

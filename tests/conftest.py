@@ -1,4 +1,4 @@
-"""Fixtures for the storage tests: a migrated SQLite file per test."""
+"""Fixtures shared by every test folder: a migrated SQLite ticket store per test."""
 
 from __future__ import annotations
 
