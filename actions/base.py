@@ -12,6 +12,7 @@ from actions import slots
 
 if TYPE_CHECKING:  # pragma: no cover
     from helpdesk.services import Services
+    from helpdesk.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -63,3 +64,20 @@ def channel_of(tracker: Tracker) -> str | None:
     if isinstance(metadata, dict) and isinstance(metadata.get("channel"), str):
         return metadata["channel"]
     return tracker.get_latest_input_channel()
+
+
+def requester_phone_of(tracker: Tracker, settings: "Settings") -> str | None:
+    """The verified phone number of the citizen (see `helpdesk.identifiers.requester_phone`)."""
+    from helpdesk.identifiers import requester_phone
+
+    return requester_phone(channel_of(tracker), tracker.sender_id, settings.sakti_trusted_channels)
+
+
+def finish_service_form(form: str) -> list[EventType]:
+    """Events that clear a finished (or stopped) self-service form's slots and counters."""
+    state = (slots.FORM_FAILURES, slots.FORM_STOPPED)
+    events: list[EventType] = [
+        SlotSet(name, None) for name in slots.FORM_SLOTS[form] if name not in state
+    ]
+    events.extend([SlotSet(slots.FORM_FAILURES, 0.0), SlotSet(slots.FORM_STOPPED, False)])
+    return events

@@ -28,10 +28,40 @@ NO_ATTACHMENT = "-"
 CONFIRM_SEND = "kirim"
 CONFIRM_EDIT = "ubah"
 
+# Self-service forms (shared)
+FORM_FAILURES = "form_failures"
+FORM_STOPPED = "form_stopped"
+
+# SP2D
+SP2D_NUMBER = "sp2d_number"
+SP2D_ACCOUNT = "sp2d_account"
+
+# Contract registration
+CONTRACT_SATKER_CODE = "contract_satker_code"
+CONTRACT_NUMBER = "contract_number"
+
+# DIGIT
+DIGIT_SERVICE = "digit_service"
+DIGIT_ID_TYPE = "digit_id_type"
+DIGIT_ID_VALUE = "digit_id_value"
+DIGIT_EMAIL = "digit_email"
+
+# SAKTI
+SAKTI_KIND = "sakti_kind"
+SAKTI_NIK = "sakti_nik"
+SAKTI_SATKER_CODE = "sakti_satker_code"
+SAKTI_SATKER_OPTIONS = "sakti_satker_options"
+
 # Forms
 TICKET_FORM = "ticket_form"
 TICKET_STATUS_FORM = "ticket_status_form"
 CSAT_FORM = "csat_form"
+SP2D_FORM = "sp2d_form"
+CONTRACT_FORM = "contract_form"
+DIGIT_FORM = "digit_form"
+SAKTI_FORM = "sakti_form"
+
+_SERVICE_FORM_STATE = (FORM_FAILURES, FORM_STOPPED)
 
 #: The slots each form fills, cleared when the form is cancelled or left for the menu.
 FORM_SLOTS: dict[str, tuple[str, ...]] = {
@@ -44,6 +74,16 @@ FORM_SLOTS: dict[str, tuple[str, ...]] = {
     ),
     TICKET_STATUS_FORM: (TICKET_ID,),
     CSAT_FORM: (CSAT_RATING,),
+    SP2D_FORM: (SP2D_NUMBER, SP2D_ACCOUNT, *_SERVICE_FORM_STATE),
+    CONTRACT_FORM: (CONTRACT_SATKER_CODE, CONTRACT_NUMBER, *_SERVICE_FORM_STATE),
+    DIGIT_FORM: (DIGIT_SERVICE, DIGIT_ID_TYPE, DIGIT_ID_VALUE, DIGIT_EMAIL, *_SERVICE_FORM_STATE),
+    SAKTI_FORM: (
+        SAKTI_KIND,
+        SAKTI_NIK,
+        SAKTI_SATKER_CODE,
+        SAKTI_SATKER_OPTIONS,
+        *_SERVICE_FORM_STATE,
+    ),
 }
 
 # Entities

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 
 MONTHS_ID = (
     "Januari",
@@ -31,3 +31,14 @@ def format_datetime_id(value: datetime, tz: tzinfo | None = None) -> str:
     zone = local.tzname() or ""
     text = f"{local.day} {MONTHS_ID[local.month - 1]} {local.year} pukul {local:%H.%M}"
     return f"{text} {zone}".strip()
+
+
+def format_date_id(value: date) -> str:
+    """Format a date, e.g. "2 Maret 2026"."""
+    return f"{value.day} {MONTHS_ID[value.month - 1]} {value.year}"
+
+
+def format_rupiah(amount: int) -> str:
+    """Format an amount in rupiah with Indonesian digit grouping, e.g. "Rp15.000.000"."""
+    sign = "-" if amount < 0 else ""
+    return f"{sign}Rp{abs(amount):,}".replace(",", ".")

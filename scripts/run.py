@@ -45,6 +45,15 @@ def build_environment() -> dict[str, str]:
             f"RASA_API_TOKEN was not set; generated one for this run: {env['RASA_API_TOKEN']}",
             flush=True,
         )
+    # Backend services: the simulator on HELPDESK_BACKEND_PORT unless an integrator points
+    # HELPDESK_BACKEND_URL at the real systems (then HELPDESK_BACKEND_SIMULATOR defaults to false).
+    simulate = env.get("HELPDESK_BACKEND_SIMULATOR") or (
+        "false" if env.get("HELPDESK_BACKEND_URL") else "true"
+    )
+    env["HELPDESK_BACKEND_SIMULATOR"] = simulate.strip().lower()
+    env.setdefault("HELPDESK_BACKEND_PORT", "8081")
+    if not env.get("HELPDESK_BACKEND_URL"):
+        env["HELPDESK_BACKEND_URL"] = f"http://localhost:{env['HELPDESK_BACKEND_PORT']}"
     env.setdefault("SANIC_WORKERS", "1")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # The e5 embedder runs in both servers: its idle OpenMP threads must sleep, not spin.
@@ -78,6 +87,24 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
+        backend_note = f"external, {env['HELPDESK_BACKEND_URL']}"
+        if env["HELPDESK_BACKEND_SIMULATOR"] in {"1", "true", "yes", "on"}:
+            args = [
+                str(BIN / "helpdesk"),
+                "backend",
+                "serve",
+                "--port",
+                env["HELPDESK_BACKEND_PORT"],
+            ]
+            if env.get("HELPDESK_BACKEND_FIXTURES"):
+                args += ["--fixtures", env["HELPDESK_BACKEND_FIXTURES"]]
+            simulator = start("backend simulator", args)
+            health = f"http://localhost:{env['HELPDESK_BACKEND_PORT']}/v1/health"
+            if not wait_http(health, simulator, 30):
+                print("error: the backend simulator did not start; see above", file=sys.stderr)
+                return 1
+            fixtures = env.get("HELPDESK_BACKEND_FIXTURES") or "helpdesk/backends/fixtures.json"
+            backend_note = f"simulator {env['HELPDESK_BACKEND_URL']} ({fixtures})"
         actions = start(
             "action server",
             [
@@ -125,6 +152,7 @@ def main() -> int:
             f"  socket.io        {base}/socket.io (web chat widgets)\n"
             f"  HTTP API         {base}/status?token=$RASA_API_TOKEN\n"
             f"  action server    http://localhost:{env['RASA_ACTIONS_PORT']}/health\n"
+            f"  backend services {backend_note}\n"
             f"  ticket store     {store}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,

@@ -1,6 +1,7 @@
 """Run the test stories in tests/e2e against the trained model and a live action server.
 
-The action server gets a throw-away ticket database and FAQ index, so tests never touch var/.
+The action server gets a throw-away ticket database and FAQ index, so tests never touch var/,
+and calls the backend simulator (`helpdesk backend serve`) with the shipped fixtures.
 Exits non-zero when any story fails (rasa's --fail-on-prediction-errors).
 """
 
@@ -24,17 +25,26 @@ def main() -> int:
         print(f"error: no trained model at {model}; run `make train`", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="helpdesk-stories-") as tmp:
-        port = free_port()
+        port, backend_port = free_port(), free_port()
         env = dict(os.environ)
         env.update(
             HELPDESK_VAR_DIR=tmp,
             HELPDESK_DATABASE_URL=f"sqlite:///{tmp}/helpdesk.db",
+            HELPDESK_BACKEND_URL=f"http://127.0.0.1:{backend_port}",
             TF_CPP_MIN_LOG_LEVEL="2",
         )
-        env.pop("SMTP_HOST", None)
+        for name in ("SMTP_HOST", "HELPDESK_BACKEND_API_KEY", "HELPDESK_BACKEND_FIXTURES"):
+            env.pop(name, None)
         endpoints = Path(tmp) / "endpoints.yml"
         endpoints.write_text(f"action_endpoint:\n  url: http://127.0.0.1:{port}/webhook\n")
         log = open(Path(tmp) / "actions.log", "w")  # noqa: SIM115 - closed below
+        backend = subprocess.Popen(
+            [str(BIN / "helpdesk"), "backend", "serve", "--port", str(backend_port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         server = subprocess.Popen(
             [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(port)],
             cwd=ROOT,
@@ -43,6 +53,11 @@ def main() -> int:
             stderr=subprocess.STDOUT,
         )
         try:
+            if not wait_http(f"http://127.0.0.1:{backend_port}/v1/health", backend, 30):
+                log.flush()
+                print((Path(tmp) / "actions.log").read_text(), file=sys.stderr)
+                print("error: backend simulator did not start", file=sys.stderr)
+                return 1
             if not wait_http(f"http://127.0.0.1:{port}/health", server, 120):
                 log.flush()
                 print((Path(tmp) / "actions.log").read_text(), file=sys.stderr)
@@ -77,11 +92,12 @@ def main() -> int:
                 print((Path(tmp) / "actions.log").read_text()[-4000:], file=sys.stderr)
             return result.returncode
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            for proc in (server, backend):
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
             log.close()
 
 

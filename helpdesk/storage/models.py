@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import declarative_base
@@ -28,6 +29,8 @@ from sqlalchemy.types import TypeDecorator
 TICKET_STATUSES = ("open", "in_progress", "resolved", "closed")
 #: Kinds of satisfaction rating: after an FAQ answer, or after a human agent's help.
 CSAT_KINDS = ("faq", "agent")
+#: States of an inbound channel message: claimed for processing, or fully processed.
+INBOUND_MESSAGE_STATUSES = ("received", "done")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -152,3 +155,30 @@ class Handoff(Base):
     status = Column(String(20), nullable=False, default="waiting")
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class InboundMessage(Base):
+    """A message delivered by a channel webhook, kept to answer each message exactly once.
+
+    Channels re-deliver webhooks; the unique (channel, message_id) pair makes a second
+    delivery of the same message detectable, also after a restart. `payload` holds the
+    parsed message only while it is being processed (status "received"), so one whose
+    processing was cut short by a crash can be processed again on the next start; it is
+    cleared when the message is done.
+    """
+
+    __tablename__ = "inbound_message"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    channel = Column(String(64), nullable=False)
+    message_id = Column(String(255), nullable=False)
+    sender = Column(String(255), nullable=False)
+    status = Column(String(16), nullable=False, default="received", index=True)
+    payload = Column(Text, nullable=True)
+    received_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    done_at = Column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("channel", "message_id", name="uq_inbound_message_channel_message_id"),
+        CheckConstraint("status IN ('received', 'done')", name="status_valid"),
+    )

@@ -1,0 +1,79 @@
+"""What the four self-service form validators share: reasons, the failure limit, stopping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import slots
+from actions.base import ServicesMixin
+from helpdesk.identifiers import DigitRule, IdentifierError
+
+#: Refused answers after which a form stops and offers the menu or a ticket.
+MAX_FAILURES = 3
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """The user's text as quoted back in a reply: one line, at most `limit` characters."""
+    text = " ".join(str(value or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def stop_form() -> dict[str, Any]:
+    """Slot updates that end the form at once; its action then only cleans up."""
+    return {slots.REQUESTED_SLOT: None, slots.FORM_STOPPED: True}
+
+
+class ServiceFormValidation(ServicesMixin):
+    """Mixed into a `FormValidationAction`: counts refused answers, stops at `MAX_FAILURES`.
+
+    A mixin rather than an `Action` subclass, so the action server does not register it.
+    """
+
+    def reject(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        slot: str,
+        response: str,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Say why `slot` was refused; the form asks again, or stops after too many refusals."""
+        dispatcher.utter_message(response=response, **kwargs)
+        failures = int(tracker.get_slot(slots.FORM_FAILURES) or 0) + 1
+        # Several slots can be refused in one run (pre-filled values): count them all.
+        tracker.slots[slots.FORM_FAILURES] = failures
+        result: dict[str, Any] = {slot: None, slots.FORM_FAILURES: failures}
+        if failures >= MAX_FAILURES:
+            dispatcher.utter_message(response="utter_form_gave_up")
+            result.update(stop_form())
+        return result
+
+    def digits(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        slot: str,
+        value: Any,
+        rule: DigitRule,
+        response: str,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Validate a number with `rule`: the digits, or the refusal with the digit count."""
+        try:
+            return {slot: rule.parse(value)}
+        except IdentifierError as error:
+            return self.reject(
+                dispatcher, tracker, slot, response, value=shown(value), count=error.count, **kwargs
+            )
+
+    @staticmethod
+    def requested(tracker: Tracker) -> str | None:
+        """The slot the form is asking for now."""
+        return tracker.get_slot(slots.REQUESTED_SLOT)
+
+    @staticmethod
+    def latest_intent(tracker: Tracker) -> str:
+        return str((tracker.latest_message or {}).get("intent", {}).get("name") or "")

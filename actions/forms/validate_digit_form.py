@@ -1,0 +1,176 @@
+"""validate_digit_form: the DIGIT service, the identity (NIK, NIP or NRP) and the e-mail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import slots
+from actions.forms.service_form import ServiceFormValidation, shown
+from helpdesk.identifiers import (
+    DIGIT_SERVICES,
+    ID_TYPE_CHOICES,
+    IDENTITY_RULES,
+    DigitRule,
+    IdentifierError,
+    parse_choice,
+)
+from helpdesk.validation import validate_email
+
+#: Any identity number, before its type is known.
+_ANY_IDENTITY = DigitRule(5, 18)
+#: Identity types told apart by their length alone.
+_TYPE_BY_LENGTH = {16: "nik", 18: "nip"}
+#: Intents after which a requested choice is not read from the text.
+_NOT_AN_ANSWER = frozenset({"cancel", "menu"})
+
+
+def _expected(rule: DigitRule) -> str:
+    if rule.min_length == rule.max_length:
+        return str(rule.min_length)
+    return f"{rule.min_length}-{rule.max_length}"
+
+
+class ValidateDigitForm(ServiceFormValidation, FormValidationAction):
+    """Choose the service and identity type by number, button or keyword; check the values."""
+
+    def name(self) -> str:
+        return "validate_digit_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        """The status check needs no e-mail."""
+        if tracker.get_slot(slots.DIGIT_SERVICE) == "status":
+            return [slot for slot in domain_slots if slot != slots.DIGIT_EMAIL]
+        return domain_slots
+
+    def _extract_choice(
+        self, tracker: Tracker, slot: str, choices: dict[str, tuple[str, ...]]
+    ) -> dict[str, Any]:
+        """The answer to a requested choice, or a keyword in the request that opened the form."""
+        if tracker.get_slot(slot):
+            return {}
+        text = str((tracker.latest_message or {}).get("text") or "").strip()
+        intent = self.latest_intent(tracker)
+        if self.requested(tracker) == slot:
+            return {} if intent in _NOT_AN_ANSWER or not text else {slot: text}
+        if intent == "digit_service" and not text[:1].isdigit():
+            key = parse_choice(text, choices)
+            return {slot: key} if key else {}
+        return {}
+
+    def extract_digit_service(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._extract_choice(tracker, slots.DIGIT_SERVICE, DIGIT_SERVICES)
+
+    def extract_digit_id_type(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._extract_choice(tracker, slots.DIGIT_ID_TYPE, ID_TYPE_CHOICES)
+
+    def validate_digit_service(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """One of status, email_check, activation, reset, unblock (1-5 or a keyword)."""
+        key = parse_choice(slot_value, DIGIT_SERVICES)
+        if key is None:
+            return self.reject(
+                dispatcher,
+                tracker,
+                slots.DIGIT_SERVICE,
+                "utter_invalid_digit_service",
+                value=shown(slot_value),
+            )
+        return {slots.DIGIT_SERVICE: key}
+
+    def validate_digit_id_type(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """NIK, NIP or NRP; a number typed before the type is checked against it."""
+        key = parse_choice(slot_value, ID_TYPE_CHOICES)
+        if key is None:
+            return self.reject(
+                dispatcher, tracker, slots.DIGIT_ID_TYPE, "utter_invalid_digit_id_type"
+            )
+        result: dict[str, Any] = {slots.DIGIT_ID_TYPE: key}
+        value = tracker.get_slot(slots.DIGIT_ID_VALUE)
+        rule = IDENTITY_RULES[key]
+        if value:
+            try:
+                rule.parse(value)
+            except IdentifierError as error:
+                dispatcher.utter_message(
+                    response="utter_invalid_digit_id_value",
+                    digit_id_label=key.upper(),
+                    expected=_expected(rule),
+                    value=shown(value),
+                    count=error.count,
+                )
+                result[slots.DIGIT_ID_VALUE] = None
+        return result
+
+    def validate_digit_id_value(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """The number of the chosen type; before a type is chosen, 16 digits is a NIK and 18 a
+        NIP, any other length waits for the type."""
+        id_type = tracker.get_slot(slots.DIGIT_ID_TYPE)
+        rule = IDENTITY_RULES.get(id_type or "", _ANY_IDENTITY)
+        label = id_type.upper() if id_type else "NIK/NIP/NRP"
+        try:
+            value = rule.parse(slot_value)
+        except IdentifierError as error:
+            return self.reject(
+                dispatcher,
+                tracker,
+                slots.DIGIT_ID_VALUE,
+                "utter_invalid_digit_id_value",
+                digit_id_label=label,
+                expected=_expected(rule),
+                value=shown(slot_value),
+                count=error.count,
+            )
+        result: dict[str, Any] = {slots.DIGIT_ID_VALUE: value}
+        if not id_type and len(value) in _TYPE_BY_LENGTH:
+            result[slots.DIGIT_ID_TYPE] = _TYPE_BY_LENGTH[len(value)]
+        return result
+
+    def validate_digit_email(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """A valid e-mail address (normalised)."""
+        email = validate_email(str(slot_value or ""))
+        if email is None:
+            return self.reject(
+                dispatcher,
+                tracker,
+                slots.DIGIT_EMAIL,
+                "utter_invalid_digit_email",
+                value=shown(slot_value),
+            )
+        return {slots.DIGIT_EMAIL: email}

@@ -1,0 +1,468 @@
+"""The HTTP layer shared by the backend clients (`docs/backend-api.yaml`).
+
+`BackendHttp` owns one `requests.Session` for all clients and turns every answer into either a
+JSON object (the documented success status of the call) or one of the typed errors of
+`helpdesk.backends.errors`:
+
+- 404 with an `Error` body -> `NotFound`;
+- 403, 409, 422 with an `Error` body -> `Rejected(code, message, field)`;
+- timeouts, connection errors, 401, 5xx, any other status, and bodies that do not match the
+  spec -> `BackendUnavailable`.
+
+Time budget: one call, retries included, ends within about `timeout` seconds
+(`HELPDESK_BACKEND_TIMEOUT`, default 4): the citizen is waiting. Idempotent lookups are retried
+on connection errors and on 502/503/504 while attempts (`HELPDESK_BACKEND_RETRIES`) and time
+remain; read timeouts are never retried (the backend is already slow) and state changes are
+sent once.
+
+Request and response bodies are never logged. Messages that come from the backend are scrubbed
+of long digit runs and e-mail addresses before they reach a log line or an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Mapping
+from datetime import date
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
+
+import requests
+
+from helpdesk.backends.errors import BackendUnavailable, NotFound, Rejected
+from helpdesk.backends.masking import mask_digits, mask_email
+
+if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
+    from helpdesk.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: Statuses after which an idempotent call is tried again (a proxy or the backend is busy).
+RETRY_STATUSES = frozenset({502, 503, 504})
+#: Statuses whose `Error` body is a refusal the citizen can be told about.
+REJECT_STATUSES = frozenset({403, 409, 422})
+#: Upper bound of the connect timeout, in seconds (capped by the call's whole budget).
+DEFAULT_CONNECT_TIMEOUT = 2.0
+#: First pause between attempts, in seconds; doubled for each further attempt.
+DEFAULT_BACKOFF = 0.2
+#: An attempt is not started with less time than this left in the budget, in seconds.
+MIN_ATTEMPT_SECONDS = 0.5
+#: Request fields whose values are personal data (masked wherever they could be echoed).
+SENSITIVE_FIELDS = frozenset({"account_number", "id_value", "nik", "requester_phone", "email"})
+
+_USER_AGENT = "helpdesk-assistant/0.1 (+docs/backend-api.yaml)"
+_EMAIL = re.compile(r"[^\s@'\"<>(),;:]+@[^\s@'\"<>(),;:]+")
+_LONG_DIGITS = re.compile(r"[0-9]{7,}")
+_MAX_MESSAGE = 200
+
+
+def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Mask personal data in a text that came from outside (a backend's error message).
+
+    Args:
+        text: The text to clean.
+        secrets: Exact values to mask wherever they occur (e.g. the request's NIK).
+
+    Returns:
+        The text with `secrets`, e-mail addresses and runs of 7 or more digits masked,
+        cut to 200 characters.
+    """
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, mask_digits(secret))
+    text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
+    text = _LONG_DIGITS.sub(lambda m: mask_digits(m.group(0)), text)
+    if len(text) > _MAX_MESSAGE:
+        text = text[: _MAX_MESSAGE - 3] + "..."
+    return text
+
+
+def _secrets_of(body: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(
+        value for key, value in body.items() if key in SENSITIVE_FIELDS and isinstance(value, str)
+    )
+
+
+class BackendHttp:
+    """POSTs JSON to the backend API over one shared `requests.Session`.
+
+    Args:
+        base_url: The API's base URL, e.g. "http://localhost:8081" (no trailing path needed).
+        api_key: Sent as the `X-API-Key` header when not empty.
+        timeout: Seconds a whole call may take, retries included; also the read timeout.
+        retries: Attempts in total for idempotent calls (1 means no retry).
+        connect_timeout: Seconds to wait for a connection; default `min(2.0, timeout)`.
+        backoff: First pause between attempts in seconds, doubled after each further attempt.
+        session: The session to use (default: a new one, closed by `close()`).
+        sleep: Pause function (tests replace it).
+        clock: Monotonic clock in seconds (tests replace it).
+
+    Raises:
+        ValueError: If the URL is not http(s) or a number is out of range.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str = "",
+        timeout: float = 4.0,
+        retries: int = 2,
+        connect_timeout: float | None = None,
+        backoff: float = DEFAULT_BACKOFF,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        url = (base_url or "").strip().rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        if timeout <= 0:
+            raise ValueError("timeout must be > 0")
+        if retries < 1:
+            raise ValueError("retries must be >= 1 (attempts in total)")
+        if connect_timeout is not None and connect_timeout <= 0:
+            raise ValueError("connect_timeout must be > 0")
+        if backoff < 0:
+            raise ValueError("backoff must be >= 0")
+        self.base_url = url
+        self.timeout = float(timeout)
+        self.connect_timeout = min(
+            float(connect_timeout) if connect_timeout is not None else DEFAULT_CONNECT_TIMEOUT,
+            self.timeout,
+        )
+        self.retries = int(retries)
+        self.backoff = float(backoff)
+        self._sleep = sleep
+        self._clock = clock
+        self.session = session if session is not None else requests.Session()
+        self.session.headers.update({"Accept": "application/json", "User-Agent": _USER_AGENT})
+        if api_key:
+            self.session.headers["X-API-Key"] = api_key
+        else:
+            self.session.headers.pop("X-API-Key", None)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BackendHttp:
+        """Build from `HELPDESK_BACKEND_URL`, `_API_KEY`, `_TIMEOUT` and `_RETRIES`.
+
+        A retry count below 1 is read as "no retry" (one attempt).
+        """
+        return cls(
+            settings.backend_url,
+            api_key=settings.backend_api_key,
+            timeout=settings.backend_timeout,
+            retries=max(1, settings.backend_retries),
+        )
+
+    def close(self) -> None:
+        """Close the session's pooled connections."""
+        self.session.close()
+
+    def __enter__(self) -> BackendHttp:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def post(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        *,
+        idempotent: bool,
+        expected_status: int = 200,
+    ) -> dict[str, Any]:
+        """POST `body` as JSON to `path` and return the JSON object of the answer.
+
+        Args:
+            path: The API path, e.g. "/v1/sp2d/lookup".
+            body: The request body (never logged).
+            idempotent: True for read-only lookups, which may be retried; False for state
+                changes, which are sent exactly once.
+            expected_status: The documented success status of the call (200 or 202); any
+                other status that is not a documented error is treated as off the spec.
+
+        Returns:
+            The decoded JSON object.
+
+        Raises:
+            NotFound: 404 with an `Error` body.
+            Rejected: 403, 409 or 422 with an `Error` body.
+            BackendUnavailable: Timeout, connection error, 401, 5xx, any other status, or a body
+                that is not what the spec describes.
+        """
+        if not path.startswith("/"):
+            raise ValueError("path must start with '/'")
+        url = self.base_url + path
+        secrets = _secrets_of(body)
+        max_attempts = self.retries if idempotent else 1
+        start = self._clock()
+        deadline = start + self.timeout
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = deadline - self._clock()
+            timeout = (min(self.connect_timeout, remaining), remaining)
+            attempt_start = self._clock()
+            try:
+                response = self.session.post(
+                    url, json=dict(body), timeout=timeout, allow_redirects=False
+                )
+            except requests.exceptions.ReadTimeout as exc:
+                self._fail(path, start, attempt, "read timeout", exc)
+            except requests.exceptions.ConnectionError as exc:
+                # Includes ConnectTimeout: nothing was answered, so a lookup may be sent again.
+                reason = (
+                    "connect timeout"
+                    if isinstance(exc, requests.exceptions.ConnectTimeout)
+                    else "connection error"
+                )
+                if self._may_retry(path, attempt, max_attempts, deadline, reason):
+                    continue
+                self._fail(path, start, attempt, reason, exc)
+            except requests.exceptions.RequestException as exc:
+                self._fail(path, start, attempt, type(exc).__name__, exc)
+
+            status = response.status_code
+            elapsed_ms = (self._clock() - attempt_start) * 1000
+            if status == expected_status:
+                data = _json_object(response)
+                response.close()
+                if data is None:
+                    self._fail(path, start, attempt, f"{status} with a body that is not an object")
+                logger.info(
+                    "backend POST %s -> %d in %.0f ms (attempt %d)",
+                    path,
+                    status,
+                    elapsed_ms,
+                    attempt,
+                )
+                return data
+            if status in RETRY_STATUSES and self._may_retry(
+                path, attempt, max_attempts, deadline, f"status {status}"
+            ):
+                response.close()
+                continue
+            self._raise_for_status(path, response, start, attempt, secrets)
+
+    def _may_retry(
+        self, path: str, attempt: int, max_attempts: int, deadline: float, reason: str
+    ) -> bool:
+        """Pause and return True when another attempt is allowed and fits in the budget."""
+        if attempt >= max_attempts:
+            return False
+        pause = self.backoff * (2 ** (attempt - 1))
+        if deadline - self._clock() - pause < MIN_ATTEMPT_SECONDS:
+            return False
+        logger.warning(
+            "backend POST %s attempt %d failed (%s); retrying in %.1f s",
+            path,
+            attempt,
+            reason,
+            pause,
+        )
+        self._sleep(pause)
+        return True
+
+    def _fail(
+        self,
+        path: str,
+        start: float,
+        attempts: int,
+        reason: str,
+        cause: BaseException | None = None,
+    ) -> NoReturn:
+        elapsed_ms = (self._clock() - start) * 1000
+        logger.warning(
+            "backend POST %s unavailable: %s after %.0f ms (%d attempt%s)",
+            path,
+            reason,
+            elapsed_ms,
+            attempts,
+            "" if attempts == 1 else "s",
+        )
+        error = BackendUnavailable(f"backend POST {path} unavailable: {reason}")
+        if cause is None:
+            raise error
+        raise error from cause
+
+    def _raise_for_status(
+        self,
+        path: str,
+        response: requests.Response,
+        start: float,
+        attempts: int,
+        secrets: tuple[str, ...],
+    ) -> NoReturn:
+        """Raise the error that an unexpected status stands for (explicit, status by status)."""
+        status = response.status_code
+        if status not in REJECT_STATUSES and status != 404:
+            code = _error_code(response)
+            response.close()
+            if status == 401:
+                reason = "401 unauthorized (check HELPDESK_BACKEND_API_KEY)"
+            elif 500 <= status <= 599:
+                reason = f"server error {status}" + (f" {code}" if code else "")
+            else:
+                reason = f"undocumented status {status}"
+            self._fail(path, start, attempts, reason)
+
+        error = _error_body(response)
+        response.close()
+        if error is None:
+            self._fail(path, start, attempts, f"{status} without an Error body")
+        code, message, field = error
+        code, message = scrub(code, secrets), scrub(message, secrets)
+        field = scrub(field, secrets) if field is not None else None
+        elapsed_ms = (self._clock() - start) * 1000
+        logger.info(
+            "backend POST %s -> %d %s in %.0f ms (attempt %d)",
+            path,
+            status,
+            code,
+            elapsed_ms,
+            attempts,
+        )
+        if status == 404:
+            raise NotFound(f"backend POST {path}: {code}: {message}")
+        raise Rejected(code, message, field)
+
+
+def _json_object(response: requests.Response) -> dict[str, Any] | None:
+    """The response's JSON object, or None if the body is not JSON or not an object."""
+    try:
+        data = response.json()
+    except ValueError:  # requests.JSONDecodeError, UnicodeDecodeError
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _error_body(response: requests.Response) -> tuple[str, str, str | None] | None:
+    """`(code, message, field)` of a spec `Error` body, or None if the body is not one."""
+    data = _json_object(response)
+    error = data.get("error") if data is not None else None
+    if not isinstance(error, dict):
+        return None
+    code, message, field = error.get("code"), error.get("message"), error.get("field")
+    if not isinstance(code, str) or not code or not isinstance(message, str):
+        return None
+    if field is not None and not isinstance(field, str):
+        return None
+    return code, message, field
+
+
+def _error_code(response: requests.Response) -> str:
+    """The `error.code` of a failure body when it has one (for logs), else ""."""
+    error = _error_body(response)
+    return scrub(error[0])[:40] if error else ""
+
+
+class ResponseReader:
+    """Typed, checked access to the fields of one JSON object of a backend answer.
+
+    Every failed check raises `BackendUnavailable` naming the call and the field, never the
+    value (values may be personal data).
+
+    Args:
+        data: The JSON object.
+        what: The call or object, for error messages (e.g. "POST /v1/sp2d/lookup").
+    """
+
+    def __init__(self, data: Any, what: str) -> None:
+        self.what = what
+        if not isinstance(data, dict):
+            self.off_spec("is not an object")
+        self.data: dict[str, Any] = data
+
+    def off_spec(self, problem: str) -> NoReturn:
+        """Raise `BackendUnavailable` for an answer that does not match the spec."""
+        logger.warning("backend %s answered off the spec: %s", self.what, problem)
+        raise BackendUnavailable(f"backend {self.what} answered off the spec: {problem}")
+
+    def _get(self, key: str) -> Any:
+        if key not in self.data:
+            self.off_spec(f"field {key!r} is missing")
+        return self.data[key]
+
+    def text(self, key: str, *, pattern: str | None = None) -> str:
+        """A required string, optionally matching a full regular expression."""
+        value = self._get(key)
+        if not isinstance(value, str):
+            self.off_spec(f"field {key!r} is not a string")
+        if pattern is not None and re.fullmatch(pattern, value) is None:
+            self.off_spec(f"field {key!r} does not match {pattern}")
+        return value
+
+    def optional_text(self, key: str) -> str | None:
+        """A required key whose value is a string or null."""
+        value = self._get(key)
+        if value is not None and not isinstance(value, str):
+            self.off_spec(f"field {key!r} is not a string or null")
+        return value
+
+    def choice(self, key: str, options: tuple[str, ...]) -> str:
+        """A required string that is one of `options`."""
+        value = self.text(key)
+        if value not in options:
+            self.off_spec(f"field {key!r} is not one of {', '.join(options)}")
+        return value
+
+    def boolean(self, key: str) -> bool:
+        """A required boolean."""
+        value = self._get(key)
+        if not isinstance(value, bool):
+            self.off_spec(f"field {key!r} is not a boolean")
+        return value
+
+    def integer(self, key: str, *, minimum: int | None = None) -> int:
+        """A required integer (booleans and floats are refused)."""
+        value = self._get(key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.off_spec(f"field {key!r} is not an integer")
+        if minimum is not None and value < minimum:
+            self.off_spec(f"field {key!r} is below {minimum}")
+        return value
+
+    def iso_date(self, key: str) -> date:
+        """A required ISO date string ("2026-01-31")."""
+        parsed = self.optional_iso_date(key)
+        if parsed is None:
+            self.off_spec(f"field {key!r} is null")
+        return parsed
+
+    def optional_iso_date(self, key: str) -> date | None:
+        """A required key whose value is an ISO date string or null."""
+        value = self.optional_text(key)
+        if value is None:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            self.off_spec(f"field {key!r} is not an ISO date")
+
+    def array(self, key: str, *, min_items: int = 0) -> list[Any]:
+        """A required array with at least `min_items` items."""
+        value = self._get(key)
+        if not isinstance(value, list):
+            self.off_spec(f"field {key!r} is not an array")
+        if len(value) < min_items:
+            self.off_spec(f"field {key!r} has fewer than {min_items} items")
+        return value
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise `ValueError(message)` when a caller passed a malformed argument.
+
+    Messages name the argument, never its value.
+    """
+    if not condition:
+        raise ValueError(message)
+
+
+def is_digits(value: object, low: int, high: int | None = None) -> bool:
+    """True if `value` is a string of `low` to `high` ASCII digits (exactly `low` by default)."""
+    if not isinstance(value, str):
+        return False
+    high = low if high is None else high
+    return re.fullmatch(f"[0-9]{{{low},{high}}}", value) is not None

@@ -1,0 +1,488 @@
+"""Office hours of the helpdesk staff, loaded from configuration (`helpdesk/office_hours.yml`).
+
+The bot answers around the clock; the office hours decide whether a request for a human officer
+is handed over now or gets the offline message (and is recorded as a ticket). A schedule has a
+time zone, a weekly schedule with one or more intervals per day, holidays (closed all day) and
+special days (other hours on one date, e.g. a half day).
+
+Intervals are half-open, [start, end): with Friday 08:00-11:30 the office is open at 11:29:59
+and closed at 11:30. All times are wall-clock times in the schedule's time zone, so a schedule
+in a zone with daylight saving time keeps its local hours across the change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from helpdesk.dates import format_datetime_id
+from helpdesk.settings import TIMEZONE_ALIASES
+
+#: How many days ahead `OfficeHours.next_opening` looks before giving up.
+SEARCH_DAYS = 370
+
+#: Day names accepted in the configuration (English and Indonesian), Monday = 0.
+DAY_NAMES: dict[str, int] = {
+    "monday": 0,
+    "senin": 0,
+    "tuesday": 1,
+    "selasa": 1,
+    "wednesday": 2,
+    "rabu": 2,
+    "thursday": 3,
+    "kamis": 3,
+    "friday": 4,
+    "jumat": 4,
+    "jum'at": 4,
+    "saturday": 5,
+    "sabtu": 5,
+    "sunday": 6,
+    "minggu": 6,
+    "ahad": 6,
+}
+
+#: Indonesian day names, Monday first (the order of `datetime.weekday()`).
+DAYS_ID = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
+
+#: Values that mark a day as closed, besides an empty list or nothing.
+_CLOSED_WORDS = {"closed", "tutup", "libur"}
+
+_TIME = re.compile(r"^(\d{1,2})[:.](\d{2})$")
+_TOP_LEVEL_KEYS = {"version", "timezone", "weekly", "holidays", "special_days"}
+_MINUTES_PER_DAY = 24 * 60
+
+
+class OfficeHoursError(ValueError):
+    """The office-hours configuration is invalid (message names the file and the field)."""
+
+
+@dataclass(frozen=True, order=True)
+class Interval:
+    """Opening hours within one day: [start, end), in minutes since midnight.
+
+    Attributes:
+        start: First minute open (0-1439).
+        end: First minute closed again (1-1440; 1440 is midnight at the end of the day).
+    """
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start < _MINUTES_PER_DAY or not 0 < self.end <= _MINUTES_PER_DAY:
+            raise OfficeHoursError(f"interval {self.start}-{self.end} is outside one day")
+        if self.end <= self.start:
+            raise OfficeHoursError(f"interval {self.label} ends at or before its start")
+
+    def contains(self, moment: time) -> bool:
+        """Whether a wall-clock time falls in the interval (start included, end excluded)."""
+        seconds = moment.hour * 3600 + moment.minute * 60 + moment.second
+        return self.start * 60 <= seconds + moment.microsecond / 1_000_000 < self.end * 60
+
+    @property
+    def label(self) -> str:
+        """The interval the Indonesian way, e.g. "08.00-11.30"."""
+        return f"{_clock(self.start)}-{_clock(self.end)}"
+
+
+@dataclass(frozen=True)
+class Holiday:
+    """A date the office is closed all day.
+
+    Attributes:
+        date: The date, in the schedule's time zone.
+        name: Indonesian name, e.g. "Hari Raya Natal".
+    """
+
+    date: date
+    name: str
+
+
+@dataclass(frozen=True)
+class SpecialDay:
+    """A date with other hours than the weekly schedule (e.g. a half day).
+
+    Attributes:
+        date: The date, in the schedule's time zone.
+        intervals: The hours of that date; empty means closed.
+        name: Optional Indonesian description.
+    """
+
+    date: date
+    intervals: tuple[Interval, ...]
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class OfficeHours:
+    """A weekly schedule with holidays and special days in one time zone.
+
+    Precedence for a date: a special day, else a holiday (closed), else the weekly schedule.
+
+    Attributes:
+        tz: The time zone the hours are written in.
+        weekly: Seven tuples of intervals, Monday first; an empty tuple is a closed day.
+        holidays: Dates closed all day.
+        special_days: Dates with their own hours.
+    """
+
+    tz: ZoneInfo
+    weekly: tuple[tuple[Interval, ...], ...]
+    holidays: tuple[Holiday, ...] = ()
+    special_days: tuple[SpecialDay, ...] = ()
+    _holiday_by_date: dict[date, str] = field(init=False, repr=False, compare=False)
+    _special_by_date: dict[date, SpecialDay] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.weekly) != 7:
+            raise OfficeHoursError(f"weekly: expected 7 days, got {len(self.weekly)}")
+        weekly = tuple(
+            _normalise(day, f"weekly.{DAYS_ID[index].lower()}")
+            for index, day in enumerate(self.weekly)
+        )
+        holidays: dict[date, str] = {}
+        for holiday in self.holidays:
+            if holiday.date in holidays:
+                raise OfficeHoursError(f"holidays: date {holiday.date} is listed twice")
+            holidays[holiday.date] = holiday.name
+        special: dict[date, SpecialDay] = {}
+        for day in self.special_days:
+            if day.date in special:
+                raise OfficeHoursError(f"special_days: date {day.date} is listed twice")
+            special[day.date] = SpecialDay(
+                day.date, _normalise(day.intervals, f"special_days {day.date}"), day.name
+            )
+        object.__setattr__(self, "weekly", weekly)
+        object.__setattr__(self, "special_days", tuple(special.values()))
+        object.__setattr__(self, "_holiday_by_date", holidays)
+        object.__setattr__(self, "_special_by_date", special)
+
+    @property
+    def zone_label(self) -> str:
+        """WIB, WITA or WIT for the three Indonesian zones, else the zone name."""
+        name = getattr(self.tz, "key", None) or str(self.tz)
+        return {zone: alias for alias, zone in TIMEZONE_ALIASES.items()}.get(name, name)
+
+    def intervals_on(self, day: date) -> tuple[Interval, ...]:
+        """The opening intervals of a date (special day, holiday or weekly schedule)."""
+        special = self._special_by_date.get(day)
+        if special is not None:
+            return special.intervals
+        if day in self._holiday_by_date:
+            return ()
+        return self.weekly[day.weekday()]
+
+    def is_open(self, at: datetime) -> bool:
+        """Whether the office is open at an instant.
+
+        Args:
+            at: A timezone-aware datetime (any zone; it is converted to the schedule's).
+
+        Raises:
+            ValueError: `at` is naive.
+        """
+        return self._interval_at(self._local(at)) is not None
+
+    def holiday(self, at: datetime) -> str | None:
+        """The name of the holiday on the date of `at` (in the schedule's zone), or None."""
+        return self._holiday_by_date.get(self._local(at).date())
+
+    def next_opening(self, at: datetime) -> datetime | None:
+        """The first instant at or after `at` when the office is open.
+
+        Returns `at` itself (in the schedule's zone) when the office is open then, else the start
+        of the next interval, or None when the office does not open within `SEARCH_DAYS` days.
+
+        Raises:
+            ValueError: `at` is naive.
+        """
+        local = self._local(at)
+        if self._interval_at(local) is not None:
+            return local
+        instant = local.astimezone(timezone.utc)
+        for offset in range(SEARCH_DAYS + 1):
+            day = local.date() + timedelta(days=offset)
+            # Both folds: a start in the repeated hour of a DST change happens twice. Keyed by
+            # UTC, as datetimes in one zone compare by wall time and ignore the fold.
+            starts = {
+                start.astimezone(timezone.utc): start
+                for interval in self.intervals_on(day)
+                for start in (self._wall(day, interval.start, fold) for fold in (0, 1))
+            }
+            for utc_start in sorted(starts):
+                if utc_start > instant and self.is_open(starts[utc_start]):
+                    return starts[utc_start]
+        return None
+
+    def closing_time(self, at: datetime) -> datetime | None:
+        """When the office closes again, if it is open at `at`.
+
+        Intervals that touch across midnight count as one opening. Returns None when the office
+        is closed at `at` (or does not close within `SEARCH_DAYS` days).
+
+        Raises:
+            ValueError: `at` is naive.
+        """
+        local = self._local(at)
+        interval = self._interval_at(local)
+        for _ in range(SEARCH_DAYS + 1):
+            if interval is None:
+                return None
+            end = self._wall(local.date(), interval.end, local.fold)
+            if not self.is_open(end):
+                return end
+            local, interval = end, self._interval_at(end)
+        return None
+
+    def describe(self) -> str:
+        """The weekly hours in Indonesian, for citizens.
+
+        Consecutive days with the same hours are grouped and closed days left out, e.g.
+        "Senin-Kamis 08.00-16.00 WITA, Jumat 08.00-11.30 WITA".
+        """
+        groups: list[tuple[int, int, tuple[Interval, ...]]] = []
+        for index, intervals in enumerate(self.weekly):
+            if groups and groups[-1][2] == intervals:
+                groups[-1] = (groups[-1][0], index, intervals)
+            else:
+                groups.append((index, index, intervals))
+        parts = []
+        for first, last, intervals in groups:
+            if not intervals:
+                continue
+            days = DAYS_ID[first] if first == last else f"{DAYS_ID[first]}-{DAYS_ID[last]}"
+            hours = " dan ".join(interval.label for interval in intervals)
+            parts.append(f"{days} {hours} {self.zone_label}")
+        return ", ".join(parts) if parts else "tutup setiap hari"
+
+    def format_next_opening(self, at: datetime) -> str:
+        """The next opening in Indonesian, e.g. "Senin, 23 November 2026 pukul 08.00 WITA".
+
+        Returns an empty string when the office does not open within `SEARCH_DAYS` days.
+
+        Raises:
+            ValueError: `at` is naive.
+        """
+        opening = self.next_opening(at)
+        if opening is None:
+            return ""
+        return f"{DAYS_ID[opening.weekday()]}, {format_datetime_id(opening)}"
+
+    def _local(self, at: datetime) -> datetime:
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise ValueError(f"office hours need a timezone-aware datetime, got {at!r}")
+        return at.astimezone(self.tz)
+
+    def _interval_at(self, local: datetime) -> Interval | None:
+        moment = local.time()
+        return next((i for i in self.intervals_on(local.date()) if i.contains(moment)), None)
+
+    def _wall(self, day: date, minutes: int, fold: int = 0) -> datetime:
+        """The instant a wall-clock time of a date happens (times skipped by DST move on)."""
+        naive = datetime.combine(day, time()) + timedelta(minutes=minutes)
+        aware = naive.replace(tzinfo=self.tz, fold=fold)
+        return aware.astimezone(timezone.utc).astimezone(self.tz)
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}.{minutes % 60:02d}"
+
+
+def _normalise(intervals: Iterable[Interval], where: str) -> tuple[Interval, ...]:
+    """Sort intervals, refuse overlaps and merge intervals that touch (12:00-13:00, 13:00-...)."""
+    merged: list[Interval] = []
+    for interval in sorted(intervals):
+        if merged and interval.start < merged[-1].end:
+            raise OfficeHoursError(
+                f"{where}: intervals {merged[-1].label} and {interval.label} overlap"
+            )
+        if merged and interval.start == merged[-1].end:
+            merged[-1] = Interval(merged[-1].start, interval.end)
+        else:
+            merged.append(interval)
+    return tuple(merged)
+
+
+def _parse_time(text: str, where: str, *, is_end: bool) -> int:
+    match = _TIME.match(text.strip())
+    hours, minutes = (int(match.group(1)), int(match.group(2))) if match else (-1, -1)
+    if hours == 24 and minutes == 0 and is_end:
+        return _MINUTES_PER_DAY
+    if not (0 <= hours <= 23 and 0 <= minutes <= 59):
+        raise OfficeHoursError(
+            f"{where}: bad time {text.strip()!r} (use HH:MM from 00:00 to 23:59; "
+            "24:00 only as an end)"
+        )
+    return hours * 60 + minutes
+
+
+def _parse_interval(value: Any, where: str) -> Interval:
+    if not isinstance(value, str) or value.count("-") != 1:
+        hint = " (quote times in YAML)" if isinstance(value, int) else ""
+        raise OfficeHoursError(f'{where}: {value!r} is not an interval like "08:00-16:00"{hint}')
+    start_text, end_text = value.split("-")
+    start = _parse_time(start_text, where, is_end=False)
+    end = _parse_time(end_text, where, is_end=True)
+    if end <= start:
+        raise OfficeHoursError(f"{where}: interval {value.strip()!r} ends at or before its start")
+    return Interval(start, end)
+
+
+def _parse_hours(value: Any, where: str) -> tuple[Interval, ...]:
+    """A day's hours: a list of intervals, one interval, or nothing / [] / "tutup" (closed)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in _CLOSED_WORDS):
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise OfficeHoursError(
+            f'{where}: expected a list of intervals like ["08:00-16:00"], got {value!r}'
+        )
+    return _normalise((_parse_interval(item, where) for item in value), where)
+
+
+def _parse_day_key(key: Any, where: str) -> list[int]:
+    """Weekday numbers of a key: one day ("senin") or a forward range ("monday-thursday")."""
+    text = str(key).strip().lower()
+    names = [part.strip() for part in text.split("-")] if "-" in text else [text]
+    unknown = [name for name in names if name not in DAY_NAMES]
+    if len(names) > 2 or unknown:
+        raise OfficeHoursError(
+            f"{where}: unknown day name {key!r} (use monday..sunday or senin..minggu, "
+            "or a range such as senin-kamis)"
+        )
+    first, last = DAY_NAMES[names[0]], DAY_NAMES[names[-1]]
+    if last < first:
+        raise OfficeHoursError(f"{where}: day range {key!r} must run from Monday towards Sunday")
+    return list(range(first, last + 1))
+
+
+def _parse_weekly(value: Any, where: str) -> tuple[tuple[Interval, ...], ...]:
+    if not isinstance(value, dict):
+        raise OfficeHoursError(f"{where}: expected a mapping of day names to intervals")
+    days: list[tuple[Interval, ...] | None] = [None] * 7
+    for key, hours in value.items():
+        field_where = f"{where}.{key}"
+        intervals = _parse_hours(hours, field_where)
+        for index in _parse_day_key(key, field_where):
+            if days[index] is not None:
+                raise OfficeHoursError(f"{field_where}: {DAYS_ID[index]} is given twice")
+            days[index] = intervals
+    return tuple(day or () for day in days)
+
+
+def _parse_timezone(value: Any, where: str) -> ZoneInfo:
+    if not isinstance(value, str) or not value.strip():
+        raise OfficeHoursError(f"{where}: missing (use WIB, WITA, WIT or an IANA name)")
+    name = value.strip()
+    try:
+        return ZoneInfo(TIMEZONE_ALIASES.get(name.upper(), name))
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise OfficeHoursError(
+            f"{where}: unknown time zone {name!r} (use WIB, WITA, WIT or an IANA name such as "
+            "Asia/Makassar)"
+        ) from exc
+
+
+def _parse_date(value: Any, where: str) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError as exc:
+        raise OfficeHoursError(f"{where}: bad date {value!r} (use YYYY-MM-DD)") from exc
+
+
+def _entries(value: Any, where: str, keys: set[str], required: set[str]) -> list[dict[str, Any]]:
+    """Check a list of mappings (holidays, special days) for unknown and missing keys."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise OfficeHoursError(f"{where}: expected a list")
+    for index, entry in enumerate(value):
+        entry_where = f"{where}[{index + 1}]"
+        if not isinstance(entry, dict):
+            raise OfficeHoursError(f"{entry_where}: each entry must be a mapping")
+        unknown = sorted(str(key) for key in entry if key not in keys)
+        if unknown:
+            raise OfficeHoursError(f"{entry_where}: unknown field(s) {', '.join(unknown)}")
+        missing = sorted(key for key in required if key not in entry)
+        if missing:
+            raise OfficeHoursError(f"{entry_where}: missing {', '.join(missing)}")
+    return value
+
+
+def _parse_holidays(value: Any, where: str) -> tuple[Holiday, ...]:
+    holidays = []
+    for index, entry in enumerate(_entries(value, where, {"date", "name"}, {"date", "name"})):
+        entry_where = f"{where}[{index + 1}]"
+        day = _parse_date(entry["date"], f"{entry_where}.date")
+        name = entry["name"]
+        if not isinstance(name, str) or not name.strip():
+            raise OfficeHoursError(f"{entry_where}.name: the holiday of {day} needs a name")
+        holidays.append(Holiday(day, name.strip()))
+    return tuple(holidays)
+
+
+def _parse_special_days(value: Any, where: str) -> tuple[SpecialDay, ...]:
+    days = []
+    entries = _entries(value, where, {"date", "hours", "name"}, {"date", "hours"})
+    for index, entry in enumerate(entries):
+        entry_where = f"{where}[{index + 1}]"
+        day = _parse_date(entry["date"], f"{entry_where}.date")
+        intervals = _parse_hours(entry["hours"], f"{entry_where}.hours")
+        name = entry.get("name") or ""
+        if not isinstance(name, str):
+            raise OfficeHoursError(f"{entry_where}.name: expected text, got {name!r}")
+        days.append(SpecialDay(day, intervals, name.strip()))
+    return tuple(days)
+
+
+class _Loader(yaml.SafeLoader):
+    """A safe loader that keeps dates as text, so a bad date is reported with its field."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_office_hours(path: Union[str, Path]) -> OfficeHours:
+    """Load the office hours from a YAML file.
+
+    Raises:
+        OfficeHoursError: The file is missing, is not valid YAML or has an invalid field
+            (time, interval, day name, date or time zone); the message names file and field.
+    """
+    path = Path(path)
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
+    except FileNotFoundError as exc:
+        raise OfficeHoursError(f"{path}: office hours file not found") from exc
+    except yaml.YAMLError as exc:
+        raise OfficeHoursError(f"{path}: invalid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise OfficeHoursError(f"{path}: expected a mapping with 'timezone' and 'weekly'")
+    unknown = sorted(str(key) for key in data if key not in _TOP_LEVEL_KEYS)
+    if unknown:
+        raise OfficeHoursError(
+            f"{path}: unknown field(s) {', '.join(unknown)} "
+            f"(expected {', '.join(sorted(_TOP_LEVEL_KEYS))})"
+        )
+    if data.get("version", 1) != 1:
+        raise OfficeHoursError(f"{path}: version: unsupported version {data['version']!r}")
+    tz = _parse_timezone(data.get("timezone"), f"{path}: timezone")
+    weekly = _parse_weekly(data.get("weekly"), f"{path}: weekly")
+    holidays = _parse_holidays(data.get("holidays"), f"{path}: holidays")
+    special_days = _parse_special_days(data.get("special_days"), f"{path}: special_days")
+    try:
+        return OfficeHours(tz=tz, weekly=weekly, holidays=holidays, special_days=special_days)
+    except OfficeHoursError as exc:
+        raise OfficeHoursError(f"{path}: {exc}") from exc
