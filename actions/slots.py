@@ -22,6 +22,9 @@ TICKET_EMAIL = "ticket_email"
 TICKET_CONFIRMATION = "ticket_confirmation"
 TICKET_ID = "ticket_id"
 
+# Handoff: where the last request for a human went ("ticket", "offline").
+HANDOFF_ROUTE = "handoff_route"
+
 #: Value of `ticket_attachment` when the user skipped it.
 NO_ATTACHMENT = "-"
 #: Values of `ticket_confirmation`.

@@ -33,7 +33,8 @@ def helpdesk_message(ticket: "TicketInfo", *, mail_from: str, mailbox: str) -> E
     message["Subject"] = f"[Tiket {ticket.id}] {_one_line(ticket.subject)}"
     message["From"] = mail_from
     message["To"] = mailbox
-    message["Reply-To"] = ticket.email
+    if ticket.email:
+        message["Reply-To"] = ticket.email
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=mail_from.rpartition("@")[2] or None)
     body = "\n".join(
@@ -43,7 +44,7 @@ def helpdesk_message(ticket: "TicketInfo", *, mail_from: str, mailbox: str) -> E
             f"Nomor tiket : {ticket.id}",
             f"Status      : {ticket.status_label} ({ticket.status})",
             f"Dibuat      : {format_datetime_id(ticket.created_at)}",
-            f"E-mail      : {ticket.email}",
+            f"E-mail      : {ticket.email or '- (hubungi melalui kanal percakapan)'}",
             f"Subjek      : {ticket.subject}",
             f"Lampiran    : {ticket.attachment or '-'}",
             "",
@@ -136,7 +137,10 @@ class EmailNotifier:
                     helpdesk_message(ticket, mail_from=s.mail_from, mailbox=s.helpdesk_mailbox),
                 )
             )
-        messages.append(("citizen", citizen_message(ticket, mail_from=s.mail_from)))
+        if ticket.email:
+            messages.append(("citizen", citizen_message(ticket, mail_from=s.mail_from)))
+        if not messages:
+            return True
         try:
             client = self._connect()
         except (smtplib.SMTPException, OSError) as exc:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.backends.http import BackendHttp
     from helpdesk.backends.sakti import SaktiClient
     from helpdesk.backends.sp2d import Sp2dClient
+    from helpdesk.handoff import HandoffService
     from helpdesk.knowledge.retriever import Retriever
     from helpdesk.menu import Menu
     from helpdesk.office_hours import OfficeHours
@@ -149,6 +150,13 @@ class Services:
 
                 self._office_hours = load_office_hours(self.settings.office_hours_file)
             return self._office_hours
+
+    @property
+    def handoff(self) -> "HandoffService":
+        """Where requests for a human go (office hours) and offline requests as tickets."""
+        from helpdesk.handoff import HandoffService
+
+        return HandoffService(self.office_hours, self.tickets)
 
     @property
     def backend_http(self) -> "BackendHttp":

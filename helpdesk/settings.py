@@ -84,6 +84,10 @@ class Settings:
     backend_retries: int = 2
     backend_fixtures: Path | None = None
     sakti_trusted_channels: tuple[str, ...] = ("whatsapp", "rest")
+    rasa_url: str = "http://localhost:5005"
+    rasa_api_token: str = ""
+    tracker_store_url: str = ""
+    tracker_db: Path = field(default_factory=lambda: PROJECT_ROOT / "var" / "tracker.db")
 
     @property
     def tz(self) -> ZoneInfo:
@@ -96,6 +100,13 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.var_dir / 'helpdesk.db'}"
+
+    @property
+    def effective_tracker_store_url(self) -> str:
+        """Rasa's SQL tracker store, as endpoints.yml configures it (read by the sweeper)."""
+        if "://" in self.tracker_store_url:
+            return self.tracker_store_url
+        return f"sqlite:///{self.tracker_db}"
 
     @property
     def smtp_enabled(self) -> bool:
@@ -151,6 +162,10 @@ class Settings:
             backend_fixtures=_resolve(fixtures)
             if (fixtures := get("HELPDESK_BACKEND_FIXTURES"))
             else None,
+            rasa_url=get("RASA_URL", f"http://localhost:{get('RASA_PORT', '5005')}").rstrip("/"),
+            rasa_api_token=get("RASA_API_TOKEN"),
+            tracker_store_url=get("RASA_TRACKER_STORE_URL"),
+            tracker_db=_resolve(get("RASA_TRACKER_DB", str(var_dir / "tracker.db"))),
             sakti_trusted_channels=tuple(
                 name.strip().lower()
                 for name in get("HELPDESK_SAKTI_CHANNELS", "whatsapp,rest").split(",")

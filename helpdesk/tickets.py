@@ -109,7 +109,8 @@ class TicketDraft:
 
     subject: str
     chronology: str
-    email: str
+    #: None only when the citizen can be answered on their channel (`sender_id` is set).
+    email: str | None
     attachment: str | None = None
     sender_id: str | None = None
     channel: str | None = None
@@ -122,7 +123,7 @@ class TicketInfo:
     id: str
     subject: str
     chronology: str
-    email: str
+    email: str | None
     attachment: str | None
     status: str
     status_label: str
@@ -189,9 +190,11 @@ class TicketService:
             raise TicketValidationError("subject", "subject must not be empty")
         if not chronology:
             raise TicketValidationError("chronology", "chronology must not be empty")
-        email = validate_email(draft.email or "")
-        if email is None:
+        email = validate_email(draft.email) if draft.email else None
+        if draft.email and email is None:
             raise TicketValidationError("email", f"not a valid e-mail address: {draft.email!r}")
+        if email is None and not draft.sender_id:
+            raise TicketValidationError("email", "an e-mail or the conversation's sender is needed")
         attachment = None
         if draft.attachment and draft.attachment.strip():
             attachment = validate_attachment(draft.attachment)

@@ -85,7 +85,8 @@ class Ticket(Base):
     subject = Column(String(255), nullable=False)
     chronology = Column(Text, nullable=False)
     attachment = Column(String(1024), nullable=True)
-    email = Column(String(320), nullable=False)
+    # None when the citizen is reached on their channel (e.g. an offline message on WhatsApp).
+    email = Column(String(320), nullable=True)
     status = Column(String(20), nullable=False, default="open")
     public_reply = Column(Text, nullable=True)
     sender_id = Column(String(255), nullable=True, index=True)
@@ -144,6 +145,10 @@ class Conversation(Base):
     started_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
 
 
+#: Handoff statuses in which a human agent holds (or is about to hold) the conversation.
+HANDOFF_OPEN_STATUSES = ("waiting", "assigned")
+
+
 class Handoff(Base):
     """A request to talk to a human agent (extended by the handoff feature)."""
 
@@ -181,4 +186,29 @@ class InboundMessage(Base):
     __table_args__ = (
         UniqueConstraint("channel", "message_id", name="uq_inbound_message_channel_message_id"),
         CheckConstraint("status IN ('received', 'done')", name="status_valid"),
+    )
+
+
+class IdleClosure(Base):
+    """An idle conversation closed by the sweeper: one row per conversation and last message.
+
+    The unique (sender_id, last_user_at) pair keeps a conversation from being closed twice for
+    the same silence, also across restarts of the sweeper.
+    """
+
+    __tablename__ = "idle_closure"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    sender_id = Column(String(255), nullable=False)
+    last_user_at = Column(UTCDateTime, nullable=False)
+    status = Column(String(16), nullable=False, default="closing")
+    attempts = Column(Integer, nullable=False, default=0)
+    closed_at = Column(UTCDateTime, nullable=True)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "sender_id", "last_user_at", name="uq_idle_closure_sender_id_last_user_at"
+        ),
+        CheckConstraint("status IN ('closing', 'closed', 'failed')", name="status_valid"),
     )

@@ -18,9 +18,12 @@ from sqlalchemy.orm import Session
 from helpdesk.storage.db import retry_on_locked, session_scope
 from helpdesk.storage.models import (
     CSAT_KINDS,
+    HANDOFF_OPEN_STATUSES,
     TICKET_STATUSES,
     Conversation,
     CsatRating,
+    Handoff,
+    IdleClosure,
     InboundMessage,
     QuestionLog,
     Ticket,
@@ -41,7 +44,7 @@ class TicketRecord:
     id: str
     subject: str
     chronology: str
-    email: str
+    email: str | None
     attachment: str | None
     status: str
     public_reply: str | None
@@ -84,7 +87,7 @@ class TicketRepository:
         ticket_id: str,
         subject: str,
         chronology: str,
-        email: str,
+        email: str | None,
         attachment: str | None = None,
         sender_id: str | None = None,
         channel: str | None = None,
@@ -334,9 +337,7 @@ class InboundMessageRepository:
     def __init__(self, session_factory: SessionFactory) -> None:
         self._sessions = session_factory
 
-    def claim(
-        self, channel: str, message_id: str, sender: str, payload: str | None = None
-    ) -> bool:
+    def claim(self, channel: str, message_id: str, sender: str, payload: str | None = None) -> bool:
         """Record a message as received, unless it was seen before.
 
         Args:
@@ -474,3 +475,92 @@ class InboundMessageRepository:
                 return int(session.execute(stmt).rowcount or 0)
 
         return retry_on_locked(work)
+
+
+class IdleClosureRepository:
+    """Closures of idle conversations by the sweeper (each silence is closed once)."""
+
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._sessions = session_factory
+
+    def claim(self, sender_id: str, last_user_at: datetime, max_attempts: int) -> bool:
+        """Take the closing of this silence; False when it is closed, being closed, or given up.
+
+        A failed attempt can be claimed again until `max_attempts` attempts were made.
+        """
+        _check_aware(last_user_at, "last_user_at")
+
+        def work() -> bool:
+            with session_scope(self._sessions) as session:
+                row = session.execute(
+                    select(IdleClosure).where(
+                        IdleClosure.sender_id == sender_id,
+                        IdleClosure.last_user_at == last_user_at,
+                    )
+                ).scalar_one_or_none()
+                if row is None:
+                    session.add(
+                        IdleClosure(
+                            sender_id=sender_id,
+                            last_user_at=last_user_at,
+                            status="closing",
+                            attempts=1,
+                            updated_at=utcnow(),
+                        )
+                    )
+                    try:
+                        session.flush()
+                    except IntegrityError:  # another sweeper took it first
+                        session.rollback()
+                        return False
+                    return True
+                if row.status != "failed" or row.attempts >= max_attempts:
+                    return False
+                row.status, row.attempts, row.updated_at = "closing", row.attempts + 1, utcnow()
+                return True
+
+        return retry_on_locked(work)
+
+    def _set(self, sender_id: str, last_user_at: datetime, status: str) -> None:
+        def work() -> None:
+            now = utcnow()
+            values = {"status": status, "updated_at": now}
+            if status == "closed":
+                values["closed_at"] = now
+            with session_scope(self._sessions) as session:
+                session.execute(
+                    update(IdleClosure)
+                    .where(
+                        IdleClosure.sender_id == sender_id,
+                        IdleClosure.last_user_at == last_user_at,
+                    )
+                    .values(**values)
+                )
+
+        retry_on_locked(work)
+
+    def mark_closed(self, sender_id: str, last_user_at: datetime) -> None:
+        self._set(sender_id, last_user_at, "closed")
+
+    def mark_failed(self, sender_id: str, last_user_at: datetime) -> None:
+        self._set(sender_id, last_user_at, "failed")
+
+    def count_closed(self, sender_id: str | None = None) -> int:
+        """How many silences were closed (for one conversation, or in all)."""
+        with session_scope(self._sessions) as session:
+            query = (
+                select(func.count()).select_from(IdleClosure).where(IdleClosure.status == "closed")
+            )
+            if sender_id is not None:
+                query = query.where(IdleClosure.sender_id == sender_id)
+            return int(session.execute(query).scalar_one())
+
+    def held_by_agent(self, sender_id: str) -> bool:
+        """True when a human agent holds the conversation (an open handoff)."""
+        with session_scope(self._sessions) as session:
+            found = session.execute(
+                select(Handoff.id)
+                .where(Handoff.sender_id == sender_id, Handoff.status.in_(HANDOFF_OPEN_STATUSES))
+                .limit(1)
+            ).first()
+            return found is not None

@@ -1,0 +1,196 @@
+"""The idle-session sweeper: closes conversations nobody has written in for a while.
+
+Every `interval` seconds it looks in Rasa's SQL tracker store for conversations whose last user
+message is older than `HELPDESK_IDLE_SECONDS`, and asks the Rasa server (HTTP API, with the
+API token) to run `action_idle_close` in each, with `output_channel=latest`: on channels that
+can push (WhatsApp, Telegram, web chat) the citizen gets the idle message, the open form is
+dropped and the next message starts a new session with the greeting.
+
+State lives in the helpdesk database (`idle_closure`, one row per conversation and last user
+message), so a restart never closes a conversation twice; conversations that a human agent
+holds (an open `handoff`) are left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+from urllib.parse import quote
+
+import requests
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, func, select
+from sqlalchemy.engine import Engine
+
+from helpdesk.backends.masking import mask_digits
+from helpdesk.storage.repositories import IdleClosureRepository
+
+logger = logging.getLogger(__name__)
+
+#: The action the sweeper runs in an idle conversation.
+IDLE_ACTION = "action_idle_close"
+#: Conversations whose last message is older than this are never swept (e.g. on first start).
+LOOKBACK = timedelta(days=1)
+#: Attempts before a conversation that the Rasa server keeps failing to close is given up.
+MAX_ATTEMPTS = 3
+
+# Rasa's SQL tracker store table (rasa/core/tracker_store.py SQLTrackerStore.SQLEvent): only
+# the columns the sweeper reads.
+_rasa_metadata = MetaData()
+RASA_EVENTS = Table(
+    "events",
+    _rasa_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", String(255)),
+    Column("type_name", String(255)),
+    Column("timestamp", Float),
+    Column("data", Text),
+)
+
+
+@dataclass(frozen=True)
+class IdleConversation:
+    """A conversation whose last user message is older than the idle time."""
+
+    sender_id: str
+    last_user_at: datetime
+
+
+def find_idle(engine: Engine, now: datetime, idle: timedelta) -> list[IdleConversation]:
+    """Conversations in Rasa's tracker store idle for at least `idle` (within `LOOKBACK`)."""
+    newest = (now - idle).timestamp()
+    oldest = (now - LOOKBACK).timestamp()
+    last = func.max(RASA_EVENTS.c.timestamp).label("last_user")
+    query = (
+        select(RASA_EVENTS.c.sender_id, last)
+        .where(RASA_EVENTS.c.type_name == "user", RASA_EVENTS.c.timestamp > oldest)
+        .group_by(RASA_EVENTS.c.sender_id)
+        .having(last <= newest)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [
+        IdleConversation(row.sender_id, datetime.fromtimestamp(row.last_user, tz=timezone.utc))
+        for row in rows
+    ]
+
+
+class RasaClosingClient:
+    """Runs `action_idle_close` through the Rasa server's HTTP API."""
+
+    def __init__(self, rasa_url: str, token: str, timeout: float = 10.0) -> None:
+        self.rasa_url = rasa_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def close(self, sender_id: str) -> bool:
+        """True when the Rasa server ran the action (whatever it decided), else False."""
+        url = f"{self.rasa_url}/conversations/{quote(sender_id, safe='')}/execute"
+        try:
+            response = self.session.post(
+                url,
+                params={"output_channel": "latest", "token": self.token},
+                json={"name": IDLE_ACTION},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as error:
+            logger.warning(
+                "idle close of %s failed: %s", mask_digits(sender_id), type(error).__name__
+            )
+            return False
+        if response.status_code != 200:
+            logger.warning(
+                "idle close of %s failed: HTTP %s", mask_digits(sender_id), response.status_code
+            )
+            return False
+        return True
+
+
+class IdleSweeper:
+    """Finds idle conversations and closes each one once.
+
+    Args:
+        tracker_engine: Engine of Rasa's SQL tracker store.
+        closures: Where closures are recorded (the helpdesk database).
+        closer: Runs the close in one conversation; returns False on failure (retried later).
+        idle_seconds: Idle time before a conversation is closed.
+        clock: Current time (tests pass a fake).
+    """
+
+    def __init__(
+        self,
+        tracker_engine: Engine,
+        closures: IdleClosureRepository,
+        closer: Callable[[str], bool],
+        idle_seconds: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
+        if idle_seconds <= 0:
+            raise ValueError("idle_seconds must be > 0")
+        self.tracker_engine = tracker_engine
+        self.closures = closures
+        self.closer = closer
+        self.idle = timedelta(seconds=idle_seconds)
+        self.clock = clock
+
+    def sweep(self) -> int:
+        """One pass; returns how many conversations were closed."""
+        closed = 0
+        for conversation in find_idle(self.tracker_engine, self.clock(), self.idle):
+            if self.closures.held_by_agent(conversation.sender_id):
+                continue
+            if not self.closures.claim(
+                conversation.sender_id, conversation.last_user_at, MAX_ATTEMPTS
+            ):
+                continue
+            if self.closer(conversation.sender_id):
+                self.closures.mark_closed(conversation.sender_id, conversation.last_user_at)
+                closed += 1
+            else:
+                self.closures.mark_failed(conversation.sender_id, conversation.last_user_at)
+        if closed:
+            logger.info("closed %d idle conversation(s)", closed)
+        return closed
+
+    def run_forever(self, interval: float, stop: threading.Event) -> None:
+        """Sweep every `interval` seconds until `stop` is set; errors are logged, not fatal."""
+        while not stop.is_set():
+            try:
+                self.sweep()
+            except Exception:  # a locked or missing database must not end the sweeper
+                logger.exception("idle sweep failed; retrying in %.0f s", interval)
+            stop.wait(interval)
+
+
+def run_sweeper(interval: float = 15.0, once: bool = False) -> int:
+    """Build the sweeper from settings and run it (until SIGTERM/SIGINT unless `once`)."""
+    from sqlalchemy import create_engine
+
+    from helpdesk.services import get_services
+
+    services = get_services()
+    settings = services.settings
+    engine = create_engine(settings.effective_tracker_store_url)
+    sweeper = IdleSweeper(
+        engine,
+        IdleClosureRepository(services.session_factory),
+        RasaClosingClient(settings.rasa_url, settings.rasa_api_token).close,
+        settings.idle_seconds,
+    )
+    if once:
+        print(f"closed {sweeper.sweep()} idle conversation(s)")
+        return 0
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(
+        f"idle sweeper: closing conversations idle for {settings.idle_seconds} s, "
+        f"checking every {interval:.0f} s",
+        flush=True,
+    )
+    sweeper.run_forever(interval, stop)
+    return 0
