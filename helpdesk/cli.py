@@ -206,6 +206,7 @@ def _optional_groups() -> list[Callable[[argparse._SubParsersAction], None]]:
     for module_name, func_name in (
         ("helpdesk.report", "add_report_parser"),
         ("helpdesk.backends.cli", "add_backend_parser"),
+        ("helpdesk.sweeper", "add_sweeper_parser"),
     ):
         try:
             module = importlib.import_module(module_name)

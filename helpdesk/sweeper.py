@@ -18,7 +18,7 @@ import signal
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Any, Callable
 from urllib.parse import quote
 
 import requests
@@ -194,3 +194,15 @@ def run_sweeper(interval: float = 15.0, once: bool = False) -> int:
     )
     sweeper.run_forever(interval, stop)
     return 0
+
+
+def add_sweeper_parser(subparsers: Any) -> None:
+    """Add `helpdesk sweeper [--once] [--interval 15]` to the `helpdesk` command."""
+    parser = subparsers.add_parser(
+        "sweeper", help="close idle conversations (started by `make run`)"
+    )
+    parser.add_argument("--once", action="store_true", help="one pass, then exit")
+    parser.add_argument(
+        "--interval", type=float, default=15.0, help="seconds between passes (default 15)"
+    )
+    parser.set_defaults(func=lambda args: run_sweeper(interval=args.interval, once=args.once))

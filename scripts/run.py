@@ -144,6 +144,9 @@ def main() -> int:
         if not wait_http(f"{base}/", rasa, 300):
             print("error: the Rasa server did not start; see its log above", file=sys.stderr)
             return 1
+        # The idle sweeper closes conversations through the Rasa HTTP API (token above).
+        env.setdefault("RASA_URL", base)
+        start("idle sweeper", [str(BIN / "helpdesk"), "sweeper"])
         store = env.get("HELPDESK_DATABASE_URL") or f"SQLite in {env['HELPDESK_VAR_DIR']}"
         print(
             "\nThe assistant is running:\n"
@@ -153,6 +156,8 @@ def main() -> int:
             f"  HTTP API         {base}/status?token=$RASA_API_TOKEN\n"
             f"  action server    http://localhost:{env['RASA_ACTIONS_PORT']}/health\n"
             f"  backend services {backend_note}\n"
+            f"  idle sweeper     closes conversations idle for "
+            f"{env.get('HELPDESK_IDLE_SECONDS') or 300} s\n"
             f"  ticket store     {store}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
