@@ -24,6 +24,49 @@ from helpdesk.settings import _read_dotenv  # noqa: E402
 BIN = Path(sys.executable).parent
 
 
+#: Channels `make run` adds to credentials.yml when their first variable is set: the block's
+#: variables are expanded by Rasa from the environment (an unset one would stop Rasa).
+OPTIONAL_CHANNELS = {
+    "connectors.whatsapp.WhatsAppInput": (
+        "WHATSAPP_ACCESS_TOKEN",
+        {
+            "access_token": "WHATSAPP_ACCESS_TOKEN",
+            "phone_number_id": "WHATSAPP_PHONE_NUMBER_ID",
+            "app_secret": "WHATSAPP_APP_SECRET",
+            "verify_token": "WHATSAPP_VERIFY_TOKEN",
+            "api_url": "WHATSAPP_API_URL",
+        },
+    ),
+    "connectors.telegram.TelegramInput": (
+        "TELEGRAM_ACCESS_TOKEN",
+        {
+            "access_token": "TELEGRAM_ACCESS_TOKEN",
+            "verify": "TELEGRAM_BOT_NAME",
+            "webhook_url": "TELEGRAM_WEBHOOK_URL",
+            "secret_token": "TELEGRAM_SECRET_TOKEN",
+            "api_url": "TELEGRAM_API_URL",
+        },
+    ),
+}
+
+
+def write_credentials(env: dict[str, str], var_dir: Path) -> tuple[Path, list[str]]:
+    """credentials.yml plus the channels whose variables are set; returns the file and names."""
+    text = (ROOT / "credentials.yml").read_text(encoding="utf-8").rstrip() + "\n"
+    enabled = []
+    for channel, (switch, keys) in OPTIONAL_CHANNELS.items():
+        if not env.get(switch):
+            continue
+        enabled.append(channel.rsplit(".", 1)[1].removesuffix("Input").lower())
+        text += f"\n{channel}:\n"
+        for key, variable in keys.items():
+            if env.get(variable):  # unset optional keys keep the channel's default
+                text += f"  {key}: ${{{variable}}}\n"
+    path = var_dir / "credentials.yml"
+    path.write_text(text, encoding="utf-8")
+    return path, enabled
+
+
 def build_environment() -> dict[str, str]:
     """The environment of the child processes: `.env`, then the caller's, then defaults."""
     env = _read_dotenv(ROOT / ".env")
@@ -86,6 +129,7 @@ def main() -> int:
     # Ctrl-C (also when started from a script that ignores SIGINT) and SIGTERM stop everything.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    credentials, channels = write_credentials(env, Path(env["HELPDESK_VAR_DIR"]))
     try:
         backend_note = f"external, {env['HELPDESK_BACKEND_URL']}"
         if env["HELPDESK_BACKEND_SIMULATOR"] in {"1", "true", "yes", "on"}:
@@ -135,7 +179,7 @@ def main() -> int:
                 "--port",
                 env["RASA_PORT"],
                 "--credentials",
-                "credentials.yml",
+                str(credentials),
                 "--endpoints",
                 "endpoints.yml",
             ],
@@ -152,8 +196,9 @@ def main() -> int:
             "\nThe assistant is running:\n"
             f"  REST channel     POST {base}/webhooks/rest/webhook "
             '{"sender": "you", "message": "halo"}\n'
-            f"  socket.io        {base}/socket.io (web chat widgets)\n"
-            f"  HTTP API         {base}/status?token=$RASA_API_TOKEN\n"
+            f"  web chat         {base}/webhooks/webchat/ (socket.io {base}/socket.io)\n"
+            + "".join(f"  {name:<16} {base}/webhooks/{name}/webhook\n" for name in channels)
+            + f"  HTTP API         {base}/status?token=$RASA_API_TOKEN\n"
             f"  action server    http://localhost:{env['RASA_ACTIONS_PORT']}/health\n"
             f"  backend services {backend_note}\n"
             f"  idle sweeper     closes conversations idle for "
