@@ -70,7 +70,11 @@ def requester_phone_of(tracker: Tracker, settings: "Settings") -> str | None:
     """The verified phone number of the citizen (see `helpdesk.identifiers.requester_phone`)."""
     from helpdesk.identifiers import requester_phone
 
-    return requester_phone(channel_of(tracker), tracker.sender_id, settings.sakti_trusted_channels)
+    # The channel Rasa recorded for the message, never the session metadata: a web chat client
+    # chooses its own metadata (and its session id, which becomes the sender id).
+    return requester_phone(
+        tracker.get_latest_input_channel(), tracker.sender_id, settings.sakti_trusted_channels
+    )
 
 
 def finish_service_form(form: str) -> list[EventType]:

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 REJECTION_RESPONSES = {
     "email_mismatch": "utter_digit_email_mismatch",
     "already_active": "utter_digit_already_active",
+    "not_active": "utter_digit_not_active",
     "not_blocked": "utter_digit_not_blocked",
     "request_in_progress": "utter_digit_request_in_progress",
 }

@@ -55,20 +55,21 @@ class DigitRule:
         if compact.isdigit():
             digits = compact
         else:
-            runs = [_SEPARATORS.sub("", run) for run in _DIGIT_RUN.findall(raw)]
-            runs = [run for run in runs if len(run) >= 3]
-            if len(runs) != 1 or _has_glued_letters(raw, runs[0]):
+            runs = [m for m in _DIGIT_RUN.finditer(raw) if len(_SEPARATORS.sub("", m[0])) >= 3]
+            if len(runs) != 1 or _glued_to_letters(raw, runs[0].start(), runs[0].end()):
                 count = sum(ch.isdigit() for ch in raw)
                 raise IdentifierError("not_digits" if count else "empty", count)
-            digits = runs[0]
+            digits = _SEPARATORS.sub("", runs[0][0])
         if not self.min_length <= len(digits) <= self.max_length:
             raise IdentifierError("length", len(digits))
         return digits
 
 
-def _has_glued_letters(text: str, digits: str) -> bool:
-    """True when letters touch the number ("32O1..." typed with a letter O)."""
-    return bool(re.search(r"[A-Za-z]\d|\d[A-Za-z]", text))
+def _glued_to_letters(text: str, start: int, end: int) -> bool:
+    """True when a letter touches the number at `text[start:end]` ("32O1..." with a letter O)."""
+    before = text[start - 1] if start > 0 else ""
+    after = text[end] if end < len(text) else ""
+    return before.isalpha() or after.isalpha()
 
 
 SP2D_NUMBER = DigitRule(15, 15)

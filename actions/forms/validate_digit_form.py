@@ -47,7 +47,9 @@ class ValidateDigitForm(ServiceFormValidation, FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        """The status check needs no e-mail."""
+        """The status check needs no e-mail; a stopped form needs nothing more."""
+        if tracker.get_slot(slots.FORM_STOPPED):
+            return []
         if tracker.get_slot(slots.DIGIT_SERVICE) == "status":
             return [slot for slot in domain_slots if slot != slots.DIGIT_EMAIL]
         return domain_slots

@@ -55,7 +55,8 @@ logger = logging.getLogger(__name__)
 #: Largest request body read, in bytes; every valid body is far smaller.
 MAX_BODY_BYTES = 64 * 1024
 
-#: The body of a `garbage` answer: what a misconfigured proxy might send.
+#: The body of a `garbage` answer: what a misconfigured proxy might send. It is labelled
+#: `application/json`, so a client only notices when it parses the body.
 GARBAGE_BODY = b"<html><body><h1>Gateway</h1><p>Upstream returned no data.</p></body></html>"
 
 JSON_TYPE = "application/json"
@@ -525,7 +526,6 @@ class SimulatorServer(ThreadingHTTPServer):
     """
 
     daemon_threads = True
-    allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], simulator: BackendSimulator) -> None:
         self.simulator = simulator
@@ -578,9 +578,10 @@ class SimulatorRequestHandler(BaseHTTPRequestHandler):
             )
         if reply.delay > 0:
             server.stopping.wait(reply.delay)
-        self._write(reply)
         elapsed_ms = (time.perf_counter() - started) * 1000
+        # Logged before the answer is written, so the line exists once the client has it.
         logger.info("%s %s %d %.1f ms", self.command, path, reply.status, elapsed_ms)
+        self._write(reply)
 
     def _read_body(self) -> tuple[bytes, Reply | None]:
         """The request body, or the reply that refuses it (and closes the connection)."""
@@ -628,8 +629,8 @@ class SimulatorRequestHandler(BaseHTTPRequestHandler):
         """Silence the default access line (`_dispatch` logs its own, without the query)."""
 
     def log_message(self, format: str, *args: Any) -> None:
-        """Route the base class's other messages to the module logger, without arguments."""
-        logger.debug("http.server: %s", format.split(" ", 1)[0])
+        """Log the base class's messages without arguments (they can quote the request line)."""
+        logger.debug("http.server: %s", format.split("%", 1)[0].rstrip(" :,"))
 
 
 def make_server(

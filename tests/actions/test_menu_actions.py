@@ -19,12 +19,20 @@ async def test_show_menu_lists_items_with_buttons(services, dispatcher):
     assert message["menu_items"].splitlines() == [
         "1. Tanya - ajukan pertanyaan seputar layanan",
         "2. Cek Status Tiket - lihat perkembangan tiket Anda",
-        "3. Buat Tiket - laporkan kendala atau permintaan kepada petugas",
+        "3. Cek SP2D - informasi SP2D dengan nomor SP2D dan rekening penerima",
+        "4. Cek Pendaftaran Kontrak - status pendaftaran kontrak di KPPN",
+        "5. Layanan Akun DIGIT - cek status, cek e-mail, aktivasi, reset, buka blokir",
+        "6. Reset SAKTI - reset password atau MFA SAKTI (dari nomor WhatsApp terdaftar)",
+        "7. Buat Tiket - laporkan kendala atau permintaan kepada petugas",
     ]
     assert [b["title"] for b in message["buttons"]] == [
         "1. Tanya",
         "2. Cek Status Tiket",
-        "3. Buat Tiket",
+        "3. Cek SP2D",
+        "4. Cek Pendaftaran Kontrak",
+        "5. Layanan Akun DIGIT",
+        "6. Reset SAKTI",
+        "7. Buat Tiket",
     ]
     assert slot_events(events) == {"awaiting_feedback": False}
 

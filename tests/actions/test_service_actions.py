@@ -240,10 +240,12 @@ async def test_backend_unavailable_names_the_service(settings, dispatcher, case)
     assert slot_events(events) == CLEARED[case.form]
 
 
-def test_every_case_clears_what_the_form_fills():
-    # The table above must not drift from the forms: every filled slot is cleared.
+def test_cleared_slots_are_every_slot_of_the_domain_form():
+    # CLEARED is what the tests above expect; it must hold every slot each form asks for.
+    forms = domain_dict()["forms"]
     for case in CASES:
-        assert set(case.slots) <= set(CLEARED[case.form])
+        required = set(forms[f"{case.form}_form"]["required_slots"])
+        assert required | set(case.slots) <= set(CLEARED[case.form])
 
 
 # --- action_sp2d_info -----------------------------------------------------------------
@@ -550,6 +552,16 @@ async def test_sakti_reset_refused_when_the_phone_is_unknown(
     assert responses(dispatcher) == ["utter_sakti_refused"]
     assert fake.calls == []
     assert slot_events(events) == CLEARED["sakti"]
+
+
+async def test_sakti_reset_ignores_a_channel_claimed_in_session_metadata(settings, dispatcher):
+    fake = FakeSakti(result=SaktiResetResult("SKT-000003", "password", "415011", "62812****7890"))
+    slots = {**SAKTI_SLOTS, "session_started_metadata": {"channel": "whatsapp"}}
+
+    await run(sakti_action(settings, fake), slots, dispatcher, channel="socketio")
+
+    assert fake.calls == []
+    assert responses(dispatcher) == ["utter_sakti_refused"]
 
 
 async def test_sakti_reset_refused_by_the_backend(settings, dispatcher):

@@ -263,6 +263,16 @@ async def test_two_values_refused_in_one_run_count_twice(sp2d_form, dispatcher):
     assert last_requested_slot(events) is None
 
 
+def test_refusals_count_on_the_same_tracker_when_called_directly(sp2d_form, dispatcher):
+    tracker = make_tracker("x", slots={"form_failures": 0.0})
+
+    first = sp2d_form.validate_sp2d_number("123", dispatcher, tracker, {})
+    second = sp2d_form.validate_sp2d_account("12", dispatcher, tracker, {})
+
+    assert (first["form_failures"], second["form_failures"]) == (1, 2)
+    assert "form_stopped" not in second
+
+
 # --- validate_contract_form ------------------------------------------------------------
 
 
@@ -626,15 +636,6 @@ async def test_digit_third_failure_stops_the_form(digit_form, dispatcher):
     assert last_requested_slot(events) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: for the status check ValidateDigitForm overrides required_slots, so rasa_sdk's "
-        "next_requested_slot appends SlotSet(requested_slot, <next missing slot>) AFTER the "
-        "SlotSet(requested_slot, None) of stop_form(); Rasa's FormAction.is_done reads the "
-        "last one, so the form keeps asking after utter_form_gave_up (form_stopped is True)"
-    ),
-)
 async def test_digit_status_third_failure_stops_the_form(digit_form, dispatcher):
     tracker = form_tracker(
         "digit_form",
@@ -686,6 +687,25 @@ async def test_sakti_refused_at_once_without_a_verified_phone(
     assert slot_events(events) == {"requested_slot": None, "form_stopped": True}
     assert client.calls == []
     assert_renders(dispatcher)
+
+
+async def test_sakti_channel_claimed_in_session_metadata_is_not_trusted(settings, dispatcher):
+    client = FakeSakti()
+    tracker = form_tracker(
+        "sakti_form",
+        NIK,
+        candidates={"sakti_nik": NIK},
+        slots={"sakti_kind": "password", "session_started_metadata": {"channel": "whatsapp"}},
+        requested="sakti_nik",
+        channel="socketio",
+        sender_id=PHONE,
+    )
+
+    events = await sakti_form(settings, client).run(dispatcher, tracker, domain())
+
+    assert client.calls == []
+    assert responses(dispatcher) == ["utter_sakti_refused"]
+    assert slot_events(events)["form_stopped"] is True
 
 
 async def test_sakti_trusted_channels_come_from_settings(settings, dispatcher):

@@ -131,14 +131,6 @@ def test_identity_rules_by_type():
     assert refusal(IDENTITY_RULES["nip"], "85010123") == ("length", 8)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: _has_glued_letters ignores its `digits` argument and scans the whole text, so a "
-        "word like 'sp2d' anywhere in the sentence refuses a well-formed number "
-        "(reported as not_digits with 16 digits for a 15-digit SP2D)"
-    ),
-)
 def test_word_with_a_digit_elsewhere_in_the_sentence_does_not_refuse_the_number():
     assert SP2D_NUMBER.parse("nomor sp2d saya 260011301000123") == "260011301000123"
 

@@ -19,7 +19,11 @@ def test_shipped_menu_has_the_core_items(menu):
     assert [(i.number, i.title, i.action) for i in menu.items] == [
         (1, "Tanya", "utter_ask_question_prompt"),
         (2, "Cek Status Tiket", "ticket_status_form"),
-        (3, "Buat Tiket", "ticket_form"),
+        (3, "Cek SP2D", "sp2d_form"),
+        (4, "Cek Pendaftaran Kontrak", "contract_form"),
+        (5, "Layanan Akun DIGIT", "digit_form"),
+        (6, "Reset SAKTI", "sakti_form"),
+        (7, "Buat Tiket", "ticket_form"),
     ]
 
 
@@ -30,16 +34,21 @@ def test_shipped_menu_has_the_core_items(menu):
         ("2", 2),
         (" 3 ", 3),
         ("pilih 2", 2),
-        ("nomor 3", 3),
+        ("nomor 7", 7),
+        ("cek sp2d", 3),
+        ("cek kontrak", 4),
+        ("layanan digit", 5),
+        ("reset sakti", 6),
+        ("reset mfa", 6),
         ("no. 1", 1),
         ("Tanya", 1),
         ("tnya", 1),
         ("cek status tiket", 2),
         ("Cek Stats Tiket", 2),
         ("status tkt", 2),
-        ("buat tiket", 3),
-        ("buat tket", 3),
-        ("saya mau buat tiket", 3),
+        ("buat tiket", 7),
+        ("buat tket", 7),
+        ("saya mau buat tiket", 7),
     ],
 )
 def test_match_by_number_and_by_name(menu, text, number):
@@ -47,7 +56,7 @@ def test_match_by_number_and_by_name(menu, text, number):
     assert item is not None and item.number == number
 
 
-@pytest.mark.parametrize("text", ["", "9", "pilih 5", "halo", "tiket", "apa itu sp2d", None])
+@pytest.mark.parametrize("text", ["", "9", "pilih 8", "halo", "tiket", "apa itu sp2d", "apa itu sakti", None])
 def test_no_match(menu, text):
     assert menu.match(text) is None
 

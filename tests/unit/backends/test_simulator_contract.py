@@ -106,6 +106,7 @@ def test_every_contract_record_answers_per_spec(contract_server, shipped_fixture
         response = walker.call("/v1/contracts/lookup", body, _expected(record.simulate, 200))
         if response.status_code == 200:
             assert response.json()["registered"] is record.registered
+        walker.call("/v1/contracts/lookup", {**body, "contract_number": "TIDAK-ADA/2026"}, 404)
 
 
 def test_every_digit_record_answers_per_spec(start_server, shipped_fixtures):

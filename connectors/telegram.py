@@ -1,0 +1,1170 @@
+"""Telegram channel: Rasa's Telegram channel made fit for the helpdesk.
+
+`TelegramInput` receives Telegram's webhook at `/webhooks/telegram/webhook`; `TelegramOutput`
+sends the answers through the Bot API (aiogram 2, as in Rasa). Register the channel in
+`credentials.yml` under its module path (the short key `telegram:` would load Rasa's own
+channel); the values come from the environment::
+
+    connectors.telegram.TelegramInput:
+      access_token: ${TELEGRAM_ACCESS_TOKEN}
+      verify: ${TELEGRAM_BOT_NAME}
+      webhook_url: ${TELEGRAM_WEBHOOK_URL}
+      secret_token: ${TELEGRAM_SECRET_TOKEN}
+      api_url: ${TELEGRAM_API_URL}
+
+* `access_token`: the token from @BotFather (`123456789:AA...`).
+* `verify`: the bot's username, without `@`.
+* `webhook_url`: the public HTTPS URL of `/webhooks/telegram/webhook`.
+* `secret_token` (optional, recommended): 1-256 characters of `A-Z a-z 0-9 _ -`. Telegram sends
+  it in the `X-Telegram-Bot-Api-Secret-Token` header of every update; requests without it are
+  refused (403). Without it anyone who knows the webhook URL can post updates.
+* `api_url` (optional): the Bot API server, default `https://api.telegram.org` (a local Bot API
+  server, or a fake one in tests).
+
+Rasa expands `${VAR}` when it reads the file and refuses to start when a variable is not set
+(an empty one is fine), so leave the optional lines out when their variables are not set
+(`scripts/run.py` does). The three required values, when missing or empty, stop the server with
+an error that names them.
+
+How it differs from Rasa's channel (`rasa/core/channels/telegram.py`):
+
+* Nothing contacts Telegram while the app is built, and `get_output_channel()` never does (Rasa's
+  runs `asyncio.run(set_webhook(...))`, which needs the network and fails inside a running
+  loop, e.g. for `/conversations/<id>/execute?output_channel=latest`). The webhook is
+  registered in a background task once the server has started (a failure is logged, the server
+  runs on), and again on `GET /webhooks/telegram/set_webhook`. Before registering, `getMe`
+  checks that the token belongs to the bot named in `verify` (registering would otherwise take
+  the webhook of another bot).
+* No `getMe` per update: the secret token authenticates Telegram's requests.
+* Each update is claimed once in the helpdesk database (`inbound_message`, key
+  `<bot id>:<update_id>`), so a re-delivered update is answered once, also after a restart. A
+  re-delivery that finds the update still in work is answered 503 (Telegram tries again later);
+  one whose handling started more than `reclaim_after` ago (the process died) is handled again.
+* Button taps (`callback_query`) give the button's payload and are answered
+  (`answerCallbackQuery`), so the spinner on the citizen's button stops.
+* Photos, documents, videos, audio and voice notes give their `file_id` as the text (the ticket
+  form's attachment step takes it) and `metadata["media"]`; locations, stickers, contacts and
+  the like are ignored (logged by type). `/start` becomes `/greet`, `/help` becomes `/menu`.
+* Buttons: up to three short ones in one row, otherwise one per row; `button_type` ("inline":
+  one row, "vertical": one per row, "reply": a reply keyboard) is honoured when a response gives
+  it. Payloads longer than Telegram's 64-byte `callback_data` are sent as a hash id.
+* A text is one message (Rasa sends every paragraph separately) unless it is longer than
+  Telegram's 4096 characters; then it is split at paragraph, line or word boundaries.
+* Sending is retried on flood control and network errors; a message that cannot be sent is
+  logged (type of error, chat id masked, never the content) and the conversation goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import hashlib
+import hmac
+import json
+import logging
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Mapping, Sequence
+
+import aiohttp
+from aiogram.bot.api import TelegramAPIServer
+from aiogram.utils import exceptions as tg_errors
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.telegram import TelegramInput as RasaTelegramInput
+from rasa.core.channels.telegram import TelegramOutput as RasaTelegramOutput
+from rasa.shared.exceptions import RasaException
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
+    from helpdesk.storage.repositories import InboundMessageRepository
+
+logger = logging.getLogger(__name__)
+
+#: The channel name: URL prefix, `input_channel` of the messages, `channel` in the database.
+CHANNEL_NAME = "telegram"
+DEFAULT_API_URL = "https://api.telegram.org"
+
+#: Bot API limits: message text in UTF-16 code units, callback data in UTF-8 bytes.
+TEXT_LIMIT = 4096
+CALLBACK_DATA_LIMIT = 64
+#: Up to this many buttons whose titles are all at most `ROW_TITLE_LIMIT` characters share a row.
+ROW_MAX_BUTTONS = 3
+ROW_TITLE_LIMIT = 16
+#: Longer button titles are shortened (Telegram shows only the start of a long one anyway).
+TITLE_LIMIT = 128
+ELLIPSIS = "…"
+
+SECRET_TOKEN_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+#: The update types the webhook asks Telegram for.
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+#: A re-delivered update whose handling started longer ago than this is handled again.
+RECLAIM_AFTER = timedelta(minutes=1)
+#: Flood control asking to wait longer than this (seconds) is not waited for.
+MAX_RETRY_AFTER = 10.0
+
+#: Channel texts (Indonesian, like everything the citizen reads).
+CHOICES_PROMPT = "Silakan pilih:"
+
+#: Message types that carry a file the citizen sends (the `file_id` becomes the text).
+MEDIA_TYPES = ("photo", "document", "video", "audio", "voice")
+#: Content types recognised for logs, in the order they are looked for (an animation also
+#: carries a `document`, a venue a `location`).
+CONTENT_TYPES = (
+    "text",
+    "animation",
+    *MEDIA_TYPES,
+    "video_note",
+    "sticker",
+    "venue",
+    "location",
+    "contact",
+    "poll",
+    "dice",
+    "game",
+)
+#: Bot commands that stand for an intent of the assistant.
+COMMAND_TEXTS = {"start": "/greet", "help": "/menu"}
+
+#: Credential keys in credentials.yml and the environment variables that fill them.
+REQUIRED_CREDENTIALS = {
+    "access_token": "TELEGRAM_ACCESS_TOKEN",
+    "verify": "TELEGRAM_BOT_NAME",
+    "webhook_url": "TELEGRAM_WEBHOOK_URL",
+}
+OPTIONAL_CREDENTIALS = {"secret_token": "TELEGRAM_SECRET_TOKEN", "api_url": "TELEGRAM_API_URL"}
+
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?(?=\s|$)")
+
+
+class TelegramConfigError(RasaException):
+    """The Telegram channel is missing credentials or has invalid ones."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def mask_id(value: Any) -> str:
+    """A chat or user id for logs: only its last four characters ("***4567")."""
+    text = "" if value is None else str(value)
+    return "***" + text[-4:] if text else "***"
+
+
+def _clean(value: Any) -> str:
+    """A credential value as a stripped string; "" for None and for an unexpanded `${VAR}`."""
+    if value is None:
+        return ""
+    text = str(value).strip()
+    if text.startswith("${") and text.endswith("}"):
+        return ""
+    return text
+
+
+def _missing_message(missing: Iterable[str]) -> str:
+    return (
+        f"The Telegram channel cannot start: credentials missing or empty: {', '.join(missing)}. "
+        "Set them in the environment (credentials.yml block: see connectors/telegram.py)."
+    )
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _str_or_none(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = str(value)
+    return text if text else None
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def verify_secret_token(secret_token: str, header: str | None) -> bool:
+    """Check the `X-Telegram-Bot-Api-Secret-Token` header of a webhook request.
+
+    Args:
+        secret_token: The secret given to Telegram when the webhook was registered.
+        header: The header value received (None when absent).
+
+    Returns:
+        True when the header is exactly the secret (compared in constant time).
+    """
+    if not secret_token or not header:
+        return False
+    return hmac.compare_digest(secret_token.encode("utf-8"), header.encode("utf-8"))
+
+
+class CallbackData:
+    """Maps button payloads to Telegram `callback_data` (at most 64 bytes) and back.
+
+    A payload that fits is its own callback data, so a tap comes back as exactly the payload
+    the assistant offered (`/menu_select{"number":"7"}`). A longer one (e.g. an FAQ question)
+    gets an id made from its hash, remembered here (in this process, the most recent
+    `max_entries`); a tap on such an id this process does not know gives None, and the parser
+    falls back to the tapped button's title.
+    """
+
+    PREFIX = "tg:"
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        if max_entries <= 0:
+            raise ValueError("max_entries must be > 0")
+        self._max_entries = max_entries
+        self._payloads: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def to_data(self, payload: str) -> str:
+        """The callback data to send for `payload` (non-empty)."""
+        if not payload:
+            raise ValueError("payload must not be empty")
+        if len(payload.encode("utf-8")) <= CALLBACK_DATA_LIMIT and not payload.startswith(
+            self.PREFIX
+        ):
+            return payload
+        data = self.PREFIX + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:40]
+        with self._lock:
+            self._payloads[data] = payload
+            self._payloads.move_to_end(data)
+            while len(self._payloads) > self._max_entries:
+                self._payloads.popitem(last=False)
+        return data
+
+    def to_payload(self, data: str) -> str | None:
+        """The payload callback data stands for; None for a hash id not known here."""
+        if not data.startswith(self.PREFIX):
+            return data
+        with self._lock:
+            return self._payloads.get(data)
+
+
+#: The mapping shared by this process's output channels and webhook parser.
+CALLBACK_DATA = CallbackData()
+
+
+# --------------------------------------------------------------------------- inbound parsing
+
+
+@dataclass(frozen=True)
+class TelegramMessage:
+    """A citizen's message, ready to be handed to Rasa.
+
+    Attributes:
+        update_id: Telegram's update id (what re-deliveries share).
+        chat_id: The chat to answer in (the conversation key, Rasa's sender id).
+        kind: What it was: "message:text", "edited_message:text", "message:photo",
+            "callback_query", ...
+        text: What Rasa gets as the user's text: the text, the tapped button's payload, or the
+            file id of an attachment.
+        metadata: The message metadata for Rasa: name, channel, chat_id, user_id, username,
+            update_id, message_id (+ edited, media).
+    """
+
+    update_id: int
+    chat_id: str
+    kind: str
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ParsedUpdate:
+    """What one webhook update holds.
+
+    Attributes:
+        update_id: Telegram's update id (None for a malformed update).
+        kind: The update's kind for logs ("message:text", "message:location", "my_chat_member").
+        message: The message to hand to Rasa; None when the update is ignored.
+        callback_query_id: The id of a button tap to answer (also for an ignored tap).
+    """
+
+    update_id: int | None
+    kind: str
+    message: TelegramMessage | None = None
+    callback_query_id: str | None = None
+
+
+def content_type(message: Mapping[str, Any]) -> str:
+    """A Telegram message's content type: "text", "photo", "location", ... or "other"."""
+    for kind in CONTENT_TYPES:
+        if message.get(kind) not in (None, "", []):
+            return kind
+    return "other"
+
+
+def display_name(user: Mapping[str, Any]) -> str | None:
+    """The sender's first and last name, as Telegram gives them; None when there is none."""
+    parts = [_str_or_none(user.get(key)) for key in ("first_name", "last_name")]
+    name = " ".join(" ".join(p.split()) for p in parts if p and p.strip())
+    return name or None
+
+
+def normalize_command(text: str, bot_name: str | None = None) -> str | None:
+    """The text Rasa gets for a typed bot command; other text unchanged.
+
+    `/start` (with or without a deep-link parameter) becomes `/greet`, `/help` becomes `/menu`;
+    `/cmd@ThisBot` loses its `@ThisBot`. Rasa's own message syntax (`/intent{...}`) is left
+    alone.
+
+    Args:
+        text: The stripped message text.
+        bot_name: This bot's username.
+
+    Returns:
+        The text for Rasa, or None for a command addressed to another bot (in a group).
+    """
+    match = _COMMAND.match(text)
+    if not match:
+        return text
+    command, target = match.group(1), match.group(2)
+    if target and bot_name and target.lower() != bot_name.lower():
+        return None
+    mapped = COMMAND_TEXTS.get(command.lower())
+    if mapped:
+        return mapped
+    rest = text[match.end() :].strip()
+    return f"/{command} {rest}" if rest else f"/{command}"
+
+
+def media_info(kind: str, message: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The file a media message carries: the largest photo size, or the document/video/... .
+
+    Returns:
+        {"type", "id", "file_unique_id", "mime_type", "filename", "file_size", "caption"}, or
+        None when no file id is given.
+    """
+    if kind == "photo":
+        sizes = [s for s in _as_list(message.get("photo")) if isinstance(s, dict)]
+        if not sizes:
+            return None
+        media = max(
+            sizes,
+            key=lambda s: (
+                (_int_or_none(s.get("width")) or 0) * (_int_or_none(s.get("height")) or 0),
+                _int_or_none(s.get("file_size")) or 0,
+            ),
+        )
+        mime_type: str | None = "image/jpeg"  # Telegram re-encodes photos as JPEG
+    else:
+        media = _as_dict(message.get(kind))
+        mime_type = _str_or_none(media.get("mime_type"))
+    file_id = _str_or_none(media.get("file_id"))
+    if not file_id:
+        return None
+    return {
+        "type": kind,
+        "id": file_id,
+        "file_unique_id": _str_or_none(media.get("file_unique_id")),
+        "mime_type": mime_type,
+        "filename": _str_or_none(media.get("file_name")),
+        "file_size": _int_or_none(media.get("file_size")),
+        "caption": _str_or_none(message.get("caption")),
+    }
+
+
+def _metadata(
+    update_id: int, chat_id: Any, user: Mapping[str, Any], message_id: Any
+) -> dict[str, Any]:
+    return {
+        "name": display_name(user),
+        "channel": CHANNEL_NAME,
+        "chat_id": str(chat_id),
+        "user_id": _str_or_none(user.get("id")),
+        "username": _str_or_none(user.get("username")),
+        "update_id": update_id,
+        "message_id": _int_or_none(message_id),
+    }
+
+
+def _parse_message(
+    update_id: int, field_name: str, message: Mapping[str, Any], bot_name: str | None
+) -> ParsedUpdate:
+    chat_id = _as_dict(message.get("chat")).get("id")
+    content = content_type(message)
+    kind = f"{field_name}:{content}"
+    if chat_id is None or isinstance(chat_id, (dict, list)):
+        return ParsedUpdate(update_id, f"{field_name}:malformed")
+    metadata = _metadata(
+        update_id, chat_id, _as_dict(message.get("from")), message.get("message_id")
+    )
+    if field_name == "edited_message":
+        metadata["edited"] = True
+    if content == "text":
+        text = normalize_command(str(message["text"]).strip(), bot_name)
+        if not text:
+            return ParsedUpdate(update_id, kind)
+    elif content in MEDIA_TYPES:
+        media = media_info(content, message)
+        if media is None:
+            return ParsedUpdate(update_id, kind)
+        text = media["id"]
+        metadata["media"] = media
+    else:
+        return ParsedUpdate(update_id, kind)
+    return ParsedUpdate(
+        update_id, kind, TelegramMessage(update_id, str(chat_id), kind, text, metadata)
+    )
+
+
+def _button_title(message: Mapping[str, Any], data: str) -> str | None:
+    """The title of the button with `data` in the message's inline keyboard."""
+    keyboard = _as_dict(message.get("reply_markup")).get("inline_keyboard")
+    for row in _as_list(keyboard):
+        for button in _as_list(row):
+            if isinstance(button, dict) and button.get("callback_data") == data:
+                return _str_or_none(button.get("text"))
+    return None
+
+
+def _parse_callback(
+    update_id: int, query: Mapping[str, Any], callback_data: CallbackData
+) -> ParsedUpdate:
+    query_id = _str_or_none(query.get("id"))
+    message = _as_dict(query.get("message"))
+    user = _as_dict(query.get("from"))
+    chat_id = _as_dict(message.get("chat")).get("id", user.get("id"))
+    data = _str_or_none(query.get("data"))
+    if not data or chat_id is None or isinstance(chat_id, (dict, list)):
+        kind = "callback_query:game" if query.get("game_short_name") else "callback_query:empty"
+        return ParsedUpdate(update_id, kind, callback_query_id=query_id)
+    payload = callback_data.to_payload(data)
+    if payload is None:
+        logger.warning("telegram: callback data of a long payload unknown here; using the title")
+        payload = _button_title(message, data)
+    if not payload or not payload.strip():
+        return ParsedUpdate(update_id, "callback_query:unknown", callback_query_id=query_id)
+    metadata = _metadata(update_id, chat_id, user, message.get("message_id"))
+    return ParsedUpdate(
+        update_id,
+        "callback_query",
+        TelegramMessage(update_id, str(chat_id), "callback_query", payload.strip(), metadata),
+        callback_query_id=query_id,
+    )
+
+
+def parse_update(
+    update: Mapping[str, Any],
+    *,
+    bot_name: str | None = None,
+    callback_data: CallbackData = CALLBACK_DATA,
+) -> ParsedUpdate:
+    """One webhook update (Telegram's `Update` object) as a `ParsedUpdate`.
+
+    A text (or edited text) gives the text (bot commands mapped, see `normalize_command`); a
+    button tap gives the payload the assistant offered; a photo (largest size), document,
+    video, audio or voice note gives its `file_id` as the text and `metadata["media"]` (a
+    caption alone is never the text). Other messages (location, sticker, contact, ...) and
+    other update types (channel posts, chat member changes, ...) are ignored.
+
+    Args:
+        update: The parsed JSON body.
+        bot_name: This bot's username (commands addressed to other bots are ignored).
+        callback_data: The mapping of long button payloads.
+
+    Returns:
+        The parsed update; its `message` is None when there is nothing to hand to Rasa.
+    """
+    update_id = _int_or_none(update.get("update_id"))
+    if update_id is None:
+        return ParsedUpdate(None, "malformed")
+    if "callback_query" in update:
+        return _parse_callback(update_id, _as_dict(update["callback_query"]), callback_data)
+    for field_name in ("message", "edited_message"):
+        if field_name in update:
+            return _parse_message(update_id, field_name, _as_dict(update[field_name]), bot_name)
+    kind = next((str(key) for key in update if key != "update_id"), "empty")
+    return ParsedUpdate(update_id, kind)
+
+
+# --------------------------------------------------------------------------- outbound rendering
+
+
+def text_length(text: str) -> int:
+    """The length Telegram counts: UTF-16 code units (an emoji outside the BMP counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fitting_prefix(text: str, limit: int) -> int:
+    """The largest index `i` with `text_length(text[:i]) <= limit`."""
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return index
+    return len(text)
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Split `text` into messages of at most `limit` UTF-16 code units.
+
+    Cuts at the last paragraph break that fits, else the last line break, else the last space,
+    else hard at the limit.
+
+    Args:
+        text: The text.
+        limit: The longest part.
+
+    Returns:
+        The non-empty parts, in order (none for blank text).
+    """
+    if limit <= 1:
+        raise ValueError("limit must be > 1")
+    rest = text.strip()
+    parts: list[str] = []
+    while text_length(rest) > limit:
+        fit = _fitting_prefix(rest, limit)
+        cut = 0
+        for separator in ("\n\n", "\n", " "):
+            cut = rest.rfind(separator, 0, fit + len(separator))
+            if cut > 0:
+                break
+        if cut <= 0:
+            cut = fit
+        part = rest[:cut].rstrip()
+        if part:
+            parts.append(part)
+        rest = rest[cut:].lstrip()
+    if rest:
+        parts.append(rest)
+    return parts
+
+
+def shorten(text: str, limit: int = TITLE_LIMIT) -> str:
+    """`text` on one line, at most `limit` characters, ending in "…" when it was cut."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    return line[: limit - 1].rstrip() + ELLIPSIS
+
+
+def _choices(buttons: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(title, payload) of each Rasa button; a missing payload is the title and vice versa."""
+    choices = []
+    for button in buttons:
+        if not isinstance(button, Mapping):
+            continue
+        title = shorten(str(button.get("title") or ""))
+        payload = str(button.get("payload") or "").strip() or title
+        if payload:
+            choices.append((title or shorten(payload), payload))
+    return choices
+
+
+def button_rows(titles: Sequence[str], button_type: str | None = None) -> list[list[int]]:
+    """How buttons are laid out: the indexes of `titles` in each keyboard row.
+
+    Args:
+        titles: The button titles.
+        button_type: "inline": all in one row (Rasa's meaning); "vertical": one per row;
+            anything else: up to three buttons with titles of at most 16 characters in one
+            row, otherwise one per row.
+    """
+    indexes = list(range(len(titles)))
+    if not indexes:
+        return []
+    if button_type == "inline":
+        return [indexes]
+    if button_type == "vertical":
+        return [[i] for i in indexes]
+    fits = len(titles) <= ROW_MAX_BUTTONS and all(len(t) <= ROW_TITLE_LIMIT for t in titles)
+    return [indexes] if fits else [[i] for i in indexes]
+
+
+def keyboard_markup(
+    buttons: Sequence[Mapping[str, Any]],
+    button_type: str | None = None,
+    *,
+    callback_data: CallbackData = CALLBACK_DATA,
+) -> dict[str, Any] | None:
+    """The Bot API `reply_markup` for Rasa buttons.
+
+    Args:
+        buttons: Rasa buttons (`title`, `payload`).
+        button_type: None (automatic layout, see `button_rows`), "inline", "vertical", or
+            "reply" (a one-time reply keyboard: a tap sends the title as text).
+        callback_data: The mapping of long payloads.
+
+    Returns:
+        An `InlineKeyboardMarkup` or `ReplyKeyboardMarkup` as a dict; None without buttons.
+    """
+    choices = _choices(buttons)
+    if not choices:
+        return None
+    titles = [title for title, _ in choices]
+    if button_type == "reply":
+        return {
+            "keyboard": [[{"text": titles[i]} for i in row] for row in button_rows(titles, None)],
+            "resize_keyboard": True,
+            "one_time_keyboard": True,
+        }
+    if button_type not in (None, "inline", "vertical"):
+        logger.warning("telegram: unknown button_type %r; using the automatic layout", button_type)
+        button_type = None
+    return {
+        "inline_keyboard": [
+            [
+                {"text": choices[i][0], "callback_data": callback_data.to_data(choices[i][1])}
+                for i in row
+            ]
+            for row in button_rows(titles, button_type)
+        ]
+    }
+
+
+def button_messages(
+    text: str,
+    buttons: Sequence[Mapping[str, Any]],
+    button_type: str | None = None,
+    *,
+    callback_data: CallbackData = CALLBACK_DATA,
+    prompt: str = CHOICES_PROMPT,
+) -> list[tuple[str, dict[str, Any] | None]]:
+    """The messages (text, reply_markup) that send a text with buttons.
+
+    A long text is split; the keyboard goes with the last part. Without a text the keyboard
+    goes under `prompt` (Telegram needs a text).
+    """
+    markup = keyboard_markup(buttons, button_type, callback_data=callback_data)
+    parts = split_text(text or "")
+    if markup is None:
+        return [(part, None) for part in parts]
+    if not parts:
+        parts = [prompt]
+    return [(part, None) for part in parts[:-1]] + [(parts[-1], markup)]
+
+
+# --------------------------------------------------------------------------- output channel
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class TelegramOutput(RasaTelegramOutput):
+    """Sends messages through the Telegram Bot API (an aiogram `Bot`, as Rasa's).
+
+    Creating it contacts nobody. Flood control (when the wait is at most 10 s), network errors
+    and timeouts are retried; a message that could not be sent is logged (error type, chat id
+    masked, never the content) and, unless `raise_on_failure` is set, the conversation goes on.
+    """
+
+    def __init__(
+        self,
+        access_token: str,
+        api_url: str | None = DEFAULT_API_URL,
+        *,
+        timeout: float = 10.0,
+        attempts: int = 3,
+        backoff: float = 0.5,
+        raise_on_failure: bool = False,
+        callback_data: CallbackData = CALLBACK_DATA,
+    ) -> None:
+        """Create the output channel.
+
+        Args:
+            access_token: The bot token (`<bot id>:<secret>`).
+            api_url: The Bot API server base URL.
+            timeout: Seconds before one HTTP attempt is given up.
+            attempts: Attempts per request in total (>= 1).
+            backoff: The first pause between attempts in seconds; it doubles each time.
+            raise_on_failure: Raise the Bot API error when a message cannot be sent instead of
+                logging it and going on.
+            callback_data: The mapping of long button payloads.
+
+        Raises:
+            TelegramConfigError: For a missing or malformed token.
+            ValueError: For a non-positive timeout or attempts, or a negative backoff.
+        """
+        token = _clean(access_token)
+        if not token:
+            raise TelegramConfigError(_missing_message(["access_token (TELEGRAM_ACCESS_TOKEN)"]))
+        if timeout <= 0 or attempts < 1 or backoff < 0:
+            raise ValueError("timeout and attempts must be > 0, backoff >= 0")
+        self.api_url = (_clean(api_url) or DEFAULT_API_URL).rstrip("/")
+        try:
+            # aiogram's BaseBot: validates the token, no I/O (Rasa's __init__ takes no server).
+            super(RasaTelegramOutput, self).__init__(
+                token, server=TelegramAPIServer.from_base(self.api_url), timeout=timeout
+            )
+        except tg_errors.ValidationError:
+            raise TelegramConfigError(
+                "The Telegram channel cannot start: access_token (TELEGRAM_ACCESS_TOKEN) is not "
+                "a bot token ('<bot id>:<secret>' from @BotFather)."
+            ) from None
+        self._secret = token
+        self.attempts = attempts
+        self.backoff = backoff
+        self.raise_on_failure = raise_on_failure
+        self.callback_data = callback_data
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+
+    # ----------------------------------------------------------------- HTTP
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The HTTP session, made in (and for) the running event loop on first use."""
+        loop = _running_loop()
+        stale = loop is not None and self._session_loop is not loop
+        if self._session is None or self._session.closed or stale:
+            self._session = self.get_new_session()
+            self._session_loop = loop
+        return self._session
+
+    async def close(self) -> None:
+        """Close the HTTP session (if this loop made one)."""
+        session, self._session = self._session, None
+        if session is not None and not session.closed and self._session_loop is _running_loop():
+            await session.close()
+
+    def redact(self, text: str) -> str:
+        """`text` with the bot token masked (aiogram's errors may hold request URLs)."""
+        return text.replace(self._secret, "<token>")
+
+    async def request(
+        self,
+        method: str,
+        data: dict[str, Any] | None = None,
+        files: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """A Bot API request, retried on flood control, network errors and timeouts."""
+        for attempt in range(1, self.attempts + 1):
+            last = attempt == self.attempts or bool(files)  # an upload stream is read once
+            try:
+                return await super().request(method, data, files, **kwargs)
+            except tg_errors.RetryAfter as exc:
+                if last or exc.timeout > MAX_RETRY_AFTER:
+                    raise
+                pause, reason = float(exc.timeout), "flood control"
+            except (tg_errors.NetworkError, tg_errors.RestartingTelegram) as exc:
+                if last:
+                    raise
+                pause, reason = self.backoff * 2 ** (attempt - 1), type(exc).__name__
+            except asyncio.TimeoutError:
+                if last:
+                    raise tg_errors.NetworkError(f"{method} timed out") from None
+                pause, reason = self.backoff * 2 ** (attempt - 1), "timeout"
+            logger.warning(
+                "telegram: %s failed (%s; attempt %d of %d); retrying",
+                method,
+                reason,
+                attempt,
+                self.attempts,
+            )
+            await asyncio.sleep(pause)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def set_helpdesk_webhook(
+        self, url: str, secret_token: str | None = None, *, drop_pending_updates: bool = False
+    ) -> bool:
+        """Register the webhook (`setWebhook` with the secret token aiogram 2 does not know).
+
+        Returns:
+            True when Telegram accepted it.
+
+        Raises:
+            TelegramAPIError: When Telegram refused it or could not be reached.
+        """
+        payload: dict[str, Any] = {"url": url, "allowed_updates": json.dumps(ALLOWED_UPDATES)}
+        if secret_token:
+            payload["secret_token"] = secret_token
+        if drop_pending_updates:
+            payload["drop_pending_updates"] = "true"
+        return bool(await self.request("setWebhook", payload))
+
+    # ----------------------------------------------------------------- sending
+
+    async def _deliver(self, what: str, recipient_id: Any, call: Awaitable[Any]) -> bool:
+        """Await one send call; log (and unless asked to, swallow) a Bot API error."""
+        try:
+            await call
+            return True
+        except tg_errors.TelegramAPIError as exc:
+            logger.error(
+                "telegram: sending a %s to chat %s failed (%s: %s)",
+                what,
+                mask_id(recipient_id),
+                type(exc).__name__,
+                self.redact(str(exc)),
+            )
+            if self.raise_on_failure:
+                raise
+            return False
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        """Send a text: one message, split beyond 4096 characters."""
+        for part in split_text(text or ""):
+            if not await self._deliver("text", recipient_id, self.send_message(recipient_id, part)):
+                return
+
+    async def send_text_with_buttons(
+        self,
+        recipient_id: str,
+        text: str,
+        buttons: list[dict[str, Any]],
+        button_type: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Send a text with buttons as a keyboard (see `keyboard_markup` for `button_type`)."""
+        messages = button_messages(
+            text or "", buttons, button_type, callback_data=self.callback_data
+        )
+        for part, markup in messages:
+            call = self.send_message(recipient_id, part, reply_markup=markup)
+            if not await self._deliver("text with buttons", recipient_id, call):
+                return
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        """Send the image at a public URL."""
+        await self._deliver("photo", recipient_id, self.send_photo(recipient_id, image))
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        """Send a custom payload the way Rasa's channel does (`{"photo": ...}`, ...)."""
+        await self._deliver(
+            "custom message", recipient_id, super().send_custom_json(recipient_id, json_message)
+        )
+
+
+# --------------------------------------------------------------------------- input channel
+
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class TelegramInput(RasaTelegramInput):
+    """Receives Telegram's webhook (see the module docstring)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> "TelegramInput":
+        """The channel from its credentials.yml block.
+
+        Raises:
+            TelegramConfigError: Naming every required credential that is missing or empty, or
+                for an invalid token or secret token.
+        """
+        credentials = credentials or {}
+        values = {
+            key: _clean(credentials.get(key))
+            for key in (*REQUIRED_CREDENTIALS, *OPTIONAL_CREDENTIALS)
+        }
+        missing = [
+            f"{key} ({env_name})"
+            for key, env_name in REQUIRED_CREDENTIALS.items()
+            if not values[key]
+        ]
+        if missing:
+            raise TelegramConfigError(_missing_message(missing))
+        return cls(
+            values["access_token"],
+            values["verify"],
+            values["webhook_url"],
+            secret_token=values["secret_token"] or None,
+            api_url=values["api_url"] or DEFAULT_API_URL,
+        )
+
+    def __init__(
+        self,
+        access_token: str,
+        verify: str,
+        webhook_url: str,
+        *,
+        secret_token: str | None = None,
+        api_url: str = DEFAULT_API_URL,
+        output: TelegramOutput | None = None,
+        repository: "InboundMessageRepository" | None = None,
+        reclaim_after: timedelta = RECLAIM_AFTER,
+        register_at_start: bool = True,
+    ) -> None:
+        """Create the input channel (contacts nobody).
+
+        Args:
+            access_token: The bot token.
+            verify: The bot's username (with or without "@").
+            webhook_url: The public URL of this channel's `/webhook` route.
+            secret_token: The secret Telegram must send in `X-Telegram-Bot-Api-Secret-Token`.
+            api_url: The Bot API server base URL.
+            output: The output channel of the answers (default: one from these credentials).
+            repository: Where update ids are claimed (default: the helpdesk services' one).
+            reclaim_after: How long ago the handling of a re-delivered, unfinished update must
+                have started for it to be handled again.
+            register_at_start: Register the webhook once the server has started.
+
+        Raises:
+            TelegramConfigError: For a missing credential, an invalid token or secret token.
+        """
+        values = {"access_token": access_token, "verify": verify, "webhook_url": webhook_url}
+        missing = [
+            f"{key} ({REQUIRED_CREDENTIALS[key]})"
+            for key, value in values.items()
+            if not _clean(value)
+        ]
+        if missing:
+            raise TelegramConfigError(_missing_message(missing))
+        url = _clean(webhook_url)
+        if not url.lower().startswith(("https://", "http://")):
+            raise TelegramConfigError(
+                "The Telegram channel cannot start: webhook_url (TELEGRAM_WEBHOOK_URL) must be "
+                "the public https:// URL of /webhooks/telegram/webhook."
+            )
+        secret = _clean(secret_token)
+        if secret and not _SECRET_TOKEN.fullmatch(secret):
+            raise TelegramConfigError(
+                "The Telegram channel cannot start: secret_token (TELEGRAM_SECRET_TOKEN) must be "
+                "1-256 characters of A-Z, a-z, 0-9, _ and -."
+            )
+        super().__init__(_clean(access_token), _clean(verify).lstrip("@"), url, debug_mode=False)
+        self.bot_name: str = self.verify
+        self.secret_token = secret or None
+        self.api_url = (_clean(api_url) or DEFAULT_API_URL).rstrip("/")
+        self.output = output or TelegramOutput(self.access_token, self.api_url)
+        self.reclaim_after = reclaim_after
+        self.register_at_start = register_at_start
+        self._repository = repository
+        self._startup_task: asyncio.Task | None = None
+        if self.secret_token is None:
+            logger.warning(
+                "telegram: no secret_token (TELEGRAM_SECRET_TOKEN): anyone who knows the "
+                "webhook URL can post updates"
+            )
+
+    @property
+    def repository(self) -> "InboundMessageRepository":
+        """The inbound message store (the helpdesk services' one unless injected)."""
+        if self._repository is not None:
+            return self._repository
+        from helpdesk.services import get_services
+
+        return get_services().inbound_messages
+
+    def get_output_channel(self) -> TelegramOutput:
+        """The output channel; never contacts Telegram (safe inside a running loop)."""
+        return self.output
+
+    def dedup_key(self, update_id: int) -> str:
+        """The `inbound_message` id of an update: the bot id and the update id."""
+        return f"{self.output.id}:{update_id}"
+
+    # ----------------------------------------------------------------- webhook registration
+
+    async def register_webhook(self) -> tuple[bool, str]:
+        """Check the token's bot against `verify`, then register the webhook.
+
+        Returns:
+            (True, "") when Telegram accepted the webhook, else (False, the reason).
+        """
+        try:
+            me = await self.output.get_me()
+            username = me.username or ""
+            if username.lower() != self.bot_name.lower():
+                return False, (
+                    f"the access token belongs to @{username}, not @{self.bot_name} "
+                    "(TELEGRAM_BOT_NAME); the webhook was left alone"
+                )
+            if not await self.output.set_helpdesk_webhook(self.webhook_url, self.secret_token):
+                return False, "Telegram did not accept the webhook"
+        except Exception as exc:  # network, Bot API or anything else: reported, not raised
+            return False, f"{type(exc).__name__}: {self.output.redact(str(exc))}"
+        return True, ""
+
+    async def _register_at_start(self) -> None:
+        ok, reason = await self.register_webhook()
+        if ok:
+            logger.info("telegram: webhook registered")
+        else:
+            logger.warning(
+                "telegram: registering the webhook at start failed (%s); the server runs on. "
+                "Retry with GET /webhooks/telegram/set_webhook",
+                reason,
+            )
+
+    # ----------------------------------------------------------------- handling
+
+    async def _claim(self, message: TelegramMessage) -> str:
+        """Claim an update: "new", "reclaimed", "done", "in_work", or "error" (database)."""
+        key = self.dedup_key(message.update_id)
+
+        def work() -> str:
+            repository = self.repository
+            if repository.claim(CHANNEL_NAME, key, message.chat_id):
+                return "new"
+            if repository.reclaim(CHANNEL_NAME, key, self.reclaim_after):
+                return "reclaimed"
+            record = repository.get(CHANNEL_NAME, key)
+            return "in_work" if record is not None and record.status == "received" else "done"
+
+        try:
+            return await asyncio.to_thread(work)
+        except Exception as exc:  # the database: never log the statement
+            logger.error(
+                "telegram: could not record update %s (%s); Telegram retries",
+                message.update_id,
+                type(exc).__name__,
+            )
+            return "error"
+
+    async def _answer_callback(self, callback_query_id: str) -> None:
+        """Answer a button tap so the client's spinner stops (failures only logged)."""
+        try:
+            await self.output.answer_callback_query(callback_query_id)
+        except Exception as exc:
+            logger.warning(
+                "telegram: answering a button tap failed (%s: %s)",
+                type(exc).__name__,
+                self.output.redact(str(exc)),
+            )
+
+    async def _handle(self, message: TelegramMessage, on_new_message: OnNewMessage) -> None:
+        """Hand one message to Rasa, then mark its update done."""
+        user_message = UserMessage(
+            message.text,
+            self.output,
+            message.chat_id,
+            input_channel=self.name(),
+            message_id=self.dedup_key(message.update_id),
+            metadata=copy.deepcopy(message.metadata),
+        )
+        try:
+            await on_new_message(user_message)
+        except Exception as exc:
+            logger.error(
+                "telegram: handling update %s from chat %s failed (%s)",
+                message.update_id,
+                mask_id(message.chat_id),
+                type(exc).__name__,
+                exc_info=True,
+            )
+        try:
+            key = self.dedup_key(message.update_id)
+            await asyncio.to_thread(self.repository.mark_done, CHANNEL_NAME, key)
+        except Exception as exc:
+            logger.error(
+                "telegram: could not mark update %s as done (%s)",
+                message.update_id,
+                type(exc).__name__,
+            )
+
+    async def receive_update(
+        self, payload: Mapping[str, Any], on_new_message: OnNewMessage
+    ) -> tuple[int, str]:
+        """Process one verified update.
+
+        Returns:
+            The HTTP status for Telegram (200: done or ignored; 503: try again later) and a
+            status word.
+        """
+        parsed = parse_update(
+            payload, bot_name=self.bot_name, callback_data=self.output.callback_data
+        )
+        message = parsed.message
+        if message is None:
+            logger.info("telegram: ignored an update of type %s", parsed.kind)
+            if parsed.callback_query_id:
+                await self._answer_callback(parsed.callback_query_id)
+            return 200, "ignored"
+        state = await self._claim(message)
+        if state == "error":
+            return 503, "unavailable"
+        if state == "done":
+            logger.info(
+                "telegram: update %s delivered again; not answered twice", message.update_id
+            )
+            return 200, "duplicate"
+        if state == "in_work":
+            logger.info("telegram: update %s delivered again while in work", message.update_id)
+            return 503, "in work"
+        if state == "reclaimed":
+            logger.info("telegram: unfinished update %s is handled again", message.update_id)
+        answering = None
+        if parsed.callback_query_id:
+            answering = asyncio.get_running_loop().create_task(
+                self._answer_callback(parsed.callback_query_id)
+            )
+        await self._handle(message, on_new_message)
+        if answering is not None:
+            await answering
+        return 200, "ok"
+
+    # ----------------------------------------------------------------- web
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        """The routes: `/` (health), `/webhook` (updates) and `/set_webhook` (registration)."""
+        telegram_webhook = Blueprint("telegram_webhook", __name__)
+
+        @telegram_webhook.listener("after_server_start")
+        async def register_in_background(app: Any, loop: Any) -> None:
+            if self.register_at_start:
+                self._startup_task = asyncio.get_running_loop().create_task(
+                    self._register_at_start()
+                )
+
+        @telegram_webhook.listener("before_server_stop")
+        async def stop(app: Any, loop: Any) -> None:
+            task, self._startup_task = self._startup_task, None
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await self.output.close()
+
+        @telegram_webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @telegram_webhook.route("/set_webhook", methods=["GET", "POST"])
+        async def set_webhook(_: Request) -> HTTPResponse:
+            ok, reason = await self.register_webhook()
+            if ok:
+                logger.info("telegram: webhook registered")
+                return response.text("Webhook setup successful")
+            logger.warning("telegram: registering the webhook failed (%s)", reason)
+            return response.text(f"Webhook setup failed: {reason}", status=502)
+
+        @telegram_webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if self.secret_token is not None:
+                header = request.headers.get(SECRET_TOKEN_HEADER)
+                if not verify_secret_token(self.secret_token, header):
+                    logger.warning(
+                        "telegram: update refused: %s secret token",
+                        "wrong" if header else "missing",
+                    )
+                    return response.json({"status": "forbidden"}, status=403)
+            body = request.body or b""
+            try:
+                payload = json.loads(body)
+            except (ValueError, UnicodeDecodeError):
+                payload = None
+            if not isinstance(payload, dict):
+                logger.warning("telegram: update refused: malformed JSON (%d bytes)", len(body))
+                return response.json({"status": "bad request"}, status=400)
+            status, word = await self.receive_update(payload, on_new_message)
+            return response.json({"status": word}, status=status)
+
+        return telegram_webhook

@@ -1,0 +1,99 @@
+"""Fixtures of the browser tests: a live stack (backend simulator, action server, Rasa server
+with the socket.io and web chat channels) and Debian's headless Chromium driven by Selenium.
+
+The tests are skipped, with the reason, when Chromium, its driver, Selenium or the trained
+model is missing; `make test-browser` installs Chromium and trains the model first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "scripts"
+MODEL = ROOT / "models" / "helpdesk.tar.gz"
+CHROMIUM = Path(os.environ.get("CHROMIUM_BINARY", "/usr/bin/chromium"))
+CHROMEDRIVER = Path(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
+
+#: Flags that let Chromium run headless as root on a machine with a closed network.
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--lang=id-ID",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "browser: end-to-end tests in headless Chromium")
+
+
+def _require_browser() -> None:
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
+    if missing:
+        pytest.skip(
+            f"{', '.join(missing)} not found: install Debian's chromium and chromium-driver "
+            "(`make test-browser` does, as root)"
+        )
+    pytest.importorskip("selenium", reason="selenium is not installed (requirements-dev.txt)")
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[object]:
+    """The assistant on free ports in a temporary directory (see scripts/stack.py)."""
+    _require_browser()
+    if not MODEL.is_file():
+        pytest.skip(f"no trained model at {MODEL}: run `make train`")
+    if str(SCRIPTS) not in sys.path:
+        sys.path.insert(0, str(SCRIPTS))
+    from stack import Stack
+
+    with Stack(rasa=True) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def driver(stack) -> Iterator[object]:
+    """One headless Chromium (fresh profile) for the session; tests set their own viewport."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="webchat-chromium-")
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    options.add_argument("--window-size=1280,800")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    try:
+        yield browser
+    finally:
+        browser.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory) -> Path:
+    """Where screenshots go: $WEBCHAT_SCREENSHOT_DIR when set, else a pytest temp folder."""
+    configured = os.environ.get("WEBCHAT_SCREENSHOT_DIR")
+    if configured:
+        path = Path(configured)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    return tmp_path_factory.mktemp("screenshots")
