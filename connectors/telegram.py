@@ -310,7 +310,7 @@ def content_type(message: Mapping[str, Any]) -> str:
     return "other"
 
 
-def display_name(user: Mapping[str, Any]) -> str | None:
+def sender_name(user: Mapping[str, Any]) -> str | None:
     """The sender's first and last name, as Telegram gives them; None when there is none."""
     parts = [_str_or_none(user.get(key)) for key in ("first_name", "last_name")]
     name = " ".join(" ".join(p.split()) for p in parts if p and p.strip())
@@ -384,7 +384,7 @@ def _metadata(
     update_id: int, chat_id: Any, user: Mapping[str, Any], message_id: Any
 ) -> dict[str, Any]:
     return {
-        "name": display_name(user),
+        "name": sender_name(user),
         "channel": CHANNEL_NAME,
         "chat_id": str(chat_id),
         "user_id": _str_or_none(user.get("id")),
@@ -1106,7 +1106,9 @@ class TelegramInput(RasaTelegramInput):
             answering = asyncio.get_running_loop().create_task(
                 self._answer_callback(parsed.callback_query_id)
             )
-        await self._handle(message, on_new_message)
+        # Shielded: should Telegram hang up (its timeout), the handling still finishes and is
+        # marked done, so the re-delivery finds it done instead of half-handled.
+        await asyncio.shield(self._handle(message, on_new_message))
         if answering is not None:
             await answering
         return 200, "ok"

@@ -24,18 +24,38 @@ Register it in `credentials.yml` beside the socket.io channel; both keys are opt
       socket_path: /socket.io       # must equal `socketio_path` of the socketio channel
 
 The page needs `session_persistence: true` and the default event names shown above.
+
+`SocketIOInput` is Rasa's socket.io channel with its sessions fixed; use it in place of
+`socketio:` (same keys, same name "socketio", same `/socket.io` path)::
+
+    connectors.webchat.SocketIOInput:
+      user_message_evt: user_uttered
+      bot_message_evt: bot_uttered
+      session_persistence: true
+
+Rasa 3.6's own channel calls `AsyncServer.enter_room` without awaiting it, a coroutine since
+python-socketio 5.10 (RasaHQ/rasa#13027): with `session_persistence: true` no answer ever
+reaches the browser. It also lets a client pick any `session_id` (any tracker, a WhatsApp
+phone number included) and pass any `metadata` (`channel` among it, which `actions.base
+.channel_of` trusts). `SocketIOInput` awaits the room, accepts only session ids it could have
+issued, binds each connection to its confirmed session, and sets the metadata itself.
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
+import inspect
 import logging
+import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
 from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
+from rasa.core.channels.socketio import SocketIOOutput
 from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -129,7 +149,7 @@ def render_index(template: str, *, title: str, socket_path: str, version: str) -
     values = {"title": title, "socket_path": socket_path, "version": version}
     page = template
     for key, value in values.items():
-        page = page.replace("{{ %s }}" % key, html.escape(value, quote=True))
+        page = page.replace("{{ " + key + " }}", html.escape(value, quote=True))
     return page
 
 
@@ -236,3 +256,93 @@ class WebChatInput(InputChannel):
             )
 
         return webchat
+
+
+# --- the socket.io channel --------------------------------------------------------------------
+#: Session ids the socket.io channel issues and accepts: `uuid4().hex`.
+SESSION_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+#: Longer user messages are dropped (the page allows 2000 characters; WhatsApp 4096).
+MESSAGE_LIMIT = 4096
+#: The metadata of every socket.io message (client-sent metadata is not trusted).
+SOCKETIO_METADATA: Mapping[str, str] = {"channel": "socketio"}
+
+
+def is_session_id(value: Any) -> bool:
+    """Whether `value` has the form of a session id this channel issues."""
+    return isinstance(value, str) and SESSION_ID_PATTERN.fullmatch(value) is not None
+
+
+class SocketIOInput(RasaSocketIOInput):
+    """Rasa's socket.io channel with working, bound sessions (see the module docstring).
+
+    Same credentials and name ("socketio") as Rasa's. With `session_persistence: true`:
+
+    * `session_request` keeps the requested `session_id` only when it has the form of an id
+      this channel issues (32 hex digits), else issues a new one; the connection joins that
+      session's room (awaited) and is bound to it;
+    * a user message is handled under the connection's confirmed session; one naming another
+      session, or sent before `session_request`, is dropped;
+    * the metadata of every message is `{"channel": "socketio"}`, whatever the client sent.
+
+    Without session persistence, Rasa's behaviour is kept, but for the metadata.
+    """
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """Rasa's blueprint, with the session and message handlers replaced."""
+        socketio_webhook = super().blueprint(on_new_message)
+        sio = self.sio
+        assert sio is not None  # set by super().blueprint
+        namespace = self.namespace
+
+        async def confirmed_session(sid: str) -> str | None:
+            session = await sio.get_session(sid, namespace=namespace)
+            return session.get("session_id") if isinstance(session, dict) else None
+
+        async def session_request(sid: str, data: Any) -> None:
+            requested = data.get("session_id") if isinstance(data, dict) else None
+            session_id = requested if is_session_id(requested) else uuid.uuid4().hex
+            if self.session_persistence:
+                previous = await confirmed_session(sid)
+                if previous and previous != session_id:
+                    await _maybe_await(sio.leave_room(sid, previous, namespace=namespace))
+                await _maybe_await(sio.enter_room(sid, session_id, namespace=namespace))
+                await sio.save_session(sid, {"session_id": session_id}, namespace=namespace)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
+            logger.debug("socket.io: connection %s confirmed its session", sid)
+
+        async def handle_message(sid: str, data: Any) -> None:
+            if not isinstance(data, dict) or not isinstance(data.get("message", ""), str):
+                logger.warning("socket.io: malformed user message from %s dropped", sid)
+                return
+            text = data.get("message", "")
+            if len(text) > MESSAGE_LIMIT:
+                logger.warning("socket.io: a message over %d characters dropped", MESSAGE_LIMIT)
+                return
+            if self.session_persistence:
+                sender_id = await confirmed_session(sid)
+                if sender_id is None or data.get("session_id") != sender_id:
+                    logger.warning(
+                        "socket.io: message from %s outside its confirmed session dropped", sid
+                    )
+                    return
+            else:
+                sender_id = sid
+            output_channel = SocketIOOutput(sio, self.bot_message_evt)
+            message = UserMessage(
+                text,
+                output_channel,
+                sender_id,
+                input_channel=self.name(),
+                metadata=dict(SOCKETIO_METADATA),
+            )
+            await on_new_message(message)
+
+        sio.on("session_request", session_request, namespace=namespace)
+        sio.on(self.user_message_evt, handle_message, namespace=namespace)
+        return socketio_webhook
+
+
+async def _maybe_await(result: Any) -> None:
+    """Await `result` when it is awaitable (python-socketio >= 5.10 room methods)."""
+    if inspect.isawaitable(result):
+        await result

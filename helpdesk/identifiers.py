@@ -138,7 +138,8 @@ def parse_choice(text: object, choices: dict[str, tuple[str, ...]]) -> str | Non
         choices: Choice key -> keywords (lower case). A keyword matches as whole words.
 
     Returns:
-        The choice key, or None when the text names none or more than one choice.
+        The choice key, or None when the text names none, or several with equally long
+        keywords.
     """
     folded = _fold(text)
     if not folded:
@@ -151,8 +152,18 @@ def parse_choice(text: object, choices: dict[str, tuple[str, ...]]) -> str | Non
     if folded in choices:
         return folded
     padded = f" {folded} "
-    found = {key for key, words in choices.items() for word in words if f" {word} " in padded}
-    return found.pop() if len(found) == 1 else None
+    # The longest keyword found decides ("aktivasi ... email x@y" is an activation); a tie
+    # between choices is ambiguous.
+    best: dict[str, int] = {}
+    for key, words in choices.items():
+        for word in words:
+            if f" {word} " in padded:
+                best[key] = max(best.get(key, 0), len(word))
+    if not best:
+        return None
+    longest = max(best.values())
+    winners = [key for key, length in best.items() if length == longest]
+    return winners[0] if len(winners) == 1 else None
 
 
 #: DIGIT services, in the order the assistant offers them.

@@ -146,6 +146,11 @@ class Stack:
                 "--model",
                 str(MODEL),
                 "--enable-api",
+                *(
+                    ["--auth-token", self.env["RASA_API_TOKEN"]]
+                    if self.env.get("RASA_API_TOKEN")
+                    else []
+                ),
                 "--port",
                 str(self.rasa_port),
                 "--credentials",

@@ -33,7 +33,6 @@ defect looks fixed, remove the mark); 2 when the files or the stack are unusable
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import statistics
 import sys
@@ -41,6 +40,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,7 +57,6 @@ REQUEST_TIMEOUT = 30.0
 CONVERSATION_KEYS = {"name", "sender", "xfail", "turns"}
 TURN_KEYS = {"user", "expect", "expect_not", "expect_regex", "buttons", "max_seconds", "save"}
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
-_TIMEZONE_ALIASES = {"WIB": "Asia/Jakarta", "WITA": "Asia/Makassar", "WIT": "Asia/Jayapura"}
 
 
 class ConversationFileError(ValueError):
@@ -213,9 +212,14 @@ def load_conversations(directory: Path = CONVERSATIONS_DIR) -> list[Conversation
 
 
 # -- checking ---------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
 def _timezone() -> ZoneInfo:
-    name = os.environ.get("HELPDESK_TIMEZONE") or "Asia/Jakarta"
-    return ZoneInfo(_TIMEZONE_ALIASES.get(name.upper(), name))
+    """The helpdesk's time zone as the assistant reads it (HELPDESK_TIMEZONE, also from .env)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from helpdesk.settings import Settings
+
+    return Settings.from_env().tz
 
 
 def time_of_day(moment: datetime) -> str:
@@ -365,6 +369,8 @@ def report(result: Result) -> None:
     print(f"{line}  ({turns}, {result.seconds:.1f} s)", flush=True)
     if result.outcome in ("XFAIL", "XPASS"):
         print(f"       xfail: {conversation.xfail}")
+    if result.outcome == "XPASS":
+        print("       every turn passed: the defect looks fixed, remove the `xfail` mark")
     turn = result.failed_turn
     if turn is not None and result.outcome in ("FAIL", "XFAIL"):
         print(f"       turn {turn.index} ({turn.seconds:.2f} s): user: {turn.user!r}")
@@ -383,6 +389,15 @@ def percentile(values: list[float], fraction: float) -> float:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def newer_than_model() -> list[str]:
+    """Training inputs changed after the model was trained (its replies may be out of date)."""
+    trained = MODEL.stat().st_mtime
+    inputs = [ROOT / "config.yml", *ROOT.glob("domain/*.yml"), *ROOT.glob("data/**/*.yml")]
+    return sorted(
+        str(path.relative_to(ROOT)) for path in inputs if path.stat().st_mtime > trained + 1
+    )
 
 
 def warm_up(session: requests.Session, url: str) -> None:
@@ -423,6 +438,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no trained model at {MODEL}; run `make train`", file=sys.stderr)
         return 2
 
+    stale = newer_than_model()
+    if stale:
+        print(
+            f"warning: {MODEL.relative_to(ROOT)} is older than {', '.join(stale)}; "
+            "run `make train` for replies that match them"
+        )
     total_turns = sum(len(c.turns) for c in conversations)
     print(f"{len(conversations)} conversations, {total_turns} turns; starting the stack...")
     started = time.perf_counter()
@@ -465,6 +486,8 @@ def main(argv: list[str] | None = None) -> int:
             f"p95 {percentile(latencies, 0.95) * 1000:.0f} ms, "
             f"max {max(latencies) * 1000:.0f} ms, mean {statistics.mean(latencies) * 1000:.0f} ms"
         )
+    if stale:
+        print(f"warning: the model is older than {', '.join(stale)} (run `make train`)")
     for result in results:
         if result.outcome == "XFAIL":
             print(f"known defect: {result.conversation.name}: {result.conversation.xfail}")

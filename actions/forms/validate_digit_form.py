@@ -108,6 +108,16 @@ class ValidateDigitForm(ServiceFormValidation, FormValidationAction):
         """NIK, NIP or NRP; a number typed before the type is checked against it."""
         key = parse_choice(slot_value, ID_TYPE_CHOICES)
         if key is None:
+            # A NIK (16 digits) or NIP (18) typed instead of its type answers both questions.
+            try:
+                number = _ANY_IDENTITY.parse(slot_value)
+            except IdentifierError:
+                number = ""
+            if len(number) in _TYPE_BY_LENGTH:
+                return {
+                    slots.DIGIT_ID_TYPE: _TYPE_BY_LENGTH[len(number)],
+                    slots.DIGIT_ID_VALUE: number,
+                }
             return self.reject(
                 dispatcher, tracker, slots.DIGIT_ID_TYPE, "utter_invalid_digit_id_type"
             )

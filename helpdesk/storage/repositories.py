@@ -516,8 +516,18 @@ class IdleClosureRepository:
                     return True
                 if row.status != "failed" or row.attempts >= max_attempts:
                     return False
-                row.status, row.attempts, row.updated_at = "closing", row.attempts + 1, utcnow()
-                return True
+                # Conditional update: of two sweepers retrying at once, only one wins.
+                taken = session.execute(
+                    update(IdleClosure)
+                    .where(
+                        IdleClosure.id == row.id,
+                        IdleClosure.status == "failed",
+                        IdleClosure.attempts == row.attempts,
+                    )
+                    .values(status="closing", attempts=row.attempts + 1, updated_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                )
+                return bool(taken.rowcount)
 
         return retry_on_locked(work)
 

@@ -469,7 +469,7 @@ async def test_digit_account_not_found(settings, dispatcher):
         ("already_active", "utter_digit_already_active"),
         ("not_blocked", "utter_digit_not_blocked"),
         ("request_in_progress", "utter_digit_request_in_progress"),
-        ("not_active", "utter_digit_rejected"),
+        ("not_active", "utter_digit_not_active"),
         ("invalid_request", "utter_digit_rejected"),
     ],
 )

@@ -455,14 +455,6 @@ def test_two_sweepers_reading_a_new_silence_at_the_same_moment_close_it_once(
     assert sorted(results) == [0, 1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "IdleClosureRepository.claim retries a failed row with read-then-write (SELECT the row, "
-        "check status == 'failed', then UPDATE it) and no condition on the UPDATE; two sweepers "
-        "that both read the failed row both 'claim' it and the conversation is closed twice"
-    ),
-)
 def test_two_sweepers_retrying_a_failed_close_at_the_same_moment_close_it_once(
     tracker_path, db_url, tracker_engine, session_factory
 ):
