@@ -11,7 +11,7 @@ ST_STAMP  := $(VENV)/.installed-st
 MODEL_STAMP := models/.trained
 TRAIN_INPUTS := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml' 2>/dev/null) $(wildcard components/*.py)
 
-.PHONY: help venv st run train index test test-unit test-stories validate eval bench lint format clean
+.PHONY: help venv st run train index test test-unit test-stories test-conversations test-live test-browser validate eval bench lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -46,17 +46,25 @@ run: $(MODEL_STAMP) index ## Start the whole assistant (backend simulator, actio
 validate: $(STAMP) ## rasa data validate
 	$(RASA) data validate --config config.yml --domain domain --data data --fail-on-warnings
 
-test-unit: $(STAMP) ## Unit, action and connector tests (pytest)
-	$(PY) -m pytest -q
+test-unit: $(STAMP) ## Unit, action and connector tests (pytest, no live servers)
+	$(PY) -m pytest -q -m "not browser and not live"
 
 test-stories: $(MODEL_STAMP) ## Test stories against the trained model and a live action server
 	$(PY) scripts/test_stories.py
 
-test: $(ST_STAMP) ## The whole suite: lint, pytest, rasa data validate, test stories (builds .venv, trains)
+test-conversations: $(MODEL_STAMP) ## Held-out REST conversations against the simulator (tests/conversations)
+	$(PY) scripts/test_conversations.py $(ARGS)
+
+test-live: $(MODEL_STAMP) ## Tests against a live stack: idle sweeper end to end (pytest -m live)
+	$(PY) -m pytest -q -m live
+
+test: $(ST_STAMP) ## The whole suite: lint, pytest, validate, stories, conversations, live, browser
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory test-stories
+	$(MAKE) --no-print-directory test-conversations
+	$(MAKE) --no-print-directory test-live
 
 eval: $(STAMP) ## Knowledge-base retrieval figures (vs baselines) and NLU figures (vs Rasa's default config)
 	$(HELPDESK) kb eval --source knowledge_base/faq --queries knowledge_base/eval/queries.jsonl --baselines
