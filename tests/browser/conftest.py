@@ -51,6 +51,17 @@ def _require_browser() -> None:
     pytest.importorskip("selenium", reason="selenium is not installed (requirements-dev.txt)")
 
 
+#: The Rasa server's channels, as in credentials.yml: REST, the socket.io channel with working
+#: sessions, and the web chat page.
+CREDENTIALS = """rest:
+connectors.webchat.SocketIOInput:
+  user_message_evt: user_uttered
+  bot_message_evt: bot_uttered
+  session_persistence: true
+connectors.webchat.WebChatInput:
+"""
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[object]:
     """The assistant on free ports in a temporary directory (see scripts/stack.py)."""
@@ -61,7 +72,7 @@ def stack() -> Iterator[object]:
         sys.path.insert(0, str(SCRIPTS))
     from stack import Stack
 
-    with Stack(rasa=True) as running:
+    with Stack(rasa=True, credentials=CREDENTIALS) as running:
         yield running
 
 

@@ -132,16 +132,22 @@ def session_id(driver) -> str | None:
     return driver.execute_script("return localStorage.getItem('helpdesk-webchat:session');")
 
 
-def horizontal_overflow(driver) -> dict[str, int]:
+def overflow(driver) -> dict[str, int]:
+    """Pixels the page overflows the viewport by (only the message list may scroll)."""
     return driver.execute_script(
         """
+        const page = document.documentElement;
         const body = document.querySelector('.chat-body');
         return {
-          page: document.documentElement.scrollWidth - window.innerWidth,
-          log: body.scrollWidth - body.clientWidth,
+          page_x: page.scrollWidth - page.clientWidth,
+          page_y: page.scrollHeight - page.clientHeight,
+          log_x: body.scrollWidth - body.clientWidth,
         };
         """
     )
+
+
+NO_OVERFLOW = {"page_x": 0, "page_y": 0, "log_x": 0}
 
 
 def severe_console_errors(driver) -> list[str]:
@@ -198,11 +204,13 @@ def test_sp2d_conversation_on_a_phone(driver, stack, screenshot_dir: Path) -> No
         "return getComputedStyle(document.querySelector('.msg--bot .msg__bubble')).whiteSpace"
     ) in ("pre-wrap", "pre-line")
 
-    overflow = horizontal_overflow(driver)
-    assert overflow == {"page": 0, "log": 0}, f"horizontal scroll on a 360 px screen: {overflow}"
-    assert driver.execute_script(
-        "return parseFloat(getComputedStyle(document.getElementById('chat-input')).fontSize)"
-    ) >= 16, "inputs under 16 px make iOS zoom in"
+    assert overflow(driver) == NO_OVERFLOW, "scrolling beside the message list at 360 px"
+    assert (
+        driver.execute_script(
+            "return parseFloat(getComputedStyle(document.getElementById('chat-input')).fontSize)"
+        )
+        >= 16
+    ), "inputs under 16 px make iOS zoom in"
     driver.save_screenshot(str(screenshot_dir / "webchat-phone.png"))
 
     # The conversation lives on the server under the stored session id, from socket.io.
@@ -226,7 +234,7 @@ def test_sp2d_conversation_on_a_phone(driver, stack, screenshot_dir: Path) -> No
 
     set_viewport(driver, DESKTOP)
     time.sleep(0.3)
-    assert horizontal_overflow(driver) == {"page": 0, "log": 0}
+    assert overflow(driver) == NO_OVERFLOW, "scrolling beside the message list at 1280 px"
     driver.save_screenshot(str(screenshot_dir / "webchat-desktop.png"))
     assert severe_console_errors(driver) == []
 
