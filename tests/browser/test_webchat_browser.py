@@ -151,7 +151,13 @@ NO_OVERFLOW = {"page_x": 0, "page_y": 0, "log_x": 0}
 
 
 def severe_console_errors(driver) -> list[str]:
-    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    """Console errors (CSP violations, failed loads, exceptions), but for the favicon that
+    Chromium asks for on the JSON health page `open_fresh` visits."""
+    return [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE" and "/favicon.ico" not in entry["message"]
+    ]
 
 
 def tracker(stack, sender: str) -> dict[str, Any]:

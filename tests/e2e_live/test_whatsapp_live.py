@@ -1,0 +1,219 @@
+"""WhatsApp end to end: signed Meta deliveries into the whole assistant, answers out to a fake
+Graph API, and the idle sweeper pushing its message on WhatsApp.
+
+Starts the real stack (scripts/stack.py) with the WhatsApp channel in its credentials, as
+`make run` does when WHATSAPP_ACCESS_TOKEN is set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from stack import DEFAULT_CREDENTIALS, MODEL, Stack  # noqa: E402
+
+pytestmark = pytest.mark.live
+
+SECRET = "app-secret-for-tests"
+PHONE_NUMBER_ID = "109876543210"
+TOKEN = "api-t0ken"
+WHATSAPP_BLOCK = """
+connectors.whatsapp.WhatsAppInput:
+  access_token: ${WHATSAPP_ACCESS_TOKEN}
+  phone_number_id: ${WHATSAPP_PHONE_NUMBER_ID}
+  app_secret: ${WHATSAPP_APP_SECRET}
+  verify_token: ${WHATSAPP_VERIFY_TOKEN}
+  api_url: ${WHATSAPP_API_URL}
+"""
+
+
+class FakeGraph:
+    """Records POST {base}/{phone_number_id}/messages bodies; answers like the Graph API."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with fake.lock:
+                    fake.bodies.append({"path": self.path, **body})
+                reply = json.dumps({"messages": [{"id": f"wamid.out{len(fake.bodies)}"}]})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(reply.encode())
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v20.0"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def texts_to(self, phone: str) -> list[str]:
+        """Every text the assistant sent to `phone` (body of text and interactive messages)."""
+        with self.lock:
+            bodies = [b for b in self.bodies if b.get("to") == phone]
+        texts = []
+        for body in bodies:
+            if body.get("type") == "text":
+                texts.append(body["text"]["body"])
+            elif body.get("type") == "interactive":
+                texts.append(body["interactive"]["body"]["text"])
+        return texts
+
+    def wait_for(self, phone: str, needle: str, timeout: float = 30) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            texts = self.texts_to(phone)
+            if any(needle in text for text in texts):
+                return texts
+            time.sleep(0.2)
+        raise AssertionError(f"{needle!r} never sent to {phone}; sent: {self.texts_to(phone)}")
+
+
+@pytest.fixture(scope="module")
+def graph() -> Iterator[FakeGraph]:
+    fake = FakeGraph()
+    yield fake
+    fake.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def stack(graph: FakeGraph) -> Iterator[Stack]:
+    if not MODEL.is_file():
+        pytest.skip("no trained model (make train)")
+    env = {
+        "WHATSAPP_ACCESS_TOKEN": "test-access-token",
+        "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+        "WHATSAPP_APP_SECRET": SECRET,
+        "WHATSAPP_VERIFY_TOKEN": "verify-me",
+        "WHATSAPP_API_URL": graph.url,
+        "RASA_API_TOKEN": TOKEN,
+        "HELPDESK_IDLE_SECONDS": "3",
+    }
+    with Stack(rasa=True, env=env, credentials=DEFAULT_CREDENTIALS + WHATSAPP_BLOCK) as running:
+        yield running
+
+
+def deliver(stack: Stack, phone: str, name: str, text: str, message_id: str) -> requests.Response:
+    """POST one signed Meta delivery of a text message."""
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550783881",
+                                "phone_number_id": PHONE_NUMBER_ID,
+                            },
+                            "contacts": [{"profile": {"name": name}, "wa_id": phone}],
+                            "messages": [
+                                {
+                                    "from": phone,
+                                    "id": message_id,
+                                    "timestamp": str(int(time.time())),
+                                    "type": "text",
+                                    "text": {"body": text},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    raw = json.dumps(payload).encode()
+    signature = "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    return requests.post(
+        f"{stack.rasa_url}/webhooks/whatsapp/webhook",
+        data=raw,
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
+        timeout=30,
+    )
+
+
+def test_a_signed_message_is_answered_on_whatsapp_with_the_profile_name(stack, graph):
+    phone = "6281234567890"
+    assert deliver(stack, phone, "Budi Santoso", "halo", "wamid.in.1").status_code == 200
+    texts = graph.wait_for(phone, "Budi")
+    assert any(text.startswith("Selamat") for text in texts)
+    # The menu (seven items) goes out as a list message.
+    graph.wait_for(phone, "Silakan pilih layanan")
+
+
+def test_a_redelivered_message_is_answered_once(stack, graph):
+    phone = "6281234500002"
+    for _ in range(2):
+        assert deliver(stack, phone, "Siti", "apa itu sp2d", "wamid.in.dup").status_code == 200
+    graph.wait_for(phone, "Surat Perintah Pencairan Dana")
+    time.sleep(2)
+    answers = [t for t in graph.texts_to(phone) if "Surat Perintah Pencairan Dana" in t]
+    assert len(answers) == 1
+
+
+def test_a_forged_delivery_is_refused_and_not_answered(stack, graph):
+    phone = "6281234500003"
+    raw = json.dumps({"object": "whatsapp_business_account", "entry": []}).encode()
+    reply = requests.post(
+        f"{stack.rasa_url}/webhooks/whatsapp/webhook",
+        data=raw,
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=" + "0" * 64},
+        timeout=30,
+    )
+    assert reply.status_code == 403
+    assert graph.texts_to(phone) == []
+
+
+def test_sakti_reset_from_the_registered_whatsapp_number(stack, graph):
+    phone = "6281234567890"  # registered for NIK 3201234567890001 in the shipped fixtures
+    deliver(stack, phone, "Budi Santoso", "reset password sakti", "wamid.in.s1")
+    graph.wait_for(phone, "Silakan ketik NIK Anda")
+    deliver(stack, phone, "Budi Santoso", "3201234567890001", "wamid.in.s2")
+    graph.wait_for(phone, "beberapa satker")
+    deliver(stack, phone, "Budi Santoso", "415011", "wamid.in.s3")
+    texts = graph.wait_for(phone, "Reset password SAKTI untuk satker 415011 berhasil")
+    assert not any("3201234567890001" in text for text in texts)
+
+
+def test_the_idle_sweeper_pushes_its_message_on_whatsapp(stack, graph):
+    phone = "6281234500004"
+    deliver(stack, phone, "Andi", "cek sp2d", "wamid.in.i1")
+    graph.wait_for(phone, "nomor SP2D")
+    time.sleep(4)  # HELPDESK_IDLE_SECONDS=3
+    env = {**stack.env, "RASA_URL": stack.rasa_url, "RASA_API_TOKEN": TOKEN}
+    subprocess.run(
+        [str(Path(sys.executable).parent / "helpdesk"), "sweeper", "--once"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    graph.wait_for(phone, "Sesi chat berakhir")
+    # The next message starts a new session with the greeting.
+    deliver(stack, phone, "Andi", "halo", "wamid.in.i2")
+    texts = graph.wait_for(phone, "Andi")
+    assert any(text.startswith("Selamat") for text in texts)
