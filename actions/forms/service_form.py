@@ -9,10 +9,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
 from actions.base import ServicesMixin
-from helpdesk.identifiers import DigitRule, IdentifierError
+from helpdesk.identifiers import DigitRule, IdentifierError, parse_choice
 
 #: Refused answers after which a form stops and offers the menu or a ticket.
 MAX_FAILURES = 3
+#: Intents after which a requested choice is not read from the text (rules handle them).
+NOT_AN_ANSWER = frozenset({"cancel", "menu"})
 
 
 def shown(value: Any, limit: int = 40) -> str:
@@ -68,6 +70,33 @@ class ServiceFormValidation(ServicesMixin):
             return self.reject(
                 dispatcher, tracker, slot, response, value=shown(value), count=error.count, **kwargs
             )
+
+    def extract_choice(
+        self,
+        tracker: Tracker,
+        slot: str,
+        choices: dict[str, tuple[str, ...]],
+        trigger_intent: str,
+    ) -> dict[str, Any]:
+        """A choice slot's value: the answer to its question, or a keyword in the request
+        that opened the form ("reset mfa sakti", "aktivasi digit").
+
+        Args:
+            tracker: The conversation.
+            slot: The choice slot (custom mapping).
+            choices: Choice key -> keywords (`helpdesk.identifiers.parse_choice`).
+            trigger_intent: The intent of requests that open the form.
+        """
+        if tracker.get_slot(slot):
+            return {}
+        text = str((tracker.latest_message or {}).get("text") or "").strip()
+        intent = self.latest_intent(tracker)
+        if self.requested(tracker) == slot:
+            return {} if intent in NOT_AN_ANSWER or not text else {slot: text}
+        if intent == trigger_intent and not text[:1].isdigit():
+            key = parse_choice(text, choices)
+            return {slot: key} if key else {}
+        return {}
 
     @staticmethod
     def requested(tracker: Tracker) -> str | None:

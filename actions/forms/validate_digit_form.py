@@ -24,8 +24,6 @@ from helpdesk.validation import validate_email
 _ANY_IDENTITY = DigitRule(5, 18)
 #: Identity types told apart by their length alone.
 _TYPE_BY_LENGTH = {16: "nik", 18: "nip"}
-#: Intents after which a requested choice is not read from the text.
-_NOT_AN_ANSWER = frozenset({"cancel", "menu"})
 
 
 def _expected(rule: DigitRule) -> str:
@@ -54,30 +52,15 @@ class ValidateDigitForm(ServiceFormValidation, FormValidationAction):
             return [slot for slot in domain_slots if slot != slots.DIGIT_EMAIL]
         return domain_slots
 
-    def _extract_choice(
-        self, tracker: Tracker, slot: str, choices: dict[str, tuple[str, ...]]
-    ) -> dict[str, Any]:
-        """The answer to a requested choice, or a keyword in the request that opened the form."""
-        if tracker.get_slot(slot):
-            return {}
-        text = str((tracker.latest_message or {}).get("text") or "").strip()
-        intent = self.latest_intent(tracker)
-        if self.requested(tracker) == slot:
-            return {} if intent in _NOT_AN_ANSWER or not text else {slot: text}
-        if intent == "digit_service" and not text[:1].isdigit():
-            key = parse_choice(text, choices)
-            return {slot: key} if key else {}
-        return {}
-
     def extract_digit_service(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return self._extract_choice(tracker, slots.DIGIT_SERVICE, DIGIT_SERVICES)
+        return self.extract_choice(tracker, slots.DIGIT_SERVICE, DIGIT_SERVICES, "digit_service")
 
     def extract_digit_id_type(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return self._extract_choice(tracker, slots.DIGIT_ID_TYPE, ID_TYPE_CHOICES)
+        return self.extract_choice(tracker, slots.DIGIT_ID_TYPE, ID_TYPE_CHOICES, "digit_service")
 
     def validate_digit_service(
         self,

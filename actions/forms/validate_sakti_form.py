@@ -19,8 +19,6 @@ from helpdesk.identifiers import NIK, SAKTI_KINDS, SATKER_CODE, IdentifierError,
 
 logger = logging.getLogger(__name__)
 
-_NOT_AN_ANSWER = frozenset({"cancel", "menu"})
-
 
 class ValidateSaktiForm(ServiceFormValidation, FormValidationAction):
     """Serve only the account's owner, writing from the phone registered for the NIK.
@@ -44,16 +42,7 @@ class ValidateSaktiForm(ServiceFormValidation, FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """The answer to the question, or "password" / "mfa" in the request ("reset mfa")."""
-        if tracker.get_slot(slots.SAKTI_KIND):
-            return {}
-        text = str((tracker.latest_message or {}).get("text") or "").strip()
-        intent = self.latest_intent(tracker)
-        if self.requested(tracker) == slots.SAKTI_KIND:
-            return {} if intent in _NOT_AN_ANSWER or not text else {slots.SAKTI_KIND: text}
-        if intent == "sakti_service":
-            kind = parse_choice(text, SAKTI_KINDS) if not text[:1].isdigit() else None
-            return {slots.SAKTI_KIND: kind} if kind else {}
-        return {}
+        return self.extract_choice(tracker, slots.SAKTI_KIND, SAKTI_KINDS, "sakti_service")
 
     def validate_sakti_kind(
         self,
