@@ -11,7 +11,7 @@ ST_STAMP  := $(VENV)/.installed-st
 MODEL_STAMP := models/.trained
 TRAIN_INPUTS := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml' 2>/dev/null) $(wildcard components/*.py)
 
-.PHONY: help venv st run train index test test-unit test-stories test-conversations test-live test-browser validate eval bench lint format clean
+.PHONY: help venv st run train index test test-unit test-stories test-conversations test-live test-browser browser-deps validate eval bench lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -58,6 +58,22 @@ test-conversations: $(MODEL_STAMP) ## Held-out REST conversations against the si
 test-live: $(MODEL_STAMP) ## Tests against a live stack: idle sweeper end to end (pytest -m live)
 	$(PY) -m pytest -q -m live
 
+CHROMIUM     := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+
+browser-deps: ## Debian's chromium and chromium-driver for the browser tests (installed when root)
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x $(CHROMEDRIVER) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	  else \
+	    echo "error: $(CHROMIUM) or $(CHROMEDRIVER) is missing; as root run: apt-get install -y chromium chromium-driver" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+test-browser: $(MODEL_STAMP) browser-deps ## The web chat end to end in headless Chromium (installs Chromium as root)
+	$(PY) -m pytest -q -m browser tests/browser
+
 test: $(ST_STAMP) ## The whole suite: lint, pytest, validate, stories, conversations, live, browser
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-unit
@@ -65,6 +81,7 @@ test: $(ST_STAMP) ## The whole suite: lint, pytest, validate, stories, conversat
 	$(MAKE) --no-print-directory test-stories
 	$(MAKE) --no-print-directory test-conversations
 	$(MAKE) --no-print-directory test-live
+	$(MAKE) --no-print-directory test-browser
 
 eval: $(STAMP) ## Knowledge-base retrieval figures (vs baselines) and NLU figures (vs Rasa's default config)
 	$(HELPDESK) kb eval --source knowledge_base/faq --queries knowledge_base/eval/queries.jsonl --baselines

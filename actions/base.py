@@ -59,11 +59,15 @@ def latest_text(tracker: Tracker) -> str:
 
 
 def channel_of(tracker: Tracker) -> str | None:
-    """The channel of the conversation (session metadata first, then the latest input)."""
+    """The channel of the conversation: the one Rasa recorded for the latest message, else the
+    session metadata's (a client can choose its metadata, so Rasa's record comes first)."""
+    channel = tracker.get_latest_input_channel()
+    if channel:
+        return channel
     metadata = tracker.get_slot(slots.SESSION_STARTED_METADATA)
     if isinstance(metadata, dict) and isinstance(metadata.get("channel"), str):
         return metadata["channel"]
-    return tracker.get_latest_input_channel()
+    return None
 
 
 def requester_phone_of(tracker: Tracker, settings: "Settings") -> str | None:

@@ -59,16 +59,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import hashlib
+import functools
 import hmac
 import json
 import logging
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Mapping, Sequence
 
 import aiohttp
 from aiogram.bot.api import TelegramAPIServer
@@ -80,6 +78,27 @@ from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from connectors.common import (
+    OnNewMessage,
+    ShortIds,
+    add_health_route,
+    as_dict,
+    as_list,
+    base_url,
+    check_retry_settings,
+    choices,
+    clean_credential,
+    inbound_repository,
+    json_object,
+    mask_id,
+    missing_credentials,
+    missing_message,
+    read_credentials,
+    str_or_none,
+)
+from connectors.common import shorten as _shorten
+from connectors.common import split_text as _split_text
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.storage.repositories import InboundMessageRepository
@@ -98,7 +117,6 @@ ROW_MAX_BUTTONS = 3
 ROW_TITLE_LIMIT = 16
 #: Longer button titles are shortened (Telegram shows only the start of a long one anyway).
 TITLE_LIMIT = 128
-ELLIPSIS = "…"
 
 SECRET_TOKEN_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 #: The update types the webhook asks Telegram for.
@@ -150,42 +168,9 @@ class TelegramConfigError(RasaException):
 # --------------------------------------------------------------------------- helpers
 
 
-def mask_id(value: Any) -> str:
-    """A chat or user id for logs: only its last four characters ("***4567")."""
-    text = "" if value is None else str(value)
-    return "***" + text[-4:] if text else "***"
-
-
-def _clean(value: Any) -> str:
-    """A credential value as a stripped string; "" for None and for an unexpanded `${VAR}`."""
-    if value is None:
-        return ""
-    text = str(value).strip()
-    if text.startswith("${") and text.endswith("}"):
-        return ""
-    return text
-
-
-def _missing_message(missing: Iterable[str]) -> str:
-    return (
-        f"The Telegram channel cannot start: credentials missing or empty: {', '.join(missing)}. "
-        "Set them in the environment (credentials.yml block: see connectors/telegram.py)."
-    )
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str_or_none(value: Any) -> str | None:
-    if value is None or isinstance(value, (dict, list)):
-        return None
-    text = str(value)
-    return text if text else None
+_missing_message = functools.partial(missing_message, "Telegram", "connectors/telegram.py")
+#: A JSON value as a non-empty string; None for a dict or list too (ids, names, captions).
+_str_or_none = functools.partial(str_or_none, scalars_only=True)
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -213,47 +198,29 @@ def verify_secret_token(secret_token: str, header: str | None) -> bool:
     return hmac.compare_digest(secret_token.encode("utf-8"), header.encode("utf-8"))
 
 
-class CallbackData:
+def fits_callback_data(payload: str) -> bool:
+    """Whether `payload` can be callback data as it is (at most 64 UTF-8 bytes)."""
+    return len(payload.encode("utf-8")) <= CALLBACK_DATA_LIMIT
+
+
+class CallbackData(ShortIds):
     """Maps button payloads to Telegram `callback_data` (at most 64 bytes) and back.
 
     A payload that fits is its own callback data, so a tap comes back as exactly the payload
     the assistant offered (`/menu_select{"number":"7"}`). A longer one (e.g. an FAQ question)
-    gets an id made from its hash, remembered here (in this process, the most recent
-    `max_entries`); a tap on such an id this process does not know gives None, and the parser
-    falls back to the tapped button's title.
+    gets "tg:" and 40 hex digits of its SHA-256, remembered in this process; a tap on such an
+    id this process does not know gives None, and the parser falls back to the tapped
+    button's title (see `ShortIds`).
     """
 
     PREFIX = "tg:"
 
     def __init__(self, max_entries: int = 10_000) -> None:
-        if max_entries <= 0:
-            raise ValueError("max_entries must be > 0")
-        self._max_entries = max_entries
-        self._payloads: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
+        super().__init__(self.PREFIX, fits_callback_data, digest_chars=40, max_entries=max_entries)
 
     def to_data(self, payload: str) -> str:
-        """The callback data to send for `payload` (non-empty)."""
-        if not payload:
-            raise ValueError("payload must not be empty")
-        if len(payload.encode("utf-8")) <= CALLBACK_DATA_LIMIT and not payload.startswith(
-            self.PREFIX
-        ):
-            return payload
-        data = self.PREFIX + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:40]
-        with self._lock:
-            self._payloads[data] = payload
-            self._payloads.move_to_end(data)
-            while len(self._payloads) > self._max_entries:
-                self._payloads.popitem(last=False)
-        return data
-
-    def to_payload(self, data: str) -> str | None:
-        """The payload callback data stands for; None for a hash id not known here."""
-        if not data.startswith(self.PREFIX):
-            return data
-        with self._lock:
-            return self._payloads.get(data)
+        """The callback data to send for `payload` (non-empty): `to_id`."""
+        return self.to_id(payload)
 
 
 #: The mapping shared by this process's output channels and webhook parser.
@@ -352,7 +319,7 @@ def media_info(kind: str, message: Mapping[str, Any]) -> dict[str, Any] | None:
         None when no file id is given.
     """
     if kind == "photo":
-        sizes = [s for s in _as_list(message.get("photo")) if isinstance(s, dict)]
+        sizes = [s for s in as_list(message.get("photo")) if isinstance(s, dict)]
         if not sizes:
             return None
         media = max(
@@ -364,7 +331,7 @@ def media_info(kind: str, message: Mapping[str, Any]) -> dict[str, Any] | None:
         )
         mime_type: str | None = "image/jpeg"  # Telegram re-encodes photos as JPEG
     else:
-        media = _as_dict(message.get(kind))
+        media = as_dict(message.get(kind))
         mime_type = _str_or_none(media.get("mime_type"))
     file_id = _str_or_none(media.get("file_id"))
     if not file_id:
@@ -397,13 +364,13 @@ def _metadata(
 def _parse_message(
     update_id: int, field_name: str, message: Mapping[str, Any], bot_name: str | None
 ) -> ParsedUpdate:
-    chat_id = _as_dict(message.get("chat")).get("id")
+    chat_id = as_dict(message.get("chat")).get("id")
     content = content_type(message)
     kind = f"{field_name}:{content}"
     if chat_id is None or isinstance(chat_id, (dict, list)):
         return ParsedUpdate(update_id, f"{field_name}:malformed")
     metadata = _metadata(
-        update_id, chat_id, _as_dict(message.get("from")), message.get("message_id")
+        update_id, chat_id, as_dict(message.get("from")), message.get("message_id")
     )
     if field_name == "edited_message":
         metadata["edited"] = True
@@ -426,9 +393,9 @@ def _parse_message(
 
 def _button_title(message: Mapping[str, Any], data: str) -> str | None:
     """The title of the button with `data` in the message's inline keyboard."""
-    keyboard = _as_dict(message.get("reply_markup")).get("inline_keyboard")
-    for row in _as_list(keyboard):
-        for button in _as_list(row):
+    keyboard = as_dict(message.get("reply_markup")).get("inline_keyboard")
+    for row in as_list(keyboard):
+        for button in as_list(row):
             if isinstance(button, dict) and button.get("callback_data") == data:
                 return _str_or_none(button.get("text"))
     return None
@@ -438,9 +405,9 @@ def _parse_callback(
     update_id: int, query: Mapping[str, Any], callback_data: CallbackData
 ) -> ParsedUpdate:
     query_id = _str_or_none(query.get("id"))
-    message = _as_dict(query.get("message"))
-    user = _as_dict(query.get("from"))
-    chat_id = _as_dict(message.get("chat")).get("id", user.get("id"))
+    message = as_dict(query.get("message"))
+    user = as_dict(query.get("from"))
+    chat_id = as_dict(message.get("chat")).get("id", user.get("id"))
     data = _str_or_none(query.get("data"))
     if not data or chat_id is None or isinstance(chat_id, (dict, list)):
         kind = "callback_query:game" if query.get("game_short_name") else "callback_query:empty"
@@ -486,10 +453,10 @@ def parse_update(
     if update_id is None:
         return ParsedUpdate(None, "malformed")
     if "callback_query" in update:
-        return _parse_callback(update_id, _as_dict(update["callback_query"]), callback_data)
+        return _parse_callback(update_id, as_dict(update["callback_query"]), callback_data)
     for field_name in ("message", "edited_message"):
         if field_name in update:
-            return _parse_message(update_id, field_name, _as_dict(update[field_name]), bot_name)
+            return _parse_message(update_id, field_name, as_dict(update[field_name]), bot_name)
     kind = next((str(key) for key in update if key != "update_id"), "empty")
     return ParsedUpdate(update_id, kind)
 
@@ -502,70 +469,22 @@ def text_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _fitting_prefix(text: str, limit: int) -> int:
-    """The largest index `i` with `text_length(text[:i]) <= limit`."""
-    units = 0
-    for index, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit:
-            return index
-    return len(text)
-
-
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Split `text` into messages of at most `limit` UTF-16 code units.
+    """Split `text` into messages of at most `limit` (> 1) UTF-16 code units (emoji count 2).
 
-    Cuts at the last paragraph break that fits, else the last line break, else the last space,
-    else hard at the limit.
-
-    Args:
-        text: The text.
-        limit: The longest part.
-
-    Returns:
-        The non-empty parts, in order (none for blank text).
+    See `common.split_text`.
     """
     if limit <= 1:
         raise ValueError("limit must be > 1")
-    rest = text.strip()
-    parts: list[str] = []
-    while text_length(rest) > limit:
-        fit = _fitting_prefix(rest, limit)
-        cut = 0
-        for separator in ("\n\n", "\n", " "):
-            cut = rest.rfind(separator, 0, fit + len(separator))
-            if cut > 0:
-                break
-        if cut <= 0:
-            cut = fit
-        part = rest[:cut].rstrip()
-        if part:
-            parts.append(part)
-        rest = rest[cut:].lstrip()
-    if rest:
-        parts.append(rest)
-    return parts
+    return _split_text(text, limit, measure=text_length)
 
 
 def shorten(text: str, limit: int = TITLE_LIMIT) -> str:
-    """`text` on one line, at most `limit` characters, ending in "…" when it was cut."""
-    line = " ".join(text.split())
-    if len(line) <= limit:
-        return line
-    return line[: limit - 1].rstrip() + ELLIPSIS
+    """`text` on one line, at most `limit` characters, ending in "…" when it was cut.
 
-
-def _choices(buttons: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
-    """(title, payload) of each Rasa button; a missing payload is the title and vice versa."""
-    choices = []
-    for button in buttons:
-        if not isinstance(button, Mapping):
-            continue
-        title = shorten(str(button.get("title") or ""))
-        payload = str(button.get("payload") or "").strip() or title
-        if payload:
-            choices.append((title or shorten(payload), payload))
-    return choices
+    The cut is hard, not after a word (see `common.shorten`).
+    """
+    return _shorten(text, limit, at_word=False)
 
 
 def button_rows(titles: Sequence[str], button_type: str | None = None) -> list[list[int]]:
@@ -605,10 +524,10 @@ def keyboard_markup(
     Returns:
         An `InlineKeyboardMarkup` or `ReplyKeyboardMarkup` as a dict; None without buttons.
     """
-    choices = _choices(buttons)
-    if not choices:
+    options = choices(buttons, title_of=shorten)
+    if not options:
         return None
-    titles = [title for title, _ in choices]
+    titles = [title for title, _ in options]
     if button_type == "reply":
         return {
             "keyboard": [[{"text": titles[i]} for i in row] for row in button_rows(titles, None)],
@@ -621,7 +540,7 @@ def keyboard_markup(
     return {
         "inline_keyboard": [
             [
-                {"text": choices[i][0], "callback_data": callback_data.to_data(choices[i][1])}
+                {"text": options[i][0], "callback_data": callback_data.to_id(options[i][1])}
                 for i in row
             ]
             for row in button_rows(titles, button_type)
@@ -696,12 +615,11 @@ class TelegramOutput(RasaTelegramOutput):
             TelegramConfigError: For a missing or malformed token.
             ValueError: For a non-positive timeout or attempts, or a negative backoff.
         """
-        token = _clean(access_token)
+        token = clean_credential(access_token)
         if not token:
             raise TelegramConfigError(_missing_message(["access_token (TELEGRAM_ACCESS_TOKEN)"]))
-        if timeout <= 0 or attempts < 1 or backoff < 0:
-            raise ValueError("timeout and attempts must be > 0, backoff >= 0")
-        self.api_url = (_clean(api_url) or DEFAULT_API_URL).rstrip("/")
+        check_retry_settings(timeout, attempts, backoff)
+        self.api_url = base_url(api_url, DEFAULT_API_URL)
         try:
             # aiogram's BaseBot: validates the token, no I/O (Rasa's __init__ takes no server).
             super(RasaTelegramOutput, self).__init__(
@@ -851,9 +769,6 @@ class TelegramOutput(RasaTelegramOutput):
 # --------------------------------------------------------------------------- input channel
 
 
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
-
-
 class TelegramInput(RasaTelegramInput):
     """Receives Telegram's webhook (see the module docstring)."""
 
@@ -869,16 +784,9 @@ class TelegramInput(RasaTelegramInput):
             TelegramConfigError: Naming every required credential that is missing or empty, or
                 for an invalid token or secret token.
         """
-        credentials = credentials or {}
-        values = {
-            key: _clean(credentials.get(key))
-            for key in (*REQUIRED_CREDENTIALS, *OPTIONAL_CREDENTIALS)
-        }
-        missing = [
-            f"{key} ({env_name})"
-            for key, env_name in REQUIRED_CREDENTIALS.items()
-            if not values[key]
-        ]
+        values, missing = read_credentials(
+            credentials, REQUIRED_CREDENTIALS, OPTIONAL_CREDENTIALS, env_name_keys=False
+        )
         if missing:
             raise TelegramConfigError(_missing_message(missing))
         return cls(
@@ -920,29 +828,30 @@ class TelegramInput(RasaTelegramInput):
             TelegramConfigError: For a missing credential, an invalid token or secret token.
         """
         values = {"access_token": access_token, "verify": verify, "webhook_url": webhook_url}
-        missing = [
-            f"{key} ({REQUIRED_CREDENTIALS[key]})"
-            for key, value in values.items()
-            if not _clean(value)
-        ]
+        missing = missing_credentials(values, REQUIRED_CREDENTIALS)
         if missing:
             raise TelegramConfigError(_missing_message(missing))
-        url = _clean(webhook_url)
+        url = clean_credential(webhook_url)
         if not url.lower().startswith(("https://", "http://")):
             raise TelegramConfigError(
                 "The Telegram channel cannot start: webhook_url (TELEGRAM_WEBHOOK_URL) must be "
                 "the public https:// URL of /webhooks/telegram/webhook."
             )
-        secret = _clean(secret_token)
+        secret = clean_credential(secret_token)
         if secret and not _SECRET_TOKEN.fullmatch(secret):
             raise TelegramConfigError(
                 "The Telegram channel cannot start: secret_token (TELEGRAM_SECRET_TOKEN) must be "
                 "1-256 characters of A-Z, a-z, 0-9, _ and -."
             )
-        super().__init__(_clean(access_token), _clean(verify).lstrip("@"), url, debug_mode=False)
+        super().__init__(
+            clean_credential(access_token),
+            clean_credential(verify).lstrip("@"),
+            url,
+            debug_mode=False,
+        )
         self.bot_name: str = self.verify
         self.secret_token = secret or None
-        self.api_url = (_clean(api_url) or DEFAULT_API_URL).rstrip("/")
+        self.api_url = base_url(api_url, DEFAULT_API_URL)
         self.output = output or TelegramOutput(self.access_token, self.api_url)
         self.reclaim_after = reclaim_after
         self.register_at_start = register_at_start
@@ -957,11 +866,7 @@ class TelegramInput(RasaTelegramInput):
     @property
     def repository(self) -> "InboundMessageRepository":
         """The inbound message store (the helpdesk services' one unless injected)."""
-        if self._repository is not None:
-            return self._repository
-        from helpdesk.services import get_services
-
-        return get_services().inbound_messages
+        return inbound_repository(self._repository)
 
     def get_output_channel(self) -> TelegramOutput:
         """The output channel; never contacts Telegram (safe inside a running loop)."""
@@ -1135,9 +1040,7 @@ class TelegramInput(RasaTelegramInput):
                     await task
             await self.output.close()
 
-        @telegram_webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        add_health_route(telegram_webhook)
 
         @telegram_webhook.route("/set_webhook", methods=["GET", "POST"])
         async def set_webhook(_: Request) -> HTTPResponse:
@@ -1159,11 +1062,8 @@ class TelegramInput(RasaTelegramInput):
                     )
                     return response.json({"status": "forbidden"}, status=403)
             body = request.body or b""
-            try:
-                payload = json.loads(body)
-            except (ValueError, UnicodeDecodeError):
-                payload = None
-            if not isinstance(payload, dict):
+            payload = json_object(body)
+            if payload is None:
                 logger.warning("telegram: update refused: malformed JSON (%d bytes)", len(body))
                 return response.json({"status": "bad request"}, status=400)
             status, word = await self.receive_update(payload, on_new_message)

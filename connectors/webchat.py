@@ -61,6 +61,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors.common import add_health_route
+
 logger = logging.getLogger(__name__)
 
 #: The channel name: the URL prefix `/webhooks/webchat`.
@@ -157,8 +159,9 @@ class WebChatInput(InputChannel):
     """Serves the web chat page; the socket.io channel handles its messages.
 
     This channel registers no message route and never calls `on_new_message`: the page
-    connects to Rasa's `socketio` channel (same server, same origin), which must be configured
-    too (with `session_persistence: true`).
+    connects to the socket.io channel of the same server (same origin), which must be
+    configured too, as `connectors.webchat.SocketIOInput` with `session_persistence: true`
+    (Rasa's own `socketio` channel never delivers answers then; see the module docstring).
 
     Args:
         title: Page title and header text (plain text; escaped).
@@ -242,9 +245,7 @@ class WebChatInput(InputChannel):
                 target += "?" + request.query_string
             return response.redirect(target, status=301)
 
-        @webchat.route("/health", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        add_health_route(webchat, "/health")
 
         @webchat.route("/static/<name:path>", methods=["GET", "HEAD"])
         async def static(_: Request, name: str) -> HTTPResponse:

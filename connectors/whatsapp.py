@@ -35,21 +35,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import functools
 import hashlib
 import hmac
 import json
 import logging
 import os
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import (
     TYPE_CHECKING,
     Any,
     AsyncIterator,
-    Awaitable,
-    Callable,
     Coroutine,
     Iterable,
     Mapping,
@@ -62,6 +59,29 @@ from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from connectors.common import (
+    ELLIPSIS,
+    OnNewMessage,
+    ShortIds,
+    add_health_route,
+    as_dict,
+    as_list,
+    base_url,
+    check_retry_settings,
+    choices,
+    clean_credential,
+    head,
+    inbound_repository,
+    json_object,
+    mask_id,
+    missing_message,
+    one_line,
+    read_credentials,
+    str_or_none,
+)
+from connectors.common import shorten as _shorten
+from connectors.common import split_text as _split_text
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.storage.repositories import InboundMessageRepository
@@ -82,7 +102,6 @@ ROW_DESCRIPTION_LIMIT = 72
 SECTION_TITLE_LIMIT = 24
 MAX_REPLY_BUTTONS = 3
 MAX_LIST_ROWS = 10
-ELLIPSIS = "…"
 
 #: Channel texts (Indonesian, like everything the citizen reads).
 CHOICES_PROMPT = "Silakan pilih:"
@@ -129,35 +148,15 @@ class WhatsAppSendError(Exception):
 # --------------------------------------------------------------------------- helpers
 
 
-def mask_phone(value: str | None) -> str:
-    """A phone number (or any sender id) for logs: only its last four characters.
+#: A phone number (or any sender id) for logs: "6281234567890" -> "***7890".
+mask_phone = mask_id
 
-    Args:
-        value: The phone number, e.g. "6281234567890".
-
-    Returns:
-        E.g. "***7890".
-    """
-    if not value:
-        return "***"
-    return "***" + str(value)[-4:]
+_missing_message = functools.partial(missing_message, "WhatsApp", "connectors/whatsapp.py")
 
 
-def _clean(value: Any) -> str:
-    """A credential value as a stripped string; "" for None and for an unexpanded `${VAR}`."""
-    if value is None:
-        return ""
-    text = str(value).strip()
-    if text.startswith("${") and text.endswith("}"):
-        return ""
-    return text
-
-
-def _missing_message(what: str, missing: Iterable[str]) -> str:
-    return (
-        f"The WhatsApp channel cannot start: {what} missing or empty: {', '.join(missing)}. "
-        "Set them in the environment (credentials.yml block: see connectors/whatsapp.py)."
-    )
+def _blank(**values: Any) -> list[str]:
+    """The names of the values that are missing or empty (see `clean_credential`), in order."""
+    return [name for name, value in values.items() if not clean_credential(value)]
 
 
 def verify_signature(app_secret: str, body: bytes, signature_header: str | None) -> bool:
@@ -201,44 +200,24 @@ def verify_subscription(args: Mapping[str, Any], verify_token: str) -> str | Non
     return challenge if isinstance(challenge, str) and challenge else None
 
 
-class PayloadIds:
-    """Maps button payloads to WhatsApp reply ids and back.
+def fits_reply_id(payload: str) -> bool:
+    """Whether `payload` can be a reply id as it is (at most 256 characters)."""
+    return len(payload) <= REPLY_ID_LIMIT
+
+
+class PayloadIds(ShortIds):
+    """Maps button payloads to WhatsApp reply ids and back (see `ShortIds`).
 
     A payload of at most 256 characters is its own id, so a tap comes back as exactly the
-    payload the assistant offered ("/affirm", "2"). A longer payload gets an id made from its
-    hash, remembered here (in this process, the most recent `max_entries`); a tap on such an id
-    that this process does not know (any more) gives None, and the caller uses the title.
+    payload the assistant offered ("/affirm", "2"). A longer payload gets "wa-payload:" and
+    the SHA-256 of it as its id, remembered in this process; a tap on such an id that this
+    process does not know (any more) gives None, and the caller uses the title.
     """
 
     PREFIX = "wa-payload:"
 
     def __init__(self, max_entries: int = 10_000) -> None:
-        if max_entries <= 0:
-            raise ValueError("max_entries must be > 0")
-        self._max_entries = max_entries
-        self._payloads: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def to_id(self, payload: str) -> str:
-        """The reply id to send for `payload` (non-empty)."""
-        if not payload:
-            raise ValueError("payload must not be empty")
-        if len(payload) <= REPLY_ID_LIMIT and not payload.startswith(self.PREFIX):
-            return payload
-        reply_id = self.PREFIX + hashlib.sha256(payload.encode("utf-8")).hexdigest()
-        with self._lock:
-            self._payloads[reply_id] = payload
-            self._payloads.move_to_end(reply_id)
-            while len(self._payloads) > self._max_entries:
-                self._payloads.popitem(last=False)
-        return reply_id
-
-    def to_payload(self, reply_id: str) -> str | None:
-        """The payload a reply id stands for; None for a long-payload id not known here."""
-        if not reply_id.startswith(self.PREFIX):
-            return reply_id
-        with self._lock:
-            return self._payloads.get(reply_id)
+        super().__init__(self.PREFIX, fits_reply_id, max_entries=max_entries)
 
 
 #: The mapping shared by this process's output channels and webhook parser.
@@ -317,29 +296,14 @@ class WebhookBatch:
     ignored: tuple[str, ...] = ()
 
 
-def _as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str_or_none(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value)
-    return text if text else None
-
-
 def _profile_name(contacts: Sequence[Any], sender: str) -> str | None:
     """The sender's WhatsApp profile name from `value.contacts[]`."""
     candidates = [contact for contact in contacts if isinstance(contact, dict)]
     for contact in candidates:
         if str(contact.get("wa_id", "")) == sender:
-            return _str_or_none(_as_dict(contact.get("profile")).get("name"))
+            return str_or_none(as_dict(contact.get("profile")).get("name"))
     if len(candidates) == 1:
-        return _str_or_none(_as_dict(candidates[0].get("profile")).get("name"))
+        return str_or_none(as_dict(candidates[0].get("profile")).get("name"))
     return None
 
 
@@ -347,7 +311,7 @@ def message_kind(message: Mapping[str, Any]) -> str:
     """A message's type for logs: "text", "image", "interactive:button_reply", ..."""
     kind = str(message.get("type") or "unknown")
     if kind == "interactive":
-        return f"{kind}:{_as_dict(message.get('interactive')).get('type') or 'unknown'}"
+        return f"{kind}:{as_dict(message.get('interactive')).get('type') or 'unknown'}"
     return kind
 
 
@@ -357,32 +321,32 @@ def _message_text(
     """The text for Rasa and the media metadata; (None, None) for an unsupported message."""
     kind = str(message.get("type") or "unknown")
     if kind == "text":
-        return _str_or_none(_as_dict(message.get("text")).get("body")), None
+        return str_or_none(as_dict(message.get("text")).get("body")), None
     if kind == "interactive":
-        interactive = _as_dict(message.get("interactive"))
+        interactive = as_dict(message.get("interactive"))
         reply_kind = str(interactive.get("type") or "unknown")
         if reply_kind not in ("button_reply", "list_reply"):
             return None, None
-        reply = _as_dict(interactive.get(reply_kind))
-        reply_id = _str_or_none(reply.get("id"))
+        reply = as_dict(interactive.get(reply_kind))
+        reply_id = str_or_none(reply.get("id"))
         payload = payload_ids.to_payload(reply_id) if reply_id else None
         if payload is None and reply_id:
             logger.warning("whatsapp: reply id of a long payload unknown here; using the title")
-        return payload or _str_or_none(reply.get("title")), None
+        return payload or str_or_none(reply.get("title")), None
     if kind == "button":
-        button = _as_dict(message.get("button"))
-        return _str_or_none(button.get("payload")) or _str_or_none(button.get("text")), None
+        button = as_dict(message.get("button"))
+        return str_or_none(button.get("payload")) or str_or_none(button.get("text")), None
     if kind in MEDIA_TYPES:
-        media = _as_dict(message.get(kind))
-        media_id = _str_or_none(media.get("id"))
+        media = as_dict(message.get(kind))
+        media_id = str_or_none(media.get("id"))
         if not media_id:
             return None, None
         info = {
             "type": kind,
             "id": media_id,
-            "mime_type": _str_or_none(media.get("mime_type")),
-            "caption": _str_or_none(media.get("caption")),
-            "filename": _str_or_none(media.get("filename")),
+            "mime_type": str_or_none(media.get("mime_type")),
+            "caption": str_or_none(media.get("caption")),
+            "filename": str_or_none(media.get("filename")),
         }
         return media_id, info
     return None, None
@@ -410,8 +374,8 @@ def parse_message(
         The message, or None for types the assistant does not handle (location, contacts,
         reactions, unsupported, ...) and for malformed entries.
     """
-    message_id = _str_or_none(message.get("id"))
-    sender = _str_or_none(message.get("from"))
+    message_id = str_or_none(message.get("id"))
+    sender = str_or_none(message.get("from"))
     if not message_id or not sender:
         return None
     text, media = _message_text(message, payload_ids)
@@ -457,20 +421,20 @@ def parse_webhook(
     messages: list[WhatsAppMessage] = []
     ignored: list[str] = []
     statuses = 0
-    for entry in _as_list(payload.get("entry")):
-        for raw_change in _as_list(_as_dict(entry).get("changes")):
-            change = _as_dict(raw_change)
+    for entry in as_list(payload.get("entry")):
+        for raw_change in as_list(as_dict(entry).get("changes")):
+            change = as_dict(raw_change)
             if change.get("field", "messages") != "messages":
                 ignored.append(f"field:{change.get('field')}")
                 continue
-            value = _as_dict(change.get("value"))
-            statuses += len(_as_list(value.get("statuses")))
-            raw_messages = [m for m in _as_list(value.get("messages")) if isinstance(m, dict)]
-            target = _as_dict(value.get("metadata")).get("phone_number_id")
+            value = as_dict(change.get("value"))
+            statuses += len(as_list(value.get("statuses")))
+            raw_messages = [m for m in as_list(value.get("messages")) if isinstance(m, dict)]
+            target = as_dict(value.get("metadata")).get("phone_number_id")
             if phone_number_id and target is not None and str(target) != str(phone_number_id):
                 ignored.extend("other_phone_number" for _ in raw_messages)
                 continue
-            contacts = _as_list(value.get("contacts"))
+            contacts = as_list(value.get("contacts"))
             for raw in raw_messages:
                 parsed = parse_message(raw, contacts, payload_ids=payload_ids)
                 if parsed is None:
@@ -484,59 +448,16 @@ def parse_webhook(
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Split `text` into parts of at most `limit` characters.
-
-    Cuts at the last paragraph break that fits, else the last line break, else the last
-    space, else hard at the limit.
-
-    Args:
-        text: The text.
-        limit: The longest part.
-
-    Returns:
-        The non-empty parts, in order (none for blank text).
-    """
-    if limit <= 0:
-        raise ValueError("limit must be > 0")
-    rest = text.strip()
-    parts: list[str] = []
-    while len(rest) > limit:
-        cut = 0
-        for separator in ("\n\n", "\n", " "):
-            cut = rest.rfind(separator, 0, limit + len(separator))
-            if cut > 0:
-                break
-        if cut <= 0:
-            cut = limit
-        part = rest[:cut].rstrip()
-        if part:
-            parts.append(part)
-        rest = rest[cut:].lstrip()
-    if rest:
-        parts.append(rest)
-    return parts
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _head(line: str, limit: int) -> str:
-    """The longest start of `line` that leaves room for "…", cut after a word when it can."""
-    head = line[: limit - 1]
-    if line[limit - 1 : limit] not in ("", " "):
-        space = head.rfind(" ")
-        if space >= limit // 2:
-            head = head[:space]
-    return head.rstrip()
+    """Split `text` into parts of at most `limit` characters (see `common.split_text`)."""
+    return _split_text(text, limit)
 
 
 def shorten(text: str, limit: int) -> str:
-    """`text` on one line, at most `limit` characters, ending in "…" when it was cut."""
-    line = _one_line(text)
-    if len(line) <= limit:
-        return line
-    return _head(line, limit) + ELLIPSIS
+    """`text` on one line, at most `limit` characters, ending in "…" when it was cut.
+
+    The cut comes after a whole word when it can (see `common.shorten`).
+    """
+    return _shorten(text, limit, at_word=True)
 
 
 def split_title(
@@ -547,12 +468,12 @@ def split_title(
     Returns:
         (title, description or None).
     """
-    line = _one_line(text)
+    line = one_line(text)
     if len(line) <= title_limit:
         return line, None
-    head = _head(line, title_limit)
-    rest = line[len(head) :].strip()
-    return head + ELLIPSIS, (shorten(rest, description_limit) or None)
+    start = head(line, title_limit, at_word=True)
+    rest = line[len(start) :].strip()
+    return start + ELLIPSIS, (shorten(rest, description_limit) or None)
 
 
 def _base(recipient_id: str, kind: str) -> dict[str, Any]:
@@ -572,17 +493,6 @@ def text_bodies(recipient_id: str, text: str) -> list[dict[str, Any]]:
         body["text"] = {"preview_url": False, "body": part}
         bodies.append(body)
     return bodies
-
-
-def _choices(buttons: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
-    """(title, payload) of each Rasa button; a missing payload is the title and vice versa."""
-    choices = []
-    for button in buttons:
-        title = _one_line(str(button.get("title") or ""))
-        payload = str(button.get("payload") or "").strip() or title
-        if payload:
-            choices.append((title or payload, payload))
-    return choices
 
 
 def _body_and_lead(recipient_id: str, text: str, prompt: str) -> tuple[str, list[dict[str, Any]]]:
@@ -632,14 +542,14 @@ def button_bodies(
     Returns:
         The bodies, in sending order.
     """
-    choices = _choices(buttons)
-    if not choices:
+    options = choices(buttons)
+    if not options:
         return text_bodies(recipient_id, text)
-    titles = [title for title, _ in choices]
-    ids = [payload_ids.to_id(payload) for _, payload in choices]
+    titles = [title for title, _ in options]
+    ids = [payload_ids.to_id(payload) for _, payload in options]
     ids_unique = len(set(ids)) == len(ids)
 
-    if len(choices) <= MAX_REPLY_BUTTONS and ids_unique:
+    if len(options) <= MAX_REPLY_BUTTONS and ids_unique:
         short_titles = [shorten(title, BUTTON_TITLE_LIMIT) for title in titles]
         if len(set(short_titles)) == len(short_titles):
             body_text, lead = _body_and_lead(recipient_id, text, prompt)
@@ -656,7 +566,7 @@ def button_bodies(
             }
             return [*lead, body]
 
-    if len(choices) <= MAX_LIST_ROWS and ids_unique:
+    if len(options) <= MAX_LIST_ROWS and ids_unique:
         rows = []
         for reply_id, title in zip(ids, titles, strict=True):
             row_title, description = split_title(title)
@@ -692,7 +602,7 @@ def image_body(recipient_id: str, image_url: str) -> dict[str, Any]:
 async def _graph_error_code(resp: aiohttp.ClientResponse) -> Any:
     """Meta's error code (`error.code`, with `/error_subcode` when given), or None."""
     with contextlib.suppress(Exception):
-        error = _as_dict(_as_dict(json.loads(await resp.text())).get("error"))
+        error = as_dict(as_dict(json.loads(await resp.text())).get("error"))
         code, subcode = error.get("code"), error.get("error_subcode")
         return f"{code}/{subcode}" if subcode is not None else code
     return None
@@ -740,21 +650,13 @@ class WhatsAppOutput(OutputChannel):
             WhatsAppConfigError: For a missing token or phone number id.
             ValueError: For a non-positive timeout or attempts, or a negative backoff.
         """
-        missing = [
-            name
-            for name, value in (
-                ("access_token", access_token),
-                ("phone_number_id", phone_number_id),
-            )
-            if not _clean(value)
-        ]
+        missing = _blank(access_token=access_token, phone_number_id=phone_number_id)
         if missing:
-            raise WhatsAppConfigError(_missing_message("credentials", missing))
-        if timeout <= 0 or attempts < 1 or backoff < 0:
-            raise ValueError("timeout and attempts must be > 0, backoff >= 0")
-        self.access_token = _clean(access_token)
-        self.phone_number_id = _clean(phone_number_id)
-        self.api_url = (_clean(api_url) or DEFAULT_API_URL).rstrip("/")
+            raise WhatsAppConfigError(_missing_message(missing))
+        check_retry_settings(timeout, attempts, backoff)
+        self.access_token = clean_credential(access_token)
+        self.phone_number_id = clean_credential(phone_number_id)
+        self.api_url = base_url(api_url, DEFAULT_API_URL)
         self.timeout = timeout
         self.attempts = attempts
         self.backoff = backoff
@@ -776,19 +678,13 @@ class WhatsAppOutput(OutputChannel):
             WhatsAppConfigError: Naming the variables that are missing or empty.
         """
         env = os.environ if environ is None else environ
-        token = _clean(env.get("WHATSAPP_ACCESS_TOKEN"))
-        number = _clean(env.get("WHATSAPP_PHONE_NUMBER_ID"))
-        missing = [
-            name
-            for name, value in (
-                ("WHATSAPP_ACCESS_TOKEN", token),
-                ("WHATSAPP_PHONE_NUMBER_ID", number),
-            )
-            if not value
-        ]
+        token = clean_credential(env.get("WHATSAPP_ACCESS_TOKEN"))
+        number = clean_credential(env.get("WHATSAPP_PHONE_NUMBER_ID"))
+        missing = _blank(WHATSAPP_ACCESS_TOKEN=token, WHATSAPP_PHONE_NUMBER_ID=number)
         if missing:
-            raise WhatsAppConfigError(_missing_message("environment variables", missing))
-        return cls(token, number, _clean(env.get("WHATSAPP_API_URL")) or DEFAULT_API_URL, **kwargs)
+            raise WhatsAppConfigError(_missing_message(missing, what="environment variables"))
+        api_url = clean_credential(env.get("WHATSAPP_API_URL")) or DEFAULT_API_URL
+        return cls(token, number, api_url, **kwargs)
 
     @property
     def messages_url(self) -> str:
@@ -933,9 +829,6 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
-
-
 class WhatsAppInput(InputChannel):
     """Receives Meta's WhatsApp Cloud API webhook (see the module docstring)."""
 
@@ -950,18 +843,11 @@ class WhatsAppInput(InputChannel):
         Raises:
             WhatsAppConfigError: Naming every required credential that is missing or empty.
         """
-        credentials = credentials or {}
-        values = {
-            key: _clean(credentials.get(key)) or _clean(credentials.get(env_name))
-            for key, env_name in {**REQUIRED_CREDENTIALS, **OPTIONAL_CREDENTIALS}.items()
-        }
-        missing = [
-            f"{key} ({env_name})"
-            for key, env_name in REQUIRED_CREDENTIALS.items()
-            if not values[key]
-        ]
+        values, missing = read_credentials(
+            credentials, REQUIRED_CREDENTIALS, OPTIONAL_CREDENTIALS, env_name_keys=True
+        )
         if missing:
-            raise WhatsAppConfigError(_missing_message("credentials", missing))
+            raise WhatsAppConfigError(_missing_message(missing))
         return cls(
             access_token=values["access_token"],
             phone_number_id=values["phone_number_id"],
@@ -1000,24 +886,20 @@ class WhatsAppInput(InputChannel):
         Raises:
             WhatsAppConfigError: For a missing credential.
         """
-        missing = [
-            name
-            for name, value in (
-                ("access_token", access_token),
-                ("phone_number_id", phone_number_id),
-                ("app_secret", app_secret),
-                ("verify_token", verify_token),
-            )
-            if not _clean(value)
-        ]
+        missing = _blank(
+            access_token=access_token,
+            phone_number_id=phone_number_id,
+            app_secret=app_secret,
+            verify_token=verify_token,
+        )
         if missing:
-            raise WhatsAppConfigError(_missing_message("credentials", missing))
-        self.phone_number_id = _clean(phone_number_id)
-        self.app_secret = _clean(app_secret)
-        self.verify_token = _clean(verify_token)
-        self.api_url = (_clean(api_url) or DEFAULT_API_URL).rstrip("/")
+            raise WhatsAppConfigError(_missing_message(missing))
+        self.phone_number_id = clean_credential(phone_number_id)
+        self.app_secret = clean_credential(app_secret)
+        self.verify_token = clean_credential(verify_token)
+        self.api_url = base_url(api_url, DEFAULT_API_URL)
         self.output = output or WhatsAppOutput(
-            _clean(access_token), self.phone_number_id, self.api_url
+            clean_credential(access_token), self.phone_number_id, self.api_url
         )
         self.recovery_delay = recovery_delay
         self.shutdown_timeout = shutdown_timeout
@@ -1029,11 +911,7 @@ class WhatsAppInput(InputChannel):
     @property
     def repository(self) -> "InboundMessageRepository":
         """The inbound message store (the helpdesk services' one unless injected)."""
-        if self._repository is not None:
-            return self._repository
-        from helpdesk.services import get_services
-
-        return get_services().inbound_messages
+        return inbound_repository(self._repository)
 
     def get_output_channel(self) -> OutputChannel | None:
         return self.output
@@ -1212,9 +1090,7 @@ class WhatsAppInput(InputChannel):
                 )
             await self.output.close()
 
-        @whatsapp_webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        add_health_route(whatsapp_webhook)
 
         @whatsapp_webhook.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
@@ -1236,11 +1112,8 @@ class WhatsAppInput(InputChannel):
                     "invalid" if signature else "missing",
                 )
                 return response.json({"status": "forbidden"}, status=403)
-            try:
-                payload = json.loads(body)
-            except (ValueError, UnicodeDecodeError):
-                payload = None
-            if not isinstance(payload, dict):
+            payload = json_object(body)
+            if payload is None:
                 logger.warning("whatsapp: delivery refused: malformed JSON (%d bytes)", len(body))
                 return response.json({"status": "bad request"}, status=400)
 

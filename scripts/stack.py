@@ -25,13 +25,7 @@ BIN = Path(sys.executable).parent
 MODEL = ROOT / "models" / "helpdesk.tar.gz"
 
 #: Credentials of the Rasa server in tests: REST and socket.io (web chat).
-DEFAULT_CREDENTIALS = """rest:
-socketio:
-  user_message_evt: user_uttered
-  bot_message_evt: bot_uttered
-  session_persistence: true
-connectors.webchat.WebChatInput:
-"""
+DEFAULT_CREDENTIALS = (ROOT / "credentials.yml").read_text(encoding="utf-8")
 
 
 class StackError(RuntimeError):

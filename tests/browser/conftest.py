@@ -37,10 +37,6 @@ CHROMIUM_FLAGS = (
 )
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "browser: end-to-end tests in headless Chromium")
-
-
 def _require_browser() -> None:
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
     if missing:
