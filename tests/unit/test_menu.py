@@ -56,7 +56,9 @@ def test_match_by_number_and_by_name(menu, text, number):
     assert item is not None and item.number == number
 
 
-@pytest.mark.parametrize("text", ["", "9", "pilih 8", "halo", "tiket", "apa itu sp2d", "apa itu sakti", None])
+@pytest.mark.parametrize(
+    "text", ["", "9", "pilih 8", "halo", "tiket", "apa itu sp2d", "apa itu sakti", None]
+)
 def test_no_match(menu, text):
     assert menu.match(text) is None
 
