@@ -130,16 +130,18 @@ def _fold(text: object) -> str:
     return " ".join(re.sub(r"[^0-9a-z]+", " ", text).split())
 
 
-def parse_choice(text: object, choices: dict[str, tuple[str, ...]]) -> str | None:
+def parse_choice(
+    text: object, choices: dict[str, tuple[str, ...]], precedence: tuple[str, ...] = ()
+) -> str | None:
     """The key of the choice `text` names: by its number (1-based, in order) or a keyword.
 
     Args:
         text: What the user typed or the button payload ("2", "reset", "lupa password").
         choices: Choice key -> keywords (lower case). A keyword matches as whole words.
+        precedence: Keys that win when the text also names other choices (not each other).
 
     Returns:
-        The choice key, or None when the text names none, or several with equally long
-        keywords.
+        The choice key, or None when the text names none or several (after `precedence`).
     """
     folded = _fold(text)
     if not folded:
@@ -152,18 +154,11 @@ def parse_choice(text: object, choices: dict[str, tuple[str, ...]]) -> str | Non
     if folded in choices:
         return folded
     padded = f" {folded} "
-    # The longest keyword found decides ("aktivasi ... email x@y" is an activation); a tie
-    # between choices is ambiguous.
-    best: dict[str, int] = {}
-    for key, words in choices.items():
-        for word in words:
-            if f" {word} " in padded:
-                best[key] = max(best.get(key, 0), len(word))
-    if not best:
-        return None
-    longest = max(best.values())
-    winners = [key for key, length in best.items() if length == longest]
-    return winners[0] if len(winners) == 1 else None
+    found = [key for key, words in choices.items() if any(f" {w} " in padded for w in words)]
+    if len(found) > 1 and precedence:
+        # "aktivasi digit ... email x@y": a request names its action and the data it needs.
+        found = [key for key in found if key in precedence] or found
+    return found[0] if len(found) == 1 else None
 
 
 #: DIGIT services, in the order the assistant offers them.
@@ -174,6 +169,9 @@ DIGIT_SERVICES: dict[str, tuple[str, ...]] = {
     "reset": ("reset", "reset password", "lupa password", "lupa kata sandi", "atur ulang"),
     "unblock": ("buka blokir", "unblock", "diblokir", "terblokir", "blokir", "unblok"),
 }
+
+#: DIGIT services that win over the checks when a request names both ("aktivasi ... email").
+DIGIT_ACTION_SERVICES: tuple[str, ...] = ("activation", "reset", "unblock")
 
 #: Identity types of a DIGIT account.
 ID_TYPE_CHOICES: dict[str, tuple[str, ...]] = {

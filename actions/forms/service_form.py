@@ -77,6 +77,7 @@ class ServiceFormValidation(ServicesMixin):
         slot: str,
         choices: dict[str, tuple[str, ...]],
         trigger_intent: str,
+        precedence: tuple[str, ...] = (),
     ) -> dict[str, Any]:
         """A choice slot's value: the answer to its question, or a keyword in the request
         that opened the form ("reset mfa sakti", "aktivasi digit").
@@ -86,6 +87,7 @@ class ServiceFormValidation(ServicesMixin):
             slot: The choice slot (custom mapping).
             choices: Choice key -> keywords (`helpdesk.identifiers.parse_choice`).
             trigger_intent: The intent of requests that open the form.
+            precedence: Keys that win when a request names several choices.
         """
         if tracker.get_slot(slot):
             return {}
@@ -94,7 +96,7 @@ class ServiceFormValidation(ServicesMixin):
         if self.requested(tracker) == slot:
             return {} if intent in NOT_AN_ANSWER or not text else {slot: text}
         if intent == trigger_intent and not text[:1].isdigit():
-            key = parse_choice(text, choices)
+            key = parse_choice(text, choices, precedence)
             return {slot: key} if key else {}
         return {}
 

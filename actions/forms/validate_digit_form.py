@@ -11,6 +11,7 @@ from rasa_sdk.types import DomainDict
 from actions import slots
 from actions.forms.service_form import ServiceFormValidation, shown
 from helpdesk.identifiers import (
+    DIGIT_ACTION_SERVICES,
     DIGIT_SERVICES,
     ID_TYPE_CHOICES,
     IDENTITY_RULES,
@@ -55,7 +56,9 @@ class ValidateDigitForm(ServiceFormValidation, FormValidationAction):
     def extract_digit_service(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return self.extract_choice(tracker, slots.DIGIT_SERVICE, DIGIT_SERVICES, "digit_service")
+        return self.extract_choice(
+            tracker, slots.DIGIT_SERVICE, DIGIT_SERVICES, "digit_service", DIGIT_ACTION_SERVICES
+        )
 
     def extract_digit_id_type(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -70,7 +73,7 @@ class ValidateDigitForm(ServiceFormValidation, FormValidationAction):
         domain: DomainDict,
     ) -> dict[str, Any]:
         """One of status, email_check, activation, reset, unblock (1-5 or a keyword)."""
-        key = parse_choice(slot_value, DIGIT_SERVICES)
+        key = parse_choice(slot_value, DIGIT_SERVICES, DIGIT_ACTION_SERVICES)
         if key is None:
             return self.reject(
                 dispatcher,
