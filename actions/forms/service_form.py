@@ -65,7 +65,7 @@ class ServiceFormValidation(ServicesMixin):
     ) -> dict[str, Any]:
         """Validate a number with `rule`: the digits, or the refusal with the digit count."""
         try:
-            return {slot: rule.parse(value)}
+            return {slot: self.parse_number(tracker, rule, value)}
         except IdentifierError as error:
             return self.reject(
                 dispatcher, tracker, slot, response, value=shown(value), count=error.count, **kwargs
@@ -99,6 +99,27 @@ class ServiceFormValidation(ServicesMixin):
             key = parse_choice(text, choices, precedence)
             return {slot: key} if key else {}
         return {}
+
+    @staticmethod
+    def parse_number(tracker: Tracker, rule: DigitRule, value: Any) -> str:
+        """The number in the slot's value, else the one in the whole message.
+
+        NLU can tag a fragment of a number typed in groups ("nik saya 3404 0202 0290 0013")
+        as the entity; the message itself still holds the whole number.
+
+        Raises:
+            IdentifierError: The value's problem, when the message holds no valid number either.
+        """
+        try:
+            return rule.parse(value)
+        except IdentifierError:
+            text = str((tracker.latest_message or {}).get("text") or "")
+            if text and text.strip() != str(value or "").strip():
+                try:
+                    return rule.parse(text)
+                except IdentifierError:
+                    pass
+            raise
 
     @staticmethod
     def requested(tracker: Tracker) -> str | None:

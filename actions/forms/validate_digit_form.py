@@ -137,7 +137,7 @@ class ValidateDigitForm(ServiceFormValidation, FormValidationAction):
         rule = IDENTITY_RULES.get(id_type or "", _ANY_IDENTITY)
         label = id_type.upper() if id_type else "NIK/NIP/NRP"
         try:
-            value = rule.parse(slot_value)
+            value = self.parse_number(tracker, rule, slot_value)
         except IdentifierError as error:
             return self.reject(
                 dispatcher,

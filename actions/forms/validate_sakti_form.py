@@ -66,7 +66,7 @@ class ValidateSaktiForm(ServiceFormValidation, FormValidationAction):
     ) -> dict[str, Any]:
         """16 digits, registered in SAKTI with the phone this conversation comes from."""
         try:
-            nik = NIK.parse(slot_value)
+            nik = self.parse_number(tracker, NIK, slot_value)
         except IdentifierError as error:
             return self.reject(
                 dispatcher,
@@ -100,7 +100,7 @@ class ValidateSaktiForm(ServiceFormValidation, FormValidationAction):
     ) -> dict[str, Any]:
         """6 digits, one of the work units the NIK is registered in."""
         try:
-            code = SATKER_CODE.parse(slot_value)
+            code = self.parse_number(tracker, SATKER_CODE, slot_value)
         except IdentifierError as error:
             return self.reject(
                 dispatcher,

@@ -188,6 +188,39 @@ async def test_sp2d_number_of_wrong_length_is_re_asked_with_the_count(sp2d_form,
     assert_renders(dispatcher)
 
 
+async def test_a_fragment_tagged_by_nlu_gives_way_to_the_number_in_the_message(
+    sp2d_form, dispatcher
+):
+    # DIET may tag one group of a number typed in groups as the entity.
+    tracker = form_tracker(
+        "sp2d_form",
+        "nomor sp2d saya 2600 1130 1000 123",
+        candidates={"sp2d_number": "1130"},
+        requested="sp2d_number",
+    )
+
+    events = await sp2d_form.run(dispatcher, tracker, domain())
+
+    assert slot_events(events) == {"sp2d_number": "260011301000123"}
+    assert dispatcher.messages == []
+
+
+async def test_a_wrong_value_is_refused_when_the_message_holds_no_valid_number_either(
+    sp2d_form, dispatcher
+):
+    tracker = form_tracker(
+        "sp2d_form",
+        "nomor sp2d saya 2600 1130",
+        candidates={"sp2d_number": "1130"},
+        requested="sp2d_number",
+    )
+
+    events = await sp2d_form.run(dispatcher, tracker, domain())
+
+    assert slot_events(events) == {"sp2d_number": None, "form_failures": 1}
+    assert message(dispatcher, "utter_invalid_sp2d_number")["count"] == 4
+
+
 async def test_sp2d_account_with_a_letter_is_refused(sp2d_form, dispatcher):
     tracker = form_tracker(
         "sp2d_form",
