@@ -75,11 +75,15 @@ def _check_aware(value: datetime | None, name: str) -> None:
         raise ValueError(f"{name} must be timezone-aware")
 
 
-class TicketRepository:
-    """Tickets: create, read, change status."""
+class _Repository:
+    """Base of the repositories: each unit of work opens its own session from the factory."""
 
     def __init__(self, session_factory: SessionFactory) -> None:
         self._sessions = session_factory
+
+
+class TicketRepository(_Repository):
+    """Tickets: create, read, change status."""
 
     def add(
         self,
@@ -173,11 +177,8 @@ class TicketRepository:
         return retry_on_locked(work)
 
 
-class CsatRepository:
+class CsatRepository(_Repository):
     """Satisfaction ratings (1-5)."""
-
-    def __init__(self, session_factory: SessionFactory) -> None:
-        self._sessions = session_factory
 
     def add(
         self,
@@ -214,11 +215,8 @@ class CsatRepository:
         retry_on_locked(work)
 
 
-class QuestionLogRepository:
+class QuestionLogRepository(_Repository):
     """Every question put to the knowledge base, for knowledge managers."""
-
-    def __init__(self, session_factory: SessionFactory) -> None:
-        self._sessions = session_factory
 
     def record(
         self,
@@ -285,11 +283,8 @@ class QuestionLogRepository:
             return [(str(q).strip(), int(n)) for q, n in session.execute(stmt).all()]
 
 
-class ConversationRepository:
+class ConversationRepository(_Repository):
     """Conversation session starts (one row each)."""
-
-    def __init__(self, session_factory: SessionFactory) -> None:
-        self._sessions = session_factory
 
     def record_session_start(self, sender_id: str, channel: str | None = None) -> None:
         """Record that a conversation session started."""
@@ -326,16 +321,13 @@ class InboundMessageRecord:
         )
 
 
-class InboundMessageRepository:
+class InboundMessageRepository(_Repository):
     """Inbound channel messages: claim each one once, mark it done, find unfinished ones.
 
     A webhook claims a message before it answers the delivery; a second delivery of the same
     (channel, message_id) finds it claimed and is only acknowledged. The claim is the unique
     constraint itself, so two processes receiving the same delivery at once cannot both win.
     """
-
-    def __init__(self, session_factory: SessionFactory) -> None:
-        self._sessions = session_factory
 
     def claim(self, channel: str, message_id: str, sender: str, payload: str | None = None) -> bool:
         """Record a message as received, unless it was seen before.
@@ -477,11 +469,8 @@ class InboundMessageRepository:
         return retry_on_locked(work)
 
 
-class IdleClosureRepository:
+class IdleClosureRepository(_Repository):
     """Closures of idle conversations by the sweeper (each silence is closed once)."""
-
-    def __init__(self, session_factory: SessionFactory) -> None:
-        self._sessions = session_factory
 
     def claim(self, sender_id: str, last_user_at: datetime, max_attempts: int) -> bool:
         """Take the closing of this silence; False when it is closed, being closed, or given up.
