@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    ForeignKey,
     Integer,
     MetaData,
     String,
@@ -112,6 +113,8 @@ class CsatRating(Base):
     kind = Column(String(16), nullable=False, default="faq")
     question = Column(Text, nullable=True)
     faq_id = Column(String(255), nullable=True)
+    # For kind "agent": the handoff rated (and through it, the agent).
+    handoff_id = Column(Integer, nullable=True, index=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
 
     __table_args__ = (
@@ -147,19 +150,159 @@ class Conversation(Base):
 
 #: Handoff statuses in which a human agent holds (or is about to hold) the conversation.
 HANDOFF_OPEN_STATUSES = ("waiting", "assigned")
+#: Every handoff status: waiting in the queue, assigned to an agent, resolved by the agent,
+#: cancelled by the citizen ("batal"), or expired (nobody took it: it became a ticket).
+HANDOFF_STATUSES = ("waiting", "assigned", "resolved", "cancelled", "expired")
+#: Roles of the agent desk's users.
+DESK_ROLES = ("agent", "supervisor", "admin")
+#: States of an agent's reply on its way to the citizen.
+OUTBOX_STATUSES = ("pending", "sent", "failed")
+
+
+class Division(Base):
+    """A team of agents (e.g. "Tim SAKTI"); `categories` are the FAQ categories it serves."""
+
+    __tablename__ = "division"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    name = Column(String(100), nullable=False, unique=True)
+    # Comma-separated FAQ categories (e.g. "SAKTI,DIGIT"): a handoff whose last FAQ tried is
+    # in one of them goes to this division's agents first.
+    categories = Column(Text, nullable=False, default="")
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class DeskUser(Base):
+    """A user of the agent desk: an agent, a supervisor or an admin."""
+
+    __tablename__ = "desk_user"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    username = Column(String(64), nullable=False, unique=True)
+    display_name = Column(String(128), nullable=False)
+    password_hash = Column(String(255), nullable=False)
+    role = Column(String(16), nullable=False, default="agent")
+    division_id = Column(Integer, ForeignKey("division.id", ondelete="SET NULL"), nullable=True)
+    active = Column(Boolean(create_constraint=False), nullable=False, default=True)
+    online = Column(Boolean(create_constraint=False), nullable=False, default=False)
+    # How many open conversations automatic assignment gives this agent at most.
+    max_conversations = Column(Integer, nullable=False, default=3)
+    last_assigned_at = Column(UTCDateTime, nullable=True)
+    last_seen_at = Column(UTCDateTime, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("role IN ('agent', 'supervisor', 'admin')", name="role_valid"),
+        CheckConstraint("max_conversations >= 1", name="max_conversations_positive"),
+    )
+
+
+class DeskSession(Base):
+    """A server-side login session; the cookie holds a random token, the table its SHA-256."""
+
+    __tablename__ = "desk_session"
+
+    id = Column(String(64), primary_key=True)  # sha256 hex of the cookie token
+    user_id = Column(Integer, ForeignKey("desk_user.id", ondelete="CASCADE"), nullable=False)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    last_seen_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at = Column(UTCDateTime, nullable=False, index=True)
+
+
+class CannedResponse(Base):
+    """A reply template for agents; `{nama}` is replaced by the citizen's name."""
+
+    __tablename__ = "canned_response"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    title = Column(String(100), nullable=False)
+    body = Column(Text, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class Contact(Base):
+    """What agents know about a citizen (one per conversation key): notes and tags."""
+
+    __tablename__ = "contact"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    sender_id = Column(String(255), nullable=False, unique=True)
+    channel = Column(String(64), nullable=True)
+    name = Column(String(255), nullable=True)
+    notes = Column(Text, nullable=False, default="")
+    tags = Column(Text, nullable=False, default="")  # comma-separated, lower case
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class DeskSetting(Base):
+    """A setting admins change in the desk (e.g. the office hours, as YAML)."""
+
+    __tablename__ = "desk_setting"
+
+    key = Column(String(64), primary_key=True)
+    value = Column(Text, nullable=False)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
 class Handoff(Base):
-    """A request to talk to a human agent (extended by the handoff feature)."""
+    """A conversation handed to the human agents: queued, assigned, then ended.
+
+    While it is open (waiting or assigned) Rasa keeps the conversation paused: the citizen's
+    messages are logged in the tracker store and shown to the agent, the bot says nothing.
+    `bot_resumed_at` stays empty until the Rasa server has resumed the conversation and told
+    the citizen how it ended, so a crash between the two is finished by the desk's worker.
+    """
 
     __tablename__ = "handoff"
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     sender_id = Column(String(255), nullable=False, index=True)
     channel = Column(String(64), nullable=True)
-    status = Column(String(20), nullable=False, default="waiting")
+    status = Column(String(20), nullable=False, default="waiting", index=True)
+    name = Column(String(255), nullable=True)  # the citizen's name, when known
+    question = Column(Text, nullable=True)  # what the citizen asked before the handoff
+    category = Column(String(100), nullable=True)  # FAQ category of the last answer tried
+    division_id = Column(Integer, ForeignKey("division.id", ondelete="SET NULL"), nullable=True)
+    agent_id = Column(Integer, ForeignKey("desk_user.id", ondelete="SET NULL"), nullable=True)
+    # Rasa tracker time (epoch seconds) of the handoff request: the desk relays what follows.
+    since_ts = Column(Float, nullable=True)
+    ticket_id = Column(String(15), nullable=True)  # set when it expired into a ticket
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    assigned_at = Column(UTCDateTime, nullable=True)
+    first_response_at = Column(UTCDateTime, nullable=True)
+    ended_at = Column(UTCDateTime, nullable=True)
+    bot_resumed_at = Column(UTCDateTime, nullable=True)
+    resume_attempts = Column(Integer, nullable=False, default=0, server_default="0")
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('waiting', 'assigned', 'resolved', 'cancelled', 'expired')",
+            name="status_valid",
+        ),
+    )
+
+
+class HandoffMessage(Base):
+    """An agent's reply: kept here first, then delivered through the Rasa server (outbox)."""
+
+    __tablename__ = "handoff_message"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    handoff_id = Column(Integer, ForeignKey("handoff.id", ondelete="CASCADE"), nullable=False)
+    agent_id = Column(Integer, ForeignKey("desk_user.id", ondelete="SET NULL"), nullable=True)
+    text = Column(Text, nullable=False)
+    status = Column(String(16), nullable=False, default="pending", index=True)
+    attempts = Column(Integer, nullable=False, default=0)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    sent_at = Column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status_valid"),
+    )
 
 
 class InboundMessage(Base):
