@@ -19,13 +19,12 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
-from urllib.parse import quote
 
-import requests
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from helpdesk.backends.masking import mask_digits
+from helpdesk.rasa_client import RasaClient
+from helpdesk.rasa_events import RASA_EVENTS
 from helpdesk.storage.repositories import IdleClosureRepository
 
 logger = logging.getLogger(__name__)
@@ -36,19 +35,6 @@ IDLE_ACTION = "action_idle_close"
 LOOKBACK = timedelta(days=1)
 #: Attempts before a conversation that the Rasa server keeps failing to close is given up.
 MAX_ATTEMPTS = 3
-
-# Rasa's SQL tracker store table (rasa/core/tracker_store.py SQLTrackerStore.SQLEvent): only
-# the columns the sweeper reads.
-_rasa_metadata = MetaData()
-RASA_EVENTS = Table(
-    "events",
-    _rasa_metadata,
-    Column("id", Integer, primary_key=True),
-    Column("sender_id", String(255)),
-    Column("type_name", String(255)),
-    Column("timestamp", Float),
-    Column("data", Text),
-)
 
 
 @dataclass(frozen=True)
@@ -78,36 +64,12 @@ def find_idle(engine: Engine, now: datetime, idle: timedelta) -> list[IdleConver
     ]
 
 
-class RasaClosingClient:
+class RasaClosingClient(RasaClient):
     """Runs `action_idle_close` through the Rasa server's HTTP API."""
-
-    def __init__(self, rasa_url: str, token: str, timeout: float = 10.0) -> None:
-        self.rasa_url = rasa_url.rstrip("/")
-        self.token = token
-        self.timeout = timeout
-        self.session = requests.Session()
 
     def close(self, sender_id: str) -> bool:
         """True when the Rasa server ran the action (whatever it decided), else False."""
-        url = f"{self.rasa_url}/conversations/{quote(sender_id, safe='')}/execute"
-        try:
-            response = self.session.post(
-                url,
-                params={"output_channel": "latest", "token": self.token},
-                json={"name": IDLE_ACTION},
-                timeout=self.timeout,
-            )
-        except requests.RequestException as error:
-            logger.warning(
-                "idle close of %s failed: %s", mask_digits(sender_id), type(error).__name__
-            )
-            return False
-        if response.status_code != 200:
-            logger.warning(
-                "idle close of %s failed: HTTP %s", mask_digits(sender_id), response.status_code
-            )
-            return False
-        return True
+        return self.execute(sender_id, IDLE_ACTION)
 
 
 class IdleSweeper:

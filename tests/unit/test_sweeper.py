@@ -574,11 +574,11 @@ def test_closing_client_runs_the_idle_action_through_the_http_api():
 @responses.activate
 def test_closing_client_reports_failure_and_logs_without_the_sender_id(caplog, reply):
     responses.add(responses.POST, f"{RASA}/conversations/{SENDER}/execute", **reply)
-    caplog.set_level(logging.WARNING, logger="helpdesk.sweeper")
+    caplog.set_level(logging.WARNING, logger="helpdesk.rasa_client")
 
     assert RasaClosingClient(RASA, "s3cret").close(SENDER) is False
 
-    assert "idle close of *********7890 failed" in caplog.text
+    assert "running action_idle_close for *********7890 failed" in caplog.text
     assert SENDER not in caplog.text
     assert "s3cret" not in caplog.text
 
@@ -707,5 +707,5 @@ def test_cli_sweeper_loop_retries_until_given_up_and_stops_on_sigterm(sweeper_en
             engine.dispose()
     assert proc.returncode == 0, out
     assert "idle sweeper: closing conversations idle for 60 s" in out
-    assert out.count("idle close of *********7890 failed") == MAX_ATTEMPTS
+    assert out.count("running action_idle_close for *********7890 failed") == MAX_ATTEMPTS
     assert SENDER not in out
