@@ -1,17 +1,56 @@
-"""Requests for a human agent: in office hours they go to the agents, outside them the citizen
-gets the offline message and what they wrote is kept as a ticket."""
+"""Requests for a human agent: in office hours they join the agents' queue, outside them the
+citizen gets the offline message and what they wrote is kept as a ticket.
+
+The queue: a request opens a `handoff` (waiting); online agents get waiting handoffs
+round-robin up to their own limit (or take one, or a supervisor assigns one); the agent's
+replies go to an outbox; the handoff ends resolved (by the agent), cancelled (the citizen wrote
+"batal" while waiting) or expired (nobody took it in time: it becomes a ticket with the
+transcript). Everything here is plain Python on the repositories; the agent desk and its
+worker call it, and so does `action_handoff`.
+"""
 
 from __future__ import annotations
 
+import math
+import statistics
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Callable
 
 from helpdesk.office_hours import OfficeHours
 from helpdesk.tickets import TicketDraft, TicketInfo, TicketService
 from helpdesk.transcript import Turn, format_transcript
 
+if TYPE_CHECKING:  # pragma: no cover
+    from helpdesk.storage.handoffs import (
+        AgentLoad,
+        HandoffMessageRecord,
+        HandoffMessageRepository,
+        HandoffRecord,
+        HandoffRepository,
+    )
+
 #: Subject of the ticket that keeps a conversation whose handoff came outside office hours.
 OFFLINE_SUBJECT = "Permintaan bicara dengan petugas di luar jam layanan"
+#: Subject of the ticket made from a handoff nobody took in time.
+EXPIRED_SUBJECT = "Permintaan bicara dengan petugas yang belum terlayani"
+#: Assumed minutes until an agent takes a conversation while there is no history to go by.
+DEFAULT_PICKUP_MINUTES = 3.0
+
+
+class HandoffError(Exception):
+    """An agent-desk operation that is not allowed (the message says why, in Indonesian)."""
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where a conversation stands in the queue, for the citizen."""
+
+    handoff: "HandoffRecord"
+    position: int  # 1-based among waiting handoffs; 0 once assigned
+    wait_minutes: int  # estimate, at least 1 while waiting
+    agents_online: int
+    created: bool  # False when the conversation was already queued
 
 
 @dataclass(frozen=True)
@@ -26,9 +65,36 @@ class OfflineReply:
 class HandoffService:
     """Decides where a request for a human goes and records offline requests as tickets."""
 
-    def __init__(self, office_hours: OfficeHours, tickets: TicketService) -> None:
+    def __init__(
+        self,
+        office_hours: OfficeHours,
+        tickets: TicketService,
+        handoffs: "HandoffRepository | None" = None,
+        messages: "HandoffMessageRepository | None" = None,
+        *,
+        timeout_minutes: float = 15.0,
+        division_for_category: Callable[[str], int | None] | None = None,
+    ) -> None:
+        if timeout_minutes <= 0:
+            raise ValueError("timeout_minutes must be > 0")
         self.office_hours = office_hours
         self.tickets = tickets
+        self._handoffs = handoffs
+        self._messages = messages
+        self.timeout = timedelta(minutes=timeout_minutes)
+        self._division_for_category = division_for_category
+
+    @property
+    def handoffs(self) -> "HandoffRepository":
+        if self._handoffs is None:
+            raise RuntimeError("HandoffService was built without a handoff repository")
+        return self._handoffs
+
+    @property
+    def messages(self) -> "HandoffMessageRepository":
+        if self._messages is None:
+            raise RuntimeError("HandoffService was built without a message repository")
+        return self._messages
 
     def is_open(self, now: datetime) -> bool:
         """True in office hours (an aware `now`)."""
@@ -58,3 +124,182 @@ class HandoffService:
             hours=self.office_hours.describe(),
             next_opening=self.office_hours.format_next_opening(now),
         )
+
+    # --- the queue -----------------------------------------------------------------------
+
+    def request(
+        self,
+        sender_id: str,
+        *,
+        channel: str | None = None,
+        name: str | None = None,
+        question: str | None = None,
+        category: str | None = None,
+        since_ts: float | None = None,
+    ) -> QueuePlace:
+        """Queue the conversation for an agent (once: a second request gives the same place)."""
+        division_id = None
+        if category and self._division_for_category is not None:
+            division_id = self._division_for_category(category)
+        handoff, created = self.handoffs.open(
+            sender_id,
+            channel=channel,
+            name=name,
+            question=question,
+            category=category,
+            division_id=division_id,
+            since_ts=since_ts,
+        )
+        return self._place(handoff, created)
+
+    def place(self, handoff: "HandoffRecord") -> QueuePlace:
+        """The handoff's current queue place."""
+        return self._place(handoff, False)
+
+    def _place(self, handoff: "HandoffRecord", created: bool) -> QueuePlace:
+        position = self.handoffs.position(handoff.id) if handoff.status == "waiting" else 0
+        agents = self.handoffs.online_agents()
+        return QueuePlace(
+            handoff=handoff,
+            position=position,
+            wait_minutes=self.estimate_wait_minutes(position, len(agents)) if position else 0,
+            agents_online=len(agents),
+            created=created,
+        )
+
+    def estimate_wait_minutes(self, position: int, agents_online: int) -> int:
+        """Minutes until an agent takes the conversation at `position`, rounded up.
+
+        The median time to assignment of the latest handoffs (or `DEFAULT_PICKUP_MINUTES`)
+        per place in the queue, shared among the online agents; never above the timeout.
+        """
+        samples = self.handoffs.recent_pickup_seconds()
+        per_place = statistics.median(samples) / 60 if samples else DEFAULT_PICKUP_MINUTES
+        per_place = max(per_place, 0.5)
+        minutes = per_place * position / max(1, agents_online)
+        limit = self.timeout.total_seconds() / 60
+        return max(1, math.ceil(min(minutes, limit)))
+
+    def open_for(self, sender_id: str) -> "HandoffRecord | None":
+        return self.handoffs.open_for(sender_id)
+
+    # --- agents --------------------------------------------------------------------------
+
+    def take(self, handoff_id: int, agent_id: int, max_conversations: int) -> "HandoffRecord":
+        """An agent takes a waiting conversation, within their own limit.
+
+        Raises:
+            HandoffError: When it is no longer waiting or the agent is at their limit.
+        """
+        if self.handoffs.open_count(agent_id) >= max_conversations:
+            raise HandoffError(
+                f"Anda sudah menangani {max_conversations} percakapan. "
+                "Selesaikan salah satu sebelum mengambil yang baru."
+            )
+        if not self.handoffs.assign(handoff_id, agent_id, from_waiting_only=True):
+            raise HandoffError("Percakapan ini sudah diambil petugas lain atau sudah berakhir.")
+        return self._get(handoff_id)
+
+    def assign(self, handoff_id: int, agent_id: int) -> "HandoffRecord":
+        """A supervisor assigns (or reassigns) an open conversation to an agent."""
+        if not self.handoffs.assign(handoff_id, agent_id, from_waiting_only=False):
+            raise HandoffError("Percakapan ini sudah berakhir.")
+        return self._get(handoff_id)
+
+    def auto_assign(self) -> list[tuple[int, int]]:
+        """Give waiting conversations to online agents with room, round-robin.
+
+        In queue order, each waiting handoff goes to the agent with room who was assigned
+        least recently (never-assigned agents first), preferring agents of the handoff's
+        division when one of them has room.
+
+        Returns:
+            (handoff id, agent id) pairs assigned by this call.
+        """
+        agents = {a.agent_id: a for a in self.handoffs.online_agents()}
+        assigned: list[tuple[int, int]] = []
+        for handoff in self.handoffs.waiting():
+            candidates = [a for a in agents.values() if a.has_room]
+            if not candidates:
+                break
+            if handoff.division_id is not None:
+                same = [a for a in candidates if a.division_id == handoff.division_id]
+                candidates = same or candidates
+            agent = min(candidates, key=_round_robin_key)
+            if self.handoffs.assign(handoff.id, agent.agent_id, from_waiting_only=True):
+                assigned.append((handoff.id, agent.agent_id))
+                agents[agent.agent_id] = _after_assignment(agent)
+        return assigned
+
+    def reply(self, handoff_id: int, agent_id: int, text: str) -> "HandoffMessageRecord":
+        """Queue an agent's reply for delivery (the outbox); records the first response."""
+        text = text.strip()
+        if not text:
+            raise HandoffError("Balasan tidak boleh kosong.")
+        handoff = self._get(handoff_id)
+        if handoff.status != "assigned":
+            raise HandoffError("Percakapan ini tidak sedang ditangani petugas.")
+        if handoff.agent_id != agent_id:
+            raise HandoffError("Percakapan ini ditangani petugas lain.")
+        message = self.messages.add(handoff_id, agent_id, text)
+        self.handoffs.mark_first_response(handoff_id)
+        return message
+
+    def resolve(self, handoff_id: int) -> bool:
+        """End an assigned conversation as resolved (the bot then asks for a rating)."""
+        return self.handoffs.end(handoff_id, "resolved", only_from=("assigned",))
+
+    def cancel(self, handoff_id: int) -> bool:
+        """The citizen left the queue ("batal") while waiting."""
+        return self.handoffs.end(handoff_id, "cancelled", only_from=("waiting",))
+
+    # --- timeouts ------------------------------------------------------------------------
+
+    def overdue(self, now: datetime) -> "list[HandoffRecord]":
+        """Waiting handoffs nobody took within the timeout."""
+        return [h for h in self.handoffs.waiting() if now - h.created_at >= self.timeout]
+
+    def expire(self, handoff_id: int) -> bool:
+        """End a waiting handoff as expired (its ticket is made by `ticket_for_expired`).
+
+        Returns:
+            True when this call expired it; False when it stopped waiting meanwhile.
+        """
+        return self.handoffs.end(handoff_id, "expired", only_from=("waiting",))
+
+    def ticket_for_expired(self, handoff: "HandoffRecord", turns: list[Turn]) -> str:
+        """The ticket id of an expired handoff, made from the transcript on first call."""
+        if handoff.status != "expired":
+            raise HandoffError("Hanya permintaan yang kedaluwarsa yang dijadikan tiket.")
+        if handoff.ticket_id:
+            return handoff.ticket_id
+        ticket = self.tickets.create(
+            TicketDraft(
+                subject=EXPIRED_SUBJECT,
+                chronology=format_transcript(turns, self.office_hours.tz),
+                email=None,
+                sender_id=handoff.sender_id,
+                channel=handoff.channel,
+            )
+        )
+        self.handoffs.set_ticket(handoff.id, ticket.id)
+        return ticket.id
+
+    def _get(self, handoff_id: int) -> "HandoffRecord":
+        handoff = self.handoffs.get(handoff_id)
+        if handoff is None:
+            raise HandoffError("Percakapan tidak ditemukan.")
+        return handoff
+
+
+def _round_robin_key(agent: "AgentLoad") -> tuple:
+    never = agent.last_assigned_at is None
+    return (not never, agent.last_assigned_at or datetime.min, agent.open_count, agent.agent_id)
+
+
+def _after_assignment(agent: "AgentLoad") -> "AgentLoad":
+    from dataclasses import replace
+
+    from helpdesk.storage.models import utcnow
+
+    return replace(agent, open_count=agent.open_count + 1, last_assigned_at=utcnow())

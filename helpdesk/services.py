@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.knowledge.retriever import Retriever
     from helpdesk.menu import Menu
     from helpdesk.office_hours import OfficeHours
+    from helpdesk.storage.handoffs import HandoffMessageRepository, HandoffRepository
     from helpdesk.storage.repositories import (
         ConversationRepository,
         CsatRepository,
@@ -152,11 +153,33 @@ class Services:
             return self._office_hours
 
     @property
+    def handoffs(self) -> "HandoffRepository":
+        """The queue of conversations handed to human agents."""
+        from helpdesk.storage.handoffs import HandoffRepository
+
+        return HandoffRepository(self.session_factory)
+
+    @property
+    def handoff_messages(self) -> "HandoffMessageRepository":
+        """Agents' replies on their way to the citizens (the outbox)."""
+        from helpdesk.storage.handoffs import HandoffMessageRepository
+
+        return HandoffMessageRepository(self.session_factory)
+
+    @property
     def handoff(self) -> "HandoffService":
-        """Where requests for a human go (office hours) and offline requests as tickets."""
+        """The human handoff: office hours, the agents' queue, offline requests as tickets."""
         from helpdesk.handoff import HandoffService
 
-        return HandoffService(self.office_hours, self.tickets)
+        handoffs = self.handoffs
+        return HandoffService(
+            self.office_hours,
+            self.tickets,
+            handoffs,
+            self.handoff_messages,
+            timeout_minutes=self.settings.handoff_timeout_minutes,
+            division_for_category=handoffs.division_for_category,
+        )
 
     @property
     def backend_http(self) -> "BackendHttp":

@@ -88,6 +88,12 @@ class Settings:
     rasa_api_token: str = ""
     tracker_store_url: str = ""
     tracker_db: Path = field(default_factory=lambda: PROJECT_ROOT / "var" / "tracker.db")
+    handoff_timeout_minutes: float = 15.0
+    desk_host: str = "127.0.0.1"
+    desk_port: int = 5060
+    desk_secure_cookies: bool = False
+    desk_admin_username: str = ""
+    desk_admin_password: str = ""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -166,6 +172,12 @@ class Settings:
             rasa_api_token=get("RASA_API_TOKEN"),
             tracker_store_url=get("RASA_TRACKER_STORE_URL"),
             tracker_db=_resolve(get("RASA_TRACKER_DB", str(var_dir / "tracker.db"))),
+            handoff_timeout_minutes=float(get("HELPDESK_HANDOFF_TIMEOUT_MINUTES", "15")),
+            desk_host=get("HELPDESK_DESK_HOST", "127.0.0.1"),
+            desk_port=int(get("HELPDESK_DESK_PORT", "5060")),
+            desk_secure_cookies=_to_bool(get("HELPDESK_DESK_SECURE_COOKIES", "false")),
+            desk_admin_username=get("HELPDESK_DESK_ADMIN_USERNAME"),
+            desk_admin_password=get("HELPDESK_DESK_ADMIN_PASSWORD"),
             sakti_trusted_channels=tuple(
                 name.strip().lower()
                 for name in get("HELPDESK_SAKTI_CHANNELS", "whatsapp,rest").split(",")

@@ -17,6 +17,7 @@ from helpdesk.storage.models import (
     HANDOFF_OPEN_STATUSES,
     HANDOFF_STATUSES,
     DeskUser,
+    Division,
     Handoff,
     HandoffMessage,
     utcnow,
@@ -330,6 +331,10 @@ class HandoffRepository(_Repository):
             values["ticket_id"] = ticket_id
         return self._update(handoff_id, [Handoff.status.in_(tuple(only_from))], **values)
 
+    def set_ticket(self, handoff_id: int, ticket_id: str) -> None:
+        """Link the ticket made from an expired handoff."""
+        self._update(handoff_id, [Handoff.ticket_id.is_(None)], ticket_id=ticket_id)
+
     def mark_first_response(self, handoff_id: int) -> None:
         """Record the agent's first reply time (kept once)."""
         self._update(handoff_id, [Handoff.first_response_at.is_(None)], first_response_at=utcnow())
@@ -392,6 +397,20 @@ class HandoffRepository(_Repository):
                     )
                 ).scalar_one()
             )
+
+    def division_for_category(self, category: str) -> int | None:
+        """The division serving an FAQ category (case-insensitive), or None."""
+        wanted = category.strip().lower()
+        if not wanted:
+            return None
+        with session_scope(self._sessions) as session:
+            for division_id, categories in session.execute(
+                select(Division.id, Division.categories).order_by(Division.id)
+            ).all():
+                names = {c.strip().lower() for c in (categories or "").split(",")}
+                if wanted in names:
+                    return int(division_id)
+        return None
 
     def recent_pickup_seconds(self, limit: int = 20) -> list[float]:
         """Seconds from request to assignment of the latest assigned handoffs."""
