@@ -191,6 +191,18 @@ def main() -> int:
         # The idle sweeper closes conversations through the Rasa HTTP API (token above).
         env.setdefault("RASA_URL", base)
         start("idle sweeper", [str(BIN / "helpdesk"), "sweeper"])
+        # The agent desk (web app + the worker that links the queue to the Rasa server).
+        desk_port = env.get("HELPDESK_DESK_PORT") or "5060"
+        desk_host = env.get("HELPDESK_DESK_HOST") or "127.0.0.1"
+        desk = start(
+            "agent desk",
+            [str(BIN / "helpdesk"), "desk", "serve", "--host", desk_host, "--port", desk_port],
+        )
+        desk_url = f"http://{'localhost' if desk_host in {'127.0.0.1', '0.0.0.0'} else desk_host}"
+        desk_url += f":{desk_port}"
+        if not wait_http(f"{desk_url}/healthz", desk, 60):
+            print("error: the agent desk did not start; see its log above", file=sys.stderr)
+            return 1
         store = env.get("HELPDESK_DATABASE_URL") or f"SQLite in {env['HELPDESK_VAR_DIR']}"
         print(
             "\nThe assistant is running:\n"
@@ -203,6 +215,8 @@ def main() -> int:
             f"  backend services {backend_note}\n"
             f"  idle sweeper     closes conversations idle for "
             f"{env.get('HELPDESK_IDLE_SECONDS') or 300} s\n"
+            f"  agent desk       {desk_url}/ (first admin: HELPDESK_DESK_ADMIN_* in .env, or "
+            "`.venv/bin/helpdesk desk create-admin --username admin`)\n"
             f"  ticket store     {store}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,

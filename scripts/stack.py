@@ -37,6 +37,8 @@ class Stack:
 
     Args:
         rasa: Also start the Rasa server (needs the trained model `models/helpdesk.tar.gz`).
+        desk: Also start the agent desk with its worker (needs `rasa`; an API token is made up
+            when the environment has none).
         fixtures: Fixtures file of the simulator (default: the shipped one).
         env: Extra environment variables for every process.
         credentials: credentials.yml content of the Rasa server.
@@ -46,18 +48,22 @@ class Stack:
         self,
         *,
         rasa: bool = False,
+        desk: bool = False,
         fixtures: Path | None = None,
         env: Mapping[str, str] | None = None,
         credentials: str = DEFAULT_CREDENTIALS,
     ) -> None:
+        if desk and not rasa:
+            raise ValueError("the agent desk needs the Rasa server (rasa=True)")
         self.with_rasa = rasa
+        self.with_desk = desk
         self.fixtures = fixtures
         self.extra_env = dict(env or {})
         self.credentials = credentials
         self.procs: list[tuple[str, subprocess.Popen]] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.dir = Path()
-        self.backend_port = self.actions_port = self.rasa_port = 0
+        self.backend_port = self.actions_port = self.rasa_port = self.desk_port = 0
         self.env: dict[str, str] = {}
 
     # -- URLs ---------------------------------------------------------------------------------
@@ -74,6 +80,10 @@ class Stack:
         return f"http://127.0.0.1:{self.rasa_port}"
 
     @property
+    def desk_url(self) -> str:
+        return f"http://127.0.0.1:{self.desk_port}"
+
+    @property
     def rest_url(self) -> str:
         return f"{self.rasa_url}/webhooks/rest/webhook"
 
@@ -86,6 +96,7 @@ class Stack:
         self._tmp = tempfile.TemporaryDirectory(prefix="helpdesk-stack-")
         self.dir = Path(self._tmp.name)
         self.backend_port, self.actions_port, self.rasa_port = free_port(), free_port(), free_port()
+        self.desk_port = free_port()
         env = dict(os.environ)
         for name in ("SMTP_HOST", "HELPDESK_BACKEND_API_KEY", "HELPDESK_BACKEND_FIXTURES"):
             env.pop(name, None)
@@ -99,7 +110,11 @@ class Stack:
             TF_CPP_MIN_LOG_LEVEL="2",
             OMP_WAIT_POLICY="passive",
             SANIC_WORKERS="1",
+            RASA_URL=self.rasa_url,
+            HELPDESK_DESK_PORT=str(self.desk_port),
         )
+        if self.with_desk and not env.get("RASA_API_TOKEN"):
+            env["RASA_API_TOKEN"] = "stack-api-token"
         env.update(self.extra_env)
         self.env = env
         self.endpoints_file.write_text(f"action_endpoint:\n  url: {self.actions_url}\n")
@@ -155,6 +170,21 @@ class Stack:
             f"{self.rasa_url}/",
             300,
         )
+        if self.with_desk:
+            self._start(
+                "desk",
+                [
+                    str(BIN / "helpdesk"),
+                    "desk",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.desk_port),
+                ],
+                f"{self.desk_url}/healthz",
+                60,
+            )
 
     def _start(self, name: str, args: list[str], health: str, timeout: float) -> None:
         log = open(self.dir / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
@@ -165,7 +195,7 @@ class Stack:
             raise StackError(f"{name} did not start:\n{self.log_tail(name)}")
 
     def log_tail(self, name: str, chars: int = 4000) -> str:
-        """The end of a process's log (`backend`, `actions` or `rasa`)."""
+        """The end of a process's log (`backend`, `actions`, `rasa` or `desk`)."""
         path = self.dir / f"{name}.log"
         return path.read_text(errors="replace")[-chars:] if path.is_file() else ""
 

@@ -188,8 +188,9 @@ class CsatRepository(_Repository):
         kind: str = "faq",
         question: str | None = None,
         faq_id: str | None = None,
+        handoff_id: int | None = None,
     ) -> None:
-        """Store one rating.
+        """Store one rating (`handoff_id`: the handoff an "agent" rating is about).
 
         Raises:
             ValueError: For a rating outside 1-5 or an unknown kind.
@@ -208,6 +209,7 @@ class CsatRepository(_Repository):
                         kind=kind,
                         question=question,
                         faq_id=faq_id,
+                        handoff_id=handoff_id,
                         created_at=utcnow(),
                     )
                 )

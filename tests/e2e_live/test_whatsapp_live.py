@@ -7,16 +7,12 @@ Starts the real stack (scripts/stack.py) with the WhatsApp channel in its creden
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 import requests
@@ -24,70 +20,16 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from fake_whatsapp import (  # noqa: E402
+    TOKEN,
+    WHATSAPP_BLOCK,
+    FakeGraph,
+    deliver,
+    whatsapp_env,
+)
 from stack import DEFAULT_CREDENTIALS, MODEL, Stack  # noqa: E402
 
 pytestmark = pytest.mark.live
-
-SECRET = "app-secret-for-tests"
-PHONE_NUMBER_ID = "109876543210"
-TOKEN = "api-t0ken"
-WHATSAPP_BLOCK = """
-connectors.whatsapp.WhatsAppInput:
-  access_token: ${WHATSAPP_ACCESS_TOKEN}
-  phone_number_id: ${WHATSAPP_PHONE_NUMBER_ID}
-  app_secret: ${WHATSAPP_APP_SECRET}
-  verify_token: ${WHATSAPP_VERIFY_TOKEN}
-  api_url: ${WHATSAPP_API_URL}
-"""
-
-
-class FakeGraph:
-    """Records POST {base}/{phone_number_id}/messages bodies; answers like the Graph API."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
-                with fake.lock:
-                    fake.bodies.append({"path": self.path, **body})
-                reply = json.dumps({"messages": [{"id": f"wamid.out{len(fake.bodies)}"}]})
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(reply.encode())
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v20.0"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def texts_to(self, phone: str) -> list[str]:
-        """Every text the assistant sent to `phone` (body of text and interactive messages)."""
-        with self.lock:
-            bodies = [b for b in self.bodies if b.get("to") == phone]
-        texts = []
-        for body in bodies:
-            if body.get("type") == "text":
-                texts.append(body["text"]["body"])
-            elif body.get("type") == "interactive":
-                texts.append(body["interactive"]["body"]["text"])
-        return texts
-
-    def wait_for(self, phone: str, needle: str, timeout: float = 30) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            texts = self.texts_to(phone)
-            if any(needle in text for text in texts):
-                return texts
-            time.sleep(0.2)
-        raise AssertionError(f"{needle!r} never sent to {phone}; sent: {self.texts_to(phone)}")
 
 
 @pytest.fixture(scope="module")
@@ -101,59 +43,9 @@ def graph() -> Iterator[FakeGraph]:
 def stack(graph: FakeGraph) -> Iterator[Stack]:
     if not MODEL.is_file():
         pytest.skip("no trained model (make train)")
-    env = {
-        "WHATSAPP_ACCESS_TOKEN": "test-access-token",
-        "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
-        "WHATSAPP_APP_SECRET": SECRET,
-        "WHATSAPP_VERIFY_TOKEN": "verify-me",
-        "WHATSAPP_API_URL": graph.url,
-        "RASA_API_TOKEN": TOKEN,
-        "HELPDESK_IDLE_SECONDS": "3",
-    }
+    env = {**whatsapp_env(graph), "RASA_API_TOKEN": TOKEN, "HELPDESK_IDLE_SECONDS": "3"}
     with Stack(rasa=True, env=env, credentials=DEFAULT_CREDENTIALS + WHATSAPP_BLOCK) as running:
         yield running
-
-
-def deliver(stack: Stack, phone: str, name: str, text: str, message_id: str) -> requests.Response:
-    """POST one signed Meta delivery of a text message."""
-    payload = {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "102290129340398",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": "15550783881",
-                                "phone_number_id": PHONE_NUMBER_ID,
-                            },
-                            "contacts": [{"profile": {"name": name}, "wa_id": phone}],
-                            "messages": [
-                                {
-                                    "from": phone,
-                                    "id": message_id,
-                                    "timestamp": str(int(time.time())),
-                                    "type": "text",
-                                    "text": {"body": text},
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
-    raw = json.dumps(payload).encode()
-    signature = "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
-    return requests.post(
-        f"{stack.rasa_url}/webhooks/whatsapp/webhook",
-        data=raw,
-        headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
-        timeout=30,
-    )
 
 
 def test_a_signed_message_is_answered_on_whatsapp_with_the_profile_name(stack, graph):

@@ -59,3 +59,39 @@ def test_report_date_window_excludes_other_days(tmp_path, monkeypatch, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["conversations"] == 0
     assert report["csat_count"] == 0
+
+
+def test_report_days_follow_the_helpdesk_time_zone(tmp_path, monkeypatch, capsys):
+    from datetime import datetime, timezone
+
+    from helpdesk.storage.db import session_scope
+    from helpdesk.storage.models import Conversation, Handoff
+
+    services = Services(Settings.from_env({"HELPDESK_VAR_DIR": str(tmp_path)}))
+    late = datetime(2026, 4, 13, 18, 30, tzinfo=timezone.utc)  # 14 April, 01:30 in Jakarta
+    with session_scope(services.session_factory) as s:
+        s.add(Conversation(sender_id="web-9", channel="socketio", started_at=late))
+        s.add(Handoff(sender_id="web-9", status="expired", created_at=late, updated_at=late))
+    monkeypatch.setenv("HELPDESK_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("HELPDESK_TIMEZONE", "Asia/Jakarta")
+    monkeypatch.delenv("HELPDESK_DATABASE_URL", raising=False)
+
+    assert main(["report", "--json", "--since", "2026-04-14", "--until", "2026-04-14"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["conversations"] == 1
+    assert report["containment_rate"] == 0.0
+    assert report["handoff_status"]["expired"] == 1
+    assert report["daily"] == [
+        {
+            "date": "2026-04-14",
+            "conversations": 1,
+            "handoffs": 1,
+            "faq_answered": 0,
+            "faq_unanswered": 0,
+        }
+    ]
+
+    assert main(["report", "--since", "2026-04-13", "--until", "2026-04-13"]) == 0
+    text = capsys.readouterr().out
+    assert "Handoffs by status" in text
+    assert "Contained by the bot (no handoff)" in text

@@ -1,0 +1,211 @@
+"""The agent desk web app (Sanic): where helpdesk agents take over conversations.
+
+`create_app` wires the pieces: the repositories on `app.ctx`, the Jinja environment, the
+session/CSRF middleware and security headers (`helpdesk.desk.auth`), the blueprints of every
+view module, static files, `/healthz` and Indonesian error pages. What each module may use:
+
+- `app.ctx.services`: the `helpdesk.services.Services`.
+- `app.ctx.relay`: the outbox relay (`deliver_soon()` wakes it), or None in tests.
+- `app.ctx.worker`: the background worker, or None.
+- `app.ctx.jinja`: the Jinja2 environment (templates in helpdesk/desk/templates).
+- `app.ctx.desk_config`: `helpdesk.desk.auth.DeskConfig`.
+- `app.ctx.login_throttle`: `helpdesk.desk.auth.LoginThrottle`.
+- `app.ctx.users`, `app.ctx.desk_sessions`, `app.ctx.divisions`, `app.ctx.canned`,
+  `app.ctx.desk_settings`: the repositories of `helpdesk.storage.accounts`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import logging
+from datetime import datetime, tzinfo
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sanic import Request, Sanic, response
+from sanic.exceptions import SanicException
+from sanic.response import HTTPResponse
+
+from helpdesk.dates import format_datetime_id
+from helpdesk.desk import auth
+from helpdesk.desk.views import admin as admin_views
+from helpdesk.desk.views import auth as auth_views
+from helpdesk.services import Services
+from helpdesk.storage.accounts import (
+    CannedResponseRepository,
+    DeskSessionRepository,
+    DeskSettingRepository,
+    DeskUserRepository,
+    DivisionRepository,
+)
+
+logger = logging.getLogger(__name__)
+
+DESK_DIR = Path(__file__).resolve().parent
+TEMPLATES_DIR = DESK_DIR / "templates"
+STATIC_DIR = DESK_DIR / "static"
+
+#: Views of the other areas (conversations and tickets, reports), registered after these.
+_AREA_VIEWS = ("conversations", "tickets", "reports")
+
+
+def view_modules() -> list[ModuleType]:
+    """The view modules whose `bp` blueprints make up the desk, in registration order."""
+    modules: list[ModuleType] = [auth_views, admin_views]
+    for area in _AREA_VIEWS:
+        # Interim while the area modules are being written: once they all exist this becomes
+        # plain imports at the top (a missing module must then fail loudly).
+        if importlib.util.find_spec(f"helpdesk.desk.views.{area}") is not None:
+            modules.append(importlib.import_module(f"helpdesk.desk.views.{area}"))
+    return modules
+
+
+def format_local(value: datetime | None, tz: tzinfo, style: str = "short") -> str:
+    """A datetime for desk pages in the helpdesk's time zone.
+
+    Args:
+        style: "short" ("14-04-2026 09.30"), "time" ("09.30") or "long"
+            ("14 April 2026 pukul 09.30 WIB").
+    """
+    if value is None:
+        return "-"
+    local = value.astimezone(tz)
+    if style == "time":
+        return f"{local:%H.%M}"
+    if style == "long":
+        return format_datetime_id(local)
+    return f"{local:%d-%m-%Y %H.%M}"
+
+
+def make_jinja(tz: tzinfo) -> Environment:
+    """The Jinja2 environment of the desk templates (autoescaped; `localtime` filter)."""
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=select_autoescape(["html", "xml"], default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["localtime"] = lambda value, style="short": format_local(value, tz, style)
+    env.globals["role_labels"] = ROLE_LABELS
+    return env
+
+
+#: Role names as desk pages show them.
+ROLE_LABELS = {"agent": "Agen", "supervisor": "Supervisor", "admin": "Admin"}
+
+
+def create_app(
+    services: Services,
+    *,
+    relay: Any = None,
+    worker: Any = None,
+    name: str = "helpdesk_desk",
+    config: auth.DeskConfig | None = None,
+) -> Sanic:
+    """Build the desk app.
+
+    Args:
+        services: The helpdesk services (settings, session factory, ...).
+        relay: Delivers agents' replies; its `deliver_soon()` is called after a reply is
+            stored or a conversation ended. Defaults to waking `worker` when one is given.
+        worker: Background worker (`helpdesk.desk.worker.DeskWorker`: `start()`, `stop()`,
+            `wake()`), started after the server starts and stopped before it stops.
+        name: The Sanic app name (unique per process).
+        config: Cookie and login settings; default from the environment.
+
+    Returns:
+        The Sanic app.
+    """
+    app = Sanic(name)
+    app.config.FALLBACK_ERROR_FORMAT = "html"
+    desk_config = config or auth.DeskConfig.from_env()
+    session_factory = services.session_factory
+
+    app.ctx.services = services
+    app.ctx.relay = relay if relay is not None else (WorkerRelay(worker) if worker else None)
+    app.ctx.worker = worker
+    app.ctx.desk_config = desk_config
+    app.ctx.jinja = make_jinja(services.settings.tz)
+    app.ctx.login_throttle = auth.LoginThrottle(
+        desk_config.login_max_failures, desk_config.login_lockout_seconds
+    )
+    app.ctx.users = DeskUserRepository(session_factory)
+    app.ctx.desk_sessions = DeskSessionRepository(session_factory, ttl=desk_config.session_ttl)
+    app.ctx.divisions = DivisionRepository(session_factory)
+    app.ctx.canned = CannedResponseRepository(session_factory)
+    app.ctx.desk_settings = DeskSettingRepository(session_factory)
+
+    app.register_middleware(auth.desk_request_middleware, "request")
+    app.register_middleware(auth.security_headers_middleware, "response")
+    app.static("/static", str(STATIC_DIR), name="static")
+
+    async def healthz(request: Request) -> HTTPResponse:
+        return response.json({"status": "ok"})
+
+    app.add_route(healthz, "/healthz", methods=["GET"], name="healthz")
+
+    for module in view_modules():
+        app.blueprint(module.bp)
+
+    app.error_handler.add(SanicException, _http_error)
+    app.error_handler.add(Exception, _server_error)
+
+    if worker is not None:
+        _attach_worker(app, worker)
+    return app
+
+
+class WorkerRelay:
+    """`app.ctx.relay` when only a worker is given: `deliver_soon()` wakes the worker."""
+
+    def __init__(self, worker: Any) -> None:
+        self.worker = worker
+
+    def deliver_soon(self) -> None:
+        """Run a worker pass now (deliver pending replies, resume ended conversations)."""
+        self.worker.wake()
+
+
+def _attach_worker(app: Sanic, worker: Any) -> None:
+    """Start the worker's thread after the server starts; stop it before the server stops."""
+
+    async def start_worker(app: Sanic, loop: Any) -> None:
+        worker.start()
+        logger.info("desk worker started")
+
+    async def stop_worker(app: Sanic, loop: Any) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, worker.stop)
+        logger.info("desk worker stopped")
+
+    app.register_listener(start_worker, "after_server_start")
+    app.register_listener(stop_worker, "before_server_stop")
+
+
+def _ensure_request_state(request: Request) -> None:
+    """Errors raised before the middleware ran (e.g. 404) still render with the user's nav."""
+    if not hasattr(request.ctx, "user"):
+        try:
+            auth._load_session(request)
+        except Exception:  # the error page must render even when the store is down
+            request.ctx.user = request.ctx.desk_session = request.ctx.flash = None
+
+
+def _http_error(request: Request, exception: SanicException) -> HTTPResponse:
+    status = int(getattr(exception, "status_code", 500) or 500)
+    _ensure_request_state(request)
+    if status >= 500:
+        logger.error("desk error on %s %s: %s", request.method, request.path, exception)
+    resp = auth.error_page(request, status if status in auth.ERROR_MESSAGES else 500)
+    if status == 405:
+        resp.status = 405
+    return resp
+
+
+def _server_error(request: Request, exception: Exception) -> HTTPResponse:
+    logger.exception("unexpected desk error on %s %s", request.method, request.path)
+    _ensure_request_state(request)
+    return auth.error_page(request, 500)

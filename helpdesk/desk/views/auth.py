@@ -1,0 +1,135 @@
+"""Login and logout of the agent desk."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from sanic import Blueprint, Request, response
+from sanic.response import HTTPResponse
+
+from helpdesk.desk.auth import (
+    LOGIN_CSRF_COOKIE,
+    MSG_LOGGED_OUT,
+    MSG_LOGIN_FAILED,
+    MSG_LOGIN_THROTTLED,
+    SESSION_COOKIE,
+    current_session,
+    current_user,
+    dummy_password_check,
+    expire_cookie,
+    flash_redirect,
+    render,
+    safe_next,
+    set_cookie,
+    verify_password,
+)
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("desk_auth")
+
+#: Longest user name and password read from the login form (longer ones are refused).
+MAX_FIELD_LENGTH = 256
+
+
+def _login_page(
+    request: Request,
+    *,
+    token: str,
+    next_url: str,
+    username: str = "",
+    error: str | None = None,
+    status: int = 200,
+) -> HTTPResponse:
+    resp = render(
+        request,
+        "login.html",
+        status=status,
+        login_csrf=token,
+        next_url=next_url,
+        username=username,
+        error=error,
+    )
+    set_cookie(request, resp, LOGIN_CSRF_COOKIE, token, path="/login")
+    return resp
+
+
+def _login_token(request: Request) -> str:
+    """The login form's CSRF token: the browser's current one, or a new one."""
+    current = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+    return current if 20 <= len(current) <= 128 else secrets.token_urlsafe(32)
+
+
+@bp.get("/login")
+async def login_form(request: Request) -> HTTPResponse:
+    """The login page (a logged-in user goes on to the desk)."""
+    next_url = safe_next(request.args.get("next"))
+    if current_user(request) is not None:
+        return response.redirect(next_url)
+    return _login_page(request, token=_login_token(request), next_url=next_url)
+
+
+@bp.post("/login")
+async def login(request: Request) -> HTTPResponse:
+    """Check the credentials (CSRF already checked by the middleware) and open a session."""
+    form = request.form
+    username = (form.get("username") or "").strip()[:MAX_FIELD_LENGTH]
+    password = form.get("password") or ""
+    next_url = safe_next(form.get("next"))
+    ip = request.ip or "-"
+    throttle = request.app.ctx.login_throttle
+    token = secrets.token_urlsafe(32)
+
+    wait = throttle.retry_after(username, ip)
+    if wait > 0:
+        logger.warning("desk login throttled for %r from %s", username, ip)
+        message = MSG_LOGIN_THROTTLED.format(seconds=max(1, round(wait)))
+        return _login_page(
+            request, token=token, next_url=next_url, username=username, error=message, status=429
+        )
+
+    found = request.app.ctx.users.credentials(username) if username else None
+    if found is None or len(password) > MAX_FIELD_LENGTH:
+        dummy_password_check(password[:MAX_FIELD_LENGTH])
+        ok = False
+    else:
+        user, password_hash = found
+        ok = verify_password(password, password_hash) and user.active
+    if not ok or found is None:
+        throttle.record_failure(username, ip)
+        logger.info("desk login failed for %r from %s", username, ip)
+        return _login_page(
+            request,
+            token=token,
+            next_url=next_url,
+            username=username,
+            error=MSG_LOGIN_FAILED,
+            status=401,
+        )
+
+    user = found[0]
+    throttle.reset(username, ip)
+    old_token = request.cookies.get(SESSION_COOKIE)
+    if old_token:  # session rotation: never keep a token that existed before the login
+        request.app.ctx.desk_sessions.delete(old_token)
+    session_token, _ = request.app.ctx.desk_sessions.create(user.id)
+    logger.info("desk login: %s (%s) from %s", user.username, user.role, ip)
+    resp = response.redirect(next_url, status=303)
+    set_cookie(request, resp, SESSION_COOKIE, session_token)
+    expire_cookie(request, resp, LOGIN_CSRF_COOKIE, path="/login")
+    return resp
+
+
+@bp.post("/logout")
+async def logout(request: Request) -> HTTPResponse:
+    """End the session on the server and in the browser (CSRF checked by the middleware)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        request.app.ctx.desk_sessions.delete(token)
+    user = current_user(request)
+    if user is not None and current_session(request) is not None:
+        logger.info("desk logout: %s", user.username)
+    resp = flash_redirect(request, "/login", MSG_LOGGED_OUT, kind="info")
+    expire_cookie(request, resp, SESSION_COOKIE)
+    return resp

@@ -1,0 +1,276 @@
+"""The agent desk's background worker: the link between the queue and the Rasa server.
+
+Every `interval` seconds (and at once when woken by the desk after an agent acted) one pass:
+
+1. takes out of the queue the waiting citizens who wrote "batal" (the cancel intent);
+2. expires handoffs nobody took within the timeout;
+3. assigns waiting handoffs round-robin to online agents with room;
+4. delivers the agents' pending replies (the outbox) through the Rasa server, which sends them
+   on the citizen's channel and logs them in the tracker;
+5. resumes the bot in conversations whose handoff ended (`action_handoff_end`: thanks and the
+   rating, the "left the queue" message, or the ticket id of an expired request).
+
+Nothing is lost or sent twice across restarts: replies and endings are rows in the helpdesk
+database first; before re-sending a reply or re-running the ending, the worker looks in the
+tracker store for the one it may have sent just before a crash. Run one worker per deployment
+(`helpdesk desk serve` starts it; `--no-worker` on the other desk processes).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Callable, Protocol
+
+from helpdesk.backends.masking import mask_digits
+from helpdesk.rasa_events import TrackerEvent, latest_session, read_events
+from helpdesk.transcript import turns_from_events
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sqlalchemy.engine import Engine
+
+    from helpdesk.services import Services
+    from helpdesk.storage.handoffs import HandoffRecord
+
+logger = logging.getLogger(__name__)
+
+#: The action that resumes the bot after a handoff ended.
+END_ACTION = "action_handoff_end"
+#: Intents and texts with which a waiting citizen leaves the queue.
+LEAVE_INTENTS = frozenset({"cancel"})
+LEAVE_TEXTS = frozenset({"batal", "/cancel", "batalkan", "keluar antrean", "keluar antrian"})
+#: Failed deliveries of one reply (or resumes of one conversation) before giving up.
+MAX_ATTEMPTS = 8
+
+
+class RasaApi(Protocol):
+    """What the worker needs of the Rasa HTTP API (`helpdesk.rasa_client.RasaClient`)."""
+
+    def execute(self, sender_id: str, action: str) -> bool: ...
+
+    def send_bot_message(self, sender_id: str, text: str, metadata: dict) -> bool: ...
+
+
+@dataclass
+class PassReport:
+    """What one pass did (for logs and tests)."""
+
+    cancelled: list[int] = field(default_factory=list)
+    expired: list[int] = field(default_factory=list)
+    assigned: list[tuple[int, int]] = field(default_factory=list)
+    delivered: list[int] = field(default_factory=list)
+    resumed: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return any((self.cancelled, self.expired, self.assigned, self.delivered, self.resumed))
+
+
+def wants_to_leave(event: TrackerEvent) -> bool:
+    """True for a citizen message meaning "take me out of the queue"."""
+    if event.type_name != "user":
+        return False
+    if event.intent in LEAVE_INTENTS:
+        return True
+    return " ".join(event.text.lower().split()) in LEAVE_TEXTS
+
+
+class DeskWorker:
+    """One pass at a time over the queue, the outbox and the endings.
+
+    Args:
+        services: The helpdesk services (database, handoff service).
+        rasa: The Rasa HTTP API client.
+        tracker_engine: Engine of Rasa's SQL tracker store.
+        interval: Seconds between passes when nobody wakes the worker.
+        clock: The current aware time (tests pass a fake).
+    """
+
+    def __init__(
+        self,
+        services: "Services",
+        rasa: RasaApi,
+        tracker_engine: "Engine",
+        *,
+        interval: float = 2.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
+        if interval <= 0:
+            raise ValueError("interval must be > 0")
+        self.services = services
+        self.rasa = rasa
+        self.tracker_engine = tracker_engine
+        self.interval = interval
+        self.clock = clock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pass_lock = threading.Lock()
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Run a pass now (an agent replied or resolved)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run passes in a daemon thread until `stop()`."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._loop, name="desk-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                report = self.run_once()
+                if report:
+                    logger.info("desk worker: %s", report)
+            except Exception:  # a locked database or a Rasa restart must not end the worker
+                logger.exception("desk worker pass failed; retrying in %.0f s", self.interval)
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+    def run_once(self) -> PassReport:
+        """One pass; each step goes on when another fails."""
+        report = PassReport()
+        with self._pass_lock:
+            for step in (
+                self._cancel_leavers,
+                self._expire_overdue,
+                self._assign,
+                self._deliver_replies,
+                self._resume_ended,
+            ):
+                try:
+                    step(report)
+                except Exception:
+                    logger.exception("desk worker step %s failed", step.__name__)
+        return report
+
+    # --- steps ---------------------------------------------------------------------------
+
+    def _citizen_events(self, handoff: "HandoffRecord") -> list[TrackerEvent]:
+        events = read_events(self.tracker_engine, handoff.sender_id, since_ts=handoff.since_ts)
+        if handoff.since_ts is None:
+            return events
+        return [e for e in events if e.timestamp > handoff.since_ts]
+
+    def _cancel_leavers(self, report: PassReport) -> None:
+        service = self.services.handoff
+        for handoff in service.handoffs.waiting():
+            leaving = any(wants_to_leave(e) for e in self._citizen_events(handoff))
+            if leaving and service.cancel(handoff.id):
+                report.cancelled.append(handoff.id)
+
+    def _expire_overdue(self, report: PassReport) -> None:
+        service = self.services.handoff
+        for handoff in service.overdue(self.clock()):
+            if service.expire(handoff.id):
+                report.expired.append(handoff.id)
+
+    def _assign(self, report: PassReport) -> None:
+        report.assigned.extend(self.services.handoff.auto_assign())
+
+    def _deliver_replies(self, report: PassReport) -> None:
+        messages = self.services.handoff_messages
+        handoffs = self.services.handoffs
+        names = _agent_names(self.services)
+        for message in messages.pending():
+            handoff = handoffs.get(message.handoff_id)
+            if handoff is None:
+                continue
+            if self._already_in_tracker(handoff.sender_id, "handoff_message_id", message.id):
+                messages.mark_sent(message.id)
+                report.delivered.append(message.id)
+                continue
+            metadata = {
+                "handoff_message_id": message.id,
+                "handoff_id": handoff.id,
+                "agent": names.get(message.agent_id or 0, "Petugas"),
+            }
+            if self.rasa.send_bot_message(handoff.sender_id, message.text, metadata):
+                messages.mark_sent(message.id)
+                report.delivered.append(message.id)
+            else:
+                failed = messages.note_failure(message.id, MAX_ATTEMPTS)
+                if failed is not None and failed.status == "failed":
+                    logger.error(
+                        "reply %s to %s given up after %d attempts",
+                        message.id,
+                        mask_digits(handoff.sender_id),
+                        failed.attempts,
+                    )
+
+    def _resume_ended(self, report: PassReport) -> None:
+        service = self.services.handoff
+        handoffs = self.services.handoffs
+        pending_replies = {m.handoff_id for m in self.services.handoff_messages.pending()}
+        for handoff in handoffs.pending_resume(MAX_ATTEMPTS, timedelta(0)):
+            if handoff.id in pending_replies:
+                continue  # the agent's last replies go first
+            if handoff.status == "expired" and not handoff.ticket_id:
+                events = latest_session(read_events(self.tracker_engine, handoff.sender_id))
+                turns = turns_from_events([e.as_rasa_dict() for e in events])
+                service.ticket_for_expired(handoff, turns)
+            if self._ended_in_tracker(handoff) or self.rasa.execute(handoff.sender_id, END_ACTION):
+                handoffs.mark_resumed(handoff.id)
+                report.resumed.append(handoff.id)
+            else:
+                handoffs.note_resume_failure(handoff.id)
+
+    # --- de-duplication after a crash ----------------------------------------------------
+
+    def _already_in_tracker(self, sender_id: str, key: str, value: int) -> bool:
+        for event in read_events(self.tracker_engine, sender_id, types=("bot",)):
+            if event.metadata.get(key) == value:
+                return True
+        return False
+
+    def _ended_in_tracker(self, handoff: "HandoffRecord") -> bool:
+        """True when `action_handoff_end` already ran after this handoff ended."""
+        if handoff.ended_at is None:
+            return False
+        since = handoff.ended_at.timestamp()
+        for event in read_events(
+            self.tracker_engine, handoff.sender_id, since_ts=since, types=("action",)
+        ):
+            if event.data.get("name") == END_ACTION:
+                return True
+        return False
+
+
+def _agent_names(services: "Services") -> dict[int, str]:
+    from sqlalchemy import select
+
+    from helpdesk.storage.db import session_scope
+    from helpdesk.storage.models import DeskUser
+
+    with session_scope(services.session_factory) as session:
+        return {
+            int(user_id): str(name)
+            for user_id, name in session.execute(select(DeskUser.id, DeskUser.display_name))
+        }
+
+
+def build_worker(services: "Services", *, interval: float = 2.0) -> DeskWorker:
+    """The worker on the configured Rasa server and tracker store."""
+    from sqlalchemy import create_engine
+
+    from helpdesk.rasa_client import RasaClient
+
+    settings = services.settings
+    return DeskWorker(
+        services,
+        RasaClient(settings.rasa_url, settings.rasa_api_token),
+        create_engine(settings.effective_tracker_store_url),
+        interval=interval,
+    )
