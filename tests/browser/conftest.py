@@ -59,13 +59,18 @@ connectors.webchat.WebChatInput:
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[object]:
-    """The assistant on free ports in a temporary directory (see scripts/stack.py)."""
+def browser_prerequisites() -> None:
+    """Skip (with the reason) without Chromium, its driver, Selenium or the trained model."""
     _require_browser()
     if not MODEL.is_file():
         pytest.skip(f"no trained model at {MODEL}: run `make train`")
     if str(SCRIPTS) not in sys.path:
         sys.path.insert(0, str(SCRIPTS))
+
+
+@pytest.fixture(scope="session")
+def stack(browser_prerequisites) -> Iterator[object]:
+    """The assistant on free ports in a temporary directory (see scripts/stack.py)."""
     from stack import Stack
 
     with Stack(rasa=True, credentials=CREDENTIALS) as running:
@@ -73,7 +78,7 @@ def stack() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def driver(stack) -> Iterator[object]:
+def driver(browser_prerequisites) -> Iterator[object]:
     """One headless Chromium (fresh profile) for the session; tests set their own viewport."""
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options

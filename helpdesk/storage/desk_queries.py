@@ -1,0 +1,174 @@
+"""Read-only queries of the agent desk over the helpdesk tables.
+
+The ticket list with its filters and paging, the FAQ questions a citizen asked in a time
+window (what the bot tried before the handoff) and a citizen's earlier handoffs. Results are
+frozen dataclasses, like every repository's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+
+from helpdesk.storage.db import session_scope
+from helpdesk.storage.handoffs import HandoffRecord
+from helpdesk.storage.models import TICKET_STATUSES, Handoff, QuestionLog, Ticket
+from helpdesk.storage.repositories import TicketRecord, _check_aware, _Repository
+
+#: Tickets per page of the desk's ticket list.
+TICKETS_PER_PAGE = 25
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    """Which tickets to list.
+
+    Attributes:
+        status: One of `TICKET_STATUSES`, or None for all.
+        text: Case-insensitive part of the ticket id or subject, or None.
+        since: Created at or after this time (timezone-aware), or None.
+        until: Created before this time (timezone-aware), or None.
+    """
+
+    status: str | None = None
+    text: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    """One page of tickets, newest first, and how many match in all."""
+
+    tickets: list[TicketRecord]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+@dataclass(frozen=True)
+class QuestionLogRecord:
+    """A question put to the knowledge base and what the bot found for it."""
+
+    id: int
+    question: str
+    answered: bool
+    faq_id: str | None
+    score: float | None
+    created_at: datetime
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class DeskQueries(_Repository):
+    """The desk's read-only lists: tickets, a citizen's FAQ questions and earlier handoffs."""
+
+    def search_tickets(
+        self, wanted: TicketFilter, *, page: int = 1, per_page: int = TICKETS_PER_PAGE
+    ) -> TicketPage:
+        """Tickets matching the filter, newest first, one page of them.
+
+        Raises:
+            ValueError: For an unknown status, naive times, or a page or size below 1.
+        """
+        if wanted.status is not None and wanted.status not in TICKET_STATUSES:
+            raise ValueError(f"unknown ticket status {wanted.status!r}")
+        if page < 1 or per_page < 1:
+            raise ValueError("page and per_page must be >= 1")
+        _check_aware(wanted.since, "since")
+        _check_aware(wanted.until, "until")
+        conditions = []
+        if wanted.status is not None:
+            conditions.append(Ticket.status == wanted.status)
+        text = (wanted.text or "").strip().lower()
+        if text:
+            pattern = _like_pattern(text)
+            conditions.append(
+                or_(
+                    func.lower(Ticket.id).like(pattern, escape="\\"),
+                    func.lower(Ticket.subject).like(pattern, escape="\\"),
+                )
+            )
+        if wanted.since is not None:
+            conditions.append(Ticket.created_at >= wanted.since)
+        if wanted.until is not None:
+            conditions.append(Ticket.created_at < wanted.until)
+        with session_scope(self._sessions) as session:
+            total = int(
+                session.execute(
+                    select(func.count()).select_from(Ticket).where(*conditions)
+                ).scalar_one()
+            )
+            rows = session.scalars(
+                select(Ticket)
+                .where(*conditions)
+                .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+                .offset((page - 1) * per_page)
+                .limit(per_page)
+            ).all()
+            return TicketPage(
+                tickets=[TicketRecord.from_row(row) for row in rows],
+                total=total,
+                page=page,
+                per_page=per_page,
+            )
+
+    def questions_of(
+        self,
+        sender_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+    ) -> list[QuestionLogRecord]:
+        """The sender's knowledge-base questions in a time window, oldest first."""
+        _check_aware(since, "since")
+        _check_aware(until, "until")
+        stmt = select(QuestionLog).where(QuestionLog.sender_id == sender_id)
+        if since is not None:
+            stmt = stmt.where(QuestionLog.created_at >= since)
+        if until is not None:
+            stmt = stmt.where(QuestionLog.created_at < until)
+        stmt = stmt.order_by(QuestionLog.created_at.desc(), QuestionLog.id.desc()).limit(limit)
+        with session_scope(self._sessions) as session:
+            records = [
+                QuestionLogRecord(
+                    id=row.id,
+                    question=row.question,
+                    answered=bool(row.answered),
+                    faq_id=row.faq_id,
+                    score=row.score,
+                    created_at=row.created_at,
+                )
+                for row in session.scalars(stmt).all()
+            ]
+        return list(reversed(records))
+
+    def handoffs_of(
+        self, sender_id: str, *, exclude_id: int | None = None, limit: int = 20
+    ) -> list[HandoffRecord]:
+        """The sender's handoffs, newest first (without `exclude_id`)."""
+        stmt = select(Handoff).where(Handoff.sender_id == sender_id)
+        if exclude_id is not None:
+            stmt = stmt.where(Handoff.id != exclude_id)
+        stmt = stmt.order_by(Handoff.created_at.desc(), Handoff.id.desc()).limit(limit)
+        with session_scope(self._sessions) as session:
+            return [HandoffRecord.from_row(row) for row in session.scalars(stmt).all()]

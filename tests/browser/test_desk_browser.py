@@ -1,0 +1,173 @@
+"""The human handoff end to end, with the agent desk in headless Chromium.
+
+A citizen on (fake) WhatsApp asks for an officer; an agent logs in to the desk, takes the
+conversation, sees the citizen's new message arrive without reloading, replies (the reply
+reaches the citizen on WhatsApp), resolves; the bot comes back, asks for a rating, and the
+citizen's rating is stored as an agent rating of that handoff.
+
+The whole assistant runs (scripts/stack.py with `desk=True`): backend simulator, action server,
+Rasa server with the WhatsApp channel, and `helpdesk desk serve` with its worker. Office hours
+are always open here, so the test does not depend on the time it runs.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from fake_whatsapp import WHATSAPP_BLOCK, FakeGraph, deliver, whatsapp_env  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+PHONE = "6281377700001"
+AGENT = ("rina", "Rina Agen", "sandi-rahasia-rina-1")
+ADMIN = ("admin", "admin-sandi-yang-panjang-1")
+ALWAYS_OPEN = ROOT / "tests" / "always_open_office_hours.yml"
+
+
+@pytest.fixture(scope="module")
+def graph() -> Iterator[FakeGraph]:
+    fake = FakeGraph()
+    yield fake
+    fake.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def desk_stack(browser_prerequisites: None, graph: FakeGraph) -> Iterator[Any]:
+    from stack import DEFAULT_CREDENTIALS, Stack
+
+    env = {
+        **whatsapp_env(graph),
+        "HELPDESK_OFFICE_HOURS_FILE": str(ALWAYS_OPEN),
+        "HELPDESK_HANDOFF_TIMEOUT_MINUTES": "30",
+        "HELPDESK_DESK_ADMIN_USERNAME": ADMIN[0],
+        "HELPDESK_DESK_ADMIN_PASSWORD": ADMIN[1],
+    }
+    with Stack(
+        rasa=True, desk=True, env=env, credentials=DEFAULT_CREDENTIALS + WHATSAPP_BLOCK
+    ) as running:
+        add_agent(running)
+        yield running
+
+
+def add_agent(stack: Any) -> None:
+    """Create the agent in the stack's database, as an admin would."""
+    from helpdesk.desk.auth import hash_password
+    from helpdesk.storage.accounts import DeskUserRepository
+    from helpdesk.storage.db import make_engine, make_session_factory
+
+    engine = make_engine(stack.env["HELPDESK_DATABASE_URL"])
+    try:
+        users = DeskUserRepository(make_session_factory(engine))
+        username, name, password = AGENT
+        users.create(
+            username=username,
+            display_name=name,
+            password_hash=hash_password(password),
+            role="agent",
+        )
+    finally:
+        engine.dispose()
+
+
+def agent_ratings(stack: Any) -> list[tuple[int, str, int | None]]:
+    from sqlalchemy import select
+
+    from helpdesk.storage.db import make_engine, make_session_factory, session_scope
+    from helpdesk.storage.models import CsatRating
+
+    engine = make_engine(stack.env["HELPDESK_DATABASE_URL"])
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            rows = session.execute(
+                select(CsatRating.rating, CsatRating.kind, CsatRating.handoff_id)
+            ).all()
+            return [(r, k, h) for r, k, h in rows]
+    finally:
+        engine.dispose()
+
+
+def wait_until(predicate: Any, timeout: float = 30, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_citizen_to_agent_and_back_with_a_rating(desk_stack, graph, driver):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    stack = desk_stack
+    wait = WebDriverWait(driver, 30)
+    driver.set_window_size(1280, 900)
+
+    # The citizen asks for an officer on WhatsApp and is told their place in the queue.
+    assert deliver(stack, PHONE, "Budi Santoso", "halo", "wamid.desk.1").status_code == 200
+    graph.wait_for(PHONE, "Budi")
+    asked = "saya mau bicara dengan petugas"
+    assert deliver(stack, PHONE, "Budi Santoso", asked, "wamid.desk.2").status_code == 200
+    graph.wait_for(PHONE, "antrean")
+
+    # The agent logs in and goes online; the conversation is in the queue.
+    driver.get(f"{stack.desk_url}/login")
+    driver.find_element(By.NAME, "username").send_keys(AGENT[0])
+    driver.find_element(By.NAME, "password").send_keys(AGENT[2])
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-queue]")))
+    assert "Budi Santoso" in driver.page_source
+
+    # Take it and open it: the transcript shows the request and what the bot said.
+    take = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "[data-action=take]")))
+    take.click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-transcript]")))
+    transcript = driver.find_element(By.CSS_SELECTOR, "[data-transcript]")
+    assert asked in transcript.text
+    assert "antrean" in transcript.text  # the bot's queue message is part of the record
+
+    # A new message from the citizen appears without reloading the page.
+    question = "SP2D kami nomor 260011301000123 belum masuk rekening"
+    assert deliver(stack, PHONE, "Budi Santoso", question, "wamid.desk.3").status_code == 200
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-transcript]"), question))
+    # The bot stayed silent: nothing but the queue message after the request.
+    time.sleep(1)
+    assert not any("SP2D" in text for text in graph.texts_to(PHONE))
+
+    # The agent replies; the reply reaches the citizen on WhatsApp.
+    reply = "Baik Pak Budi, kami cek ke KPPN dan kabari dalam 10 menit."
+    box = driver.find_element(By.CSS_SELECTOR, "textarea[name=text]")
+    box.send_keys(reply)
+    driver.find_element(By.CSS_SELECTOR, "[data-action=reply]").click()
+    graph.wait_for(PHONE, reply)
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-transcript]"), reply))
+
+    # Resolve: the bot thanks the citizen and asks for a rating of the agent's service.
+    driver.find_element(By.CSS_SELECTOR, "[data-action=resolve]").click()
+    confirm = driver.find_elements(By.CSS_SELECTOR, "[data-action=confirm-resolve]")
+    if confirm:
+        confirm[0].click()
+    texts = wait_until(
+        lambda: [
+            t for t in graph.texts_to(PHONE) if "petugas" in t.lower() and "nilai" in t.lower()
+        ],
+        what="the agent rating question on WhatsApp",
+    )
+    assert texts
+
+    # The citizen rates 5: stored as an agent rating of this handoff.
+    assert deliver(stack, PHONE, "Budi Santoso", "5", "wamid.desk.4").status_code == 200
+    ratings = wait_until(
+        lambda: [r for r in agent_ratings(stack) if r[1] == "agent"], what="the agent rating"
+    )
+    assert ratings[0][0] == 5 and ratings[0][2] is not None
