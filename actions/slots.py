@@ -13,6 +13,10 @@ FAQ_ID = "faq_id"
 LAST_QUESTION = "last_question"
 AWAITING_FEEDBACK = "awaiting_feedback"
 CSAT_RATING = "csat_rating"
+#: What the rating is about: "faq" (default, an FAQ answer) or "agent" (a human agent).
+CSAT_KIND = "csat_kind"
+#: The handoff an agent rating is about (its id, as text).
+HANDOFF_ID = "handoff_id"
 
 # Tickets
 TICKET_SUBJECT = "ticket_subject"
@@ -22,7 +26,7 @@ TICKET_EMAIL = "ticket_email"
 TICKET_CONFIRMATION = "ticket_confirmation"
 TICKET_ID = "ticket_id"
 
-# Handoff: where the last request for a human went ("ticket", "offline").
+# Handoff: where the last request for a human went ("queue", "offline").
 HANDOFF_ROUTE = "handoff_route"
 
 #: Value of `ticket_attachment` when the user skipped it.
@@ -76,7 +80,7 @@ FORM_SLOTS: dict[str, tuple[str, ...]] = {
         TICKET_CONFIRMATION,
     ),
     TICKET_STATUS_FORM: (TICKET_ID,),
-    CSAT_FORM: (CSAT_RATING,),
+    CSAT_FORM: (CSAT_RATING, CSAT_KIND, HANDOFF_ID),
     SP2D_FORM: (SP2D_NUMBER, SP2D_ACCOUNT, *_SERVICE_FORM_STATE),
     CONTRACT_FORM: (CONTRACT_SATKER_CODE, CONTRACT_NUMBER, *_SERVICE_FORM_STATE),
     DIGIT_FORM: (DIGIT_SERVICE, DIGIT_ID_TYPE, DIGIT_ID_VALUE, DIGIT_EMAIL, *_SERVICE_FORM_STATE),

@@ -102,8 +102,9 @@ class IdleSweeper:
     def sweep(self) -> int:
         """One pass; returns how many conversations were closed."""
         closed = 0
-        for conversation in find_idle(self.tracker_engine, self.clock(), self.idle):
-            if self.closures.held_by_agent(conversation.sender_id):
+        now = self.clock()
+        for conversation in find_idle(self.tracker_engine, now, self.idle):
+            if self.closures.held_by_agent(conversation.sender_id, ended_since=now - self.idle):
                 continue
             if not self.closures.claim(
                 conversation.sender_id, conversation.last_user_at, MAX_ATTEMPTS

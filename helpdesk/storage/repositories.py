@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -556,12 +556,16 @@ class IdleClosureRepository(_Repository):
                 query = query.where(IdleClosure.sender_id == sender_id)
             return int(session.execute(query).scalar_one())
 
-    def held_by_agent(self, sender_id: str) -> bool:
-        """True when a human agent holds the conversation (an open handoff)."""
+    def held_by_agent(self, sender_id: str, *, ended_since: datetime | None = None) -> bool:
+        """True when a human agent holds the conversation (an open handoff), or - with
+        `ended_since` - a handoff of it ended at or after that time (the citizen's silence
+        was time spent with the agent, not idleness)."""
+        _check_aware(ended_since, "ended_since")
+        condition = Handoff.status.in_(HANDOFF_OPEN_STATUSES)
+        if ended_since is not None:
+            condition = or_(condition, Handoff.ended_at >= ended_since)
         with session_scope(self._sessions) as session:
             found = session.execute(
-                select(Handoff.id)
-                .where(Handoff.sender_id == sender_id, Handoff.status.in_(HANDOFF_OPEN_STATUSES))
-                .limit(1)
+                select(Handoff.id).where(Handoff.sender_id == sender_id, condition).limit(1)
             ).first()
             return found is not None

@@ -121,10 +121,13 @@ def add_handoff(session_factory, sender_id: str, status: str) -> None:
         session.add(Handoff(sender_id=sender_id, channel="whatsapp", status=status))
 
 
-def set_handoff_status(session_factory, sender_id: str, status: str) -> None:
+def set_handoff_status(
+    session_factory, sender_id: str, status: str, ended_at: datetime | None = None
+) -> None:
     with session_scope(session_factory) as session:
         for row in session.scalars(select(Handoff).where(Handoff.sender_id == sender_id)):
             row.status = status
+            row.ended_at = ended_at
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -305,8 +308,14 @@ def test_the_silence_is_closed_once_the_agent_lets_go(
     add_handoff(session_factory, SENDER, "assigned")
     assert sweeper.sweep() == 0
 
-    set_handoff_status(session_factory, SENDER, "resolved")
+    # Resolved just now: the citizen's silence was time with the agent, and the bot has just
+    # asked for a rating - not idle yet.
+    set_handoff_status(session_factory, SENDER, "resolved", ended_at=NOW)
     clock.advance(60)
+    assert sweeper.sweep() == 0
+
+    # Idle for the idle time since the handoff ended: closed.
+    clock.advance(IDLE)
     assert sweeper.sweep() == 1
     assert closer.calls == [SENDER]
 
