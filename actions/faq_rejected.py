@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Callable
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -11,12 +12,33 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
 from actions.base import ServicesMixin
+from actions.handoff import ActionHandoff
 
 logger = logging.getLogger(__name__)
 
 
 class ActionFaqRejected(ServicesMixin, Action):
-    """Apologise, offer to rephrase or to create a ticket, log the question as unanswered."""
+    """Log the question as unanswered, apologise, then hand over or offer the options.
+
+    In office hours this action hands the conversation over itself (it runs `ActionHandoff`
+    and returns its events: queued and paused), so an officer answers. Not a
+    `FollowupAction`: when the handoff does not end in the queue (a database error, the hours
+    just closed) Rasa must predict the next action, and after "Tidak" -> action_faq_rejected
+    -> action_handoff no rule could predict it without contradicting the rule that listens
+    after action_faq_rejected (there is no TEDPolicy; the core fallback would answer).
+    Outside office hours (or when they cannot be read) the citizen may rephrase the question
+    or create a ticket.
+
+    Args:
+        services: Injected services (tests); the process-wide ones when None.
+        clock: Returns the current aware time (tests); now in UTC when None.
+    """
+
+    def __init__(
+        self, *args: Any, clock: Callable[[], datetime] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
 
     def name(self) -> str:
         return "action_faq_rejected"
@@ -36,5 +58,18 @@ class ActionFaqRejected(ServicesMixin, Action):
                 )
             except Exception:
                 logger.exception("could not record the rejected answer of %s", tracker.sender_id)
+        events: list[EventType] = [SlotSet(slots.AWAITING_FEEDBACK, False)]
+        if self._agents_on_duty():
+            dispatcher.utter_message(response="utter_faq_rejected_handoff")
+            handoff = ActionHandoff(self._services, clock=self._clock)
+            return [*events, *await handoff.run(dispatcher, tracker, domain)]
         dispatcher.utter_message(response="utter_faq_rejected")
-        return [SlotSet(slots.AWAITING_FEEDBACK, False)]
+        return events
+
+    def _agents_on_duty(self) -> bool:
+        """True in office hours; False outside them or when they cannot be read."""
+        try:
+            return self.services.handoff.is_open(self._clock())
+        except Exception:
+            logger.exception("could not read the office hours")
+            return False

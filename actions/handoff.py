@@ -1,25 +1,94 @@
-"""action_handoff: a request for a human agent, routed by office hours."""
+"""action_handoff: a request for a human agent, routed by office hours.
+
+In office hours the conversation joins the agents' queue (`HandoffService.request`) and Rasa
+pauses it: the citizen's next messages are logged for the agent and the bot stays silent
+until the agent desk resumes it with `action_handoff_end`. Outside office hours the citizen
+gets the hours and the conversation so far becomes a ticket.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
 from actions.base import UTTER_TECHNICAL_PROBLEM, ServicesMixin, channel_of, leave_active_loop
+from helpdesk.greeting import POLITE_FORM, display_name
 from helpdesk.transcript import turns_from_events
+
+if TYPE_CHECKING:  # pragma: no cover
+    from helpdesk.handoff import HandoffService, QueuePlace
 
 logger = logging.getLogger(__name__)
 
+#: Offers a ticket when the request could not be handled.
+UTTER_OFFER_TICKET = "utter_handoff_offer_ticket"
+#: Longest question stored with a handoff (the full conversation stays in the tracker).
+MAX_QUESTION_LENGTH = 1000
+#: Intents of messages that are not the citizen's question (menu choices, yes/no, values...).
+_NOT_A_QUESTION = frozenset(
+    {
+        "human_handoff",
+        "menu",
+        "menu_select",
+        "greet",
+        "goodbye",
+        "thank",
+        "affirm",
+        "deny",
+        "cancel",
+        "inform",
+    }
+)
+
+
+def citizen_name(tracker: Tracker) -> str | None:
+    """The citizen's name from the session metadata, or None when the channel gave none."""
+    metadata = tracker.get_slot(slots.SESSION_STARTED_METADATA)
+    name = display_name(metadata if isinstance(metadata, dict) else None)
+    return None if name == POLITE_FORM else name
+
+
+def question_of(tracker: Tracker) -> str | None:
+    """What the citizen wanted help with: the last FAQ question asked, else the latest message
+    of this session before the request for a human that reads like a question."""
+    last = tracker.get_slot(slots.LAST_QUESTION)
+    if isinstance(last, str) and last.strip():
+        return last.strip()[:MAX_QUESTION_LENGTH]
+    request_seen = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "session_started":
+            break
+        if kind != "user":
+            continue
+        if not request_seen:  # the latest message is the request itself
+            request_seen = True
+            continue
+        text = " ".join((event.get("text") or "").split())
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if text and not text.startswith("/") and intent not in _NOT_A_QUESTION:
+            return text[:MAX_QUESTION_LENGTH]
+    return None
+
+
+def request_timestamp(tracker: Tracker) -> float | None:
+    """Tracker time (epoch seconds) of the latest user message: the request for a human."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and event.get("timestamp") is not None:
+            return float(event["timestamp"])
+    return None
+
 
 class ActionHandoff(ServicesMixin, Action):
-    """In office hours the request goes on (route "ticket" until the agent desk takes over);
-    outside them the citizen gets the hours and the conversation so far becomes a ticket."""
+    """In office hours the conversation is queued for an agent and paused; outside them the
+    citizen gets the hours and the conversation so far becomes a ticket."""
 
     def __init__(
         self, *args: Any, clock: Callable[[], datetime] | None = None, **kwargs: Any
@@ -38,8 +107,21 @@ class ActionHandoff(ServicesMixin, Action):
         try:
             handoff = self.services.handoff
             if handoff.is_open(now):
-                dispatcher.utter_message(response="utter_handoff_via_ticket")
-                return [*events, SlotSet(slots.HANDOFF_ROUTE, "ticket")]
+                place = handoff.request(
+                    tracker.sender_id,
+                    channel=channel_of(tracker),
+                    name=citizen_name(tracker),
+                    question=question_of(tracker),
+                    category=self._category(tracker),
+                    since_ts=request_timestamp(tracker),
+                )
+                self._tell_place(dispatcher, handoff, place)
+                return [
+                    *events,
+                    SlotSet(slots.AWAITING_FEEDBACK, False),
+                    SlotSet(slots.HANDOFF_ROUTE, "queue"),
+                    ConversationPaused(),
+                ]
             reply = handoff.record_offline(
                 now,
                 turns_from_events(list(tracker.events)),
@@ -49,6 +131,7 @@ class ActionHandoff(ServicesMixin, Action):
         except Exception:
             logger.exception("handoff request could not be handled")
             dispatcher.utter_message(response=UTTER_TECHNICAL_PROBLEM)
+            dispatcher.utter_message(response=UTTER_OFFER_TICKET)
             return [*events, SlotSet(slots.HANDOFF_ROUTE, None)]
         dispatcher.utter_message(
             response="utter_handoff_offline",
@@ -57,3 +140,41 @@ class ActionHandoff(ServicesMixin, Action):
             ticket_number=reply.ticket.id,
         )
         return [*events, SlotSet(slots.HANDOFF_ROUTE, "offline")]
+
+    def _category(self, tracker: Tracker) -> str | None:
+        """The FAQ category of the last answer tried (routes the handoff to a division)."""
+        faq_id = tracker.get_slot(slots.FAQ_ID)
+        if not faq_id:
+            return None
+        try:
+            entries = self.services.retriever.index.entries
+            return next((e.category or None for e in entries if e.id == faq_id), None)
+        except Exception:
+            logger.exception("could not read the category of FAQ %s", faq_id)
+            return None
+
+    @staticmethod
+    def _tell_place(
+        dispatcher: CollectingDispatcher, handoff: "HandoffService", place: "QueuePlace"
+    ) -> None:
+        """Where the conversation stands: queued now, still queued, or already with an agent."""
+        if place.position == 0:
+            dispatcher.utter_message(response="utter_handoff_in_progress")
+        elif not place.created:
+            dispatcher.utter_message(
+                response="utter_handoff_still_queued",
+                position=place.position,
+                wait_minutes=place.wait_minutes,
+            )
+        elif place.agents_online == 0:
+            dispatcher.utter_message(
+                response="utter_handoff_queued_busy",
+                position=place.position,
+                timeout_minutes=math.ceil(handoff.timeout.total_seconds() / 60),
+            )
+        else:
+            dispatcher.utter_message(
+                response="utter_handoff_queued",
+                position=place.position,
+                wait_minutes=place.wait_minutes,
+            )

@@ -1,4 +1,4 @@
-"""action_save_csat: store the 1-5 rating of an FAQ answer."""
+"""action_save_csat: store the 1-5 rating of an FAQ answer or of a human agent."""
 
 from __future__ import annotations
 
@@ -15,9 +15,21 @@ from actions.forms.validate_csat_form import RATING_LABELS, parse_rating
 
 logger = logging.getLogger(__name__)
 
+#: The kinds of rating the csat form collects (slot csat_kind; empty means "faq").
+KINDS = ("faq", "agent")
+
+
+def _handoff_id(value: Any) -> int | None:
+    """The handoff id kept in slot handoff_id ("12", 12.0), or None."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number.is_integer() and number > 0 else None
+
 
 class ActionSaveCsat(ServicesMixin, Action):
-    """Save the rating with the question and the FAQ id, then thank the user."""
+    """Save the rating (with the question and FAQ id, or with the handoff), then thank."""
 
     def name(self) -> str:
         return "action_save_csat"
@@ -25,28 +37,43 @@ class ActionSaveCsat(ServicesMixin, Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        kind = tracker.get_slot(slots.CSAT_KIND) or "faq"
+        if kind not in KINDS:
+            logger.error("unknown csat_kind %r; saved as an FAQ rating", kind)
+            kind = "faq"
         events: list[EventType] = [
             SlotSet(slots.CSAT_RATING, None),
             SlotSet(slots.AWAITING_FEEDBACK, False),
         ]
+        if kind == "agent":
+            events.extend([SlotSet(slots.CSAT_KIND, None), SlotSet(slots.HANDOFF_ID, None)])
         rating = parse_rating(tracker.get_slot(slots.CSAT_RATING))
         if rating is None:
             logger.error("action_save_csat ran without a valid csat_rating")
             dispatcher.utter_message(response=UTTER_TECHNICAL_PROBLEM)
             return events
         try:
-            self.services.csat.add(
-                tracker.sender_id,
-                rating,
-                kind="faq",
-                question=tracker.get_slot(slots.LAST_QUESTION),
-                faq_id=tracker.get_slot(slots.FAQ_ID),
-            )
+            if kind == "agent":
+                self.services.csat.add(
+                    tracker.sender_id,
+                    rating,
+                    kind="agent",
+                    handoff_id=_handoff_id(tracker.get_slot(slots.HANDOFF_ID)),
+                )
+            else:
+                self.services.csat.add(
+                    tracker.sender_id,
+                    rating,
+                    kind="faq",
+                    question=tracker.get_slot(slots.LAST_QUESTION),
+                    faq_id=tracker.get_slot(slots.FAQ_ID),
+                )
         except Exception:
             logger.exception("could not save the rating of %s", tracker.sender_id)
             dispatcher.utter_message(response=UTTER_TECHNICAL_PROBLEM)
             return events
         dispatcher.utter_message(
-            response="utter_csat_thanks", rating_label=f"{rating} - {RATING_LABELS[rating]}"
+            response="utter_csat_thanks_agent" if kind == "agent" else "utter_csat_thanks",
+            rating_label=f"{rating} - {RATING_LABELS[rating]}",
         )
         return events

@@ -1,4 +1,8 @@
-"""action_session_start: greet by time of day and name, introduce the service, show the menu."""
+"""action_session_start: greet by time of day and name, introduce the service, show the menu.
+
+While a human agent holds the conversation (an open handoff) the new session starts silently
+and stays paused, so the citizen's messages keep going to the agent.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,13 @@ from datetime import datetime
 from typing import Any, Callable
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import (
+    ActionExecuted,
+    ConversationPaused,
+    EventType,
+    SessionStarted,
+    SlotSet,
+)
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
@@ -56,6 +66,11 @@ class ActionSessionStart(ServicesMixin, Action):
             # This session's own metadata (name, channel): not a carried-over slot.
             events.append(SlotSet(slots.SESSION_STARTED_METADATA, metadata))
 
+        if self._with_an_agent(tracker):
+            # Rasa started a new session (e.g. after an hour of silence) while the handoff is
+            # open: SessionStarted un-pauses the tracker, so pause it again; no greeting.
+            return [*events, ConversationPaused(), ActionExecuted("action_listen")]
+
         dispatcher.utter_message(
             response="utter_session_greeting",
             greeting=greeting_for(self._now()),
@@ -75,3 +90,11 @@ class ActionSessionStart(ServicesMixin, Action):
 
         events.append(ActionExecuted("action_listen"))
         return events
+
+    def _with_an_agent(self, tracker: Tracker) -> bool:
+        """Whether the conversation has an open handoff (False when the database fails)."""
+        try:
+            return self.services.handoffs.open_for(tracker.sender_id) is not None
+        except Exception:
+            logger.exception("could not read the open handoff of %s", tracker.sender_id)
+            return False

@@ -207,6 +207,7 @@ def _optional_groups() -> list[Callable[[argparse._SubParsersAction], None]]:
         ("helpdesk.report", "add_report_parser"),
         ("helpdesk.backends.cli", "add_backend_parser"),
         ("helpdesk.sweeper", "add_sweeper_parser"),
+        ("helpdesk.desk.cli", "add_desk_parser"),
     ):
         try:
             module = importlib.import_module(module_name)

@@ -269,6 +269,9 @@ class HandoffService:
 
     def ticket_for_expired(self, handoff: "HandoffRecord", turns: list[Turn]) -> str:
         """The ticket id of an expired handoff, made from the transcript on first call."""
+        # The stored row, not the caller's copy: a record read before the ticket was made
+        # (the worker's list of ended handoffs) must not make a second ticket.
+        handoff = self._get(handoff.id)
         if handoff.status != "expired":
             raise HandoffError("Hanya permintaan yang kedaluwarsa yang dijadikan tiket.")
         if handoff.ticket_id:
@@ -283,7 +286,8 @@ class HandoffService:
             )
         )
         self.handoffs.set_ticket(handoff.id, ticket.id)
-        return ticket.id
+        # Another process may have linked its ticket first: the linked one is the answer.
+        return self._get(handoff.id).ticket_id or ticket.id
 
     def _get(self, handoff_id: int) -> "HandoffRecord":
         handoff = self.handoffs.get(handoff_id)

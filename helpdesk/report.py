@@ -443,9 +443,7 @@ def _agent_rows(
         since,
         until,
     )
-    handled = {
-        int(a): (int(n), int(r or 0)) for a, n, r in session.execute(handled_stmt).all()
-    }
+    handled = {int(a): (int(n), int(r or 0)) for a, n, r in session.execute(handled_stmt).all()}
     rated = {
         int(a): (int(n), round(float(avg), 2) if n else None)
         for a, n, avg in session.execute(rated_stmt).all()
@@ -459,9 +457,13 @@ def _agent_rows(
             select(DeskUser.id, DeskUser.display_name).where(DeskUser.id.in_(agent_ids))
         ).all()
     }
+    by_agent: dict[int, list[_Timing]] = {}
+    for timing in timings:
+        if timing.agent_id is not None:
+            by_agent.setdefault(timing.agent_id, []).append(timing)
     rows = []
     for agent_id in agent_ids:
-        mine = [t for t in timings if t.agent_id == agent_id]
+        mine = by_agent.get(agent_id, [])
         assigned, resolved_count = handled.get(agent_id, (0, 0))
         csat_n, csat_avg = rated.get(agent_id, (0, None))
         rows.append(

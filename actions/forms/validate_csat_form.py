@@ -1,11 +1,13 @@
-"""validate_csat_form: accept a 1-5 rating typed as a number, a word or a button."""
+"""The csat form's actions: validate_csat_form accepts a 1-5 rating typed as a number, a word
+or a button; action_ask_csat_rating asks it, about an FAQ answer or about a human agent."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
@@ -91,3 +93,23 @@ class ValidateCsatForm(FormValidationAction):
             dispatcher.utter_message(response="utter_csat_invalid", value=str(slot_value))
             return {slots.CSAT_RATING: None}
         return {slots.CSAT_RATING: str(rating)}
+
+
+class ActionAskCsatRating(Action):
+    """Ask for the rating (the form's question, first time and after an invalid answer).
+
+    An agent rating (slot csat_kind "agent", set by action_handoff_end) asks about the
+    officer's service; any other rating about the FAQ answer.
+    """
+
+    def name(self) -> str:
+        return "action_ask_csat_rating"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        if tracker.get_slot(slots.CSAT_KIND) == "agent":
+            dispatcher.utter_message(response="utter_ask_agent_rating")
+        else:
+            dispatcher.utter_message(response="utter_ask_csat_rating")
+        return []

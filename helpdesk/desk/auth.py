@@ -131,7 +131,12 @@ def hash_password(password: str) -> str:
     """
     salt = secrets.token_bytes(_SALT_BYTES)
     digest = hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=_HASH_BYTES
+        password.encode("utf-8"),
+        salt=salt,
+        n=_SCRYPT_N,
+        r=_SCRYPT_R,
+        p=_SCRYPT_P,
+        dklen=_HASH_BYTES,
     )
     return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
 
@@ -351,14 +356,15 @@ def expire_cookie(request: Request, resp: HTTPResponse, name: str, *, path: str 
 
 def _encode_flash(message: str, kind: str) -> str:
     raw = json.dumps({"k": kind, "m": message[:500]}, ensure_ascii=False).encode("utf-8")
-    return base64.urlsafe_b64encode(raw).decode("ascii")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
 def _decode_flash(value: str | None) -> dict[str, str] | None:
     if not value:
         return None
     try:
-        data = json.loads(base64.urlsafe_b64decode(value.encode("ascii")))
+        padded = value + "=" * (-len(value) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
     except (ValueError, binascii.Error):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("m"), str):

@@ -181,7 +181,7 @@ def column_chart(
         parts.append(
             f'<line x1="{_num(left)}" y1="{_num(y)}" x2="{width}" y2="{_num(y)}" '
             f'stroke="{GREY}" stroke-width="1"/>'
-            f'<text x="{_num(left - 4)}" y="{_num(y + 4)}" font-size="11" fill="{MUTED}" '
+            f'<text x="{_num(left - 4)}" y="{_num(y + 4)}" font-size="12" fill="{MUTED}" '
             f'text-anchor="end">{_esc(_plain(scale_top * fraction))}</text>'
         )
     slot = (width - left) / len(labels)
@@ -210,21 +210,24 @@ def column_chart(
         if i % every == 0:
             parts.append(
                 f'<text x="{_num(left + slot * i + slot / 2)}" y="{height - 6}" '
-                f'font-size="11" fill="{MUTED}" text-anchor="middle">{_esc(label)}</text>'
+                f'font-size="12" fill="{MUTED}" text-anchor="middle">{_esc(label)}</text>'
             )
     parts.append("</svg>")
     return "".join(parts)
 
 
 def _nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 x 10^k that is >= value (at least 1)."""
-    if value <= 1:
-        return 1.0
+    """The top of the value axis: the smallest of 2, 4, 6, 8, 10 x 10^k that is >= value.
+
+    Its half, the middle grid line, is then a whole number too.
+    """
+    if value <= 2:
+        return 2.0
     magnitude = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (2, 4, 6, 8, 10):
         if step * magnitude >= value:
             return float(step * magnitude)
-    return float(10 * magnitude)  # pragma: no cover - the loop always returns
+    return float(20 * magnitude)  # pragma: no cover - the loop always returns
 
 
 def donut_chart(
@@ -251,11 +254,11 @@ def donut_chart(
         fraction = min(1.0, max(0.0, fraction))
     percent = "-" if fraction is None else f"{fraction * 100:.1f}".replace(".", ",") + "%"
     description = f"{caption}: {percent}" if fraction is not None else f"{caption}: {NO_DATA}"
-    parts = [_open_svg(160, 160, title, description, "chart-donut")]
+    parts = [_open_svg(200, 164, title, description, "chart-donut")]
     # r = 100 / (2 pi): the circumference is 100 units, so the dash length is the percentage.
     radius = 100 / (2 * math.pi)
     parts.append(
-        f'<g transform="translate(80 72) scale(3.6)">'
+        f'<g transform="translate(100 72) scale(3.6)">'
         f'<circle r="{radius:.4f}" fill="none" stroke="{rest_color}" stroke-width="4"/>'
     )
     if fraction:
@@ -266,9 +269,9 @@ def donut_chart(
         )
     parts.append("</g>")
     parts.append(
-        f'<text x="80" y="80" font-size="24" font-weight="700" fill="{TEXT}" '
+        f'<text x="100" y="81" font-size="24" font-weight="700" fill="{TEXT}" '
         f'text-anchor="middle">{_esc(percent)}</text>'
-        f'<text x="80" y="154" font-size="13" fill="{MUTED}" text-anchor="middle">'
-        f"{_esc(_truncate(caption, 26))}</text></svg>"
+        f'<text x="100" y="158" font-size="13" fill="{MUTED}" text-anchor="middle">'
+        f"{_esc(_truncate(caption, 30))}</text></svg>"
     )
     return "".join(parts)

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 
 from sqlalchemy.engine import Engine
 
+from helpdesk.backends.masking import mask_digits
 from helpdesk.rasa_events import TrackerEvent, read_events
 from helpdesk.storage.handoffs import HandoffMessageRecord, HandoffRecord
 
@@ -69,8 +70,7 @@ def mask_sender_id(sender_id: str) -> str:
     """A phone-like sender id with all but its last 4 digits hidden; other ids as they are."""
     if not _PHONE_LIKE.match(sender_id):
         return sender_id
-    digits = [ch for ch in sender_id if ch.isdigit()]
-    return "•" * (len(digits) - 4) + "".join(digits[-4:])
+    return mask_digits("".join(ch for ch in sender_id if ch.isdigit()))
 
 
 def wait_label(since: datetime, now: datetime) -> str:

@@ -118,6 +118,7 @@ class DeskWorker:
         """Run passes in a daemon thread until `stop()`."""
         if self._thread is not None:
             return
+        self._stop.clear()  # a worker stopped before can be started again
         self._thread = threading.Thread(target=self._loop, name="desk-worker", daemon=True)
         self._thread.start()
 
@@ -130,6 +131,10 @@ class DeskWorker:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            # Cleared before the pass, not after the wait: a wake() arriving while the pass
+            # runs (or just after the wait timed out) then gives one more pass at once
+            # instead of being lost until the next interval.
+            self._wake.clear()
             try:
                 report = self.run_once()
                 if report:
@@ -137,7 +142,6 @@ class DeskWorker:
             except Exception:  # a locked database or a Rasa restart must not end the worker
                 logger.exception("desk worker pass failed; retrying in %.0f s", self.interval)
             self._wake.wait(self.interval)
-            self._wake.clear()
 
     def run_once(self) -> PassReport:
         """One pass; each step goes on when another fails."""
@@ -159,10 +163,13 @@ class DeskWorker:
     # --- steps ---------------------------------------------------------------------------
 
     def _citizen_events(self, handoff: "HandoffRecord") -> list[TrackerEvent]:
-        events = read_events(self.tracker_engine, handoff.sender_id, since_ts=handoff.since_ts)
-        if handoff.since_ts is None:
-            return events
-        return [e for e in events if e.timestamp > handoff.since_ts]
+        """What the conversation logged after the handoff request (never what came before:
+        a "batal" that left an earlier form must not take the citizen out of the queue)."""
+        since = handoff.since_ts
+        if since is None:
+            since = handoff.created_at.timestamp()
+        events = read_events(self.tracker_engine, handoff.sender_id, since_ts=since)
+        return [e for e in events if e.timestamp > since]
 
     def _cancel_leavers(self, report: PassReport) -> None:
         service = self.services.handoff
@@ -184,7 +191,10 @@ class DeskWorker:
         messages = self.services.handoff_messages
         handoffs = self.services.handoffs
         names = _agent_names(self.services)
+        held: set[int] = set()  # conversations whose earlier reply is still undelivered
         for message in messages.pending():
+            if message.handoff_id in held:
+                continue  # keep the agent's order: the earlier reply goes first
             handoff = handoffs.get(message.handoff_id)
             if handoff is None:
                 continue
@@ -202,7 +212,9 @@ class DeskWorker:
                 report.delivered.append(message.id)
             else:
                 failed = messages.note_failure(message.id, MAX_ATTEMPTS)
-                if failed is not None and failed.status == "failed":
+                if failed is None or failed.status == "pending":
+                    held.add(message.handoff_id)
+                elif failed.status == "failed":
                     logger.error(
                         "reply %s to %s given up after %d attempts",
                         message.id,
@@ -221,7 +233,7 @@ class DeskWorker:
                 events = latest_session(read_events(self.tracker_engine, handoff.sender_id))
                 turns = turns_from_events([e.as_rasa_dict() for e in events])
                 service.ticket_for_expired(handoff, turns)
-            if self._ended_in_tracker(handoff) or self.rasa.execute(handoff.sender_id, END_ACTION):
+            if self.rasa.execute(handoff.sender_id, END_ACTION):
                 handoffs.mark_resumed(handoff.id)
                 report.resumed.append(handoff.id)
             else:

@@ -1,4 +1,4 @@
-"""Tests of action_handoff: office hours decide between the ticket route and the offline ticket.
+"""Tests of action_handoff: office hours decide between the agents' queue and the offline ticket.
 
 The shipped office hours (helpdesk/office_hours.yml) are WITA, Monday-Thursday 08:00-16:00 and
 Friday 08:00-11:30, with the 2026 holidays. Friday 20 November 2026 is an ordinary Friday.
@@ -11,12 +11,15 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
 from actions.handoff import ActionHandoff
 from helpdesk.handoff import OFFLINE_SUBJECT
 from helpdesk.services import Services
-from helpdesk.storage.models import Ticket
+from helpdesk.storage.db import session_scope
+from helpdesk.storage.models import DeskUser, Ticket
 from tests.actions.conftest import (
     Broken,
     domain_dict,
@@ -65,7 +68,35 @@ def ticket_count(services: Services) -> int:
         return session.execute(select(func.count()).select_from(Ticket)).scalar_one()
 
 
-# --- in office hours ----------------------------------------------------------------------
+# --- in office hours: the agents' queue ----------------------------------------------------
+
+
+def add_agent(services: Services, username: str = "sari", *, online: bool = True) -> int:
+    with session_scope(services.session_factory) as session:
+        user = DeskUser(
+            username=username,
+            display_name=username.title(),
+            password_hash="scrypt$unused",
+            role="agent",
+            active=True,
+            online=online,
+            max_conversations=3,
+        )
+        session.add(user)
+        session.flush()
+        return user.id
+
+
+def queued_tracker(now: datetime, **kwargs) -> Tracker:
+    """A citizen on WhatsApp who asked about SP2D, then asks for an officer."""
+    kwargs.setdefault("slots", {"session_started_metadata": {"name": " Budi  Santoso "}})
+    return make_tracker(
+        "saya mau bicara dengan petugas",
+        intent="human_handoff",
+        events=conversation(now, channel="whatsapp"),
+        sender_id=SENDER,
+        **kwargs,
+    )
 
 
 @pytest.mark.parametrize(
@@ -73,14 +104,133 @@ def ticket_count(services: Services) -> int:
     [wita(2026, 11, 20, 11, 29), wita(2026, 11, 20, 8, 0), wita(2026, 11, 19, 15, 59)],
     ids=["friday-11:29", "friday-08:00", "thursday-15:59"],
 )
-async def test_in_office_hours_the_request_goes_on_as_a_ticket(services, dispatcher, now):
-    tracker = make_tracker("mau bicara dengan petugas", intent="human_handoff")
+async def test_in_office_hours_the_conversation_joins_the_queue_paused(services, dispatcher, now):
+    add_agent(services)
 
-    events = await handoff(services, now).run(dispatcher, tracker, {})
+    events = await handoff(services, now).run(dispatcher, queued_tracker(now), {})
 
-    assert responses(dispatcher) == ["utter_handoff_via_ticket"]
-    assert slot_events(events) == {"handoff_route": "ticket"}
+    assert responses(dispatcher) == ["utter_handoff_queued"]
+    reply = dispatcher.messages[0]
+    assert (reply["position"], reply["wait_minutes"]) == (1, 3)  # no history: 3 min per place
+    assert events[-1] == {"event": "pause", "timestamp": None}
+    assert slot_events(events) == {"awaiting_feedback": False, "handoff_route": "queue"}
+
+    record = services.handoffs.open_for(SENDER)
+    assert record is not None and record.status == "waiting"
+    assert (record.channel, record.name) == ("whatsapp", "Budi Santoso")
+    # The question is the citizen's message before the request, not the request itself.
+    assert record.question == "SP2D kami belum cair"
+    assert record.category is None
+    assert record.since_ts == pytest.approx((now - timedelta(seconds=5)).timestamp())
     assert ticket_count(services) == 0
+
+
+async def test_the_queue_place_counts_the_conversations_ahead(services, dispatcher):
+    now = wita(2026, 11, 19, 10, 0)
+    add_agent(services)
+    services.handoff.request("6281111111111")
+    services.handoff.request("6282222222222")
+
+    await handoff(services, now).run(dispatcher, queued_tracker(now), {})
+
+    reply = dispatcher.messages[0]
+    assert (reply["position"], reply["wait_minutes"]) == (3, 9)
+
+
+async def test_without_online_agents_the_citizen_hears_they_are_busy_and_about_the_ticket(
+    services, dispatcher
+):
+    now = wita(2026, 11, 19, 10, 0)
+    add_agent(services, online=False)
+
+    events = await handoff(services, now).run(dispatcher, queued_tracker(now), {})
+
+    assert responses(dispatcher) == ["utter_handoff_queued_busy"]
+    reply = dispatcher.messages[0]
+    assert (reply["position"], reply["timeout_minutes"]) == (1, 15)
+    assert {"event": "pause", "timestamp": None} in events
+
+
+async def test_a_second_request_repeats_the_place_of_the_same_handoff(services, dispatcher):
+    now = wita(2026, 11, 19, 10, 0)
+    add_agent(services)
+    services.handoff.request("6281111111111")
+    first = CollectingDispatcher()
+    await handoff(services, now).run(first, queued_tracker(now), {})
+
+    events = await handoff(services, now).run(dispatcher, queued_tracker(now), {})
+
+    assert responses(dispatcher) == ["utter_handoff_still_queued"]
+    assert dispatcher.messages[0]["position"] == 2
+    assert slot_events(events)["handoff_route"] == "queue"
+    assert {"event": "pause", "timestamp": None} in events
+    assert len(services.handoffs.search(statuses=["waiting"])) == 2
+
+
+async def test_a_request_while_an_agent_holds_the_conversation_says_so(services, dispatcher):
+    now = wita(2026, 11, 19, 10, 0)
+    agent = add_agent(services)
+    place = services.handoff.request(SENDER)
+    services.handoff.take(place.handoff.id, agent, 3)
+
+    events = await handoff(services, now).run(dispatcher, queued_tracker(now), {})
+
+    assert responses(dispatcher) == ["utter_handoff_in_progress"]
+    assert {"event": "pause", "timestamp": None} in events
+
+
+async def test_the_last_faq_question_and_its_category_go_with_the_request(services, dispatcher):
+    now = wita(2026, 11, 19, 10, 0)
+    tracker = queued_tracker(
+        now,
+        slots={"last_question": "lupa password sakti", "faq_id": "sakti-reset-password"},
+    )
+
+    await handoff(services, now).run(dispatcher, tracker, {})
+
+    record = services.handoffs.open_for(SENDER)
+    assert (record.question, record.category, record.name) == (
+        "lupa password sakti",
+        "SAKTI",
+        None,
+    )
+
+
+async def test_the_question_skips_menu_choices_and_payloads(services, dispatcher):
+    now = wita(2026, 11, 19, 10, 0)
+
+    def user(text: str, intent: str, seconds: int) -> dict:
+        at = now - timedelta(seconds=seconds)
+        return message("user", at, text, parse_data={"intent": {"name": intent}})
+
+    events = [
+        {"event": "session_started", "timestamp": now.timestamp() - 100},
+        user("printer kantor tidak bisa cetak SP2D", "ask_question", 60),
+        user("menu", "menu", 40),
+        user("/affirm", "affirm", 30),
+        user("8", "menu_select", 5),
+    ]
+    tracker = make_tracker("8", intent="menu_select", events=events, sender_id=SENDER)
+
+    await handoff(services, now).run(dispatcher, tracker, {})
+
+    assert services.handoffs.open_for(SENDER).question == "printer kantor tidak bisa cetak SP2D"
+
+
+async def test_without_an_earlier_message_the_question_is_empty(services, dispatcher):
+    now = wita(2026, 11, 19, 10, 0)
+    tracker = make_tracker(
+        "cs",
+        intent="human_handoff",
+        events=[message("user", now, "cs", parse_data={"intent": {"name": "human_handoff"}})],
+        sender_id=SENDER,
+    )
+
+    await handoff(services, now).run(dispatcher, tracker, {})
+
+    record = services.handoffs.open_for(SENDER)
+    assert record.question is None
+    assert record.since_ts == pytest.approx(now.timestamp())
 
 
 async def test_in_office_hours_an_open_form_is_left(services, dispatcher):
@@ -96,7 +246,20 @@ async def test_in_office_hours_an_open_form_is_left(services, dispatcher):
     assert {"event": "active_loop", "name": None, "timestamp": None} in events
     slots = slot_events(events)
     assert slots["requested_slot"] is None
-    assert slots["handoff_route"] == "ticket"
+    assert slots["handoff_route"] == "queue"
+
+
+async def test_a_broken_queue_offers_a_ticket(settings, session_factory, dispatcher, monkeypatch):
+    services = Services(settings, session_factory=session_factory)
+    monkeypatch.setattr(type(services), "handoffs", property(lambda self: Broken()))
+
+    events = await handoff(services, wita(2026, 11, 19, 10, 0)).run(
+        dispatcher, queued_tracker(wita(2026, 11, 19, 10, 0)), {}
+    )
+
+    assert responses(dispatcher) == ["utter_technical_problem", "utter_handoff_offer_ticket"]
+    assert slot_events(events) == {"handoff_route": None}
+    assert not any(e["event"] == "pause" for e in events)
 
 
 # --- outside office hours -----------------------------------------------------------------
@@ -200,7 +363,7 @@ async def test_a_broken_ticket_store_gives_the_technical_problem_reply(
         dispatcher, make_tracker(events=conversation(now), active_loop="sp2d_form"), {}
     )
 
-    assert responses(dispatcher) == ["utter_technical_problem"]
+    assert responses(dispatcher) == ["utter_technical_problem", "utter_handoff_offer_ticket"]
     assert slot_events(events)["handoff_route"] is None
     assert {"event": "active_loop", "name": None, "timestamp": None} in events
     assert "handoff request could not be handled" in caplog.text
@@ -213,7 +376,7 @@ async def test_unreadable_office_hours_give_the_technical_problem_reply(
 
     events = await handoff(services, wita(2026, 11, 20, 10, 0)).run(dispatcher, make_tracker(), {})
 
-    assert responses(dispatcher) == ["utter_technical_problem"]
+    assert responses(dispatcher) == ["utter_technical_problem", "utter_handoff_offer_ticket"]
     assert slot_events(events) == {"handoff_route": None}
 
 
@@ -223,13 +386,32 @@ async def test_without_an_injected_clock_the_current_time_decides(services, disp
     after = services.office_hours.is_open(datetime.now(timezone.utc))
 
     if before == after:  # not run exactly at an opening or closing time
-        assert slot_events(events)["handoff_route"] == ("ticket" if before else "offline")
+        assert slot_events(events)["handoff_route"] == ("queue" if before else "offline")
 
 
-def test_the_replies_use_exactly_the_values_the_action_sends():
+@pytest.mark.parametrize(
+    ("response", "values"),
+    [
+        ("utter_handoff_offline", {"hours", "next_opening", "ticket_number"}),
+        ("utter_handoff_queued", {"position", "wait_minutes"}),
+        ("utter_handoff_queued_busy", {"position", "timeout_minutes"}),
+        ("utter_handoff_still_queued", {"position", "wait_minutes"}),
+        ("utter_handoff_in_progress", set()),
+        ("utter_handoff_offer_ticket", set()),
+    ],
+)
+def test_the_replies_use_exactly_the_values_the_action_sends(response, values):
     domain = domain_dict()
-    (offline,) = domain["responses"]["utter_handoff_offline"]
-    placeholders = set(re.findall(r"{(\w+)}", offline["text"]))
-    assert placeholders == {"hours", "next_opening", "ticket_number"}
+    (reply,) = domain["responses"][response]
+    assert set(re.findall(r"{(\w+)}", reply["text"])) == values
+    if response.startswith("utter_handoff_queued") or response == "utter_handoff_still_queued":
+        assert '"batal"' in reply["text"]  # how to leave the queue
+    if response == "utter_handoff_queued_busy":
+        assert "sibuk" in reply["text"] and "tiket" in reply["text"]
     assert "action_handoff" in domain["actions"]
-    assert "handoff_route" in domain["slots"]
+    assert domain["slots"]["handoff_route"]["values"] == ["queue", "offline"]
+
+
+def test_the_ticket_is_offered_with_a_button():
+    (reply,) = domain_dict()["responses"]["utter_handoff_offer_ticket"]
+    assert [b["payload"] for b in reply["buttons"]] == ["/create_ticket"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -249,9 +248,7 @@ def desk_seeded(session_factory):
             ("harga cabai", False, _at(1, LATE)),
             ("jam buka", False, BEFORE),
         ]:
-            s.add(
-                QuestionLog(sender_id="x", question=question, answered=answered, created_at=when)
-            )
+            s.add(QuestionLog(sender_id="x", question=question, answered=answered, created_at=when))
     return session_factory
 
 
@@ -435,7 +432,9 @@ def test_format_report_shows_the_new_sections(desk_seeded) -> None:
     text = format_report(collect_report(desk_seeded, since=SINCE, until=UNTIL, tz=JAKARTA))
     lines = text.splitlines()
     assert any(line.startswith("Contained by the bot") and "42.9%" in line for line in lines)
-    assert any(line.startswith("First response time, average") and "2m 40s" in line for line in lines)
+    assert any(
+        line.startswith("First response time, average") and "2m 40s" in line for line in lines
+    )
     assert any(line.startswith("Resolution time, median") and "15m 00s" in line for line in lines)
     assert any("Expired into a ticket" in line and line.rstrip().endswith(" 1") for line in lines)
     assert any(line.split()[:3] == ["Budi", "Santoso", "2"] for line in lines)
@@ -445,7 +444,14 @@ def test_format_report_shows_the_new_sections(desk_seeded) -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(None, "-"), (0, "0s"), (59.6, "1m 00s"), (200, "3m 20s"), (3900, "1h 05m"), (183600, "2d 3h")],
+    [
+        (None, "-"),
+        (0, "0s"),
+        (59.6, "1m 00s"),
+        (200, "3m 20s"),
+        (3900, "1h 05m"),
+        (183600, "2d 3h"),
+    ],
 )
 def test_format_duration(seconds, text) -> None:
     assert format_duration(seconds) == text

@@ -189,9 +189,7 @@ async def user_create(request: Request) -> HTTPResponse:
     except DuplicateNameError:
         errors["username"] = MSG_DUPLICATE_USER
         return _user_form(request, values=values, errors=errors, status=400)
-    logger.info(
-        "desk user %s (%s) created by %s", created.username, created.role, _actor(request)
-    )
+    logger.info("desk user %s (%s) created by %s", created.username, created.role, _actor(request))
     return flash_redirect(request, "/admin/users", f"Pengguna {created.display_name} dibuat.")
 
 
@@ -262,7 +260,10 @@ async def user_reset_password(request: Request, user_id: int) -> HTTPResponse:
     own = current_user(request)
     if own is not None and own.id == user_id:
         return flash_redirect(
-            request, "/login", "Kata sandi diganti. Silakan masuk dengan kata sandi baru.", kind="info"
+            request,
+            "/login",
+            "Kata sandi diganti. Silakan masuk dengan kata sandi baru.",
+            kind="info",
         )
     return flash_redirect(
         request, f"/admin/users/{user_id}", f"Kata sandi {edited.display_name} diganti."
@@ -493,7 +494,9 @@ async def canned_delete(request: Request, response_id: int) -> HTTPResponse:
     edited = request.app.ctx.canned.get(response_id)
     if edited is None or not request.app.ctx.canned.delete(response_id):
         return error_page(request, 404)
-    return flash_redirect(request, "/admin/canned", f"Balasan cepat \u201c{edited.title}\u201d dihapus.")
+    return flash_redirect(
+        request, "/admin/canned", f"Balasan cepat \u201c{edited.title}\u201d dihapus."
+    )
 
 
 # -- office hours -----------------------------------------------------------------------------

@@ -347,7 +347,11 @@ def report_csv(report: dict[str, Any], period: ReportRange) -> str:
     writer.writerow(["Metrik", "Nilai", "Satuan"])
     summary = [
         ("Percakapan", report["conversations"], "percakapan"),
-        ("Percakapan dengan pengalihan ke agen", report["conversations_with_handoff"], "percakapan"),
+        (
+            "Percakapan dengan pengalihan ke agen",
+            report["conversations_with_handoff"],
+            "percakapan",
+        ),
         (
             "Tingkat penyelesaian oleh bot",
             "" if rate is None else round(rate * 100, 1),
@@ -357,7 +361,11 @@ def report_csv(report: dict[str, Any], period: ReportRange) -> str:
         ("Pertanyaan FAQ tidak terjawab", report["faq_unanswered"], "pertanyaan"),
         ("Tiket dibuat", report["tickets_created"], "tiket"),
         ("Pengalihan ke agen", report["handoffs"], "pengalihan"),
-        ("Waktu respons pertama, rata-rata", _seconds(report["first_response_avg_seconds"]), "detik"),
+        (
+            "Waktu respons pertama, rata-rata",
+            _seconds(report["first_response_avg_seconds"]),
+            "detik",
+        ),
         (
             "Waktu respons pertama, median",
             _seconds(report["first_response_median_seconds"]),

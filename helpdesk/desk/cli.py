@@ -1,0 +1,253 @@
+"""`helpdesk desk ...`: run the agent desk and manage its accounts.
+
+    helpdesk desk serve [--host 127.0.0.1] [--port 5060] [--no-worker]
+    helpdesk desk create-admin --username U [--name N] [--password-stdin]
+    helpdesk desk add-user --username U --role agent|supervisor|admin [--name N]
+                           [--division NAME] [--max-conversations 3] [--password-stdin]
+
+There is never a default password: the first admin is made by `create-admin` (the password is
+asked twice, or read from stdin), or at `serve` from HELPDESK_DESK_ADMIN_USERNAME and
+HELPDESK_DESK_ADMIN_PASSWORD when no active admin exists yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import re
+import sys
+from typing import TYPE_CHECKING, Any, Mapping
+
+from helpdesk.storage.accounts import (
+    DeskSessionRepository,
+    DeskUserRecord,
+    DeskUserRepository,
+    DivisionRepository,
+    DuplicateNameError,
+)
+from helpdesk.storage.models import DESK_ROLES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from helpdesk.services import Services
+
+logger = logging.getLogger(__name__)
+
+#: Environment variables that create the first admin when the desk starts without one.
+ADMIN_USERNAME_ENV = "HELPDESK_DESK_ADMIN_USERNAME"
+ADMIN_PASSWORD_ENV = "HELPDESK_DESK_ADMIN_PASSWORD"
+ADMIN_NAME_ENV = "HELPDESK_DESK_ADMIN_NAME"
+#: Default address and port of `helpdesk desk serve`.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5060
+
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+
+
+class DeskCliError(ValueError):
+    """A user error of a desk command (printed as one line, exit status 2)."""
+
+
+def _services() -> "Services":
+    from helpdesk.services import get_services
+
+    return get_services()
+
+
+def create_user(
+    services: "Services",
+    *,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str | None = None,
+    division: str | None = None,
+    max_conversations: int = 3,
+) -> DeskUserRecord:
+    """Create a desk user after checking the user name, role and password.
+
+    Args:
+        division: The division's name (must exist), or None.
+
+    Raises:
+        DeskCliError: Bad user name, role, password or division, or the user name is taken.
+    """
+    from helpdesk.desk.auth import hash_password, password_problem
+
+    username = username.strip().lower()
+    if not _USERNAME.match(username):
+        raise DeskCliError(
+            "username must be 3-64 characters: lower-case letters, digits, '.', '_' or '-'"
+        )
+    if role not in DESK_ROLES:
+        raise DeskCliError(f"role must be one of {', '.join(DESK_ROLES)}")
+    problem = password_problem(password, username)
+    if problem:
+        raise DeskCliError(f"password refused: {problem}")
+    if max_conversations < 1:
+        raise DeskCliError("--max-conversations must be at least 1")
+    division_id = None
+    if division:
+        wanted = division.strip().lower()
+        found = [d for d in DivisionRepository(services.session_factory).list()]
+        match = next((d for d in found if d.name.lower() == wanted), None)
+        if match is None:
+            raise DeskCliError(f"no division named {division!r}")
+        division_id = match.id
+    try:
+        return DeskUserRepository(services.session_factory).create(
+            username,
+            (display_name or username).strip() or username,
+            hash_password(password),
+            role=role,
+            division_id=division_id,
+            max_conversations=max_conversations,
+        )
+    except DuplicateNameError as exc:
+        raise DeskCliError(f"username {username!r} is already taken") from exc
+
+
+def ensure_admin_from_env(
+    services: "Services", environ: Mapping[str, str] | None = None
+) -> DeskUserRecord | None:
+    """Create the first admin from the environment when the desk has no active admin.
+
+    Uses HELPDESK_DESK_ADMIN_USERNAME, HELPDESK_DESK_ADMIN_PASSWORD (and optionally
+    HELPDESK_DESK_ADMIN_NAME). Nothing is created without both variables or with a weak
+    password; the password is never logged.
+
+    Returns:
+        The admin created, or None.
+    """
+    env = os.environ if environ is None else environ
+    users = DeskUserRepository(services.session_factory)
+    if users.count_admins() > 0:
+        return None
+    username = (env.get(ADMIN_USERNAME_ENV) or "").strip()
+    password = env.get(ADMIN_PASSWORD_ENV) or ""
+    if not username or not password:
+        logger.warning(
+            "the agent desk has no active admin: run `helpdesk desk create-admin --username U` "
+            "or set %s and %s",
+            ADMIN_USERNAME_ENV,
+            ADMIN_PASSWORD_ENV,
+        )
+        return None
+    try:
+        admin = create_user(
+            services,
+            username=username,
+            password=password,
+            role="admin",
+            display_name=env.get(ADMIN_NAME_ENV) or None,
+        )
+    except DeskCliError as exc:
+        logger.error("first desk admin not created from %s: %s", ADMIN_USERNAME_ENV, exc)
+        return None
+    logger.info("created the first desk admin %r from %s", admin.username, ADMIN_USERNAME_ENV)
+    return admin
+
+
+def read_password(args: argparse.Namespace) -> str:
+    """The new password: the first line of stdin (`--password-stdin`) or asked twice."""
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise DeskCliError("no password on stdin")
+        return password
+    first = getpass.getpass("Kata sandi baru: ")
+    second = getpass.getpass("Ulangi kata sandi: ")
+    if first != second:
+        raise DeskCliError("the two passwords differ")
+    return first
+
+
+def _print_created(user: DeskUserRecord) -> None:
+    print(f"Created desk {user.role} {user.username!r} ({user.display_name}).")
+
+
+def _cmd_create_admin(args: argparse.Namespace) -> int:
+    user = create_user(
+        _services(),
+        username=args.username,
+        password=read_password(args),
+        role="admin",
+        display_name=args.name,
+    )
+    _print_created(user)
+    return 0
+
+
+def _cmd_add_user(args: argparse.Namespace) -> int:
+    user = create_user(
+        _services(),
+        username=args.username,
+        password=read_password(args),
+        role=args.role,
+        display_name=args.name,
+        division=args.division,
+        max_conversations=args.max_conversations,
+    )
+    _print_created(user)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from helpdesk.desk.app import create_app
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    services = _services()
+    ensure_admin_from_env(services)
+    purged = DeskSessionRepository(services.session_factory).purge_expired()
+    if purged:
+        logger.info("removed %d expired desk sessions", purged)
+    worker: Any = None
+    if not args.no_worker:
+        from helpdesk.desk.worker import build_worker
+
+        worker = build_worker(services)
+    app = create_app(services, worker=worker)
+    print(f"Agent desk on http://{args.host}:{args.port}/", flush=True)
+    app.run(host=args.host, port=args.port, access_log=False, motd=False)
+    return 0
+
+
+def add_desk_parser(subparsers: Any) -> None:
+    """Add `helpdesk desk serve|create-admin|add-user` to the top-level sub-parsers."""
+    desk = subparsers.add_parser("desk", help="agent desk: serve, create-admin, add-user")
+    desk_sub = desk.add_subparsers(dest="desk_command", metavar="{serve,create-admin,add-user}")
+    desk_sub.required = True
+
+    serve = desk_sub.add_parser("serve", help="run the agent desk web app (and its worker)")
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address (default {DEFAULT_HOST})")
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
+    )
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not run the background worker (for extra desk processes: run one worker)",
+    )
+    serve.set_defaults(func=_cmd_serve)
+
+    admin = desk_sub.add_parser("create-admin", help="create a desk admin")
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--name", help="display name (default: the username)")
+    admin.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin's first line"
+    )
+    admin.set_defaults(func=_cmd_create_admin)
+
+    user = desk_sub.add_parser("add-user", help="create a desk user (agent, supervisor, admin)")
+    user.add_argument("--username", required=True)
+    user.add_argument("--role", choices=DESK_ROLES, default="agent")
+    user.add_argument("--name", help="display name (default: the username)")
+    user.add_argument("--division", help="name of an existing division")
+    user.add_argument("--max-conversations", type=int, default=3)
+    user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin's first line"
+    )
+    user.set_defaults(func=_cmd_add_user)

@@ -1,0 +1,497 @@
+"""The queue and the conversations: what agents work in all day.
+
+- `GET /`: the queue (waiting conversations, oldest first), the user's own conversations and,
+  for supervisors and admins, every conversation an agent holds; `GET /api/queue` is the same
+  as JSON for the page's live refresh.
+- `POST /agents/me/status`: online (automatic assignment gives conversations) or offline.
+- `POST /conversations/<id>/take` (anyone, within their own limit) and `/assign` (supervisors).
+- `GET /conversations/<id>`: transcript, FAQ tried, contact panel, earlier handoffs, reply box;
+  `GET /api/conversations/<id>/events?after=<cursor>` gives what changed since the page loaded.
+- `POST /conversations/<id>/reply`, `/resolve`, `/contact`.
+
+An agent sees a conversation while it waits in the queue and when it is (or was) theirs, never
+one another agent holds or ended: every route of a conversation checks `may_view`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from sanic import Blueprint, Request, response
+from sanic.response import HTTPResponse
+
+from helpdesk.desk.auth import (
+    SUPERVISOR_ROLES,
+    current_user,
+    error_page,
+    flash_redirect,
+    login_required,
+    render,
+    safe_next,
+)
+from helpdesk.desk.transcript_view import (
+    HANDOFF_STATUS_LABELS,
+    build_transcript,
+    channel_label,
+    duration_label,
+    mask_sender_id,
+    outbox_items,
+    read_tracker_items,
+    session_window,
+    time_label,
+    wait_label,
+)
+from helpdesk.handoff import HandoffError
+from helpdesk.storage.accounts import NAME_FALLBACK, DeskUserRecord
+from helpdesk.storage.contacts import ContactRepository, ContactValidationError
+from helpdesk.storage.desk_queries import DeskQueries
+from helpdesk.storage.handoffs import HandoffRecord
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("desk_conversations")
+
+#: Longest agent reply accepted (WhatsApp allows 4096 characters per text message).
+MAX_REPLY_LENGTH = 4000
+#: How many assigned conversations the supervisors' overview lists at most.
+MAX_LISTED = 500
+
+MSG_NOT_FOUND = "Percakapan tidak ditemukan."
+MSG_FORBIDDEN = "Percakapan ini ditangani petugas lain."
+MSG_TAKEN = "Percakapan berhasil diambil. Silakan sapa warga."
+MSG_REPLY_EMPTY = "Balasan tidak boleh kosong."
+MSG_REPLY_TOO_LONG = f"Balasan maksimal {MAX_REPLY_LENGTH} karakter."
+MSG_REPLY_QUEUED = "Balasan disimpan dan sedang dikirim ke warga."
+MSG_RESOLVED = "Percakapan ditandai selesai. Warga akan diminta memberi penilaian."
+MSG_NOT_RESOLVABLE = "Percakapan ini tidak sedang ditangani petugas, jadi tidak bisa diselesaikan."
+MSG_RESOLVE_NOT_YOURS = "Hanya petugas yang menangani percakapan ini yang dapat menyelesaikannya."
+MSG_CONTACT_SAVED = "Catatan dan label kontak disimpan."
+MSG_PICK_AGENT = "Pilih petugas yang akan menangani percakapan ini."
+MSG_AGENT_UNKNOWN = "Petugas yang dipilih tidak ditemukan atau tidak aktif."
+MSG_ONLINE = "Status Anda sekarang: Online. Percakapan dari antrean dapat diberikan kepada Anda."
+MSG_OFFLINE = "Status Anda sekarang: Offline. Anda tidak akan diberi percakapan baru otomatis."
+
+_TRUE = {"1", "true", "on", "ya", "online"}
+_FALSE = {"0", "false", "off", "tidak", "offline"}
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _user(request: Request) -> DeskUserRecord:
+    user = current_user(request)
+    assert user is not None  # login_required ran
+    return user
+
+
+def may_view(user: DeskUserRecord, handoff: HandoffRecord) -> bool:
+    """Whether the user may open the conversation (and act on it).
+
+    Supervisors and admins see every conversation; an agent sees one waiting in the queue
+    and their own (assigned to them, or ended while theirs).
+    """
+    if user.is_supervisor:
+        return True
+    return handoff.status == "waiting" or handoff.agent_id == user.id
+
+
+def _load(request: Request, handoff_id: int) -> tuple[HandoffRecord | None, HTTPResponse | None]:
+    """The handoff if the user may see it, else the 404/403 response to give."""
+    handoff = request.app.ctx.services.handoffs.get(handoff_id)
+    if handoff is None:
+        return None, error_page(request, 404, MSG_NOT_FOUND)
+    if not may_view(_user(request), handoff):
+        logger.warning(
+            "desk user %s refused conversation %s (%s, agent %s)",
+            _user(request).username,
+            handoff.id,
+            handoff.status,
+            handoff.agent_id,
+        )
+        return None, error_page(request, 403, MSG_FORBIDDEN)
+    return handoff, None
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _tz(request: Request) -> Any:
+    return request.app.ctx.services.settings.tz
+
+
+def _tracker_engine(request: Request) -> Any:
+    return getattr(request.app.ctx, "tracker_engine", None)
+
+
+def _agent_names(request: Request) -> dict[int, str]:
+    return {user.id: user.display_name for user in request.app.ctx.users.list()}
+
+
+def wake_relay(request: Request) -> None:
+    """Ask the relay to deliver now (a reply was stored or a conversation ended).
+
+    The reply is already safe in the outbox: a relay that cannot be woken only delays it
+    until the worker's next pass, so a failure here is logged, not shown.
+    """
+    relay = getattr(request.app.ctx, "relay", None)
+    if relay is None:
+        return
+    for name in ("deliver_soon", "wake"):
+        method = getattr(relay, name, None)
+        if callable(method):
+            try:
+                method()
+            except Exception:
+                logger.exception("could not wake the desk relay")
+            return
+
+
+def _conversation_url(handoff_id: int) -> str:
+    return f"/conversations/{handoff_id}"
+
+
+# -- the queue --------------------------------------------------------------------------------
+def _entry(handoff: HandoffRecord, names: dict[int, str], now: datetime, position: int = 0) -> dict:
+    agent = names.get(handoff.agent_id) if handoff.agent_id else None
+    since = handoff.assigned_at or handoff.created_at
+    return {
+        "id": handoff.id,
+        "url": _conversation_url(handoff.id),
+        "name": handoff.name or "Tanpa nama",
+        "channel": handoff.channel,
+        "channel_label": channel_label(handoff.channel),
+        "question": handoff.question or "",
+        "status": handoff.status,
+        "status_label": HANDOFF_STATUS_LABELS.get(handoff.status, handoff.status),
+        "position": position,
+        "waiting_minutes": max(0, int((now - handoff.created_at).total_seconds() // 60)),
+        "wait_label": wait_label(handoff.created_at, now),
+        "held_label": f"ditangani {duration_label(now - since)}",
+        "agent_id": handoff.agent_id,
+        "agent_name": agent,
+    }
+
+
+def queue_state(request: Request, now: datetime | None = None) -> dict[str, Any]:
+    """The queue page's data (also the `/api/queue` JSON)."""
+    user = _user(request)
+    now = now or datetime.now(timezone.utc)
+    services = request.app.ctx.services
+    users = request.app.ctx.users.list()
+    names = {u.id: u.display_name for u in users}
+    waiting = services.handoffs.waiting()
+    assigned = sorted(
+        services.handoffs.search(statuses=["assigned"], limit=MAX_LISTED),
+        key=lambda h: (h.assigned_at or h.created_at, h.id),
+    )
+    mine = [h for h in assigned if h.agent_id == user.id]
+    load: dict[int, int] = {}
+    for handoff in assigned:
+        if handoff.agent_id is not None:
+            load[handoff.agent_id] = load.get(handoff.agent_id, 0) + 1
+    state: dict[str, Any] = {
+        "user": {
+            "id": user.id,
+            "name": user.display_name,
+            "online": user.online,
+            "open_count": len(mine),
+            "max_conversations": user.max_conversations,
+            "is_supervisor": user.is_supervisor,
+        },
+        "waiting": [_entry(h, names, now, position) for position, h in enumerate(waiting, start=1)],
+        "mine": [_entry(h, names, now) for h in mine],
+        "assigned": [],
+        "agents": [],
+    }
+    if user.is_supervisor:
+        state["assigned"] = [_entry(h, names, now) for h in assigned]
+        state["agents"] = [
+            {
+                "id": u.id,
+                "name": u.display_name,
+                "online": u.online,
+                "open_count": load.get(u.id, 0),
+                "max_conversations": u.max_conversations,
+                "label": (
+                    f"{u.display_name} ({'online' if u.online else 'offline'}, "
+                    f"{load.get(u.id, 0)}/{u.max_conversations})"
+                ),
+            }
+            for u in users
+            if u.active
+        ]
+    return state
+
+
+@bp.get("/")
+@login_required()
+async def queue_page(request: Request) -> HTTPResponse:
+    """The queue, my conversations and (supervisors) everyone's."""
+    return render(request, "conversations_queue.html", state=queue_state(request))
+
+
+@bp.get("/api/queue")
+@login_required()
+async def queue_api(request: Request) -> HTTPResponse:
+    """The queue page's data as JSON (polled by desk.js)."""
+    return response.json(queue_state(request))
+
+
+@bp.post("/agents/me/status")
+@login_required()
+async def set_status(request: Request) -> HTTPResponse:
+    """Go online or offline (field `online`: 1/0; without it the status flips)."""
+    user = _user(request)
+    wanted = (request.form.get("online") or "").strip().lower()
+    if wanted in _TRUE:
+        online = True
+    elif wanted in _FALSE:
+        online = False
+    else:
+        online = not user.online
+    updated = request.app.ctx.users.set_online(user.id, online)
+    online = bool(updated and updated.online)
+    if online:
+        wake_relay(request)  # the worker may give this agent a waiting conversation now
+    if _wants_json(request):
+        return response.json({"online": online})
+    target = safe_next(request.form.get("next"))
+    return flash_redirect(request, target, MSG_ONLINE if online else MSG_OFFLINE, kind="info")
+
+
+@bp.post("/conversations/<handoff_id:int>/take")
+@login_required()
+async def take(request: Request, handoff_id: int) -> HTTPResponse:
+    """Take a waiting conversation (refused at the user's own limit)."""
+    user = _user(request)
+    handoff, refusal = _load(request, handoff_id)
+    if handoff is None:
+        assert refusal is not None
+        return refusal
+    try:
+        request.app.ctx.services.handoff.take(handoff_id, user.id, user.max_conversations)
+    except HandoffError as exc:
+        return flash_redirect(request, "/", str(exc), kind="error")
+    logger.info("desk user %s took conversation %s", user.username, handoff_id)
+    return flash_redirect(request, _conversation_url(handoff_id), MSG_TAKEN)
+
+
+@bp.post("/conversations/<handoff_id:int>/assign")
+@login_required(*SUPERVISOR_ROLES)
+async def assign(request: Request, handoff_id: int) -> HTTPResponse:
+    """A supervisor gives (or gives again) an open conversation to an agent."""
+    target = safe_next(request.form.get("next"))
+    handoff = request.app.ctx.services.handoffs.get(handoff_id)
+    if handoff is None:
+        return error_page(request, 404, MSG_NOT_FOUND)
+    raw = (request.form.get("agent_id") or "").strip()
+    if not raw.isdigit():
+        return flash_redirect(request, target, MSG_PICK_AGENT, kind="error")
+    agent = request.app.ctx.users.get(int(raw))
+    if agent is None or not agent.active:
+        return flash_redirect(request, target, MSG_AGENT_UNKNOWN, kind="error")
+    try:
+        request.app.ctx.services.handoff.assign(handoff_id, agent.id)
+    except HandoffError as exc:
+        return flash_redirect(request, target, str(exc), kind="error")
+    logger.info(
+        "desk user %s assigned conversation %s to %s",
+        _user(request).username,
+        handoff_id,
+        agent.username,
+    )
+    note = ""
+    if agent.id != handoff.agent_id and not agent.online:
+        note = " Petugas tersebut sedang offline."
+    return flash_redirect(
+        request, target, f"Percakapan diberikan kepada {agent.display_name}.{note}"
+    )
+
+
+# -- one conversation -------------------------------------------------------------------------
+@bp.get("/conversations/<handoff_id:int>")
+@login_required()
+async def conversation_page(request: Request, handoff_id: int) -> HTTPResponse:
+    """The transcript, what the bot tried, the contact and the reply box."""
+    handoff, refusal = _load(request, handoff_id)
+    if handoff is None:
+        assert refusal is not None
+        return refusal
+    user = _user(request)
+    services = request.app.ctx.services
+    tz = _tz(request)
+    now = datetime.now(timezone.utc)
+    names = _agent_names(request)
+    engine = _tracker_engine(request)
+    messages = services.handoff_messages.for_handoff(handoff.id)
+    transcript = build_transcript(engine, handoff, messages, names)
+    queries = DeskQueries(services.session_factory)
+    questions = queries.questions_of(
+        handoff.sender_id, since=transcript.window.start, until=transcript.window.end
+    )
+    earlier = [
+        {
+            "handoff": h,
+            "status_label": HANDOFF_STATUS_LABELS.get(h.status, h.status),
+            "agent_name": names.get(h.agent_id) if h.agent_id else None,
+            "viewable": may_view(user, h),
+        }
+        for h in queries.handoffs_of(handoff.sender_id, exclude_id=handoff.id)
+    ]
+    contact = ContactRepository(services.session_factory).get_or_create(
+        handoff.sender_id, handoff.channel, handoff.name
+    )
+    citizen_name = handoff.name or contact.name
+    canned = [
+        {"title": c.title, "text": c.fill(citizen_name)} for c in request.app.ctx.canned.list()
+    ]
+    agents = [u for u in request.app.ctx.users.list() if u.active] if user.is_supervisor else []
+    is_mine = handoff.status == "assigned" and handoff.agent_id == user.id
+    return render(
+        request,
+        "conversations_detail.html",
+        handoff=handoff,
+        status_label=HANDOFF_STATUS_LABELS.get(handoff.status, handoff.status),
+        agent_name=names.get(handoff.agent_id) if handoff.agent_id else None,
+        citizen_name=citizen_name or NAME_FALLBACK,
+        channel_label=channel_label(handoff.channel),
+        masked_sender=mask_sender_id(handoff.sender_id),
+        items=[(item, time_label(item.at, tz, now)) for item in transcript.items],
+        cursor=transcript.cursor,
+        tracker_available=engine is not None,
+        questions=questions,
+        contact=contact,
+        earlier=earlier,
+        canned=canned,
+        agents=agents,
+        can_reply=is_mine,
+        can_take=handoff.status == "waiting",
+        can_resolve=handoff.status == "assigned" and (is_mine or user.is_supervisor),
+        can_assign=user.is_supervisor and handoff.is_open,
+        max_reply_length=MAX_REPLY_LENGTH,
+        wait=wait_label(handoff.created_at, now),
+    )
+
+
+@bp.get("/api/conversations/<handoff_id:int>/events")
+@login_required()
+async def conversation_events(request: Request, handoff_id: int) -> HTTPResponse:
+    """What changed since `after` (a tracker event id): new messages, replies' delivery status
+    (every reply of the handoff, to update in place) and the handoff's status."""
+    handoff, refusal = _load(request, handoff_id)
+    if handoff is None:
+        assert refusal is not None
+        return refusal
+    raw = (request.args.get("after") or "0").strip()
+    if not raw.isdigit():
+        return response.json(
+            {"error": "Permintaan tidak valid", "message": "Parameter after harus angka."},
+            status=400,
+        )
+    after = int(raw)
+    services = request.app.ctx.services
+    tz = _tz(request)
+    now = datetime.now(timezone.utc)
+    names = _agent_names(request)
+    messages = services.handoff_messages.for_handoff(handoff.id)
+    engine = _tracker_engine(request)
+    items: list[dict] = []
+    cursor = after
+    if engine is not None:
+        window = session_window(engine, handoff)
+        batch = read_tracker_items(
+            engine, handoff, window, after_id=after, outbox_ids=[m.id for m in messages]
+        )
+        items = [item.as_json(tz, now) for item in batch.items]
+        cursor = max(after, batch.cursor)
+    user = _user(request)
+    return response.json(
+        {
+            "cursor": cursor,
+            "items": items,
+            "messages": [item.as_json(tz, now) for item in outbox_items(messages, names)],
+            "handoff": {
+                "id": handoff.id,
+                "status": handoff.status,
+                "status_label": HANDOFF_STATUS_LABELS.get(handoff.status, handoff.status),
+                "agent_id": handoff.agent_id,
+                "agent_name": names.get(handoff.agent_id) if handoff.agent_id else None,
+                "can_reply": handoff.status == "assigned" and handoff.agent_id == user.id,
+            },
+        }
+    )
+
+
+@bp.post("/conversations/<handoff_id:int>/reply")
+@login_required()
+async def reply(request: Request, handoff_id: int) -> HTTPResponse:
+    """Store the agent's reply in the outbox and wake the relay to deliver it."""
+    handoff, refusal = _load(request, handoff_id)
+    if handoff is None:
+        assert refusal is not None
+        return refusal
+    user = _user(request)
+    text = (request.form.get("text") or "").replace("\r\n", "\n").strip()
+    problem = None
+    if not text:
+        problem = MSG_REPLY_EMPTY
+    elif len(text) > MAX_REPLY_LENGTH:
+        problem = MSG_REPLY_TOO_LONG
+    message = None
+    if problem is None:
+        try:
+            message = request.app.ctx.services.handoff.reply(handoff.id, user.id, text)
+        except HandoffError as exc:
+            problem = str(exc)
+    if problem is not None or message is None:
+        if _wants_json(request):
+            return response.json({"ok": False, "message": problem}, status=400)
+        return flash_redirect(request, _conversation_url(handoff.id), problem or "", kind="error")
+    wake_relay(request)
+    if _wants_json(request):
+        return response.json({"ok": True, "message_id": message.id, "status": message.status})
+    return flash_redirect(request, _conversation_url(handoff.id), MSG_REPLY_QUEUED)
+
+
+@bp.post("/conversations/<handoff_id:int>/resolve")
+@login_required()
+async def resolve(request: Request, handoff_id: int) -> HTTPResponse:
+    """End the conversation as resolved; the bot then thanks the citizen and asks a rating."""
+    handoff, refusal = _load(request, handoff_id)
+    if handoff is None:
+        assert refusal is not None
+        return refusal
+    user = _user(request)
+    url = _conversation_url(handoff.id)
+    if handoff.status != "assigned":
+        return flash_redirect(request, url, MSG_NOT_RESOLVABLE, kind="error")
+    if handoff.agent_id != user.id and not user.is_supervisor:
+        return flash_redirect(request, url, MSG_RESOLVE_NOT_YOURS, kind="error")
+    if not request.app.ctx.services.handoff.resolve(handoff.id):
+        return flash_redirect(request, url, MSG_NOT_RESOLVABLE, kind="error")
+    logger.info("desk user %s resolved conversation %s", user.username, handoff.id)
+    wake_relay(request)
+    return flash_redirect(request, url, MSG_RESOLVED)
+
+
+@bp.post("/conversations/<handoff_id:int>/contact")
+@login_required()
+async def update_contact(request: Request, handoff_id: int) -> HTTPResponse:
+    """Save the contact's notes and tags (kept across the citizen's handoffs)."""
+    handoff, refusal = _load(request, handoff_id)
+    if handoff is None:
+        assert refusal is not None
+        return refusal
+    contacts = ContactRepository(request.app.ctx.services.session_factory)
+    contacts.get_or_create(handoff.sender_id, handoff.channel, handoff.name)
+    url = _conversation_url(handoff.id) + "#kontak"
+    try:
+        contacts.update(
+            handoff.sender_id,
+            request.form.get("notes") or "",
+            request.form.get("tags") or "",
+        )
+    except ContactValidationError as exc:
+        return flash_redirect(request, url, str(exc), kind="error")
+    return flash_redirect(request, url, MSG_CONTACT_SAVED)

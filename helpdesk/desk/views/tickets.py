@@ -1,0 +1,218 @@
+"""Tickets on the agent desk: list with filters and paging, read one, change its status and
+write the public reply the citizen reads when checking the ticket's status.
+
+- `GET /tickets?status=&q=&dari=&sampai=&halaman=`: newest first, 25 a page.
+- `GET /tickets/<id>`: subject, chronology, attachment, e-mail, channel, status, public reply.
+- `POST /tickets/<id>`: new status and/or public reply (an empty reply removes it).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse
+
+from helpdesk.desk.auth import error_page, flash_redirect, login_required, render
+from helpdesk.desk.transcript_view import channel_label, mask_sender_id
+from helpdesk.storage.desk_queries import DeskQueries, TicketFilter
+from helpdesk.storage.models import TICKET_STATUSES
+from helpdesk.storage.repositories import TicketRecord
+from helpdesk.tickets import normalize_ticket_id
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("desk_tickets")
+
+#: Ticket statuses as agents read them (citizens read `helpdesk.tickets.STATUS_LABELS`).
+TICKET_STATUS_LABELS = {
+    "open": "Baru",
+    "in_progress": "Sedang diproses",
+    "resolved": "Selesai",
+    "closed": "Ditutup",
+}
+#: Longest public reply (it is sent on chat channels) and longest search text.
+MAX_PUBLIC_REPLY_LENGTH = 2000
+MAX_SEARCH_LENGTH = 100
+
+MSG_BAD_DATE = "Tanggal {label} tidak valid; gunakan format TTTT-BB-HH (contoh 2026-04-14)."
+MSG_DATE_ORDER = "Tanggal awal tidak boleh setelah tanggal akhir."
+MSG_BAD_STATUS = "Status tiket tidak dikenal."
+MSG_SEARCH_TOO_LONG = f"Teks pencarian maksimal {MAX_SEARCH_LENGTH} karakter."
+MSG_REPLY_TOO_LONG = f"Balasan publik maksimal {MAX_PUBLIC_REPLY_LENGTH} karakter."
+MSG_NOT_FOUND = "Tiket tidak ditemukan."
+MSG_SAVED = "Tiket {id} disimpan."
+MSG_UNCHANGED = "Tidak ada perubahan pada tiket {id}."
+
+
+@dataclass
+class ListQuery:
+    """The ticket list's filters as typed (to fill the form again) and as parsed."""
+
+    status: str = ""
+    text: str = ""
+    date_from: str = ""
+    date_to: str = ""
+    page: int = 1
+    errors: list[str] = field(default_factory=list)
+    filter: TicketFilter = field(default_factory=TicketFilter)
+
+    def link(self, page: int) -> str:
+        """The list URL with these filters on another page."""
+        params = {
+            "status": self.status,
+            "q": self.text,
+            "dari": self.date_from,
+            "sampai": self.date_to,
+        }
+        query = {key: value for key, value in params.items() if value}
+        if page > 1:
+            query["halaman"] = str(page)
+        return "/tickets" + (f"?{urlencode(query)}" if query else "")
+
+
+def _parse_date(text: str, label: str, errors: list[str]) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        errors.append(MSG_BAD_DATE.format(label=label))
+        return None
+
+
+def parse_list_query(args: Any, tz: Any) -> ListQuery:
+    """Read and check the list's query parameters (errors in Indonesian)."""
+    query = ListQuery(
+        status=(args.get("status") or "").strip(),
+        text=(args.get("q") or "").strip(),
+        date_from=(args.get("dari") or "").strip(),
+        date_to=(args.get("sampai") or "").strip(),
+    )
+    raw_page = (args.get("halaman") or "1").strip()
+    query.page = int(raw_page) if raw_page.isdigit() and int(raw_page) > 0 else 1
+    errors = query.errors
+    status = query.status or None
+    if status is not None and status not in TICKET_STATUSES:
+        errors.append(MSG_BAD_STATUS)
+        status = None
+    text = query.text
+    if len(text) > MAX_SEARCH_LENGTH:
+        errors.append(MSG_SEARCH_TOO_LONG)
+        text = text[:MAX_SEARCH_LENGTH]
+    first = _parse_date(query.date_from, "awal", errors)
+    last = _parse_date(query.date_to, "akhir", errors)
+    if first and last and first > last:
+        errors.append(MSG_DATE_ORDER)
+        first = last = None
+    since = datetime.combine(first, time.min, tzinfo=tz) if first else None
+    until = datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz) if last else None
+    # A ticket id typed the way citizens write it ("20260414 dbkswu") is found too.
+    canonical = normalize_ticket_id(text) if text else None
+    query.filter = TicketFilter(
+        status=status, text=canonical or text or None, since=since, until=until
+    )
+    return query
+
+
+@bp.get("/tickets")
+@login_required()
+async def ticket_list(request: Request) -> HTTPResponse:
+    """Tickets, newest first, filtered by status, text and creation date."""
+    tz = request.app.ctx.services.settings.tz
+    query = parse_list_query(request.args, tz)
+    queries = DeskQueries(request.app.ctx.services.session_factory)
+    page = queries.search_tickets(query.filter, page=query.page)
+    if page.total and query.page > page.pages:  # past the end (filters changed): last page
+        query.page = page.pages
+        page = queries.search_tickets(query.filter, page=query.page)
+    return render(
+        request,
+        "tickets_list.html",
+        status=400 if query.errors else 200,
+        query=query,
+        page=page,
+        statuses=TICKET_STATUSES,
+        status_labels=TICKET_STATUS_LABELS,
+        channel_label=channel_label,
+    )
+
+
+def _detail(
+    request: Request,
+    ticket: TicketRecord,
+    *,
+    errors: list[str] | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTTPResponse:
+    return render(
+        request,
+        "tickets_detail.html",
+        status=status,
+        ticket=ticket,
+        errors=errors or [],
+        form=form or {"status": ticket.status, "public_reply": ticket.public_reply or ""},
+        statuses=TICKET_STATUSES,
+        status_labels=TICKET_STATUS_LABELS,
+        channel_label=channel_label(ticket.channel) if ticket.channel else "-",
+        masked_sender=mask_sender_id(ticket.sender_id) if ticket.sender_id else None,
+        max_reply_length=MAX_PUBLIC_REPLY_LENGTH,
+    )
+
+
+def _find(request: Request, ticket_id: str) -> TicketRecord | None:
+    canonical = normalize_ticket_id(ticket_id)
+    if canonical is None:
+        return None
+    ticket: TicketRecord | None = request.app.ctx.services.ticket_repository.get(canonical)
+    return ticket
+
+
+@bp.get("/tickets/<ticket_id:str>")
+@login_required()
+async def ticket_detail(request: Request, ticket_id: str) -> HTTPResponse:
+    """One ticket with the form to change its status and public reply."""
+    ticket = _find(request, ticket_id)
+    if ticket is None:
+        return error_page(request, 404, MSG_NOT_FOUND)
+    return _detail(request, ticket)
+
+
+@bp.post("/tickets/<ticket_id:str>")
+@login_required()
+async def ticket_update(request: Request, ticket_id: str) -> HTTPResponse:
+    """Change the status and/or the public reply (what the citizen's status check shows)."""
+    ticket = _find(request, ticket_id)
+    if ticket is None:
+        return error_page(request, 404, MSG_NOT_FOUND)
+    status = (request.form.get("status") or "").strip() or ticket.status
+    reply = (request.form.get("public_reply") or "").replace("\r\n", "\n").strip()
+    errors = []
+    if status not in TICKET_STATUSES:
+        errors.append(MSG_BAD_STATUS)
+    if len(reply) > MAX_PUBLIC_REPLY_LENGTH:
+        errors.append(MSG_REPLY_TOO_LONG)
+    if errors:
+        form = {"status": status, "public_reply": reply}
+        return _detail(request, ticket, errors=errors, form=form, status=400)
+    if status == ticket.status and reply == (ticket.public_reply or ""):
+        return flash_redirect(
+            request, f"/tickets/{ticket.id}", MSG_UNCHANGED.format(id=ticket.id), kind="info"
+        )
+    updated = request.app.ctx.services.ticket_repository.set_status(ticket.id, status, reply)
+    if updated is None:
+        return error_page(request, 404, MSG_NOT_FOUND)
+    user = request.ctx.user
+    logger.info(
+        "desk user %s set ticket %s to %s (public reply %s)",
+        user.username if user else "-",
+        ticket.id,
+        status,
+        "set" if reply else "empty",
+    )
+    return flash_redirect(request, f"/tickets/{ticket.id}", MSG_SAVED.format(id=ticket.id))

@@ -1,0 +1,705 @@
+"""The agent desk's worker (helpdesk.desk.worker) and the tracker store reader it uses.
+
+Real `Services` on the migrated temp SQLite database of `tests/conftest.py`; Rasa's tracker
+store is a temp SQLite `events` table filled with Rasa-shaped rows; the Rasa HTTP API is a
+fake that records its calls, answers from a script and, like the real server, logs what it
+sent in the tracker store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.engine import Engine
+
+from helpdesk.desk.worker import END_ACTION, MAX_ATTEMPTS, DeskWorker, wants_to_leave
+from helpdesk.handoff import EXPIRED_SUBJECT
+from helpdesk.rasa_events import RASA_EVENTS, TrackerEvent, latest_session, read_events
+from helpdesk.services import Services
+from helpdesk.settings import Settings
+from helpdesk.storage.db import session_scope
+from helpdesk.storage.models import DeskUser, Handoff, utcnow
+
+UTC = timezone.utc
+SENDER = "6281234567890"
+OTHER = "6289876543210"
+LATER = timedelta(minutes=16)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+class FakeRasa:
+    """The Rasa HTTP API: records calls, answers from scripts (then True), logs what it sent."""
+
+    def __init__(
+        self,
+        tracker: Engine | None = None,
+        send_results: Iterable[bool] = (),
+        execute_results: Iterable[bool] = (),
+    ) -> None:
+        self.tracker = tracker
+        self.calls: list[tuple[Any, ...]] = []
+        self.send_results = list(send_results)
+        self.execute_results = list(execute_results)
+        self.always_fail = False
+
+    def execute(self, sender_id: str, action: str) -> bool:
+        self.calls.append(("execute", sender_id, action))
+        ok = self.execute_results.pop(0) if self.execute_results else not self.always_fail
+        if ok and self.tracker is not None:
+            add_event(self.tracker, sender_id, "action", time.time(), name=action)
+        return ok
+
+    def send_bot_message(self, sender_id: str, text: str, metadata: dict) -> bool:
+        self.calls.append(("send", sender_id, text, metadata))
+        ok = self.send_results.pop(0) if self.send_results else not self.always_fail
+        if ok and self.tracker is not None:
+            add_event(self.tracker, sender_id, "bot", time.time(), text=text, metadata=metadata)
+        return ok
+
+
+def add_event(engine: Engine, sender_id: str, kind: str, stamp: float, **data: Any) -> None:
+    """One row of Rasa's `events` table, as the SQL tracker store writes it."""
+    body = {"event": kind, "timestamp": stamp, **data}
+    with engine.begin() as connection:
+        connection.execute(
+            RASA_EVENTS.insert().values(
+                sender_id=sender_id,
+                type_name=kind,
+                timestamp=stamp,
+                action_name=data.get("name") if kind == "action" else None,
+                data=json.dumps(body),
+            )
+        )
+
+
+def add_user(engine: Engine, sender_id: str, stamp: float, text: str, intent: str | None = None):
+    parse = {"intent": {"name": intent, "confidence": 0.97}, "entities": [], "text": text}
+    add_event(engine, sender_id, "user", stamp, text=text, parse_data=parse)
+
+
+def add_agent(session_factory, username: str, display_name: str, **values: Any) -> int:
+    values.setdefault("online", True)
+    with session_scope(session_factory) as session:
+        user = DeskUser(
+            username=username,
+            display_name=display_name,
+            password_hash="scrypt$unused",
+            role="agent",
+            active=True,
+            **values,
+        )
+        session.add(user)
+        session.flush()
+        return int(user.id)
+
+
+def backdate(session_factory, handoff_id: int, **values: Any) -> None:
+    with session_scope(session_factory) as session:
+        row = session.get(Handoff, handoff_id)
+        for key, value in values.items():
+            setattr(row, key, value)
+
+
+@pytest.fixture
+def tracker(tmp_path) -> Engine:
+    engine = create_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
+    RASA_EVENTS.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def services(session_factory) -> Services:
+    settings = dataclasses.replace(Settings(), handoff_timeout_minutes=15.0, smtp_host="")
+    return Services(settings, session_factory=session_factory)
+
+
+@pytest.fixture
+def rasa(tracker) -> FakeRasa:
+    return FakeRasa(tracker)
+
+
+def make_worker(services, rasa, tracker, offset: timedelta = timedelta(0)) -> DeskWorker:
+    return DeskWorker(services, rasa, tracker, interval=30, clock=lambda: utcnow() + offset)
+
+
+@pytest.fixture
+def worker(services, rasa, tracker) -> DeskWorker:
+    return make_worker(services, rasa, tracker)
+
+
+def status(services, handoff_id: int) -> str:
+    return services.handoffs.get(handoff_id).status
+
+
+# --- leaving the queue ("batal") ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("batal", "cancel"),
+        ("tidak jadi deh", "cancel"),
+        ("  Batal ", "nlu_fallback"),
+        ("/cancel", None),
+    ],
+    ids=["intent-and-text", "intent", "text", "payload"],
+)
+def test_a_waiting_citizen_who_writes_batal_leaves_the_queue(
+    services, worker, rasa, tracker, text, intent
+):
+    since = time.time() - 60
+    add_user(tracker, SENDER, since, "saya mau bicara dengan petugas", "handoff")
+    handoff = services.handoff.request(SENDER, channel="whatsapp", since_ts=since).handoff
+    add_user(tracker, SENDER, since + 10, text, intent)
+
+    report = worker.run_once()
+
+    assert report.cancelled == [handoff.id]
+    assert status(services, handoff.id) == "cancelled"
+    # The bot resumes the conversation and says the citizen left the queue.
+    assert rasa.calls == [("execute", SENDER, END_ACTION)]
+    assert report.resumed == [handoff.id]
+    assert services.handoffs.get(handoff.id).bot_resumed_at is not None
+
+
+def test_other_messages_while_waiting_do_not_cancel(services, worker, rasa, tracker):
+    since = time.time() - 60
+    handoff = services.handoff.request(SENDER, since_ts=since).handoff
+    add_user(tracker, SENDER, since + 5, "halo, masih lama?", "greet")
+    add_user(tracker, SENDER, since + 6, "batal saja kalau lama", "inform")
+    add_event(tracker, SENDER, "bot", since + 7, text="batal", metadata={})
+
+    report = worker.run_once()
+
+    assert report.cancelled == []
+    assert status(services, handoff.id) == "waiting"
+    assert rasa.calls == []
+
+
+def test_a_batal_before_the_request_is_ignored(services, worker, rasa, tracker):
+    since = time.time() - 60
+    add_user(tracker, SENDER, since - 30, "batal", "cancel")  # left a form earlier
+    add_user(tracker, SENDER, since, "saya mau bicara dengan petugas", "handoff")
+    handoff = services.handoff.request(SENDER, since_ts=since).handoff
+    add_user(tracker, OTHER, since + 5, "batal", "cancel")  # another conversation
+
+    report = worker.run_once()
+
+    assert report.cancelled == []
+    assert status(services, handoff.id) == "waiting"
+    assert rasa.calls == []
+
+
+def test_without_a_tracker_time_a_batal_before_the_request_is_ignored(
+    services, worker, rasa, tracker
+):
+    add_user(tracker, SENDER, time.time() - 600, "batal", "cancel")
+    handoff = services.handoff.request(SENDER).handoff  # since_ts unknown
+
+    assert worker.run_once().cancelled == []
+    assert status(services, handoff.id) == "waiting"
+
+    add_user(tracker, SENDER, time.time() + 1, "batal", "cancel")
+    assert worker.run_once().cancelled == [handoff.id]
+
+
+def test_an_assigned_conversation_is_not_cancelled_by_batal(
+    services, session_factory, worker, rasa, tracker
+):
+    agent = add_agent(session_factory, "sari", "Sari Dewi")
+    since = time.time() - 60
+    handoff = services.handoff.request(SENDER, since_ts=since).handoff
+    services.handoff.take(handoff.id, agent, 3)
+    add_user(tracker, SENDER, since + 10, "batal", "cancel")
+
+    report = worker.run_once()
+
+    assert report.cancelled == []
+    assert (status(services, handoff.id), services.handoffs.get(handoff.id).agent_id) == (
+        "assigned",
+        agent,
+    )
+    assert rasa.calls == []
+
+
+def test_wants_to_leave_reads_user_events_only():
+    def event(kind: str, text: str, intent: str | None = None) -> TrackerEvent:
+        data: dict[str, Any] = {"event": kind, "text": text}
+        if intent:
+            data["parse_data"] = {"intent": {"name": intent}}
+        return TrackerEvent(1, kind, 1.0, data)
+
+    assert wants_to_leave(event("user", "BATAL"))
+    assert wants_to_leave(event("user", "keluar   antrean"))
+    assert wants_to_leave(event("user", "ok", "cancel"))
+    assert not wants_to_leave(event("user", "batal dulu", "inform"))
+    assert not wants_to_leave(event("bot", "batal", "cancel"))
+
+
+# --- expiry: a ticket with the transcript, then the bot resumes ----------------------------
+
+
+def at(hour: int, minute: int) -> float:
+    """Epoch seconds of 20 November 2026 at hour:minute WITA."""
+    return datetime(2026, 11, 20, hour - 8, minute, tzinfo=UTC).timestamp()
+
+
+def test_an_overdue_handoff_expires_into_a_ticket_and_the_bot_resumes(services, rasa, tracker):
+    add_user(tracker, SENDER, at(9, 0), "sesi sebelumnya", "greet")
+    add_event(tracker, SENDER, "session_started", at(9, 20))
+    add_event(tracker, SENDER, "action", at(9, 20), name="action_session_start")
+    add_user(tracker, SENDER, at(9, 21), "SP2D kami belum cair", "sp2d_status")
+    add_event(tracker, SENDER, "bot", at(9, 21), text="Silakan ketik nomor SP2D.", metadata={})
+    add_event(tracker, SENDER, "action", at(9, 21), name="action_listen")
+    add_user(tracker, SENDER, at(9, 23), "saya mau bicara dengan petugas", "handoff")
+    handoff = services.handoff.request(SENDER, channel="whatsapp", since_ts=at(9, 23)).handoff
+
+    assert make_worker(services, rasa, tracker, timedelta(minutes=14)).run_once().expired == []
+    assert status(services, handoff.id) == "waiting"
+
+    report = make_worker(services, rasa, tracker, LATER).run_once()
+
+    assert report.expired == [handoff.id]
+    assert report.resumed == [handoff.id]
+    stored = services.handoffs.get(handoff.id)
+    assert stored.status == "expired"
+    assert stored.ticket_id
+    assert stored.bot_resumed_at is not None
+    ticket = services.ticket_repository.get(stored.ticket_id)
+    assert ticket.subject == EXPIRED_SUBJECT
+    assert ticket.chronology == (
+        "[09.21] Warga: SP2D kami belum cair\n"
+        "[09.21] Asisten: Silakan ketik nomor SP2D.\n"
+        "[09.23] Warga: saya mau bicara dengan petugas"
+    )
+    assert (ticket.sender_id, ticket.channel) == (SENDER, "whatsapp")
+    assert rasa.calls == [("execute", SENDER, END_ACTION)]
+
+    # Nothing more to do on the next pass: no second ticket, no second ending.
+    again = make_worker(services, rasa, tracker, LATER).run_once()
+    assert not again
+    assert rasa.calls == [("execute", SENDER, END_ACTION)]
+    assert services.handoffs.get(handoff.id).ticket_id == stored.ticket_id
+
+
+def test_an_overdue_handoff_expires_before_an_agent_could_take_it(
+    services, session_factory, rasa, tracker
+):
+    handoff = services.handoff.request(SENDER, since_ts=time.time()).handoff
+    add_agent(session_factory, "sari", "Sari Dewi")
+
+    report = make_worker(services, rasa, tracker, LATER).run_once()
+
+    assert (report.expired, report.assigned) == ([handoff.id], [])
+    assert status(services, handoff.id) == "expired"
+
+
+def test_the_ticket_is_kept_when_resuming_fails(services, tracker):
+    rasa = FakeRasa(tracker, execute_results=[False])
+    handoff = services.handoff.request(SENDER, since_ts=time.time()).handoff
+    worker = make_worker(services, rasa, tracker, LATER)
+
+    first = worker.run_once()
+    ticket_id = services.handoffs.get(handoff.id).ticket_id
+    second = worker.run_once()
+
+    assert (first.expired, first.resumed, second.resumed) == ([handoff.id], [], [handoff.id])
+    assert ticket_id
+    assert services.handoffs.get(handoff.id).ticket_id == ticket_id
+    assert rasa.calls == [("execute", SENDER, END_ACTION)] * 2
+
+
+# --- automatic assignment ---------------------------------------------------------------------
+
+
+def test_the_worker_assigns_waiting_conversations(services, session_factory, worker, rasa):
+    agent = add_agent(session_factory, "sari", "Sari Dewi", max_conversations=1)
+    first = services.handoff.request(SENDER).handoff
+    second = services.handoff.request(OTHER).handoff
+    backdate(session_factory, first.id, created_at=utcnow() - timedelta(minutes=2))
+
+    report = worker.run_once()
+
+    assert report.assigned == [(first.id, agent)]
+    assert [status(services, h.id) for h in (first, second)] == ["assigned", "waiting"]
+    assert rasa.calls == []
+
+
+# --- the outbox ----------------------------------------------------------------------------
+
+
+def assigned_handoff(services, session_factory, sender: str = SENDER, name: str = "Sari Dewi"):
+    agent = add_agent(session_factory, name.split()[0].lower(), name)
+    handoff = services.handoff.request(sender, channel="whatsapp", since_ts=time.time()).handoff
+    services.handoff.take(handoff.id, agent, 3)
+    return handoff, agent
+
+
+def test_replies_are_delivered_with_their_metadata_and_marked_sent(
+    services, session_factory, worker, rasa, tracker
+):
+    handoff, agent = assigned_handoff(services, session_factory)
+    first = services.handoff.reply(handoff.id, agent, "Selamat siang, Bapak.")
+    second = services.handoff.reply(handoff.id, agent, "SP2D Anda sudah terbit.")
+
+    report = worker.run_once()
+
+    assert report.delivered == [first.id, second.id]
+    assert rasa.calls == [
+        (
+            "send",
+            SENDER,
+            "Selamat siang, Bapak.",
+            {"handoff_message_id": first.id, "handoff_id": handoff.id, "agent": "Sari Dewi"},
+        ),
+        (
+            "send",
+            SENDER,
+            "SP2D Anda sudah terbit.",
+            {"handoff_message_id": second.id, "handoff_id": handoff.id, "agent": "Sari Dewi"},
+        ),
+    ]
+    for message in (first, second):
+        stored = services.handoff_messages.get(message.id)
+        assert (stored.status, stored.attempts) == ("sent", 0)
+        assert stored.sent_at is not None
+    assert services.handoff_messages.pending() == []
+
+    assert not worker.run_once()
+    assert len(rasa.calls) == 2
+
+
+def test_a_failed_delivery_is_counted_and_retried(services, session_factory, worker, rasa, tracker):
+    handoff, agent = assigned_handoff(services, session_factory)
+    message = services.handoff.reply(handoff.id, agent, "Mohon ditunggu.")
+    rasa.send_results = [False]
+
+    assert worker.run_once().delivered == []
+    stored = services.handoff_messages.get(message.id)
+    assert (stored.status, stored.attempts) == ("pending", 1)
+
+    assert worker.run_once().delivered == [message.id]
+    stored = services.handoff_messages.get(message.id)
+    assert (stored.status, stored.attempts) == ("sent", 1)
+    assert [call[0] for call in rasa.calls] == ["send", "send"]
+
+
+def test_a_reply_is_given_up_after_max_attempts(services, session_factory, worker, rasa, caplog):
+    caplog.set_level(logging.INFO, logger="helpdesk.desk.worker")
+    handoff, agent = assigned_handoff(services, session_factory)
+    message = services.handoff.reply(handoff.id, agent, "Mohon ditunggu.")
+    rasa.always_fail = True
+
+    for _ in range(MAX_ATTEMPTS + 2):
+        worker.run_once()
+
+    assert MAX_ATTEMPTS == 8
+    assert len(rasa.calls) == MAX_ATTEMPTS
+    stored = services.handoff_messages.get(message.id)
+    assert (stored.status, stored.attempts, stored.sent_at) == ("failed", MAX_ATTEMPTS, None)
+    assert f"reply {message.id} to *********7890 given up after 8 attempts" in caplog.text
+    assert SENDER not in caplog.text
+
+
+def test_a_reply_already_in_the_tracker_is_not_sent_again(
+    services, session_factory, worker, rasa, tracker
+):
+    handoff, agent = assigned_handoff(services, session_factory)
+    sent = services.handoff.reply(handoff.id, agent, "Selamat siang.")
+    fresh = services.handoff.reply(handoff.id, agent, "Ada yang bisa dibantu?")
+    # The Rasa server logged the first one, then the desk crashed before marking it sent.
+    meta = {"handoff_message_id": sent.id, "handoff_id": handoff.id, "agent": "Sari Dewi"}
+    add_event(tracker, SENDER, "bot", time.time(), text="Selamat siang.", metadata=meta)
+    # Another conversation's message with the id of `fresh` does not count.
+    add_event(
+        tracker, OTHER, "bot", time.time(), text="x", metadata={"handoff_message_id": fresh.id}
+    )
+
+    report = worker.run_once()
+
+    assert report.delivered == [sent.id, fresh.id]
+    assert [call[2] for call in rasa.calls] == ["Ada yang bisa dibantu?"]
+    assert services.handoff_messages.get(sent.id).status == "sent"
+    assert services.handoff_messages.get(fresh.id).status == "sent"
+
+
+def test_a_later_reply_waits_for_an_earlier_one_that_failed(
+    services, session_factory, worker, rasa, tracker
+):
+    handoff, agent = assigned_handoff(services, session_factory)
+    first = services.handoff.reply(handoff.id, agent, "Pertama.")
+    second = services.handoff.reply(handoff.id, agent, "Kedua.")
+    rasa.send_results = [False]
+
+    assert worker.run_once().delivered == []
+    assert services.handoff_messages.get(second.id).status == "pending"
+
+    assert worker.run_once().delivered == [first.id, second.id]
+    assert [call[2] for call in rasa.calls] == ["Pertama.", "Pertama.", "Kedua."]
+
+
+def test_a_failure_in_one_conversation_does_not_hold_up_another(
+    services, session_factory, worker, rasa, tracker
+):
+    one, sari = assigned_handoff(services, session_factory, SENDER, "Sari Dewi")
+    two, budi = assigned_handoff(services, session_factory, OTHER, "Budi Santoso")
+    stuck = services.handoff.reply(one.id, sari, "Untuk Anda.")
+    other = services.handoff.reply(two.id, budi, "Untuk yang lain.")
+    rasa.send_results = [False]
+
+    assert worker.run_once().delivered == [other.id]
+    assert rasa.calls[1] == (
+        "send",
+        OTHER,
+        "Untuk yang lain.",
+        {"handoff_message_id": other.id, "handoff_id": two.id, "agent": "Budi Santoso"},
+    )
+    assert services.handoff_messages.get(stuck.id).status == "pending"
+
+
+# --- resuming the bot after the end ----------------------------------------------------------
+
+
+def test_a_resolved_conversation_resumes_after_its_last_reply(
+    services, session_factory, worker, rasa, tracker
+):
+    handoff, agent = assigned_handoff(services, session_factory)
+    message = services.handoff.reply(handoff.id, agent, "Sudah kami proses. Terima kasih.")
+    assert services.handoff.resolve(handoff.id)
+    rasa.send_results = [False]
+
+    first = worker.run_once()
+
+    assert (first.delivered, first.resumed) == ([], [])
+    assert [call[0] for call in rasa.calls] == ["send"]
+    assert services.handoffs.get(handoff.id).bot_resumed_at is None
+
+    second = worker.run_once()
+
+    assert (second.delivered, second.resumed) == ([message.id], [handoff.id])
+    assert [call[0] for call in rasa.calls] == ["send", "send", "execute"]
+    assert rasa.calls[2] == ("execute", SENDER, END_ACTION)
+    assert services.handoffs.get(handoff.id).bot_resumed_at is not None
+
+
+def test_a_failed_resume_is_retried_then_given_up(services, session_factory, worker, rasa, tracker):
+    handoff, _ = assigned_handoff(services, session_factory)
+    services.handoff.resolve(handoff.id)
+    rasa.execute_results = [False]
+
+    assert worker.run_once().resumed == []
+    stored = services.handoffs.get(handoff.id)
+    assert (stored.resume_attempts, stored.bot_resumed_at) == (1, None)
+    assert worker.run_once().resumed == [handoff.id]
+    assert services.handoffs.get(handoff.id).bot_resumed_at is not None
+
+    other, _ = assigned_handoff(services, session_factory, OTHER, "Budi Santoso")
+    services.handoff.resolve(other.id)
+    rasa.always_fail = True
+    for _ in range(MAX_ATTEMPTS + 2):
+        worker.run_once()
+    stored = services.handoffs.get(other.id)
+    assert (stored.resume_attempts, stored.bot_resumed_at) == (MAX_ATTEMPTS, None)
+    assert rasa.calls.count(("execute", OTHER, END_ACTION)) == MAX_ATTEMPTS
+
+
+def test_an_ending_already_in_the_tracker_is_not_run_again(
+    services, session_factory, worker, rasa, tracker
+):
+    handoff, _ = assigned_handoff(services, session_factory)
+    services.handoff.resolve(handoff.id)
+    ended = services.handoffs.get(handoff.id).ended_at.timestamp()
+    add_event(tracker, SENDER, "action", ended + 0.5, name=END_ACTION)
+
+    report = worker.run_once()
+
+    assert report.resumed == [handoff.id]
+    assert rasa.calls == []
+    assert services.handoffs.get(handoff.id).bot_resumed_at is not None
+
+
+def test_an_ending_of_an_earlier_handoff_does_not_count(
+    services, session_factory, worker, rasa, tracker
+):
+    add_event(tracker, SENDER, "action", time.time() - 3600, name=END_ACTION)
+    handoff, _ = assigned_handoff(services, session_factory)
+    services.handoff.resolve(handoff.id)
+    add_event(tracker, SENDER, "action", time.time() + 1, name="action_listen")
+
+    assert worker.run_once().resumed == [handoff.id]
+    assert rasa.calls == [("execute", SENDER, END_ACTION)]
+
+
+# --- robustness and the loop -----------------------------------------------------------------
+
+
+def test_a_pass_without_a_tracker_table_logs_and_goes_on(
+    services, session_factory, rasa, tmp_path, caplog
+):
+    caplog.set_level(logging.INFO, logger="helpdesk.desk.worker")
+    empty = create_engine(f"sqlite:///{tmp_path / 'no-tracker.db'}")
+    worker = make_worker(services, rasa, empty)
+    agent = add_agent(session_factory, "sari", "Sari Dewi")
+    handoff = services.handoff.request(SENDER, since_ts=time.time()).handoff
+
+    report = worker.run_once()
+
+    assert report.assigned == [(handoff.id, agent)]
+    assert "desk worker step _cancel_leavers failed" in caplog.text
+    services.handoff.reply(handoff.id, agent, "Halo")
+    services.handoff.resolve(handoff.id)
+
+    again = worker.run_once()  # the reply is not sent blind, the bot not resumed blind
+
+    assert (again.delivered, again.resumed) == ([], [])
+    assert rasa.calls == []
+    assert "desk worker step _deliver_replies failed" in caplog.text
+    empty.dispose()
+
+
+def test_the_interval_must_be_positive(services, rasa, tracker):
+    with pytest.raises(ValueError):
+        DeskWorker(services, rasa, tracker, interval=0)
+
+
+def wait_for(condition, timeout: float = 2.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def test_wake_makes_a_started_worker_run_at_once(services, session_factory, rasa, tracker):
+    worker = DeskWorker(services, rasa, tracker, interval=30)
+    passes: list[Any] = []
+    run_once = worker.run_once
+
+    def counting():
+        report = run_once()
+        passes.append(report)
+        return report
+
+    worker.run_once = counting  # type: ignore[method-assign]
+    agent = add_agent(session_factory, "sari", "Sari Dewi")
+    worker.start()
+    try:
+        assert wait_for(lambda: len(passes) == 1)
+        handoff = services.handoff.request(SENDER).handoff
+        time.sleep(0.1)
+        assert status(services, handoff.id) == "waiting"  # the next pass is 30 s away
+
+        worker.wake()
+
+        assert wait_for(lambda: status(services, handoff.id) == "assigned")
+        assert services.handoffs.get(handoff.id).agent_id == agent
+        assert len(passes) == 2
+    finally:
+        started = time.monotonic()
+        thread = worker._thread
+        worker.stop(timeout=2)
+    assert time.monotonic() - started < 2
+    assert thread is not None and not thread.is_alive()
+
+
+def test_a_worker_can_be_started_again_after_stop(services, session_factory, rasa, tracker):
+    worker = DeskWorker(services, rasa, tracker, interval=30)
+    worker.start()
+    worker.stop(timeout=2)
+    agent = add_agent(session_factory, "sari", "Sari Dewi")
+    handoff = services.handoff.request(SENDER).handoff
+
+    worker.start()
+    try:
+        assert wait_for(lambda: status(services, handoff.id) == "assigned")
+        assert services.handoffs.get(handoff.id).agent_id == agent
+    finally:
+        worker.stop(timeout=2)
+
+
+def test_a_failing_pass_does_not_end_the_loop(services, rasa, tracker):
+    worker = DeskWorker(services, rasa, tracker, interval=30)
+    passes: list[int] = []
+
+    def flaky():
+        passes.append(1)
+        if len(passes) == 1:
+            raise RuntimeError("database is locked")
+        return None
+
+    worker.run_once = flaky  # type: ignore[method-assign]
+    worker.start()
+    try:
+        assert wait_for(lambda: len(passes) == 1)
+        worker.wake()
+        assert wait_for(lambda: len(passes) == 2)
+    finally:
+        worker.stop(timeout=2)
+
+
+# --- reading the tracker store ---------------------------------------------------------------
+
+
+def test_read_events_filters_by_conversation_row_time_and_type(tracker):
+    add_user(tracker, SENDER, 100.0, "halo", "greet")
+    add_event(tracker, SENDER, "bot", 101.0, text="Halo juga", metadata={"a": 1})
+    add_user(tracker, OTHER, 102.0, "lain", "greet")
+    add_event(tracker, SENDER, "action", 103.0, name="action_listen")
+    with tracker.begin() as connection:
+        connection.execute(
+            RASA_EVENTS.insert().values(
+                sender_id=SENDER, type_name="user", timestamp=104.0, data="{not json"
+            )
+        )
+
+    events = read_events(tracker, SENDER)
+
+    assert [(e.id, e.type_name, e.timestamp) for e in events] == [
+        (1, "user", 100.0),
+        (2, "bot", 101.0),
+        (4, "action", 103.0),
+        (5, "user", 104.0),
+    ]
+    assert (events[0].text, events[0].intent, events[1].metadata) == ("halo", "greet", {"a": 1})
+    assert (events[3].data, events[3].text, events[3].intent) == ({}, "", None)
+    assert events[0].at == datetime.fromtimestamp(100.0, tz=UTC)
+    assert events[1].as_rasa_dict()["event"] == "bot"
+    assert [e.id for e in read_events(tracker, SENDER, after_id=2)] == [4, 5]
+    assert [e.id for e in read_events(tracker, SENDER, since_ts=101.0)] == [2, 4, 5]
+    assert [e.id for e in read_events(tracker, SENDER, types=("bot", "action"))] == [2, 4]
+    assert [e.id for e in read_events(tracker, SENDER, limit=2)] == [1, 2]
+    assert read_events(tracker, "nobody") == []
+
+
+def test_latest_session_starts_after_the_last_session_start_or_restart(tracker):
+    add_user(tracker, SENDER, 1.0, "satu")
+    add_event(tracker, SENDER, "session_started", 2.0)
+    add_user(tracker, SENDER, 3.0, "dua")
+    add_event(tracker, SENDER, "restart", 4.0)
+    add_user(tracker, SENDER, 5.0, "tiga")
+
+    events = read_events(tracker, SENDER)
+
+    assert [e.text for e in latest_session(events)] == ["tiga"]
+    assert [e.text for e in latest_session(events[:3])] == ["dua"]
+    assert latest_session([]) == []
+    assert [e.text for e in latest_session(events[:1])] == ["satu"]
+
+
+def test_tracker_rows_are_read_as_written(tracker):
+    add_user(tracker, SENDER, 7.5, "batal", "cancel")
+    with tracker.connect() as connection:
+        row = connection.execute(select(RASA_EVENTS)).one()
+    assert (row.sender_id, row.type_name, row.timestamp) == (SENDER, "user", 7.5)
+    assert json.loads(row.data)["parse_data"]["intent"]["name"] == "cancel"
