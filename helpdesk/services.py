@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.backends.http import BackendHttp
     from helpdesk.backends.sakti import SaktiClient
     from helpdesk.backends.sp2d import Sp2dClient
+    from helpdesk.desk_settings import OfficeHoursProvider
     from helpdesk.handoff import HandoffService
     from helpdesk.knowledge.retriever import Retriever
     from helpdesk.menu import Menu
@@ -58,6 +59,7 @@ class Services:
         self._tickets = tickets
         self._menu = menu
         self._office_hours = office_hours
+        self._office_hours_provider: "OfficeHoursProvider" | None = None
         self._backend_http: "BackendHttp" | None = None
         self._sp2d = sp2d
         self._contracts = contracts
@@ -144,13 +146,19 @@ class Services:
 
     @property
     def office_hours(self) -> "OfficeHours":
-        """The staff's office hours and holidays, from `HELPDESK_OFFICE_HOURS_FILE`."""
+        """The staff's office hours: as an admin saved them in the agent desk, else
+        `HELPDESK_OFFICE_HOURS_FILE` (re-read only when either changes)."""
         with self._lock:
-            if self._office_hours is None:
-                from helpdesk.office_hours import load_office_hours
+            if self._office_hours is not None:
+                return self._office_hours
+            if self._office_hours_provider is None:
+                from helpdesk.desk_settings import OfficeHoursProvider
 
-                self._office_hours = load_office_hours(self.settings.office_hours_file)
-            return self._office_hours
+                self._office_hours_provider = OfficeHoursProvider(
+                    self.settings, self.session_factory
+                )
+            provider = self._office_hours_provider
+        return provider.get()
 
     @property
     def handoffs(self) -> "HandoffRepository":

@@ -91,9 +91,6 @@ class Settings:
     handoff_timeout_minutes: float = 15.0
     desk_host: str = "127.0.0.1"
     desk_port: int = 5060
-    desk_secure_cookies: bool = False
-    desk_admin_username: str = ""
-    desk_admin_password: str = ""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -121,11 +118,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         """Build settings from `environ` (default: `.env` overlaid by `os.environ`)."""
-        if environ is None:
-            merged = _read_dotenv(PROJECT_ROOT / ".env")
-            merged.update(os.environ)
-            environ = merged
-        env = environ
+        env = environment() if environ is None else environ
 
         def get(name: str, default: str = "") -> str:
             return env.get(name, default) or default
@@ -175,15 +168,19 @@ class Settings:
             handoff_timeout_minutes=float(get("HELPDESK_HANDOFF_TIMEOUT_MINUTES", "15")),
             desk_host=get("HELPDESK_DESK_HOST", "127.0.0.1"),
             desk_port=int(get("HELPDESK_DESK_PORT", "5060")),
-            desk_secure_cookies=_to_bool(get("HELPDESK_DESK_SECURE_COOKIES", "false")),
-            desk_admin_username=get("HELPDESK_DESK_ADMIN_USERNAME"),
-            desk_admin_password=get("HELPDESK_DESK_ADMIN_PASSWORD"),
             sakti_trusted_channels=tuple(
                 name.strip().lower()
                 for name in get("HELPDESK_SAKTI_CHANNELS", "whatsapp,rest").split(",")
                 if name.strip()
             ),
         )
+
+
+def environment() -> dict[str, str]:
+    """The process environment over `.env` (the variables every helpdesk process reads)."""
+    merged = _read_dotenv(PROJECT_ROOT / ".env")
+    merged.update(os.environ)
+    return merged
 
 
 @lru_cache(maxsize=1)

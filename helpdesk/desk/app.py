@@ -17,12 +17,9 @@ view module, static files, `/healthz` and Indonesian error pages. What each modu
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import logging
 from datetime import datetime, tzinfo
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -34,6 +31,9 @@ from helpdesk.dates import format_datetime_id
 from helpdesk.desk import auth
 from helpdesk.desk.views import admin as admin_views
 from helpdesk.desk.views import auth as auth_views
+from helpdesk.desk.views import conversations as conversation_views
+from helpdesk.desk.views import reports as report_views
+from helpdesk.desk.views import tickets as ticket_views
 from helpdesk.services import Services
 from helpdesk.storage.accounts import (
     CannedResponseRepository,
@@ -49,19 +49,8 @@ DESK_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = DESK_DIR / "templates"
 STATIC_DIR = DESK_DIR / "static"
 
-#: Views of the other areas (conversations and tickets, reports), registered after these.
-_AREA_VIEWS = ("conversations", "tickets", "reports")
-
-
-def view_modules() -> list[ModuleType]:
-    """The view modules whose `bp` blueprints make up the desk, in registration order."""
-    modules: list[ModuleType] = [auth_views, admin_views]
-    for area in _AREA_VIEWS:
-        # Interim while the area modules are being written: once they all exist this becomes
-        # plain imports at the top (a missing module must then fail loudly).
-        if importlib.util.find_spec(f"helpdesk.desk.views.{area}") is not None:
-            modules.append(importlib.import_module(f"helpdesk.desk.views.{area}"))
-    return modules
+#: View modules whose `bp` blueprints make up the desk, in registration order.
+VIEW_MODULES = (auth_views, admin_views, conversation_views, ticket_views, report_views)
 
 
 def format_local(value: datetime | None, tz: tzinfo, style: str = "short") -> str:
@@ -148,7 +137,7 @@ def create_app(
 
     app.add_route(healthz, "/healthz", methods=["GET"], name="healthz")
 
-    for module in view_modules():
+    for module in VIEW_MODULES:
         app.blueprint(module.bp)
 
     app.error_handler.add(SanicException, _http_error)

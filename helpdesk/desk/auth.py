@@ -23,18 +23,18 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Callable, Coroutine, Mapping, TypeVar, cast
 from urllib.parse import quote
 
 from sanic import Request, response
-from sanic.response import HTTPResponse
+from sanic.response import BaseHTTPResponse, HTTPResponse
 
+from helpdesk.settings import environment
 from helpdesk.storage.accounts import SESSION_IDLE_TTL, DeskSessionRecord, DeskUserRecord
 from helpdesk.storage.models import DESK_ROLES
 
@@ -114,7 +114,7 @@ class DeskConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "DeskConfig":
-        env = os.environ if environ is None else environ
+        env = environment() if environ is None else environ
         return cls(secure_cookies=_to_bool(env.get("HELPDESK_DESK_SECURE_COOKIES", "false")))
 
 
@@ -294,10 +294,11 @@ def login_url(request: Request) -> str:
     return f"/login?next={quote(here, safe='/')}"
 
 
-Handler = Callable[..., Awaitable[HTTPResponse]]
+#: An async route handler.
+HandlerT = TypeVar("HandlerT", bound=Callable[..., Coroutine[Any, Any, HTTPResponse]])
 
 
-def login_required(*roles: str) -> Callable[[Handler], Handler]:
+def login_required(*roles: str) -> Callable[[HandlerT], HandlerT]:
     """Guard a handler: only logged-in users, and only these roles when any are given.
 
     Roles are listed explicitly (use `SUPERVISOR_ROLES` for supervisors and admins). Without a
@@ -309,7 +310,7 @@ def login_required(*roles: str) -> Callable[[Handler], Handler]:
         if role not in DESK_ROLES:
             raise ValueError(f"unknown desk role {role!r}")
 
-    def decorator(handler: Handler) -> Handler:
+    def decorator(handler: HandlerT) -> HandlerT:
         @functools.wraps(handler)
         async def guarded(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
             user = current_user(request)
@@ -321,7 +322,7 @@ def login_required(*roles: str) -> Callable[[Handler], Handler]:
                 return error_page(request, 403)
             return await handler(request, *args, **kwargs)
 
-        return guarded
+        return cast(HandlerT, guarded)
 
     return decorator
 
@@ -507,7 +508,7 @@ async def desk_request_middleware(request: Request) -> HTTPResponse | None:
     return None
 
 
-async def security_headers_middleware(request: Request, resp: HTTPResponse) -> None:
+async def security_headers_middleware(request: Request, resp: BaseHTTPResponse) -> None:
     """Strict headers on every response; pages are never cached."""
     headers = resp.headers
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)

@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
-import os
 import re
 import sys
 from typing import TYPE_CHECKING, Any, Mapping
 
+from helpdesk.settings import environment
 from helpdesk.storage.accounts import (
     DeskSessionRepository,
     DeskUserRecord,
@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 #: Environment variables that create the first admin when the desk starts without one.
 ADMIN_USERNAME_ENV = "HELPDESK_DESK_ADMIN_USERNAME"
-ADMIN_PASSWORD_ENV = "HELPDESK_DESK_ADMIN_PASSWORD"
+ADMIN_PASSWORD_ENV = "HELPDESK_DESK_ADMIN_PASSWORD"  # noqa: S105 - a variable name
 ADMIN_NAME_ENV = "HELPDESK_DESK_ADMIN_NAME"
 #: Default address and port of `helpdesk desk serve`.
 DEFAULT_HOST = "127.0.0.1"
@@ -120,7 +120,7 @@ def ensure_admin_from_env(
     Returns:
         The admin created, or None.
     """
-    env = os.environ if environ is None else environ
+    env = environment() if environ is None else environ
     users = DeskUserRepository(services.session_factory)
     if users.count_admins() > 0:
         return None
@@ -193,12 +193,21 @@ def _cmd_add_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log_to_stderr() -> None:
+    """Show the helpdesk's own INFO logs (logins, worker passes); Sanic logs on its own."""
+    package_logger = logging.getLogger("helpdesk")
+    if not package_logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        package_logger.addHandler(handler)
+        package_logger.setLevel(logging.INFO)
+        package_logger.propagate = False
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from helpdesk.desk.app import create_app
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _log_to_stderr()
     services = _services()
     ensure_admin_from_env(services)
     purged = DeskSessionRepository(services.session_factory).purge_expired()
@@ -210,8 +219,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
         worker = build_worker(services)
     app = create_app(services, worker=worker)
-    print(f"Agent desk on http://{args.host}:{args.port}/", flush=True)
-    app.run(host=args.host, port=args.port, access_log=False, motd=False)
+    host = args.host or services.settings.desk_host
+    port = args.port or services.settings.desk_port
+    print(f"Agent desk on http://{host}:{port}/", flush=True)
+    app.run(host=host, port=port, access_log=False, motd=False)
     return 0
 
 
@@ -222,9 +233,9 @@ def add_desk_parser(subparsers: Any) -> None:
     desk_sub.required = True
 
     serve = desk_sub.add_parser("serve", help="run the agent desk web app (and its worker)")
-    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address (default {DEFAULT_HOST})")
+    serve.add_argument("--host", help=f"address (default HELPDESK_DESK_HOST, else {DEFAULT_HOST})")
     serve.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
+        "--port", type=int, help=f"port (default HELPDESK_DESK_PORT, else {DEFAULT_PORT})"
     )
     serve.add_argument(
         "--no-worker",

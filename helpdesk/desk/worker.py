@@ -233,7 +233,7 @@ class DeskWorker:
                 events = latest_session(read_events(self.tracker_engine, handoff.sender_id))
                 turns = turns_from_events([e.as_rasa_dict() for e in events])
                 service.ticket_for_expired(handoff, turns)
-            if self.rasa.execute(handoff.sender_id, END_ACTION):
+            if self._ended_in_tracker(handoff) or self.rasa.execute(handoff.sender_id, END_ACTION):
                 handoffs.mark_resumed(handoff.id)
                 report.resumed.append(handoff.id)
             else:

@@ -155,9 +155,7 @@ class ContactRepository(_Repository):
                 raise
             return found
 
-    def update(
-        self, sender_id: str, notes: str, tags: str | Iterable[str]
-    ) -> ContactRecord | None:
+    def update(self, sender_id: str, notes: str, tags: str | Iterable[str]) -> ContactRecord | None:
         """Replace a contact's notes and tags; None when the sender has no contact.
 
         Raises:

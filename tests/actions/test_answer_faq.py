@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from actions.answer_faq import ActionAnswerFaq
 from actions.faq_rejected import ActionFaqRejected
 from helpdesk.knowledge.retriever import Answer, Match
+from helpdesk.storage.handoffs import HandoffRepository
 from helpdesk.storage.models import QuestionLog
-from tests.actions.conftest import FAQS, Broken, make_tracker, responses, slot_events
+from tests.actions.conftest import (
+    FAQS,
+    Broken,
+    failing_property,
+    make_tracker,
+    responses,
+    slot_events,
+)
+
+WITA = ZoneInfo("Asia/Makassar")
+#: Saturday (closed) and Thursday 10.00 (open) under the shipped office hours.
+CLOSED = datetime(2026, 11, 21, 10, 0, tzinfo=WITA)
+OPEN = datetime(2026, 11, 19, 10, 0, tzinfo=WITA)
+
+
+def rejected(services, at: datetime = CLOSED) -> ActionFaqRejected:
+    return ActionFaqRejected(services, clock=lambda: at)
 
 
 def _logged(services) -> list[QuestionLog]:
@@ -121,7 +143,7 @@ async def test_rejected_answer_is_logged_as_unanswered(services, dispatcher):
         slots={"last_question": "apa itu sp2d", "faq_id": "sp2d-pengertian"},
     )
 
-    events = await ActionFaqRejected(services).run(dispatcher, tracker, {})
+    events = await rejected(services).run(dispatcher, tracker, {})
 
     assert responses(dispatcher) == ["utter_faq_rejected"]
     assert slot_events(events) == {"awaiting_feedback": False}
@@ -133,6 +155,71 @@ async def test_rejected_answer_survives_a_database_failure(services, dispatcher,
     monkeypatch.setattr(type(services), "questions", property(lambda self: Broken()))
     tracker = make_tracker("tidak", intent="deny", slots={"last_question": "apa itu sp2d"})
 
-    await ActionFaqRejected(services).run(dispatcher, tracker, {})
+    await rejected(services).run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_faq_rejected"]
+
+
+# --- "Tidak" in office hours: an officer takes over ----------------------------------------
+
+
+async def test_rejected_in_office_hours_joins_the_agents_queue(services, dispatcher):
+    tracker = make_tracker(
+        "tidak",
+        intent="deny",
+        slots={"last_question": "lupa password sakti", "faq_id": "sakti-reset-password"},
+    )
+
+    events = await rejected(services, OPEN).run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_faq_rejected_handoff", "utter_handoff_queued_busy"]
+    assert events[-1] == {"event": "pause", "timestamp": None}
+    assert slot_events(events) == {"awaiting_feedback": False, "handoff_route": "queue"}
+    record = services.handoffs.open_for("6281234567890")
+    assert (record.question, record.category) == ("lupa password sakti", "SAKTI")
+    # Still recorded as unanswered for the knowledge managers.
+    (row,) = _logged(services)
+    assert (row.question, row.answered) == ("lupa password sakti", False)
+
+
+async def test_rejected_in_office_hours_with_a_broken_queue_offers_a_ticket(
+    services, dispatcher, monkeypatch
+):
+    def locked(*args, **kwargs):
+        raise OperationalError("INSERT INTO handoff", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(HandoffRepository, "open", locked)
+    tracker = make_tracker("tidak", intent="deny", slots={"last_question": "apa itu sp2d"})
+
+    events = await rejected(services, OPEN).run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == [
+        "utter_faq_rejected_handoff",
+        "utter_technical_problem",
+        "utter_handoff_offer_ticket",
+    ]
+    assert "pause" not in [e["event"] for e in events]
+    assert slot_events(events)["awaiting_feedback"] is False
+
+
+@pytest.mark.parametrize("at", [CLOSED, datetime(2026, 8, 17, 10, 0, tzinfo=WITA)])
+async def test_rejected_outside_office_hours_offers_rephrasing_or_a_ticket(
+    services, dispatcher, at
+):
+    tracker = make_tracker("tidak", intent="deny", slots={"last_question": "apa itu sp2d"})
+
+    events = await rejected(services, at).run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_faq_rejected"]
+    assert slot_events(events) == {"awaiting_feedback": False}
+    assert services.handoffs.open_for("6281234567890") is None
+
+
+async def test_unreadable_office_hours_keep_the_offline_reply(services, dispatcher, monkeypatch):
+    monkeypatch.setattr(type(services), "office_hours", failing_property(ValueError("bad yml")))
+
+    await rejected(services, OPEN).run(
+        dispatcher, make_tracker("tidak", intent="deny", slots={"last_question": "x y"}), {}
+    )
 
     assert responses(dispatcher) == ["utter_faq_rejected"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from actions.forms.validate_csat_form import ValidateCsatForm, parse_rating
+from actions.forms.validate_csat_form import ActionAskCsatRating, ValidateCsatForm, parse_rating
 from actions.save_csat import ActionSaveCsat
 from helpdesk.storage.models import CsatRating
 from tests.actions.conftest import (
@@ -112,3 +112,110 @@ async def test_save_csat_without_rating_does_not_store(services, dispatcher):
     assert responses(dispatcher) == ["utter_technical_problem"]
     with services.session_factory() as session:
         assert list(session.execute(select(CsatRating)).scalars()) == []
+
+
+# --- agent ratings (after a handoff) -----------------------------------------------------
+
+
+async def test_save_csat_stores_an_agent_rating_with_its_handoff(services, dispatcher):
+    handoff_id = services.handoff.request("6281234567890").handoff.id
+    tracker = make_tracker(
+        "4 - puas",
+        intent="inform",
+        slots={
+            "csat_rating": "4",
+            "csat_kind": "agent",
+            "handoff_id": str(handoff_id),
+            # An FAQ answered before the handoff is not what this rating is about.
+            "last_question": "apa itu sp2d",
+            "faq_id": "sp2d-pengertian",
+        },
+    )
+
+    events = await ActionSaveCsat(services).run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_csat_thanks_agent"]
+    assert dispatcher.messages[0]["rating_label"] == "4 - Puas"
+    assert slot_events(events) == {
+        "csat_rating": None,
+        "awaiting_feedback": False,
+        "csat_kind": None,
+        "handoff_id": None,
+    }
+    with services.session_factory() as session:
+        (row,) = session.execute(select(CsatRating)).scalars()
+    assert (row.rating, row.kind, row.handoff_id, row.question, row.faq_id) == (
+        4,
+        "agent",
+        handoff_id,
+        None,
+        None,
+    )
+
+
+@pytest.mark.parametrize(("kept", "stored"), [(7.0, 7), ("7", 7), (None, None), ("x", None)])
+async def test_the_handoff_id_slot_is_read_as_text_or_number(services, dispatcher, kept, stored):
+    if stored is not None:
+        for n in range(stored):
+            services.handoff.request(f"62811{n:06d}")  # handoff rows 1..stored exist
+    tracker = make_tracker(
+        "5", slots={"csat_rating": "5", "csat_kind": "agent", "handoff_id": kept}
+    )
+
+    await ActionSaveCsat(services).run(dispatcher, tracker, {})
+
+    with services.session_factory() as session:
+        (row,) = session.execute(select(CsatRating)).scalars()
+    assert (row.kind, row.handoff_id) == ("agent", stored)
+
+
+async def test_an_unknown_kind_is_saved_as_an_faq_rating(services, dispatcher):
+    tracker = make_tracker("5", slots={"csat_rating": "5", "csat_kind": "robot"})
+
+    await ActionSaveCsat(services).run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_csat_thanks"]
+    with services.session_factory() as session:
+        (row,) = session.execute(select(CsatRating)).scalars()
+    assert row.kind == "faq"
+
+
+@pytest.mark.parametrize(
+    ("kind", "asked"),
+    [("agent", "utter_ask_agent_rating"), (None, "utter_ask_csat_rating")],
+)
+async def test_the_form_asks_about_the_agent_or_the_answer(dispatcher, kind, asked):
+    tracker = make_tracker(
+        "entahlah",
+        slots={"csat_kind": kind, "requested_slot": "csat_rating"},
+        active_loop="csat_form",
+    )
+
+    assert await ActionAskCsatRating().run(dispatcher, tracker, {}) == []
+    assert responses(dispatcher) == [asked]
+
+
+async def test_an_invalid_agent_rating_is_explained_then_asked_again(dispatcher):
+    """The form's turn on "entahlah": the validator explains, the ask action re-asks."""
+    tracker = make_tracker(
+        "entahlah",
+        intent="ask_question",
+        slots={"csat_rating": "entahlah", "csat_kind": "agent", "requested_slot": "csat_rating"},
+        active_loop="csat_form",
+        events=[{"event": "slot", "name": "csat_rating", "value": "entahlah"}],
+    )
+
+    events = await ValidateCsatForm().run(dispatcher, tracker, domain_dict())
+    assert slot_events(events) == {"csat_rating": None}
+    await ActionAskCsatRating().run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_csat_invalid", "utter_ask_agent_rating"]
+
+
+def test_the_form_asks_through_the_custom_action():
+    """Rasa prefers action_ask_<slot> to utter_ask_<slot>: both must be in the domain."""
+    domain = domain_dict()
+    assert "action_ask_csat_rating" in domain["actions"]
+    assert domain["forms"]["csat_form"]["required_slots"] == ["csat_rating"]
+    thanks = domain["responses"]["utter_csat_thanks_agent"][0]["text"]
+    assert "{rating_label}" in thanks and "petugas" in thanks

@@ -24,6 +24,7 @@ async def test_show_menu_lists_items_with_buttons(services, dispatcher):
         "5. Layanan Akun DIGIT - cek status, cek e-mail, aktivasi, reset, buka blokir",
         "6. Reset SAKTI - reset password atau MFA SAKTI (dari nomor WhatsApp terdaftar)",
         "7. Buat Tiket - laporkan kendala atau permintaan kepada petugas",
+        "8. Bicara dengan Petugas - chat langsung dengan petugas pada jam layanan",
     ]
     assert [b["title"] for b in message["buttons"]] == [
         "1. Tanya",
@@ -33,6 +34,7 @@ async def test_show_menu_lists_items_with_buttons(services, dispatcher):
         "5. Layanan Akun DIGIT",
         "6. Reset SAKTI",
         "7. Buat Tiket",
+        "8. Bicara dengan Petugas",
     ]
     assert slot_events(events) == {"awaiting_feedback": False}
 
@@ -136,3 +138,39 @@ async def test_unknown_number_in_a_form_leaves_the_form_and_shows_the_menu(servi
     assert events[0] == {"event": "active_loop", "name": None, "timestamp": None}
     assert responses(dispatcher) == ["utter_menu_invalid_choice", "utter_menu"]
     assert slot_events(events)["menu_target"] is None
+
+
+async def test_choice_8_hands_the_conversation_to_an_officer(services, dispatcher):
+    tracker = make_tracker(
+        "8",
+        intent="menu_select",
+        entities=[{"entity": "number", "value": "8"}],
+        active_loop="sp2d_form",
+        slots={"awaiting_feedback": True},
+    )
+
+    events = await ActionMenuSelect(services).run(dispatcher, tracker, {})
+
+    assert dispatcher.messages == []
+    assert events[0] == {"event": "active_loop", "name": None, "timestamp": None}
+    assert _followups(events) == ["action_handoff"]
+    assert slot_events(events)["menu_target"] == "action_handoff"
+
+
+async def test_choice_by_the_name_of_item_8(services, dispatcher):
+    events = await ActionMenuSelect(services).run(
+        dispatcher, make_tracker("hubungi petugas", intent="menu_select"), {}
+    )
+
+    assert _followups(events) == ["action_handoff"]
+
+
+def test_every_menu_target_is_a_value_of_slot_menu_target(services):
+    """A target missing from the slot's values would break the menu rules in data/rules.yml."""
+    from tests.actions.conftest import domain_dict
+
+    values = domain_dict()["slots"]["menu_target"]["values"]
+    assert [item.action for item in services.menu.items] == [
+        v for v in values if v in {item.action for item in services.menu.items}
+    ]
+    assert {item.action for item in services.menu.items} <= set(values)

@@ -74,3 +74,56 @@ async def test_database_failure_still_greets(services, dispatcher, monkeypatch):
     assert responses(dispatcher) == ["utter_session_greeting", "utter_service_intro", "utter_menu"]
     assert dispatcher.messages[0]["greeting"] == "Selamat siang"  # 12:00 WIB
     assert events[-1]["name"] == "action_listen"
+
+
+# --- while a human agent holds the conversation --------------------------------------------
+
+
+async def test_an_open_handoff_keeps_the_new_session_silent_and_paused(services, dispatcher):
+    services.handoff.request("6281234567890")
+    tracker = make_tracker(slots={"session_started_metadata": {"name": "Budi"}})
+
+    events = await ActionSessionStart(services, clock=_at_utc(2)).run(dispatcher, tracker, {})
+
+    assert dispatcher.messages == []
+    assert [e["event"] for e in events] == ["session_started", "slot", "pause", "action"]
+    assert events[1]["value"] == {"name": "Budi"}
+    assert events[-1]["name"] == "action_listen"
+    # A session under an agent is not a new conversation with the bot.
+    with services.session_factory() as session:
+        assert list(session.execute(select(Conversation)).scalars()) == []
+
+
+async def test_an_ended_handoff_greets_as_usual(services, dispatcher):
+    handoff_id = services.handoff.request("6281234567890").handoff.id
+    services.handoff.cancel(handoff_id)
+
+    events = await ActionSessionStart(services, clock=_at_utc(2)).run(
+        dispatcher, make_tracker(), {}
+    )
+
+    assert responses(dispatcher) == ["utter_session_greeting", "utter_service_intro", "utter_menu"]
+    assert "pause" not in [e["event"] for e in events]
+
+
+async def test_another_conversations_handoff_does_not_pause_this_one(services, dispatcher):
+    services.handoff.request("6289999999999")
+
+    events = await ActionSessionStart(services, clock=_at_utc(2)).run(
+        dispatcher, make_tracker(), {}
+    )
+
+    assert responses(dispatcher)[0] == "utter_session_greeting"
+    assert "pause" not in [e["event"] for e in events]
+
+
+async def test_a_broken_handoff_store_still_greets(services, dispatcher, monkeypatch, caplog):
+    monkeypatch.setattr(type(services), "handoffs", property(lambda self: Broken()))
+
+    events = await ActionSessionStart(services, clock=_at_utc(2)).run(
+        dispatcher, make_tracker(), {}
+    )
+
+    assert responses(dispatcher) == ["utter_session_greeting", "utter_service_intro", "utter_menu"]
+    assert "pause" not in [e["event"] for e in events]
+    assert "could not read the open handoff" in caplog.text

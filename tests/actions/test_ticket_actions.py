@@ -259,3 +259,40 @@ async def test_status_database_failure_is_polite(services, dispatcher, monkeypat
     )
 
     assert responses(dispatcher) == ["utter_technical_problem"]
+
+
+@pytest.mark.parametrize(
+    ("status", "label"),
+    [
+        ("open", "Diterima, menunggu tindak lanjut"),
+        ("in_progress", "Sedang diproses"),
+        ("resolved", "Selesai"),
+        ("closed", "Ditutup"),
+    ],
+)
+async def test_status_set_in_the_agent_desk_is_told_in_indonesian(
+    services, dispatcher, status, label
+):
+    """The desk changes a ticket through TicketRepository.set_status (status, public reply)."""
+    ticket_id = _create(services)
+    services.ticket_repository.set_status(ticket_id, status, f"Balasan petugas ({status}).")
+
+    await ActionCheckTicketStatus(services).run(
+        dispatcher, make_tracker(slots={"ticket_id": ticket_id.lower()}), {}
+    )
+
+    assert responses(dispatcher) == ["utter_ticket_status", "utter_ticket_public_reply"]
+    assert dispatcher.messages[0]["status_label"] == label
+    assert dispatcher.messages[1]["public_reply"] == f"Balasan petugas ({status})."
+
+
+async def test_status_without_a_public_reply_says_only_the_status(services, dispatcher):
+    ticket_id = _create(services)
+    services.ticket_repository.set_status(ticket_id, "in_progress")
+
+    await ActionCheckTicketStatus(services).run(
+        dispatcher, make_tracker(slots={"ticket_id": ticket_id}), {}
+    )
+
+    assert responses(dispatcher) == ["utter_ticket_status"]
+    assert dispatcher.messages[0]["status_label"] == "Sedang diproses"

@@ -24,6 +24,7 @@ def test_shipped_menu_has_the_core_items(menu):
         (5, "Layanan Akun DIGIT", "digit_form"),
         (6, "Reset SAKTI", "sakti_form"),
         (7, "Buat Tiket", "ticket_form"),
+        (8, "Bicara dengan Petugas", "action_handoff"),
     ]
 
 
@@ -49,6 +50,15 @@ def test_shipped_menu_has_the_core_items(menu):
         ("buat tiket", 7),
         ("buat tket", 7),
         ("saya mau buat tiket", 7),
+        ("8", 8),
+        ("pilih 8", 8),
+        ("Bicara dengan Petugas", 8),
+        ("bicara dgn petugas", 8),
+        ("hubungi petugas", 8),
+        ("chat petugas", 8),
+        ("live chat", 8),
+        ("agen", 8),
+        ("CS", 8),
     ],
 )
 def test_match_by_number_and_by_name(menu, text, number):
@@ -57,7 +67,20 @@ def test_match_by_number_and_by_name(menu, text, number):
 
 
 @pytest.mark.parametrize(
-    "text", ["", "9", "pilih 8", "halo", "tiket", "apa itu sp2d", "apa itu sakti", None]
+    "text",
+    [
+        "",
+        "9",
+        "pilih 10",
+        "halo",
+        "tiket",
+        "apa itu sp2d",
+        "apa itu sakti",
+        "agenda rapat",
+        "oke",
+        "petugas",
+        None,
+    ],
 )
 def test_no_match(menu, text):
     assert menu.match(text) is None

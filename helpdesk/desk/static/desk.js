@@ -74,6 +74,7 @@
     form.appendChild(hiddenInput("csrf_token", csrfToken()));
     var button = el("button", "button primary", "Ambil");
     button.type = "submit";
+    button.dataset.action = "take";
     form.appendChild(button);
     return form;
   }
@@ -203,12 +204,6 @@
         }
       });
     }
-    ["waiting", "mine", "assigned"].forEach(function (name) {
-      var list = page.querySelector('[data-list="' + name + '"]');
-      if (list) {
-        list.dataset.signature = "";
-      }
-    });
     refresh();
     window.setInterval(refresh, QUEUE_INTERVAL_MS);
   }

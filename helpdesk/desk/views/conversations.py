@@ -121,7 +121,13 @@ def _tz(request: Request) -> Any:
 
 
 def _tracker_engine(request: Request) -> Any:
-    return getattr(request.app.ctx, "tracker_engine", None)
+    """The engine of Rasa's tracker store: `app.ctx.tracker_engine`, else the worker's, else
+    None (the pages then show the outbox and markers only)."""
+    ctx = request.app.ctx
+    engine = getattr(ctx, "tracker_engine", None)
+    if engine is None:
+        engine = getattr(getattr(ctx, "worker", None), "tracker_engine", None)
+    return engine
 
 
 def _agent_names(request: Request) -> dict[int, str]:

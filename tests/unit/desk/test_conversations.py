@@ -291,7 +291,7 @@ async def test_resolve_ends_the_conversation_and_wakes_the_relay(desk, services)
 
     await client.post(base + "/take")
     page = await client.get(base)
-    assert "data-confirm=" in page.text and "Selesaikan" in page.text
+    assert 'data-action="resolve"' in page.text and 'data-action="confirm-resolve"' in page.text
     calls = desk.app.ctx.relay.calls
     page = await client.post(base + "/resolve")
     assert page.status == 303 and page.location == base
