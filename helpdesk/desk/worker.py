@@ -3,8 +3,8 @@
 Every `interval` seconds (and at once when woken by the desk after an agent acted) one pass:
 
 1. takes out of the queue the waiting citizens who wrote "batal" (the cancel intent);
-2. expires handoffs nobody took within the timeout;
-3. assigns waiting handoffs round-robin to online agents with room;
+2. assigns waiting handoffs round-robin to online agents with room;
+3. expires handoffs nobody took within the timeout;
 4. delivers the agents' pending replies (the outbox) through the Rasa server, which sends them
    on the citizen's channel and logs them in the tracker;
 5. resumes the bot in conversations whose handoff ended (`action_handoff_end`: thanks and the
@@ -149,8 +149,8 @@ class DeskWorker:
         with self._pass_lock:
             for step in (
                 self._cancel_leavers,
+                self._assign,  # before expiring: an agent with room takes it in time
                 self._expire_overdue,
-                self._assign,
                 self._deliver_replies,
                 self._resume_ended,
             ):
@@ -229,11 +229,18 @@ class DeskWorker:
         for handoff in handoffs.pending_resume(MAX_ATTEMPTS, timedelta(0)):
             if handoff.id in pending_replies:
                 continue  # the agent's last replies go first
-            if handoff.status == "expired" and not handoff.ticket_id:
-                events = latest_session(read_events(self.tracker_engine, handoff.sender_id))
-                turns = turns_from_events([e.as_rasa_dict() for e in events])
-                service.ticket_for_expired(handoff, turns)
-            if self._ended_in_tracker(handoff) or self.rasa.execute(handoff.sender_id, END_ACTION):
+            try:
+                if handoff.status == "expired" and not handoff.ticket_id:
+                    events = latest_session(read_events(self.tracker_engine, handoff.sender_id))
+                    turns = turns_from_events([e.as_rasa_dict() for e in events])
+                    service.ticket_for_expired(handoff, turns)
+                resumed = self._ended_in_tracker(handoff) or self.rasa.execute(
+                    handoff.sender_id, END_ACTION
+                )
+            except Exception:  # one conversation's failure must not hold up the others
+                logger.exception("resuming the bot after handoff %s failed", handoff.id)
+                resumed = False
+            if resumed:
                 handoffs.mark_resumed(handoff.id)
                 report.resumed.append(handoff.id)
             else:

@@ -362,7 +362,10 @@ class HandoffRepository(_Repository):
             return [HandoffRecord.from_row(row) for row in session.scalars(stmt).all()]
 
     def online_agents(self) -> list[AgentLoad]:
-        """Active agents who are online, with their open conversation counts."""
+        """Active agents (role "agent") who are online, with their open conversation counts.
+
+        Supervisors and admins take conversations by hand; automatic assignment is for agents.
+        """
         open_count = (
             select(func.count(Handoff.id))
             .where(Handoff.agent_id == DeskUser.id, Handoff.status == "assigned")
@@ -371,7 +374,7 @@ class HandoffRepository(_Repository):
         )
         stmt = (
             select(DeskUser, open_count)
-            .where(DeskUser.active.is_(True), DeskUser.online.is_(True))
+            .where(DeskUser.active.is_(True), DeskUser.online.is_(True), DeskUser.role == "agent")
             .order_by(DeskUser.id)
         )
         with session_scope(self._sessions) as session:

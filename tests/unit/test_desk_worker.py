@@ -292,16 +292,16 @@ def test_an_overdue_handoff_expires_into_a_ticket_and_the_bot_resumes(services, 
     assert services.handoffs.get(handoff.id).ticket_id == stored.ticket_id
 
 
-def test_an_overdue_handoff_expires_before_an_agent_could_take_it(
+def test_an_overdue_handoff_goes_to_an_agent_with_room_rather_than_expiring(
     services, session_factory, rasa, tracker
 ):
     handoff = services.handoff.request(SENDER, since_ts=time.time()).handoff
-    add_agent(session_factory, "sari", "Sari Dewi")
+    agent = add_agent(session_factory, "sari", "Sari Dewi")
 
     report = make_worker(services, rasa, tracker, LATER).run_once()
 
-    assert (report.expired, report.assigned) == ([handoff.id], [])
-    assert status(services, handoff.id) == "expired"
+    assert (report.expired, report.assigned) == ([], [(handoff.id, agent)])
+    assert status(services, handoff.id) == "assigned"
 
 
 def test_the_ticket_is_kept_when_resuming_fails(services, tracker):
@@ -572,7 +572,9 @@ def test_the_interval_must_be_positive(services, rasa, tracker):
         DeskWorker(services, rasa, tracker, interval=0)
 
 
-def wait_for(condition, timeout: float = 2.0) -> bool:
+def wait_for(condition, timeout: float = 5.0) -> bool:
+    """Poll `condition` until true or `timeout` (generous for a loaded machine; the passes
+    under test come in milliseconds, the interval they must not wait for is 30 s)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -606,11 +608,9 @@ def test_wake_makes_a_started_worker_run_at_once(services, session_factory, rasa
         assert services.handoffs.get(handoff.id).agent_id == agent
         assert len(passes) == 2
     finally:
-        started = time.monotonic()
         thread = worker._thread
-        worker.stop(timeout=2)
-    assert time.monotonic() - started < 2
-    assert thread is not None and not thread.is_alive()
+        worker.stop(timeout=5)
+    assert thread is not None and not thread.is_alive()  # stop() wakes the 30 s wait
 
 
 def test_a_worker_can_be_started_again_after_stop(services, session_factory, rasa, tracker):

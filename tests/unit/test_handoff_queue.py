@@ -356,9 +356,12 @@ def test_conversations_already_held_count_towards_the_limit(service, session_fac
     assert statuses(service, waiting) == [("waiting", None)]
 
 
-def test_offline_and_inactive_agents_never_get_a_conversation(service, session_factory):
+def test_offline_inactive_and_non_agent_users_never_get_a_conversation(service, session_factory):
     add_agent(session_factory, "offline", online=False)
     add_agent(session_factory, "gone", active=False, online=True)
+    # Supervisors and admins online take conversations by hand, never automatically.
+    add_agent(session_factory, "boss", role="supervisor")
+    add_agent(session_factory, "root", role="admin")
     ids = queue(service, 2)
 
     assert service.auto_assign() == []
