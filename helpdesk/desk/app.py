@@ -94,6 +94,7 @@ def create_app(
     worker: Any = None,
     name: str = "helpdesk_desk",
     config: auth.DeskConfig | None = None,
+    tracker_engine: Any = None,
 ) -> Sanic:
     """Build the desk app.
 
@@ -105,6 +106,8 @@ def create_app(
             `wake()`), started after the server starts and stopped before it stops.
         name: The Sanic app name (unique per process).
         config: Cookie and login settings; default from the environment.
+        tracker_engine: Engine of Rasa's SQL tracker store (the conversations' record);
+            default: the worker's, else one on `settings.effective_tracker_store_url`.
 
     Returns:
         The Sanic app.
@@ -117,6 +120,13 @@ def create_app(
     app.ctx.services = services
     app.ctx.relay = relay if relay is not None else (WorkerRelay(worker) if worker else None)
     app.ctx.worker = worker
+    if tracker_engine is None:
+        tracker_engine = getattr(worker, "tracker_engine", None)
+    if tracker_engine is None:
+        from sqlalchemy import create_engine
+
+        tracker_engine = create_engine(services.settings.effective_tracker_store_url)
+    app.ctx.tracker_engine = tracker_engine
     app.ctx.desk_config = desk_config
     app.ctx.jinja = make_jinja(services.settings.tz)
     app.ctx.login_throttle = auth.LoginThrottle(

@@ -19,6 +19,8 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
+import sqlalchemy
+import sqlalchemy.exc
 from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
@@ -44,6 +46,7 @@ from helpdesk.desk.transcript_view import (
     wait_label,
 )
 from helpdesk.handoff import HandoffError
+from helpdesk.rasa_events import RASA_EVENTS
 from helpdesk.storage.accounts import NAME_FALLBACK, DeskUserRecord
 from helpdesk.storage.contacts import ContactRepository, ContactValidationError
 from helpdesk.storage.desk_queries import DeskQueries
@@ -121,12 +124,20 @@ def _tz(request: Request) -> Any:
 
 
 def _tracker_engine(request: Request) -> Any:
-    """The engine of Rasa's tracker store: `app.ctx.tracker_engine`, else the worker's, else
-    None (the pages then show the outbox and markers only)."""
+    """The engine of Rasa's tracker store when its `events` table can be read, else None (the
+    pages then show the outbox and markers only, with a notice)."""
     ctx = request.app.ctx
     engine = getattr(ctx, "tracker_engine", None)
     if engine is None:
         engine = getattr(getattr(ctx, "worker", None), "tracker_engine", None)
+    if engine is None:
+        return None
+    try:
+        if not sqlalchemy.inspect(engine).has_table(RASA_EVENTS.name):
+            return None
+    except sqlalchemy.exc.SQLAlchemyError:
+        logger.warning("Rasa's tracker store cannot be read", exc_info=True)
+        return None
     return engine
 
 

@@ -47,7 +47,8 @@ _LOGIN_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 @pytest.fixture
 def services(session_factory, tmp_path) -> Services:
     """Helpdesk services on the test's migrated SQLite store (also the process-wide ones)."""
-    injected = Services(Settings(var_dir=tmp_path / "var"), session_factory=session_factory)
+    settings = Settings(var_dir=tmp_path / "var", tracker_db=tmp_path / "var" / "tracker.db")
+    injected = Services(settings, session_factory=session_factory)
     set_services(injected)
     yield injected
     set_services(None)
