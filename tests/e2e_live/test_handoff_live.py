@@ -27,6 +27,7 @@ pytestmark = pytest.mark.live
 
 TOKEN = "handoff-live-token"
 TIMEOUT_SECONDS = 8
+TICKET_ID = re.compile(r"\b\d{8}-[A-Z]{6}\b")
 
 
 @pytest.fixture(scope="module")
@@ -115,14 +116,12 @@ def test_a_request_nobody_takes_becomes_a_ticket(stack):
 
     def ticket_message() -> str | None:
         for text in bot_texts_after(tracker_events(stack, sender), "bicara dengan petugas"):
-            if "tiket" in text.lower():
+            if TICKET_ID.search(text):
                 return text
         return None
 
     message = wait_for(ticket_message, TIMEOUT_SECONDS + 20, "the ticket message")
-    found = re.search(r"\b\d{8}-[A-Z]{6}\b", message)
-    assert found, message
-    ticket_id = found.group(0)
+    ticket_id = TICKET_ID.search(message).group(0)
 
     from helpdesk.storage.db import make_engine, make_session_factory
     from helpdesk.storage.repositories import TicketRepository
