@@ -519,14 +519,19 @@ def _daily_series(
     ]
 
 
+def split_duration(seconds: float) -> tuple[int, int, int, int]:
+    """Whole (days, hours, minutes, seconds) of a duration, rounded to the second."""
+    days, rest = divmod(int(round(seconds)), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return days, hours, minutes, secs
+
+
 def format_duration(seconds: float | None) -> str:
     """A duration for operators, e.g. "3m 20s", "1h 05m", "2d 4h"; "-" for None."""
     if seconds is None:
         return "-"
-    total = int(round(seconds))
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
+    days, hours, minutes, secs = split_duration(seconds)
     if days:
         return f"{days}d {hours}h"
     if hours:

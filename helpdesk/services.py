@@ -178,15 +178,15 @@ class Services:
     def handoff(self) -> "HandoffService":
         """The human handoff: office hours, the agents' queue, offline requests as tickets."""
         from helpdesk.handoff import HandoffService
+        from helpdesk.storage.accounts import DivisionRepository
 
-        handoffs = self.handoffs
         return HandoffService(
             self.office_hours,
             self.tickets,
-            handoffs,
+            self.handoffs,
             self.handoff_messages,
             timeout_minutes=self.settings.handoff_timeout_minutes,
-            division_for_category=handoffs.division_for_category,
+            division_for_category=DivisionRepository(self.session_factory).id_for_category,
         )
 
     @property

@@ -61,6 +61,8 @@ class Stack:
         self.extra_env = dict(env or {})
         self.credentials = credentials
         self.procs: list[tuple[str, subprocess.Popen]] = []
+        #: How each process was started (args, health URL, timeout), for `restart`.
+        self._specs: dict[str, tuple[list[str], str, float]] = {}
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.dir = Path()
         self.backend_port = self.actions_port = self.rasa_port = self.desk_port = 0
@@ -186,13 +188,44 @@ class Stack:
                 60,
             )
 
-    def _start(self, name: str, args: list[str], health: str, timeout: float) -> None:
-        log = open(self.dir / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+    def _start(
+        self, name: str, args: list[str], health: str, timeout: float, *, append: bool = False
+    ) -> None:
+        mode = "a" if append else "w"
+        log = open(self.dir / f"{name}.log", mode)  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        self.procs.append((name, proc))
+        self._specs[name] = (args, health, timeout)
+        names = [n for n, _ in self.procs]
+        if name in names:  # restarted: keep its place (processes stop in reverse order)
+            self.procs[names.index(name)] = (name, proc)
+        else:
+            self.procs.append((name, proc))
         if not wait_http(health, proc, timeout):
             raise StackError(f"{name} did not start:\n{self.log_tail(name)}")
+
+    def stop(self, name: str, timeout: float = 20) -> None:
+        """Stop one process (`backend`, `actions`, `rasa` or `desk`): SIGTERM, then SIGKILL
+        after `timeout` seconds. The others keep running; `restart(name)` starts it again."""
+        proc = dict(self.procs)[name]
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def restart(self, name: str) -> None:
+        """Stop one process (if still running) and start it again with the same arguments,
+        port and environment, waiting for its health URL (its log is appended to).
+
+        Raises:
+            StackError: When it does not come back up.
+        """
+        args, health, timeout = self._specs[name]
+        self.stop(name)
+        self._start(name, args, health, timeout, append=True)
 
     def log_tail(self, name: str, chars: int = 4000) -> str:
         """The end of a process's log (`backend`, `actions`, `rasa` or `desk`)."""

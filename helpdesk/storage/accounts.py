@@ -544,6 +544,11 @@ class DivisionRepository(_Repository):
             None,
         )
 
+    def id_for_category(self, category: str | None) -> int | None:
+        """The id of the division serving an FAQ category, or None (`HandoffService` input)."""
+        division = self.for_category(category)
+        return division.id if division is not None else None
+
     def update(
         self, division_id: int, *, name: str, categories: str | Iterable[str]
     ) -> DivisionRecord | None:

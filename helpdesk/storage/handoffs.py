@@ -17,7 +17,6 @@ from helpdesk.storage.models import (
     HANDOFF_OPEN_STATUSES,
     HANDOFF_STATUSES,
     DeskUser,
-    Division,
     Handoff,
     HandoffMessage,
     utcnow,
@@ -400,20 +399,6 @@ class HandoffRepository(_Repository):
                     )
                 ).scalar_one()
             )
-
-    def division_for_category(self, category: str) -> int | None:
-        """The division serving an FAQ category (case-insensitive), or None."""
-        wanted = category.strip().lower()
-        if not wanted:
-            return None
-        with session_scope(self._sessions) as session:
-            for division_id, categories in session.execute(
-                select(Division.id, Division.categories).order_by(Division.id)
-            ).all():
-                names = {c.strip().lower() for c in (categories or "").split(",")}
-                if wanted in names:
-                    return int(division_id)
-        return None
 
     def recent_pickup_seconds(self, limit: int = 20) -> list[float]:
         """Seconds from request to assignment of the latest assigned handoffs."""

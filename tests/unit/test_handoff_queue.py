@@ -20,6 +20,7 @@ from helpdesk.handoff import (
 )
 from helpdesk.office_hours import load_office_hours
 from helpdesk.settings import PROJECT_ROOT
+from helpdesk.storage.accounts import DivisionRepository
 from helpdesk.storage.db import session_scope
 from helpdesk.storage.handoffs import HandoffMessageRepository, HandoffRepository
 from helpdesk.storage.models import DeskUser, Division, Handoff, Ticket, utcnow
@@ -39,14 +40,13 @@ T0 = datetime(2026, 11, 19, 2, 0, tzinfo=UTC)  # Thursday 10.00 WITA
 
 def make_service(session_factory, timeout_minutes: float = 15.0) -> HandoffService:
     tickets = TicketService(TicketRepository(session_factory), tz=WIB)
-    handoffs = HandoffRepository(session_factory)
     return HandoffService(
         OFFICE_HOURS,
         tickets,
-        handoffs,
+        HandoffRepository(session_factory),
         HandoffMessageRepository(session_factory),
         timeout_minutes=timeout_minutes,
-        division_for_category=handoffs.division_for_category,
+        division_for_category=DivisionRepository(session_factory).id_for_category,
     )
 
 

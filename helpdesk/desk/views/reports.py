@@ -22,7 +22,7 @@ from sanic.response import HTTPResponse
 
 from helpdesk.desk import charts
 from helpdesk.desk.auth import SUPERVISOR_ROLES, login_required, render
-from helpdesk.report import CSAT_SCALE, collect_report
+from helpdesk.report import CSAT_SCALE, collect_report, split_duration
 
 bp = Blueprint("reports")
 
@@ -125,10 +125,7 @@ def format_duration_id(seconds: float | None) -> str:
     """A duration the Indonesian way, e.g. "45 dtk", "3 mnt 20 dtk", "1 jam 5 mnt"; "-"."""
     if seconds is None:
         return "-"
-    total = int(round(seconds))
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
+    days, hours, minutes, secs = split_duration(seconds)
     if days:
         return f"{days} hari {hours} jam" if hours else f"{days} hari"
     if hours:

@@ -1,0 +1,174 @@
+"""The human handoff seen from the citizen's web chat, in headless Chromium.
+
+A citizen on the web chat page asks for an officer and is told their place in the queue;
+while queued the bot stays silent. The agent's side is played through the helpdesk database
+(take, reply, resolve, as the desk's views do), and the desk's worker delivers: the agent's
+reply appears in the open page without reloading (Rasa's HTTP API, `output_channel=latest`,
+back over socket.io), then the bot's thanks and the 1-5 agent rating question with buttons;
+the citizen's click on "5" is stored as an agent rating of that handoff.
+
+The whole assistant runs (scripts/stack.py with `desk=True`): backend simulator, action server,
+Rasa server with the socket.io and web chat channels, and `helpdesk desk serve` with its
+worker. Office hours are always open here, so the test does not depend on the time it runs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.browser.conftest import CREDENTIALS
+from tests.browser.test_webchat_browser import (
+    PHONE,
+    bot_texts,
+    open_fresh,
+    say,
+    session_id,
+    set_viewport,
+    type_message,
+    user_texts,
+    wait_for_bot,
+    wait_until,
+)
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+ALWAYS_OPEN = ROOT / "tests" / "always_open_office_hours.yml"
+AGENT = ("sari", "Sari Petugas")
+#: The worker passes every 2 s; a delivery through Rasa takes well under a second more.
+DELIVERY_TIMEOUT = 30
+
+
+@pytest.fixture(scope="module")
+def handoff_stack(browser_prerequisites: None) -> Iterator[Any]:
+    from stack import Stack
+
+    env = {
+        "HELPDESK_OFFICE_HOURS_FILE": str(ALWAYS_OPEN),
+        "HELPDESK_HANDOFF_TIMEOUT_MINUTES": "30",
+    }
+    with Stack(rasa=True, desk=True, env=env, credentials=CREDENTIALS) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def services(handoff_stack: Any) -> Iterator[Any]:
+    """The helpdesk services on the stack's database, as the desk process builds them."""
+    from helpdesk.services import Services
+    from helpdesk.settings import Settings
+
+    built = Services(Settings.from_env(handoff_stack.env))
+    yield built
+    built.session_factory.kw["bind"].dispose()
+
+
+@pytest.fixture(scope="module")
+def agent_id(services: Any) -> int:
+    """An agent (offline: the worker does not assign to them, they take by hand)."""
+    from helpdesk.desk.auth import hash_password
+    from helpdesk.storage.accounts import DeskUserRepository
+
+    username, name = AGENT
+    user = DeskUserRepository(services.session_factory).create(
+        username=username,
+        display_name=name,
+        password_hash=hash_password("sandi-rahasia-sari-1"),
+        role="agent",
+    )
+    return user.id
+
+
+def open_handoff(services: Any, sender: str) -> Any:
+    return services.handoffs.open_for(sender)
+
+
+def agent_ratings(services: Any) -> list[tuple[int, str, int | None, str]]:
+    from sqlalchemy import select
+
+    from helpdesk.storage.db import session_scope
+    from helpdesk.storage.models import CsatRating
+
+    with session_scope(services.session_factory) as session:
+        rows = session.execute(
+            select(CsatRating.rating, CsatRating.kind, CsatRating.handoff_id, CsatRating.sender_id)
+        ).all()
+        return [(r, k, h, s) for r, k, h, s in rows]
+
+
+def chip_groups(driver) -> list[Any]:
+    return driver.find_elements("css selector", "#chat-log .chips")
+
+
+def test_agent_reply_and_rating_reach_the_web_chat(
+    driver, handoff_stack, services, agent_id, screenshot_dir: Path
+) -> None:
+    set_viewport(driver, PHONE)
+    driver.get_log("browser")  # drop earlier entries
+    open_fresh(driver, handoff_stack)
+    sender = session_id(driver)
+    assert sender
+
+    # The citizen asks for an officer and is told their place in the queue.
+    queued = say(driver, "bicara dengan petugas", "antrean")
+    assert "nomor 1" in queued, queued
+    handoff = wait_until(
+        lambda: open_handoff(services, sender), 10, "no open handoff for the web chat session"
+    )
+    assert handoff.status == "waiting"
+    assert handoff.channel == "socketio"
+
+    # Queued: what the citizen types gets no reply from the bot (but Rasa logs it).
+    waiting_text = "SP2D kami nomor 260011301000123 belum masuk rekening"
+    before = len(bot_texts(driver))
+    type_message(driver, waiting_text)
+    wait_until(
+        lambda: user_texts(driver)[-1:] == [waiting_text], 5, "the message is not shown as sent"
+    )
+    time.sleep(3)  # a bot answer comes within about a second of the message
+    assert bot_texts(driver)[before:] == [], "the bot answered while the citizen was queued"
+    assert open_handoff(services, sender).status == "waiting", "the message left the queue"
+
+    # The agent takes the conversation and replies; the worker delivers the reply to the page.
+    service = services.handoff
+    taken = service.take(handoff.id, agent_id, max_conversations=3)
+    assert taken.status == "assigned" and taken.agent_id == agent_id
+    reply = "Baik Bapak/Ibu, kami cek ke KPPN dan kabari dalam 10 menit."
+    before = len(bot_texts(driver))
+    message = service.reply(handoff.id, agent_id, reply)
+    wait_for_bot(driver, reply, after=before)
+    assert services.handoff_messages.get(message.id).status == "sent"
+    assert bot_texts(driver)[before:] == [reply], "only the agent's reply, once"
+
+    # Resolve: the bot comes back, thanks the citizen and asks for the agent rating.
+    assert service.resolve(handoff.id)
+    after_reply = len(bot_texts(driver))
+    wait_for_bot(driver, "telah selesai", after=after_reply)
+    question = wait_for_bot(driver, "layanan petugas", after=after_reply)
+    assert "1 sampai 5" in question
+    rating_chips = chip_groups(driver)[-1]
+    titles = [chip.text for chip in rating_chips.find_elements("css selector", "button")]
+    assert [t.split(" ", 1)[0] for t in titles] == ["1", "2", "3", "4", "5"], titles
+    driver.save_screenshot(str(screenshot_dir / "webchat-handoff-rating.png"))
+
+    # The citizen clicks "5": thanked for rating the officer, stored as an agent rating.
+    before = len(bot_texts(driver))
+    five = next(c for c in rating_chips.find_elements("css selector", "button") if c.text[0] == "5")
+    five.click()
+    thanks = wait_for_bot(driver, "Terima kasih atas penilaian", after=before)
+    assert "petugas" in thanks, thanks
+    assert user_texts(driver)[-1] == titles[4], "the chosen title is shown as the citizen's"
+    ratings = wait_until(
+        lambda: [r for r in agent_ratings(services) if r[3] == sender],
+        10,
+        "no rating row for the citizen",
+    )
+    assert ratings == [(5, "agent", handoff.id, sender)]
+    ended = services.handoffs.get(handoff.id)
+    assert ended.status == "resolved" and ended.bot_resumed_at is not None
+
+    # The bot answers again.
+    say(driver, "menu", "Silakan pilih layanan")
