@@ -274,6 +274,9 @@ def item_from_event(event: TrackerEvent, outbox_ids: set[int]) -> TranscriptItem
             text = ""  # the channel put the media id in the text; the attachment shows it
         if not text and attachment is None:
             return None
+        if text.startswith("/"):
+            # A button press: Rasa logs the payload ("/handoff"); say what was chosen.
+            text = f"[memilih tombol: {text[1:].split('{', 1)[0] or text}]"
         return TranscriptItem(
             key=key,
             kind="citizen",

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+import requests
 
 from tests.browser.conftest import CREDENTIALS
 from tests.browser.test_webchat_browser import (
@@ -39,8 +40,6 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 ALWAYS_OPEN = ROOT / "tests" / "always_open_office_hours.yml"
 AGENT = ("sari", "Sari Petugas")
-#: The worker passes every 2 s; a delivery through Rasa takes well under a second more.
-DELIVERY_TIMEOUT = 30
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +98,19 @@ def agent_ratings(services: Any) -> list[tuple[int, str, int | None, str]]:
         return [(r, k, h, s) for r, k, h, s in rows]
 
 
+def events_after_user_text(stack: Any, sender: str, text: str) -> list[dict[str, Any]] | None:
+    """The tracker's events from the citizen's message `text` on, or None before it is logged."""
+    reply = requests.get(
+        f"{stack.rasa_url}/conversations/{sender}/tracker",
+        params={"token": stack.env["RASA_API_TOKEN"], "include_events": "ALL"},
+        timeout=10,
+    )
+    reply.raise_for_status()
+    events = reply.json()["events"]
+    starts = [i for i, e in enumerate(events) if e["event"] == "user" and e.get("text") == text]
+    return events[starts[-1] :] if starts else None
+
+
 def chip_groups(driver) -> list[Any]:
     return driver.find_elements("css selector", "#chat-log .chips")
 
@@ -128,7 +140,14 @@ def test_agent_reply_and_rating_reach_the_web_chat(
     wait_until(
         lambda: user_texts(driver)[-1:] == [waiting_text], 5, "the message is not shown as sent"
     )
-    time.sleep(3)  # a bot answer comes within about a second of the message
+    # Rasa saves the tracker once the message is fully handled (any answer already emitted).
+    logged = wait_until(
+        lambda: events_after_user_text(handoff_stack, sender, waiting_text),
+        15,
+        "the queued message never reached the tracker",
+    )
+    assert [e for e in logged if e["event"] == "bot"] == [], "the bot answered while queued"
+    time.sleep(1)  # grace for a socket.io emit still on its way
     assert bot_texts(driver)[before:] == [], "the bot answered while the citizen was queued"
     assert open_handoff(services, sender).status == "waiting", "the message left the queue"
 

@@ -58,6 +58,27 @@
     });
   }
 
+  /* -- flash messages after a redirect to an anchor (e.g. #kontak) ----------------------------- */
+  function placeFlashAtAnchor() {
+    // The browser scrolls to the anchor, so a message at the top of the page would be off screen
+    // (on phones always): show it at the top of the section the anchor names instead.
+    var flash = document.querySelector("main > .flash");
+    var id = window.location.hash ? window.location.hash.slice(1) : "";
+    if (!flash || !id) {
+      return;
+    }
+    var target = document.getElementById(id);
+    if (!target || target.tagName === "MAIN") {
+      return;
+    }
+    var heading = target.querySelector("h2");
+    if (heading && heading.parentNode === target) {
+      target.insertBefore(flash, heading.nextSibling);
+    } else {
+      target.insertBefore(flash, target.firstChild);
+    }
+  }
+
   /* -- the queue ------------------------------------------------------------------------------ */
   function hiddenInput(name, value) {
     var input = el("input");
@@ -429,6 +450,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     setupConfirmations();
+    placeFlashAtAnchor();
     var queue = document.getElementById("queue-page");
     if (queue) {
       setupQueue(queue);

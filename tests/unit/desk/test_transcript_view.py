@@ -196,3 +196,12 @@ def test_build_transcript_merges_tracker_outbox_and_markers(tmp_path):
     expired = handoff(status="expired", ticket_id="20260414-ABCDEF", ended_at=T0)
     assert build_transcript(None, expired, [], {}).items[-1].text.endswith("tiket 20260414-ABCDEF")
     engine.dispose()
+
+
+def test_a_button_payload_is_shown_as_the_choice_not_raw():
+    pressed = item_from_event(event(7, "user", text='/csat{"csat_rating": 5}'), set())
+    assert pressed.text == "[memilih tombol: csat]"
+    assert item_from_event(event(8, "user", text="/handoff"), set()).text == (
+        "[memilih tombol: handoff]"
+    )
+    assert item_from_event(event(9, "user", text="a/b"), set()).text == "a/b"

@@ -1,0 +1,279 @@
+"""The human handoff on Telegram end to end: updates into the whole assistant, the agent's
+reply out to a fake Bot API server.
+
+The whole assistant runs (scripts/stack.py with `desk=True`) with the Telegram channel in its
+credentials, as `make run` does when TELEGRAM_ACCESS_TOKEN is set, pointed at a fake Bot API
+(`TELEGRAM_API_URL`) that records every request. The agent's side is played through the
+helpdesk database (take, reply, resolve, as the desk's views do); the desk's worker delivers
+through Rasa's HTTP API, which must send on the citizen's channel: Telegram's `sendMessage`
+for the citizen's chat id. Office hours are always open here.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import parse_qsl
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from stack import DEFAULT_CREDENTIALS, MODEL, Stack  # noqa: E402
+
+pytestmark = pytest.mark.live
+
+BOT_ID = 7012345678
+BOT_NAME = "HelpdeskKemenkeuBot"
+ACCESS_TOKEN = f"{BOT_ID}:AAHfake-test-token_abcdefghijklmnopq"
+SECRET = "s3cret-token_for-live-tests"
+CHAT_ID = 555000111
+TELEGRAM_BLOCK = """
+connectors.telegram.TelegramInput:
+  access_token: ${TELEGRAM_ACCESS_TOKEN}
+  verify: ${TELEGRAM_BOT_NAME}
+  webhook_url: ${TELEGRAM_WEBHOOK_URL}
+  secret_token: ${TELEGRAM_SECRET_TOKEN}
+  api_url: ${TELEGRAM_API_URL}
+"""
+AGENT = ("dewi", "Dewi Petugas")
+#: The worker passes every 2 s; a delivery through Rasa takes well under a second more.
+DELIVERY_TIMEOUT = 30
+
+
+class FakeBotApi:
+    """A Bot API server on a free port: records `POST /bot<token>/<method>`, answers like
+    Telegram (form-encoded or JSON bodies)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode("utf-8")
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    data = json.loads(raw or "{}")
+                else:
+                    data = dict(parse_qsl(raw, keep_blank_values=True))
+                if isinstance(data.get("reply_markup"), str):
+                    data["reply_markup"] = json.loads(data["reply_markup"])
+                token, _, method = self.path.removeprefix("/bot").partition("/")
+                with fake.lock:
+                    fake.calls.append((token, method, data))
+                    result = fake.result(method, data, len(fake.calls))
+                body = json.dumps({"ok": True, "result": result}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @staticmethod
+    def result(method: str, data: dict[str, Any], count: int) -> Any:
+        if method == "getMe":
+            return {"id": BOT_ID, "is_bot": True, "first_name": "Helpdesk", "username": BOT_NAME}
+        if method.startswith("send"):
+            message = {
+                "message_id": 5000 + count,
+                "from": {"id": BOT_ID, "is_bot": True, "first_name": "Helpdesk"},
+                "chat": {"id": int(data["chat_id"]), "type": "private"},
+                "date": int(time.time()),
+            }
+            if "text" in data:
+                message["text"] = data["text"]
+            return message
+        return True  # setWebhook, answerCallbackQuery, ...
+
+    def sent_to(self, chat_id: int) -> list[dict[str, Any]]:
+        """The `sendMessage` requests for `chat_id`, in order."""
+        with self.lock:
+            return [
+                data
+                for _, method, data in self.calls
+                if method == "sendMessage" and str(data.get("chat_id")) == str(chat_id)
+            ]
+
+    def texts_to(self, chat_id: int) -> list[str]:
+        return [data.get("text", "") for data in self.sent_to(chat_id)]
+
+    def tokens(self) -> set[str]:
+        with self.lock:
+            return {token for token, _, _ in self.calls}
+
+
+@pytest.fixture(scope="module")
+def bot_api() -> Iterator[FakeBotApi]:
+    fake = FakeBotApi()
+    yield fake
+    fake.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def stack(bot_api: FakeBotApi) -> Iterator[Stack]:
+    if not MODEL.is_file():
+        pytest.skip("no trained model (make train)")
+    env = {
+        "HELPDESK_OFFICE_HOURS_FILE": str(ROOT / "tests" / "always_open_office_hours.yml"),
+        "HELPDESK_HANDOFF_TIMEOUT_MINUTES": "30",
+        "TELEGRAM_ACCESS_TOKEN": ACCESS_TOKEN,
+        "TELEGRAM_BOT_NAME": BOT_NAME,
+        "TELEGRAM_WEBHOOK_URL": "https://helpdesk.contoh.go.id/webhooks/telegram/webhook",
+        "TELEGRAM_SECRET_TOKEN": SECRET,
+        "TELEGRAM_API_URL": bot_api.url,
+    }
+    with Stack(
+        rasa=True, desk=True, env=env, credentials=DEFAULT_CREDENTIALS + TELEGRAM_BLOCK
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def services(stack: Stack) -> Iterator[Any]:
+    """The helpdesk services on the stack's database, as the desk process builds them."""
+    from helpdesk.services import Services
+    from helpdesk.settings import Settings
+
+    built = Services(Settings.from_env(stack.env))
+    yield built
+    built.session_factory.kw["bind"].dispose()
+
+
+@pytest.fixture(scope="module")
+def agent_id(services: Any) -> int:
+    from helpdesk.desk.auth import hash_password
+    from helpdesk.storage.accounts import DeskUserRepository
+
+    username, name = AGENT
+    user = DeskUserRepository(services.session_factory).create(
+        username=username,
+        display_name=name,
+        password_hash=hash_password("sandi-rahasia-dewi-1"),
+        role="agent",
+    )
+    return user.id
+
+
+class Citizen:
+    """Posts the citizen's text messages to the Telegram webhook, as Telegram does."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.update_id = int(time.time()) % 1_000_000 * 100
+
+    def says(self, text: str) -> None:
+        self.update_id += 1
+        user = {"id": CHAT_ID, "is_bot": False, "first_name": "Budi", "language_code": "id"}
+        update = {
+            "update_id": self.update_id,
+            "message": {
+                "message_id": self.update_id,
+                "from": user,
+                "chat": {"id": CHAT_ID, "first_name": "Budi", "type": "private"},
+                "date": int(time.time()),
+                "text": text,
+            },
+        }
+        response = requests.post(
+            f"{self.stack.rasa_url}/webhooks/telegram/webhook",
+            json=update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+            timeout=60,
+        )
+        assert response.status_code == 200, response.text
+        assert response.json() == {"status": "ok"}
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def agent_ratings(services: Any, sender: str) -> list[tuple[int, str, int | None]]:
+    from sqlalchemy import select
+
+    from helpdesk.storage.db import session_scope
+    from helpdesk.storage.models import CsatRating
+
+    with session_scope(services.session_factory) as session:
+        rows = session.execute(
+            select(CsatRating.rating, CsatRating.kind, CsatRating.handoff_id).where(
+                CsatRating.sender_id == sender
+            )
+        ).all()
+        return [(r, k, h) for r, k, h in rows]
+
+
+def test_agent_reply_reaches_the_citizen_on_telegram(bot_api, stack, services, agent_id):
+    sender = str(CHAT_ID)
+    citizen = Citizen(stack)
+
+    # The webhook answers only after the message was handled: what the bot said is sent.
+    citizen.says("halo")
+    assert bot_api.texts_to(CHAT_ID), "no greeting sent on Telegram"
+    sent = len(bot_api.texts_to(CHAT_ID))
+    citizen.says("bicara dengan petugas")
+    queued = "\n".join(bot_api.texts_to(CHAT_ID)[sent:])
+    assert "antrean" in queued, queued
+    handoff = services.handoffs.open_for(sender)
+    assert handoff is not None and handoff.status == "waiting"
+    assert handoff.channel == "telegram"
+
+    # Queued: the bot stays silent on Telegram.
+    sent = len(bot_api.texts_to(CHAT_ID))
+    citizen.says("SP2D kami nomor 260011301000123 belum masuk rekening")
+    assert bot_api.texts_to(CHAT_ID)[sent:] == []
+
+    # The agent takes the conversation and replies: the worker delivers on Telegram.
+    service = services.handoff
+    service.take(handoff.id, agent_id, max_conversations=3)
+    reply = "Baik Pak Budi, kami cek ke KPPN dan kabari dalam 10 menit."
+    message = service.reply(handoff.id, agent_id, reply)
+    wait_for(lambda: reply in bot_api.texts_to(CHAT_ID), DELIVERY_TIMEOUT, "the agent's reply")
+    assert bot_api.texts_to(CHAT_ID)[sent:] == [reply], "only the reply, once"
+    wait_for(lambda: services.handoff_messages.get(message.id).status == "sent", 10, "marked sent")
+    assert bot_api.tokens() == {ACCESS_TOKEN}, "every call with the bot's own token"
+
+    # Resolve: thanks and the 1-5 agent rating question with its buttons, on Telegram.
+    sent = len(bot_api.texts_to(CHAT_ID))
+    assert service.resolve(handoff.id)
+    rating = wait_for(
+        lambda: next(
+            (m for m in bot_api.sent_to(CHAT_ID)[sent:] if "layanan petugas" in m.get("text", "")),
+            None,
+        ),
+        DELIVERY_TIMEOUT,
+        "the agent rating question",
+    )
+    assert any("telah selesai" in t for t in bot_api.texts_to(CHAT_ID)[sent:])
+    keyboard = rating.get("reply_markup", {}).get("inline_keyboard", [])
+    titles = [button["text"] for row in keyboard for button in row]
+    assert [t.split(" ", 1)[0] for t in titles] == ["1", "2", "3", "4", "5"], titles
+
+    # The citizen types 5: thanked, and stored as an agent rating of this handoff.
+    sent = len(bot_api.texts_to(CHAT_ID))
+    citizen.says("5")
+    thanks = "\n".join(bot_api.texts_to(CHAT_ID)[sent:])
+    assert "Terima kasih atas penilaian" in thanks and "petugas" in thanks, thanks
+    assert agent_ratings(services, sender) == [(5, "agent", handoff.id)]
