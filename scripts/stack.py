@@ -7,6 +7,9 @@ chat test in Chromium.
 
     with Stack(rasa=True) as stack:
         requests.post(stack.rest_url, json={"sender": "6281234567890", "message": "halo"})
+
+`stack.stop("rasa")` / `stack.restart("rasa")` stop one process, or start it again on the same
+port (restart tests of the handoff: tests/e2e_live/test_handoff_restart_live.py).
 """
 
 from __future__ import annotations

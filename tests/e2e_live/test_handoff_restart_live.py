@@ -6,7 +6,8 @@ The test plays the citizen over the REST channel and the agent on the helpdesk d
 same `HandoffService` calls the desk's views make), then reads the citizen's conversation
 through Rasa's HTTP API. Each test stops or restarts one process at the worst moment:
 
-1. Rasa down while the agent replies: the replies wait in the outbox and arrive once, in order.
+1. Rasa down while the agent replies (or resolves): the replies wait in the outbox and arrive
+   once, in order; the bot resumes once Rasa is back.
 2. Desk (worker) down while the agent replies and resolves: on its return the reply arrives
    once, the bot resumes once (thanks + rating question) and the rating is saved.
 3. Desk down while the queued citizen writes: nothing is lost, the desk shows the messages.
@@ -234,6 +235,40 @@ def test_replies_wait_while_rasa_is_down_and_arrive_once_in_order(running, servi
         if "handoff_message_id" in metadata:
             assert metadata["handoff_id"] == handoff.id
     assert all(services.handoff_messages.get(m.id).sent_at for m in (first, second))
+
+
+def test_resolve_while_rasa_is_down_resumes_the_bot_once_it_is_back(running, services, agent):
+    stack = running
+    sender = new_sender()
+    handoff = queued_and_taken(stack, services, agent, sender)
+
+    stack.stop("rasa")
+    down_at = time.monotonic()
+    assert services.handoff.resolve(handoff.id)
+    wait_for(
+        lambda: services.handoffs.get(handoff.id).resume_attempts >= 2,
+        6 * WORKER_INTERVAL,
+        "two failed attempts to resume the bot",
+    )
+    stack.restart("rasa")
+    restart_seconds = time.monotonic() - down_at
+
+    def resumed() -> bool:
+        stored = services.handoffs.get(handoff.id)
+        if stored.bot_resumed_at is None and stored.resume_attempts >= 8:
+            raise AssertionError(
+                f"the bot was never resumed after Rasa was down {restart_seconds:.0f} s: "
+                f"{stored.resume_attempts} attempts, the citizen's conversation stays paused"
+            )
+        return stored.bot_resumed_at is not None
+
+    wait_for(resumed, 20, "the bot to resume the conversation")
+    time.sleep(2 * WORKER_INTERVAL + 1)
+    events = tracker_events(stack, sender)
+    assert sum(e.get("event") == "resume" for e in events) == 1
+    bot_texts = [e.get("text") or "" for e in bot_events(events)]
+    assert sum(RESOLVED_TEXT in t for t in bot_texts) == 1
+    assert sum(RATING_QUESTION in t for t in bot_texts) == 1
 
 
 def test_reply_and_resolve_while_the_desk_is_down(running, services, agent):
