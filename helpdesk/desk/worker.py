@@ -12,7 +12,9 @@ Every `interval` seconds (and at once when woken by the desk after an agent acte
 
 Nothing is lost or sent twice across restarts: replies and endings are rows in the helpdesk
 database first; before re-sending a reply or re-running the ending, the worker looks in the
-tracker store for the one it may have sent just before a crash. Run one worker per deployment
+tracker store for the one it may have sent just before a crash. While the Rasa server is down,
+deliveries and resumes are retried with backoff (2 s doubling to 60 s) - a reply for up to an
+hour, a resume for a day - and go out in order once it is back. Run one worker per deployment
 (`helpdesk desk serve` starts it; `--no-worker` on the other desk processes).
 """
 
@@ -41,8 +43,20 @@ END_ACTION = "action_handoff_end"
 #: Intents and texts with which a waiting citizen leaves the queue.
 LEAVE_INTENTS = frozenset({"cancel"})
 LEAVE_TEXTS = frozenset({"batal", "/cancel", "batalkan", "keluar antrean", "keluar antrian"})
-#: Failed deliveries of one reply (or resumes of one conversation) before giving up.
-MAX_ATTEMPTS = 8
+#: Retries after a failed delivery or resume wait this long, doubling up to `RETRY_MAX`.
+RETRY_BASE = timedelta(seconds=2)
+RETRY_MAX = timedelta(seconds=60)
+#: A reply still undelivered this long after the agent wrote it is marked failed (the desk
+#: shows it): the Rasa server was down all that time.
+REPLY_GIVE_UP = timedelta(hours=1)
+#: An ended handoff whose conversation could not be resumed for this long is left; the
+#: citizen's next message after Rasa's session expiry starts afresh anyway.
+RESUME_GIVE_UP = timedelta(hours=24)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Wait before the next try after `attempts` failures (2 s, 4 s, ... at most 60 s)."""
+    return min(RETRY_MAX, RETRY_BASE * (2 ** max(0, min(attempts, 16) - 1)))
 
 
 class RasaApi(Protocol):
@@ -107,6 +121,8 @@ class DeskWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pass_lock = threading.Lock()
+        # Backoff of failed deliveries and resumes: ("reply" | "resume", id) -> next try.
+        self._next_try: dict[tuple[str, int], datetime] = {}
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -191,10 +207,14 @@ class DeskWorker:
         messages = self.services.handoff_messages
         handoffs = self.services.handoffs
         names = _agent_names(self.services)
+        now = self.clock()
         held: set[int] = set()  # conversations whose earlier reply is still undelivered
         for message in messages.pending():
             if message.handoff_id in held:
                 continue  # keep the agent's order: the earlier reply goes first
+            if self._next_try.get(("reply", message.id), now) > now:
+                held.add(message.handoff_id)
+                continue
             handoff = handoffs.get(message.handoff_id)
             if handoff is None:
                 continue
@@ -209,26 +229,35 @@ class DeskWorker:
             }
             if self.rasa.send_bot_message(handoff.sender_id, message.text, metadata):
                 messages.mark_sent(message.id)
+                self._next_try.pop(("reply", message.id), None)
                 report.delivered.append(message.id)
-            else:
-                failed = messages.note_failure(message.id, MAX_ATTEMPTS)
-                if failed is None or failed.status == "pending":
-                    held.add(message.handoff_id)
-                elif failed.status == "failed":
-                    logger.error(
-                        "reply %s to %s given up after %d attempts",
-                        message.id,
-                        mask_digits(handoff.sender_id),
-                        failed.attempts,
-                    )
+                continue
+            give_up = now - message.created_at >= REPLY_GIVE_UP
+            failed = messages.note_failure(message.id, give_up=give_up)
+            if failed is None or failed.status == "pending":
+                held.add(message.handoff_id)
+                attempts = failed.attempts if failed is not None else 1
+                self._next_try[("reply", message.id)] = now + retry_delay(attempts)
+            elif failed.status == "failed":
+                self._next_try.pop(("reply", message.id), None)
+                logger.error(
+                    "reply %s to %s given up after %d attempts in %s",
+                    message.id,
+                    mask_digits(handoff.sender_id),
+                    failed.attempts,
+                    REPLY_GIVE_UP,
+                )
 
     def _resume_ended(self, report: PassReport) -> None:
         service = self.services.handoff
         handoffs = self.services.handoffs
         pending_replies = {m.handoff_id for m in self.services.handoff_messages.pending()}
-        for handoff in handoffs.pending_resume(MAX_ATTEMPTS, timedelta(0)):
+        now = self.clock()
+        for handoff in handoffs.pending_resume(now - RESUME_GIVE_UP):
             if handoff.id in pending_replies:
                 continue  # the agent's last replies go first
+            if self._next_try.get(("resume", handoff.id), now) > now:
+                continue
             try:
                 if handoff.status == "expired" and not handoff.ticket_id:
                     events = latest_session(read_events(self.tracker_engine, handoff.sender_id))
@@ -242,9 +271,12 @@ class DeskWorker:
                 resumed = False
             if resumed:
                 handoffs.mark_resumed(handoff.id)
+                self._next_try.pop(("resume", handoff.id), None)
                 report.resumed.append(handoff.id)
             else:
                 handoffs.note_resume_failure(handoff.id)
+                attempts = handoff.resume_attempts + 1
+                self._next_try[("resume", handoff.id)] = now + retry_delay(attempts)
 
     # --- de-duplication after a crash ----------------------------------------------------
 

@@ -7,7 +7,7 @@ desk and its worker) acting on the same handoff at once cannot both win.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Iterable
 
 from sqlalchemy import func, or_, select, update
@@ -345,15 +345,16 @@ class HandoffRepository(_Repository):
     def note_resume_failure(self, handoff_id: int) -> None:
         self._update(handoff_id, [], resume_attempts=Handoff.resume_attempts + 1)
 
-    def pending_resume(self, max_attempts: int, older_than: timedelta) -> list[HandoffRecord]:
-        """Ended handoffs whose conversation the bot has not resumed yet (oldest first)."""
+    def pending_resume(self, ended_since: datetime) -> list[HandoffRecord]:
+        """Handoffs ended at or after `ended_since` whose conversation the bot has not resumed
+        yet (oldest first)."""
+        _check_aware(ended_since, "ended_since")
         stmt = (
             select(Handoff)
             .where(
                 Handoff.status.in_(HANDOFF_END_STATUSES),
                 Handoff.bot_resumed_at.is_(None),
-                Handoff.resume_attempts < max_attempts,
-                Handoff.updated_at < utcnow() - older_than,
+                Handoff.ended_at >= ended_since,
             )
             .order_by(Handoff.ended_at, Handoff.id)
         )
@@ -476,8 +477,8 @@ class HandoffMessageRepository(_Repository):
 
         return retry_on_locked(work)
 
-    def note_failure(self, message_id: int, max_attempts: int) -> HandoffMessageRecord | None:
-        """Count a failed delivery; after `max_attempts` the reply is marked failed."""
+    def note_failure(self, message_id: int, *, give_up: bool) -> HandoffMessageRecord | None:
+        """Count a failed delivery; with `give_up` the reply is marked failed for good."""
 
         def work() -> HandoffMessageRecord | None:
             with session_scope(self._sessions) as session:
@@ -485,7 +486,7 @@ class HandoffMessageRepository(_Repository):
                 if row is None or row.status != "pending":
                     return None
                 row.attempts = (row.attempts or 0) + 1
-                if row.attempts >= max_attempts:
+                if give_up:
                     row.status = "failed"
                 session.flush()
                 return HandoffMessageRecord.from_row(row)

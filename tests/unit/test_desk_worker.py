@@ -19,7 +19,14 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
-from helpdesk.desk.worker import END_ACTION, MAX_ATTEMPTS, DeskWorker, wants_to_leave
+from helpdesk.desk.worker import (
+    END_ACTION,
+    REPLY_GIVE_UP,
+    RESUME_GIVE_UP,
+    DeskWorker,
+    retry_delay,
+    wants_to_leave,
+)
 from helpdesk.handoff import EXPIRED_SUBJECT
 from helpdesk.rasa_events import RASA_EVENTS, TrackerEvent, latest_session, read_events
 from helpdesk.services import Services
@@ -128,8 +135,26 @@ def rasa(tracker) -> FakeRasa:
     return FakeRasa(tracker)
 
 
+class Clock:
+    """A clock the test moves forward (the worker's backoff and give-up times read it)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
 def make_worker(services, rasa, tracker, offset: timedelta = timedelta(0)) -> DeskWorker:
-    return DeskWorker(services, rasa, tracker, interval=30, clock=lambda: utcnow() + offset)
+    return DeskWorker(services, rasa, tracker, interval=30, clock=Clock(utcnow() + offset))
+
+
+def tick(worker: DeskWorker, seconds: float = 61) -> None:
+    """Move the worker's clock past any retry backoff."""
+    worker.clock.advance(seconds)  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -311,6 +336,8 @@ def test_the_ticket_is_kept_when_resuming_fails(services, tracker):
 
     first = worker.run_once()
     ticket_id = services.handoffs.get(handoff.id).ticket_id
+    assert worker.run_once().resumed == []  # backing off
+    tick(worker)
     second = worker.run_once()
 
     assert (first.expired, first.resumed, second.resumed) == ([handoff.id], [], [handoff.id])
@@ -388,26 +415,46 @@ def test_a_failed_delivery_is_counted_and_retried(services, session_factory, wor
     stored = services.handoff_messages.get(message.id)
     assert (stored.status, stored.attempts) == ("pending", 1)
 
+    tick(worker, retry_delay(1).total_seconds() - 1)
+    assert worker.run_once().delivered == []  # still backing off: not tried again
+    tick(worker, 1)
     assert worker.run_once().delivered == [message.id]
     stored = services.handoff_messages.get(message.id)
     assert (stored.status, stored.attempts) == ("sent", 1)
     assert [call[0] for call in rasa.calls] == ["send", "send"]
 
 
-def test_a_reply_is_given_up_after_max_attempts(services, session_factory, worker, rasa, caplog):
+def test_a_reply_is_retried_with_backoff_and_given_up_after_an_hour(
+    services, session_factory, worker, rasa, caplog
+):
     caplog.set_level(logging.INFO, logger="helpdesk.desk.worker")
     handoff, agent = assigned_handoff(services, session_factory)
     message = services.handoff.reply(handoff.id, agent, "Mohon ditunggu.")
     rasa.always_fail = True
 
-    for _ in range(MAX_ATTEMPTS + 2):
+    # Down for ten minutes: retried with growing waits (2, 4, ... 60 s), never given up.
+    for _ in range(600):
         worker.run_once()
-
-    assert MAX_ATTEMPTS == 8
-    assert len(rasa.calls) == MAX_ATTEMPTS
+        tick(worker, 1)
+    tries = len(rasa.calls)
+    assert 12 <= tries <= 20  # 2+4+8+16+32 s, then once a minute
     stored = services.handoff_messages.get(message.id)
-    assert (stored.status, stored.attempts, stored.sent_at) == ("failed", MAX_ATTEMPTS, None)
-    assert f"reply {message.id} to *********7890 given up after 8 attempts" in caplog.text
+    assert (stored.status, stored.attempts) == ("pending", tries)
+
+    # Back after ten minutes: delivered at the next try.
+    rasa.always_fail = False
+    tick(worker, 60)
+    assert worker.run_once().delivered == [message.id]
+
+    # Down for longer than REPLY_GIVE_UP: marked failed, logged without the number.
+    late = services.handoff.reply(handoff.id, agent, "Masih ada kendala?")
+    rasa.always_fail = True
+    worker.run_once()
+    tick(worker, REPLY_GIVE_UP.total_seconds())
+    worker.run_once()
+    stored = services.handoff_messages.get(late.id)
+    assert (stored.status, stored.sent_at) == ("failed", None)
+    assert f"reply {late.id} to *********7890 given up after 2 attempts" in caplog.text
     assert SENDER not in caplog.text
 
 
@@ -443,7 +490,9 @@ def test_a_later_reply_waits_for_an_earlier_one_that_failed(
 
     assert worker.run_once().delivered == []
     assert services.handoff_messages.get(second.id).status == "pending"
+    assert worker.run_once().delivered == []  # the first backs off, the second waits for it
 
+    tick(worker)
     assert worker.run_once().delivered == [first.id, second.id]
     assert [call[2] for call in rasa.calls] == ["Pertama.", "Pertama.", "Kedua."]
 
@@ -484,6 +533,7 @@ def test_a_resolved_conversation_resumes_after_its_last_reply(
     assert [call[0] for call in rasa.calls] == ["send"]
     assert services.handoffs.get(handoff.id).bot_resumed_at is None
 
+    tick(worker)
     second = worker.run_once()
 
     assert (second.delivered, second.resumed) == ([message.id], [handoff.id])
@@ -492,7 +542,9 @@ def test_a_resolved_conversation_resumes_after_its_last_reply(
     assert services.handoffs.get(handoff.id).bot_resumed_at is not None
 
 
-def test_a_failed_resume_is_retried_then_given_up(services, session_factory, worker, rasa, tracker):
+def test_a_failed_resume_is_retried_with_backoff_then_given_up_after_a_day(
+    services, session_factory, worker, rasa, tracker
+):
     handoff, _ = assigned_handoff(services, session_factory)
     services.handoff.resolve(handoff.id)
     rasa.execute_results = [False]
@@ -500,17 +552,27 @@ def test_a_failed_resume_is_retried_then_given_up(services, session_factory, wor
     assert worker.run_once().resumed == []
     stored = services.handoffs.get(handoff.id)
     assert (stored.resume_attempts, stored.bot_resumed_at) == (1, None)
+    assert worker.run_once().resumed == []  # backing off
+    tick(worker)
     assert worker.run_once().resumed == [handoff.id]
     assert services.handoffs.get(handoff.id).bot_resumed_at is not None
 
+    # Rasa down for an hour: still retried, about once a minute.
     other, _ = assigned_handoff(services, session_factory, OTHER, "Budi Santoso")
     services.handoff.resolve(other.id)
     rasa.always_fail = True
-    for _ in range(MAX_ATTEMPTS + 2):
+    for _ in range(60):
         worker.run_once()
-    stored = services.handoffs.get(other.id)
-    assert (stored.resume_attempts, stored.bot_resumed_at) == (MAX_ATTEMPTS, None)
-    assert rasa.calls.count(("execute", OTHER, END_ACTION)) == MAX_ATTEMPTS
+        tick(worker, 60)
+    calls = rasa.calls.count(("execute", OTHER, END_ACTION))
+    assert 55 <= calls <= 60
+    assert services.handoffs.get(other.id).resume_attempts == calls
+
+    # After RESUME_GIVE_UP it is left alone.
+    tick(worker, RESUME_GIVE_UP.total_seconds())
+    worker.run_once()
+    assert rasa.calls.count(("execute", OTHER, END_ACTION)) == calls
+    assert services.handoffs.get(other.id).bot_resumed_at is None
 
 
 def test_an_ending_already_in_the_tracker_is_not_run_again(
