@@ -13,7 +13,7 @@ Every `interval` seconds (and at once when woken by the desk after an agent acte
 Nothing is lost or sent twice across restarts: replies and endings are rows in the helpdesk
 database first; before re-sending a reply or re-running the ending, the worker looks in the
 tracker store for the one it may have sent just before a crash. While the Rasa server is down,
-deliveries and resumes are retried with backoff (2 s doubling to 60 s) - a reply for up to an
+deliveries and resumes are retried with backoff (2 s doubling to 15 s) - a reply for up to an
 hour, a resume for a day - and go out in order once it is back. Run one worker per deployment
 (`helpdesk desk serve` starts it; `--no-worker` on the other desk processes).
 """
@@ -45,7 +45,7 @@ LEAVE_INTENTS = frozenset({"cancel"})
 LEAVE_TEXTS = frozenset({"batal", "/cancel", "batalkan", "keluar antrean", "keluar antrian"})
 #: Retries after a failed delivery or resume wait this long, doubling up to `RETRY_MAX`.
 RETRY_BASE = timedelta(seconds=2)
-RETRY_MAX = timedelta(seconds=60)
+RETRY_MAX = timedelta(seconds=15)
 #: A reply still undelivered this long after the agent wrote it is marked failed (the desk
 #: shows it): the Rasa server was down all that time.
 REPLY_GIVE_UP = timedelta(hours=1)
@@ -55,7 +55,7 @@ RESUME_GIVE_UP = timedelta(hours=24)
 
 
 def retry_delay(attempts: int) -> timedelta:
-    """Wait before the next try after `attempts` failures (2 s, 4 s, ... at most 60 s)."""
+    """Wait before the next try after `attempts` failures (2 s, 4 s, 8 s, then 15 s)."""
     return min(RETRY_MAX, RETRY_BASE * (2 ** max(0, min(attempts, 16) - 1)))
 
 

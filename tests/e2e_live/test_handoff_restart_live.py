@@ -225,7 +225,7 @@ def test_replies_wait_while_rasa_is_down_and_arrive_once_in_order(running, servi
             )
         return all(r.status == "sent" for r in rows)
 
-    wait_for(both_sent, 20, "both replies to be marked sent")
+    wait_for(both_sent, 40, "both replies to be marked sent")  # backoff: at most 15 s
     # A few more passes: nothing may be sent again.
     time.sleep(2 * WORKER_INTERVAL + 1)
     events = tracker_events(stack, sender)
@@ -262,7 +262,7 @@ def test_resolve_while_rasa_is_down_resumes_the_bot_once_it_is_back(running, ser
             )
         return stored.bot_resumed_at is not None
 
-    wait_for(resumed, 20, "the bot to resume the conversation")
+    wait_for(resumed, 40, "the bot to resume the conversation")  # backoff: at most 15 s
     time.sleep(2 * WORKER_INTERVAL + 1)
     events = tracker_events(stack, sender)
     assert sum(e.get("event") == "resume" for e in events) == 1
@@ -289,7 +289,7 @@ def test_reply_and_resolve_while_the_desk_is_down(running, services, agent):
         events = tracker_events(stack, sender)
         return events if any(e.get("event") == "resume" for e in events) else None
 
-    wait_for(resumed, 20, "the bot to resume the conversation")
+    wait_for(resumed, 40, "the bot to resume the conversation")  # backoff: at most 15 s
     time.sleep(2 * WORKER_INTERVAL + 1)  # a few more passes: nothing may run twice
     events = tracker_events(stack, sender)
 
