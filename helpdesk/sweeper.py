@@ -32,7 +32,11 @@ logger = logging.getLogger(__name__)
 #: The action the sweeper runs in an idle conversation.
 IDLE_ACTION = "action_idle_close"
 #: Conversations whose last message is older than this are never swept (e.g. on first start).
-LOOKBACK = timedelta(days=1)
+#: Rasa's own session expiry (domain/session.yml, 60 minutes) already closed the older ones: the
+#: next message starts a new session. Running the idle action there would first make Rasa start
+#: that new session with no channel to greet on (its /execute endpoint does that), so stay short
+#: of it.
+LOOKBACK = timedelta(minutes=55)
 #: Attempts before a conversation that the Rasa server keeps failing to close is given up.
 MAX_ATTEMPTS = 3
 
@@ -93,6 +97,12 @@ class IdleSweeper:
     ) -> None:
         if idle_seconds <= 0:
             raise ValueError("idle_seconds must be > 0")
+        if timedelta(seconds=idle_seconds) >= LOOKBACK:
+            limit = int(LOOKBACK.total_seconds())
+            raise ValueError(
+                f"HELPDESK_IDLE_SECONDS={idle_seconds} must be below {limit}"
+                " (Rasa's own session expiry closes longer silences)"
+            )
         self.tracker_engine = tracker_engine
         self.closures = closures
         self.closer = closer

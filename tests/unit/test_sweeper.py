@@ -718,3 +718,8 @@ def test_cli_sweeper_loop_retries_until_given_up_and_stops_on_sigterm(sweeper_en
     assert "idle sweeper: closing conversations idle for 60 s" in out
     assert out.count("running action_idle_close for *********7890 failed") == MAX_ATTEMPTS
     assert SENDER not in out
+
+
+def test_an_idle_time_beyond_rasas_session_expiry_is_refused(tracker_engine, closures):
+    with pytest.raises(ValueError, match="HELPDESK_IDLE_SECONDS=3600 must be below 3300"):
+        IdleSweeper(tracker_engine, closures, FakeCloser(), 3600)
