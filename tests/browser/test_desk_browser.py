@@ -23,13 +23,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from fake_whatsapp import WHATSAPP_BLOCK, FakeGraph, deliver, whatsapp_env  # noqa: E402
+from handoff_play import create_agent, csat_ratings, desk_services, handoff_env, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
 PHONE = "6281377700001"
 AGENT = ("rina", "Rina Agen", "sandi-rahasia-rina-1")
 ADMIN = ("admin", "admin-sandi-yang-panjang-1")
-ALWAYS_OPEN = ROOT / "tests" / "always_open_office_hours.yml"
 
 
 @pytest.fixture(scope="module")
@@ -45,66 +45,30 @@ def desk_stack(browser_prerequisites: None, graph: FakeGraph) -> Iterator[Any]:
 
     env = {
         **whatsapp_env(graph),
-        "HELPDESK_OFFICE_HOURS_FILE": str(ALWAYS_OPEN),
-        "HELPDESK_HANDOFF_TIMEOUT_MINUTES": "30",
+        **handoff_env(),
         "HELPDESK_DESK_ADMIN_USERNAME": ADMIN[0],
         "HELPDESK_DESK_ADMIN_PASSWORD": ADMIN[1],
     }
     with Stack(
         rasa=True, desk=True, env=env, credentials=DEFAULT_CREDENTIALS + WHATSAPP_BLOCK
     ) as running:
-        add_agent(running)
         yield running
 
 
-def add_agent(stack: Any) -> None:
-    """Create the agent in the stack's database, as an admin would."""
-    from helpdesk.desk.auth import hash_password
-    from helpdesk.storage.accounts import DeskUserRepository
-    from helpdesk.storage.db import make_engine, make_session_factory
-
-    engine = make_engine(stack.env["HELPDESK_DATABASE_URL"])
-    try:
-        users = DeskUserRepository(make_session_factory(engine))
-        username, name, password = AGENT
-        users.create(
-            username=username,
-            display_name=name,
-            password_hash=hash_password(password),
-            role="agent",
-        )
-    finally:
-        engine.dispose()
+@pytest.fixture(scope="module")
+def services(desk_stack: Any) -> Iterator[Any]:
+    """The helpdesk services on the stack's database, as the desk process builds them."""
+    with desk_services(desk_stack) as built:
+        yield built
 
 
-def agent_ratings(stack: Any) -> list[tuple[int, str, int | None]]:
-    from sqlalchemy import select
-
-    from helpdesk.storage.db import make_engine, make_session_factory, session_scope
-    from helpdesk.storage.models import CsatRating
-
-    engine = make_engine(stack.env["HELPDESK_DATABASE_URL"])
-    try:
-        with session_scope(make_session_factory(engine)) as session:
-            rows = session.execute(
-                select(CsatRating.rating, CsatRating.kind, CsatRating.handoff_id)
-            ).all()
-            return [(r, k, h) for r, k, h in rows]
-    finally:
-        engine.dispose()
+@pytest.fixture(scope="module")
+def agent(services: Any) -> Any:
+    """The agent, created in the stack's database as an admin would."""
+    return create_agent(services, *AGENT)
 
 
-def wait_until(predicate: Any, timeout: float = 30, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def test_citizen_to_agent_and_back_with_a_rating(desk_stack, graph, driver):
+def test_citizen_to_agent_and_back_with_a_rating(desk_stack, graph, driver, services, agent):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -158,17 +122,18 @@ def test_citizen_to_agent_and_back_with_a_rating(desk_stack, graph, driver):
     confirm = driver.find_elements(By.CSS_SELECTOR, "[data-action=confirm-resolve]")
     if confirm:
         confirm[0].click()
-    texts = wait_until(
+    texts = wait_for(
         lambda: [
             t for t in graph.texts_to(PHONE) if "petugas" in t.lower() and "nilai" in t.lower()
         ],
-        what="the agent rating question on WhatsApp",
+        30,
+        "the agent rating question on WhatsApp",
     )
     assert texts
 
     # The citizen rates 5: stored as an agent rating of this handoff.
     assert deliver(stack, PHONE, "Budi Santoso", "5", "wamid.desk.4").status_code == 200
-    ratings = wait_until(
-        lambda: [r for r in agent_ratings(stack) if r[1] == "agent"], what="the agent rating"
+    ratings = wait_for(
+        lambda: [r for r in csat_ratings(services) if r[1] == "agent"], 30, "the agent rating"
     )
     assert ratings[0][0] == 5 and ratings[0][2] is not None

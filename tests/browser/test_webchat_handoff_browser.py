@@ -14,12 +14,12 @@ worker. Office hours are always open here, so the test does not depend on the ti
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import requests
 
 from tests.browser.conftest import CREDENTIALS
 from tests.browser.test_webchat_browser import (
@@ -35,78 +35,44 @@ from tests.browser.test_webchat_browser import (
     wait_until,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from handoff_play import create_agent, csat_ratings, desk_services, handoff_env, tracker_events  # noqa: E402
+
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-ALWAYS_OPEN = ROOT / "tests" / "always_open_office_hours.yml"
-AGENT = ("sari", "Sari Petugas")
+AGENT = ("sari", "Sari Petugas", "sandi-rahasia-sari-1")
 
 
 @pytest.fixture(scope="module")
 def handoff_stack(browser_prerequisites: None) -> Iterator[Any]:
     from stack import Stack
 
-    env = {
-        "HELPDESK_OFFICE_HOURS_FILE": str(ALWAYS_OPEN),
-        "HELPDESK_HANDOFF_TIMEOUT_MINUTES": "30",
-    }
-    with Stack(rasa=True, desk=True, env=env, credentials=CREDENTIALS) as running:
+    with Stack(rasa=True, desk=True, env=handoff_env(), credentials=CREDENTIALS) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def services(handoff_stack: Any) -> Iterator[Any]:
     """The helpdesk services on the stack's database, as the desk process builds them."""
-    from helpdesk.services import Services
-    from helpdesk.settings import Settings
-
-    built = Services(Settings.from_env(handoff_stack.env))
-    yield built
-    built.session_factory.kw["bind"].dispose()
+    with desk_services(handoff_stack) as built:
+        yield built
 
 
 @pytest.fixture(scope="module")
 def agent_id(services: Any) -> int:
     """An agent (offline: the worker does not assign to them, they take by hand)."""
-    from helpdesk.desk.auth import hash_password
-    from helpdesk.storage.accounts import DeskUserRepository
-
-    username, name = AGENT
-    user = DeskUserRepository(services.session_factory).create(
-        username=username,
-        display_name=name,
-        password_hash=hash_password("sandi-rahasia-sari-1"),
-        role="agent",
-    )
-    return user.id
+    return create_agent(services, *AGENT).id
 
 
 def open_handoff(services: Any, sender: str) -> Any:
     return services.handoffs.open_for(sender)
 
 
-def agent_ratings(services: Any) -> list[tuple[int, str, int | None, str]]:
-    from sqlalchemy import select
-
-    from helpdesk.storage.db import session_scope
-    from helpdesk.storage.models import CsatRating
-
-    with session_scope(services.session_factory) as session:
-        rows = session.execute(
-            select(CsatRating.rating, CsatRating.kind, CsatRating.handoff_id, CsatRating.sender_id)
-        ).all()
-        return [(r, k, h, s) for r, k, h, s in rows]
-
-
 def events_after_user_text(stack: Any, sender: str, text: str) -> list[dict[str, Any]] | None:
     """The tracker's events from the citizen's message `text` on, or None before it is logged."""
-    reply = requests.get(
-        f"{stack.rasa_url}/conversations/{sender}/tracker",
-        params={"token": stack.env["RASA_API_TOKEN"], "include_events": "ALL"},
-        timeout=10,
-    )
-    reply.raise_for_status()
-    events = reply.json()["events"]
+    events = tracker_events(stack, sender)
     starts = [i for i, e in enumerate(events) if e["event"] == "user" and e.get("text") == text]
     return events[starts[-1] :] if starts else None
 
@@ -181,11 +147,9 @@ def test_agent_reply_and_rating_reach_the_web_chat(
     assert "petugas" in thanks, thanks
     assert user_texts(driver)[-1] == titles[4], "the chosen title is shown as the citizen's"
     ratings = wait_until(
-        lambda: [r for r in agent_ratings(services) if r[3] == sender],
-        10,
-        "no rating row for the citizen",
+        lambda: csat_ratings(services, sender), 10, "no rating row for the citizen"
     )
-    assert ratings == [(5, "agent", handoff.id, sender)]
+    assert ratings == [(5, "agent", handoff.id)]
     ended = services.handoffs.get(handoff.id)
     assert ended.status == "resolved" and ended.bot_resumed_at is not None
 

@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import re
 import sys
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from handoff_play import desk_services, handoff_env, say, texts, tracker_events, wait_for  # noqa: E402
 from stack import MODEL, Stack  # noqa: E402
 
 pytestmark = pytest.mark.live
 
-TOKEN = "handoff-live-token"
 TIMEOUT_SECONDS = 8
 TICKET_ID = re.compile(r"\b\d{8}-[A-Z]{6}\b")
 
@@ -34,33 +32,8 @@ TICKET_ID = re.compile(r"\b\d{8}-[A-Z]{6}\b")
 def stack() -> Iterator[Stack]:
     if not MODEL.is_file():
         pytest.skip("no trained model (make train)")
-    env = {
-        "RASA_API_TOKEN": TOKEN,
-        "HELPDESK_OFFICE_HOURS_FILE": str(ROOT / "tests" / "always_open_office_hours.yml"),
-        "HELPDESK_HANDOFF_TIMEOUT_MINUTES": str(TIMEOUT_SECONDS / 60),
-    }
-    with Stack(rasa=True, desk=True, env=env) as running:
+    with Stack(rasa=True, desk=True, env=handoff_env(TIMEOUT_SECONDS / 60)) as running:
         yield running
-
-
-def say(stack: Stack, sender: str, text: str) -> list[dict[str, Any]]:
-    response = requests.post(stack.rest_url, json={"sender": sender, "message": text}, timeout=60)
-    response.raise_for_status()
-    return response.json()
-
-
-def texts(messages: list[dict[str, Any]]) -> str:
-    return "\n".join(m.get("text") or "" for m in messages)
-
-
-def tracker_events(stack: Stack, sender: str) -> list[dict[str, Any]]:
-    response = requests.get(
-        f"{stack.rasa_url}/conversations/{sender}/tracker",
-        params={"token": TOKEN, "include_events": "ALL"},
-        timeout=30,
-    )
-    response.raise_for_status()
-    return response.json()["events"]
 
 
 def bot_texts_after(events: list[dict[str, Any]], marker: str) -> list[str]:
@@ -69,16 +42,6 @@ def bot_texts_after(events: list[dict[str, Any]], marker: str) -> list[str]:
         i for i, e in enumerate(events) if e.get("event") == "user" and e.get("text") == marker
     )
     return [e.get("text") or "" for e in events[start:] if e.get("event") == "bot"]
-
-
-def wait_for(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_batal_leaves_the_queue_and_the_bot_answers_again(stack):
@@ -123,14 +86,8 @@ def test_a_request_nobody_takes_becomes_a_ticket(stack):
     message = wait_for(ticket_message, TIMEOUT_SECONDS + 20, "the ticket message")
     ticket_id = TICKET_ID.search(message).group(0)
 
-    from helpdesk.storage.db import make_engine, make_session_factory
-    from helpdesk.storage.repositories import TicketRepository
-
-    engine = make_engine(stack.env["HELPDESK_DATABASE_URL"])
-    try:
-        ticket = TicketRepository(make_session_factory(engine)).get(ticket_id)
-    finally:
-        engine.dispose()
+    with desk_services(stack) as services:
+        ticket = services.ticket_repository.get(ticket_id)
     assert ticket is not None
     assert ticket.sender_id == sender
     assert "SP2D kami belum cair sejak kemarin" in ticket.chronology

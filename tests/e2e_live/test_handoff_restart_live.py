@@ -23,7 +23,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 import requests
@@ -31,11 +31,20 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from handoff_play import (  # noqa: E402
+    create_agent,
+    csat_ratings,
+    desk_services,
+    handoff_env,
+    say,
+    texts,
+    tracker_events,
+    wait_for,
+)
 from stack import MODEL, Stack  # noqa: E402
 
 pytestmark = pytest.mark.live
 
-TOKEN = "handoff-restart-live-token"
 PASSWORD = "kata-sandi-petugas-uji"
 #: The desk worker's pass interval (helpdesk/desk/worker.py `build_worker`).
 WORKER_INTERVAL = 2.0
@@ -48,36 +57,22 @@ CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 def stack() -> Iterator[Stack]:
     if not MODEL.is_file():
         pytest.skip("no trained model (make train)")
-    env = {
-        "RASA_API_TOKEN": TOKEN,
-        "HELPDESK_OFFICE_HOURS_FILE": str(ROOT / "tests" / "always_open_office_hours.yml"),
-        "HELPDESK_HANDOFF_TIMEOUT_MINUTES": "30",
-    }
-    with Stack(rasa=True, desk=True, env=env) as running:
+    with Stack(rasa=True, desk=True, env=handoff_env()) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def services(stack: Stack) -> Iterator[Any]:
     """The helpdesk services on the stack's database (the agent's side)."""
-    from helpdesk.services import Services
-    from helpdesk.settings import Settings
-
-    built = Services(Settings.from_env(stack.env))
-    yield built
-    built.session_factory.kw["bind"].dispose()
+    with desk_services(stack) as built:
+        yield built
 
 
 @pytest.fixture()
 def agent(services: Any) -> Any:
     """A new agent (offline: the worker does not auto-assign; the test takes by hand)."""
-    from helpdesk.desk.auth import hash_password
-    from helpdesk.storage.accounts import DeskUserRepository
-
     name = f"petugas-{uuid.uuid4().hex[:8]}"
-    return DeskUserRepository(services.session_factory).create(
-        name, "Petugas Uji", hash_password(PASSWORD), role="agent", max_conversations=5
-    )
+    return create_agent(services, name, "Petugas Uji", PASSWORD, max_conversations=5)
 
 
 @pytest.fixture()
@@ -96,26 +91,6 @@ def new_sender() -> str:
     return "62813" + str(uuid.uuid4().int)[:8]
 
 
-def say(stack: Stack, sender: str, text: str) -> list[dict[str, Any]]:
-    response = requests.post(stack.rest_url, json={"sender": sender, "message": text}, timeout=60)
-    response.raise_for_status()
-    return response.json()
-
-
-def texts(messages: list[dict[str, Any]]) -> str:
-    return "\n".join(m.get("text") or "" for m in messages)
-
-
-def tracker_events(stack: Stack, sender: str) -> list[dict[str, Any]]:
-    response = requests.get(
-        f"{stack.rasa_url}/conversations/{sender}/tracker",
-        params={"token": TOKEN, "include_events": "ALL"},
-        timeout=30,
-    )
-    response.raise_for_status()
-    return response.json()["events"]
-
-
 def bot_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in events if e.get("event") == "bot"]
 
@@ -127,16 +102,6 @@ def relayed(events: list[dict[str, Any]]) -> list[tuple[int, str]]:
         for e in bot_events(events)
         if "handoff_message_id" in (e.get("metadata") or {})
     ]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def queue(stack: Stack, services: Any, sender: str) -> Any:
@@ -153,19 +118,6 @@ def queued_and_taken(stack: Stack, services: Any, agent: Any, sender: str) -> An
     taken = services.handoff.take(handoff.id, agent.id, agent.max_conversations)
     assert taken.status == "assigned" and taken.agent_id == agent.id
     return taken
-
-
-def agent_ratings(services: Any, sender: str) -> list[tuple[int, int | None, str]]:
-    from sqlalchemy import select
-
-    from helpdesk.storage.db import session_scope
-    from helpdesk.storage.models import CsatRating
-
-    stmt = select(CsatRating.rating, CsatRating.handoff_id, CsatRating.kind).where(
-        CsatRating.sender_id == sender
-    )
-    with session_scope(services.session_factory) as session:
-        return [tuple(row) for row in session.execute(stmt)]
 
 
 def desk_login(stack: Stack, username: str) -> requests.Session:
@@ -315,7 +267,7 @@ def test_reply_and_resolve_while_the_desk_is_down(running, services, agent):
 
     answer = texts(say(stack, sender, "5"))
     assert answer, "the bot answers the rating"
-    assert agent_ratings(services, sender) == [(5, handoff.id, "agent")]
+    assert csat_ratings(services, sender) == [(5, "agent", handoff.id)]
 
 
 def test_citizen_messages_while_the_desk_is_down_reach_the_agent(running, services, agent):

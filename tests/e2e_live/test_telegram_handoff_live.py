@@ -26,6 +26,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from handoff_play import create_agent, csat_ratings, desk_services, handoff_env, wait_for  # noqa: E402
 from stack import DEFAULT_CREDENTIALS, MODEL, Stack  # noqa: E402
 
 pytestmark = pytest.mark.live
@@ -43,7 +44,7 @@ connectors.telegram.TelegramInput:
   secret_token: ${TELEGRAM_SECRET_TOKEN}
   api_url: ${TELEGRAM_API_URL}
 """
-AGENT = ("dewi", "Dewi Petugas")
+AGENT = ("dewi", "Dewi Petugas", "sandi-rahasia-dewi-1")
 #: The worker passes every 2 s; a delivery through Rasa takes well under a second more.
 DELIVERY_TIMEOUT = 30
 
@@ -130,8 +131,7 @@ def stack(bot_api: FakeBotApi) -> Iterator[Stack]:
     if not MODEL.is_file():
         pytest.skip("no trained model (make train)")
     env = {
-        "HELPDESK_OFFICE_HOURS_FILE": str(ROOT / "tests" / "always_open_office_hours.yml"),
-        "HELPDESK_HANDOFF_TIMEOUT_MINUTES": "30",
+        **handoff_env(),
         "TELEGRAM_ACCESS_TOKEN": ACCESS_TOKEN,
         "TELEGRAM_BOT_NAME": BOT_NAME,
         "TELEGRAM_WEBHOOK_URL": "https://helpdesk.contoh.go.id/webhooks/telegram/webhook",
@@ -147,27 +147,13 @@ def stack(bot_api: FakeBotApi) -> Iterator[Stack]:
 @pytest.fixture(scope="module")
 def services(stack: Stack) -> Iterator[Any]:
     """The helpdesk services on the stack's database, as the desk process builds them."""
-    from helpdesk.services import Services
-    from helpdesk.settings import Settings
-
-    built = Services(Settings.from_env(stack.env))
-    yield built
-    built.session_factory.kw["bind"].dispose()
+    with desk_services(stack) as built:
+        yield built
 
 
 @pytest.fixture(scope="module")
 def agent_id(services: Any) -> int:
-    from helpdesk.desk.auth import hash_password
-    from helpdesk.storage.accounts import DeskUserRepository
-
-    username, name = AGENT
-    user = DeskUserRepository(services.session_factory).create(
-        username=username,
-        display_name=name,
-        password_hash=hash_password("sandi-rahasia-dewi-1"),
-        role="agent",
-    )
-    return user.id
+    return create_agent(services, *AGENT).id
 
 
 class Citizen:
@@ -198,31 +184,6 @@ class Citizen:
         )
         assert response.status_code == 200, response.text
         assert response.json() == {"status": "ok"}
-
-
-def wait_for(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def agent_ratings(services: Any, sender: str) -> list[tuple[int, str, int | None]]:
-    from sqlalchemy import select
-
-    from helpdesk.storage.db import session_scope
-    from helpdesk.storage.models import CsatRating
-
-    with session_scope(services.session_factory) as session:
-        rows = session.execute(
-            select(CsatRating.rating, CsatRating.kind, CsatRating.handoff_id).where(
-                CsatRating.sender_id == sender
-            )
-        ).all()
-        return [(r, k, h) for r, k, h in rows]
 
 
 def test_agent_reply_reaches_the_citizen_on_telegram(bot_api, stack, services, agent_id):
@@ -276,4 +237,4 @@ def test_agent_reply_reaches_the_citizen_on_telegram(bot_api, stack, services, a
     citizen.says("5")
     thanks = "\n".join(bot_api.texts_to(CHAT_ID)[sent:])
     assert "Terima kasih atas penilaian" in thanks and "petugas" in thanks, thanks
-    assert agent_ratings(services, sender) == [(5, "agent", handoff.id)]
+    assert csat_ratings(services, sender) == [(5, "agent", handoff.id)]
