@@ -15,9 +15,10 @@ one another agent holds or ended: every route of a conversation checks `may_view
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import sqlalchemy
 import sqlalchemy.exc
@@ -113,6 +114,21 @@ def _load(request: Request, handoff_id: int) -> tuple[HandoffRecord | None, HTTP
         )
         return None, error_page(request, 403, MSG_FORBIDDEN)
     return handoff, None
+
+
+def with_conversation(handler: Callable[..., Awaitable[HTTPResponse]]) -> Any:
+    """Give a handler of `/conversations/<handoff_id>...` the handoff instead of its id, after
+    the permission check (the 404 or 403 page otherwise, on every route of a conversation)."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: Request, handoff_id: int, **kwargs: Any) -> HTTPResponse:
+        handoff, refusal = _load(request, handoff_id)
+        if handoff is None:
+            assert refusal is not None
+            return refusal
+        return await handler(request, handoff, **kwargs)
+
+    return wrapper
 
 
 def _wants_json(request: Request) -> bool:
@@ -279,19 +295,16 @@ async def set_status(request: Request) -> HTTPResponse:
 
 @bp.post("/conversations/<handoff_id:int>/take")
 @login_required()
-async def take(request: Request, handoff_id: int) -> HTTPResponse:
+@with_conversation
+async def take(request: Request, handoff: HandoffRecord) -> HTTPResponse:
     """Take a waiting conversation (refused at the user's own limit)."""
     user = _user(request)
-    handoff, refusal = _load(request, handoff_id)
-    if handoff is None:
-        assert refusal is not None
-        return refusal
     try:
-        request.app.ctx.services.handoff.take(handoff_id, user.id, user.max_conversations)
+        request.app.ctx.services.handoff.take(handoff.id, user.id, user.max_conversations)
     except HandoffError as exc:
         return flash_redirect(request, "/", str(exc), kind="error")
-    logger.info("desk user %s took conversation %s", user.username, handoff_id)
-    return flash_redirect(request, _conversation_url(handoff_id), MSG_TAKEN)
+    logger.info("desk user %s took conversation %s", user.username, handoff.id)
+    return flash_redirect(request, _conversation_url(handoff.id), MSG_TAKEN)
 
 
 @bp.post("/conversations/<handoff_id:int>/assign")
@@ -329,12 +342,9 @@ async def assign(request: Request, handoff_id: int) -> HTTPResponse:
 # -- one conversation -------------------------------------------------------------------------
 @bp.get("/conversations/<handoff_id:int>")
 @login_required()
-async def conversation_page(request: Request, handoff_id: int) -> HTTPResponse:
+@with_conversation
+async def conversation_page(request: Request, handoff: HandoffRecord) -> HTTPResponse:
     """The transcript, what the bot tried, the contact and the reply box."""
-    handoff, refusal = _load(request, handoff_id)
-    if handoff is None:
-        assert refusal is not None
-        return refusal
     user = _user(request)
     services = request.app.ctx.services
     tz = _tz(request)
@@ -393,13 +403,10 @@ async def conversation_page(request: Request, handoff_id: int) -> HTTPResponse:
 
 @bp.get("/api/conversations/<handoff_id:int>/events")
 @login_required()
-async def conversation_events(request: Request, handoff_id: int) -> HTTPResponse:
+@with_conversation
+async def conversation_events(request: Request, handoff: HandoffRecord) -> HTTPResponse:
     """What changed since `after` (a tracker event id): new messages, replies' delivery status
     (every reply of the handoff, to update in place) and the handoff's status."""
-    handoff, refusal = _load(request, handoff_id)
-    if handoff is None:
-        assert refusal is not None
-        return refusal
     raw = (request.args.get("after") or "0").strip()
     if not raw.isdigit():
         return response.json(
@@ -442,12 +449,9 @@ async def conversation_events(request: Request, handoff_id: int) -> HTTPResponse
 
 @bp.post("/conversations/<handoff_id:int>/reply")
 @login_required()
-async def reply(request: Request, handoff_id: int) -> HTTPResponse:
+@with_conversation
+async def reply(request: Request, handoff: HandoffRecord) -> HTTPResponse:
     """Store the agent's reply in the outbox and wake the relay to deliver it."""
-    handoff, refusal = _load(request, handoff_id)
-    if handoff is None:
-        assert refusal is not None
-        return refusal
     user = _user(request)
     text = (request.form.get("text") or "").replace("\r\n", "\n").strip()
     problem = None
@@ -473,12 +477,9 @@ async def reply(request: Request, handoff_id: int) -> HTTPResponse:
 
 @bp.post("/conversations/<handoff_id:int>/resolve")
 @login_required()
-async def resolve(request: Request, handoff_id: int) -> HTTPResponse:
+@with_conversation
+async def resolve(request: Request, handoff: HandoffRecord) -> HTTPResponse:
     """End the conversation as resolved; the bot then thanks the citizen and asks a rating."""
-    handoff, refusal = _load(request, handoff_id)
-    if handoff is None:
-        assert refusal is not None
-        return refusal
     user = _user(request)
     url = _conversation_url(handoff.id)
     if handoff.status != "assigned":
@@ -494,12 +495,9 @@ async def resolve(request: Request, handoff_id: int) -> HTTPResponse:
 
 @bp.post("/conversations/<handoff_id:int>/contact")
 @login_required()
-async def update_contact(request: Request, handoff_id: int) -> HTTPResponse:
+@with_conversation
+async def update_contact(request: Request, handoff: HandoffRecord) -> HTTPResponse:
     """Save the contact's notes and tags (kept across the citizen's handoffs)."""
-    handoff, refusal = _load(request, handoff_id)
-    if handoff is None:
-        assert refusal is not None
-        return refusal
     contacts = ContactRepository(request.app.ctx.services.session_factory)
     contacts.get_or_create(handoff.sender_id, handoff.channel, handoff.name)
     url = _conversation_url(handoff.id) + "#kontak"
