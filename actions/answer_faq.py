@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -13,6 +14,15 @@ from actions import slots
 from actions.base import UTTER_TECHNICAL_PROBLEM, ServicesMixin, latest_text
 
 logger = logging.getLogger(__name__)
+
+#: Entity of a related-question button's payload: the FAQ it names.
+FAQ_ENTITY = "faq_id"
+
+
+def faq_payload(entry_id: str) -> str:
+    """The payload of a button that asks one FAQ: it answers that entry, whatever NLU would
+    make of its question's words ("Bagaimana cara mengecek status SP2D?" is not a lookup)."""
+    return "/ask_question" + json.dumps({FAQ_ENTITY: entry_id}, separators=(",", ":"))
 
 
 class ActionAnswerFaq(ServicesMixin, Action):
@@ -27,20 +37,33 @@ class ActionAnswerFaq(ServicesMixin, Action):
         except Exception:
             logger.exception("could not record the question of %s", tracker.sender_id)
 
+    def _answer_for(self, question: str, chosen: str | None) -> Any:
+        """The retriever's answer: to the entry a related-question button names, else to the
+        question typed (also when the named entry no longer exists)."""
+        retriever = self.services.retriever
+        if chosen:
+            answer = retriever.answer_entry(str(chosen))
+            if answer is not None:
+                return answer
+            logger.info("a button named the FAQ %r, which no longer exists", chosen)
+        return retriever.answer(question)
+
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         question = latest_text(tracker)
+        chosen = next(tracker.get_latest_entity_values(FAQ_ENTITY), None)
         not_waiting = [SlotSet(slots.AWAITING_FEEDBACK, False)]
-        if not question:
+        if not question and not chosen:
             dispatcher.utter_message(response="utter_ask_type_question")
             return not_waiting
         try:
-            answer = self.services.retriever.answer(question)
+            answer = self._answer_for(question, chosen)
         except Exception:
-            logger.exception("the knowledge base could not answer %r", question)
+            logger.exception("the knowledge base could not answer %r", question or chosen)
             dispatcher.utter_message(response=UTTER_TECHNICAL_PROBLEM)
             return not_waiting
+        question = answer.query
 
         if answer.reason == "empty":
             dispatcher.utter_message(response="utter_ask_type_question")
@@ -64,7 +87,9 @@ class ActionAnswerFaq(ServicesMixin, Action):
         if related:
             dispatcher.utter_message(
                 response="utter_faq_related",
-                buttons=[{"title": m.entry.question, "payload": m.entry.question} for m in related],
+                buttons=[
+                    {"title": m.entry.question, "payload": faq_payload(m.entry.id)} for m in related
+                ],
             )
         dispatcher.utter_message(response="utter_ask_faq_feedback")
         return [

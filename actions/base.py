@@ -18,6 +18,8 @@ logger = logging.getLogger(__name__)
 
 #: Response sent when a service fails (database down, index missing, ...).
 UTTER_TECHNICAL_PROBLEM = "utter_technical_problem"
+#: Response to a button of an earlier step pressed in a step that cannot take it.
+UTTER_BUTTON_OUTDATED = "utter_button_outdated"
 
 
 class ServicesMixin:
@@ -49,6 +51,12 @@ def leave_active_loop(tracker: Tracker) -> list[EventType]:
     events: list[EventType] = [ActiveLoop(None), SlotSet(slots.REQUESTED_SLOT, None)]
     events.extend(SlotSet(name, None) for name in slots.FORM_SLOTS.get(form, ()))
     return events
+
+
+def is_button_payload(tracker: Tracker) -> bool:
+    """Whether the latest user message is a button payload ("/intent{...}"), not typed text."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    return text.strip().startswith("/")
 
 
 def latest_text(tracker: Tracker) -> str:

@@ -299,8 +299,22 @@
   }
 
   /** Send `message` to the assistant; show `display` (or the message) as the user's bubble. */
+  /** Once the user answers (a button or typed text), every earlier step's buttons are spent:
+   * disable them all, so an old "Ya" or rating cannot be pressed into a later step. */
+  function closeOpenButtons() {
+    state.history.forEach(function (entry) {
+      if (entry.buttons && entry.buttons.length) {
+        entry.closed = true;
+      }
+    });
+    Array.prototype.forEach.call(log.querySelectorAll(".chip"), function (chip) {
+      chip.disabled = true;
+    });
+  }
+
   function sendMessage(message, display) {
     if (display !== null) {
+      closeOpenButtons();
       addEntry({ from: "user", text: display || message });
     }
     state.pending.push(message);

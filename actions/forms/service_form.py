@@ -8,7 +8,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
-from actions.base import ServicesMixin
+from actions.base import UTTER_BUTTON_OUTDATED, ServicesMixin, is_button_payload
 from helpdesk.identifiers import DigitRule, IdentifierError, parse_choice
 
 #: Refused answers after which a form stops and offers the menu or a ticket.
@@ -42,7 +42,14 @@ class ServiceFormValidation(ServicesMixin):
         response: str,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        """Say why `slot` was refused; the form asks again, or stops after too many refusals."""
+        """Say why `slot` was refused; the form asks again, or stops after too many refusals.
+
+        A button of an earlier step pressed now ("/affirm", a rating) is not the citizen's
+        answer: it is never quoted back and does not count as a refusal.
+        """
+        if is_button_payload(tracker):
+            dispatcher.utter_message(response=UTTER_BUTTON_OUTDATED)
+            return {slot: None}
         dispatcher.utter_message(response=response, **kwargs)
         failures = int(tracker.get_slot(slots.FORM_FAILURES) or 0) + 1
         # Several slots can be refused in one run (pre-filled values): count them all.

@@ -42,6 +42,7 @@ from helpdesk.storage.accounts import (
     DeskUserRepository,
     DivisionRepository,
 )
+from helpdesk.storage.db import ping_database
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +144,13 @@ def create_app(
     app.static("/static", str(STATIC_DIR), name="static")
 
     async def healthz(request: Request) -> HTTPResponse:
-        return response.json({"status": "ok"})
+        """200 when the desk can read its database, 503 (and why) when it cannot."""
+        try:
+            await asyncio.to_thread(ping_database, session_factory)
+        except Exception as error:
+            logger.warning("health check: the database is unavailable: %s", error)
+            return response.json({"status": "error", "database": "unavailable"}, status=503)
+        return response.json({"status": "ok", "database": "ok"})
 
     app.add_route(healthz, "/healthz", methods=["GET"], name="healthz")
 

@@ -216,6 +216,27 @@ class Retriever:
             query=query, best=best, related=related, candidates=candidates, reason="answered"
         )
 
+    def answer_entry(self, entry_id: str) -> Answer | None:
+        """Answer with the entry `entry_id` itself (a related-question button names it).
+
+        Returns:
+            An "answered" `Answer` whose best match is the entry (score 1.0) and whose related
+            questions are those close to the entry's own question; None for an unknown id
+            (the knowledge base changed since the button was sent).
+        """
+        entry = self.index.get(entry_id)
+        if entry is None:
+            return None
+        ranked = [m for m in self._ranked(entry.question, self.max_related + 3)]
+        others = [m for m in ranked if m.entry.id != entry.id]
+        best = Match(entry, 1.0)
+        top = ranked[0].score if ranked else 1.0
+        floor = max(self.scoring.related_floor, top - self.scoring.related_margin)
+        related = [m for m in others if m.score >= floor][: self.max_related]
+        return Answer(
+            query=entry.question, best=best, related=related, candidates=ranked, reason="answered"
+        )
+
 
 def build_retriever(settings: "Settings", *, embedder: Embedder | None = None) -> Retriever:
     """The retriever the assistant uses: embedder and index from `settings`.

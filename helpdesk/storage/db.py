@@ -120,6 +120,23 @@ def session_scope(factory: Callable[[], Session]) -> Iterator[Session]:
         session.close()
 
 
+def ping_database(factory: Callable[[], Session]) -> str:
+    """Read the schema revision: proves the store is reachable and migrated.
+
+    Returns:
+        The Alembic revision the database is at.
+
+    Raises:
+        RuntimeError: When the database has no schema revision (never migrated).
+        sqlalchemy.exc.SQLAlchemyError: When the database cannot be reached or read.
+    """
+    with session_scope(factory) as session:
+        revision = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if not revision:
+        raise RuntimeError("the database has no schema revision")
+    return str(revision)
+
+
 def is_database_locked(exc: BaseException) -> bool:
     """True when `exc` is SQLite's transient "database is locked"/"busy" error."""
     if not isinstance(exc, OperationalError):

@@ -98,7 +98,7 @@ class _StubRetriever:
         return self._answer
 
 
-async def test_related_questions_become_buttons_with_the_question_as_payload(services, dispatcher):
+async def test_related_questions_become_buttons_that_name_their_faq(services, dispatcher):
     best, second, third = (Match(FAQS[0], 0.9), Match(FAQS[1], 0.85), Match(FAQS[2], 0.8))
     services._retriever = _StubRetriever(
         Answer("sakti", best, [second, third], [best, second, third], "answered")
@@ -114,9 +114,36 @@ async def test_related_questions_become_buttons_with_the_question_as_payload(ser
     ]
     buttons = dispatcher.messages[2]["buttons"]
     assert buttons == [
-        {"title": FAQS[1].question, "payload": FAQS[1].question},
-        {"title": FAQS[2].question, "payload": FAQS[2].question},
+        {"title": FAQS[1].question, "payload": f'/ask_question{{"faq_id":"{FAQS[1].id}"}}'},
+        {"title": FAQS[2].question, "payload": f'/ask_question{{"faq_id":"{FAQS[2].id}"}}'},
     ]
+
+
+async def test_a_related_question_button_answers_the_faq_it_names(services, dispatcher):
+    # The payload's text would read as a lookup request; the button names its FAQ instead.
+    tracker = make_tracker(
+        f'/ask_question{{"faq_id":"{FAQS[1].id}"}}',
+        entities=[{"entity": "faq_id", "value": FAQS[1].id}],
+    )
+
+    events = await ActionAnswerFaq(services).run(dispatcher, tracker, {})
+
+    assert responses(dispatcher)[0] == "utter_faq_answer"
+    assert dispatcher.messages[0]["answer"] == FAQS[1].answer.strip()
+    assert slot_events(events)["faq_id"] == FAQS[1].id
+    (row,) = _logged(services)
+    assert (row.question, row.faq_id) == (FAQS[1].question, FAQS[1].id)
+
+
+async def test_a_button_naming_a_removed_faq_asks_for_the_question(services, dispatcher):
+    tracker = make_tracker(
+        '/ask_question{"faq_id":"tidak-ada-lagi"}',
+        entities=[{"entity": "faq_id", "value": "tidak-ada-lagi"}],
+    )
+
+    await ActionAnswerFaq(services).run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_ask_type_question"]
 
 
 async def test_knowledge_base_failure_gives_polite_error(services, dispatcher):

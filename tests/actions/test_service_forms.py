@@ -188,6 +188,22 @@ async def test_sp2d_number_of_wrong_length_is_re_asked_with_the_count(sp2d_form,
     assert_renders(dispatcher)
 
 
+@pytest.mark.parametrize("payload", ["/affirm", '/inform{"number":"3"}'])
+async def test_a_button_of_an_earlier_step_is_not_quoted_back(sp2d_form, dispatcher, payload):
+    # A "Ya" or rating button pressed while the form asks for the SP2D number.
+    tracker = form_tracker(
+        "sp2d_form", payload, candidates={"sp2d_number": payload}, requested="sp2d_number"
+    )
+
+    events = await sp2d_form.run(dispatcher, tracker, domain())
+
+    assert slot_events(events) == {"sp2d_number": None}, "not counted as a wrong answer"
+    assert responses(dispatcher) == ["utter_button_outdated"]
+    assert all(payload not in str(m) for m in dispatcher.messages)
+    assert last_requested_slot(events) == "unset"  # the form asks the same slot again
+    assert_renders(dispatcher)
+
+
 async def test_a_fragment_tagged_by_nlu_gives_way_to_the_number_in_the_message(
     sp2d_form, dispatcher
 ):

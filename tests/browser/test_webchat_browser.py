@@ -200,7 +200,9 @@ def test_sp2d_conversation_on_a_phone(driver, stack, screenshot_dir: Path) -> No
     assert user_texts(driver)[-1] == MENU_SP2D, "the button title is shown as the user's message"
     chips = menu.find_elements("css selector", "button")
     assert all(not chip.is_enabled() for chip in chips), "the chosen group is disabled"
-    assert groups[0].find_element("css selector", "button").is_enabled(), "other groups stay"
+    assert not groups[0].find_element("css selector", "button").is_enabled(), (
+        "the buttons of earlier steps are spent too: an old choice cannot land in a later step"
+    )
 
     say(driver, SP2D_NUMBER, "rekening")
     answer = say(driver, ACCOUNT_NUMBER, SP2D_SATKER)

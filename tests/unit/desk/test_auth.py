@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from yarl import URL
 
 from helpdesk.cli import main
@@ -363,6 +363,16 @@ async def test_unknown_page_and_health(desk):
     assert "Halaman tidak ditemukan" in page.text
     health = await client.get("/healthz")
     assert health.status == 200 and '"ok"' in health.text
+
+
+async def test_health_checks_the_database(desk, services):
+    client = await desk.client()
+    assert (await client.get("/healthz")).status == 200
+    with services.session_factory() as session:  # the store loses its schema
+        session.execute(text("DROP TABLE alembic_version"))
+        session.commit()
+    health = await client.get("/healthz")
+    assert health.status == 503 and "unavailable" in health.text
 
 
 # -- repositories -----------------------------------------------------------------------------

@@ -102,3 +102,13 @@ def test_max_related_zero_gives_no_related(entries, fake_embedder) -> None:
     index = build_index(entries, fake_embedder, None)
     retriever = Retriever(index, fake_embedder, scoring=SCORING, max_related=0)
     assert retriever.answer("lupa password sakti").related == []
+
+
+def test_answer_entry_answers_the_named_faq_with_its_neighbours(retriever) -> None:
+    answer = retriever.answer_entry("sakti-reset-password")
+
+    assert answer is not None and answer.answered
+    assert answer.best.entry.id == "sakti-reset-password" and answer.best.score == 1.0
+    assert answer.query == answer.best.entry.question
+    assert "sakti-reset-password" not in [m.entry.id for m in answer.related]
+    assert retriever.answer_entry("no-such-faq") is None
