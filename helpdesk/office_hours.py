@@ -120,6 +120,23 @@ class SpecialDay:
 
 
 @dataclass(frozen=True)
+class DatedDay:
+    """A date the weekly schedule does not decide: a holiday, a special day or both.
+
+    Attributes:
+        date: The date, in the schedule's time zone.
+        intervals: The hours that apply on that date; empty means closed.
+        holiday: The holiday's name when the date is a holiday, else "".
+        special: The special day when the date has its own hours (it wins over a holiday).
+    """
+
+    date: date
+    intervals: tuple[Interval, ...]
+    holiday: str = ""
+    special: SpecialDay | None = None
+
+
+@dataclass(frozen=True)
 class OfficeHours:
     """A weekly schedule with holidays and special days in one time zone.
 
@@ -177,6 +194,29 @@ class OfficeHours:
         if day in self._holiday_by_date:
             return ()
         return self.weekly[day.weekday()]
+
+    def upcoming_days(self, start: date, limit: int | None = None) -> tuple[DatedDay, ...]:
+        """The holidays and special days on or after `start`, by date.
+
+        Args:
+            start: The first date to list (usually today in the schedule's zone).
+            limit: At most this many dates; None lists them all.
+
+        Raises:
+            ValueError: `limit` is negative.
+        """
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        dates = sorted(d for d in {*self._holiday_by_date, *self._special_by_date} if d >= start)
+        return tuple(
+            DatedDay(
+                day,
+                self.intervals_on(day),
+                self._holiday_by_date.get(day, ""),
+                self._special_by_date.get(day),
+            )
+            for day in dates[:limit]
+        )
 
     def is_open(self, at: datetime) -> bool:
         """Whether the office is open at an instant.

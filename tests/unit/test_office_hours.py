@@ -386,6 +386,50 @@ def test_special_hours(tmp_path):
     assert hours.describe() == "Senin-Kamis 08.00-16.00 WITA, Jumat 08.00-11.30 WITA"
 
 
+def test_upcoming_days_list_holidays_and_special_days_by_date(tmp_path):
+    hours = load(
+        tmp_path,
+        BASIC.format(tz="WITA")
+        + """
+    holidays:
+      - {date: 2026-12-25, name: Hari Raya Natal}
+      - {date: 2026-12-24, name: Cuti Bersama Hari Raya Natal}
+      - {date: 2026-11-02, name: Sudah lewat}
+    special_days:
+      - {date: 2026-12-31, hours: ["08:00-12:00"], name: Setengah hari}
+      - {date: 2026-12-24, hours: ["08:00-10:00"]}
+    """,
+    )
+
+    upcoming = hours.upcoming_days(date(2026, 12, 24))
+
+    assert [(day.date, day.holiday) for day in upcoming] == [
+        (date(2026, 12, 24), "Cuti Bersama Hari Raya Natal"),
+        (date(2026, 12, 25), "Hari Raya Natal"),
+        (date(2026, 12, 31), ""),
+    ]
+    # The hours that apply: the special day wins over the holiday on 24 December.
+    assert [[i.label for i in day.intervals] for day in upcoming] == [
+        ["08.00-10.00"],
+        [],
+        ["08.00-12.00"],
+    ]
+    assert upcoming[0].special is not None and upcoming[1].special is None
+    assert upcoming[2].special is not None and upcoming[2].special.name == "Setengah hari"
+    assert hours.upcoming_days(date(2026, 12, 24), limit=1) == upcoming[:1]
+    assert hours.upcoming_days(date(2027, 1, 1)) == ()
+    with pytest.raises(ValueError, match="limit"):
+        hours.upcoming_days(date(2026, 12, 24), limit=-1)
+
+
+def test_shipped_upcoming_days_at_the_end_of_2026(shipped):
+    upcoming = shipped.upcoming_days(date(2026, 12, 4))
+    assert [(day.date, day.holiday, day.intervals) for day in upcoming] == [
+        (date(2026, 12, 24), "Cuti Bersama Hari Raya Natal", ()),
+        (date(2026, 12, 25), "Hari Raya Natal", ()),
+    ]
+
+
 # --- time zones -------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime, timezone
 from typing import Any
 
 from sanic import Blueprint, Request
@@ -23,6 +24,7 @@ from helpdesk.desk_settings import (
     office_hours_provider,
     office_hours_text,
     parse_office_hours_text,
+    summarise_office_hours,
 )
 from helpdesk.office_hours import OfficeHoursError
 from helpdesk.storage.accounts import (
@@ -515,10 +517,10 @@ def _office_hours_page(
     stored_text, source = office_hours_text(settings, _session_factory(request))
     try:
         snapshot = office_hours_provider(settings, _session_factory(request)).snapshot()
-        in_force, in_force_error = snapshot.hours.describe(), None
-        updated_at = snapshot.updated_at
+        summary = summarise_office_hours(snapshot.hours, datetime.now(timezone.utc))
+        in_force_error, updated_at = None, snapshot.updated_at
     except OfficeHoursError as exc:
-        in_force, in_force_error, updated_at = None, str(exc), None
+        summary, in_force_error, updated_at = None, str(exc), None
     return render(
         request,
         "admin_office_hours.html",
@@ -526,7 +528,7 @@ def _office_hours_page(
         text=stored_text if text is None else text,
         source=source,
         error=error,
-        in_force=in_force,
+        summary=summary,
         in_force_error=in_force_error,
         updated_at=updated_at,
         file_path=str(settings.office_hours_file),
@@ -536,7 +538,7 @@ def _office_hours_page(
 @bp.get("/office-hours")
 @login_required("admin")
 async def office_hours_form(request: Request) -> HTTPResponse:
-    """The office hours as YAML, with the hours in force."""
+    """The office hours as YAML (the file's without its comments), with the hours in force."""
     return _office_hours_page(request)
 
 

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import html
+import re
+from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from helpdesk.desk.auth import SESSION_COOKIE
 from helpdesk.desk_settings import (
     OFFICE_HOURS_KEY,
+    UPCOMING_LIMIT,
     OfficeHoursProvider,
     effective_office_hours,
     parse_office_hours_text,
+    strip_yaml_comments,
+    summarise_office_hours,
 )
 from helpdesk.office_hours import OfficeHoursError, load_office_hours
 from helpdesk.storage.accounts import (
@@ -34,6 +41,31 @@ weekly:
   senin-kamis: ["07:30-15:00"]
   jumat: ["07:30-11:00"]
 """
+
+#: Hours with a past holiday, far-future holidays and a special day (independent of today).
+HOURS_WITH_DATES = """\
+version: 1
+timezone: WIB
+weekly:
+  senin-kamis: ["07:30-15:00"]
+  jumat: ["07:30-11:00"]
+holidays:
+  - {date: 2020-01-01, name: Tahun Baru 2020 Masehi}
+  - {date: 2098-08-17, name: Hari Kemerdekaan Republik Indonesia}
+  - {date: 2098-12-25, name: Hari Raya Natal}
+special_days:
+  - {date: 2098-12-31, hours: ["08:00-12:00"], name: Layanan setengah hari akhir tahun}
+  - {date: 2098-12-25, hours: ["09:00-10:00"]}
+"""
+
+_TEXTAREA = re.compile(r'<textarea id="office_hours"[^>]*>(.*?)</textarea>', re.DOTALL)
+
+
+def editor_text(page_text: str) -> str:
+    """The YAML in the office-hours editor of a page, unescaped."""
+    match = _TEXTAREA.search(page_text)
+    assert match, "no office-hours editor on the page"
+    return html.unescape(match.group(1))
 
 
 def new_user_form(**overrides):
@@ -297,3 +329,158 @@ def test_parse_office_hours_text_reports_the_field():
     with pytest.raises(OfficeHoursError, match=r"^timezone: unknown time zone"):
         parse_office_hours_text("timezone: Mars/Base\nweekly: {}\n")
     assert parse_office_hours_text(VALID_HOURS).zone_label == "WIB"
+
+
+async def test_office_hours_page_shows_the_file_without_its_english_comments(desk, services):
+    file_path = Path(services.settings.office_hours_file)
+    file_text = file_path.read_text(encoding="utf-8")
+    comments = [
+        line.strip().lstrip("#").strip()
+        for line in file_text.splitlines()
+        if line.strip().startswith("#")
+    ]
+    prose = [comment for comment in comments if len(comment.split()) >= 4]
+    assert prose  # the shipped file explains itself to operators, in English
+    admin, _ = await desk.client_for("admin")
+
+    page = await admin.get("/admin/office-hours")
+
+    assert page.status == 200
+    shown = editor_text(page.text)
+    assert "#" not in shown
+    assert not [comment for comment in prose if comment in html.unescape(page.text)]
+    assert parse_office_hours_text(shown) == load_office_hours(file_path)  # same schedule
+    assert "  - {date: 2026-12-25, name: Hari Raya Natal}" in shown.splitlines()  # layout kept
+    # The page explains, in Indonesian and above the editor, the format and who wins.
+    explanation = page.text[: page.text.index('<textarea id="office_hours"')]
+    assert "menggantikan berkas konfigurasi" in explanation
+    assert "Kembali ke berkas konfigurasi" in explanation
+    for key in ("timezone", "weekly", "holidays", "special_days"):
+        assert f"<code>{key}</code>" in explanation
+    assert "Hari libur: kantor tutup sepanjang hari." in explanation
+    assert "Tanggal dengan jam berbeda dari jadwal mingguan" in explanation
+
+
+async def test_office_hours_summary_lists_special_days_and_upcoming_holidays(desk, services):
+    admin, _ = await desk.client_for("admin")
+    saved = await admin.post(
+        "/admin/office-hours", {"office_hours": HOURS_WITH_DATES, "action": "save"}
+    )
+    assert saved.status == 303
+
+    page = await admin.get("/admin/office-hours")
+
+    summary = html.unescape(page.text[: page.text.index("Ubah jam layanan")])
+    assert "Senin-Kamis 07.30-15.00 WIB, Jumat 07.30-11.00 WIB" in summary
+    assert "Zona waktu: WIB (Asia/Jakarta)" in summary
+    assert "Minggu, 17 Agustus 2098" in summary
+    assert "Hari Kemerdekaan Republik Indonesia" in summary
+    assert "Rabu, 31 Desember 2098" in summary
+    assert "Layanan setengah hari akhir tahun" in summary and "08.00-12.00 WIB" in summary
+    # A special day on a holiday: named as the holiday, with its own hours.
+    assert "Kamis, 25 Desember 2098" in summary
+    assert "Hari libur dengan jam khusus" in summary and "09.00-10.00 WIB" in summary
+    assert "Tahun Baru 2020" not in summary  # past dates are not listed
+    assert '<td data-label="Jam buka">tutup</td>' in page.text  # Saturday and Sunday
+    # The admin's own text is shown as written.
+    assert editor_text(page.text) == HOURS_WITH_DATES
+
+
+async def test_office_hours_shown_file_text_can_be_saved_and_reset(desk, services):
+    settings = services.settings
+    store = DeskSettingRepository(services.session_factory)
+    admin, _ = await desk.client_for("admin")
+    shown = editor_text((await admin.get("/admin/office-hours")).text)
+    own_text = shown.replace("version: 1", "version: 1  # catatan admin: cek ulang Januari")
+
+    saved = await admin.post("/admin/office-hours", {"office_hours": own_text, "action": "save"})
+
+    assert saved.status == 303 and saved.location == "/admin/office-hours"
+    assert store.get(OFFICE_HOURS_KEY).value == own_text
+    page = await admin.get("/admin/office-hours")
+    assert "Jam layanan disimpan: Senin-Kamis 08.00-16.00 WITA" in page.text
+    assert editor_text(page.text) == own_text  # the admin's comment stays
+    assert 'value="reset"' in page.text
+    assert effective_office_hours(settings, services.session_factory) == load_office_hours(
+        settings.office_hours_file
+    )
+
+    reset = await admin.post("/admin/office-hours", {"action": "reset"})
+
+    assert reset.status == 303
+    assert store.get(OFFICE_HOURS_KEY) is None
+    page = await admin.get("/admin/office-hours")
+    assert "Jam layanan kembali mengikuti berkas konfigurasi." in page.text
+    assert editor_text(page.text) == shown
+    assert 'value="reset"' not in page.text
+
+
+def test_summary_of_the_shipped_hours_at_the_end_of_2026(services):
+    hours = load_office_hours(services.settings.office_hours_file)
+    wita = ZoneInfo("Asia/Makassar")
+
+    summary = summarise_office_hours(hours, datetime(2026, 12, 4, 10, 0, tzinfo=wita))
+
+    assert summary.weekly == "Senin-Kamis 08.00-16.00 WITA, Jumat 08.00-11.30 WITA"
+    assert summary.days[4] == ("Jumat", "08.00-11.30") and summary.days[5] == ("Sabtu", "tutup")
+    assert summary.zone == "WITA (Asia/Makassar)"
+    assert summary.now == "Jumat, 4 Desember 2026 pukul 10.00 WITA"
+    assert summary.status == "Buka sekarang, sampai Jumat, 4 Desember 2026 pukul 11.30 WITA."
+    assert [(day.date, day.name, day.kind, day.hours) for day in summary.upcoming] == [
+        (
+            "Kamis, 24 Desember 2026",
+            "Cuti Bersama Hari Raya Natal",
+            "Hari libur",
+            "Tutup sepanjang hari",
+        ),
+        ("Jumat, 25 Desember 2026", "Hari Raya Natal", "Hari libur", "Tutup sepanjang hari"),
+    ]
+    assert summary.more == 0
+    assert "Hari libur hanya tercatat sampai 25 Desember 2026" in summary.warning
+
+    christmas = summarise_office_hours(hours, datetime(2026, 12, 25, 10, 0, tzinfo=wita))
+    assert christmas.status == (
+        "Tutup sekarang (Hari Raya Natal); buka lagi Senin, 28 Desember 2026 pukul 08.00 WITA."
+    )
+    after = summarise_office_hours(hours, datetime(2027, 1, 4, 10, 0, tzinfo=wita))
+    assert after.upcoming == () and "Belum ada hari libur yang tercatat" in after.warning
+
+
+def test_summary_lists_a_limited_number_of_upcoming_dates(services):
+    hours = load_office_hours(services.settings.office_hours_file)
+    now = datetime(2026, 3, 17, 10, 0, tzinfo=ZoneInfo("Asia/Makassar"))
+
+    summary = summarise_office_hours(hours, now)
+
+    listed = hours.upcoming_days(date(2026, 3, 17))
+    assert len(summary.upcoming) == UPCOMING_LIMIT < len(listed)
+    assert summary.more == len(listed) - UPCOMING_LIMIT
+    assert summary.upcoming[0].date == "Rabu, 18 Maret 2026"
+    assert summary.upcoming[0].name == "Cuti Bersama Hari Suci Nyepi"
+    assert summary.warning == ""
+    with pytest.raises(ValueError, match="timezone-aware"):
+        summarise_office_hours(hours, datetime(2026, 3, 17, 10, 0))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("# intro\n\nversion: 1  # trailing\n\n\n\nweekly: {}\n", "version: 1\n\nweekly: {}\n"),
+        ("name: 'A # B'  # c\n", "name: 'A # B'\n"),
+        ('name: "A \\" # B" # c\n', 'name: "A \\" # B"\n'),
+        ("name: Jum'at libur # c\n", "name: Jum'at libur\n"),
+        ("tag: a#b\n", "tag: a#b\n"),
+        ("# only comments\n", ""),
+        # Not YAML at all: only whole-line comments go; the admin sees the error elsewhere.
+        ("# c\nweekly: [\n", "weekly: [\n"),
+    ],
+)
+def test_strip_yaml_comments(text, expected):
+    assert strip_yaml_comments(text) == expected
+
+
+def test_strip_yaml_comments_dumps_the_data_when_the_line_scan_would_change_it():
+    text = "note: |\n  # not a comment\nversion: 1 # c\n"
+    stripped = strip_yaml_comments(text)
+    assert yaml.safe_load(stripped) == {"note": "# not a comment\n", "version": 1}
+    assert "# c" not in stripped
