@@ -7,11 +7,13 @@ PY        := $(VENV)/bin/python
 RASA      := $(VENV)/bin/rasa
 HELPDESK  := $(VENV)/bin/helpdesk
 STAMP     := $(VENV)/.installed
-ST_STAMP  := $(VENV)/.installed-st
+ST_VENV   := .venv-st
+ST_PY     := $(ST_VENV)/bin/python
+ST_STAMP  := $(ST_VENV)/.installed
 MODEL_STAMP := models/.trained
 TRAIN_INPUTS := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml' 2>/dev/null) $(wildcard components/*.py)
 
-.PHONY: help venv st run train index test test-unit test-stories test-conversations test-live test-browser browser-deps validate eval bench lint format clean
+.PHONY: help venv st test-st run train index test test-unit test-stories test-conversations test-live test-browser browser-deps validate eval bench lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -25,11 +27,20 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 
 venv: $(STAMP) ## Build .venv (Python 3.10) from the pinned requirements
 
+# The optional sentence-transformers backend (torch: ~4.8 GB) lives in its own environment,
+# .venv-st, layered over .venv (a .pth file adds .venv's packages), so .venv stays what
+# `make run` and `make test` use and the large install is paid only by `make st`/`make test-st`.
 $(ST_STAMP): $(STAMP) requirements-st.txt
-	$(PY) -m pip install --quiet -r requirements-st.txt -c constraints.txt
+	@test -x $(ST_PY) || $$(scripts/find_python.sh) -m venv $(ST_VENV)
+	$(ST_PY) -c 'import site, sys; open(site.getsitepackages()[0] + "/helpdesk_main_venv.pth", "w").write("import site; site.addsitedir(" + repr(sys.argv[1]) + ")\n")' "$(abspath $(VENV))/lib/python3.10/site-packages"
+	$(ST_PY) -m pip install --quiet --upgrade "pip==26.3"
+	$(ST_PY) -m pip install --quiet -r requirements-st.txt -c constraints.txt
 	@touch $@
 
-st: $(ST_STAMP) ## Install the optional sentence-transformers embedder backend (large: pulls torch)
+st: $(ST_STAMP) ## Build .venv-st: .venv plus the optional sentence-transformers backend (pulls torch, ~4.8 GB)
+
+test-st: $(ST_STAMP) ## The embedder tests with sentence-transformers, in .venv-st (CI runs it after `make test` when time allows)
+	$(ST_PY) -m pytest -q tests/unit/knowledge
 
 $(MODEL_STAMP): $(STAMP) $(TRAIN_INPUTS)
 	$(RASA) train --config config.yml --domain domain --data data --out models --fixed-model-name helpdesk
@@ -74,7 +85,7 @@ browser-deps: ## Debian's chromium and chromium-driver for the browser tests (in
 test-browser: $(MODEL_STAMP) browser-deps ## The web chat end to end in headless Chromium (installs Chromium as root)
 	$(PY) -m pytest -q -m browser tests/browser
 
-test: $(ST_STAMP) ## The whole suite: lint, pytest, validate, stories, conversations, live, browser
+test: $(STAMP) ## The whole suite: lint, pytest, validate, stories, conversations, live, browser
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory validate
@@ -90,7 +101,8 @@ eval: $(STAMP) ## Knowledge-base retrieval figures (vs baselines) and NLU figure
 bench: $(MODEL_STAMP) index ## Latency and throughput: KB query in process, REST round trip at 1 and 8 users
 	$(PY) scripts/bench.py
 
-lint: $(STAMP) ## ruff (lint + format check) and mypy on helpdesk/
+lint: $(STAMP) ## Every import declared (scripts/check_deps.py), ruff (lint + format check), mypy on helpdesk/
+	$(PY) scripts/check_deps.py
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy helpdesk
@@ -99,5 +111,5 @@ format: $(STAMP) ## Format the code with ruff
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-clean: ## Remove the built index, models and caches (keeps .venv and var/*.db)
+clean: ## Remove the built index, models and caches (keeps .venv, .venv-st and var/*.db)
 	rm -rf models var/kb_index .pytest_cache .ruff_cache .mypy_cache

@@ -1,12 +1,18 @@
-"""action_greet: answer a greeting, unless the session greeting has just done so."""
+"""action_greet: answer a greeting; the session's first greeting gets the introduction and menu."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
+
+from actions.base import ServicesMixin
+from actions.show_menu import utter_menu
+
+logger = logging.getLogger(__name__)
 
 
 def opened_the_session(tracker: Tracker) -> bool:
@@ -24,8 +30,13 @@ def opened_the_session(tracker: Tracker) -> bool:
     return False
 
 
-class ActionGreet(Action):
-    """Reply to "halo", "selamat pagi", ... in the middle of a conversation."""
+class ActionGreet(ServicesMixin, Action):
+    """Reply to "halo", "selamat pagi", ...
+
+    As the session's first message, action_session_start has just greeted by name: introduce
+    the service and show the menu. Later in the conversation: a short "Halo, ada yang bisa
+    kami bantu?".
+    """
 
     def name(self) -> str:
         return "action_greet"
@@ -35,4 +46,10 @@ class ActionGreet(Action):
     ) -> list[EventType]:
         if not opened_the_session(tracker):
             dispatcher.utter_message(response="utter_greet")
+            return []
+        dispatcher.utter_message(response="utter_service_intro")
+        try:
+            utter_menu(dispatcher, self.services.menu)
+        except Exception:
+            logger.exception("the menu could not be loaded")
         return []

@@ -1,4 +1,8 @@
-"""action_session_start: greet by time of day and name, introduce the service, show the menu.
+"""action_session_start: greet by time of day and name, in one line.
+
+The session's first message is answered right after: a question gets its answer, a greeting
+gets the introduction and the menu (action_greet), "menu" the menu. A new session never makes
+the citizen scroll past the introduction and the whole menu to find their answer.
 
 While a human agent holds the conversation (an open handoff) the new session starts silently
 and stays paused, so the citizen's messages keep going to the agent.
@@ -22,14 +26,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
 from actions.base import ServicesMixin, channel_of
-from actions.show_menu import utter_menu
 from helpdesk.greeting import display_name, greeting_for
 
 logger = logging.getLogger(__name__)
 
 
 class ActionSessionStart(ServicesMixin, Action):
-    """Start a fresh session (no slot carried over) with a greeting and the menu.
+    """Start a fresh session (no slot carried over) with a one-line greeting.
 
     Args:
         services: Injected services (tests); the process-wide ones when None.
@@ -76,11 +79,6 @@ class ActionSessionStart(ServicesMixin, Action):
             greeting=greeting_for(self._now()),
             name=display_name(metadata),
         )
-        dispatcher.utter_message(response="utter_service_intro")
-        try:
-            utter_menu(dispatcher, self.services.menu)
-        except Exception:
-            logger.exception("the menu could not be loaded")
         try:
             self.services.conversations.record_session_start(
                 tracker.sender_id, channel=channel_of(tracker)

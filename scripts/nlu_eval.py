@@ -1,7 +1,7 @@
 """Compare NLU pipelines in one run: Rasa's default config, our config.yml, config + e5.
 
 Datasets:
-  * xSID Indonesian (../shared/eval/xsid by default): train on nlu_train.yml, test on
+  * xSID Indonesian (eval/xsid, shipped with the project): train on nlu_train.yml, test on
     nlu_test.yml. Another domain; it measures how well a pipeline handles Indonesian.
   * Our own data/nlu: a fixed stratified 80/20 split (Rasa's per-intent
     `TrainingData.train_test_split`, seed 42) by default, or k-fold stratified
@@ -321,8 +321,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--xsid",
         type=Path,
-        default=REPO_ROOT.parent / "shared" / "eval" / "xsid",
-        help="folder with nlu_train.yml and nlu_test.yml (default ../shared/eval/xsid)",
+        default=REPO_ROOT / "eval" / "xsid",
+        help="folder with nlu_train.yml and nlu_test.yml (default eval/xsid, shipped: CC BY-SA 4.0)",
     )
     parser.add_argument("--data", type=Path, default=REPO_ROOT / "data" / "nlu")
     parser.add_argument(

@@ -1,9 +1,10 @@
 """A throw-away copy of the running assistant for end-to-end tests.
 
-`Stack` starts the backend simulator, the action server and (optionally) the Rasa server on
-free ports, with a temporary var dir (ticket database, tracker store, FAQ index), and stops
-them all on exit. Used by scripts/test_stories.py, scripts/test_conversations.py and the web
-chat test in Chromium.
+`Stack` starts the backend simulator, the action server and (optionally) the Rasa server, the
+idle sweeper and the agent desk on free ports, with a temporary var dir (ticket database,
+tracker store, FAQ index), and stops them all on exit. Each process starts exactly as `make
+run` starts it: the command lines come from `run.plan`. Used by scripts/test_stories.py,
+scripts/test_conversations.py, the live and the browser tests.
 
     with Stack(rasa=True) as stack:
         requests.post(stack.rest_url, json={"sender": "6281234567890", "message": "halo"})
@@ -21,7 +22,8 @@ import tempfile
 from pathlib import Path
 from typing import Mapping
 
-from servers import free_port, wait_http
+from run import Service, plan, spawn, wait_up
+from servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -42,6 +44,8 @@ class Stack:
         rasa: Also start the Rasa server (needs the trained model `models/helpdesk.tar.gz`).
         desk: Also start the agent desk with its worker (needs `rasa`; an API token is made up
             when the environment has none).
+        sweeper: Also start the idle sweeper (needs `rasa`; an API token is made up when the
+            environment has none). Tests of the sweeper itself run their own instead.
         fixtures: Fixtures file of the simulator (default: the shipped one).
         env: Extra environment variables for every process.
         credentials: credentials.yml content of the Rasa server.
@@ -52,20 +56,22 @@ class Stack:
         *,
         rasa: bool = False,
         desk: bool = False,
+        sweeper: bool = False,
         fixtures: Path | None = None,
         env: Mapping[str, str] | None = None,
         credentials: str = DEFAULT_CREDENTIALS,
     ) -> None:
-        if desk and not rasa:
-            raise ValueError("the agent desk needs the Rasa server (rasa=True)")
+        if (desk or sweeper) and not rasa:
+            raise ValueError("the agent desk and the sweeper need the Rasa server (rasa=True)")
         self.with_rasa = rasa
         self.with_desk = desk
+        self.with_sweeper = sweeper
         self.fixtures = fixtures
         self.extra_env = dict(env or {})
         self.credentials = credentials
         self.procs: list[tuple[str, subprocess.Popen]] = []
-        #: How each process was started (args, health URL, timeout), for `restart`.
-        self._specs: dict[str, tuple[list[str], str, float]] = {}
+        #: How each process was started, for `restart`.
+        self._specs: dict[str, Service] = {}
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.dir = Path()
         self.backend_port = self.actions_port = self.rasa_port = self.desk_port = 0
@@ -109,18 +115,25 @@ class Stack:
             HELPDESK_VAR_DIR=str(self.dir),
             HELPDESK_DATABASE_URL=f"sqlite:///{self.dir}/helpdesk.db",
             HELPDESK_BACKEND_URL=self.backend_url,
+            HELPDESK_BACKEND_SIMULATOR="true",
+            HELPDESK_BACKEND_PORT=str(self.backend_port),
             ACTION_ENDPOINT_URL=self.actions_url,
+            RASA_ACTIONS_PORT=str(self.actions_port),
+            RASA_PORT=str(self.rasa_port),
             RASA_TRACKER_STORE_URL="",
             RASA_TRACKER_DB=str(self.dir / "tracker.db"),
-            TF_CPP_MIN_LOG_LEVEL="2",
+            TF_CPP_MIN_LOG_LEVEL="3",
             OMP_WAIT_POLICY="passive",
             SANIC_WORKERS="1",
             RASA_URL=self.rasa_url,
+            HELPDESK_DESK_HOST="127.0.0.1",
             HELPDESK_DESK_PORT=str(self.desk_port),
         )
-        if self.with_desk and not env.get("RASA_API_TOKEN"):
+        if (self.with_desk or self.with_sweeper) and not env.get("RASA_API_TOKEN"):
             env["RASA_API_TOKEN"] = "stack-api-token"
         env.update(self.extra_env)
+        if self.fixtures:
+            env["HELPDESK_BACKEND_FIXTURES"] = str(self.fixtures)
         self.env = env
         self.endpoints_file.write_text(f"action_endpoint:\n  url: {self.actions_url}\n")
         try:
@@ -131,85 +144,34 @@ class Stack:
         return self
 
     def _start_all(self) -> None:
-        backend = [str(BIN / "helpdesk"), "backend", "serve", "--port", str(self.backend_port)]
-        if self.fixtures:
-            backend += ["--fixtures", str(self.fixtures)]
-        self._start("backend", backend, f"{self.backend_url}/v1/health", 30)
-        actions = [str(BIN / "rasa"), "run", "actions", "--actions", "actions"]
-        self._start(
-            "actions",
-            [*actions, "--port", str(self.actions_port)],
-            f"http://127.0.0.1:{self.actions_port}/health",
-            120,
-        )
-        if not self.with_rasa:
-            return
-        if not MODEL.is_file():
-            raise StackError(f"no trained model at {MODEL}; run `make train`")
         credentials = self.dir / "credentials.yml"
         credentials.write_text(self.credentials)
-        endpoints = self.dir / "endpoints-rasa.yml"
-        endpoints.write_text(
-            (ROOT / "endpoints.yml").read_text().replace("${ACTION_ENDPOINT_URL}", self.actions_url)
-        )
-        self._start(
-            "rasa",
-            [
-                str(BIN / "rasa"),
-                "run",
-                "--model",
-                str(MODEL),
-                "--enable-api",
-                *(
-                    ["--auth-token", self.env["RASA_API_TOKEN"]]
-                    if self.env.get("RASA_API_TOKEN")
-                    else []
-                ),
-                "--port",
-                str(self.rasa_port),
-                "--credentials",
-                str(credentials),
-                "--endpoints",
-                str(endpoints),
-            ],
-            f"{self.rasa_url}/",
-            300,
-        )
-        if self.with_desk:
-            self._start(
-                "desk",
-                [
-                    str(BIN / "helpdesk"),
-                    "desk",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.desk_port),
-                ],
-                f"{self.desk_url}/healthz",
-                60,
-            )
+        services = {s.name: s for s in plan(self.env, credentials, model=MODEL)}
+        wanted = ["backend", "actions"]
+        if self.with_rasa:
+            if not MODEL.is_file():
+                raise StackError(f"no trained model at {MODEL}; run `make train`")
+            wanted.append("rasa")
+            wanted += ["sweeper"] if self.with_sweeper else []
+            wanted += ["desk"] if self.with_desk else []
+        for name in wanted:
+            self._start(services[name])
 
-    def _start(
-        self, name: str, args: list[str], health: str, timeout: float, *, append: bool = False
-    ) -> None:
-        mode = "a" if append else "w"
-        log = open(self.dir / f"{name}.log", mode)  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        self._specs[name] = (args, health, timeout)
+    def _start(self, service: Service, *, append: bool = False) -> None:
+        proc = spawn(service, self.env, self.dir, console=False, append=append)
+        self._specs[service.name] = service
         names = [n for n, _ in self.procs]
-        if name in names:  # restarted: keep its place (processes stop in reverse order)
-            self.procs[names.index(name)] = (name, proc)
+        if service.name in names:  # restarted: keep its place (processes stop in reverse order)
+            self.procs[names.index(service.name)] = (service.name, proc)
         else:
-            self.procs.append((name, proc))
-        if not wait_http(health, proc, timeout):
-            raise StackError(f"{name} did not start:\n{self.log_tail(name)}")
+            self.procs.append((service.name, proc))
+        if not wait_up(service, proc):
+            raise StackError(f"{service.name} did not start:\n{self.log_tail(service.name)}")
 
     def stop(self, name: str, timeout: float = 20) -> None:
-        """Stop one process (`backend`, `actions`, `rasa` or `desk`): SIGTERM, then SIGKILL
-        after `timeout` seconds. The others keep running; `restart(name)` starts it again."""
+        """Stop one process (`backend`, `actions`, `rasa`, `sweeper` or `desk`): SIGTERM, then
+        SIGKILL after `timeout` seconds. The others keep running; `restart(name)` starts it
+        again."""
         proc = dict(self.procs)[name]
         if proc.poll() is None:
             proc.terminate()
@@ -226,12 +188,11 @@ class Stack:
         Raises:
             StackError: When it does not come back up.
         """
-        args, health, timeout = self._specs[name]
         self.stop(name)
-        self._start(name, args, health, timeout, append=True)
+        self._start(self._specs[name], append=True)
 
     def log_tail(self, name: str, chars: int = 4000) -> str:
-        """The end of a process's log (`backend`, `actions`, `rasa` or `desk`)."""
+        """The end of a process's log (`backend`, `actions`, `rasa`, `sweeper` or `desk`)."""
         path = self.dir / f"{name}.log"
         return path.read_text(errors="replace")[-chars:] if path.is_file() else ""
 

@@ -1,4 +1,5 @@
-"""action_greet: no second greeting right after the session greeting."""
+"""action_greet: the session's first greeting gets the introduction and the menu, no second
+greeting; later greetings get a short reply."""
 
 from __future__ import annotations
 
@@ -16,13 +17,19 @@ def _user(text: str) -> dict:
     return {"event": "user", "text": text, "parse_data": {"intent": {"name": "greet"}}}
 
 
-async def test_first_message_of_the_session_gets_no_second_greeting(dispatcher):
+async def test_first_greeting_of_the_session_gets_the_introduction_and_menu(
+    services, dispatcher
+):
     tracker = make_tracker("halo", intent="greet", events=[*SESSION_OPENING, _user("halo")])
 
-    events = await ActionGreet().run(dispatcher, tracker, {})
+    events = await ActionGreet(services).run(dispatcher, tracker, {})
 
     assert events == []
-    assert responses(dispatcher) == []
+    # No second "Halo": action_session_start has just greeted by name.
+    assert responses(dispatcher) == ["utter_service_intro", "utter_menu"]
+    menu = dispatcher.messages[1]
+    assert "1. Tanya" in menu["menu_items"]
+    assert [b["payload"] for b in menu["buttons"]][0] == '/menu_select{"number":"1"}'
 
 
 async def test_greeting_later_in_the_session_is_answered(dispatcher):
@@ -40,7 +47,7 @@ async def test_greeting_later_in_the_session_is_answered(dispatcher):
     assert responses(dispatcher) == ["utter_greet"]
 
 
-async def test_greeting_in_a_new_session_after_an_old_one(dispatcher):
+async def test_greeting_in_a_new_session_after_an_old_one(services, dispatcher):
     events = [
         *SESSION_OPENING,
         _user("halo"),
@@ -50,6 +57,6 @@ async def test_greeting_in_a_new_session_after_an_old_one(dispatcher):
     ]
     tracker = make_tracker("selamat pagi", intent="greet", events=events)
 
-    await ActionGreet().run(dispatcher, tracker, {})
+    await ActionGreet(services).run(dispatcher, tracker, {})
 
-    assert responses(dispatcher) == []
+    assert responses(dispatcher) == ["utter_service_intro", "utter_menu"]

@@ -15,7 +15,7 @@ def _at_utc(hour: int, minute: int = 0):
     return lambda: datetime(2026, 4, 14, hour, minute, tzinfo=timezone.utc)
 
 
-async def test_greets_by_name_and_time_of_day_then_shows_menu(services, dispatcher):
+async def test_greets_by_name_and_time_of_day_in_one_line(services, dispatcher):
     tracker = make_tracker(
         slots={"session_started_metadata": {"name": "  Budi   Santoso ", "channel": "whatsapp"}}
     )
@@ -24,12 +24,9 @@ async def test_greets_by_name_and_time_of_day_then_shows_menu(services, dispatch
 
     events = await action.run(dispatcher, tracker, {})
 
-    assert responses(dispatcher) == ["utter_session_greeting", "utter_service_intro", "utter_menu"]
+    assert responses(dispatcher) == ["utter_session_greeting"]
     greeting = dispatcher.messages[0]
     assert (greeting["greeting"], greeting["name"]) == ("Selamat pagi", "Budi Santoso")
-    menu = dispatcher.messages[2]
-    assert "1. Tanya" in menu["menu_items"]
-    assert [b["payload"] for b in menu["buttons"]][0] == '/menu_select{"number":"1"}'
     assert events[0]["event"] == "session_started"
     assert (events[-1]["event"], events[-1]["name"]) == ("action", "action_listen")
     # Nothing is carried over: only this session's metadata is set again.
@@ -71,7 +68,7 @@ async def test_database_failure_still_greets(services, dispatcher, monkeypatch):
         dispatcher, make_tracker(), {}
     )
 
-    assert responses(dispatcher) == ["utter_session_greeting", "utter_service_intro", "utter_menu"]
+    assert responses(dispatcher) == ["utter_session_greeting"]
     assert dispatcher.messages[0]["greeting"] == "Selamat siang"  # 12:00 WIB
     assert events[-1]["name"] == "action_listen"
 
@@ -102,7 +99,7 @@ async def test_an_ended_handoff_greets_as_usual(services, dispatcher):
         dispatcher, make_tracker(), {}
     )
 
-    assert responses(dispatcher) == ["utter_session_greeting", "utter_service_intro", "utter_menu"]
+    assert responses(dispatcher) == ["utter_session_greeting"]
     assert "pause" not in [e["event"] for e in events]
 
 
@@ -124,6 +121,6 @@ async def test_a_broken_handoff_store_still_greets(services, dispatcher, monkeyp
         dispatcher, make_tracker(), {}
     )
 
-    assert responses(dispatcher) == ["utter_session_greeting", "utter_service_intro", "utter_menu"]
+    assert responses(dispatcher) == ["utter_session_greeting"]
     assert "pause" not in [e["event"] for e in events]
     assert "could not read the open handoff" in caplog.text
