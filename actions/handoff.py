@@ -2,8 +2,9 @@
 
 In office hours the conversation joins the agents' queue (`HandoffService.request`) and Rasa
 pauses it: the citizen's next messages are logged for the agent and the bot stays silent
-until the agent desk resumes it with `action_handoff_end`. Outside office hours the citizen
-gets the hours and the conversation so far becomes a ticket.
+until the agent desk resumes it with `action_handoff_end`. While no agent has taken it yet
+(`handoff_waiting`), "batal" is the one message the bot still answers (`action_leave_queue`).
+Outside office hours the citizen gets the hours and the conversation so far becomes a ticket.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
@@ -120,7 +121,13 @@ class ActionHandoff(ServicesMixin, Action):
                     *events,
                     SlotSet(slots.AWAITING_FEEDBACK, False),
                     SlotSet(slots.HANDOFF_ROUTE, "queue"),
+                    # Waiting (not yet with an agent): "batal" leaves the queue at once.
+                    SlotSet(slots.HANDOFF_WAITING, True if place.position > 0 else None),
                     ConversationPaused(),
+                    # As after any bot turn (Rasa predicts nothing more once paused): the
+                    # citizen's "batal" then follows an action_listen, so the rule that
+                    # leaves the queue applies to it.
+                    ActionExecuted("action_listen"),
                 ]
             reply = handoff.record_offline(
                 now,

@@ -57,7 +57,11 @@ class ActionHandoffEnd(ServicesMixin, Action):
             return []
 
         # The handoff is over: the route of the request no longer shapes the dialogue.
-        events: list[EventType] = [ConversationResumed(), SlotSet(slots.HANDOFF_ROUTE, None)]
+        events: list[EventType] = [
+            ConversationResumed(),
+            SlotSet(slots.HANDOFF_ROUTE, None),
+            SlotSet(slots.HANDOFF_WAITING, None),
+        ]
         if handoff.status == "resolved":
             dispatcher.utter_message(response="utter_handoff_resolved")
             dispatcher.utter_message(response=UTTER_ASK_AGENT_RATING)

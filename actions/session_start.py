@@ -69,9 +69,13 @@ class ActionSessionStart(ServicesMixin, Action):
             # This session's own metadata (name, channel): not a carried-over slot.
             events.append(SlotSet(slots.SESSION_STARTED_METADATA, metadata))
 
-        if self._with_an_agent(tracker):
+        handoff = self._open_handoff(tracker)
+        if handoff is not None:
             # Rasa started a new session (e.g. after an hour of silence) while the handoff is
-            # open: SessionStarted un-pauses the tracker, so pause it again; no greeting.
+            # open: SessionStarted un-pauses the tracker, so pause it again; no greeting. A
+            # citizen still waiting can leave the queue with "batal" (action_leave_queue).
+            if handoff.status == "waiting":
+                events.append(SlotSet(slots.HANDOFF_WAITING, True))
             return [*events, ConversationPaused(), ActionExecuted("action_listen")]
 
         dispatcher.utter_message(
@@ -89,10 +93,11 @@ class ActionSessionStart(ServicesMixin, Action):
         events.append(ActionExecuted("action_listen"))
         return events
 
-    def _with_an_agent(self, tracker: Tracker) -> bool:
-        """Whether the conversation has an open handoff (False when the database fails)."""
+    def _open_handoff(self, tracker: Tracker) -> Any:
+        """The conversation's open handoff (waiting or held), or None (also when the database
+        fails: then the session starts as usual)."""
         try:
-            return self.services.handoffs.open_for(tracker.sender_id) is not None
+            return self.services.handoffs.open_for(tracker.sender_id)
         except Exception:
             logger.exception("could not read the open handoff of %s", tracker.sender_id)
-            return False
+            return None

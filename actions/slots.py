@@ -24,16 +24,29 @@ TICKET_CHRONOLOGY = "ticket_chronology"
 TICKET_ATTACHMENT = "ticket_attachment"
 TICKET_EMAIL = "ticket_email"
 TICKET_CONFIRMATION = "ticket_confirmation"
+#: After "Ubah": the field being changed (`helpdesk.keywords.TICKET_FIELD_KEYWORDS` keys or
+#: `helpdesk.keywords.ALL_FIELDS`); None while the form asks which one.
+TICKET_EDIT_FIELD = "ticket_edit_field"
 TICKET_ID = "ticket_id"
 
 # Handoff: where the last request for a human went ("queue", "offline").
 HANDOFF_ROUTE = "handoff_route"
+#: True while the conversation is paused in the agents' queue and no agent has taken it yet:
+#: "batal" is then answered by the bot at once (components/queue_leave.py, action_leave_queue).
+HANDOFF_WAITING = "handoff_waiting"
 
 #: Value of `ticket_attachment` when the user skipped it.
 NO_ATTACHMENT = "-"
 #: Values of `ticket_confirmation`.
 CONFIRM_SEND = "kirim"
 CONFIRM_EDIT = "ubah"
+#: The slot of each ticket field a citizen can change at the summary.
+TICKET_FIELD_SLOTS: dict[str, str] = {
+    "subject": TICKET_SUBJECT,
+    "chronology": TICKET_CHRONOLOGY,
+    "attachment": TICKET_ATTACHMENT,
+    "email": TICKET_EMAIL,
+}
 
 # Self-service forms (shared)
 FORM_FAILURES = "form_failures"
@@ -77,6 +90,7 @@ FORM_SLOTS: dict[str, tuple[str, ...]] = {
         TICKET_CHRONOLOGY,
         TICKET_ATTACHMENT,
         TICKET_EMAIL,
+        TICKET_EDIT_FIELD,
         TICKET_CONFIRMATION,
     ),
     TICKET_STATUS_FORM: (TICKET_ID,),

@@ -11,6 +11,7 @@ worker call it, and so does `action_handoff`.
 
 from __future__ import annotations
 
+import enum
 import math
 import statistics
 from dataclasses import dataclass
@@ -36,6 +37,18 @@ OFFLINE_SUBJECT = "Permintaan bicara dengan petugas di luar jam layanan"
 EXPIRED_SUBJECT = "Permintaan bicara dengan petugas yang belum terlayani"
 #: Assumed minutes until an agent takes a conversation while there is no history to go by.
 DEFAULT_PICKUP_MINUTES = 3.0
+#: Intents and texts with which a waiting citizen leaves the queue ("batal"). The Rasa server
+#: answers the intents at once (`components.queue_leave`, `action_leave_queue`); the desk
+#: worker also reads the texts, as a fallback for messages the bot did not answer.
+LEAVE_INTENTS = frozenset({"cancel"})
+LEAVE_TEXTS = frozenset({"batal", "/cancel", "batalkan", "keluar antrean", "keluar antrian"})
+
+
+def is_leave_request(intent: str | None, text: str | None) -> bool:
+    """True for a citizen message meaning "take me out of the queue"."""
+    if intent in LEAVE_INTENTS:
+        return True
+    return " ".join((text or "").lower().split()) in LEAVE_TEXTS
 
 
 class HandoffError(Exception):
@@ -51,6 +64,20 @@ class QueuePlace:
     wait_minutes: int  # estimate, at least 1 while waiting
     agents_online: int
     created: bool  # False when the conversation was already queued
+
+
+class LeaveOutcome(enum.Enum):
+    """What a citizen's "batal" did to their handoff (`HandoffService.leave_queue`)."""
+
+    #: It was waiting: cancelled now, and marked resumed (the bot answers in this turn).
+    LEFT = "left"
+    #: An agent holds the conversation: "batal" is a message for the agent.
+    WITH_AGENT = "with_agent"
+    #: It ended meanwhile (resolved, expired, cancelled by the worker) and the desk worker
+    #: has yet to resume the bot and tell the citizen how it ended.
+    ENDING = "ending"
+    #: No handoff to leave (none, or its ending was already told).
+    NONE = "none"
 
 
 @dataclass(frozen=True)
@@ -250,8 +277,29 @@ class HandoffService:
         return self.handoffs.end(handoff_id, "resolved", only_from=("assigned",))
 
     def cancel(self, handoff_id: int) -> bool:
-        """The citizen left the queue ("batal") while waiting."""
+        """The citizen left the queue ("batal") while waiting; the desk worker resumes the bot."""
         return self.handoffs.end(handoff_id, "cancelled", only_from=("waiting",))
+
+    def leave_queue(self, sender_id: str) -> LeaveOutcome:
+        """The citizen wrote "batal" in a paused conversation: leave the queue if still waiting.
+
+        A waiting handoff is cancelled and marked resumed in one update: the bot resumes the
+        conversation and says so in the same turn, and the desk worker, which resumes only
+        handoffs not marked resumed, never says it a second time. A handoff an agent took
+        meanwhile stays with the agent.
+        """
+        handoff = self.handoffs.latest_for(sender_id)
+        if handoff is None:
+            return LeaveOutcome.NONE
+        if handoff.status == "waiting":
+            if self.handoffs.end(handoff.id, "cancelled", only_from=("waiting",), bot_resumed=True):
+                return LeaveOutcome.LEFT
+            handoff = self._get(handoff.id)  # taken or ended an instant ago
+        if handoff.is_open:
+            return LeaveOutcome.WITH_AGENT
+        if handoff.bot_resumed_at is None:
+            return LeaveOutcome.ENDING
+        return LeaveOutcome.NONE
 
     # --- timeouts ------------------------------------------------------------------------
 

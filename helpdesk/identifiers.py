@@ -161,18 +161,6 @@ def parse_choice(
     return found[0] if len(found) == 1 else None
 
 
-#: DIGIT services, in the order the assistant offers them.
-DIGIT_SERVICES: dict[str, tuple[str, ...]] = {
-    "status": ("status", "cek status", "status akun", "cek akun", "status user"),
-    "email_check": ("email", "e mail", "cek email", "surel", "alamat email"),
-    "activation": ("aktivasi", "aktifkan", "aktivasikan", "mengaktifkan", "activation"),
-    "reset": ("reset", "reset password", "lupa password", "lupa kata sandi", "atur ulang"),
-    "unblock": ("buka blokir", "unblock", "diblokir", "terblokir", "blokir", "unblok"),
-}
-
-#: DIGIT services that win over the checks when a request names both ("aktivasi ... email").
-DIGIT_ACTION_SERVICES: tuple[str, ...] = ("activation", "reset", "unblock")
-
 #: Identity types of a DIGIT account.
 ID_TYPE_CHOICES: dict[str, tuple[str, ...]] = {
     "nik": ("nik", "ktp", "nomor induk kependudukan"),

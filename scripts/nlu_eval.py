@@ -322,7 +322,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--xsid",
         type=Path,
         default=REPO_ROOT / "eval" / "xsid",
-        help="folder with nlu_train.yml and nlu_test.yml (default eval/xsid, shipped: CC BY-SA 4.0)",
+        help="folder with nlu_train.yml and nlu_test.yml (default: eval/xsid, CC BY-SA 4.0)",
     )
     parser.add_argument("--data", type=Path, default=REPO_ROOT / "data" / "nlu")
     parser.add_argument(

@@ -9,16 +9,15 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import slots
-from actions.forms.service_form import ServiceFormValidation, shown
+from actions.forms.service_form import NOT_AN_ANSWER, ServiceFormValidation, shown
 from helpdesk.identifiers import (
-    DIGIT_ACTION_SERVICES,
-    DIGIT_SERVICES,
     ID_TYPE_CHOICES,
     IDENTITY_RULES,
     DigitRule,
     IdentifierError,
     parse_choice,
 )
+from helpdesk.keywords import digit_service_of
 from helpdesk.validation import validate_email
 
 #: Any identity number, before its type is known.
@@ -56,9 +55,18 @@ class ValidateDigitForm(ServiceFormValidation, FormValidationAction):
     def extract_digit_service(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return self.extract_choice(
-            tracker, slots.DIGIT_SERVICE, DIGIT_SERVICES, "digit_service", DIGIT_ACTION_SERVICES
-        )
+        """The answer to the service question (checked by `validate_digit_service`), or the
+        service the opening request names in informal words ("akun digit sy keblokir")."""
+        if tracker.get_slot(slots.DIGIT_SERVICE):
+            return {}
+        text = str((tracker.latest_message or {}).get("text") or "").strip()
+        intent = self.latest_intent(tracker)
+        if self.requested(tracker) == slots.DIGIT_SERVICE:
+            return {} if intent in NOT_AN_ANSWER or not text else {slots.DIGIT_SERVICE: text}
+        if intent == "digit_service":
+            service = digit_service_of(text)
+            return {slots.DIGIT_SERVICE: service} if service else {}
+        return {}
 
     def extract_digit_id_type(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -73,7 +81,7 @@ class ValidateDigitForm(ServiceFormValidation, FormValidationAction):
         domain: DomainDict,
     ) -> dict[str, Any]:
         """One of status, email_check, activation, reset, unblock (1-5 or a keyword)."""
-        key = parse_choice(slot_value, DIGIT_SERVICES, DIGIT_ACTION_SERVICES)
+        key = digit_service_of(slot_value, numbered=True)
         if key is None:
             return self.reject(
                 dispatcher,

@@ -1,4 +1,5 @@
-"""validate_ticket_form: subject, chronology, attachment, e-mail and the confirmation."""
+"""validate_ticket_form: subject, chronology, attachment, e-mail, the confirmation and, after
+"Ubah", which field to change."""
 
 from __future__ import annotations
 
@@ -9,6 +10,13 @@ from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
+from actions.base import UTTER_BUTTON_OUTDATED, is_button_payload, latest_text
+from helpdesk.keywords import (
+    ALL_FIELDS,
+    read_ticket_review,
+    ticket_fields_of,
+    wants_no_change,
+)
 from helpdesk.validation import validate_attachment, validate_email
 
 MIN_SUBJECT_LENGTH = 5
@@ -39,8 +47,6 @@ SKIP_WORDS = frozenset(
         "-",
     }
 )
-_SEND_WORDS = frozenset({"kirim", "kirim tiket", "ya", "iya", "ok", "oke", "benar", "sudah benar"})
-_EDIT_WORDS = frozenset({"ubah", "ganti", "edit", "perbaiki", "ulang", "isi ulang", "salah"})
 
 
 def _clean(text: Any) -> str:
@@ -51,11 +57,45 @@ def _words(text: Any) -> str:
     return " ".join(re.sub(r"[^0-9a-z-]+", " ", _clean(text).lower()).split())
 
 
+def _edit(fields: tuple[str, ...]) -> dict[str, Any]:
+    """Slot updates that change `fields` (keys of `slots.TICKET_FIELD_SLOTS`); with none,
+    the form asks which one before showing the summary again."""
+    if not fields:
+        return {slots.TICKET_CONFIRMATION: slots.CONFIRM_EDIT, slots.TICKET_EDIT_FIELD: None}
+    # Only the named fields are asked again; the summary follows with the others kept.
+    result: dict[str, Any] = {slots.TICKET_FIELD_SLOTS[field]: None for field in fields}
+    every = len(fields) == len(slots.TICKET_FIELD_SLOTS)
+    result[slots.TICKET_EDIT_FIELD] = ALL_FIELDS if every else fields[0]
+    result[slots.TICKET_CONFIRMATION] = None
+    return result
+
+
+def _outdated_button(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """A button of an earlier step ("/affirm", a rating) pressed where the citizen should
+    write text: say so politely (the form asks again) instead of storing the payload."""
+    if not is_button_payload(tracker):
+        return False
+    dispatcher.utter_message(response=UTTER_BUTTON_OUTDATED)
+    return True
+
+
 class ValidateTicketForm(FormValidationAction):
     """Validate each ticket field, giving the reason when a value is refused."""
 
     def name(self) -> str:
         return "validate_ticket_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
+    ) -> list[str]:
+        """Which field to change is asked only after "Ubah" that named none."""
+        if tracker.get_slot(slots.TICKET_CONFIRMATION) == slots.CONFIRM_EDIT:
+            return domain_slots
+        return [slot for slot in domain_slots if slot != slots.TICKET_EDIT_FIELD]
 
     def validate_ticket_subject(
         self,
@@ -65,6 +105,8 @@ class ValidateTicketForm(FormValidationAction):
         domain: dict[str, Any],
     ) -> dict[str, Any]:
         """A short title of at least `MIN_SUBJECT_LENGTH` characters (long ones are cut)."""
+        if _outdated_button(dispatcher, tracker):
+            return {slots.TICKET_SUBJECT: None}
         subject = _clean(slot_value)
         if len(subject) < MIN_SUBJECT_LENGTH:
             dispatcher.utter_message(response="utter_invalid_ticket_subject")
@@ -79,6 +121,8 @@ class ValidateTicketForm(FormValidationAction):
         domain: dict[str, Any],
     ) -> dict[str, Any]:
         """At least one sentence (`MIN_CHRONOLOGY_LENGTH` characters)."""
+        if _outdated_button(dispatcher, tracker):
+            return {slots.TICKET_CHRONOLOGY: None}
         chronology = str(slot_value or "").strip()
         if len(_clean(chronology)) < MIN_CHRONOLOGY_LENGTH:
             dispatcher.utter_message(response="utter_invalid_ticket_chronology")
@@ -124,12 +168,34 @@ class ValidateTicketForm(FormValidationAction):
         tracker: Tracker,
         domain: dict[str, Any],
     ) -> dict[str, Any]:
-        """ "kirim" completes the form; "ubah" clears the fields so the form asks them again."""
-        answer = _words(slot_value)
-        if answer in _SEND_WORDS:
+        """ "kirim" completes the form; "ubah email" clears that field so the form asks it
+        again, a bare "ubah" asks which field first (`required_slots`)."""
+        # The typed text decides ("ya, ganti email" is a change, though NLU may call it
+        # affirm); a button payload or a text that says neither falls back to the mapping's
+        # "kirim" (affirm) or "ubah" (deny).
+        answer = read_ticket_review(latest_text(tracker))
+        if not (answer.send or answer.edit):
+            answer = read_ticket_review(slot_value)
+        if answer.edit:
+            return _edit(answer.fields)
+        if answer.send:
             return {slots.TICKET_CONFIRMATION: slots.CONFIRM_SEND}
-        if answer in _EDIT_WORDS:
-            dispatcher.utter_message(response="utter_ticket_edit")
-            return {name: None for name in slots.FORM_SLOTS[slots.TICKET_FORM]}
         dispatcher.utter_message(response="utter_invalid_ticket_confirmation")
         return {slots.TICKET_CONFIRMATION: None}
+
+    def validate_ticket_edit_field(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The field to change (a button, a keyword, 1-4 or "semua"); "tidak ada" shows the
+        summary again unchanged."""
+        fields = ticket_fields_of(slot_value)
+        if fields:
+            return _edit(fields)
+        if wants_no_change(slot_value):
+            return {slots.TICKET_EDIT_FIELD: None, slots.TICKET_CONFIRMATION: None}
+        dispatcher.utter_message(response="utter_invalid_ticket_edit_field")
+        return {slots.TICKET_EDIT_FIELD: None}

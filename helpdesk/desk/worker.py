@@ -2,7 +2,10 @@
 
 Every `interval` seconds (and at once when woken by the desk after an agent acted) one pass:
 
-1. takes out of the queue the waiting citizens who wrote "batal" (the cancel intent);
+1. takes out of the queue the waiting citizens who wrote "batal" that the bot did not answer
+   itself (the bot answers the cancel intent at once, `action_leave_queue`; this step is the
+   fallback for a leave text the NLU read otherwise, a conversation queued before that, or an
+   action server that was down);
 2. assigns waiting handoffs round-robin to online agents with room;
 3. expires handoffs nobody took within the timeout;
 4. delivers the agents' pending replies (the outbox) through the Rasa server, which sends them
@@ -27,6 +30,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Callable, Protocol
 
 from helpdesk.backends.masking import mask_digits
+from helpdesk.handoff import is_leave_request
 from helpdesk.rasa_events import TrackerEvent, latest_session, read_events
 from helpdesk.transcript import turns_from_events
 
@@ -40,9 +44,6 @@ logger = logging.getLogger(__name__)
 
 #: The action that resumes the bot after a handoff ended.
 END_ACTION = "action_handoff_end"
-#: Intents and texts with which a waiting citizen leaves the queue.
-LEAVE_INTENTS = frozenset({"cancel"})
-LEAVE_TEXTS = frozenset({"batal", "/cancel", "batalkan", "keluar antrean", "keluar antrian"})
 #: Retries after a failed delivery or resume wait this long, doubling up to `RETRY_MAX`.
 RETRY_BASE = timedelta(seconds=2)
 RETRY_MAX = timedelta(seconds=15)
@@ -82,12 +83,9 @@ class PassReport:
 
 
 def wants_to_leave(event: TrackerEvent) -> bool:
-    """True for a citizen message meaning "take me out of the queue"."""
-    if event.type_name != "user":
-        return False
-    if event.intent in LEAVE_INTENTS:
-        return True
-    return " ".join(event.text.lower().split()) in LEAVE_TEXTS
+    """True for a citizen message meaning "take me out of the queue" (see
+    `helpdesk.handoff.LEAVE_INTENTS` and `LEAVE_TEXTS`)."""
+    return event.type_name == "user" and is_leave_request(event.intent, event.text)
 
 
 class DeskWorker:

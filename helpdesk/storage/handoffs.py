@@ -317,17 +317,26 @@ class HandoffRepository(_Repository):
         *,
         ticket_id: str | None = None,
         only_from: Iterable[str] = HANDOFF_OPEN_STATUSES,
+        bot_resumed: bool = False,
     ) -> bool:
         """End an open handoff as resolved, cancelled or expired (with its ticket).
+
+        Args:
+            bot_resumed: The bot resumes the conversation itself in the same turn (the
+                citizen left the queue): `bot_resumed_at` is set with the ending, in one
+                update, so the desk worker never resumes it a second time.
 
         Returns:
             True when this call ended it (False: already ended, or not in `only_from`).
         """
         if status not in HANDOFF_END_STATUSES:
             raise ValueError(f"a handoff ends as one of {HANDOFF_END_STATUSES}, not {status!r}")
-        values: dict[str, Any] = {"status": status, "ended_at": utcnow()}
+        now = utcnow()
+        values: dict[str, Any] = {"status": status, "ended_at": now}
         if ticket_id is not None:
             values["ticket_id"] = ticket_id
+        if bot_resumed:
+            values["bot_resumed_at"] = now
         return self._update(handoff_id, [Handoff.status.in_(tuple(only_from))], **values)
 
     def set_ticket(self, handoff_id: int, ticket_id: str) -> None:

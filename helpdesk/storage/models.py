@@ -254,6 +254,8 @@ class Handoff(Base):
     messages are logged in the tracker store and shown to the agent, the bot says nothing.
     `bot_resumed_at` stays empty until the Rasa server has resumed the conversation and told
     the citizen how it ended, so a crash between the two is finished by the desk's worker.
+    A citizen who leaves the queue ("batal" while waiting) is answered by the bot in the same
+    turn (`action_leave_queue`): that ending is stored with `bot_resumed_at` already set.
     """
 
     __tablename__ = "handoff"

@@ -87,8 +87,10 @@ def make_tracker(
     active_loop: str | None = None,
     events: list[dict[str, Any]] | None = None,
     sender_id: str = "6281234567890",
+    paused: bool = False,
 ) -> Tracker:
-    """A tracker whose latest message is `text` with `intent` and `entities`."""
+    """A tracker whose latest message is `text` with `intent` and `entities` (`paused`: a
+    conversation Rasa keeps paused, e.g. queued for a human agent)."""
     latest = {
         "text": text,
         "intent": {"name": intent, "confidence": 1.0},
@@ -99,7 +101,7 @@ def make_tracker(
         dict(slots or {}),
         latest,
         events if events is not None else [],
-        False,
+        paused,
         None,
         {"name": active_loop} if active_loop else {},
         "action_listen",

@@ -200,8 +200,12 @@ async def test_rejected_in_office_hours_joins_the_agents_queue(services, dispatc
     events = await rejected(services, OPEN).run(dispatcher, tracker, {})
 
     assert responses(dispatcher) == ["utter_faq_rejected_handoff", "utter_handoff_queued_busy"]
-    assert events[-1] == {"event": "pause", "timestamp": None}
-    assert slot_events(events) == {"awaiting_feedback": False, "handoff_route": "queue"}
+    assert {"event": "pause", "timestamp": None} in events
+    assert slot_events(events) == {
+        "awaiting_feedback": False,
+        "handoff_route": "queue",
+        "handoff_waiting": True,
+    }
     record = services.handoffs.open_for("6281234567890")
     assert (record.question, record.category) == ("lupa password sakti", "SAKTI")
     # Still recorded as unanswered for the knowledge managers.

@@ -17,9 +17,7 @@ def _user(text: str) -> dict:
     return {"event": "user", "text": text, "parse_data": {"intent": {"name": "greet"}}}
 
 
-async def test_first_greeting_of_the_session_gets_the_introduction_and_menu(
-    services, dispatcher
-):
+async def test_first_greeting_of_the_session_gets_the_introduction_and_menu(services, dispatcher):
     tracker = make_tracker("halo", intent="greet", events=[*SESSION_OPENING, _user("halo")])
 
     events = await ActionGreet(services).run(dispatcher, tracker, {})

@@ -112,8 +112,15 @@ async def test_in_office_hours_the_conversation_joins_the_queue_paused(services,
     assert responses(dispatcher) == ["utter_handoff_queued"]
     reply = dispatcher.messages[0]
     assert (reply["position"], reply["wait_minutes"]) == (1, 3)  # no history: 3 min per place
-    assert events[-1] == {"event": "pause", "timestamp": None}
-    assert slot_events(events) == {"awaiting_feedback": False, "handoff_route": "queue"}
+    # Paused, and the bot's turn ends there: the citizen's next message (a "batal" too)
+    # follows an action_listen, so the rule that leaves the queue applies to it.
+    assert events[-2] == {"event": "pause", "timestamp": None}
+    assert (events[-1]["event"], events[-1]["name"]) == ("action", "action_listen")
+    assert slot_events(events) == {
+        "awaiting_feedback": False,
+        "handoff_route": "queue",
+        "handoff_waiting": True,
+    }
 
     record = services.handoffs.open_for(SENDER)
     assert record is not None and record.status == "waiting"
@@ -163,6 +170,7 @@ async def test_a_second_request_repeats_the_place_of_the_same_handoff(services, 
     assert responses(dispatcher) == ["utter_handoff_still_queued"]
     assert dispatcher.messages[0]["position"] == 2
     assert slot_events(events)["handoff_route"] == "queue"
+    assert slot_events(events)["handoff_waiting"] is True
     assert {"event": "pause", "timestamp": None} in events
     assert len(services.handoffs.search(statuses=["waiting"])) == 2
 
@@ -177,6 +185,8 @@ async def test_a_request_while_an_agent_holds_the_conversation_says_so(services,
 
     assert responses(dispatcher) == ["utter_handoff_in_progress"]
     assert {"event": "pause", "timestamp": None} in events
+    # Not waiting: a "batal" now is a message for the agent, the bot stays silent.
+    assert slot_events(events)["handoff_waiting"] is None
 
 
 async def test_the_last_faq_question_and_its_category_go_with_the_request(services, dispatcher):

@@ -67,6 +67,7 @@ async def test_resolved_thanks_and_starts_the_agent_rating(services, dispatcher)
     assert {"event": "active_loop", "name": "csat_form", "timestamp": None} in events
     assert slot_events(events) == {
         "handoff_route": None,
+        "handoff_waiting": None,
         "awaiting_feedback": False,
         "csat_rating": None,
         "csat_kind": "agent",
@@ -87,7 +88,7 @@ async def test_cancelled_resumes_and_points_to_the_menu(services, dispatcher):
 
     assert responses(dispatcher) == ["utter_handoff_cancelled"]
     assert events[0] == RESUME and is_listen(events[-1])
-    assert slot_events(events) == {"handoff_route": None}
+    assert slot_events(events) == {"handoff_route": None, "handoff_waiting": None}
     assert "active_loop" not in event_names(events)
 
 

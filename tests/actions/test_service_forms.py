@@ -448,6 +448,62 @@ async def test_digit_service_from_the_opening_request(digit_form, dispatcher):
     assert dispatcher.messages == []
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("akun digit sy keblokir", "unblock"),
+        ("akun digit saya ke blokir min", "unblock"),
+        ("akun DIGIT kena blokir", "unblock"),
+        ("akun digit saya terkunci", "unblock"),
+        ("akun digit kblokir", "unblock"),  # a typo
+        ("lupa pw digit", "reset"),
+        ("riset pasword digit", "reset"),
+        ("aktivasi akun digit", "activation"),
+        ("akun digit sy ga aktif2", "activation"),
+        ("cek email digit", "email_check"),
+        ("imel digit yg terdaftar apa", "email_check"),
+        ("cek status akun digit", "status"),
+    ],
+)
+async def test_informal_opening_request_preselects_the_service(
+    digit_form, dispatcher, text, expected
+):
+    tracker = form_tracker("digit_form", text, intent="digit_service", requested=None)
+
+    events = await digit_form.run(dispatcher, tracker, domain())
+
+    # Filled before the form asks anything, so the service question is skipped.
+    assert slot_events(events)["digit_service"] == expected
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("akun saya keblokir", "unblock"),
+        ("lupa password", "reset"),
+        ("5", "unblock"),
+        ("pilih 2", "email_check"),
+    ],
+)
+async def test_digit_service_answer_in_informal_words(digit_form, dispatcher, text, expected):
+    tracker = form_tracker("digit_form", text, intent="inform", requested="digit_service")
+
+    events = await digit_form.run(dispatcher, tracker, domain())
+
+    assert slot_events(events)["digit_service"] == expected
+    assert dispatcher.messages == []
+
+
+def test_digit_service_buttons_choose_their_service():
+    """Each button of utter_ask_digit_service picks the service its place in the list says."""
+    from helpdesk.keywords import DIGIT_SERVICE_KEYWORDS, digit_service_of
+
+    [variant] = _domain_files()["responses"]["utter_ask_digit_service"]
+    chosen = [digit_service_of(button["payload"], numbered=True) for button in variant["buttons"]]
+    assert chosen == list(DIGIT_SERVICE_KEYWORDS.keys)
+
+
 async def test_opening_request_without_a_keyword_extracts_nothing(digit_form, dispatcher):
     tracker = form_tracker("digit_form", "tolong akun digit saya", intent="digit_service")
 

@@ -83,12 +83,26 @@ async def test_an_open_handoff_keeps_the_new_session_silent_and_paused(services,
     events = await ActionSessionStart(services, clock=_at_utc(2)).run(dispatcher, tracker, {})
 
     assert dispatcher.messages == []
-    assert [e["event"] for e in events] == ["session_started", "slot", "pause", "action"]
+    assert [e["event"] for e in events] == ["session_started", "slot", "slot", "pause", "action"]
     assert events[1]["value"] == {"name": "Budi"}
+    assert (events[2]["name"], events[2]["value"]) == ("handoff_waiting", True)
     assert events[-1]["name"] == "action_listen"
     # A session under an agent is not a new conversation with the bot.
     with services.session_factory() as session:
         assert list(session.execute(select(Conversation)).scalars()) == []
+
+
+async def test_a_waiting_handoff_keeps_batal_open_in_the_new_session(services, dispatcher):
+    services.handoff.request("6281234567890")
+
+    events = await ActionSessionStart(services, clock=_at_utc(2)).run(
+        dispatcher, make_tracker(), {}
+    )
+
+    assert {"event": "slot", "name": "handoff_waiting", "value": True} in [
+        {k: e.get(k) for k in ("event", "name", "value")} for e in events
+    ]
+    assert "pause" in [e["event"] for e in events]
 
 
 async def test_an_ended_handoff_greets_as_usual(services, dispatcher):

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
+from rasa_sdk import Tracker
+from sqlalchemy import func, select
 
 from actions.check_ticket_status import ActionCheckTicketStatus
 from actions.create_ticket import ActionCreateTicket
 from actions.forms.validate_ticket_form import ValidateTicketForm
 from actions.forms.validate_ticket_status_form import ValidateTicketStatusForm
+from helpdesk.storage.models import Ticket
 from helpdesk.tickets import TicketDraft
 from tests.actions.conftest import (
     domain_dict,
@@ -26,6 +30,8 @@ TICKET_SLOTS = {
     "ticket_email": "budi@contoh.go.id",
     "ticket_confirmation": "kirim",
 }
+#: Every slot of ticket_form (cleared once the ticket is created or cancelled).
+FORM_SLOTS = (*TICKET_SLOTS, "ticket_edit_field")
 
 
 # --- validate_ticket_form -------------------------------------------------------------
@@ -42,6 +48,15 @@ def test_subject_too_short_is_re_asked_with_reason(validator, dispatcher):
         "ticket_subject": None
     }
     assert responses(dispatcher) == ["utter_invalid_ticket_subject"]
+
+
+@pytest.mark.parametrize("field", ["ticket_subject", "ticket_chronology"])
+def test_a_button_of_an_earlier_step_is_not_stored_as_text(validator, dispatcher, field):
+    payload = '/inform{"number":"3"}'  # an old rating button, long enough to pass as text
+    validate = getattr(validator, f"validate_{field}")
+
+    assert validate(payload, dispatcher, make_tracker(payload), {}) == {field: None}
+    assert responses(dispatcher) == ["utter_button_outdated"]
 
 
 def test_subject_is_trimmed_and_cut(validator, dispatcher):
@@ -106,28 +121,247 @@ def test_confirmation_send_edit_and_unknown(validator, dispatcher):
     assert validator.validate_ticket_confirmation("Kirim Tiket", dispatcher, tracker, {}) == {
         "ticket_confirmation": "kirim"
     }
+    # A bare "ubah" keeps every value and waits for the field (see the tests below).
     edit = validator.validate_ticket_confirmation("ubah", dispatcher, tracker, {})
-    assert edit == {name: None for name in TICKET_SLOTS}
+    assert edit == {"ticket_confirmation": "ubah", "ticket_edit_field": None}
     assert validator.validate_ticket_confirmation("hmm", dispatcher, tracker, {}) == {
         "ticket_confirmation": None
     }
-    assert responses(dispatcher) == ["utter_ticket_edit", "utter_invalid_ticket_confirmation"]
+    assert responses(dispatcher) == ["utter_invalid_ticket_confirmation"]
 
 
-async def test_edit_through_the_form_clears_every_field(dispatcher):
-    slots = {**TICKET_SLOTS, "ticket_confirmation": "ubah", "requested_slot": "ticket_confirmation"}
-    tracker = make_tracker(
-        "/deny",
-        intent="deny",
-        slots=slots,
-        active_loop="ticket_form",
-        events=[{"event": "slot", "name": "ticket_confirmation", "value": "ubah"}],
+# --- "Ubah" at the summary: change one field, keep the others ----------------------------
+
+FIELD_SLOTS = {
+    "subject": "ticket_subject",
+    "chronology": "ticket_chronology",
+    "attachment": "ticket_attachment",
+    "email": "ticket_email",
+}
+
+
+def review_tracker(
+    text: str,
+    *,
+    intent: str = "inform",
+    candidates: dict[str, Any],
+    slots: dict[str, Any] | None = None,
+    requested: str = "ticket_confirmation",
+) -> Tracker:
+    """The ticket form after the user answered `requested` with `text` (its slot candidates
+    are the last events, as Rasa's FormAction sends them to the validator)."""
+    values = {
+        **TICKET_SLOTS,
+        "ticket_confirmation": None,
+        **(slots or {}),
+        **candidates,
+        "requested_slot": requested,
+    }
+    events: list[dict[str, Any]] = [
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": text, "parse_data": {}},
+    ]
+    events.extend({"event": "slot", "name": k, "value": v} for k, v in candidates.items())
+    return make_tracker(text, intent=intent, slots=values, active_loop="ticket_form", events=events)
+
+
+def asked_next(tracker: Tracker, events: list[dict[str, Any]]) -> str | None:
+    """The slot the form asks next: the validator's `requested_slot`, else what Rasa's
+    FormAction picks (the first empty slot of the domain form, in order)."""
+    updates = slot_events(events)
+    if "requested_slot" in updates:
+        return updates["requested_slot"]
+    values = {**tracker.slots, **updates}
+    required = domain_dict()["forms"]["ticket_form"]["required_slots"]
+    return next((slot for slot in required if values.get(slot) is None), None)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "candidate"),
+    [
+        ("/deny", "deny", "ubah"),  # the "Ubah" button
+        ("ubah", "deny", "ubah"),
+        ("Ubah", "inform", "Ubah"),
+        ("ganti", "inform", "ganti"),
+        ("ada yang salah", "deny", "ubah"),
+        ("tidak sesuai", "deny", "ubah"),
+        ("mau edit dulu", "inform", "mau edit dulu"),
+    ],
+)
+async def test_ubah_asks_which_field_and_keeps_every_value(dispatcher, text, intent, candidate):
+    tracker = review_tracker(text, intent=intent, candidates={"ticket_confirmation": candidate})
+
+    events = await ValidateTicketForm().run(dispatcher, tracker, domain_dict())
+
+    # No field is cleared: the form asks which one (utter_ask_ticket_edit_field).
+    assert slot_events(events) == {"ticket_confirmation": "ubah", "ticket_edit_field": None}
+    assert asked_next(tracker, events) == "ticket_edit_field"
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "candidate", "field"),
+    [
+        ("ubah email", "deny", "ubah", "email"),
+        ("ubah email", "inform", "ubah email", "email"),
+        ("ganti subjek", "inform", "ganti subjek", "subject"),
+        ("ganti perihalnya", "inform", "ganti perihalnya", "subject"),
+        ("emailnya salah", "deny", "ubah", "email"),
+        ("ya, ganti kronologi", "affirm", "kirim", "chronology"),
+        ("lampiran mau diubah", "inform", "lampiran mau diubah", "attachment"),
+        ("ubah imel sy", "inform", "ubah imel sy", "email"),
+        ("kronologinya kurang lengkap", "inform", "kronologinya kurang lengkap", "chronology"),
+    ],
+)
+async def test_ubah_naming_a_field_clears_only_that_field(
+    dispatcher, text, intent, candidate, field
+):
+    tracker = review_tracker(text, intent=intent, candidates={"ticket_confirmation": candidate})
+
+    events = await ValidateTicketForm().run(dispatcher, tracker, domain_dict())
+
+    slot = FIELD_SLOTS[field]
+    assert slot_events(events) == {
+        slot: None,
+        "ticket_edit_field": field,
+        "ticket_confirmation": None,
+        "requested_slot": slot,
+    }
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "intent", "field"),
+    [
+        ("subjek", "inform", "subject"),  # the buttons' payloads
+        ("kronologi", "inform", "chronology"),
+        ("lampiran", "inform", "attachment"),
+        ("email", "inform", "email"),
+        ("Subjek", "nlu_fallback", "subject"),
+        ("judul", "inform", "subject"),
+        ("2", "menu_select", "chronology"),
+        ("yang lampirannya", "inform", "attachment"),
+        ("e-mail sy", "inform", "email"),
+        ("kronolgi", "inform", "chronology"),  # a typo
+    ],
+)
+async def test_the_chosen_field_alone_is_asked_again(dispatcher, answer, intent, field):
+    tracker = review_tracker(
+        answer,
+        intent=intent,
+        candidates={"ticket_edit_field": answer},
+        slots={"ticket_confirmation": "ubah"},
+        requested="ticket_edit_field",
     )
 
     events = await ValidateTicketForm().run(dispatcher, tracker, domain_dict())
 
-    assert slot_events(events) == {name: None for name in TICKET_SLOTS}
-    assert responses(dispatcher) == ["utter_ticket_edit"]
+    slot = FIELD_SLOTS[field]
+    assert slot_events(events) == {
+        slot: None,
+        "ticket_edit_field": field,
+        "ticket_confirmation": None,
+        "requested_slot": slot,
+    }
+    assert dispatcher.messages == []
+
+
+async def test_semua_asks_every_field_again(dispatcher):
+    tracker = review_tracker(
+        "semua",
+        candidates={"ticket_edit_field": "semua"},
+        slots={"ticket_confirmation": "ubah"},
+        requested="ticket_edit_field",
+    )
+
+    events = await ValidateTicketForm().run(dispatcher, tracker, domain_dict())
+
+    assert slot_events(events) == {
+        **{slot: None for slot in FIELD_SLOTS.values()},
+        "ticket_edit_field": "all",
+        "ticket_confirmation": None,
+        "requested_slot": "ticket_subject",
+    }
+
+
+async def test_an_unknown_field_is_re_asked(dispatcher):
+    tracker = review_tracker(
+        "hmm bingung",
+        candidates={"ticket_edit_field": "hmm bingung"},
+        slots={"ticket_confirmation": "ubah"},
+        requested="ticket_edit_field",
+    )
+
+    events = await ValidateTicketForm().run(dispatcher, tracker, domain_dict())
+
+    assert slot_events(events) == {"ticket_edit_field": None}
+    assert asked_next(tracker, events) == "ticket_edit_field"
+    assert responses(dispatcher) == ["utter_invalid_ticket_edit_field"]
+
+
+@pytest.mark.parametrize("answer", ["tidak ada", "gak ada", "sudah benar"])
+async def test_nothing_to_change_shows_the_summary_again(dispatcher, answer):
+    tracker = review_tracker(
+        answer,
+        candidates={"ticket_edit_field": answer},
+        slots={"ticket_confirmation": "ubah"},
+        requested="ticket_edit_field",
+    )
+
+    events = await ValidateTicketForm().run(dispatcher, tracker, domain_dict())
+
+    assert slot_events(events) == {
+        "ticket_edit_field": None,
+        "ticket_confirmation": None,
+        "requested_slot": "ticket_confirmation",
+    }
+    assert dispatcher.messages == []
+
+
+async def test_after_the_change_the_summary_shows_the_kept_values(dispatcher):
+    tracker = review_tracker(
+        "siti@contoh.go.id",
+        candidates={"ticket_email": "siti@contoh.go.id"},
+        slots={"ticket_email": None, "ticket_edit_field": "email"},
+        requested="ticket_email",
+    )
+
+    events = await ValidateTicketForm().run(dispatcher, tracker, domain_dict())
+
+    assert slot_events(events) == {
+        "ticket_email": "siti@contoh.go.id",
+        "requested_slot": "ticket_confirmation",
+    }
+    # The summary (utter_ask_ticket_confirmation) reads the other values, untouched.
+    assert {name: tracker.slots[name] for name in FIELD_SLOTS.values()} == {
+        **{name: TICKET_SLOTS[name] for name in FIELD_SLOTS.values()},
+        "ticket_email": "siti@contoh.go.id",
+    }
+
+
+async def test_send_at_the_summary_completes_the_form(dispatcher):
+    tracker = review_tracker(
+        "/affirm", intent="affirm", candidates={"ticket_confirmation": "kirim"}
+    )
+
+    events = await ValidateTicketForm().run(dispatcher, tracker, domain_dict())
+
+    assert slot_events(events) == {"ticket_confirmation": "kirim", "requested_slot": None}
+
+
+def test_edit_question_buttons_name_each_field():
+    """The buttons of utter_ask_ticket_edit_field choose the field their title says."""
+    from helpdesk.keywords import ticket_fields_of
+    from tests.actions.test_service_forms import _domain_files
+
+    [variant] = _domain_files()["responses"]["utter_ask_ticket_edit_field"]
+    chosen = {b["title"]: ticket_fields_of(b["payload"]) for b in variant["buttons"]}
+    assert chosen == {
+        "Subjek": ("subject",),
+        "Kronologi": ("chronology",),
+        "Lampiran": ("attachment",),
+        "Email": ("email",),
+    }
 
 
 # --- validate_ticket_status_form ------------------------------------------------------
@@ -166,7 +400,7 @@ async def test_create_ticket_stores_and_replies_with_id(services, dispatcher):
     assert responses(dispatcher) == ["utter_ticket_created"]
     ticket_id = dispatcher.messages[0]["ticket_number"]
     assert re.fullmatch(r"\d{8}-[A-Z]{6}", ticket_id)
-    assert slot_events(events) == {name: None for name in TICKET_SLOTS}
+    assert slot_events(events) == {name: None for name in FORM_SLOTS}
     info = services.tickets.get_status(ticket_id)
     assert info is not None
     assert (info.subject, info.email, info.attachment) == (
@@ -192,6 +426,56 @@ async def test_create_ticket_without_confirmation_creates_nothing(services, disp
     await ActionCreateTicket(services).run(dispatcher, make_tracker(slots=slots), {})
 
     assert responses(dispatcher) == ["utter_cancelled"]
+
+
+def _ticket_count(session_factory) -> int:
+    with session_factory() as session:
+        return int(session.scalar(select(func.count()).select_from(Ticket)) or 0)
+
+
+async def test_a_ticket_being_changed_is_not_created(services, session_factory, dispatcher):
+    slots = {**TICKET_SLOTS, "ticket_confirmation": "ubah", "ticket_edit_field": None}
+
+    events = await ActionCreateTicket(services).run(dispatcher, make_tracker(slots=slots), {})
+
+    assert _ticket_count(session_factory) == 0
+    assert slot_events(events) == {name: None for name in FORM_SLOTS}
+
+
+async def test_changing_a_field_then_sending_creates_one_ticket(
+    services, session_factory, dispatcher
+):
+    validator = ValidateTicketForm()
+    # "ubah email" at the summary, the new address, then "Kirim Tiket".
+    first = review_tracker("ubah email", intent="deny", candidates={"ticket_confirmation": "ubah"})
+    await validator.run(dispatcher, first, domain_dict())
+    second = review_tracker(
+        "siti@contoh.go.id",
+        candidates={"ticket_email": "siti@contoh.go.id"},
+        slots={**first.slots},
+        requested="ticket_email",
+    )
+    await validator.run(dispatcher, second, domain_dict())
+    third = review_tracker(
+        "/affirm",
+        intent="affirm",
+        candidates={"ticket_confirmation": "kirim"},
+        slots={**second.slots},
+    )
+    await validator.run(dispatcher, third, domain_dict())
+
+    create = ActionCreateTicket(services)
+    events = await create.run(dispatcher, make_tracker(slots=third.slots), {})
+    # The slots are cleared, so the same "Kirim Tiket" pressed twice creates nothing more.
+    cleared = {**third.slots, **slot_events(events)}
+    await create.run(dispatcher, make_tracker(slots=cleared), {})
+
+    assert _ticket_count(session_factory) == 1
+    ticket_id = dispatcher.messages[0]["ticket_number"]
+    info = services.tickets.get_status(ticket_id)
+    assert info is not None
+    assert (info.subject, info.email) == ("SP2D belum cair", "siti@contoh.go.id")
+    assert responses(dispatcher) == ["utter_ticket_created", "utter_cancelled"]
 
 
 # --- action_check_ticket_status -------------------------------------------------------

@@ -2,15 +2,18 @@
 
 The whole assistant runs (scripts/stack.py with `desk=True`), office hours always open and a
 handoff timeout of a few seconds. Covered: the queue message, the bot's silence while queued
-(the citizen's messages are kept in the tracker for the agent), "batal" leaving the queue and
-the bot answering again, and a request nobody takes becoming a ticket with the transcript
-whose id the citizen is told.
+(the citizen's messages are kept in the tracker for the agent), "batal" leaving the queue in
+the reply to "batal" itself (REST is synchronous: nothing said later reaches the citizen) and
+the very next question answered, "batal" staying a message for the agent once an agent holds
+the conversation, and a request nobody takes becoming a ticket with the transcript whose id
+the citizen is told.
 """
 
 from __future__ import annotations
 
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -19,7 +22,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from handoff_play import desk_services, handoff_env, say, texts, tracker_events, wait_for  # noqa: E402
+from handoff_play import (  # noqa: E402
+    create_agent,
+    desk_services,
+    handoff_env,
+    say,
+    texts,
+    tracker_events,
+    wait_for,
+)
 from stack import MODEL, Stack  # noqa: E402
 
 pytestmark = pytest.mark.live
@@ -57,18 +68,46 @@ def test_batal_leaves_the_queue_and_the_bot_answers_again(stack):
         for e in tracker_events(stack, sender)
     )
 
-    assert say(stack, sender, "batal") == []
-    resumed = wait_for(
-        lambda: any(e.get("event") == "resume" for e in tracker_events(stack, sender)),
-        15,
-        "the conversation to be resumed after batal",
-    )
-    assert resumed
-    after = " ".join(bot_texts_after(tracker_events(stack, sender), "batal")).lower()
-    assert "antrean" in after  # "Anda telah keluar dari antrean ..."
+    # "batal" is answered in its own reply: "Anda telah keluar dari antrean ...".
+    left = texts(say(stack, sender, "batal"))
+    assert "keluar dari antrean" in left, left
+    with desk_services(stack) as services:
+        handoff = services.handoffs.latest_for(sender)
+    assert handoff is not None
+    assert (handoff.status, handoff.bot_resumed_at is not None) == ("cancelled", True)
 
-    # The bot answers again.
-    assert say(stack, sender, "menu")
+    # The bot answers again, the very next question in its own reply.
+    answer = texts(say(stack, sender, "apa itu sp2d"))
+    assert "Surat Perintah Pencairan Dana" in answer, answer
+
+    # The desk worker (a pass every 2 s) does not resume it or say it a second time.
+    time.sleep(5)
+    events = tracker_events(stack, sender)
+    told = [t for t in bot_texts_after(events, "batal") if "keluar dari antrean" in t]
+    assert len(told) == 1, told
+    assert [e["event"] for e in events].count("resume") == 1
+
+
+def test_batal_while_an_agent_holds_the_conversation_is_for_the_agent(stack):
+    sender = "6281377700103"
+    say(stack, sender, "halo")
+    assert "antrean" in texts(say(stack, sender, "bicara dengan petugas")).lower()
+    with desk_services(stack) as services:
+        agent = create_agent(services, "rina-batal", "Rina", "rahasia-rina-123")
+        handoff = services.handoffs.open_for(sender)
+        assert handoff is not None
+        services.handoff.take(handoff.id, agent.id, 3)
+
+    # The bot stays silent; the agent sees "batal" like any other message.
+    assert say(stack, sender, "batal") == []
+    assert say(stack, sender, "printer saya masih rusak") == []
+    events = tracker_events(stack, sender)
+    assert any(e.get("event") == "user" and e.get("text") == "batal" for e in events)
+    assert not bot_texts_after(events, "batal")
+    with desk_services(stack) as services:
+        held = services.handoffs.get(handoff.id)
+    assert held is not None
+    assert (held.status, held.agent_id, held.bot_resumed_at) == ("assigned", agent.id, None)
 
 
 def test_a_request_nobody_takes_becomes_a_ticket(stack):

@@ -27,7 +27,7 @@ from helpdesk.desk.worker import (
     retry_delay,
     wants_to_leave,
 )
-from helpdesk.handoff import EXPIRED_SUBJECT
+from helpdesk.handoff import EXPIRED_SUBJECT, LeaveOutcome
 from helpdesk.rasa_events import RASA_EVENTS, TrackerEvent, latest_session, read_events
 from helpdesk.services import Services
 from helpdesk.settings import Settings
@@ -255,6 +255,29 @@ def test_an_assigned_conversation_is_not_cancelled_by_batal(
         agent,
     )
     assert rasa.calls == []
+
+
+def test_a_batal_the_bot_answered_itself_is_not_cancelled_or_resumed_again(
+    services, worker, rasa, tracker
+):
+    since = time.time() - 60
+    add_user(tracker, SENDER, since, "saya mau bicara dengan petugas", "human_handoff")
+    handoff = services.handoff.request(SENDER, channel="rest", since_ts=since).handoff
+    # action_leave_queue answered "batal" in the same turn: out of the queue, resumed, told.
+    add_user(tracker, SENDER, since + 10, "batal", "cancel")
+    assert services.handoff.leave_queue(SENDER) is LeaveOutcome.LEFT
+    add_event(tracker, SENDER, "action", since + 10.1, name="action_leave_queue")
+    add_event(tracker, SENDER, "resume", since + 10.2)
+    add_event(tracker, SENDER, "bot", since + 10.3, text="Anda telah keluar dari antrean.")
+
+    for _ in range(3):
+        report = worker.run_once()
+        assert (report.cancelled, report.resumed) == ([], [])
+        tick(worker)
+
+    assert rasa.calls == []  # no second "left the queue" message, no second resume
+    record = services.handoffs.get(handoff.id)
+    assert (record.status, record.resume_attempts) == ("cancelled", 0)
 
 
 def test_wants_to_leave_reads_user_events_only():

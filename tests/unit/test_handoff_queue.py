@@ -17,6 +17,8 @@ from helpdesk.handoff import (
     EXPIRED_SUBJECT,
     HandoffError,
     HandoffService,
+    LeaveOutcome,
+    is_leave_request,
 )
 from helpdesk.office_hours import load_office_hours
 from helpdesk.settings import PROJECT_ROOT
@@ -567,6 +569,80 @@ def test_cancel_only_takes_a_waiting_conversation_out(service, session_factory):
     assert service.cancel(waiting) is False
     assert statuses(service, waiting, held) == [("cancelled", None), ("assigned", agent)]
     assert service.handoffs.get(waiting).ended_at is not None
+
+
+# --- the citizen leaves the queue ("batal" answered by the bot) ------------------------------
+
+
+def test_leave_queue_cancels_a_waiting_handoff_and_marks_it_resumed(service):
+    waiting, other = queue(service, 2)
+    sender = service.handoffs.get(waiting).sender_id
+
+    assert service.leave_queue(sender) is LeaveOutcome.LEFT
+
+    left = service.handoffs.get(waiting)
+    assert left.status == "cancelled" and left.ended_at is not None
+    # One update: ended and resumed together, so the desk worker has nothing to resume.
+    assert left.bot_resumed_at == left.ended_at
+    assert service.handoffs.pending_resume(T0 - timedelta(days=1)) == []
+    assert statuses(service, other) == [("waiting", None)]
+    assert service.handoffs.position(other) == 1
+    # A second "batal": nothing left to leave.
+    assert service.leave_queue(sender) is LeaveOutcome.NONE
+
+
+def test_leave_queue_leaves_a_held_conversation_with_its_agent(service, session_factory):
+    agent = add_agent(session_factory, "sari")
+    (held,) = queue(service, 1)
+    service.take(held, agent, 3)
+
+    assert service.leave_queue(service.handoffs.get(held).sender_id) is LeaveOutcome.WITH_AGENT
+    assert statuses(service, held) == [("assigned", agent)]
+    assert service.handoffs.get(held).bot_resumed_at is None
+
+
+def test_leave_queue_after_an_agent_took_it_an_instant_ago(service, session_factory, monkeypatch):
+    agent = add_agent(session_factory, "sari")
+    (handoff,) = queue(service, 1)
+    sender = service.handoffs.get(handoff).sender_id
+    latest_for = service.handoffs.latest_for
+    # The bot reads the handoff while it waits; the agent takes it before the cancel.
+    seen = latest_for(sender)
+    service.take(handoff, agent, 3)
+    monkeypatch.setattr(service.handoffs, "latest_for", lambda _sender: seen)
+
+    assert service.leave_queue(sender) is LeaveOutcome.WITH_AGENT
+    assert statuses(service, handoff) == [("assigned", agent)]
+
+
+def test_leave_queue_of_an_ending_the_worker_has_yet_to_tell(service):
+    (handoff,) = queue(service, 1)
+    sender = service.handoffs.get(handoff).sender_id
+    assert service.expire(handoff)
+
+    assert service.leave_queue(sender) is LeaveOutcome.ENDING
+    assert service.handoffs.get(handoff).status == "expired"
+
+    service.handoffs.mark_resumed(handoff)
+    assert service.leave_queue(sender) is LeaveOutcome.NONE
+
+
+def test_leave_queue_without_a_handoff(service):
+    assert service.leave_queue("6289999999999") is LeaveOutcome.NONE
+
+
+@pytest.mark.parametrize(
+    ("intent", "text", "leaves"),
+    [
+        ("cancel", "gak jadi", True),
+        (None, "  Batal ", True),
+        ("nlu_fallback", "keluar   antrian", True),
+        ("inform", "batal dulu", False),
+        (None, None, False),
+    ],
+)
+def test_is_leave_request(intent, text, leaves):
+    assert is_leave_request(intent, text) is leaves
 
 
 # --- timeouts ---------------------------------------------------------------------------------
