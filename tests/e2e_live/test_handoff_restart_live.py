@@ -204,13 +204,17 @@ def test_resolve_while_rasa_is_down_resumes_the_bot_once_it_is_back(running, ser
     )
     stack.restart("rasa")
     restart_seconds = time.monotonic() - down_at
+    # Attempts made while Rasa was down depend on how long its restart took (a minute and
+    # more on a loaded machine); what matters is that tries after it is back succeed.
+    attempts_when_back = services.handoffs.get(handoff.id).resume_attempts
 
     def resumed() -> bool:
         stored = services.handoffs.get(handoff.id)
-        if stored.bot_resumed_at is None and stored.resume_attempts >= 8:
+        if stored.bot_resumed_at is None and stored.resume_attempts - attempts_when_back >= 3:
             raise AssertionError(
-                f"the bot was never resumed after Rasa was down {restart_seconds:.0f} s: "
-                f"{stored.resume_attempts} attempts, the citizen's conversation stays paused"
+                f"the bot was not resumed although Rasa is back (down {restart_seconds:.0f} s): "
+                f"{stored.resume_attempts - attempts_when_back} failed attempts since, "
+                "the citizen's conversation stays paused"
             )
         return stored.bot_resumed_at is not None
 
