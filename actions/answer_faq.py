@@ -11,7 +11,12 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
-from actions.base import UTTER_TECHNICAL_PROBLEM, ServicesMixin, latest_text
+from actions.base import (
+    UTTER_TECHNICAL_PROBLEM,
+    ServicesMixin,
+    latest_text,
+    note_cut_message,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +62,8 @@ class ActionAnswerFaq(ServicesMixin, Action):
         if not question and not chosen:
             dispatcher.utter_message(response="utter_ask_type_question")
             return not_waiting
+        # A long message: the answer comes from its beginning only (components/length_guard).
+        note_cut_message(dispatcher, tracker)
         try:
             answer = self._answer_for(question, chosen)
         except Exception:

@@ -1,12 +1,15 @@
-"""Shared helpers of the actions: the injected `Services` and leaving a form."""
+"""Shared helpers of the actions: the injected `Services`, leaving a form, long messages,
+the self-service lookups' rate limit."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
 
@@ -20,6 +23,11 @@ logger = logging.getLogger(__name__)
 UTTER_TECHNICAL_PROBLEM = "utter_technical_problem"
 #: Response to a button of an earlier step pressed in a step that cannot take it.
 UTTER_BUTTON_OUTDATED = "utter_button_outdated"
+#: Response said when NLU read only the beginning of a long message.
+UTTER_MESSAGE_TRUNCATED = "utter_message_truncated"
+#: The parse-data flag of a message NLU read only the beginning of: `TRUNCATED_KEY` of
+#: `components.length_guard` (the action server does not import the Rasa-side components).
+TEXT_TRUNCATED_KEY = "text_truncated"
 
 
 class ServicesMixin:
@@ -97,3 +105,68 @@ def finish_service_form(form: str) -> list[EventType]:
     ]
     events.extend([SlotSet(slots.FORM_FAILURES, 0.0), SlotSet(slots.FORM_STOPPED, False)])
     return events
+
+
+def text_was_cut(tracker: Tracker) -> bool:
+    """Whether NLU read only the beginning of the latest user message (it was too long)."""
+    return bool((tracker.latest_message or {}).get(TEXT_TRUNCATED_KEY))
+
+
+def whole_text(tracker: Tracker) -> str:
+    """The latest user message as the citizen sent it (up to the channel's limit).
+
+    `latest_message["text"]` is the text NLU read, cut for a long message
+    (`components.length_guard`); the tracker's `user` event keeps the whole text.
+    """
+    for event in reversed(tracker.events or []):
+        if isinstance(event, dict) and event.get("event") == "user":
+            text = event.get("text")
+            return text if isinstance(text, str) else ""
+    return str((tracker.latest_message or {}).get("text") or "")
+
+
+def note_cut_message(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """Say politely, once per action run, that only the beginning of a long message was read.
+
+    The one place the note is decided: actions that answer from the message's text call this
+    before they answer.
+    """
+    if not text_was_cut(tracker):
+        return
+    if any(m.get("response") == UTTER_MESSAGE_TRUNCATED for m in dispatcher.messages):
+        return
+    dispatcher.utter_message(response=UTTER_MESSAGE_TRUNCATED)
+
+
+#: Response when a self-service lookup ran too often (per sender or per identifier).
+UTTER_LOOKUP_LIMITED = "utter_lookup_limited"
+
+
+async def lookup_allowed(
+    services: "Services",
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    kind: str,
+    value: str,
+) -> bool:
+    """Count one self-service lookup of `value` (a NIK, an SP2D number...) by this sender.
+
+    Over the hourly limit (`helpdesk.ratelimit.LookupLimits`, per sender and per identifier)
+    the citizen is told when to try again. The limiter's store failing refuses the lookup
+    with the technical-problem reply: an oracle must not open up while its guard is down.
+
+    Returns:
+        True when the lookup may run.
+    """
+    try:
+        decision = await asyncio.to_thread(
+            services.lookup_limits.allow, tracker.sender_id, kind, value
+        )
+    except Exception:
+        logger.exception("the self-service lookup limits could not be checked")
+        dispatcher.utter_message(response=UTTER_TECHNICAL_PROBLEM)
+        return False
+    if decision.allowed:
+        return True
+    dispatcher.utter_message(response=UTTER_LOOKUP_LIMITED, minutes=decision.retry_after_minutes)
+    return False

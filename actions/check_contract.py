@@ -11,7 +11,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
-from actions.base import ServicesMixin, finish_service_form
+from actions.base import ServicesMixin, finish_service_form, lookup_allowed
 from helpdesk.backends.errors import BackendError, NotFound
 from helpdesk.dates import format_date_id
 
@@ -34,6 +34,9 @@ class ActionCheckContract(ServicesMixin, Action):
         number = tracker.get_slot(slots.CONTRACT_NUMBER)
         if not satker or not number:
             dispatcher.utter_message(response="utter_form_gave_up")
+            return events
+        contract = f"{satker}/{number}"
+        if not await lookup_allowed(self.services, dispatcher, tracker, "contract", contract):
             return events
         try:
             contract = await asyncio.to_thread(self.services.contracts.check, satker, number)

@@ -1,4 +1,10 @@
-"""action_create_ticket: store the confirmed ticket and reply with its id."""
+"""action_create_ticket: store the confirmed ticket and reply with its id.
+
+One run of ticket_form makes at most one ticket: the submission is keyed by the conversation
+and the moment this run of the form was activated (an event Rasa stored, the same each time the
+tracker is read). If the Rasa server dies after the ticket is stored but before it saves the
+conversation, the citizen's next "Kirim" replays the same tracker and is told the same id.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +17,20 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
 from actions.base import ServicesMixin, channel_of
-from helpdesk.tickets import TicketDraft
+from helpdesk.tickets import TicketDraft, form_submission_key
 
 logger = logging.getLogger(__name__)
+
+
+def form_started_at(tracker: Tracker) -> float | None:
+    """The timestamp of the event that activated the current run of ticket_form, if any."""
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "active_loop" and event.get("name") == slots.TICKET_FORM:
+            timestamp = event.get("timestamp")
+            if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool):
+                return float(timestamp)
+            return None
+    return None
 
 
 class ActionCreateTicket(ServicesMixin, Action):
@@ -37,8 +54,10 @@ class ActionCreateTicket(ServicesMixin, Action):
             sender_id=tracker.sender_id,
             channel=channel_of(tracker),
         )
+        started_at = form_started_at(tracker)
+        key = None if started_at is None else form_submission_key(tracker.sender_id, started_at)
         try:
-            info = self.services.tickets.create(draft)
+            info = self.services.tickets.create(draft, submission_key=key)
         except Exception:
             logger.exception("could not create the ticket of %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_ticket_create_failed")

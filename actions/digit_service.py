@@ -11,9 +11,9 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
-from actions.base import ServicesMixin, finish_service_form
+from actions.base import ServicesMixin, finish_service_form, lookup_allowed
 from helpdesk.backends.errors import BackendError, NotFound, Rejected
-from helpdesk.backends.masking import mask_digits
+from helpdesk.backends.masking import mask_digits, mask_email, shown_masked_email
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,11 @@ class ActionDigitService(ServicesMixin, Action):
         if not service or not id_type or not id_value or (service != "status" and not email):
             dispatcher.utter_message(response="utter_form_gave_up")
             return events
+        if not await lookup_allowed(self.services, dispatcher, tracker, id_type, id_value):
+            return events
         who = {"digit_id_label": id_type.upper(), "id_masked": mask_digits(id_value)}
+        # An address is never confirmed or shown in full: replies stay in chat histories.
+        email_shown = mask_email(email) if email else ""
         digit = self.services.digit
         try:
             if service == "status":
@@ -62,15 +66,15 @@ class ActionDigitService(ServicesMixin, Action):
                 dispatcher.utter_message(
                     response="utter_digit_status",
                     status=user.status,
-                    email_masked=user.email_masked,
+                    email_masked=shown_masked_email(user.email_masked),
                     **who,
                 )
             elif service == "email_check":
                 check = await asyncio.to_thread(digit.check_email, id_type, id_value, email)
                 dispatcher.utter_message(
                     response=EMAIL_CHECK_RESPONSES[check.matches],
-                    email=email,
-                    email_masked=check.email_masked,
+                    email=email_shown,
+                    email_masked=shown_masked_email(check.email_masked),
                     **who,
                 )
             else:
@@ -78,14 +82,15 @@ class ActionDigitService(ServicesMixin, Action):
                 dispatcher.utter_message(
                     response=SENT_RESPONSES[service],
                     request_id=result.request_id,
-                    sent_to=result.sent_to,
+                    sent_to=shown_masked_email(result.sent_to),
                 )
         except NotFound:
             dispatcher.utter_message(response="utter_digit_not_found", **who)
         except Rejected as error:
             logger.info("DIGIT %s refused: %s", service, error.code)
             dispatcher.utter_message(
-                response=REJECTION_RESPONSES.get(error.code, "utter_digit_rejected"), email=email
+                response=REJECTION_RESPONSES.get(error.code, "utter_digit_rejected"),
+                email=email_shown,
             )
         except BackendError as error:
             logger.warning("DIGIT %s failed: %s", service, type(error).__name__)

@@ -11,7 +11,12 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
-from actions.base import ServicesMixin, finish_service_form, requester_phone_of
+from actions.base import (
+    ServicesMixin,
+    finish_service_form,
+    lookup_allowed,
+    requester_phone_of,
+)
 from helpdesk.backends.errors import BackendError, NotFound, Rejected
 
 logger = logging.getLogger(__name__)
@@ -41,6 +46,8 @@ class ActionSaktiReset(ServicesMixin, Action):
         phone = requester_phone_of(tracker, self.services.settings)
         if phone is None:
             dispatcher.utter_message(response="utter_sakti_refused")
+            return events
+        if not await lookup_allowed(self.services, dispatcher, tracker, "nik", nik):
             return events
         try:
             result = await asyncio.to_thread(self.services.sakti.reset, kind, nik, satker, phone)

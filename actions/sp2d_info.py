@@ -11,7 +11,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
-from actions.base import ServicesMixin, finish_service_form
+from actions.base import ServicesMixin, finish_service_form, lookup_allowed
 from helpdesk.backends.errors import BackendError, NotFound
 from helpdesk.backends.masking import mask_digits
 from helpdesk.dates import format_date_id, format_rupiah
@@ -35,6 +35,8 @@ class ActionSp2dInfo(ServicesMixin, Action):
         account = tracker.get_slot(slots.SP2D_ACCOUNT)
         if not number or not account:
             dispatcher.utter_message(response="utter_form_gave_up")
+            return events
+        if not await lookup_allowed(self.services, dispatcher, tracker, "sp2d", number):
             return events
         try:
             info = await asyncio.to_thread(self.services.sp2d.lookup, number, account)

@@ -5,22 +5,31 @@ differ:
 
 * credentials: `clean_credential`, `read_credentials`, `missing_credentials`,
   `missing_message`, `base_url`, `check_retry_settings`;
-* reading webhook JSON: `json_object`, `as_dict`, `as_list`, `str_or_none`;
-* logs: `mask_id` (only the last four characters of a sender id);
+* reading webhook JSON: `json_object` (depth-limited, strings cleaned), `as_dict`, `as_list`,
+  `str_or_none`;
+* untrusted input: `read_body` (a request body up to a limit, for streaming routes),
+  `clean_text`, `cut_text`, `cap_text` (`MESSAGE_TEXT_LIMIT`), `cap_metadata`;
+* logs: `mask_id` (only the last four characters of a sender id), `failure_trace` (an
+  exception's type and frames, never its message);
 * long button payloads: `ShortIds` (WhatsApp: reply ids of 256 characters, Telegram:
   `callback_data` of 64 UTF-8 bytes);
 * texts: `split_text` (WhatsApp counts characters, Telegram UTF-16 code units), `one_line`,
   `head`, `shorten`, `choices`;
-* the input channels: `OnNewMessage`, `inbound_repository`, `add_health_route`.
+* the input channels: `OnNewMessage`, `inbound_repository`, `add_health_route`;
+* conversations kept on one channel: `conversation_channel`, `ConversationGuard`.
 
-Nothing here logs: the channels log under their own logger names (`connectors.whatsapp`, ...).
+Nothing here logs on its own: the channels log under their own logger names
+(`connectors.whatsapp`, ...), passed in where a helper reports something.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
 import threading
+import traceback
 from collections import OrderedDict
 from typing import (
     TYPE_CHECKING,
@@ -33,7 +42,9 @@ from typing import (
 )
 
 from rasa.core.channels.channel import UserMessage
+from rasa.shared.core.events import UserUttered
 from sanic import Blueprint, response
+from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -44,6 +55,24 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
 ELLIPSIS = "…"
 #: Where a long text is cut, best first: a paragraph break, a line break, a space.
 SEPARATORS = ("\n\n", "\n", " ")
+
+#: The longest text a channel hands to Rasa (characters); longer ones are cut at a word.
+#: WhatsApp and Telegram texts are at most 4096 characters, the web chat page sends at most
+#: 2000: this bounds what a forged or odd delivery can put into a tracker. NLU reads even less
+#: (`components.length_guard`); the tracker, and so a ticket's chronology, keeps this much.
+MESSAGE_TEXT_LIMIT = 10_000
+#: The deepest JSON a webhook body may nest (Meta's and Telegram's payloads nest about 10).
+JSON_MAX_DEPTH = 32
+#: The longest string kept in the metadata a channel passes on (characters): profile names,
+#: captions, file names. WhatsApp and Telegram captions are at most 1024 characters.
+METADATA_TEXT_LIMIT = 1024
+#: Shorter limits for some metadata keys (a name is shown in greetings).
+METADATA_KEY_LIMITS: Mapping[str, int] = {"name": 128, "username": 64, "mime_type": 128}
+
+#: Control characters no message needs (tab, line feed and carriage return are kept; NUL
+#: breaks Postgres text columns and CSV exports) and lone UTF-16 surrogates (JSON can carry
+#: "\ud800"; no UTF-8 encoder, database driver or log file accepts one).
+_UNWANTED_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 #: Rasa's message handler, as given to `InputChannel.blueprint`.
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
@@ -141,13 +170,45 @@ def check_retry_settings(timeout: float, attempts: int, backoff: float) -> None:
 # --------------------------------------------------------------------------- webhook JSON
 
 
-def json_object(body: bytes) -> dict[str, Any] | None:
-    """A request body parsed as a JSON object; None for anything else (malformed, a list)."""
+def json_object(body: bytes, *, max_depth: int = JSON_MAX_DEPTH) -> dict[str, Any] | None:
+    """A request body parsed as a JSON object, its strings cleaned (see `clean_text`).
+
+    Args:
+        body: The raw body.
+        max_depth: The deepest nesting accepted (the object itself is depth 1).
+
+    Returns:
+        The object; None for anything else: malformed JSON, another type (a list), numbers
+        of thousands of digits, nesting deeper than `max_depth` (Python's parser raises
+        RecursionError at about 1,000 levels, which is a 500 if nobody catches it).
+    """
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    return payload if isinstance(payload, dict) else None
+    if not isinstance(payload, dict):
+        return None
+    try:
+        cleaned = _clean_json(payload, max_depth)
+    except ValueError:
+        return None
+    return cleaned if isinstance(cleaned, dict) else None
+
+
+def _clean_json(value: Any, depth_left: int) -> Any:
+    """`value` with every string (keys too) cleaned; ValueError when it nests too deep."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, (dict, list)):
+        if depth_left <= 0:
+            raise ValueError("JSON nested too deep")
+        if isinstance(value, dict):
+            return {
+                clean_text(str(key)): _clean_json(item, depth_left - 1)
+                for key, item in value.items()
+            }
+        return [_clean_json(item, depth_left - 1) for item in value]
+    return value
 
 
 def as_dict(value: Any) -> dict[str, Any]:
@@ -173,6 +234,140 @@ def str_or_none(value: Any, *, scalars_only: bool = False) -> str | None:
     return text if text else None
 
 
+# --------------------------------------------------------------------------- untrusted input
+
+
+async def read_body(request: Request, limit: int) -> bytes | None:
+    """The body of a request to a streaming route (`stream=True`), read up to `limit` bytes.
+
+    Sanic reads a non-streaming route's whole body before the handler runs, up to its global
+    `REQUEST_MAX_SIZE` (100 MB by default, and the Rasa server's model upload needs it large);
+    a streaming route reads it here, and stops at the limit. A body that is too large is left
+    unread: Sanic then closes the connection instead of reading the rest.
+
+    Args:
+        request: The request.
+        limit: The most bytes accepted.
+
+    Returns:
+        The body (b"" for none); None when it is larger than `limit`, announced
+        (`Content-Length`) or actually sent (chunked).
+    """
+    length = (request.headers.get("content-length") or "").strip()
+    if length.isdigit() and int(length) > limit:
+        _stop_reading(request, limit)
+        return None
+    if request.body:  # already read (a non-streaming route)
+        return bytes(request.body) if len(request.body) <= limit else None
+    stream = request.stream
+    if stream is None:
+        return b""
+    _stop_reading(request, limit)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            chunk = await stream.read()
+            if chunk is None:
+                break
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+    except PayloadTooLarge:
+        return None
+    return b"".join(chunks)
+
+
+def _stop_reading(request: Request, limit: int) -> None:
+    """Make Sanic refuse (and close the connection) rather than read past `limit` bytes."""
+    stream = request.stream
+    if stream is not None and hasattr(stream, "request_max_size"):
+        stream.request_max_size = limit
+
+
+def clean_text(text: str) -> str:
+    """`text` without the control characters no message needs (NUL among them), and with
+    lone surrogates replaced by U+FFFD; the same object when there are none."""
+    if not _UNWANTED_CHARACTERS.search(text):
+        return text
+    return _UNWANTED_CHARACTERS.sub(
+        lambda match: "\ufffd" if "\ud800" <= match.group() <= "\udfff" else "", text
+    )
+
+
+def cut_text(text: str, limit: int) -> str:
+    """The start of `text`, at most `limit` characters, ending at a word boundary.
+
+    The cut is made at the last white space within the limit when that keeps at least half of
+    it (a text without spaces is cut hard at the limit); trailing white space is dropped. No
+    "…" is added: the result is what the citizen wrote, only shorter.
+
+    Args:
+        text: The text.
+        limit: The most characters (> 0).
+
+    Returns:
+        `text` itself when it is not longer than `limit`.
+
+    Raises:
+        ValueError: For `limit` <= 0.
+    """
+    if limit <= 0:
+        raise ValueError("limit must be > 0")
+    if len(text) <= limit:
+        return text
+    start = text[:limit]
+    if not text[limit].isspace():
+        boundary = max(start.rfind(" "), start.rfind("\n"), start.rfind("\t"))
+        if boundary >= limit // 2:
+            start = start[:boundary]
+    return start.rstrip()
+
+
+def cap_text(text: str, limit: int = MESSAGE_TEXT_LIMIT) -> str:
+    """A user's text as a channel hands it to Rasa: cleaned and at most `limit` characters."""
+    return cut_text(clean_text(text), limit)
+
+
+def cap_metadata(
+    metadata: Mapping[str, Any],
+    *,
+    text_limit: int = METADATA_TEXT_LIMIT,
+    key_limits: Mapping[str, int] = METADATA_KEY_LIMITS,
+) -> dict[str, Any]:
+    """The metadata a channel passes on, every string cleaned and shortened.
+
+    The channels build their metadata from a fixed set of keys, so capping each string bounds
+    the whole (a 10 MB profile name or caption once became a 20 MB tracker row).
+
+    Args:
+        metadata: The metadata (values: scalars, or mappings of them such as `media`).
+        text_limit: The longest string (characters).
+        key_limits: Shorter limits by key.
+
+    Returns:
+        A new dict; nested mappings are copied one level deep, other containers dropped.
+    """
+
+    def cap(key: str, value: Any) -> Any:
+        if isinstance(value, str):
+            return cut_text(clean_text(value), key_limits.get(key, text_limit))
+        return value
+
+    result: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if isinstance(value, Mapping):
+            result[key] = {
+                str(k): cap(str(k), v)
+                for k, v in value.items()
+                if not isinstance(v, (Mapping, list, tuple))
+            }
+        elif not isinstance(value, (list, tuple)):
+            result[key] = cap(key, value)
+    return result
+
+
 # --------------------------------------------------------------------------- logs
 
 
@@ -184,6 +379,17 @@ def mask_id(value: Any) -> str:
     """
     text = "" if value is None else str(value)
     return "***" + text[-4:] if text else "***"
+
+
+def failure_trace(error: BaseException) -> str:
+    """An exception for logs: its type and where it was raised, never its message.
+
+    Messages of exceptions raised while a user's message is handled can quote it (a parser
+    that names the text it could not read); the frames hold only file names, lines and code.
+    """
+    frames = "".join(traceback.format_tb(error.__traceback__)).rstrip()
+    name = type(error).__name__
+    return f"{name} (message withheld)\n{frames}" if frames else name
 
 
 # --------------------------------------------------------------------------- button payloads
@@ -392,3 +598,123 @@ def add_health_route(blueprint: Blueprint, uri: str = "/") -> None:
         return response.json({"status": "ok"})
 
     blueprint.add_route(health, uri, methods=["GET"])
+
+
+# --------------------------------------------------------------------------- one channel each
+
+
+async def conversation_channel(tracker_store: Any, sender_id: str) -> str | None:
+    """The channel a conversation belongs to: that of its first user message.
+
+    Args:
+        tracker_store: Rasa's tracker store (`agent.tracker_store`).
+        sender_id: The conversation id.
+
+    Returns:
+        The `input_channel` of the first user message of every session that names one; None
+        when there is no conversation yet, or no user message with a channel in it.
+    """
+    tracker = await tracker_store.retrieve_full_tracker(sender_id)
+    if tracker is None:
+        return None
+    for event in tracker.events:
+        if isinstance(event, UserUttered) and event.input_channel:
+            return str(event.input_channel)
+    return None
+
+
+class ConversationGuard:
+    """Keeps every conversation on the channel it started on.
+
+    A sender id is a conversation id: on WhatsApp the citizen's phone number, on Telegram the
+    chat id, on the web chat a session id, on REST whatever the integrator sends. Without a
+    check a REST caller sending a WhatsApp number as `sender` would write into that citizen's
+    conversation (their slots, the agent's transcript), and a WhatsApp citizen would carry on
+    a conversation someone else started over REST. A channel asks `other_channel` before it
+    hands a message to Rasa and refuses the message when the conversation is another
+    channel's (the REST channel answers 409, the others drop it with a warning).
+
+    The owner of a conversation never changes (it is its first user message), so owners are
+    remembered in this process (the most recent `max_entries`): only a sender's first
+    messages in a process read the tracker store. A conversation without an owner yet is read
+    again each time; two channels starting the very same new conversation id at the same
+    moment can both pass (the check runs before Rasa's per-conversation lock).
+
+    Args:
+        channel: The guarding channel's name (`input_channel` of its messages).
+        max_entries: How many owners are remembered.
+    """
+
+    def __init__(self, channel: str, *, max_entries: int = 10_000) -> None:
+        if not channel:
+            raise ValueError("channel must not be empty")
+        if max_entries <= 0:
+            raise ValueError("max_entries must be > 0")
+        self.channel = channel
+        self._max_entries = max_entries
+        self._owners: OrderedDict[str, str] = OrderedDict()
+        self._app: Any = None
+
+    def attach(self, blueprint: Blueprint) -> None:
+        """Remember the Sanic app when the server starts (for channels whose handlers get no
+        request, e.g. socket.io events and background tasks)."""
+
+        async def remember_app(app: Any, _: Any) -> None:
+            self._app = app
+
+        blueprint.listener("before_server_start")(remember_app)
+
+    def tracker_store(self, app: Any = None) -> Any:
+        """Rasa's tracker store of `app` (default: the attached one); None without an agent."""
+        app = app if app is not None else self._app
+        agent = getattr(getattr(app, "ctx", None), "agent", None)
+        return getattr(agent, "tracker_store", None)
+
+    async def other_channel(self, sender_id: str, app: Any = None) -> str | None:
+        """The channel the conversation `sender_id` belongs to, when it is not this one.
+
+        Args:
+            sender_id: The conversation id of the message.
+            app: The Sanic app (from the request); default: the attached one.
+
+        Returns:
+            The other channel's name; None when the conversation is this channel's, has no
+            owner yet, or there is no agent to ask.
+
+        Raises:
+            Exception: Whatever the tracker store raises (e.g. its database is down): a
+                message must not pass unchecked.
+        """
+        owner = self._owners.get(sender_id)
+        if owner is None:
+            store = self.tracker_store(app)
+            if store is None:
+                return None
+            owner = await conversation_channel(store, sender_id)
+            if owner is None:
+                return None
+            self._owners[sender_id] = owner
+            while len(self._owners) > self._max_entries:
+                self._owners.popitem(last=False)
+        else:
+            self._owners.move_to_end(sender_id)
+        return None if owner == self.channel else owner
+
+    def guarded(self, on_new_message: OnNewMessage, log: logging.Logger) -> OnNewMessage:
+        """`on_new_message` that drops (with a warning in `log`) the messages of a
+        conversation another channel owns; for channels that hand messages to Rasa in
+        background tasks (WhatsApp, Telegram), where there is no reply to refuse with."""
+
+        async def handle(message: UserMessage) -> Any:
+            other = await self.other_channel(message.sender_id)
+            if other is not None:
+                log.warning(
+                    "%s: message from %s dropped: the conversation belongs to the %s channel",
+                    self.channel,
+                    mask_id(message.sender_id),
+                    other,
+                )
+                return None
+            return await on_new_message(message)
+
+        return handle

@@ -32,9 +32,11 @@ How it differs from Rasa's channel (`rasa/core/channels/telegram.py`):
   runs `asyncio.run(set_webhook(...))`, which needs the network and fails inside a running
   loop, e.g. for `/conversations/<id>/execute?output_channel=latest`). The webhook is
   registered in a background task once the server has started (a failure is logged, the server
-  runs on), and again on `GET /webhooks/telegram/set_webhook`. Before registering, `getMe`
-  checks that the token belongs to the bot named in `verify` (registering would otherwise take
-  the webhook of another bot).
+  runs on), and again on `POST /webhooks/telegram/set_webhook` with
+  `Authorization: Bearer <token>`, the token being Rasa's API token (`RASA_API_TOKEN`) or the
+  secret token (401 otherwise; the secret also counts in `X-Telegram-Bot-Api-Secret-Token`).
+  Before registering, `getMe` checks that the token belongs to the bot named in `verify`
+  (registering would otherwise take the webhook of another bot).
 * No `getMe` per update: the secret token authenticates Telegram's requests.
 * Each update is claimed once in the helpdesk database (`inbound_message`, key
   `<bot id>:<update_id>`), so a re-delivered update is answered once, also after a restart. A
@@ -52,6 +54,11 @@ How it differs from Rasa's channel (`rasa/core/channels/telegram.py`):
   Telegram's 4096 characters; then it is split at paragraph, line or word boundaries.
 * Sending is retried on flood control and network errors; a message that cannot be sent is
   logged (type of error, chat id masked, never the content) and the conversation goes on.
+* Hostile input: a body over `BODY_LIMIT` is refused unread (413); one that is not a JSON
+  object, or nests deeper than Telegram's updates do, gets 400. An update with ids that are
+  not Telegram's (not whole numbers of at most 64 bits) is acknowledged (200) and ignored.
+  Texts are cleaned (no NUL, no lone surrogates) and cut at `connectors.common
+  .MESSAGE_TEXT_LIMIT` characters, and every string of the metadata is capped.
 """
 
 from __future__ import annotations
@@ -86,14 +93,18 @@ from connectors.common import (
     as_dict,
     as_list,
     base_url,
+    cap_metadata,
+    cap_text,
     check_retry_settings,
     choices,
     clean_credential,
+    failure_trace,
     inbound_repository,
     json_object,
     mask_id,
     missing_credentials,
     missing_message,
+    read_body,
     read_credentials,
     str_or_none,
 )
@@ -119,6 +130,14 @@ ROW_TITLE_LIMIT = 16
 TITLE_LIMIT = 128
 
 SECRET_TOKEN_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+#: The largest update body read (bytes); larger ones get 413 unread. An update is one message
+#: of at most 4096 characters (with the message it replies to, entities and a quote: tens of
+#: KB at most), so this refuses only what Telegram never sends.
+BODY_LIMIT = 256 * 1024
+#: Telegram's ids (update, chat, user, message) fit in a signed 64-bit integer.
+ID_RANGE = range(-(2**63), 2**63)
+#: How much of an update type name from a payload is logged.
+KIND_LIMIT = 40
 #: The update types the webhook asks Telegram for.
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 #: A re-delivered update whose handling started longer ago than this is handled again.
@@ -174,12 +193,13 @@ _str_or_none = functools.partial(str_or_none, scalars_only=True)
 
 
 def _int_or_none(value: Any) -> int | None:
+    """A Telegram id or count: a whole number within 64 bits (also given as a string)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
+    if isinstance(value, str) and 0 < len(value) <= 21 and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, int) and value in ID_RANGE:
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
     return None
 
 
@@ -348,13 +368,14 @@ def media_info(kind: str, message: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _metadata(
-    update_id: int, chat_id: Any, user: Mapping[str, Any], message_id: Any
+    update_id: int, chat_id: int, user: Mapping[str, Any], message_id: Any
 ) -> dict[str, Any]:
+    user_id = _int_or_none(user.get("id"))
     return {
         "name": sender_name(user),
         "channel": CHANNEL_NAME,
         "chat_id": str(chat_id),
-        "user_id": _str_or_none(user.get("id")),
+        "user_id": None if user_id is None else str(user_id),
         "username": _str_or_none(user.get("username")),
         "update_id": update_id,
         "message_id": _int_or_none(message_id),
@@ -364,10 +385,10 @@ def _metadata(
 def _parse_message(
     update_id: int, field_name: str, message: Mapping[str, Any], bot_name: str | None
 ) -> ParsedUpdate:
-    chat_id = as_dict(message.get("chat")).get("id")
+    chat_id = _int_or_none(as_dict(message.get("chat")).get("id"))
     content = content_type(message)
     kind = f"{field_name}:{content}"
-    if chat_id is None or isinstance(chat_id, (dict, list)):
+    if chat_id is None:
         return ParsedUpdate(update_id, f"{field_name}:malformed")
     metadata = _metadata(
         update_id, chat_id, as_dict(message.get("from")), message.get("message_id")
@@ -386,8 +407,13 @@ def _parse_message(
         metadata["media"] = media
     else:
         return ParsedUpdate(update_id, kind)
+    text = cap_text(text)
+    if not text.strip():
+        return ParsedUpdate(update_id, kind)
     return ParsedUpdate(
-        update_id, kind, TelegramMessage(update_id, str(chat_id), kind, text, metadata)
+        update_id,
+        kind,
+        TelegramMessage(update_id, str(chat_id), kind, text, cap_metadata(metadata)),
     )
 
 
@@ -407,22 +433,23 @@ def _parse_callback(
     query_id = _str_or_none(query.get("id"))
     message = as_dict(query.get("message"))
     user = as_dict(query.get("from"))
-    chat_id = as_dict(message.get("chat")).get("id", user.get("id"))
+    chat_id = _int_or_none(as_dict(message.get("chat")).get("id", user.get("id")))
     data = _str_or_none(query.get("data"))
-    if not data or chat_id is None or isinstance(chat_id, (dict, list)):
+    if not data or chat_id is None:
         kind = "callback_query:game" if query.get("game_short_name") else "callback_query:empty"
         return ParsedUpdate(update_id, kind, callback_query_id=query_id)
     payload = callback_data.to_payload(data)
     if payload is None:
         logger.warning("telegram: callback data of a long payload unknown here; using the title")
         payload = _button_title(message, data)
-    if not payload or not payload.strip():
+    payload = cap_text(payload.strip()) if payload else None
+    if not payload:
         return ParsedUpdate(update_id, "callback_query:unknown", callback_query_id=query_id)
-    metadata = _metadata(update_id, chat_id, user, message.get("message_id"))
+    metadata = cap_metadata(_metadata(update_id, chat_id, user, message.get("message_id")))
     return ParsedUpdate(
         update_id,
         "callback_query",
-        TelegramMessage(update_id, str(chat_id), "callback_query", payload.strip(), metadata),
+        TelegramMessage(update_id, str(chat_id), "callback_query", payload, metadata),
         callback_query_id=query_id,
     )
 
@@ -457,7 +484,7 @@ def parse_update(
     for field_name in ("message", "edited_message"):
         if field_name in update:
             return _parse_message(update_id, field_name, as_dict(update[field_name]), bot_name)
-    kind = next((str(key) for key in update if key != "update_id"), "empty")
+    kind = next((str(key)[:KIND_LIMIT] for key in update if key != "update_id"), "empty")
     return ParsedUpdate(update_id, kind)
 
 
@@ -809,6 +836,7 @@ class TelegramInput(RasaTelegramInput):
         repository: "InboundMessageRepository" | None = None,
         reclaim_after: timedelta = RECLAIM_AFTER,
         register_at_start: bool = True,
+        api_token: str | None = None,
     ) -> None:
         """Create the input channel (contacts nobody).
 
@@ -823,6 +851,8 @@ class TelegramInput(RasaTelegramInput):
             reclaim_after: How long ago the handling of a re-delivered, unfinished update must
                 have started for it to be handled again.
             register_at_start: Register the webhook once the server has started.
+            api_token: The token that may ask `POST /set_webhook` besides the secret token
+                (default: Rasa's API token, `RASA_API_TOKEN` in the helpdesk settings).
 
         Raises:
             TelegramConfigError: For a missing credential, an invalid token or secret token.
@@ -855,6 +885,7 @@ class TelegramInput(RasaTelegramInput):
         self.output = output or TelegramOutput(self.access_token, self.api_url)
         self.reclaim_after = reclaim_after
         self.register_at_start = register_at_start
+        self._api_token = api_token
         self._repository = repository
         self._startup_task: asyncio.Task | None = None
         if self.secret_token is None:
@@ -871,6 +902,31 @@ class TelegramInput(RasaTelegramInput):
     def get_output_channel(self) -> TelegramOutput:
         """The output channel; never contacts Telegram (safe inside a running loop)."""
         return self.output
+
+    def admin_tokens(self) -> list[str]:
+        """The tokens that may ask for the webhook's registration: Rasa's API token and the
+        secret token (the ones that are set)."""
+        api_token = self._api_token
+        if api_token is None:
+            from helpdesk.settings import get_settings
+
+            api_token = get_settings().rasa_api_token
+        return [token for token in (clean_credential(api_token), self.secret_token) if token]
+
+    def may_register(self, request: Request) -> bool:
+        """Whether `request` carries an admin token: `Authorization: Bearer <token>`, or the
+        secret token in its Telegram header (compared in constant time)."""
+        scheme, _, bearer = (request.headers.get("Authorization") or "").strip().partition(" ")
+        pairs = []
+        if scheme.lower() == "bearer" and bearer.strip():
+            pairs = [(token, bearer.strip()) for token in self.admin_tokens()]
+        secret_header = request.headers.get(SECRET_TOKEN_HEADER)
+        if secret_header and self.secret_token:
+            pairs.append((self.secret_token, secret_header))
+        return any(
+            hmac.compare_digest(token.encode("utf-8"), offered.encode("utf-8"))
+            for token, offered in pairs
+        )
 
     def dedup_key(self, update_id: int) -> str:
         """The `inbound_message` id of an update: the bot id and the update id."""
@@ -905,7 +961,8 @@ class TelegramInput(RasaTelegramInput):
         else:
             logger.warning(
                 "telegram: registering the webhook at start failed (%s); the server runs on. "
-                "Retry with GET /webhooks/telegram/set_webhook",
+                "Retry with POST /webhooks/telegram/set_webhook (Authorization: Bearer "
+                "<RASA_API_TOKEN>)",
                 reason,
             )
 
@@ -959,11 +1016,10 @@ class TelegramInput(RasaTelegramInput):
             await on_new_message(user_message)
         except Exception as exc:
             logger.error(
-                "telegram: handling update %s from chat %s failed (%s)",
+                "telegram: handling update %s from chat %s failed: %s",
                 message.update_id,
                 mask_id(message.chat_id),
-                type(exc).__name__,
-                exc_info=True,
+                failure_trace(exc),
             )
         try:
             key = self.dedup_key(message.update_id)
@@ -1042,8 +1098,16 @@ class TelegramInput(RasaTelegramInput):
 
         add_health_route(telegram_webhook)
 
-        @telegram_webhook.route("/set_webhook", methods=["GET", "POST"])
-        async def set_webhook(_: Request) -> HTTPResponse:
+        @telegram_webhook.route("/set_webhook", methods=["POST"])
+        async def set_webhook(request: Request) -> HTTPResponse:
+            # Anyone could otherwise make the server call Telegram (and re-point the webhook).
+            if not self.may_register(request):
+                logger.warning("telegram: webhook registration refused: no valid token")
+                return response.text(
+                    "Unauthorized: send Authorization: Bearer <RASA_API_TOKEN>",
+                    status=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
             ok, reason = await self.register_webhook()
             if ok:
                 logger.info("telegram: webhook registered")
@@ -1051,7 +1115,7 @@ class TelegramInput(RasaTelegramInput):
             logger.warning("telegram: registering the webhook failed (%s)", reason)
             return response.text(f"Webhook setup failed: {reason}", status=502)
 
-        @telegram_webhook.route("/webhook", methods=["POST"])
+        @telegram_webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
             if self.secret_token is not None:
                 header = request.headers.get(SECRET_TOKEN_HEADER)
@@ -1060,8 +1124,13 @@ class TelegramInput(RasaTelegramInput):
                         "telegram: update refused: %s secret token",
                         "wrong" if header else "missing",
                     )
+                    if request.stream is not None:  # read no more than a real update
+                        request.stream.request_max_size = BODY_LIMIT
                     return response.json({"status": "forbidden"}, status=403)
-            body = request.body or b""
+            body = await read_body(request, BODY_LIMIT)
+            if body is None:
+                logger.warning("telegram: update refused: body over %d bytes", BODY_LIMIT)
+                return response.json({"status": "payload too large"}, status=413)
             payload = json_object(body)
             if payload is None:
                 logger.warning("telegram: update refused: malformed JSON (%d bytes)", len(body))

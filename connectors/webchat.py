@@ -38,7 +38,9 @@ python-socketio 5.10 (RasaHQ/rasa#13027): with `session_persistence: true` no an
 reaches the browser. It also lets a client pick any `session_id` (any tracker, a WhatsApp
 phone number included) and pass any `metadata` (`channel` among it, which `actions.base
 .channel_of` trusts). `SocketIOInput` awaits the room, accepts only session ids it could have
-issued, binds each connection to its confirmed session, and sets the metadata itself.
+issued, binds each connection to its confirmed session, and sets the metadata itself. A session
+id whose conversation began on another channel (an integrator can choose any sender id on
+REST) is never joined: `session_request` issues a new one, and a message is dropped.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.common import add_health_route
+from connectors.common import ConversationGuard, add_health_route, clean_text, mask_id
 
 logger = logging.getLogger(__name__)
 
@@ -264,6 +266,11 @@ class WebChatInput(InputChannel):
 SESSION_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 #: Longer user messages are dropped (the page allows 2000 characters; WhatsApp 4096).
 MESSAGE_LIMIT = 4096
+#: The largest Engine.IO packet (a socket.io event) and long-polling request body accepted
+#: (bytes): a message of `MESSAGE_LIMIT` characters, JSON-escaped (up to 12 bytes each), fits.
+#: python-engineio's default is 1 MB, and Sanic reads a polling POST whole (up to its global
+#: 100 MB) before Engine.IO looks at it.
+PACKET_LIMIT = 64 * 1024
 #: The metadata of every socket.io message (client-sent metadata is not trusted).
 SOCKETIO_METADATA: Mapping[str, str] = {"channel": "socketio"}
 
@@ -283,7 +290,13 @@ class SocketIOInput(RasaSocketIOInput):
       session's room (awaited) and is bound to it;
     * a user message is handled under the connection's confirmed session; one naming another
       session, or sent before `session_request`, is dropped;
-    * the metadata of every message is `{"channel": "socketio"}`, whatever the client sent.
+    * the metadata of every message is `{"channel": "socketio"}`, whatever the client sent;
+    * a session id whose conversation belongs to another channel (`ConversationGuard`) is
+      replaced by a new one at `session_request`, and a message for it is dropped.
+
+    Always: a packet over `PACKET_LIMIT` bytes is refused (a long-polling POST with 413,
+    unread; a WebSocket frame closes the connection), a message over `MESSAGE_LIMIT`
+    characters is dropped, and NUL characters and lone surrogates are taken out of the text.
 
     Without session persistence, Rasa's behaviour is kept, but for the metadata.
     """
@@ -294,6 +307,19 @@ class SocketIOInput(RasaSocketIOInput):
         sio = self.sio
         assert sio is not None  # set by super().blueprint
         namespace = self.namespace
+        sio.eio.max_http_buffer_size = PACKET_LIMIT
+        _limit_polling_bodies(socketio_webhook, self.socketio_path, PACKET_LIMIT)
+        guard = ConversationGuard(self.name())
+        guard.attach(socketio_webhook)
+
+        async def other_channel(session_id: str) -> str | None:
+            """The channel owning the conversation `session_id` when it is not socket.io;
+            "unknown" when the tracker store cannot tell (then nothing passes)."""
+            try:
+                return await guard.other_channel(session_id)
+            except Exception as error:
+                logger.error("socket.io: checking a session failed (%s)", type(error).__name__)
+                return "unknown"
 
         async def confirmed_session(sid: str) -> str | None:
             session = await sio.get_session(sid, namespace=namespace)
@@ -302,6 +328,12 @@ class SocketIOInput(RasaSocketIOInput):
         async def session_request(sid: str, data: Any) -> None:
             requested = data.get("session_id") if isinstance(data, dict) else None
             session_id = requested if is_session_id(requested) else uuid.uuid4().hex
+            if session_id == requested and await other_channel(session_id) is not None:
+                logger.warning(
+                    "socket.io: session %s belongs to another channel; a new one is issued",
+                    mask_id(session_id),
+                )
+                session_id = uuid.uuid4().hex
             if self.session_persistence:
                 previous = await confirmed_session(sid)
                 if previous and previous != session_id:
@@ -315,7 +347,7 @@ class SocketIOInput(RasaSocketIOInput):
             if not isinstance(data, dict) or not isinstance(data.get("message", ""), str):
                 logger.warning("socket.io: malformed user message from %s dropped", sid)
                 return
-            text = data.get("message", "")
+            text = clean_text(data.get("message", ""))
             if len(text) > MESSAGE_LIMIT:
                 logger.warning("socket.io: a message over %d characters dropped", MESSAGE_LIMIT)
                 return
@@ -328,6 +360,14 @@ class SocketIOInput(RasaSocketIOInput):
                     return
             else:
                 sender_id = sid
+            other = await other_channel(sender_id)
+            if other is not None:
+                logger.warning(
+                    "socket.io: message for %s dropped: the conversation belongs to the %s channel",
+                    mask_id(sender_id),
+                    other,
+                )
+                return
             output_channel = SocketIOOutput(sio, self.bot_message_evt)
             message = UserMessage(
                 text,
@@ -341,6 +381,25 @@ class SocketIOInput(RasaSocketIOInput):
         sio.on("session_request", session_request, namespace=namespace)
         sio.on(self.user_message_evt, handle_message, namespace=namespace)
         return socketio_webhook
+
+
+def _limit_polling_bodies(blueprint: Blueprint, socketio_path: str, limit: int) -> None:
+    """Make Sanic refuse (413, unread) request bodies over `limit` bytes under `socketio_path`.
+
+    Engine.IO's long-polling route is an ordinary Sanic route, whose body Sanic reads whole
+    before any handler or middleware runs. The `http.routing.after` signal comes just before
+    that read: lowering the request's size limit there makes Sanic stop at `limit`. Blueprint
+    signals run for every request of the app, hence the path check.
+    """
+    prefix = "/" + socketio_path.strip("/")
+
+    async def limit_body(request: Request, **_: Any) -> None:
+        if request.path == prefix or request.path.startswith(prefix + "/"):
+            stream = request.stream
+            if stream is not None and hasattr(stream, "request_max_size"):
+                stream.request_max_size = min(stream.request_max_size, limit)
+
+    blueprint.signal("http.routing.after")(limit_body)
 
 
 async def _maybe_await(result: Any) -> None:

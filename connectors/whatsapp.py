@@ -20,14 +20,22 @@ are accepted as keys too.
 Behaviour:
 
 * A delivery is processed only when its `X-Hub-Signature-256` header is the HMAC-SHA256 of the
-  raw body with the app secret (403 otherwise; 400 for malformed JSON).
+  raw body with the app secret (403 otherwise). A body over `BODY_LIMIT` is refused unread
+  (413); one that is not a JSON object, or nests deeper than Meta's ever do, gets 400: neither
+  is a Meta delivery. A signed delivery whose contents cannot be used (odd types, ids too long,
+  a message the database refuses for its content) is answered 200 and logged: Meta retries
+  every other answer for days.
+* Texts are cleaned (no NUL, no lone surrogates) and cut at `connectors.common
+  .MESSAGE_TEXT_LIMIT` characters; every string of the metadata is capped
+  (`connectors.common.cap_metadata`).
 * Each message id is claimed in the helpdesk database (`inbound_message`) before the webhook
   answers 200, so a re-delivered message is acknowledged and not answered twice, also after a
   restart. The messages are then handled in background tasks (in order per sender), so slow
   dialogue work never makes Meta retry.
 * A claimed message whose handling did not finish (the process died) is handled again when the
   server starts next (at least once); see `WhatsAppInput.recover_pending`.
-* Logs never hold message content, and phone numbers appear masked (last four digits).
+* Logs never hold message content, not even in the messages of exceptions
+  (`connectors.common.failure_trace`), and phone numbers appear masked (last four digits).
 """
 
 from __future__ import annotations
@@ -59,6 +67,7 @@ from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from sqlalchemy.exc import DataError
 
 from connectors.common import (
     ELLIPSIS,
@@ -68,15 +77,19 @@ from connectors.common import (
     as_dict,
     as_list,
     base_url,
+    cap_metadata,
+    cap_text,
     check_retry_settings,
     choices,
     clean_credential,
+    failure_trace,
     head,
     inbound_repository,
     json_object,
     mask_id,
     missing_message,
     one_line,
+    read_body,
     read_credentials,
     str_or_none,
 )
@@ -107,6 +120,16 @@ MAX_LIST_ROWS = 10
 CHOICES_PROMPT = "Silakan pilih:"
 LIST_BUTTON_LABEL = "Pilih"
 LIST_SECTION_TITLE = "Pilihan"
+
+#: The largest webhook body read (bytes); larger ones get 413 unread. Meta documents webhook
+#: payloads of up to 3 MB (a batch of several messages; one text of 4096 emoji, each escaped
+#: as two "\\uXXXX", is about 50 KB), so this refuses only what Meta never sends.
+BODY_LIMIT = 3 * 1024 * 1024
+#: The longest message id and sender accepted (Meta's are about 60 and 15 characters); the
+#: database keeps 255, and a longer one would be refused there, and retried by Meta, forever.
+ID_LIMIT = 128
+#: How much of a type name from a payload is logged.
+KIND_LIMIT = 40
 
 #: Message types a citizen sends that carry a media id.
 MEDIA_TYPES = ("image", "document", "audio", "video", "sticker")
@@ -152,6 +175,9 @@ class WhatsAppSendError(Exception):
 mask_phone = mask_id
 
 _missing_message = functools.partial(missing_message, "WhatsApp", "connectors/whatsapp.py")
+#: A JSON value as a non-empty string; None for a dict or list (whose `str()` is no text, and
+#: of a deeply nested one can exceed Python's recursion limit).
+_str_or_none = functools.partial(str_or_none, scalars_only=True)
 
 
 def _blank(**values: Any) -> list[str]:
@@ -301,17 +327,21 @@ def _profile_name(contacts: Sequence[Any], sender: str) -> str | None:
     candidates = [contact for contact in contacts if isinstance(contact, dict)]
     for contact in candidates:
         if str(contact.get("wa_id", "")) == sender:
-            return str_or_none(as_dict(contact.get("profile")).get("name"))
+            return _str_or_none(as_dict(contact.get("profile")).get("name"))
     if len(candidates) == 1:
-        return str_or_none(as_dict(candidates[0].get("profile")).get("name"))
+        return _str_or_none(as_dict(candidates[0].get("profile")).get("name"))
     return None
 
 
 def message_kind(message: Mapping[str, Any]) -> str:
-    """A message's type for logs: "text", "image", "interactive:button_reply", ..."""
-    kind = str(message.get("type") or "unknown")
+    """A message's type for logs: "text", "image", "interactive:button_reply", ...
+
+    Shortened to `KIND_LIMIT` characters: the type comes from the payload.
+    """
+    kind = str(message.get("type") or "unknown")[:KIND_LIMIT]
     if kind == "interactive":
-        return f"{kind}:{as_dict(message.get('interactive')).get('type') or 'unknown'}"
+        reply = str(as_dict(message.get("interactive")).get("type") or "unknown")
+        return f"{kind}:{reply[:KIND_LIMIT]}"
     return kind
 
 
@@ -321,32 +351,32 @@ def _message_text(
     """The text for Rasa and the media metadata; (None, None) for an unsupported message."""
     kind = str(message.get("type") or "unknown")
     if kind == "text":
-        return str_or_none(as_dict(message.get("text")).get("body")), None
+        return _str_or_none(as_dict(message.get("text")).get("body")), None
     if kind == "interactive":
         interactive = as_dict(message.get("interactive"))
         reply_kind = str(interactive.get("type") or "unknown")
         if reply_kind not in ("button_reply", "list_reply"):
             return None, None
         reply = as_dict(interactive.get(reply_kind))
-        reply_id = str_or_none(reply.get("id"))
+        reply_id = _str_or_none(reply.get("id"))
         payload = payload_ids.to_payload(reply_id) if reply_id else None
         if payload is None and reply_id:
             logger.warning("whatsapp: reply id of a long payload unknown here; using the title")
-        return payload or str_or_none(reply.get("title")), None
+        return payload or _str_or_none(reply.get("title")), None
     if kind == "button":
         button = as_dict(message.get("button"))
-        return str_or_none(button.get("payload")) or str_or_none(button.get("text")), None
+        return _str_or_none(button.get("payload")) or _str_or_none(button.get("text")), None
     if kind in MEDIA_TYPES:
         media = as_dict(message.get(kind))
-        media_id = str_or_none(media.get("id"))
+        media_id = _str_or_none(media.get("id"))
         if not media_id:
             return None, None
         info = {
             "type": kind,
             "id": media_id,
-            "mime_type": str_or_none(media.get("mime_type")),
-            "caption": str_or_none(media.get("caption")),
-            "filename": str_or_none(media.get("filename")),
+            "mime_type": _str_or_none(media.get("mime_type")),
+            "caption": _str_or_none(media.get("caption")),
+            "filename": _str_or_none(media.get("filename")),
         }
         return media_id, info
     return None, None
@@ -374,11 +404,12 @@ def parse_message(
         The message, or None for types the assistant does not handle (location, contacts,
         reactions, unsupported, ...) and for malformed entries.
     """
-    message_id = str_or_none(message.get("id"))
-    sender = str_or_none(message.get("from"))
-    if not message_id or not sender:
+    message_id = _str_or_none(message.get("id"))
+    sender = _str_or_none(message.get("from"))
+    if not message_id or not sender or max(len(message_id), len(sender)) > ID_LIMIT:
         return None
     text, media = _message_text(message, payload_ids)
+    text = cap_text(text) if text else None
     if not text or not text.strip():
         return None
     metadata: dict[str, Any] = {
@@ -392,9 +423,9 @@ def parse_message(
     return WhatsAppMessage(
         message_id=message_id,
         sender=sender,
-        type=str(message.get("type")),
+        type=str(message.get("type"))[:ID_LIMIT],
         text=text,
-        metadata=metadata,
+        metadata=cap_metadata(metadata),
     )
 
 
@@ -425,7 +456,7 @@ def parse_webhook(
         for raw_change in as_list(as_dict(entry).get("changes")):
             change = as_dict(raw_change)
             if change.get("field", "messages") != "messages":
-                ignored.append(f"field:{change.get('field')}")
+                ignored.append(f"field:{str(change.get('field'))[:KIND_LIMIT]}")
                 continue
             value = as_dict(change.get("value"))
             statuses += len(as_list(value.get("statuses")))
@@ -944,15 +975,15 @@ class WhatsAppInput(InputChannel):
 
     async def _claim(
         self, messages: Sequence[WhatsAppMessage]
-    ) -> tuple[list[WhatsAppMessage], str | None]:
+    ) -> tuple[list[WhatsAppMessage], Exception | None]:
         """Claim each message id; the ones claimed before (re-deliveries) are left out.
 
         Returns:
-            The messages claimed now, and the type of the database error that stopped the
-            claiming (None when all went well).
+            The messages claimed now, and the database error that stopped the claiming (None
+            when all went well).
         """
 
-        def work() -> tuple[list[WhatsAppMessage], str | None]:
+        def work() -> tuple[list[WhatsAppMessage], Exception | None]:
             claimed: list[WhatsAppMessage] = []
             try:
                 repository = self.repository
@@ -967,7 +998,7 @@ class WhatsAppInput(InputChannel):
                             message.message_id,
                         )
             except Exception as exc:  # the database: never log the statement (it has content)
-                return claimed, type(exc).__name__
+                return claimed, exc
             return claimed, None
 
         return await asyncio.to_thread(work)
@@ -987,11 +1018,10 @@ class WhatsAppInput(InputChannel):
                 await on_new_message(user_message)
             except Exception as exc:
                 logger.error(
-                    "whatsapp: handling message %s from %s failed (%s)",
+                    "whatsapp: handling message %s from %s failed: %s",
                     message.message_id,
                     mask_phone(message.sender),
-                    type(exc).__name__,
-                    exc_info=True,
+                    failure_trace(exc),
                 )
         try:
             await asyncio.to_thread(self.repository.mark_done, CHANNEL_NAME, message.message_id)
@@ -1102,9 +1132,12 @@ class WhatsAppInput(InputChannel):
             logger.info("whatsapp: webhook verified")
             return response.text(challenge)
 
-        @whatsapp_webhook.route("/webhook", methods=["POST"])
+        @whatsapp_webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
-            body = request.body or b""
+            body = await read_body(request, BODY_LIMIT)
+            if body is None:
+                logger.warning("whatsapp: delivery refused: body over %d bytes", BODY_LIMIT)
+                return response.json({"status": "payload too large"}, status=413)
             signature = request.headers.get("X-Hub-Signature-256")
             if not verify_signature(self.app_secret, body, signature):
                 logger.warning(
@@ -1125,9 +1158,17 @@ class WhatsAppInput(InputChannel):
             claimed, error = await self._claim(batch.messages) if batch.messages else ([], None)
             for message in claimed:
                 self._spawn(self._handle(message, on_new_message))
-            if error is not None:
+            if isinstance(error, (DataError, UnicodeError)):
+                # The content, not the database, is the problem: a retry would fail the same
+                # way for days. Acknowledge, and leave the message unanswered.
                 logger.error(
-                    "whatsapp: could not record delivered messages (%s); Meta retries", error
+                    "whatsapp: the database refused delivered messages (%s); dropped",
+                    type(error).__name__,
+                )
+            elif error is not None:
+                logger.error(
+                    "whatsapp: could not record delivered messages (%s); Meta retries",
+                    type(error).__name__,
                 )
                 return response.json({"status": "unavailable"}, status=503)
             return response.json({"status": "ok"})

@@ -251,7 +251,14 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; returns the exit status (0 ok, 2 user error)."""
+    """Run the command; returns the exit status (0 ok, 2 user error).
+
+    Identifiers are masked in every log record of the process (`helpdesk.logmask`): the
+    desk, the sweeper and the simulator run as `helpdesk` subcommands.
+    """
+    from helpdesk import logmask
+
+    logmask.install()
     parser = build_parser()
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)

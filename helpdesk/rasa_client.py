@@ -1,9 +1,10 @@
 """The Rasa server's HTTP API, as the helpdesk's background services use it.
 
 The idle sweeper and the agent desk never talk to the channels themselves: they ask the Rasa
-server (API token required) to run an action or to send a bot message with
-`output_channel=latest`, so it reaches the citizen on the channel they last wrote from
-(WhatsApp, Telegram, web chat) and is logged in the tracker.
+server (API token required) to run an action or to send a bot message on an output channel
+(WhatsApp, Telegram, web chat), so it reaches the citizen and is logged in the tracker. The
+channel is the one the caller names (the desk: the channel the citizen asked for an officer
+on), else `latest`: the channel the citizen last wrote from.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import requests
 from helpdesk.backends.masking import mask_digits
 
 logger = logging.getLogger(__name__)
+
+#: Rasa's `output_channel` value for "the channel the conversation's latest message came from".
+LATEST = "latest"
 
 
 class RasaClient:
@@ -59,8 +63,13 @@ class RasaClient:
             return False
         return True
 
-    def execute(self, sender_id: str, action: str) -> bool:
-        """Run `action` in the conversation, its messages going to the latest channel.
+    def execute(self, sender_id: str, action: str, channel: str | None = None) -> bool:
+        """Run `action` in the conversation, its messages going to `channel`.
+
+        Args:
+            sender_id: The conversation.
+            action: The action's name.
+            channel: The output channel's name ("whatsapp"); None: the latest input channel.
 
         Returns:
             True when the Rasa server ran it, False on any failure (the caller retries).
@@ -69,16 +78,19 @@ class RasaClient:
             f"running {action}",
             sender_id,
             "execute",
-            {"output_channel": "latest"},
+            {"output_channel": channel or LATEST},
             {"name": action},
         )
 
-    def send_bot_message(self, sender_id: str, text: str, metadata: dict[str, Any]) -> bool:
-        """Log a bot message in the tracker and send it on the citizen's latest channel."""
+    def send_bot_message(
+        self, sender_id: str, text: str, metadata: dict[str, Any], channel: str | None = None
+    ) -> bool:
+        """Log a bot message in the tracker and send it on `channel` (None: the citizen's
+        latest channel)."""
         return self._post(
             "sending an agent reply",
             sender_id,
             "tracker/events",
-            {"output_channel": "latest", "execute_side_effects": "true"},
+            {"output_channel": channel or LATEST, "execute_side_effects": "true"},
             [{"event": "bot", "text": text, "metadata": metadata}],
         )

@@ -8,6 +8,7 @@ helpdesk's time zone.
 
 from __future__ import annotations
 
+import re
 import statistics
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
@@ -28,6 +29,25 @@ from helpdesk.storage.models import (
     Ticket,
 )
 from helpdesk.storage.repositories import QuestionLogRepository
+
+#: What a text cell of an export may not hold: control characters other than tab, line feed
+#: and carriage return (a NUL stops Python's csv writer: "need to escape"), and lone UTF-16
+#: surrogates (no UTF-8 encoder takes one).
+_UNSAFE_CELL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def export_text(text: str) -> str:
+    """A stored text (a citizen's question, a name) made safe for a CSV or spreadsheet cell.
+
+    Control characters other than tab and line breaks are dropped and lone surrogates become
+    U+FFFD; the text is otherwise unchanged (quoting formulas is the writer's job).
+    """
+    if not _UNSAFE_CELL_CHARACTERS.search(text):
+        return text
+    return _UNSAFE_CELL_CHARACTERS.sub(
+        lambda match: "\ufffd" if "\ud800" <= match.group() <= "\udfff" else "", text
+    )
+
 
 #: Scalar report keys in display order, with their operator-facing labels.
 REPORT_LABELS = {

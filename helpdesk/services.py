@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.knowledge.retriever import Retriever
     from helpdesk.menu import Menu
     from helpdesk.office_hours import OfficeHours
+    from helpdesk.ratelimit import LookupLimits, RateLimiter
     from helpdesk.storage.handoffs import HandoffMessageRepository, HandoffRepository
     from helpdesk.storage.repositories import (
         ConversationRepository,
@@ -52,6 +53,7 @@ class Services:
         contracts: "ContractClient" | None = None,
         digit: "DigitClient" | None = None,
         sakti: "SaktiClient" | None = None,
+        rate_limiter: "RateLimiter" | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self._retriever = retriever
@@ -65,6 +67,7 @@ class Services:
         self._contracts = contracts
         self._digit = digit
         self._sakti = sakti
+        self._rate_limiter = rate_limiter
         self._lock = threading.RLock()
 
     @property
@@ -119,6 +122,24 @@ class Services:
         from helpdesk.storage.repositories import InboundMessageRepository
 
         return InboundMessageRepository(self.session_factory)
+
+    @property
+    def rate_limiter(self) -> "RateLimiter":
+        """The rate limiter every process shares through the database (desk logins, lookups)."""
+        with self._lock:
+            if self._rate_limiter is None:
+                from helpdesk.ratelimit import RateLimiter
+                from helpdesk.storage.ratelimits import RateLimitRepository
+
+                self._rate_limiter = RateLimiter(RateLimitRepository(self.session_factory))
+            return self._rate_limiter
+
+    @property
+    def lookup_limits(self) -> "LookupLimits":
+        """How often citizens' self-service lookups may run (per sender, per identifier)."""
+        from helpdesk.ratelimit import LookupLimits
+
+        return LookupLimits(self.rate_limiter)
 
     @property
     def tickets(self) -> "TicketService":

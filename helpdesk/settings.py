@@ -22,6 +22,12 @@ TIMEZONE_ALIASES = {
 }
 
 
+#: The shortest HELPDESK_REST_TOKEN accepted (a guessable token is no authentication).
+REST_TOKEN_MIN_LENGTH = 16
+#: How to make a good token (shown in the errors).
+KEYGEN_COMMAND = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
 def _read_dotenv(path: Path) -> dict[str, str]:
     """Parse a simple KEY=VALUE `.env` file; missing file gives an empty dict."""
     values: dict[str, str] = {}
@@ -83,7 +89,8 @@ class Settings:
     backend_timeout: float = 4.0
     backend_retries: int = 2
     backend_fixtures: Path | None = None
-    sakti_trusted_channels: tuple[str, ...] = ("whatsapp", "rest")
+    sakti_trusted_channels: tuple[str, ...] = ("whatsapp",)
+    rest_token: str = ""
     rasa_url: str = "http://localhost:5005"
     rasa_api_token: str = ""
     tracker_store_url: str = ""
@@ -91,6 +98,26 @@ class Settings:
     handoff_timeout_minutes: float = 15.0
     desk_host: str = "127.0.0.1"
     desk_port: int = 5060
+
+    def __post_init__(self) -> None:
+        """Refuse settings that would let an unauthenticated caller claim a phone number.
+
+        Raises:
+            ValueError: When `sakti_trusted_channels` lists "rest" without `rest_token`, or
+                `rest_token` is too short to resist guessing.
+        """
+        if self.rest_token and len(self.rest_token) < REST_TOKEN_MIN_LENGTH:
+            raise ValueError(
+                f"HELPDESK_REST_TOKEN must be at least {REST_TOKEN_MIN_LENGTH} characters "
+                f"(e.g. the output of: {KEYGEN_COMMAND})"
+            )
+        if "rest" in self.sakti_trusted_channels and not self.rest_token:
+            raise ValueError(
+                "HELPDESK_SAKTI_CHANNELS lists rest, but HELPDESK_REST_TOKEN is not set: "
+                "without it anyone who reaches the REST channel could claim a citizen's phone "
+                "number and reset their SAKTI account. Set HELPDESK_REST_TOKEN (e.g. the "
+                f"output of: {KEYGEN_COMMAND}) or remove rest from HELPDESK_SAKTI_CHANNELS."
+            )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -170,9 +197,10 @@ class Settings:
             desk_port=int(get("HELPDESK_DESK_PORT", "5060")),
             sakti_trusted_channels=tuple(
                 name.strip().lower()
-                for name in get("HELPDESK_SAKTI_CHANNELS", "whatsapp,rest").split(",")
+                for name in get("HELPDESK_SAKTI_CHANNELS", "whatsapp").split(",")
                 if name.strip()
             ),
+            rest_token=get("HELPDESK_REST_TOKEN").strip(),
         )
 
 

@@ -140,11 +140,16 @@ class IdleSweeper:
 
 
 def run_sweeper(interval: float = 15.0, once: bool = False) -> int:
-    """Build the sweeper from settings and run it (until SIGTERM/SIGINT unless `once`)."""
+    """Build the sweeper from settings and run it (until SIGTERM/SIGINT unless `once`).
+
+    Identifiers (the sender ids are phone numbers on WhatsApp) are masked in its logs.
+    """
     from sqlalchemy import create_engine
 
+    from helpdesk import logmask
     from helpdesk.services import get_services
 
+    logmask.install()
     services = get_services()
     settings = services.settings
     engine = create_engine(settings.effective_tracker_store_url)

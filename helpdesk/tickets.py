@@ -2,10 +2,17 @@
 
 A ticket id is `YYYYMMDD-XXXXXX`: the date in the helpdesk's time zone and six capital
 letters, e.g. `20260414-DBKSWU`.
+
+A ticket form submission creates at most one ticket: the action passes a submission key (the
+conversation and the moment this run of the form started, `form_submission_key`), the
+letters of the id are derived from it, and a second call with the same key (the citizen
+pressing "Kirim" again after the Rasa server crashed before saving the conversation) finds
+the ticket made the first time and returns it instead of making another.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import re
@@ -58,11 +65,43 @@ def generate_ticket_id(now: datetime, tz: ZoneInfo, rng: random.Random | None = 
     Raises:
         ValueError: When `now` is naive.
     """
+    choice = rng.choice if rng is not None else secrets.choice
+    return f"{_date_part(now, tz)}-{''.join(choice(_LETTERS) for _ in range(6))}"
+
+
+def _date_part(now: datetime, tz: ZoneInfo) -> str:
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    date = now.astimezone(tz).strftime("%Y%m%d")
-    choice = rng.choice if rng is not None else secrets.choice
-    return f"{date}-{''.join(choice(_LETTERS) for _ in range(6))}"
+    return now.astimezone(tz).strftime("%Y%m%d")
+
+
+def form_submission_key(sender_id: str, form_started_at: float) -> str:
+    """The key of one run of the ticket form: the same for every retry of its "Kirim".
+
+    Args:
+        sender_id: The conversation's sender id.
+        form_started_at: The timestamp of the event that activated this run of the form (as
+            Rasa stored it: it is the same every time the tracker is read).
+
+    Returns:
+        An opaque key for `TicketService.create(..., submission_key=...)`.
+    """
+    return f"{sender_id}\x00{form_started_at!r}"
+
+
+def submission_letters(submission_key: str, attempt: int = 0) -> str:
+    """The six capital letters of the `attempt`-th candidate id of a form submission.
+
+    Derived from the key with SHA-256, so every process computes the same candidates; the
+    next attempt is used when another conversation's ticket already has the id.
+    """
+    seed = f"helpdesk-ticket\x00{attempt}\x00{submission_key}".encode()
+    number = int.from_bytes(hashlib.sha256(seed).digest(), "big")
+    letters = []
+    for _ in range(6):
+        number, index = divmod(number, len(_LETTERS))
+        letters.append(_LETTERS[index])
+    return "".join(letters)
 
 
 def _is_date(digits: str) -> bool:
@@ -209,14 +248,18 @@ class TicketService:
             channel=draft.channel,
         )
 
-    def create(self, draft: TicketDraft) -> TicketInfo:
+    def create(self, draft: TicketDraft, *, submission_key: str | None = None) -> TicketInfo:
         """Validate and store a ticket, then notify (when a notifier is set).
 
         Args:
             draft: The form's content.
+            submission_key: The form submission this ticket comes from
+                (`form_submission_key`); with it and a `sender_id`, a ticket already made
+                for the same key is returned as it is (not stored or notified again). None
+                for tickets that are not form submissions: a random id each time.
 
         Returns:
-            The stored ticket with its new id.
+            The stored ticket with its id.
 
         Raises:
             TicketValidationError: When a field is empty or invalid (a `ValueError`).
@@ -225,28 +268,62 @@ class TicketService:
         clean = self._validated(draft)
         now = self._clock()
         record: TicketRecord | None = None
-        for _ in range(MAX_ID_ATTEMPTS):
-            ticket_id = generate_ticket_id(now, self._tz, self._rng)
-            try:
-                record = self._repository.add(
-                    ticket_id=ticket_id,
-                    subject=clean.subject,
-                    chronology=clean.chronology,
-                    email=clean.email,
-                    attachment=clean.attachment,
-                    sender_id=clean.sender_id,
-                    channel=clean.channel,
-                    created_at=now,
-                )
-                break
-            except DuplicateTicketIdError:
-                logger.info("ticket id %s already taken; drawing another", ticket_id)
+        if submission_key is not None and clean.sender_id:
+            record, created = self._add_for_submission(clean, now, submission_key)
+            if record is not None and not created:
+                logger.info("ticket %s was already created for this submission", record.id)
+                return self._info(record)
         if record is None:
-            raise RuntimeError(f"no free ticket id after {MAX_ID_ATTEMPTS} attempts")
+            record = self._add_with_random_id(clean, now)
         info = self._info(record)
         logger.info("ticket %s created", info.id)
         self._notify(info)
         return info
+
+    def _add(self, clean: TicketDraft, ticket_id: str, now: datetime) -> TicketRecord:
+        return self._repository.add(
+            ticket_id=ticket_id,
+            subject=clean.subject,
+            chronology=clean.chronology,
+            email=clean.email,
+            attachment=clean.attachment,
+            sender_id=clean.sender_id,
+            channel=clean.channel,
+            created_at=now,
+        )
+
+    def _add_for_submission(
+        self, clean: TicketDraft, now: datetime, submission_key: str
+    ) -> tuple[TicketRecord | None, bool]:
+        """(the ticket, True when made now) for a submission; (None, False) when every
+        candidate id is taken by other conversations' tickets."""
+        sender_id = clean.sender_id or ""
+        for attempt in range(MAX_ID_ATTEMPTS):
+            letters = submission_letters(submission_key, attempt)
+            # Found under any date: a retry after midnight gets the ticket made before it.
+            existing = self._repository.find_by_sender_and_letters(sender_id, letters)
+            if existing is not None:
+                return existing, False
+            ticket_id = f"{_date_part(now, self._tz)}-{letters}"
+            try:
+                return self._add(clean, ticket_id, now), True
+            except DuplicateTicketIdError:
+                # Made a moment ago for this submission by another process, or another
+                # conversation's ticket has this id: then the next candidate.
+                existing = self._repository.find_by_sender_and_letters(sender_id, letters)
+                if existing is not None:
+                    return existing, False
+                logger.info("ticket id %s already taken; trying the next candidate", ticket_id)
+        return None, False
+
+    def _add_with_random_id(self, clean: TicketDraft, now: datetime) -> TicketRecord:
+        for _ in range(MAX_ID_ATTEMPTS):
+            ticket_id = generate_ticket_id(now, self._tz, self._rng)
+            try:
+                return self._add(clean, ticket_id, now)
+            except DuplicateTicketIdError:
+                logger.info("ticket id %s already taken; drawing another", ticket_id)
+        raise RuntimeError(f"no free ticket id after {MAX_ID_ATTEMPTS} attempts")
 
     def _notify(self, info: TicketInfo) -> None:
         if self._notifier is None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -155,6 +156,9 @@ def bench_rest(queries: list[str], per_user: int, conversation_length: int) -> l
         RASA_TRACKER_STORE_URL="",
         RASA_TRACKER_DB=f"{tmp}/tracker.db",
         TF_CPP_MIN_LOG_LEVEL="2",
+        # The action server answers only calls carrying this token (rasa_sdk_plugins).
+        RASA_ACTIONS_TOKEN=secrets.token_urlsafe(24),
+        HELPDESK_REST_TOKEN="",
     )
     env.pop("SMTP_HOST", None)
     logs = open(Path(tmp) / "servers.log", "w")  # noqa: SIM115 - closed below

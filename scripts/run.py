@@ -8,6 +8,15 @@ time); `make run` starts all of them and the test stacks (scripts/stack.py) star
 test needs, so the tests run what `make run` runs. Each process's whole output goes to
 `var/log/<service>.log`; the console shows it prefixed with the service's name, without the
 start-up noise of TensorFlow and absl, so the lines that matter stay visible.
+
+Once everything is up, a `Supervisor` keeps it so: a process that exits is restarted after a
+back-off (1 s, doubling to 30 s, back to 1 s once it has stayed up a minute) while the others
+keep running; Ctrl-C or SIGTERM stops them all, with no restart during the shutdown.
+
+Secrets travel in the environment, never on a command line (which every local user can read
+with `ps`): the Rasa server gets its API token through scripts/rasa_server.py, and the action
+server's token (`RASA_ACTIONS_TOKEN`, generated per run when unset, like `RASA_API_TOKEN`) is
+read by the action server (rasa_sdk_plugins/action_auth.py) and by Rasa from endpoints.yml.
 """
 
 from __future__ import annotations
@@ -23,12 +32,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Mapping
+from typing import IO, Callable, Mapping, Protocol, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from servers import wait_http  # noqa: E402
+from servers import healthy, wait_http  # noqa: E402
 
 from helpdesk.settings import _read_dotenv  # noqa: E402
 
@@ -89,8 +98,16 @@ def build_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     var_dir.mkdir(parents=True, exist_ok=True)
     env.setdefault("HELPDESK_VAR_DIR", str(var_dir))
     env.setdefault("RASA_ACTIONS_PORT", "5055")
+    # Only the Rasa server may call the action server: loopback, and a token on every call.
+    if not env.get("RASA_ACTIONS_HOST"):
+        env["RASA_ACTIONS_HOST"] = "127.0.0.1"
+    if not env.get("RASA_ACTIONS_TOKEN"):
+        env["RASA_ACTIONS_TOKEN"] = secrets.token_urlsafe(24)
     env.setdefault("RASA_PORT", "5005")
-    env.setdefault("ACTION_ENDPOINT_URL", f"http://localhost:{env['RASA_ACTIONS_PORT']}/webhook")
+    env.setdefault(
+        "ACTION_ENDPOINT_URL",
+        f"http://{local_address(env['RASA_ACTIONS_HOST'])}:{env['RASA_ACTIONS_PORT']}/webhook",
+    )
     # Tracker store: SQLite under var/ unless RASA_TRACKER_STORE_URL names another database.
     env.setdefault("RASA_TRACKER_STORE_URL", "")
     env.setdefault("RASA_TRACKER_DB", str(var_dir / "tracker.db"))
@@ -135,6 +152,11 @@ class Service:
     timeout: float
 
 
+def local_address(host: str) -> str:
+    """The address this machine reaches a server on that listens on `host`."""
+    return "127.0.0.1" if host in {"", "0.0.0.0", "::", "localhost"} else host  # noqa: S104
+
+
 def simulator_enabled(env: Mapping[str, str]) -> bool:
     """Whether `make run` starts the backend simulator (no external backend configured)."""
     return env.get("HELPDESK_BACKEND_SIMULATOR", "true") in {"1", "true", "yes", "on"}
@@ -165,17 +187,20 @@ def plan(
         health = f"http://localhost:{env['HELPDESK_BACKEND_PORT']}/v1/health"
         services.append(Service("backend", "backend simulator", args, health, 30))
     actions_port = env["RASA_ACTIONS_PORT"]
+    # Host and token of the action server come from the environment (rasa_sdk_plugins).
+    actions_host = local_address(env.get("RASA_ACTIONS_HOST") or "127.0.0.1")
     services.append(
         Service(
             "actions",
             "action server",
             [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", actions_port],
-            f"http://localhost:{actions_port}/health",
+            f"http://{actions_host}:{actions_port}/health",
             120,
         )
     )
-    rasa = [str(BIN / "rasa"), "run", "--model", str(model), "--enable-api"]
-    rasa += rasa_token_args(env)
+    # The launcher hands RASA_API_TOKEN to Rasa in-process: no token on the command line.
+    rasa = [sys.executable, str(ROOT / "scripts" / "rasa_server.py")]
+    rasa += ["run", "--model", str(model), "--enable-api"]
     rasa += ["--cors", "*", "--port", rasa_port, "--credentials", str(credentials)]
     rasa += ["--endpoints", str(endpoints)]
     services.append(Service("rasa", "rasa server", rasa, f"http://localhost:{rasa_port}/", 300))
@@ -184,12 +209,6 @@ def plan(
     desk += ["--port", env["HELPDESK_DESK_PORT"]]
     services.append(Service("desk", "agent desk", desk, f"{desk_url(env)}/healthz", 60))
     return services
-
-
-def rasa_token_args(env: Mapping[str, str]) -> list[str]:
-    """Rasa's `--auth-token` argument for the HTTP API token of `env`, or none."""
-    token = env.get("RASA_API_TOKEN")
-    return ["--auth-token", token] if token else []
 
 
 #: Start-up lines of TensorFlow, absl and Python's warnings machinery that bury the useful
@@ -262,7 +281,17 @@ def wait_up(service: Service, proc: subprocess.Popen) -> bool:
     return wait_http(service.health, proc, service.timeout)
 
 
-def stop(procs: list[tuple[str, subprocess.Popen]], timeout: float = 10) -> None:
+class Process(Protocol):
+    """What the supervisor and `stop` need of a started process (`subprocess.Popen` has it)."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+def stop(procs: Sequence[tuple[str, Process]], timeout: float = 10) -> None:
     """SIGTERM every process group (last started first), SIGKILL what is left after
     `timeout` seconds."""
     for _, proc in reversed(procs):
@@ -279,6 +308,165 @@ def stop(procs: list[tuple[str, subprocess.Popen]], timeout: float = 10) -> None
             proc.wait()
 
 
+@dataclass(frozen=True)
+class Backoff:
+    """How long the supervisor waits before it restarts a process that exited.
+
+    The first restart waits `initial` seconds and each further one twice as long as the one
+    before, at most `maximum`; a process that had been up for `reset_after` seconds before it
+    exited starts over at `initial`.
+    """
+
+    initial: float = 1.0
+    maximum: float = 30.0
+    reset_after: float = 60.0
+
+    def delay(self, previous: float | None, uptime: float) -> float:
+        """The wait before the next restart.
+
+        Args:
+            previous: The wait before the last restart (None: it never was restarted).
+            uptime: Seconds the process had been up (healthy) when it exited; 0 when it never
+                came up.
+        """
+        if previous is None or uptime >= self.reset_after:
+            return self.initial
+        return min(previous * 2, self.maximum)
+
+
+@dataclass
+class Watched:
+    """One supervised service and the state of its process."""
+
+    service: Service
+    proc: Process | None
+    started_at: float
+    up_since: float | None = None
+    delay: float | None = None
+    restart_at: float | None = None
+    restarts: int = 0
+
+
+class Supervisor:
+    """Keeps every service running: restarts a process that exited, with `Backoff`.
+
+    `tick()` is called about once a second (by `main`, or a test with a fake clock). Nothing
+    in it blocks longer than one health probe, so one service coming back never holds up the
+    others. A restarted service counts as up again once its health URL answers (a service
+    without one: once it has run for its `timeout`); one that does not within its `timeout`
+    is killed and restarted like a crashed one.
+
+    Args:
+        start: Starts a service's process again (its log is appended to).
+        probe: Whether a service's health URL answers now.
+        kill: Kills a process that hangs while it starts.
+        log_dir: Where `<service>.log` is (named in the messages).
+        clock: Monotonic seconds.
+        backoff: The restart delays.
+        report: Prints one line to the console (`error=True`: to stderr).
+    """
+
+    def __init__(
+        self,
+        *,
+        start: Callable[[Service], Process],
+        probe: Callable[[Service], bool],
+        kill: Callable[[Process], None],
+        log_dir: Path,
+        clock: Callable[[], float] = time.monotonic,
+        backoff: Backoff = Backoff(),  # noqa: B008 - frozen, never mutated
+        report: Callable[..., None] = say,
+    ) -> None:
+        self.start = start
+        self.probe = probe
+        self.kill = kill
+        self.log_dir = log_dir
+        self.clock = clock
+        self.backoff = backoff
+        self.report = report
+        self.watched: dict[str, Watched] = {}
+
+    def watch(self, service: Service, proc: Process, *, up: bool = True) -> None:
+        """Supervise `service`, whose process `proc` was just started (and is up, if `up`)."""
+        now = self.clock()
+        self.watched[service.name] = Watched(service, proc, now, now if up else None)
+
+    def processes(self) -> list[tuple[str, Process]]:
+        """The running processes, in start order (what `stop` stops)."""
+        return [(name, w.proc) for name, w in self.watched.items() if w.proc is not None]
+
+    def log(self, service: Service) -> Path:
+        return self.log_dir / f"{service.name}.log"
+
+    def tick(self) -> None:
+        """Look at every process once: note exits, restart those due, see who came up."""
+        for watched in self.watched.values():
+            now = self.clock()
+            if watched.proc is None:
+                if watched.restart_at is not None and now >= watched.restart_at:
+                    self._restart(watched, now)
+                continue
+            code = watched.proc.poll()
+            if code is not None:
+                self._exited(watched, code, now)
+            elif watched.up_since is None:
+                self._check_up(watched, now)
+
+    def _exited(self, watched: Watched, code: int, now: float) -> None:
+        uptime = 0.0 if watched.up_since is None else now - watched.up_since
+        watched.delay = self.backoff.delay(watched.delay, uptime)
+        watched.restart_at = now + watched.delay
+        watched.proc = None
+        watched.up_since = None
+        self.report(
+            f"error: the {watched.service.label} exited with code {code} after {uptime:.0f} s "
+            f"up; restarting it in {watched.delay:g} s (log: {self.log(watched.service)})",
+            error=True,
+        )
+
+    def _restart(self, watched: Watched, now: float) -> None:
+        try:
+            watched.proc = self.start(watched.service)
+        except OSError as error:  # could not even be started: try again later
+            watched.delay = self.backoff.delay(watched.delay, 0)
+            watched.restart_at = now + watched.delay
+            self.report(
+                f"error: the {watched.service.label} could not be started ({error}); "
+                f"trying again in {watched.delay:g} s",
+                error=True,
+            )
+            return
+        watched.started_at = now
+        watched.restart_at = None
+        watched.restarts += 1
+        self.report(
+            f"{watched.service.label} restarted (pid {watched.proc.pid}, restart "
+            f"{watched.restarts}); waiting for it to come up"
+        )
+
+    def _check_up(self, watched: Watched, now: float) -> None:
+        assert watched.proc is not None
+        service = watched.service
+        elapsed = now - watched.started_at
+        up = elapsed >= service.timeout if service.health is None else self.probe(service)
+        if up:
+            watched.up_since = now
+            self.report(f"{service.label} is up again (pid {watched.proc.pid})")
+        elif elapsed > service.timeout:
+            self.report(
+                f"error: the {service.label} did not come up within {service.timeout:g} s; "
+                f"stopping it to start it again (log: {self.log(service)})",
+                error=True,
+            )
+            self.kill(watched.proc)  # the next tick sees it exit and schedules the restart
+
+
+def kill_group(proc: Process) -> None:
+    """SIGKILL a process's whole group (every service runs in its own)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def summary(env: Mapping[str, str], channels: list[str]) -> str:
     """What `make run` prints once everything is up: where to reach each service."""
     base = f"http://localhost:{env['RASA_PORT']}"
@@ -288,17 +476,29 @@ def summary(env: Mapping[str, str], channels: list[str]) -> str:
     else:
         backend = f"external, {env['HELPDESK_BACKEND_URL']}"
     store = env.get("HELPDESK_DATABASE_URL") or f"SQLite in {env['HELPDESK_VAR_DIR']}"
+    actions_host = local_address(env.get("RASA_ACTIONS_HOST") or "")
+    actions_host = "localhost" if actions_host == "127.0.0.1" else actions_host
+    actions = f"http://{actions_host}:{env['RASA_ACTIONS_PORT']}"
+    token = env.get("HELPDESK_REST_TOKEN")
+    auth = ' -H "Authorization: Bearer $HELPDESK_REST_TOKEN"' if token else ""
     rest = (
-        f"curl -s {base}/webhooks/rest/webhook -d "
+        f"curl -s {base}/webhooks/rest/webhook{auth} -d "
         """'{"sender": "budi", "message": "apa itu sp2d?"}'"""
+    )
+    rest_access = (
+        "bearer token required (HELPDESK_REST_TOKEN from .env)"
+        if token
+        else "this machine only; set HELPDESK_REST_TOKEN to let other clients in"
     )
     return (
         "\nThe assistant is running:\n"
         f"  REST channel     {rest}\n"
+        f"                   ({rest_access})\n"
         f"  web chat         {base}/webhooks/webchat/\n"
         + "".join(f"  {name:<16} {base}/webhooks/{name}/webhook\n" for name in channels)
         + f"  HTTP API         {base}/status?token={env['RASA_API_TOKEN']}\n"
-        f"  action server    http://localhost:{env['RASA_ACTIONS_PORT']}/health\n"
+        f"  action server    {actions}/health (only the Rasa server may call it: "
+        "RASA_ACTIONS_TOKEN)\n"
         f"  backend services {backend}\n"
         f"  idle sweeper     closes conversations idle for "
         f"{env.get('HELPDESK_IDLE_SECONDS') or 300} s\n"
@@ -314,16 +514,22 @@ def main() -> int:
     env = build_environment()
     var_dir = Path(env["HELPDESK_VAR_DIR"])
     log_dir = var_dir / "log"
-    procs: list[tuple[str, subprocess.Popen]] = []
+    supervisor = Supervisor(
+        start=lambda service: spawn(service, env, log_dir, console=True, append=True),
+        probe=lambda service: service.health is not None and healthy(service.health, 1),
+        kill=kill_group,
+        log_dir=log_dir,
+    )
     # Ctrl-C (also when started from a script that ignores SIGINT) and SIGTERM stop everything.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     credentials, channels = write_credentials(env, var_dir)
+    stopping = threading.Event()
     try:
         for service in plan(env, credentials):
             say(f"starting {service.label} ...")
             proc = spawn(service, env, log_dir, console=True)
-            procs.append((service.name, proc))
+            supervisor.watch(service, proc, up=False)
             if not wait_up(service, proc):
                 say(
                     f"error: the {service.label} did not start; see above and "
@@ -331,23 +537,22 @@ def main() -> int:
                     error=True,
                 )
                 return 1
+            supervisor.watch(service, proc)
             say(f"{service.label} is up (pid {proc.pid})")
         say(summary(env, channels))
-        while True:
-            for name, proc in procs:
-                if proc.poll() is not None:
-                    say(
-                        f"error: {name} exited with code {proc.returncode}; "
-                        f"see {log_dir / (name + '.log')}",
-                        error=True,
-                    )
-                    return 1
-            time.sleep(1)
-    except KeyboardInterrupt:
+        # From here on a signal only asks to stop: a restart under way is never cut in half
+        # (a process started but not yet watched would outlive `make run`).
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stopping.set())
+        while not stopping.wait(1):
+            supervisor.tick()
+        say("\nCtrl-C: stopping all processes")
+        return 0
+    except KeyboardInterrupt:  # while starting
         say("\nCtrl-C: stopping all processes")
         return 0
     finally:
-        stop(procs)
+        stop(supervisor.processes())
         say("all processes stopped")
 
 

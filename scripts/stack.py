@@ -16,6 +16,7 @@ port (restart tests of the handoff: tests/e2e_live/test_handoff_restart_live.py)
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -102,6 +103,12 @@ class Stack:
     def endpoints_file(self) -> Path:
         return self.dir / "endpoints.yml"
 
+    @property
+    def actions_headers(self) -> dict[str, str]:
+        """The headers the Rasa server sends the action server (its token): for tests that
+        call the action server themselves."""
+        return {"Authorization": f"Bearer {self.env['RASA_ACTIONS_TOKEN']}"}
+
     # -- life cycle ---------------------------------------------------------------------------
     def __enter__(self) -> "Stack":
         self._tmp = tempfile.TemporaryDirectory(prefix="helpdesk-stack-")
@@ -121,6 +128,8 @@ class Stack:
             RASA_ACTIONS_PORT=str(self.actions_port),
             RASA_PORT=str(self.rasa_port),
             RASA_TRACKER_STORE_URL="",
+            HELPDESK_REST_TOKEN="",
+            HELPDESK_SAKTI_CHANNELS="whatsapp",
             RASA_TRACKER_DB=str(self.dir / "tracker.db"),
             TF_CPP_MIN_LOG_LEVEL="3",
             OMP_WAIT_POLICY="passive",
@@ -131,11 +140,20 @@ class Stack:
         )
         if (self.with_desk or self.with_sweeper) and not env.get("RASA_API_TOKEN"):
             env["RASA_API_TOKEN"] = "stack-api-token"
+        # Every stack runs authenticated, as `make run` does: a fresh action-server token, the
+        # action server on loopback (`env=` may override both, e.g. to test a missing token).
+        env.update(RASA_ACTIONS_TOKEN=secrets.token_urlsafe(24), RASA_ACTIONS_HOST="127.0.0.1")
         env.update(self.extra_env)
         if self.fixtures:
             env["HELPDESK_BACKEND_FIXTURES"] = str(self.fixtures)
         self.env = env
-        self.endpoints_file.write_text(f"action_endpoint:\n  url: {self.actions_url}\n")
+        # For `rasa test` (scripts/test_stories.py); Rasa expands the token from `self.env`.
+        self.endpoints_file.write_text(
+            "action_endpoint:\n"
+            f"  url: {self.actions_url}\n"
+            "  headers:\n"
+            "    Authorization: Bearer ${RASA_ACTIONS_TOKEN}\n"
+        )
         try:
             self._start_all()
         except BaseException:

@@ -2,7 +2,8 @@
 
 One `Stack` (backend simulator loaded with tests/conversations/fixtures.json, action server,
 Rasa server, all on free ports with a throw-away var dir) serves every conversation; each
-turn is POSTed to the REST channel and the bot's replies of that turn are checked.
+turn is POSTed to the REST channel, with the stack's bearer token as an integrator's gateway
+sends it (REST is then a SAKTI channel), and the bot's replies of that turn are checked.
 
 A conversation file looks like::
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import secrets
 import statistics
 import sys
 import time
@@ -51,7 +53,14 @@ from stack import MODEL, ROOT, Stack, StackError
 
 CONVERSATIONS_DIR = ROOT / "tests" / "conversations"
 FIXTURES = CONVERSATIONS_DIR / "fixtures.json"
-STACK_ENV = {"HELPDESK_BACKEND_TIMEOUT": "4"}
+#: The runner plays an integrator's authenticated REST gateway: REST is a SAKTI channel (the
+#: sender id is the citizen's verified phone), which the settings allow only with a token.
+REST_TOKEN = secrets.token_urlsafe(24)
+STACK_ENV = {
+    "HELPDESK_BACKEND_TIMEOUT": "4",
+    "HELPDESK_SAKTI_CHANNELS": "whatsapp,rest",
+    "HELPDESK_REST_TOKEN": REST_TOKEN,
+}
 REQUEST_TIMEOUT = 30.0
 
 CONVERSATION_KEYS = {"name", "sender", "xfail", "turns"}
@@ -452,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
             ready = time.perf_counter()
             print(f"stack ready in {ready - started:.0f} s ({stack.rest_url})", flush=True)
             with requests.Session() as session:
+                session.headers["Authorization"] = f"Bearer {REST_TOKEN}"
                 warm_up(session, stack.rest_url)
                 ready = time.perf_counter()
                 for conversation in conversations:

@@ -8,7 +8,12 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
-from actions.base import UTTER_BUTTON_OUTDATED, ServicesMixin, is_button_payload
+from actions.base import (
+    UTTER_BUTTON_OUTDATED,
+    ServicesMixin,
+    is_button_payload,
+    note_cut_message,
+)
 from helpdesk.identifiers import DigitRule, IdentifierError, parse_choice
 
 #: Refused answers after which a form stops and offers the menu or a ticket.
@@ -50,6 +55,8 @@ class ServiceFormValidation(ServicesMixin):
         if is_button_payload(tracker):
             dispatcher.utter_message(response=UTTER_BUTTON_OUTDATED)
             return {slot: None}
+        # The value may have been past the part of a long message NLU read.
+        note_cut_message(dispatcher, tracker)
         dispatcher.utter_message(response=response, **kwargs)
         failures = int(tracker.get_slot(slots.FORM_FAILURES) or 0) + 1
         # Several slots can be refused in one run (pre-filled values): count them all.

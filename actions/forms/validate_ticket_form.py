@@ -10,7 +10,13 @@ from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
-from actions.base import UTTER_BUTTON_OUTDATED, is_button_payload, latest_text
+from actions.base import (
+    UTTER_BUTTON_OUTDATED,
+    is_button_payload,
+    latest_text,
+    text_was_cut,
+    whole_text,
+)
 from helpdesk.keywords import (
     ALL_FIELDS,
     read_ticket_review,
@@ -120,10 +126,16 @@ class ValidateTicketForm(FormValidationAction):
         tracker: Tracker,
         domain: dict[str, Any],
     ) -> dict[str, Any]:
-        """At least one sentence (`MIN_CHRONOLOGY_LENGTH` characters)."""
+        """At least one sentence (`MIN_CHRONOLOGY_LENGTH` characters), kept whole.
+
+        NLU reads only the beginning of a long message (`components.length_guard`); the
+        chronology is the whole text as the citizen sent it (the tracker's user event).
+        """
         if _outdated_button(dispatcher, tracker):
             return {slots.TICKET_CHRONOLOGY: None}
         chronology = str(slot_value or "").strip()
+        if text_was_cut(tracker):
+            chronology = whole_text(tracker).strip() or chronology
         if len(_clean(chronology)) < MIN_CHRONOLOGY_LENGTH:
             dispatcher.utter_message(response="utter_invalid_ticket_chronology")
             return {slots.TICKET_CHRONOLOGY: None}

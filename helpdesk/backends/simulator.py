@@ -18,7 +18,11 @@ Behaviour beyond the spec's own words:
 - DIGIT requests check the e-mail first (`email_mismatch`), then a reset in progress
   (`request_in_progress`), then the action: `already_active`, `not_blocked` or `not_active`.
 - Contract numbers are compared without regard to case or surrounding spaces.
-- One log line per request: method, path, status and duration; bodies are never logged.
+- One log line per request: method, path (its first `LOGGED_PATH_CHARS` characters), status
+  and duration; bodies are never logged.
+- Malformed input is a 4xx, never a crash: JSON nested too deep for Python's parser and numbers
+  of thousands of digits are 422, a lone surrogate echoed in an error is replaced, a body
+  shorter than its `Content-Length` is 408 once the connection's timeout passes.
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ logger = logging.getLogger(__name__)
 
 #: Largest request body read, in bytes; every valid body is far smaller.
 MAX_BODY_BYTES = 64 * 1024
+#: How much of a request path a log line holds.
+LOGGED_PATH_CHARS = 120
 
 #: The body of a `garbage` answer: what a misconfigured proxy might send. It is labelled
 #: `application/json`, so a client only notices when it parses the body.
@@ -112,8 +118,13 @@ class ApiError(Exception):
 
 def json_reply(status: int, payload: Mapping[str, Any], delay: float = 0.0) -> Reply:
     """A reply with a JSON body."""
-    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    body = _encode(payload)
     return Reply(status=status, body=body, delay=delay)
+
+
+def _encode(payload: Mapping[str, Any]) -> bytes:
+    """JSON in UTF-8; a lone surrogate (from a request, echoed in an error) becomes "?"."""
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8", errors="replace")
 
 
 def error_reply(
@@ -133,8 +144,7 @@ def error_reply(
     error: dict[str, str] = {"code": code, "message": message}
     if field is not None:
         error["field"] = field
-    body = json.dumps({"error": error}, ensure_ascii=False).encode("utf-8")
-    return Reply(status=status, body=body, headers=headers)
+    return Reply(status=status, body=_encode({"error": error}), headers=headers)
 
 
 # -- request validation -----------------------------------------------------------------------
@@ -232,6 +242,8 @@ def parse_body(body: bytes, rules: Mapping[str, FieldRule]) -> dict[str, str]:
         data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(422, "invalid_request", "the body is not JSON (UTF-8)") from exc
+    except RecursionError as exc:
+        raise ApiError(422, "invalid_request", "the body nests too deep") from exc
     if not isinstance(data, dict):
         raise ApiError(422, "invalid_request", "the body must be a JSON object")
     for name in data:
@@ -580,7 +592,13 @@ class SimulatorRequestHandler(BaseHTTPRequestHandler):
             server.stopping.wait(reply.delay)
         elapsed_ms = (time.perf_counter() - started) * 1000
         # Logged before the answer is written, so the line exists once the client has it.
-        logger.info("%s %s %d %.1f ms", self.command, path, reply.status, elapsed_ms)
+        logger.info(
+            "%s %s %d %.1f ms",
+            self.command,
+            path[:LOGGED_PATH_CHARS] + ("..." if len(path) > LOGGED_PATH_CHARS else ""),
+            reply.status,
+            elapsed_ms,
+        )
         self._write(reply)
 
     def _read_body(self) -> tuple[bytes, Reply | None]:
@@ -600,7 +618,14 @@ class SimulatorRequestHandler(BaseHTTPRequestHandler):
             return b"", error_reply(
                 422, "invalid_request", f"Content-Length must be 0 to {MAX_BODY_BYTES} bytes"
             )
-        return self.rfile.read(length), None
+        try:
+            body = self.rfile.read(length)
+        except OSError:  # the client sent less than it announced and the timeout passed
+            body = None
+        if body is None or len(body) < length:
+            self.close_connection = True
+            return b"", error_reply(408, "invalid_request", "the body ended before Content-Length")
+        return body, None
 
     def _write(self, reply: Reply) -> None:
         self.send_response(reply.status)

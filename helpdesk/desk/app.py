@@ -24,7 +24,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Request, Sanic, response
-from sanic.exceptions import SanicException
+from sanic.exceptions import NotFound, SanicException
 from sanic.response import HTTPResponse
 
 from helpdesk.dates import format_datetime_id
@@ -32,6 +32,7 @@ from helpdesk.desk import auth
 from helpdesk.desk.views import admin as admin_views
 from helpdesk.desk.views import auth as auth_views
 from helpdesk.desk.views import conversations as conversation_views
+from helpdesk.desk.views import id_in_range
 from helpdesk.desk.views import reports as report_views
 from helpdesk.desk.views import tickets as ticket_views
 from helpdesk.services import Services
@@ -49,6 +50,22 @@ logger = logging.getLogger(__name__)
 DESK_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = DESK_DIR / "templates"
 STATIC_DIR = DESK_DIR / "static"
+
+#: The largest request body the desk reads (bytes): its forms are a few KB (a reply is at most
+#: a few thousand characters). Sanic's default is 100 MB.
+REQUEST_MAX_SIZE = 1024 * 1024
+
+#: Error pages the desk's auth module does not define: (title, message), in Indonesian.
+SIZE_ERRORS = {
+    413: (
+        "Data terlalu besar",
+        "Data yang Anda kirim terlalu besar untuk diproses. Silakan periksa isian Anda.",
+    ),
+    414: (
+        "Alamat terlalu panjang",
+        "Alamat halaman yang Anda buka terlalu panjang. Silakan kembali ke beranda.",
+    ),
+}
 
 #: View modules whose `bp` blueprints make up the desk, in registration order.
 VIEW_MODULES = (auth_views, admin_views, conversation_views, ticket_views, report_views)
@@ -115,6 +132,7 @@ def create_app(
     """
     app = Sanic(name)
     app.config.FALLBACK_ERROR_FORMAT = "html"
+    app.config.REQUEST_MAX_SIZE = REQUEST_MAX_SIZE
     desk_config = config or auth.DeskConfig.from_env()
     session_factory = services.session_factory
 
@@ -139,6 +157,7 @@ def create_app(
     app.ctx.canned = CannedResponseRepository(session_factory)
     app.ctx.desk_settings = DeskSettingRepository(session_factory)
 
+    app.register_middleware(ids_in_range_middleware, "request")
     app.register_middleware(auth.desk_request_middleware, "request")
     app.register_middleware(auth.security_headers_middleware, "response")
     app.static("/static", str(STATIC_DIR), name="static")
@@ -200,9 +219,35 @@ def _ensure_request_state(request: Request) -> None:
             request.ctx.user = request.ctx.desk_session = request.ctx.flash = None
 
 
+async def ids_in_range_middleware(request: Request) -> None:
+    """404 for a route whose URL names an id no row can have ("/conversations/9999...9").
+
+    Sanic's `<id:int>` takes any run of digits; past `helpdesk.desk.views.MAX_ID` the database
+    would refuse the number with an error (a 500 page) instead of finding nothing.
+
+    Raises:
+        NotFound: For such an id.
+    """
+    for value in (request.match_info or {}).values():
+        if isinstance(value, int) and not id_in_range(value):
+            raise NotFound("no such id")
+
+
+def _size_error(request: Request, status: int) -> HTTPResponse:
+    """The Indonesian page (or JSON error on the API) for a request that is too large."""
+    title, message = SIZE_ERRORS[status]
+    if auth.wants_json(request):
+        return response.json({"error": title, "message": message}, status)
+    return auth.render(request, "error.html", status=status, title=title, message=message)
+
+
 def _http_error(request: Request, exception: SanicException) -> HTTPResponse:
     status = int(getattr(exception, "status_code", 500) or 500)
     _ensure_request_state(request)
+    if status == 413:
+        # Sanic says 413 also when the request line (the URL) and headers pass 8 KB.
+        header = "header" in str(exception).lower()
+        return _size_error(request, 414 if header else 413)
     if status >= 500:
         logger.error("desk error on %s %s: %s", request.method, request.path, exception)
     resp = auth.error_page(request, status if status in auth.ERROR_MESSAGES else 500)

@@ -1,6 +1,8 @@
 """Authentication, sessions, CSRF protection and page rendering of the agent desk.
 
-- Passwords are hashed with scrypt and a random salt (`hash_password`, `verify_password`).
+- Passwords are hashed with argon2id (`hash_password`, `verify_password`); older scrypt
+  hashes still verify and are replaced by an argon2id hash at the next successful login
+  (`password_needs_rehash`), as are argon2 hashes made with weaker parameters.
 - A login opens a server-side session (`helpdesk.storage.accounts.DeskSessionRepository`);
   the `desk_session` cookie holds a random token (HttpOnly, SameSite=Lax, Secure when
   `HELPDESK_DESK_SECURE_COOKIES=true`), the database only its SHA-256. Sessions end after
@@ -10,8 +12,11 @@
   carries a pre-session token kept in its own cookie.
 - `login_required(*roles)` guards handlers; `render` renders a template with the base context
   (user, CSRF token, navigation, flash message); responses get strict security headers.
-- Failed logins are throttled per user name and IP address by `LoginThrottle`, in memory: the
-  count is per desk process and starts again after a restart.
+- Failed logins are throttled by `LoginThrottle` on the shared, database-backed rate limiter
+  (`helpdesk.ratelimit`), so every desk process counts together and a restart forgets
+  nothing: per account and address, per address (a password spray across user names) and
+  per account (guessing from many addresses). A browser that logged in as the user before
+  (the `desk_device` cookie) is counted on its own, so others' failures never lock it out.
 """
 
 from __future__ import annotations
@@ -23,20 +28,30 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable, Coroutine, Mapping, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Mapping, TypeVar, cast
 from urllib.parse import quote
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sanic import Request, response
 from sanic.response import BaseHTTPResponse, HTTPResponse
 
+from helpdesk.ratelimit import Rule
 from helpdesk.settings import environment
-from helpdesk.storage.accounts import SESSION_IDLE_TTL, DeskSessionRecord, DeskUserRecord
+from helpdesk.storage.accounts import (
+    SESSION_IDLE_TTL,
+    DeskSessionRecord,
+    DeskUserRecord,
+    normalise_username,
+)
 from helpdesk.storage.models import DESK_ROLES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from helpdesk.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +59,8 @@ logger = logging.getLogger(__name__)
 SESSION_COOKIE = "desk_session"
 #: Cookie with the login form's pre-session CSRF token (path /login only).
 LOGIN_CSRF_COOKIE = "desk_login_csrf"
+#: Cookie of a browser that logged in successfully before (path /login only).
+DEVICE_COOKIE = "desk_device"
 #: Cookie carrying a one-time message to the next page (set by `flash_redirect`).
 FLASH_COOKIE = "desk_flash"
 #: Form field and header carrying the CSRF token.
@@ -60,11 +77,11 @@ API_PREFIX = "/api/"
 #: Paths served without looking up a session.
 STATIC_PREFIX = "/static/"
 
-_SCRYPT_N = 2**14
-_SCRYPT_R = 8
-_SCRYPT_P = 1
-_SALT_BYTES = 16
-_HASH_BYTES = 32
+#: argon2id with argon2-cffi's defaults: RFC 9106's second recommended option (t=3,
+#: m=64 MiB, p=4), above OWASP's minimum (m=19 MiB, t=2, p=1).
+_ARGON2 = PasswordHasher()
+_ARGON2_PREFIX = "$argon2"
+#: Limits of the scrypt hashes still accepted (made by earlier versions).
 _MAX_SCRYPT_N = 2**20
 
 CONTENT_SECURITY_POLICY = (
@@ -74,7 +91,7 @@ CONTENT_SECURITY_POLICY = (
 
 #: Indonesian messages shown to desk users.
 MSG_LOGIN_FAILED = "Nama pengguna atau kata sandi salah."
-MSG_LOGIN_THROTTLED = "Terlalu banyak percobaan masuk. Silakan coba lagi dalam {seconds} detik."
+MSG_LOGIN_THROTTLED = "Terlalu banyak percobaan masuk. Silakan coba lagi dalam {wait}."
 MSG_LOGGED_OUT = "Anda sudah keluar."
 ERROR_MESSAGES = {
     400: ("Permintaan tidak valid", "Permintaan tidak dapat diproses. Silakan periksa isian Anda."),
@@ -103,14 +120,22 @@ class DeskConfig:
     Attributes:
         secure_cookies: Mark cookies Secure (`HELPDESK_DESK_SECURE_COOKIES`; set it behind HTTPS).
         session_ttl: Idle time after which a session ends.
-        login_max_failures: Failed logins (per user name and IP) before a pause.
-        login_lockout_seconds: How long that pause lasts.
+        login_max_failures: Failed logins per account from one address (or one trusted
+            browser) before that pair pauses.
+        login_lockout_seconds: The sliding window the failures are counted in (and so, at
+            most, how long a pause lasts).
+        login_max_failures_per_source: Failed logins from one address, all user names
+            together (a password spray), before unknown browsers there pause.
+        login_max_failures_per_account: Failed logins of one account from unknown browsers,
+            all addresses together, before they pause (trusted browsers go on).
     """
 
     secure_cookies: bool = False
     session_ttl: timedelta = SESSION_IDLE_TTL
     login_max_failures: int = 5
-    login_lockout_seconds: float = 60.0
+    login_lockout_seconds: float = 900.0
+    login_max_failures_per_source: int = 30
+    login_max_failures_per_account: int = 10
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "DeskConfig":
@@ -119,33 +144,17 @@ class DeskConfig:
 
 
 # -- passwords --------------------------------------------------------------------------------
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
 def hash_password(password: str) -> str:
-    """Hash a password with scrypt and a random salt.
+    """Hash a password with argon2id and a random salt.
 
     Returns:
-        "scrypt$n$r$p$salt_b64$hash_b64".
+        The PHC string, "$argon2id$v=19$m=...,t=...,p=...$salt$hash".
     """
-    salt = secrets.token_bytes(_SALT_BYTES)
-    digest = hashlib.scrypt(
-        password.encode("utf-8"),
-        salt=salt,
-        n=_SCRYPT_N,
-        r=_SCRYPT_R,
-        p=_SCRYPT_P,
-        dklen=_HASH_BYTES,
-    )
-    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+    return _ARGON2.hash(password)
 
 
-def verify_password(password: str, stored: str) -> bool:
-    """Whether `password` matches a hash made by `hash_password` (constant-time compare).
-
-    A malformed hash never matches.
-    """
+def _verify_scrypt(password: str, stored: str) -> bool:
+    """Check a hash of earlier versions: "scrypt$n$r$p$salt_b64$hash_b64"."""
     try:
         scheme, n_text, r_text, p_text, salt_text, hash_text = stored.split("$")
         n, r, p = int(n_text), int(r_text), int(p_text)
@@ -172,6 +181,32 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+def verify_password(password: str, stored: str) -> bool:
+    """Whether `password` matches a stored hash: argon2 (current) or scrypt (earlier versions).
+
+    A malformed hash never matches.
+    """
+    if not isinstance(stored, str):
+        return False
+    if stored.startswith(_ARGON2_PREFIX):
+        try:
+            return bool(_ARGON2.verify(stored, password))
+        except (VerificationError, InvalidHashError):
+            return False
+    return _verify_scrypt(password, stored)
+
+
+def password_needs_rehash(stored: str) -> bool:
+    """Whether a stored hash should be replaced at the next successful login: anything that
+    is not argon2id with the current parameters (scrypt, weaker argon2 settings)."""
+    if not stored.startswith("$argon2id$"):
+        return True
+    try:
+        return bool(_ARGON2.check_needs_rehash(stored))
+    except (InvalidHashError, ValueError):
+        return True
+
+
 _DUMMY_HASH: str | None = None
 
 
@@ -195,66 +230,122 @@ def password_problem(password: str, username: str | None = None) -> str | None:
 
 
 # -- login throttle ---------------------------------------------------------------------------
-class LoginThrottle:
-    """Counts failed logins per (user name, IP address) and pauses after too many.
+def wait_label(seconds: float) -> str:
+    """A wait in Indonesian: "45 detik", "15 menit"."""
+    if seconds < 60:
+        return f"{max(1, math.ceil(seconds))} detik"
+    return f"{math.ceil(seconds / 60)} menit"
 
-    In memory: each desk process counts on its own, and a restart forgets the counts.
+
+class LoginThrottle:
+    """Pauses logins after failures, counted in the database for every desk process.
+
+    Following OWASP's guidance against both guessing and lockout abuse:
+
+    - an unknown browser is checked against three rules: failures of this account from this
+      address (`max_failures`), failures from this address for any user name (a password
+      spray, `max_failures_per_source`) and failures of this account from any address
+      (guessing spread over many addresses, `max_failures_per_account`);
+    - a browser the account's owner logged in with before (a valid `desk_device` cookie for
+      that account) is checked only against its own failures (`max_failures`): failures of an
+      attacker, even one behind the same address, never lock the owner out, while a stolen
+      device cookie still allows only a few guesses.
+
+    Failures are counted in a sliding window of `lockout_seconds`; a pause ends when enough of
+    them have aged out of it, never later than one window after the last failure. A
+    successful login forgets the failures of its own account and address (or browser), not
+    the address's or the account's totals, which others may have caused.
 
     Args:
-        max_failures: Failures allowed before a pause.
-        lockout_seconds: Length of the pause; failures older than this are forgotten.
-        clock: Monotonic clock (injected in tests).
+        max_failures: Failures per account and address (or trusted browser).
+        lockout_seconds: Length of the sliding window.
+        limiter: The shared rate limiter; the desk attaches its services' one on first use
+            when none is given (`login_throttle`).
+        max_failures_per_source: Failures per address, all user names together.
+        max_failures_per_account: Failures per account from unknown browsers.
     """
 
     def __init__(
         self,
         max_failures: int = 5,
-        lockout_seconds: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
+        lockout_seconds: float = 900.0,
+        *,
+        limiter: "RateLimiter | None" = None,
+        max_failures_per_source: int = 30,
+        max_failures_per_account: int = 10,
     ) -> None:
-        if max_failures < 1 or lockout_seconds <= 0:
-            raise ValueError("max_failures must be >= 1 and lockout_seconds > 0")
-        self.max_failures = max_failures
-        self.lockout_seconds = lockout_seconds
-        self._clock = clock
-        self._failures: dict[tuple[str, str], list[float]] = {}
-        self._lock = threading.Lock()
+        window = max(1, int(lockout_seconds))
+        self.limiter = limiter
+        self.pair_rule = Rule("login_account_source", max_failures, window)
+        self.source_rule = Rule("login_source", max_failures_per_source, window)
+        self.account_rule = Rule("login_account", max_failures_per_account, window)
 
-    @staticmethod
-    def _key(username: str, ip: str) -> tuple[str, str]:
-        return username.strip().lower(), ip
+    @classmethod
+    def from_config(cls, config: DeskConfig, limiter: "RateLimiter") -> "LoginThrottle":
+        """The throttle of a desk configured so, on the shared limiter."""
+        return cls(
+            config.login_max_failures,
+            config.login_lockout_seconds,
+            limiter=limiter,
+            max_failures_per_source=config.login_max_failures_per_source,
+            max_failures_per_account=config.login_max_failures_per_account,
+        )
 
-    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
-        times = [t for t in self._failures.get(key, []) if now - t < self.lockout_seconds]
-        if times:
-            self._failures[key] = times
-        else:
-            self._failures.pop(key, None)
-        return times
+    def _limiter(self) -> "RateLimiter":
+        if self.limiter is None:
+            raise RuntimeError("LoginThrottle has no rate limiter (use login_throttle(request))")
+        return self.limiter
 
-    def retry_after(self, username: str, ip: str) -> float:
-        """Seconds to wait before the next attempt; 0 when an attempt is allowed."""
-        with self._lock:
-            now = self._clock()
-            times = self._recent(self._key(username, ip), now)
-            if len(times) < self.max_failures:
-                return 0.0
-            return max(0.0, times[-1] + self.lockout_seconds - now)
+    def _rules(self, username: str, source: str, device: str | None) -> list[tuple[Rule, str]]:
+        account = normalise_username(username)
+        if device:
+            return [(self.pair_rule, f"{account}\x00device\x00{device}")]
+        return [
+            (self.pair_rule, f"{account}\x00address\x00{source}"),
+            (self.source_rule, source),
+            (self.account_rule, account),
+        ]
 
-    def record_failure(self, username: str, ip: str) -> None:
-        """Count one failed attempt."""
-        with self._lock:
-            now = self._clock()
-            key = self._key(username, ip)
-            self._failures[key] = [*self._recent(key, now), now]
-            if len(self._failures) > 10_000:  # keep memory bounded under a spray of names
-                for stale in [k for k in self._failures if not self._recent(k, now)]:
-                    self._failures.pop(stale, None)
+    def retry_after(self, username: str, source: str, device: str | None = None) -> float:
+        """Seconds to wait before the next attempt; 0 when an attempt is allowed.
 
-    def reset(self, username: str, ip: str) -> None:
-        """Forget the failures (after a successful login)."""
-        with self._lock:
-            self._failures.pop(self._key(username, ip), None)
+        Args:
+            username: The user name typed (any case).
+            source: The client's address.
+            device: The trusted browser's id when the attempt comes from one for this account
+                (`TrustedDeviceRepository.device_of`), else None.
+        """
+        limiter = self._limiter()
+        waits = [limiter.peek(rule, key) for rule, key in self._rules(username, source, device)]
+        return max((d.retry_after for d in waits if not d.allowed), default=0.0)
+
+    def record_failure(self, username: str, source: str, device: str | None = None) -> None:
+        """Count one failed attempt under every rule that applies to it."""
+        limiter = self._limiter()
+        for rule, key in self._rules(username, source, device):
+            limiter.add(rule, key)
+
+    def reset(self, username: str, source: str, device: str | None = None) -> None:
+        """After a successful login: forget this account's failures from this address (or
+        browser). The totals per address and per account are left to age out."""
+        rule, key = self._rules(username, source, device)[0]
+        self._limiter().reset(rule, key)
+
+
+def login_throttle(request: Request) -> LoginThrottle:
+    """The desk's login throttle, on its services' shared rate limiter."""
+    ctx = request.app.ctx
+    throttle = getattr(ctx, "login_throttle", None)
+    if not isinstance(throttle, LoginThrottle) or throttle.limiter is None:
+        throttle = LoginThrottle.from_config(ctx.desk_config, ctx.services.rate_limiter)
+        ctx.login_throttle = throttle
+    return throttle
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the one a trusted proxy forwarded (Sanic's `PROXIES_COUNT` /
+    `REAL_IP_HEADER`, e.g. `SANIC_PROXIES_COUNT=1` behind nginx), else the peer's."""
+    return request.remote_addr or request.ip or "-"
 
 
 # -- request state ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any, Mapping
 
+from helpdesk import logmask
 from helpdesk.settings import environment
 from helpdesk.storage.accounts import (
     DeskSessionRepository,
@@ -219,6 +220,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
         worker = build_worker(services)
     app = create_app(services, worker=worker)
+    # Again now that Sanic has made its log handlers: their `extra` fields are masked too.
+    logmask.install()
     host = args.host or services.settings.desk_host
     port = args.port or services.settings.desk_port
     print(f"Agent desk on http://{host}:{port}/", flush=True)

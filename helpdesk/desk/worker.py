@@ -9,7 +9,8 @@ Every `interval` seconds (and at once when woken by the desk after an agent acte
 2. assigns waiting handoffs round-robin to online agents with room;
 3. expires handoffs nobody took within the timeout;
 4. delivers the agents' pending replies (the outbox) through the Rasa server, which sends them
-   on the citizen's channel and logs them in the tracker;
+   on the channel the citizen asked for an officer on (the handoff's) and logs them in the
+   tracker;
 5. resumes the bot in conversations whose handoff ended (`action_handoff_end`: thanks and the
    rating, the "left the queue" message, or the ticket id of an expired request).
 
@@ -63,9 +64,11 @@ def retry_delay(attempts: int) -> timedelta:
 class RasaApi(Protocol):
     """What the worker needs of the Rasa HTTP API (`helpdesk.rasa_client.RasaClient`)."""
 
-    def execute(self, sender_id: str, action: str) -> bool: ...
+    def execute(self, sender_id: str, action: str, channel: str | None = None) -> bool: ...
 
-    def send_bot_message(self, sender_id: str, text: str, metadata: dict) -> bool: ...
+    def send_bot_message(
+        self, sender_id: str, text: str, metadata: dict, channel: str | None = None
+    ) -> bool: ...
 
 
 @dataclass
@@ -225,7 +228,11 @@ class DeskWorker:
                 "handoff_id": handoff.id,
                 "agent": names.get(message.agent_id or 0, "Petugas"),
             }
-            if self.rasa.send_bot_message(handoff.sender_id, message.text, metadata):
+            # The channel of the request, not the latest one: a message on another channel
+            # under the same id must not divert the agent's reply.
+            if self.rasa.send_bot_message(
+                handoff.sender_id, message.text, metadata, channel=handoff.channel
+            ):
                 messages.mark_sent(message.id)
                 self._next_try.pop(("reply", message.id), None)
                 report.delivered.append(message.id)
@@ -262,7 +269,7 @@ class DeskWorker:
                     turns = turns_from_events([e.as_rasa_dict() for e in events])
                     service.ticket_for_expired(handoff, turns)
                 resumed = self._ended_in_tracker(handoff) or self.rasa.execute(
-                    handoff.sender_id, END_ACTION
+                    handoff.sender_id, END_ACTION, channel=handoff.channel
                 )
             except Exception:  # one conversation's failure must not hold up the others
                 logger.exception("resuming the bot after handoff %s failed", handoff.id)

@@ -1,10 +1,10 @@
 """Repositories of the agent desk's accounts and settings.
 
-Desk users and their login sessions, divisions, canned responses and the settings admins
-change in the desk. Like `helpdesk.storage.repositories`, each method is one unit of work in
-its own session, write paths retry SQLite's "database is locked", and results are frozen
-dataclasses. Passwords arrive here already hashed (`helpdesk.desk.auth.hash_password`);
-session cookies are never stored, only their SHA-256.
+Desk users, their login sessions and trusted browsers, divisions, canned responses and the
+settings admins change in the desk. Like `helpdesk.storage.repositories`, each method is one
+unit of work in its own session, write paths retry SQLite's "database is locked", and results
+are frozen dataclasses. Passwords arrive here already hashed (`helpdesk.desk.auth.hash_password`);
+session and device cookies are never stored, only their SHA-256.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from helpdesk.storage.db import retry_on_locked, session_scope
@@ -24,6 +24,7 @@ from helpdesk.storage.models import (
     CannedResponse,
     DeskSession,
     DeskSetting,
+    DeskTrustedDevice,
     DeskUser,
     Division,
     utcnow,
@@ -32,6 +33,10 @@ from helpdesk.storage.repositories import _Repository
 
 #: A login session ends after this long without a request (sliding expiry).
 SESSION_IDLE_TTL = timedelta(hours=12)
+#: A browser stays trusted this long after its last successful login (`TrustedDeviceRepository`).
+TRUSTED_DEVICE_TTL = timedelta(days=90)
+#: Trusted browsers kept per user (the oldest go first).
+MAX_TRUSTED_DEVICES = 10
 #: `last_seen_at` of a session and its user is written at most this often (fewer writes).
 SEEN_RESOLUTION = timedelta(seconds=30)
 #: Placeholder of the citizen's name in a canned response.
@@ -377,7 +382,11 @@ class DeskUserRepository(_Repository):
         return retry_on_locked(work)
 
     def set_password(self, user_id: int, password_hash: str) -> bool:
-        """Replace a user's password hash; False when no user has this id."""
+        """Replace a user's password hash; False when no user has this id.
+
+        The user's trusted browsers are forgotten too: after a password reset, a browser that
+        logged in with the old password is an unknown one again.
+        """
         if not password_hash:
             raise ValueError("password hash is required")
 
@@ -388,7 +397,34 @@ class DeskUserRepository(_Repository):
                     return False
                 row.password_hash = password_hash
                 row.updated_at = utcnow()
+                session.execute(
+                    delete(DeskTrustedDevice).where(DeskTrustedDevice.user_id == user_id)
+                )
                 return True
+
+        return retry_on_locked(work)
+
+    def rehash_password(self, user_id: int, old_hash: str, new_hash: str) -> bool:
+        """Store a new hash of the same password (a stronger algorithm or parameters).
+
+        Only while the stored hash is still `old_hash`: a password changed meanwhile (by an
+        admin) is never overwritten. Trusted browsers stay trusted.
+
+        Returns:
+            True when the new hash was stored.
+        """
+        if not new_hash:
+            raise ValueError("password hash is required")
+
+        def work() -> bool:
+            with session_scope(self._sessions) as session:
+                result = session.execute(
+                    update(DeskUser)
+                    .where(DeskUser.id == user_id, DeskUser.password_hash == old_hash)
+                    .values(password_hash=new_hash, updated_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                )
+                return bool(result.rowcount)
 
         return retry_on_locked(work)
 
@@ -488,6 +524,95 @@ class DeskSessionRepository(_Repository):
     def _delete(self, stmt: Any) -> int:
         def work() -> int:
             with session_scope(self._sessions) as session:
+                return int(session.execute(stmt).rowcount or 0)
+
+        return retry_on_locked(work)
+
+
+class TrustedDeviceRepository(_Repository):
+    """Browsers that logged in successfully as a user (the OWASP "device cookie").
+
+    The login throttle counts the failures of a trusted browser on their own, so failures
+    from elsewhere (an attacker guessing the password) never lock the owner's browser out.
+    """
+
+    def __init__(self, session_factory: Any, *, ttl: timedelta = TRUSTED_DEVICE_TTL) -> None:
+        super().__init__(session_factory)
+        if ttl <= timedelta(0):
+            raise ValueError("trusted device ttl must be positive")
+        self._ttl = ttl
+
+    def issue(self, user_id: int, replaces: str | None = None) -> str:
+        """Trust the browser a user just logged in with.
+
+        Args:
+            user_id: The user.
+            replaces: The browser's previous device token, deleted (tokens rotate).
+
+        Returns:
+            The raw token for the cookie (only its SHA-256 is stored).
+        """
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+
+        def work() -> None:
+            with session_scope(self._sessions) as session:
+                session.execute(
+                    delete(DeskTrustedDevice).where(DeskTrustedDevice.expires_at <= now)
+                )
+                if replaces:
+                    session.execute(
+                        delete(DeskTrustedDevice).where(
+                            DeskTrustedDevice.id == token_digest(replaces)
+                        )
+                    )
+                kept = (
+                    session.execute(
+                        select(DeskTrustedDevice.id)
+                        .where(DeskTrustedDevice.user_id == user_id)
+                        .order_by(DeskTrustedDevice.last_used_at.desc())
+                        .offset(MAX_TRUSTED_DEVICES - 1)
+                    )
+                    .scalars()
+                    .all()
+                )
+                if kept:
+                    session.execute(delete(DeskTrustedDevice).where(DeskTrustedDevice.id.in_(kept)))
+                session.add(
+                    DeskTrustedDevice(
+                        id=token_digest(token),
+                        user_id=user_id,
+                        created_at=now,
+                        last_used_at=now,
+                        expires_at=now + self._ttl,
+                    )
+                )
+
+        retry_on_locked(work)
+        return token
+
+    def device_of(self, token: str | None, user_id: int) -> str | None:
+        """The stored id of a browser's device token when it is trusted for this user.
+
+        Returns:
+            The token's SHA-256 (a stable id for counting that browser's failures), or None
+            for a missing, unknown, expired token or one of another user.
+        """
+        if not token or len(token) > 128:
+            return None
+        digest = token_digest(token)
+        with session_scope(self._sessions) as session:
+            row = session.get(DeskTrustedDevice, digest)
+            if row is None or row.user_id != user_id or row.expires_at <= utcnow():
+                return None
+            return digest
+
+    def delete_for_user(self, user_id: int) -> int:
+        """Forget every trusted browser of a user; returns how many."""
+
+        def work() -> int:
+            with session_scope(self._sessions) as session:
+                stmt = delete(DeskTrustedDevice).where(DeskTrustedDevice.user_id == user_id)
                 return int(session.execute(stmt).rowcount or 0)
 
         return retry_on_locked(work)

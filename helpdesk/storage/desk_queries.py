@@ -1,8 +1,8 @@
 """Read-only queries of the agent desk over the helpdesk tables.
 
-The ticket list with its filters and paging, the FAQ questions a citizen asked in a time
-window (what the bot tried before the handoff) and a citizen's earlier handoffs. Results are
-frozen dataclasses, like every repository's.
+The ticket list with its filters, paging and who may see which ticket (`tickets_visible_to`),
+the FAQ questions a citizen asked in a time window (what the bot tried before the handoff) and
+a citizen's earlier handoffs. Results are frozen dataclasses, like every repository's.
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 
+from helpdesk.storage.accounts import DeskUserRecord
 from helpdesk.storage.db import session_scope
 from helpdesk.storage.handoffs import HandoffRecord
 from helpdesk.storage.models import TICKET_STATUSES, Handoff, QuestionLog, Ticket
@@ -20,6 +22,9 @@ from helpdesk.storage.repositories import TicketRecord, _check_aware, _Repositor
 
 #: Tickets per page of the desk's ticket list.
 TICKETS_PER_PAGE = 25
+#: `TicketFilter.owner` values: tickets nobody owns yet, tickets assigned to the viewer.
+OWNER_NONE = "none"
+OWNER_ME = "me"
 
 
 @dataclass(frozen=True)
@@ -31,12 +36,15 @@ class TicketFilter:
         text: Case-insensitive part of the ticket id or subject, or None.
         since: Created at or after this time (timezone-aware), or None.
         until: Created before this time (timezone-aware), or None.
+        owner: `OWNER_NONE` (no division and no assignee), `OWNER_ME` (assigned to the
+            viewer), or None for all the viewer may see.
     """
 
     status: str | None = None
     text: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,30 @@ class QuestionLogRecord:
     created_at: datetime
 
 
+def may_view_ticket(user: DeskUserRecord, ticket: TicketRecord) -> bool:
+    """Whether a desk user may see (and work on) a ticket.
+
+    Supervisors and admins see every ticket; an agent sees the tickets of their division and
+    those assigned to them. A ticket nobody owns yet is for the supervisors to give out.
+    `tickets_visible_to` is the same rule in SQL.
+    """
+    if user.is_supervisor:
+        return True
+    if ticket.assignee_id is not None and ticket.assignee_id == user.id:
+        return True
+    return user.division_id is not None and ticket.division_id == user.division_id
+
+
+def tickets_visible_to(user: DeskUserRecord) -> Any:
+    """The SQL condition of `may_view_ticket` for `user` (None: every ticket)."""
+    if user.is_supervisor:
+        return None
+    conditions = [Ticket.assignee_id == user.id]
+    if user.division_id is not None:
+        conditions.append(Ticket.division_id == user.division_id)
+    return or_(*conditions)
+
+
 def _like_pattern(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -82,20 +114,43 @@ class DeskQueries(_Repository):
     """The desk's read-only lists: tickets, a citizen's FAQ questions and earlier handoffs."""
 
     def search_tickets(
-        self, wanted: TicketFilter, *, page: int = 1, per_page: int = TICKETS_PER_PAGE
+        self,
+        wanted: TicketFilter,
+        *,
+        viewer: DeskUserRecord | None = None,
+        page: int = 1,
+        per_page: int = TICKETS_PER_PAGE,
     ) -> TicketPage:
-        """Tickets matching the filter, newest first, one page of them.
+        """Tickets matching the filter that `viewer` may see, newest first, one page of them.
+
+        Args:
+            wanted: The filters.
+            viewer: The desk user asking (`may_view_ticket`); None (internal use only) lists
+                every ticket.
+            page: Page number, from 1.
+            per_page: Tickets per page.
 
         Raises:
-            ValueError: For an unknown status, naive times, or a page or size below 1.
+            ValueError: For an unknown status or owner filter, naive times, or a page or size
+                below 1.
         """
         if wanted.status is not None and wanted.status not in TICKET_STATUSES:
             raise ValueError(f"unknown ticket status {wanted.status!r}")
+        if wanted.owner not in (None, OWNER_NONE, OWNER_ME):
+            raise ValueError(f"unknown owner filter {wanted.owner!r}")
         if page < 1 or per_page < 1:
             raise ValueError("page and per_page must be >= 1")
         _check_aware(wanted.since, "since")
         _check_aware(wanted.until, "until")
         conditions = []
+        if viewer is not None:
+            visible = tickets_visible_to(viewer)
+            if visible is not None:
+                conditions.append(visible)
+        if wanted.owner == OWNER_NONE:
+            conditions.extend([Ticket.division_id.is_(None), Ticket.assignee_id.is_(None)])
+        elif wanted.owner == OWNER_ME:
+            conditions.append(Ticket.assignee_id == viewer.id if viewer is not None else false())
         if wanted.status is not None:
             conditions.append(Ticket.status == wanted.status)
         text = (wanted.text or "").strip().lower()

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -92,6 +93,14 @@ class Ticket(Base):
     public_reply = Column(Text, nullable=True)
     sender_id = Column(String(255), nullable=True, index=True)
     channel = Column(String(64), nullable=True)
+    # Who works on it: agents see the tickets of their division and those assigned to them;
+    # supervisors and admins see every ticket (and set these two on the desk).
+    division_id = Column(
+        Integer, ForeignKey("division.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    assignee_id = Column(
+        Integer, ForeignKey("desk_user.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
@@ -357,3 +366,40 @@ class IdleClosure(Base):
         ),
         CheckConstraint("status IN ('closing', 'closed', 'failed')", name="status_valid"),
     )
+
+
+class RateLimitCounter(Base):
+    """How many times something was counted for one key in one fixed time window.
+
+    The rate limiter (`helpdesk.ratelimit`) keeps one row per (rule, key, window) and
+    estimates a sliding window from the current and the previous one. `key_hash` is the
+    SHA-256 of the rule and the key (a user name, an address, a NIK...): the table never holds
+    the identifier itself. Rows are deleted once `expires_at` (two windows on) has passed.
+    """
+
+    __tablename__ = "rate_limit_counter"
+
+    rule = Column(String(64), primary_key=True)
+    key_hash = Column(String(64), primary_key=True)
+    window_start = Column(BigInteger, primary_key=True, autoincrement=False)  # epoch seconds
+    count = Column(Integer, nullable=False, default=0)
+    expires_at = Column(UTCDateTime, nullable=False, index=True)
+
+
+class DeskTrustedDevice(Base):
+    """A browser that logged in successfully as a desk user (OWASP "device cookie").
+
+    The `desk_device` cookie holds a random token, the table its SHA-256. Failed logins from
+    unknown browsers lock an account (and an address) for a while; a browser the owner logged
+    in with before is counted on its own, so an attacker's failures never lock the owner out.
+    """
+
+    __tablename__ = "desk_trusted_device"
+
+    id = Column(String(64), primary_key=True)  # sha256 hex of the cookie token
+    user_id = Column(
+        Integer, ForeignKey("desk_user.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    last_used_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at = Column(UTCDateTime, nullable=False, index=True)

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from helpdesk.backends.masking import mask_identifiers
 from helpdesk.storage.db import retry_on_locked, session_scope
 from helpdesk.storage.models import (
     CSAT_KINDS,
@@ -52,6 +53,9 @@ class TicketRecord:
     channel: str | None
     created_at: datetime
     updated_at: datetime
+    #: The division working on it and the desk user it is assigned to (None: nobody yet).
+    division_id: int | None = None
+    assignee_id: int | None = None
 
     @classmethod
     def from_row(cls, row: Ticket) -> "TicketRecord":
@@ -67,6 +71,8 @@ class TicketRecord:
             channel=row.channel,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            division_id=row.division_id,
+            assignee_id=row.assignee_id,
         )
 
 
@@ -142,6 +148,23 @@ class TicketRepository(_Repository):
             row = session.get(Ticket, ticket_id)
             return TicketRecord.from_row(row) if row is not None else None
 
+    def find_by_sender_and_letters(self, sender_id: str, letters: str) -> TicketRecord | None:
+        """The ticket of `sender_id` whose id ends with `-letters` (any date), or None.
+
+        Raises:
+            ValueError: When `letters` are not six capital letters.
+        """
+        if len(letters) != 6 or not (letters.isascii() and letters.isalpha() and letters.isupper()):
+            raise ValueError(f"ticket id letters must be six capital letters, got {letters!r}")
+        with session_scope(self._sessions) as session:
+            row = session.scalars(
+                select(Ticket)
+                .where(Ticket.sender_id == sender_id, Ticket.id.like(f"%-{letters}"))
+                .order_by(Ticket.created_at)
+                .limit(1)
+            ).first()
+            return TicketRecord.from_row(row) if row is not None else None
+
     def exists(self, ticket_id: str) -> bool:
         """Whether a ticket with this id is stored."""
         with session_scope(self._sessions) as session:
@@ -170,6 +193,28 @@ class TicketRepository(_Repository):
                 row.status = status
                 if public_reply is not None:
                     row.public_reply = public_reply
+                row.updated_at = utcnow()
+                session.flush()
+                return TicketRecord.from_row(row)
+
+        return retry_on_locked(work)
+
+    def set_owner(
+        self, ticket_id: str, *, division_id: int | None, assignee_id: int | None
+    ) -> TicketRecord | None:
+        """Give a ticket to a division and/or a desk user (None: to nobody).
+
+        Returns:
+            The updated ticket, or None when no ticket has this id.
+        """
+
+        def work() -> TicketRecord | None:
+            with session_scope(self._sessions) as session:
+                row = session.get(Ticket, ticket_id)
+                if row is None:
+                    return None
+                row.division_id = division_id
+                row.assignee_id = assignee_id
                 row.updated_at = utcnow()
                 session.flush()
                 return TicketRecord.from_row(row)
@@ -229,14 +274,19 @@ class QuestionLogRepository(_Repository):
         faq_id: str | None = None,
         score: float | None = None,
     ) -> None:
-        """Record a question and whether it was answered (with the FAQ id and score)."""
+        """Record a question and whether it was answered (with the FAQ id and score).
+
+        Identifiers in it (NIK, NIP, phone, account numbers, e-mail addresses) are masked
+        before they are stored: the question log feeds reports and CSV exports, and the
+        knowledge managers need the wording, not the citizen's numbers.
+        """
 
         def work() -> None:
             with session_scope(self._sessions) as session:
                 session.add(
                     QuestionLog(
                         sender_id=sender_id,
-                        question=question,
+                        question=mask_identifiers(question),
                         answered=bool(answered),
                         faq_id=faq_id,
                         score=float(score) if score is not None else None,

@@ -30,8 +30,10 @@ from helpdesk.backends.models import (
     SaktiResetResult,
     Sp2dInfo,
 )
+from helpdesk.ratelimit import LookupLimits, RateLimiter, Rule
 from helpdesk.services import Services
 from helpdesk.settings import PROJECT_ROOT
+from helpdesk.storage.ratelimits import RateLimitRepository
 from tests.actions.conftest import domain_dict, make_tracker, responses, slot_events
 
 PHONE = "6281234567890"
@@ -240,6 +242,131 @@ async def test_backend_unavailable_names_the_service(settings, dispatcher, case)
     assert slot_events(events) == CLEARED[case.form]
 
 
+# --- rate limits: the lookups are not an oracle ------------------------------------------
+
+
+class LimitedServices(Services):
+    """Services whose lookup limits are given (the property builds the default ones)."""
+
+    def __init__(self, *args: Any, limits: LookupLimits, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._limits = limits
+
+    @property
+    def lookup_limits(self) -> LookupLimits:
+        return self._limits
+
+
+def services_with_limits(settings, session_factory, case: Case, fake: FakeClient, **rules: Any):
+    limiter = RateLimiter(RateLimitRepository(session_factory))
+    limits = LookupLimits(
+        limiter,
+        per_sender=rules.get("per_sender", Rule("lookup_sender", 100, 3600)),
+        per_identifier=rules.get("per_identifier", Rule("lookup_identifier", 100, 3600)),
+    )
+    return LimitedServices(
+        settings,
+        session_factory=session_factory,
+        rate_limiter=limiter,
+        limits=limits,
+        **{case.client: fake},
+    )
+
+
+def limited_reply(dispatcher: CollectingDispatcher) -> dict[str, Any]:
+    sent = only_message(dispatcher, "utter_lookup_limited")
+    assert 1 <= sent["minutes"] <= 60
+    return sent
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+async def test_one_identifier_is_looked_up_only_so_often_from_any_sender(
+    settings, session_factory, case
+):
+    result = {
+        "sp2d": SP2D_INFO,
+        "contract": registration(),
+        "digit": DigitUser("nik", "aktif", "bu***@ke***.go.id"),
+        "sakti": SaktiResetResult("SKT-1", "password", "415011", "62812****7890"),
+    }[case.form]
+    fake = case.fake(result=result)
+    services = services_with_limits(
+        settings,
+        session_factory,
+        case,
+        fake,
+        per_identifier=Rule("lookup_identifier", 3, 3600),
+    )
+    slots = {**case.slots, "digit_service": "status"} if case.form == "digit" else case.slots
+    # Three different senders (fresh sender ids are free on REST) probe the same identifier.
+    for sender in ("6281111111111", "6282222222222", "6283333333333"):
+        dispatcher = CollectingDispatcher()
+        await case.action(services).run(dispatcher, tracker(slots, sender_id=sender), {})
+        assert responses(dispatcher) != ["utter_lookup_limited"]
+    assert len(fake.calls) == 3
+
+    dispatcher = CollectingDispatcher()
+    events = await case.action(services).run(
+        dispatcher, tracker(slots, sender_id="6284444444444"), {}
+    )
+
+    limited_reply(dispatcher)
+    assert len(fake.calls) == 3  # the backend was not asked again
+    assert slot_events(events) == CLEARED[case.form]
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+async def test_one_sender_runs_only_so_many_lookups(settings, session_factory, case):
+    fake = case.fake(error=NotFound("nothing there"))
+    services = services_with_limits(
+        settings, session_factory, case, fake, per_sender=Rule("lookup_sender", 2, 3600)
+    )
+    values = {
+        "sp2d": ("sp2d_number", ["260011301000001", "260011301000002", "260011301000003"]),
+        "contract": ("contract_number", ["KTR-1", "KTR-2", "KTR-3"]),
+        "digit": ("digit_id_value", ["3201234567890001", "3201234567890002", "3201234567890003"]),
+        "sakti": ("sakti_nik", ["3201234567890001", "3201234567890002", "3201234567890003"]),
+    }[case.form]
+    slot, tried = values
+    replies = []
+    for value in tried:  # one sender probing different identifiers
+        dispatcher = CollectingDispatcher()
+        await case.action(services).run(dispatcher, tracker({**case.slots, slot: value}), {})
+        replies.append(responses(dispatcher))
+    assert replies[2] == ["utter_lookup_limited"]
+    assert "utter_lookup_limited" not in replies[0] + replies[1]
+    assert len(fake.calls) == 2
+
+
+async def test_a_limited_lookup_tells_when_to_try_again(settings, session_factory, dispatcher):
+    case = CASES[2]  # DIGIT
+    fake = FakeDigit(result=DigitUser("nik", "aktif", "bu***@ke***.go.id"))
+    services = services_with_limits(
+        settings, session_factory, case, fake, per_identifier=Rule("lookup_identifier", 1, 3600)
+    )
+    slots = {**DIGIT_SLOTS, "digit_service": "status", "digit_email": None}
+    await run(ActionDigitService(services), slots, CollectingDispatcher())
+
+    await run(ActionDigitService(services), slots, dispatcher)
+
+    assert limited_reply(dispatcher)["minutes"] >= 1
+    assert_not_shown(dispatcher, NIK)
+
+
+async def test_lookups_are_refused_when_the_limits_cannot_be_checked(settings, dispatcher):
+    class BrokenLimits:
+        def allow(self, sender_id: str, kind: str, value: str) -> Any:
+            raise RuntimeError("database unavailable")
+
+    fake = FakeSp2d(result=SP2D_INFO)
+    services = LimitedServices(settings, sp2d=fake, limits=BrokenLimits())  # type: ignore[arg-type]
+
+    await run(ActionSp2dInfo(services), SP2D_SLOTS, dispatcher)
+
+    assert responses(dispatcher) == ["utter_technical_problem"]
+    assert fake.calls == []
+
+
 def test_cleared_slots_are_every_slot_of_the_domain_form():
     # CLEARED is what the tests above expect; it must hold every slot each form asks for.
     forms = domain_dict()["forms"]
@@ -421,13 +548,24 @@ async def test_digit_email_check(settings, dispatcher, matches, response):
 
     assert fake.calls == [("check_email", "nik", NIK, EMAIL)]
     sent = only_message(dispatcher, response)
+    # The address typed is never confirmed in full (the reply stays in the chat history).
     assert (sent["email"], sent["email_masked"], sent["id_masked"]) == (
-        EMAIL,
+        "bu***@ke***.go.id",
         "bu***@ke***.go.id",
         "************0001",
     )
-    assert_not_shown(dispatcher, NIK)
+    assert_not_shown(dispatcher, NIK, EMAIL)
     assert slot_events(events) == CLEARED["digit"]
+
+
+async def test_digit_replies_mask_an_address_a_backend_sent_whole(settings, dispatcher):
+    fake = FakeDigit(result=DigitUser("nik", "aktif", "siti.aminah@contoh.go.id"))
+    slots = {**DIGIT_SLOTS, "digit_service": "status", "digit_email": None}
+
+    await run(digit_action(settings, fake), slots, dispatcher)
+
+    assert only_message(dispatcher, "utter_digit_status")["email_masked"] == "si***@co***.go.id"
+    assert_not_shown(dispatcher, NIK, "siti.aminah@contoh.go.id")
 
 
 @pytest.mark.parametrize(
@@ -479,8 +617,8 @@ async def test_digit_refusal_code_picks_the_reply(settings, dispatcher, code, re
     events = await run(digit_action(settings, fake), DIGIT_SLOTS, dispatcher)
 
     sent = only_message(dispatcher, response)
-    assert sent["email"] == EMAIL
-    assert_not_shown(dispatcher, NIK)
+    assert sent["email"] == "bu***@ke***.go.id"
+    assert_not_shown(dispatcher, NIK, EMAIL)
     assert slot_events(events) == CLEARED["digit"]
 
 
@@ -524,10 +662,14 @@ async def test_sakti_reset_is_sent_with_the_requester_phone(settings, dispatcher
 
 
 async def test_sakti_phone_from_rest_sender_is_normalised(settings, dispatcher):
+    from dataclasses import replace
+
+    # REST as an integrator's authenticated gateway (allowed only with a REST token).
+    gateway = replace(settings, sakti_trusted_channels=("whatsapp", "rest"), rest_token="t" * 32)
     fake = FakeSakti(result=SaktiResetResult("SKT-000002", "password", "415011", "62812****7890"))
 
     await run(
-        sakti_action(settings, fake),
+        sakti_action(gateway, fake),
         SAKTI_SLOTS,
         dispatcher,
         channel="rest",
@@ -538,7 +680,12 @@ async def test_sakti_phone_from_rest_sender_is_normalised(settings, dispatcher):
 
 
 @pytest.mark.parametrize(
-    ("channel", "sender_id"), [("socketio", PHONE), ("whatsapp", "session-abc")]
+    ("channel", "sender_id"),
+    [
+        ("socketio", PHONE),
+        ("whatsapp", "session-abc"),
+        ("rest", PHONE),  # REST is not trusted by default: anyone can claim a number there
+    ],
 )
 async def test_sakti_reset_refused_when_the_phone_is_unknown(
     settings, dispatcher, channel, sender_id

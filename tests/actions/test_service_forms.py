@@ -771,6 +771,7 @@ def sakti_form(settings, client: FakeSakti) -> ValidateSaktiForm:
         ("telegram", PHONE),
         ("whatsapp", "web-3f2a9c"),  # trusted channel, but not a phone number
         ("rest", "user-42"),
+        ("rest", PHONE),  # REST is not trusted by default: anyone can claim a number there
     ],
 )
 async def test_sakti_refused_at_once_without_a_verified_phone(
@@ -835,6 +836,10 @@ async def test_sakti_trusted_channels_come_from_settings(settings, dispatcher):
 async def test_sakti_nik_is_checked_against_the_requester_phone(
     settings, dispatcher, channel, sender_id
 ):
+    from dataclasses import replace
+
+    # REST as an integrator's authenticated gateway (allowed only with a REST token).
+    settings = replace(settings, sakti_trusted_channels=("whatsapp", "rest"), rest_token="t" * 32)
     client = FakeSakti()
     tracker = form_tracker(
         "sakti_form",

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
 from actions.check_ticket_status import ActionCheckTicketStatus
-from actions.create_ticket import ActionCreateTicket
+from actions.create_ticket import ActionCreateTicket, form_started_at
 from actions.forms.validate_ticket_form import ValidateTicketForm
 from actions.forms.validate_ticket_status_form import ValidateTicketStatusForm
 from helpdesk.storage.models import Ticket
@@ -580,3 +581,68 @@ async def test_status_without_a_public_reply_says_only_the_status(services, disp
 
     assert responses(dispatcher) == ["utter_ticket_status"]
     assert dispatcher.messages[0]["status_label"] == "Sedang diproses"
+
+
+# --- one ticket per form submission (a "Kirim" replayed after a crash) ------------------
+
+
+def form_run_tracker(started_at: float, sender_id: str = "6281234567890") -> Tracker:
+    """The tracker at "Kirim": the form was activated at `started_at`, then submitted."""
+    events = [
+        {"event": "action", "name": "action_session_start", "timestamp": started_at - 60},
+        {"event": "user", "text": "buat tiket", "timestamp": started_at - 0.1},
+        {"event": "action", "name": "ticket_form", "timestamp": started_at},
+        {"event": "active_loop", "name": "ticket_form", "timestamp": started_at},
+        {"event": "user", "text": "/affirm", "timestamp": started_at + 90},
+        {"event": "active_loop", "name": None, "timestamp": started_at + 90.2},
+    ]
+    return make_tracker(
+        "/affirm", intent="affirm", slots=TICKET_SLOTS, events=events, sender_id=sender_id
+    )
+
+
+async def test_a_replayed_submission_gets_the_same_ticket_id(services, session_factory):
+    """Rasa died after the ticket was stored, before it saved the conversation: the
+    citizen's next "Kirim" runs the action on the same tracker again."""
+    tracker = form_run_tracker(1776146400.123456)
+    first, again = CollectingDispatcher(), CollectingDispatcher()
+
+    await ActionCreateTicket(services).run(first, tracker, {})
+    await ActionCreateTicket(services).run(again, tracker, {})
+
+    assert responses(first) == responses(again) == ["utter_ticket_created"]
+    assert first.messages[0]["ticket_number"] == again.messages[0]["ticket_number"]
+    assert _ticket_count(session_factory) == 1
+
+
+async def test_a_second_form_run_makes_a_second_ticket(services, session_factory):
+    first, second = CollectingDispatcher(), CollectingDispatcher()
+
+    await ActionCreateTicket(services).run(first, form_run_tracker(1776146400.5), {})
+    await ActionCreateTicket(services).run(second, form_run_tracker(1776147000.25), {})
+
+    assert first.messages[0]["ticket_number"] != second.messages[0]["ticket_number"]
+    assert _ticket_count(session_factory) == 2
+
+
+async def test_the_same_form_moment_of_another_conversation_is_its_own_ticket(
+    services, session_factory
+):
+    first, other = CollectingDispatcher(), CollectingDispatcher()
+
+    await ActionCreateTicket(services).run(first, form_run_tracker(1776146400.5), {})
+    await ActionCreateTicket(services).run(
+        other, form_run_tracker(1776146400.5, sender_id="6285700011122"), {}
+    )
+
+    assert first.messages[0]["ticket_number"] != other.messages[0]["ticket_number"]
+    assert _ticket_count(session_factory) == 2
+
+
+def test_form_started_at_is_the_latest_activation_of_the_ticket_form():
+    tracker = form_run_tracker(1776146400.5)
+    tracker.events[:0] = [{"event": "active_loop", "name": "ticket_form", "timestamp": 1.0}]
+    tracker.events.append({"event": "active_loop", "name": "sp2d_form", "timestamp": 9e9})
+
+    assert form_started_at(tracker) == 1776146400.5
+    assert form_started_at(make_tracker("x")) is None

@@ -49,7 +49,7 @@ def _require_browser() -> None:
 
 #: The Rasa server's channels, as in credentials.yml: REST, the socket.io channel with working
 #: sessions, and the web chat page.
-CREDENTIALS = """rest:
+CREDENTIALS = """connectors.rest.RestInput:
 connectors.webchat.SocketIOInput:
   user_message_evt: user_uttered
   bot_message_evt: bot_uttered

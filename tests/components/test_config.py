@@ -25,7 +25,8 @@ def test_custom_components_resolve_to_classes():
 
 def test_normalising_tokenizer_comes_first_and_fallback_last():
     names = _pipeline()
-    assert names[0] == "components.normalizer.IndonesianNormalizingTokenizer"
+    assert names[0] == "components.length_guard.MessageLengthGuard"
+    assert names[1] == "components.normalizer.IndonesianNormalizingTokenizer"
     assert names[-1] == "FallbackClassifier"
     # A from_entity slot mapping takes the last entity of its name: the regex match of a whole
     # identifier must come after DIET's fragments.

@@ -874,12 +874,66 @@ async def test_token_of_another_bot_leaves_the_webhook_alone(
     assert bot_api.methods == ["getMe"]
 
 
-async def test_set_webhook_route(server, bot_api) -> None:
-    assert await server.get("/set_webhook") == (200, "Webhook setup successful")
+async def register(server: WebhookServer, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    """POST /set_webhook with `headers`."""
+    url = f"{server.url}/webhooks/telegram/set_webhook"
+    async with server.http.post(url, headers=headers or {}) as resp:
+        return resp.status, await resp.text()
+
+
+API_TOKEN = "rasa-api-token-for-tests"
+
+
+@pytest.fixture
+async def admin_server(services, collector, bot_api) -> AsyncIterator[WebhookServer]:
+    async with serve(make_channel(bot_api.url, api_token=API_TOKEN), collector) as running:
+        await bot_api.wait_for("setWebhook")
+        yield running
+
+
+async def test_set_webhook_route(admin_server, bot_api) -> None:
+    bearer = {"Authorization": f"Bearer {API_TOKEN}"}
+    assert await register(admin_server, bearer) == (200, "Webhook setup successful")
     assert len(bot_api.calls("setWebhook")) == 2  # at start, then on request
     bot_api.failures["setWebhook"] = [400]
-    status, text = await server.get("/set_webhook")
+    status, text = await register(admin_server, bearer)
     assert status == 502 and text.startswith("Webhook setup failed")
+
+
+async def test_the_secret_token_may_register_too(admin_server, bot_api) -> None:
+    assert (await register(admin_server, {"Authorization": f"Bearer {SECRET}"}))[0] == 200
+    assert (await register(admin_server, {"X-Telegram-Bot-Api-Secret-Token": SECRET}))[0] == 200
+    assert len(bot_api.calls("setWebhook")) == 3
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": API_TOKEN},  # no scheme
+        {"Authorization": "Basic " + API_TOKEN},
+        {"X-Telegram-Bot-Api-Secret-Token": API_TOKEN},  # the API token is no secret token
+    ],
+)
+async def test_registering_needs_a_token(admin_server, bot_api, headers) -> None:
+    status, text = await register(admin_server, headers)
+    assert status == 401 and API_TOKEN not in text
+    assert len(bot_api.calls("setWebhook")) == 1  # only the one at start
+
+
+async def test_set_webhook_is_not_a_get_route_any_more(admin_server, bot_api) -> None:
+    assert (await admin_server.get("/set_webhook"))[0] == 405
+    assert len(bot_api.calls("setWebhook")) == 1
+
+
+async def test_without_tokens_nobody_may_register(services, collector, bot_api) -> None:
+    channel = make_channel(bot_api.url, api_token="", secret_token=None)
+    async with serve(channel, collector) as running:
+        await bot_api.wait_for("setWebhook")
+        assert (await register(running, {"Authorization": "Bearer "}))[0] == 401
+        assert (await register(running, {"Authorization": "Bearer None"}))[0] == 401
+    assert len(bot_api.calls("setWebhook")) == 1
 
 
 # =========================================================================== sending
@@ -1046,3 +1100,75 @@ async def test_network_errors_are_retried_then_logged(caplog) -> None:
     assert [r.levelno for r in records] == [logging.WARNING, logging.WARNING, logging.ERROR]
     assert "NetworkError" in records[-1].getMessage()
     assert SECRET_TEXT not in log_text(caplog) and ACCESS_TOKEN not in log_text(caplog)
+
+
+# =========================================================================== hostile input
+
+
+async def test_an_oversized_update_is_refused_unread(server, collector) -> None:
+    from connectors.telegram import BODY_LIMIT
+
+    body = json.dumps(text_update("halo", 30001)).encode() + b" " * BODY_LIMIT
+    status, _ = await server.post(raw=body)
+    assert status == 413
+    assert collector.messages == []
+
+
+async def test_deep_nesting_is_a_bad_request_not_a_crash(server, collector) -> None:
+    assert (await server.post(raw=b"[" * 5000 + b"]" * 5000))[0] == 400
+    nested: Any = "x"
+    for _ in range(40):
+        nested = {"a": nested}
+    assert (await server.post({**text_update("halo", 30002), "deep": nested}))[0] == 400
+    assert collector.messages == []
+    assert (await server.post(text_update("halo lagi", 30003)))[0] == 200
+    assert collector.texts == ["halo lagi"]
+
+
+async def test_a_lone_surrogate_or_nul_is_repaired(server, collector, repository) -> None:
+    body = json.dumps(text_update("halo \ud800 pak\x00", 30004)).encode("ascii")
+    assert (await server.post(raw=body))[0] == 200
+    assert collector.texts == ["halo \ufffd pak"]
+    assert repository.get("telegram", key(30004)).status == "done"
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        {"update_id": 2**70, "message": {"chat": CHAT, "text": "halo"}},
+        {"update_id": 30005, "message": {"chat": {"id": "x" * 100_000}, "text": "halo"}},
+        {"update_id": 30006, "message": {"chat": {"id": 10**30}, "text": "halo"}},
+        {"update_id": 30007, "message": {"chat": {"id": [CHAT_ID]}, "text": "halo"}},
+        {"update_id": "1" * 50, "message": {"chat": CHAT, "text": "halo"}},
+    ],
+)
+async def test_ids_that_are_not_telegrams_are_acknowledged_and_ignored(
+    server, collector, session_factory, update
+) -> None:
+    assert (await server.post(update))[0] == 200
+    assert collector.messages == []
+    assert rows(session_factory) == []
+
+
+async def test_text_and_metadata_are_capped(server, collector) -> None:
+    from connectors.common import MESSAGE_TEXT_LIMIT
+
+    update = text_update("keluhan " * 2500, 30008)
+    update["message"]["from"] = {**USER, "first_name": "B" * 100_000, "username": "u" * 5000}
+    assert (await server.post(update))[0] == 200
+    (user_message,) = collector.messages
+    assert len(user_message.text) <= MESSAGE_TEXT_LIMIT
+    assert user_message.text.endswith("keluhan")
+    assert len(user_message.metadata["name"]) <= 128
+    assert len(user_message.metadata["username"]) <= 64
+
+
+async def test_an_exception_quoting_the_message_is_not_logged_with_it(
+    server, collector, caplog
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="connectors.telegram")
+    collector.fail_with = ValueError(f"could not parse {SECRET_TEXT!r}")
+    assert (await server.post(text_update(SECRET_TEXT, 30009)))[0] == 200
+    text = log_text(caplog)
+    assert "ValueError" in text and "conftest.py" in text
+    assert SECRET_TEXT not in text

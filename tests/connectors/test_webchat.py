@@ -2,7 +2,8 @@
 
 The channels run in an app built by `rasa.core.run.configure_app`, served on a free local
 port; HTTP goes through aiohttp, socket.io through python-socketio's own client, and an echo
-agent stands in for Rasa's (it answers through the channel's real output channel).
+agent stands in for Rasa's (it logs each message in Rasa's in-memory tracker store, as Rasa
+does, and answers through the channel's real output channel).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import aiohttp
 import pytest
 import socketio
 from rasa.core.channels.channel import UserMessage
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import UserUttered
 from sanic import Sanic
 from yarl import URL
 
@@ -39,14 +43,23 @@ PAGE = "/webhooks/webchat/"
 
 
 class EchoAgent:
-    """Stands in for Rasa's agent: records each message and answers "echo: <text>"."""
+    """Stands in for Rasa's agent: records each message, logs it in its conversation in Rasa's
+    in-memory tracker store (with its input channel) and answers "echo: <text>"."""
 
     def __init__(self) -> None:
         self.messages: list[UserMessage] = []
+        self.tracker_store = InMemoryTrackerStore(Domain.empty())
 
     async def handle_message(self, message: UserMessage) -> None:
         self.messages.append(message)
+        await self.log(message.sender_id, message.text, message.input_channel)
         await message.output_channel.send_text_message(message.sender_id, f"echo: {message.text}")
+
+    async def log(self, sender_id: str, text: str, channel: str | None) -> None:
+        """A user message in the conversation `sender_id`, as Rasa's processor logs it."""
+        tracker = await self.tracker_store.get_or_create_tracker(sender_id)
+        tracker.update(UserUttered(text, input_channel=channel))
+        await self.tracker_store.save(tracker)
 
 
 @dataclass
@@ -375,3 +388,78 @@ async def test_overlong_messages_are_dropped(chat: Server) -> None:
         await page.say("pendek", session_id)
         assert await page.answer() == {"text": "echo: pendek"}
     assert [m.text for m in chat.agent.messages] == ["pendek"]
+
+
+# --- one channel per conversation (issue 11, item 3) -------------------------------------------
+REST_SESSION = "0123456789abcdef0123456789abcdef"  # a REST integrator may send any sender id
+
+
+async def test_a_session_id_of_another_channels_conversation_gets_a_new_one(chat: Server) -> None:
+    await chat.agent.log(REST_SESSION, "halo", "rest")
+
+    async with browser(chat.url) as page:
+        session_id = await page.session(REST_SESSION)
+        await page.say("halo", session_id)
+        assert await page.answer() == {"text": "echo: halo"}
+
+    assert session_id != REST_SESSION
+    assert is_session_id(session_id)
+    assert [m.sender_id for m in chat.agent.messages] == [session_id]
+
+
+async def test_a_message_for_a_conversation_another_channel_took_is_dropped(chat: Server) -> None:
+    async with browser(chat.url) as page:
+        session_id = await page.session()
+        await chat.agent.log(session_id, "halo", "rest")  # taken before the page wrote
+        before = len((await chat.agent.tracker_store.retrieve(session_id)).events)
+        await page.say("halo", session_id)
+        with pytest.raises(asyncio.TimeoutError):
+            await page.answer(timeout=0.5)
+
+    assert chat.agent.messages == []
+    assert len((await chat.agent.tracker_store.retrieve(session_id)).events) == before
+
+
+async def test_the_web_chat_keeps_its_own_sessions(chat: Server) -> None:
+    async with browser(chat.url) as page:
+        session_id = await page.session()
+        await page.say("halo", session_id)
+        await page.answer()
+    async with browser(chat.url) as page:
+        assert await page.session(session_id) == session_id
+        await page.say("lagi", session_id)
+        assert await page.answer() == {"text": "echo: lagi"}
+
+
+# --- hostile input (issue 11, item 4 and 6) ----------------------------------------------------
+async def test_an_oversized_polling_body_is_refused_unread(chat: Server) -> None:
+    from connectors.webchat import PACKET_LIMIT
+
+    url = chat.url + "/socket.io/?EIO=4&transport=polling&sid=x"
+    async with chat.http.post(url, data=b"4" + b"x" * (PACKET_LIMIT + 10)) as resp:
+        assert resp.status == 413
+    # The page's own traffic still works.
+    async with browser(chat.url) as page:
+        session_id = await page.session()
+        await page.say("halo", session_id)
+        assert await page.answer() == {"text": "echo: halo"}
+
+
+async def test_nul_characters_and_lone_surrogates_are_taken_out(chat: Server) -> None:
+    async with browser(chat.url) as page:
+        session_id = await page.session()
+        await page.say("halo\x00 pak \ud800", session_id)
+        assert await page.answer() == {"text": "echo: halo pak \ufffd"}
+    assert chat.agent.messages[0].text == "halo pak \ufffd"
+
+
+@pytest.mark.parametrize(
+    "data", [None, 42, "teks", ["a"], {"message": {"a": 1}}, {"message": ["x"]}, {"x": 1}]
+)
+async def test_malformed_events_are_dropped_and_the_session_goes_on(chat: Server, data) -> None:
+    async with browser(chat.url) as page:
+        session_id = await page.session()
+        await page.sio.emit("user_uttered", data)
+        await page.say("halo", session_id)
+        assert await page.answer() == {"text": "echo: halo"}
+    assert [m.text for m in chat.agent.messages] == ["halo"]

@@ -23,7 +23,7 @@ import pytest
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 from sqlalchemy import update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from connectors.whatsapp import (
     CHOICES_PROMPT,
@@ -1190,3 +1190,92 @@ async def test_a_failed_part_stops_the_rest(output, graph_api) -> None:
     async with output:
         await output.send_text_message(SENDER, "a" * 5000)
     assert len(graph_api.requests) == 1
+
+
+# =========================================================================== hostile input
+
+
+async def test_an_oversized_body_is_refused_unread(server, collector, session_factory) -> None:
+    from connectors.whatsapp import BODY_LIMIT
+
+    body = encode(delivery([text_message("halo")])) + b" " * BODY_LIMIT  # valid JSON, signed
+    assert await server.post(raw=body) == 413
+    await server.channel.drain()
+    assert collector.messages == [] and rows(session_factory) == []
+
+
+async def test_deep_nesting_is_a_bad_request_not_a_crash(server, collector, caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="connectors.whatsapp")
+    assert await server.post(raw=b"[" * 5000 + b"]" * 5000) == 400
+    nested: Any = "x"
+    for _ in range(40):  # parses, but deeper than any Meta delivery
+        nested = {"a": nested}
+    assert await server.post(delivery([text_message("halo"), nested])) == 400
+    assert await server.post(raw=b'{"entry": ' + b"1" * 5000 + b"}") == 400  # 5000 digits
+    await server.channel.drain()
+    assert collector.messages == []
+    # The server still answers.
+    assert await server.post(delivery([text_message("halo lagi")])) == 200
+    await server.channel.drain()
+    assert collector.texts == ["halo lagi"]
+
+
+async def test_a_lone_surrogate_or_nul_is_repaired_and_answered(
+    server, collector, session_factory
+) -> None:
+    body = json.dumps(delivery([text_message("halo \ud800 pak\x00")])).encode("ascii")
+    assert await server.post(raw=body) == 200  # was 503: the database refused it, for ever
+    await server.channel.drain()
+    assert collector.texts == ["halo \ufffd pak"]
+    (row,) = rows(session_factory)
+    assert row.status == "done"
+
+
+async def test_text_and_metadata_are_capped(server, collector) -> None:
+    from connectors.common import MESSAGE_TEXT_LIMIT
+
+    raw = delivery([text_message("keluhan " * 2500, message_id="wamid.LONG")])
+    raw["entry"][0]["changes"][0]["value"]["contacts"][0]["profile"]["name"] = "B" * 500_000
+    assert await server.post(raw) == 200
+    await server.channel.drain()
+    (user_message,) = collector.messages
+    assert len(user_message.text) <= MESSAGE_TEXT_LIMIT
+    assert user_message.text.startswith("keluhan keluhan") and user_message.text.endswith("keluhan")
+    assert len(user_message.metadata["name"]) == 128
+    assert len(json.dumps(user_message.metadata)) < 2000
+
+
+async def test_odd_ids_and_types_are_ignored_with_200(server, collector, session_factory) -> None:
+    too_long_id = text_message("halo", message_id="wamid." + "X" * 500)
+    from_dict = message("text", {"body": {"not": "text"}}, message_id="wamid.DICT")
+    huge_type = message("t" * 100_000, {}, message_id="wamid.TYPE")
+    assert await server.post(delivery([too_long_id, from_dict, huge_type])) == 200
+    await server.channel.drain()
+    assert collector.messages == [] and rows(session_factory) == []
+
+
+class ContentRefusingRepository:
+    def claim(self, *args: Any) -> bool:
+        raise DataError("INSERT ...", {"payload": SECRET_TEXT}, Exception("value too long"))
+
+
+async def test_content_the_database_refuses_is_acknowledged_not_retried(collector, caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="connectors.whatsapp")
+    channel = make_channel(repository=ContentRefusingRepository())
+    async with serve(channel, collector) as running:
+        assert await running.post(delivery([text_message(SECRET_TEXT)])) == 200
+        await running.channel.drain()
+    assert collector.messages == []
+    assert "DataError" in log_text(caplog) and SECRET_TEXT not in log_text(caplog)
+
+
+async def test_an_exception_quoting_the_message_is_not_logged_with_it(
+    server, collector, caplog
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="connectors.whatsapp")
+    collector.fail_with = ValueError(f"could not parse {SECRET_TEXT!r}")
+    assert await server.post(delivery([text_message(SECRET_TEXT)])) == 200
+    await server.channel.drain()
+    text = log_text(caplog)
+    assert "ValueError" in text and "conftest.py" in text  # where, not what
+    assert SECRET_TEXT not in text

@@ -54,19 +54,25 @@ class FakeRasa:
     ) -> None:
         self.tracker = tracker
         self.calls: list[tuple[Any, ...]] = []
+        #: The output channel of each call, in the order of `calls` (None: Rasa's "latest").
+        self.channels: list[str | None] = []
         self.send_results = list(send_results)
         self.execute_results = list(execute_results)
         self.always_fail = False
 
-    def execute(self, sender_id: str, action: str) -> bool:
+    def execute(self, sender_id: str, action: str, channel: str | None = None) -> bool:
         self.calls.append(("execute", sender_id, action))
+        self.channels.append(channel)
         ok = self.execute_results.pop(0) if self.execute_results else not self.always_fail
         if ok and self.tracker is not None:
             add_event(self.tracker, sender_id, "action", time.time(), name=action)
         return ok
 
-    def send_bot_message(self, sender_id: str, text: str, metadata: dict) -> bool:
+    def send_bot_message(
+        self, sender_id: str, text: str, metadata: dict, channel: str | None = None
+    ) -> bool:
         self.calls.append(("send", sender_id, text, metadata))
+        self.channels.append(channel)
         ok = self.send_results.pop(0) if self.send_results else not self.always_fail
         if ok and self.tracker is not None:
             add_event(self.tracker, sender_id, "bot", time.time(), text=text, metadata=metadata)
@@ -565,6 +571,53 @@ def test_a_resolved_conversation_resumes_after_its_last_reply(
     assert services.handoffs.get(handoff.id).bot_resumed_at is not None
 
 
+def test_replies_and_the_ending_go_to_the_channel_of_the_request_not_the_latest(
+    services, session_factory, worker, rasa, tracker
+):
+    # The citizen asked for an officer on WhatsApp; a later message under the same id from
+    # another channel (the REST attack of issue 11) must not divert the agent's reply there.
+    handoff, agent = assigned_handoff(services, session_factory)
+    add_event(tracker, SENDER, "user", time.time(), text="halo", input_channel="rest")
+    reply = services.handoff.reply(handoff.id, agent, "Selamat siang, Bapak.")
+    assert services.handoff.resolve(handoff.id)
+
+    report = worker.run_once()
+
+    assert (report.delivered, report.resumed) == ([reply.id], [handoff.id])
+    assert [call[0] for call in rasa.calls] == ["send", "execute"]
+    assert rasa.channels == ["whatsapp", "whatsapp"]
+
+
+def test_without_a_recorded_channel_replies_go_to_the_latest_one(
+    services, session_factory, worker, rasa
+):
+    agent_id = add_agent(session_factory, "sari", "Sari Dewi")
+    handoff = services.handoff.request(SENDER, since_ts=time.time()).handoff  # channel unknown
+    services.handoff.take(handoff.id, agent_id, 3)
+    services.handoff.reply(handoff.id, agent_id, "Selamat siang.")
+
+    worker.run_once()
+
+    assert rasa.channels == [None]
+
+
+@pytest.mark.parametrize(("channel", "expected"), [("whatsapp", "whatsapp"), (None, "latest")])
+def test_the_rasa_client_names_the_output_channel(channel, expected):
+    import responses
+
+    from helpdesk.rasa_client import RasaClient
+
+    rasa_url = "http://rasa.test:5005"
+    with responses.RequestsMock() as mocked:
+        for path in ("tracker/events", "execute"):
+            mocked.add(responses.POST, f"{rasa_url}/conversations/{SENDER}/{path}", json={})
+        client = RasaClient(rasa_url, "s3cret")
+        assert client.send_bot_message(SENDER, "Halo", {}, channel=channel)
+        assert client.execute(SENDER, END_ACTION, channel=channel)
+        sent = [call.request.url for call in mocked.calls]
+    assert all(f"output_channel={expected}" in url for url in sent)
+
+
 def test_a_failed_resume_is_retried_with_backoff_then_given_up_after_a_day(
     services, session_factory, worker, rasa, tracker
 ):
@@ -691,7 +744,8 @@ def test_wake_makes_a_started_worker_run_at_once(services, session_factory, rasa
 
         assert wait_for(lambda: status(services, handoff.id) == "assigned")
         assert services.handoffs.get(handoff.id).agent_id == agent
-        assert len(passes) == 2
+        # The pass is counted when it returns, a moment after it assigned.
+        assert wait_for(lambda: len(passes) == 2)
     finally:
         thread = worker._thread
         worker.stop(timeout=5)

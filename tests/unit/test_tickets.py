@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import random
+import re
+import sqlite3
+from contextlib import closing
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -18,8 +21,10 @@ from helpdesk.tickets import (
     TicketInfo,
     TicketService,
     TicketValidationError,
+    form_submission_key,
     generate_ticket_id,
     normalize_ticket_id,
+    submission_letters,
 )
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -193,3 +198,109 @@ def test_update_status_gives_indonesian_labels(repository) -> None:
     assert service.get_status(info.id).public_reply == "Balasan petugas"
     assert STATUS_LABELS["in_progress"] == "Sedang diproses"
     assert service.update_status("20260414-ZZZZZZ", "closed") is None
+
+
+# --- one ticket per form submission -------------------------------------------------------
+
+KEY = form_submission_key("6281234567890", 1776146400.123456)
+
+
+@pytest.fixture
+def ticket_count(tmp_path):
+    """How many tickets the `repository` fixture's database holds."""
+
+    def count() -> int:
+        with closing(sqlite3.connect(tmp_path / "helpdesk.db")) as db:
+            return int(db.execute("SELECT COUNT(*) FROM ticket").fetchone()[0])
+
+    return count
+
+
+def test_the_same_submission_twice_makes_one_ticket_with_one_id(repository, ticket_count) -> None:
+    notifier = RecordingNotifier()
+    service = TicketService(repository, notifier=notifier, tz=WIB, clock=lambda: NOW)
+
+    first = service.create(_draft(), submission_key=KEY)
+    again = service.create(_draft(), submission_key=KEY)
+
+    assert again.id == first.id
+    assert first.id == f"20260414-{submission_letters(KEY)}"
+    assert ticket_count() == 1
+    assert [t.id for t in notifier.tickets] == [first.id]  # notified once
+
+
+def test_a_new_form_run_makes_a_new_ticket(repository, ticket_count) -> None:
+    service = TicketService(repository, tz=WIB, clock=lambda: NOW)
+    first = service.create(_draft(), submission_key=KEY)
+    second_run = form_submission_key("6281234567890", 1776146999.5)
+
+    second = service.create(_draft(), submission_key=second_run)
+
+    assert second.id != first.id
+    assert ticket_count() == 2
+
+
+def test_a_retry_after_midnight_finds_the_ticket_of_the_day_before(
+    repository, ticket_count
+) -> None:
+    clock = iter([NOW.replace(hour=16, minute=59), NOW.replace(hour=17, minute=1)])
+    service = TicketService(repository, tz=WIB, clock=lambda: next(clock))
+
+    first = service.create(_draft(), submission_key=KEY)  # 23:59 WIB on the 13th
+    again = service.create(_draft(), submission_key=KEY)  # 00:01 WIB on the 14th
+
+    assert first.id.startswith("20260413-")
+    assert again.id == first.id
+    assert ticket_count() == 1
+
+
+def test_another_conversations_ticket_on_the_derived_id_is_skipped_stably(
+    repository, ticket_count
+) -> None:
+    taken = f"20260414-{submission_letters(KEY)}"
+    repository.add(
+        ticket_id=taken, subject="s", chronology="c", email=None, sender_id="6289999999999"
+    )
+    service = TicketService(repository, tz=WIB, clock=lambda: NOW)
+
+    first = service.create(_draft(), submission_key=KEY)
+    again = service.create(_draft(), submission_key=KEY)
+
+    assert first.id == f"20260414-{submission_letters(KEY, 1)}"
+    assert again.id == first.id
+    assert repository.get(taken).sender_id == "6289999999999"
+    assert ticket_count() == 2
+
+
+def test_every_derived_id_taken_falls_back_to_a_random_id(
+    repository, monkeypatch, ticket_count
+) -> None:
+    monkeypatch.setattr("helpdesk.tickets.submission_letters", lambda key, attempt=0: "AAAAAA")
+    repository.add(
+        ticket_id="20260414-AAAAAA", subject="s", chronology="c", email=None, sender_id="x"
+    )
+    service = TicketService(repository, tz=WIB, clock=lambda: NOW, rng=random.Random(5))
+
+    info = service.create(_draft(), submission_key=KEY)
+
+    assert info.id != "20260414-AAAAAA" and TICKET_ID_PATTERN.fullmatch(info.id)
+    assert ticket_count() == 2
+
+
+def test_without_a_submission_key_each_call_makes_a_ticket(repository, ticket_count) -> None:
+    service = TicketService(repository, tz=WIB, clock=lambda: NOW)
+    assert service.create(_draft()).id != service.create(_draft()).id
+    assert ticket_count() == 2
+
+
+def test_submission_letters_are_stable_and_differ_per_key_and_attempt() -> None:
+    assert submission_letters(KEY) == submission_letters(KEY)
+    assert re.fullmatch(r"[A-Z]{6}", submission_letters(KEY))
+    other = form_submission_key("6281234567890", 1776146400.123457)
+    candidates = {submission_letters(KEY), submission_letters(other), submission_letters(KEY, 1)}
+    assert len(candidates) == 3
+
+
+def test_find_by_sender_and_letters_refuses_like_wildcards(repository) -> None:
+    with pytest.raises(ValueError):
+        repository.find_by_sender_and_letters("6281234567890", "%%%%%%")

@@ -19,6 +19,7 @@ from helpdesk.desk.auth import (
     password_problem,
     render,
 )
+from helpdesk.desk.views import parse_id
 from helpdesk.desk_settings import (
     OFFICE_HOURS_KEY,
     office_hours_provider,
@@ -108,11 +109,11 @@ def _profile_from_form(request: Request, errors: dict[str, str]) -> dict[str, An
     division_text = _field(request, "division_id")
     division_id: int | None = None
     if division_text:
-        division_id = int(division_text) if division_text.isdigit() else -1
+        division_id = parse_id(division_text) or -1
         if request.app.ctx.divisions.get(division_id) is None:
             errors["division_id"] = "Divisi tidak ditemukan."
     limit_text = _field(request, "max_conversations")
-    limit = int(limit_text) if limit_text.isdigit() else 0
+    limit = int(limit_text) if limit_text.isdigit() and len(limit_text) <= 4 else 0
     if not 1 <= limit <= MAX_CONVERSATIONS_LIMIT:
         errors["max_conversations"] = (
             f"Batas percakapan harus angka 1 sampai {MAX_CONVERSATIONS_LIMIT}."

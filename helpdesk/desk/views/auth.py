@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 
@@ -9,21 +10,28 @@ from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
 from helpdesk.desk.auth import (
+    DEVICE_COOKIE,
     LOGIN_CSRF_COOKIE,
     MSG_LOGGED_OUT,
     MSG_LOGIN_FAILED,
     MSG_LOGIN_THROTTLED,
     SESSION_COOKIE,
+    client_address,
     current_session,
     current_user,
     dummy_password_check,
     expire_cookie,
     flash_redirect,
+    hash_password,
+    login_throttle,
+    password_needs_rehash,
     render,
     safe_next,
     set_cookie,
     verify_password,
+    wait_label,
 )
+from helpdesk.storage.accounts import TRUSTED_DEVICE_TTL, DeskUserRecord, TrustedDeviceRepository
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +78,21 @@ async def login_form(request: Request) -> HTTPResponse:
     return _login_page(request, token=_login_token(request), next_url=next_url)
 
 
+def _devices(request: Request) -> TrustedDeviceRepository:
+    return TrustedDeviceRepository(request.app.ctx.services.session_factory)
+
+
+def _rehash(request: Request, user: DeskUserRecord, password: str, stored: str) -> None:
+    """Replace an old-style hash (scrypt, weaker argon2 parameters) after a good login."""
+    if not password_needs_rehash(stored):
+        return
+    try:
+        if request.app.ctx.users.rehash_password(user.id, stored, hash_password(password)):
+            logger.info("desk user %s: password hash upgraded to argon2id", user.username)
+    except Exception:  # the login itself succeeded; the next one tries again
+        logger.exception("could not upgrade the password hash of desk user %s", user.username)
+
+
 @bp.post("/login")
 async def login(request: Request) -> HTTPResponse:
     """Check the credentials (CSRF already checked by the middleware) and open a session."""
@@ -77,27 +100,43 @@ async def login(request: Request) -> HTTPResponse:
     username = (form.get("username") or "").strip()[:MAX_FIELD_LENGTH]
     password = form.get("password") or ""
     next_url = safe_next(form.get("next"))
-    ip = request.ip or "-"
-    throttle = request.app.ctx.login_throttle
+    ip = client_address(request)
+    throttle = login_throttle(request)
     token = secrets.token_urlsafe(32)
 
-    wait = throttle.retry_after(username, ip)
-    if wait > 0:
-        logger.warning("desk login throttled for %r from %s", username, ip)
-        message = MSG_LOGIN_THROTTLED.format(seconds=max(1, round(wait)))
-        return _login_page(
-            request, token=token, next_url=next_url, username=username, error=message, status=429
-        )
-
     found = request.app.ctx.users.credentials(username) if username else None
+    device_token = request.cookies.get(DEVICE_COOKIE)
+    device = _devices(request).device_of(device_token, found[0].id) if found else None
+
+    wait = throttle.retry_after(username, ip, device)
+    if wait > 0:
+        logger.warning(
+            "desk login throttled for %r from %s (%s browser)",
+            username,
+            ip,
+            "trusted" if device else "unknown",
+        )
+        resp = _login_page(
+            request,
+            token=token,
+            next_url=next_url,
+            username=username,
+            error=MSG_LOGIN_THROTTLED.format(wait=wait_label(wait)),
+            status=429,
+        )
+        resp.headers["Retry-After"] = str(max(1, round(wait)))
+        return resp
+
     if found is None or len(password) > MAX_FIELD_LENGTH:
-        dummy_password_check(password[:MAX_FIELD_LENGTH])
+        # Password hashing is slow on purpose: off the event loop.
+        await asyncio.to_thread(dummy_password_check, password[:MAX_FIELD_LENGTH])
         ok = False
     else:
         user, password_hash = found
-        ok = verify_password(password, password_hash) and user.active
+        matches = await asyncio.to_thread(verify_password, password, password_hash)
+        ok = matches and user.active
     if not ok or found is None:
-        throttle.record_failure(username, ip)
+        throttle.record_failure(username, ip, device)
         logger.info("desk login failed for %r from %s", username, ip)
         return _login_page(
             request,
@@ -108,15 +147,25 @@ async def login(request: Request) -> HTTPResponse:
             status=401,
         )
 
-    user = found[0]
-    throttle.reset(username, ip)
+    user, password_hash = found
+    throttle.reset(username, ip, device)
+    await asyncio.to_thread(_rehash, request, user, password, password_hash)
     old_token = request.cookies.get(SESSION_COOKIE)
     if old_token:  # session rotation: never keep a token that existed before the login
         request.app.ctx.desk_sessions.delete(old_token)
     session_token, _ = request.app.ctx.desk_sessions.create(user.id)
+    new_device = _devices(request).issue(user.id, replaces=device_token if device else None)
     logger.info("desk login: %s (%s) from %s", user.username, user.role, ip)
     resp = response.redirect(next_url, status=303)
     set_cookie(request, resp, SESSION_COOKIE, session_token)
+    set_cookie(
+        request,
+        resp,
+        DEVICE_COOKIE,
+        new_device,
+        path="/login",
+        max_age=int(TRUSTED_DEVICE_TTL.total_seconds()),
+    )
     expire_cookie(request, resp, LOGIN_CSRF_COOKIE, path="/login")
     return resp
 

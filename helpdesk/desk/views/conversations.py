@@ -46,6 +46,7 @@ from helpdesk.desk.transcript_view import (
     time_label,
     wait_label,
 )
+from helpdesk.desk.views import parse_id
 from helpdesk.handoff import HandoffError
 from helpdesk.rasa_events import RASA_EVENTS
 from helpdesk.storage.accounts import NAME_FALLBACK, DeskUserRecord
@@ -315,10 +316,10 @@ async def assign(request: Request, handoff_id: int) -> HTTPResponse:
     handoff = request.app.ctx.services.handoffs.get(handoff_id)
     if handoff is None:
         return error_page(request, 404, MSG_NOT_FOUND)
-    raw = (request.form.get("agent_id") or "").strip()
-    if not raw.isdigit():
+    agent_id = parse_id(request.form.get("agent_id") or "")
+    if agent_id is None:
         return flash_redirect(request, target, MSG_PICK_AGENT, kind="error")
-    agent = request.app.ctx.users.get(int(raw))
+    agent = request.app.ctx.users.get(agent_id)
     if agent is None or not agent.active:
         return flash_redirect(request, target, MSG_AGENT_UNKNOWN, kind="error")
     try:
@@ -408,7 +409,7 @@ async def conversation_events(request: Request, handoff: HandoffRecord) -> HTTPR
     """What changed since `after` (a tracker event id): new messages, replies' delivery status
     (every reply of the handoff, to update in place) and the handoff's status."""
     raw = (request.args.get("after") or "0").strip()
-    if not raw.isdigit():
+    if not (raw == "0" or parse_id(raw)):
         return response.json(
             {"error": "Permintaan tidak valid", "message": "Parameter after harus angka."},
             status=400,

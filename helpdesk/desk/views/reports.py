@@ -22,7 +22,7 @@ from sanic.response import HTTPResponse
 
 from helpdesk.desk import charts
 from helpdesk.desk.auth import SUPERVISOR_ROLES, login_required, render
-from helpdesk.report import CSAT_SCALE, collect_report, split_duration
+from helpdesk.report import CSAT_SCALE, collect_report, export_text, split_duration
 
 bp = Blueprint("reports")
 
@@ -310,11 +310,15 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cell(value: Any) -> Any:
-    """A CSV cell; text that a spreadsheet would run as a formula is quoted with "'"."""
+    """A CSV cell: text without control characters (`helpdesk.report.export_text`: a NUL in
+    a citizen's question made the export fail), quoted with "'" when a spreadsheet would run
+    it as a formula."""
     if value is None:
         return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    if isinstance(value, str):
+        value = export_text(value)
+        if value.startswith(_FORMULA_START):
+            return "'" + value
     return value
 
 

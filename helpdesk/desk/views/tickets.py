@@ -1,9 +1,17 @@
 """Tickets on the agent desk: list with filters and paging, read one, change its status and
 write the public reply the citizen reads when checking the ticket's status.
 
-- `GET /tickets?status=&q=&dari=&sampai=&halaman=`: newest first, 25 a page.
-- `GET /tickets/<id>`: subject, chronology, attachment, e-mail, channel, status, public reply.
+- `GET /tickets?status=&q=&dari=&sampai=&pemilik=&halaman=`: newest first, 25 a page.
+- `GET /tickets/<id>`: subject, chronology, attachment, e-mail, channel, status, public reply,
+  division and assignee.
 - `POST /tickets/<id>`: new status and/or public reply (an empty reply removes it).
+- `POST /tickets/<id>/owner` (supervisors and admins): give the ticket to a division and/or
+  an agent.
+
+Tickets hold citizens' data (NIK, e-mail, chronology): an agent sees only the tickets of
+their division and those assigned to them (`may_view_ticket`), in the list and on every route
+of a ticket; any other ticket is refused with the 403 page. Supervisors and admins see every
+ticket and give out the ones nobody owns yet.
 """
 
 from __future__ import annotations
@@ -17,9 +25,24 @@ from urllib.parse import urlencode
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
-from helpdesk.desk.auth import error_page, flash_redirect, login_required, render
+from helpdesk.desk.auth import (
+    SUPERVISOR_ROLES,
+    current_user,
+    error_page,
+    flash_redirect,
+    login_required,
+    render,
+)
 from helpdesk.desk.transcript_view import channel_label, mask_sender_id
-from helpdesk.storage.desk_queries import DeskQueries, TicketFilter
+from helpdesk.desk.views import parse_id
+from helpdesk.storage.accounts import DeskUserRecord
+from helpdesk.storage.desk_queries import (
+    OWNER_ME,
+    OWNER_NONE,
+    DeskQueries,
+    TicketFilter,
+    may_view_ticket,
+)
 from helpdesk.storage.models import TICKET_STATUSES
 from helpdesk.storage.repositories import TicketRecord
 from helpdesk.tickets import normalize_ticket_id
@@ -45,8 +68,15 @@ MSG_BAD_STATUS = "Status tiket tidak dikenal."
 MSG_SEARCH_TOO_LONG = f"Teks pencarian maksimal {MAX_SEARCH_LENGTH} karakter."
 MSG_REPLY_TOO_LONG = f"Balasan publik maksimal {MAX_PUBLIC_REPLY_LENGTH} karakter."
 MSG_NOT_FOUND = "Tiket tidak ditemukan."
+MSG_FORBIDDEN = "Tiket ini ditangani divisi atau petugas lain."
 MSG_SAVED = "Tiket {id} disimpan."
 MSG_UNCHANGED = "Tidak ada perubahan pada tiket {id}."
+MSG_BAD_OWNER_FILTER = "Pilihan pemilik tiket tidak dikenal."
+MSG_DIVISION_UNKNOWN = "Divisi yang dipilih tidak ditemukan."
+MSG_ASSIGNEE_UNKNOWN = "Petugas yang dipilih tidak ditemukan atau tidak aktif."
+MSG_OWNER_SAVED = "Penanganan tiket {id} disimpan."
+#: The list's owner filter as typed in the URL (`pemilik=`) -> `TicketFilter.owner`.
+OWNER_FILTERS = {"tanpa": OWNER_NONE, "saya": OWNER_ME}
 
 
 @dataclass
@@ -57,6 +87,7 @@ class ListQuery:
     text: str = ""
     date_from: str = ""
     date_to: str = ""
+    owner: str = ""
     page: int = 1
     errors: list[str] = field(default_factory=list)
     filter: TicketFilter = field(default_factory=TicketFilter)
@@ -68,6 +99,7 @@ class ListQuery:
             "q": self.text,
             "dari": self.date_from,
             "sampai": self.date_to,
+            "pemilik": self.owner,
         }
         query = {key: value for key, value in params.items() if value}
         if page > 1:
@@ -92,14 +124,18 @@ def parse_list_query(args: Any, tz: Any) -> ListQuery:
         text=(args.get("q") or "").strip(),
         date_from=(args.get("dari") or "").strip(),
         date_to=(args.get("sampai") or "").strip(),
+        owner=(args.get("pemilik") or "").strip(),
     )
     raw_page = (args.get("halaman") or "1").strip()
-    query.page = int(raw_page) if raw_page.isdigit() and int(raw_page) > 0 else 1
+    query.page = parse_id(raw_page) or 1
     errors = query.errors
     status = query.status or None
     if status is not None and status not in TICKET_STATUSES:
         errors.append(MSG_BAD_STATUS)
         status = None
+    owner = OWNER_FILTERS.get(query.owner) if query.owner else None
+    if query.owner and owner is None:
+        errors.append(MSG_BAD_OWNER_FILTER)
     text = query.text
     if len(text) > MAX_SEARCH_LENGTH:
         errors.append(MSG_SEARCH_TOO_LONG)
@@ -114,22 +150,38 @@ def parse_list_query(args: Any, tz: Any) -> ListQuery:
     # A ticket id typed the way citizens write it ("20260414 dbkswu") is found too.
     canonical = normalize_ticket_id(text) if text else None
     query.filter = TicketFilter(
-        status=status, text=canonical or text or None, since=since, until=until
+        status=status, text=canonical or text or None, since=since, until=until, owner=owner
     )
     return query
+
+
+def _user(request: Request) -> DeskUserRecord:
+    user = current_user(request)
+    assert user is not None  # login_required ran
+    return user
+
+
+def _owner_names(request: Request) -> tuple[dict[int, str], dict[int, str]]:
+    """Division names and desk users' display names by id."""
+    divisions = {d.id: d.name for d in request.app.ctx.divisions.list()}
+    users = {u.id: u.display_name for u in request.app.ctx.users.list()}
+    return divisions, users
 
 
 @bp.get("/tickets")
 @login_required()
 async def ticket_list(request: Request) -> HTTPResponse:
-    """Tickets, newest first, filtered by status, text and creation date."""
+    """The tickets the user may see, newest first, filtered by status, text, creation date and
+    owner."""
+    user = _user(request)
     tz = request.app.ctx.services.settings.tz
     query = parse_list_query(request.args, tz)
     queries = DeskQueries(request.app.ctx.services.session_factory)
-    page = queries.search_tickets(query.filter, page=query.page)
+    page = queries.search_tickets(query.filter, viewer=user, page=query.page)
     if page.total and query.page > page.pages:  # past the end (filters changed): last page
         query.page = page.pages
-        page = queries.search_tickets(query.filter, page=query.page)
+        page = queries.search_tickets(query.filter, viewer=user, page=query.page)
+    division_names, user_names = _owner_names(request)
     return render(
         request,
         "tickets_list.html",
@@ -139,6 +191,9 @@ async def ticket_list(request: Request) -> HTTPResponse:
         statuses=TICKET_STATUSES,
         status_labels=TICKET_STATUS_LABELS,
         channel_label=channel_label,
+        division_names=division_names,
+        user_names=user_names,
+        sees_all=user.is_supervisor,
     )
 
 
@@ -150,6 +205,14 @@ def _detail(
     form: dict[str, str] | None = None,
     status: int = 200,
 ) -> HTTPResponse:
+    user = _user(request)
+    division_names, user_names = _owner_names(request)
+    divisions = request.app.ctx.divisions.list() if user.is_supervisor else []
+    assignees = (
+        [u for u in request.app.ctx.users.list() if u.active or u.id == ticket.assignee_id]
+        if user.is_supervisor
+        else []
+    )
     return render(
         request,
         "tickets_detail.html",
@@ -162,6 +225,11 @@ def _detail(
         channel_label=channel_label(ticket.channel) if ticket.channel else "-",
         masked_sender=mask_sender_id(ticket.sender_id) if ticket.sender_id else None,
         max_reply_length=MAX_PUBLIC_REPLY_LENGTH,
+        division_name=division_names.get(ticket.division_id) if ticket.division_id else None,
+        assignee_name=user_names.get(ticket.assignee_id) if ticket.assignee_id else None,
+        can_assign=user.is_supervisor,
+        divisions=divisions,
+        assignees=assignees,
     )
 
 
@@ -173,13 +241,32 @@ def _find(request: Request, ticket_id: str) -> TicketRecord | None:
     return ticket
 
 
+def _load(request: Request, ticket_id: str) -> tuple[TicketRecord | None, HTTPResponse | None]:
+    """The ticket if the user may see it, else the 404/403 page to answer with."""
+    ticket = _find(request, ticket_id)
+    if ticket is None:
+        return None, error_page(request, 404, MSG_NOT_FOUND)
+    user = _user(request)
+    if not may_view_ticket(user, ticket):
+        logger.warning(
+            "desk user %s refused ticket %s (division %s, assignee %s)",
+            user.username,
+            ticket.id,
+            ticket.division_id,
+            ticket.assignee_id,
+        )
+        return None, error_page(request, 403, MSG_FORBIDDEN)
+    return ticket, None
+
+
 @bp.get("/tickets/<ticket_id:str>")
 @login_required()
 async def ticket_detail(request: Request, ticket_id: str) -> HTTPResponse:
     """One ticket with the form to change its status and public reply."""
-    ticket = _find(request, ticket_id)
+    ticket, refusal = _load(request, ticket_id)
     if ticket is None:
-        return error_page(request, 404, MSG_NOT_FOUND)
+        assert refusal is not None
+        return refusal
     return _detail(request, ticket)
 
 
@@ -187,9 +274,10 @@ async def ticket_detail(request: Request, ticket_id: str) -> HTTPResponse:
 @login_required()
 async def ticket_update(request: Request, ticket_id: str) -> HTTPResponse:
     """Change the status and/or the public reply (what the citizen's status check shows)."""
-    ticket = _find(request, ticket_id)
+    ticket, refusal = _load(request, ticket_id)
     if ticket is None:
-        return error_page(request, 404, MSG_NOT_FOUND)
+        assert refusal is not None
+        return refusal
     status = (request.form.get("status") or "").strip() or ticket.status
     reply = (request.form.get("public_reply") or "").replace("\r\n", "\n").strip()
     errors = []
@@ -207,12 +295,61 @@ async def ticket_update(request: Request, ticket_id: str) -> HTTPResponse:
     updated = request.app.ctx.services.ticket_repository.set_status(ticket.id, status, reply)
     if updated is None:
         return error_page(request, 404, MSG_NOT_FOUND)
-    user = request.ctx.user
     logger.info(
         "desk user %s set ticket %s to %s (public reply %s)",
-        user.username if user else "-",
+        _user(request).username,
         ticket.id,
         status,
         "set" if reply else "empty",
     )
     return flash_redirect(request, f"/tickets/{ticket.id}", MSG_SAVED.format(id=ticket.id))
+
+
+def _optional_id(raw: str | None) -> tuple[int | None, bool]:
+    """A form's id field: (None, True) when empty, (id, True) when a small positive integer,
+    (None, False) for anything else."""
+    text = (raw or "").strip()
+    if not text:
+        return None, True
+    if text.isdigit() and len(text) <= 9:
+        return int(text), True
+    return None, False
+
+
+@bp.post("/tickets/<ticket_id:str>/owner")
+@login_required(*SUPERVISOR_ROLES)
+async def ticket_owner(request: Request, ticket_id: str) -> HTTPResponse:
+    """Give the ticket to a division and/or an agent (empty fields: to nobody)."""
+    ticket, refusal = _load(request, ticket_id)
+    if ticket is None:
+        assert refusal is not None
+        return refusal
+    url = f"/tickets/{ticket.id}"
+    division_id, division_ok = _optional_id(request.form.get("division_id"))
+    assignee_id, assignee_ok = _optional_id(request.form.get("assignee_id"))
+    if (
+        division_ok
+        and assignee_ok
+        and (division_id, assignee_id) == (ticket.division_id, ticket.assignee_id)
+    ):
+        return flash_redirect(request, url, MSG_UNCHANGED.format(id=ticket.id), kind="info")
+    if not division_ok or (
+        division_id is not None and request.app.ctx.divisions.get(division_id) is None
+    ):
+        return flash_redirect(request, url, MSG_DIVISION_UNKNOWN, kind="error")
+    assignee = request.app.ctx.users.get(assignee_id) if assignee_id is not None else None
+    if not assignee_ok or (assignee_id is not None and (assignee is None or not assignee.active)):
+        return flash_redirect(request, url, MSG_ASSIGNEE_UNKNOWN, kind="error")
+    updated = request.app.ctx.services.ticket_repository.set_owner(
+        ticket.id, division_id=division_id, assignee_id=assignee_id
+    )
+    if updated is None:
+        return error_page(request, 404, MSG_NOT_FOUND)
+    logger.info(
+        "desk user %s gave ticket %s to division %s, assignee %s",
+        _user(request).username,
+        ticket.id,
+        division_id,
+        assignee_id,
+    )
+    return flash_redirect(request, url, MSG_OWNER_SAVED.format(id=ticket.id))

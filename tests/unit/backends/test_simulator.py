@@ -721,3 +721,49 @@ def test_simulator_logic_can_be_called_directly(shipped_fixtures):
 def test_negative_slow_seconds_is_refused(shipped_fixtures):
     with pytest.raises(ValueError, match="slow_seconds"):
         BackendSimulator(shipped_fixtures, slow_seconds=-1)
+
+
+# -- malformed input (issue 11, item 6) -------------------------------------------------------
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 20_000 + b"]" * 20_000,  # Python's parser gives up (RecursionError)
+        b'{"sp2d_number": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b'{"sp2d_number": 1' + b"0" * 5000 + b"}",  # 5000 digits
+        b'{"\\ud800": "x"}',  # a lone surrogate as a field name, echoed in the error
+        b'{"sp2d_number": "\\ud800\\u0000", "account_number": "1234567"}',
+    ],
+    ids=["deep-list", "deep-field", "5000-digits", "surrogate-name", "surrogate-value"],
+)
+def test_malformed_bodies_are_422_never_a_crash(base_url, raw):
+    response = requests.post(
+        base_url + "/v1/sp2d/lookup",
+        data=raw,
+        headers={"Content-Type": "application/json"},
+        timeout=5,
+    )
+    assert response.status_code == 422
+    assert error_of(response)["code"] == "invalid_request"
+    assert requests.get(base_url + "/v1/health", timeout=5).status_code == 200
+
+
+def test_a_body_shorter_than_announced_is_refused_after_the_timeout(start_server, monkeypatch):
+    from helpdesk.backends.simulator import SimulatorRequestHandler
+
+    monkeypatch.setattr(SimulatorRequestHandler, "timeout", 0.3)
+    url = urlsplit(start_server().url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+    connection.putrequest("POST", "/v1/sp2d/lookup")
+    connection.putheader("Content-Length", "100")
+    connection.endheaders()
+    connection.send(b'{"sp2d')
+    response = connection.getresponse()
+    assert response.status == 408
+    connection.close()
+
+
+def test_a_long_path_is_logged_shortened(base_url, caplog):
+    caplog.set_level(logging.INFO, logger="helpdesk.backends.simulator")
+    response = requests.get(base_url + "/v1/" + "x" * 5000, timeout=5)
+    assert response.status_code == 404
+    assert all(len(record.getMessage()) < 400 for record in caplog.records)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import logging
 from datetime import timedelta
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select, text, update
 from yarl import URL
 
@@ -16,8 +19,8 @@ from helpdesk.desk.auth import (
     LOGIN_CSRF_COOKIE,
     MSG_LOGIN_FAILED,
     SESSION_COOKIE,
-    LoginThrottle,
     hash_password,
+    password_needs_rehash,
     password_problem,
     safe_next,
     verify_password,
@@ -37,22 +40,84 @@ from tests.unit.desk.conftest import PASSWORD
 # -- passwords --------------------------------------------------------------------------------
 
 
-def test_hash_password_is_salted_and_verifies():
+def scrypt_hash(password: str) -> str:
+    """A hash as earlier versions stored it (scrypt, n=2**14, r=8, p=1)."""
+    salt = b"0123456789abcdef"
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    encoded = [base64.b64encode(part).decode() for part in (salt, digest)]
+    return "scrypt$16384$8$1$" + "$".join(encoded)
+
+
+def test_hash_password_is_argon2id_salted_and_verifies():
     first, second = hash_password("kata-sandi-rahasia"), hash_password("kata-sandi-rahasia")
     assert first != second  # random salt
-    assert first.startswith("scrypt$16384$8$1$")
+    assert first.startswith("$argon2id$v=19$")
     assert "kata-sandi-rahasia" not in first
     assert verify_password("kata-sandi-rahasia", first)
     assert verify_password("kata-sandi-rahasia", second)
     assert not verify_password("kata-sandi-rahasiA", first)
     assert not verify_password("", first)
+    assert not password_needs_rehash(first)
+
+
+def test_scrypt_hashes_of_earlier_versions_still_verify_and_need_a_rehash():
+    old = scrypt_hash("kata-sandi-lama-1")
+    assert verify_password("kata-sandi-lama-1", old)
+    assert not verify_password("kata-sandi-lama-2", old)
+    assert password_needs_rehash(old)
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("kata-sandi-lama-1")
+    assert verify_password("kata-sandi-lama-1", weak)
+    assert password_needs_rehash(weak)  # argon2 with weaker parameters is upgraded too
 
 
 @pytest.mark.parametrize(
-    "stored", ["", "plain", "scrypt$1$8$1$AAAA$AAAA", "md5$16384$8$1$AAAA$AAAA", "scrypt$x$8$1$$"]
+    "stored",
+    [
+        "",
+        "plain",
+        "scrypt$1$8$1$AAAA$AAAA",
+        "md5$16384$8$1$AAAA$AAAA",
+        "scrypt$x$8$1$$",
+        "$argon2id$v=19$m=65536,t=3,p=4$AAAA",
+        "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaA",
+    ],
 )
 def test_malformed_hash_never_matches(stored):
     assert not verify_password("anything-at-all", stored)
+
+
+async def test_login_upgrades_an_old_scrypt_hash_to_argon2(desk, services):
+    users = DeskUserRepository(services.session_factory)
+    user = users.create("lama", "Petugas Lama", scrypt_hash(PASSWORD), role="agent")
+    client = await desk.client()
+
+    page = await client.login(user.username)
+
+    assert page.status == 303
+    stored = users.credentials("lama")[1]
+    assert stored.startswith("$argon2id$") and verify_password(PASSWORD, stored)
+    again = await desk.client()
+    assert (await again.login(user.username)).status == 303  # the new hash works
+    wrong = await desk.client()
+    assert (await wrong.login(user.username, "sandi-yang-salah")).status == 401
+
+
+async def test_a_failed_login_leaves_the_old_hash(desk, services):
+    users = DeskUserRepository(services.session_factory)
+    old = scrypt_hash(PASSWORD)
+    users.create("lama", "Petugas Lama", old, role="agent")
+    client = await desk.client()
+    assert (await client.login("lama", "sandi-yang-salah")).status == 401
+    assert users.credentials("lama")[1] == old
+
+
+def test_rehash_never_overwrites_a_password_changed_meanwhile(services, make_user):
+    users = DeskUserRepository(services.session_factory)
+    user = make_user("agent")
+    current = users.credentials(user.username)[1]
+    users.set_password(user.id, hash_password("sandi-baru-dari-admin"))
+    assert not users.rehash_password(user.id, current, hash_password(PASSWORD))
+    assert verify_password("sandi-baru-dari-admin", users.credentials(user.username)[1])
 
 
 def test_password_rules():
@@ -206,22 +271,6 @@ async def test_failed_logins_are_throttled(desk, make_user):
     assert page.status == 429
     assert "Terlalu banyak percobaan masuk" in page.text
     assert client.cookie(SESSION_COOKIE) is None
-
-
-def test_throttle_counts_per_user_and_ip_and_forgets():
-    now = [1000.0]
-    throttle = LoginThrottle(max_failures=3, lockout_seconds=60, clock=lambda: now[0])
-    for _ in range(3):
-        assert throttle.retry_after("Budi", "10.0.0.1") == 0
-        throttle.record_failure("budi", "10.0.0.1")
-    assert throttle.retry_after("BUDI", "10.0.0.1") == pytest.approx(60)
-    assert throttle.retry_after("budi", "10.0.0.2") == 0
-    assert throttle.retry_after("siti", "10.0.0.1") == 0
-    now[0] += 61
-    assert throttle.retry_after("budi", "10.0.0.1") == 0
-    throttle.record_failure("budi", "10.0.0.1")
-    throttle.reset("budi", "10.0.0.1")
-    assert throttle.retry_after("budi", "10.0.0.1") == 0
 
 
 # -- sessions ---------------------------------------------------------------------------------

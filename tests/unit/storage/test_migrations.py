@@ -91,3 +91,33 @@ def test_naive_datetime_is_refused(session_factory) -> None:
 def test_check_constraints_hold_in_the_database(engine, sql: str) -> None:
     with pytest.raises(IntegrityError), engine.begin() as conn:
         conn.exec_driver_sql(sql)
+
+
+def test_0005_gives_tickets_from_handoffs_their_division_and_agent(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0004")
+        now = "2026-04-14 02:00:00"
+        conn.exec_driver_sql(
+            "INSERT INTO division (id, name, categories, created_at) "
+            f"VALUES (7, 'Tim SAKTI', 'SAKTI', '{now}')"
+        )
+        for ticket_id in ("20260414-HANDOF", "20260414-FORMAA"):
+            conn.exec_driver_sql(
+                "INSERT INTO ticket (id, subject, chronology, status, created_at, updated_at) "
+                f"VALUES ('{ticket_id}', 's', 'c', 'open', '{now}', '{now}')"
+            )
+        conn.exec_driver_sql(
+            "INSERT INTO handoff (sender_id, status, division_id, ticket_id, created_at, "
+            f"updated_at) VALUES ('628123', 'expired', 7, '20260414-HANDOF', '{now}', '{now}')"
+        )
+    upgrade(url)
+    with engine.connect() as conn:
+        rows = dict(
+            conn.exec_driver_sql("SELECT id, division_id FROM ticket ORDER BY id").fetchall()
+        )
+    assert rows == {"20260414-FORMAA": None, "20260414-HANDOF": 7}
+    engine.dispose()

@@ -115,3 +115,14 @@ def test_conversation_session_start(session_factory) -> None:
         rows = session.execute(select(Conversation).order_by(Conversation.id)).scalars().all()
         stored = [(r.sender_id, r.channel, r.started_at.tzinfo is not None) for r in rows]
     assert stored == [("6281234567890", "whatsapp", True), ("web-1", None, True)]
+
+
+def test_question_log_stores_identifiers_masked(session_factory) -> None:
+    repo = QuestionLogRepository(session_factory)
+    repo.record(
+        "u1", "nik saya 3201234567890001 hp 081234567890 email budi@contoh.go.id", answered=False
+    )
+    (question, _), *_ = repo.top_unanswered()
+    for full in ("3201234567890001", "081234567890", "budi@contoh.go.id"):
+        assert full not in question
+    assert question.startswith("nik saya ")

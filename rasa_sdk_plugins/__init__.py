@@ -1,0 +1,25 @@
+"""Extensions of the action server, loaded by rasa-sdk's plugin hook.
+
+rasa-sdk imports this top-level package when the action server starts
+(`rasa_sdk.plugin._discover_plugins`; `rasa run actions` puts the working directory, the
+project root, on `sys.path`) and calls `init_hooks` with its plugin manager. What each plugin
+does is in its module:
+
+- `action_auth`: only the Rasa server may call the action server (loopback by default, a shared
+  bearer token on every call but `/health`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk_plugins import action_auth
+
+
+def init_hooks(manager: Any) -> None:
+    """Register the action server's plugins with rasa-sdk's plugin manager.
+
+    Args:
+        manager: rasa-sdk's `pluggy.PluginManager` (`rasa_sdk.plugin.plugin_manager`).
+    """
+    manager.register(action_auth)
