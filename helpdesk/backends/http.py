@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 import requests
 
 from helpdesk.backends.errors import BackendUnavailable, NotFound, Rejected
-from helpdesk.backends.masking import mask_digits, mask_email
+from helpdesk.backends.masking import mask_digits, mask_identifiers
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.settings import Settings
@@ -52,8 +52,6 @@ MIN_ATTEMPT_SECONDS = 0.5
 SENSITIVE_FIELDS = frozenset({"account_number", "id_value", "nik", "requester_phone", "email"})
 
 _USER_AGENT = "helpdesk-assistant/0.1 (+docs/backend-api.yaml)"
-_EMAIL = re.compile(r"[^\s@'\"<>(),;:]+@[^\s@'\"<>(),;:]+")
-_LONG_DIGITS = re.compile(r"[0-9]{7,}")
 _MAX_MESSAGE = 200
 
 
@@ -70,8 +68,7 @@ def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
     """
     for secret in sorted((s for s in secrets if s), key=len, reverse=True):
         text = text.replace(secret, mask_digits(secret))
-    text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
-    text = _LONG_DIGITS.sub(lambda m: mask_digits(m.group(0)), text)
+    text = mask_identifiers(text)
     if len(text) > _MAX_MESSAGE:
         text = text[: _MAX_MESSAGE - 3] + "..."
     return text
