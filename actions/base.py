@@ -50,6 +50,19 @@ class ServicesMixin:
             return get_services()
         return self._services
 
+    def faq_category(self, tracker: Tracker) -> str | None:
+        """The FAQ category of the last answer tried: it routes a handoff or a ticket to the
+        division that serves it."""
+        faq_id = tracker.get_slot(slots.FAQ_ID)
+        if not faq_id:
+            return None
+        try:
+            entries = self.services.retriever.index.entries
+            return next((e.category or None for e in entries if e.id == faq_id), None)
+        except Exception:
+            logger.exception("could not read the category of FAQ %s", faq_id)
+            return None
+
 
 def leave_active_loop(tracker: Tracker) -> list[EventType]:
     """Events that deactivate the active form (if any) and clear its slots."""

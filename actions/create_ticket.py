@@ -53,6 +53,7 @@ class ActionCreateTicket(ServicesMixin, Action):
             attachment=None if attachment in (None, slots.NO_ATTACHMENT) else attachment,
             sender_id=tracker.sender_id,
             channel=channel_of(tracker),
+            category=self.faq_category(tracker),
         )
         started_at = form_started_at(tracker)
         key = None if started_at is None else form_submission_key(tracker.sender_id, started_at)

@@ -113,7 +113,7 @@ class ActionHandoff(ServicesMixin, Action):
                     channel=channel_of(tracker),
                     name=citizen_name(tracker),
                     question=question_of(tracker),
-                    category=self._category(tracker),
+                    category=self.faq_category(tracker),
                     since_ts=request_timestamp(tracker),
                 )
                 self._tell_place(dispatcher, handoff, place)
@@ -134,6 +134,7 @@ class ActionHandoff(ServicesMixin, Action):
                 turns_from_events(list(tracker.events)),
                 sender_id=tracker.sender_id,
                 channel=channel_of(tracker),
+                category=self.faq_category(tracker),
             )
         except Exception:
             logger.exception("handoff request could not be handled")
@@ -147,18 +148,6 @@ class ActionHandoff(ServicesMixin, Action):
             ticket_number=reply.ticket.id,
         )
         return [*events, SlotSet(slots.HANDOFF_ROUTE, "offline")]
-
-    def _category(self, tracker: Tracker) -> str | None:
-        """The FAQ category of the last answer tried (routes the handoff to a division)."""
-        faq_id = tracker.get_slot(slots.FAQ_ID)
-        if not faq_id:
-            return None
-        try:
-            entries = self.services.retriever.index.entries
-            return next((e.category or None for e in entries if e.id == faq_id), None)
-        except Exception:
-            logger.exception("could not read the category of FAQ %s", faq_id)
-            return None
 
     @staticmethod
     def _tell_place(

@@ -134,8 +134,10 @@ class HandoffService:
         sender_id: str,
         channel: str | None,
         email: str | None = None,
+        category: str | None = None,
     ) -> OfflineReply:
-        """Keep the conversation so far as a ticket and say when the agents are back."""
+        """Keep the conversation so far as a ticket (for the division serving `category`,
+        the FAQ category last asked about) and say when the agents are back."""
         chronology = format_transcript(turns, self.office_hours.tz)
         ticket = self.tickets.create(
             TicketDraft(
@@ -144,6 +146,7 @@ class HandoffService:
                 email=email,
                 sender_id=sender_id,
                 channel=channel,
+                category=category,
             )
         )
         return OfflineReply(
@@ -331,6 +334,8 @@ class HandoffService:
                 email=None,
                 sender_id=handoff.sender_id,
                 channel=handoff.channel,
+                category=handoff.category,
+                division_id=handoff.division_id,
             )
         )
         self.handoffs.set_ticket(handoff.id, ticket.id)

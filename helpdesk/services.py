@@ -147,11 +147,15 @@ class Services:
         with self._lock:
             if self._tickets is None:
                 from helpdesk.notify import EmailNotifier
+                from helpdesk.storage.accounts import DivisionRepository
                 from helpdesk.tickets import TicketService
 
                 notifier = EmailNotifier(self.settings) if self.settings.smtp_enabled else None
                 self._tickets = TicketService(
-                    self.ticket_repository, notifier=notifier, tz=self.settings.tz
+                    self.ticket_repository,
+                    notifier=notifier,
+                    tz=self.settings.tz,
+                    division_for_category=DivisionRepository(self.session_factory).id_for_category,
                 )
             return self._tickets
 

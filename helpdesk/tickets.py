@@ -153,6 +153,11 @@ class TicketDraft:
     attachment: str | None = None
     sender_id: str | None = None
     channel: str | None = None
+    #: The FAQ category the citizen asked about (routes the ticket to its division).
+    category: str | None = None
+    #: The division that works on the ticket, when the caller knows it (an expired
+    #: handoff's); else the division serving `category`.
+    division_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,8 @@ class TicketService:
         tz: The helpdesk's time zone (ticket-id date, times shown to users).
         clock: Returns the current aware time (injected in tests).
         rng: Random generator for ids (injected in tests); `secrets` by default.
+        division_for_category: The division serving an FAQ category (None: none does);
+            a new ticket goes to it, so its agents see the ticket in the desk.
     """
 
     def __init__(
@@ -200,8 +207,10 @@ class TicketService:
         tz: ZoneInfo,
         clock: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
+        division_for_category: Callable[[str], int | None] | None = None,
     ) -> None:
         self._repository = repository
+        self._division_for_category = division_for_category
         self._notifier = notifier
         self._tz = tz
         self._clock = clock or _utcnow
@@ -246,7 +255,20 @@ class TicketService:
             attachment=attachment,
             sender_id=draft.sender_id,
             channel=draft.channel,
+            category=draft.category,
+            division_id=draft.division_id,
         )
+
+    def _division_of(self, clean: TicketDraft) -> int | None:
+        if clean.division_id is not None:
+            return clean.division_id
+        if not clean.category or self._division_for_category is None:
+            return None
+        try:
+            return self._division_for_category(clean.category)
+        except Exception:  # the ticket matters more than its routing
+            logger.exception("could not find the division of category %r", clean.category)
+            return None
 
     def create(self, draft: TicketDraft, *, submission_key: str | None = None) -> TicketInfo:
         """Validate and store a ticket, then notify (when a notifier is set).
@@ -290,6 +312,7 @@ class TicketService:
             sender_id=clean.sender_id,
             channel=clean.channel,
             created_at=now,
+            division_id=self._division_of(clean),
         )
 
     def _add_for_submission(

@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import slots
-from actions.base import requester_phone_of
+from actions.base import lookup_allowed, requester_phone_of
 from actions.forms.service_form import ServiceFormValidation, shown, stop_form
 from helpdesk.backends.errors import BackendError, NotFound, Rejected
 from helpdesk.identifiers import NIK, SAKTI_KINDS, SATKER_CODE, IdentifierError, parse_choice
@@ -77,6 +77,12 @@ class ValidateSaktiForm(ServiceFormValidation, FormValidationAction):
                 count=error.count,
             )
         phone = requester_phone_of(tracker, self.services.settings)
+        # The owner check answers whether a NIK belongs to this phone: limited like every
+        # lookup, so it cannot be used to probe NIKs.
+        if phone is not None and not await lookup_allowed(
+            self.services, dispatcher, tracker, "nik", nik
+        ):
+            return {slots.SAKTI_NIK: None, **stop_form()}
         try:
             if phone is None:  # run() refuses first; kept for direct calls
                 raise Rejected("requester_not_owner")

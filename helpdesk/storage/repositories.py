@@ -23,6 +23,7 @@ from helpdesk.storage.models import (
     TICKET_STATUSES,
     Conversation,
     CsatRating,
+    Division,
     Handoff,
     IdleClosure,
     InboundMessage,
@@ -103,8 +104,10 @@ class TicketRepository(_Repository):
         channel: str | None = None,
         status: str = "open",
         created_at: datetime | None = None,
+        division_id: int | None = None,
     ) -> TicketRecord:
-        """Store a new ticket.
+        """Store a new ticket (`division_id`: the division that works on it, None: nobody
+        yet, only supervisors see it until one is set).
 
         Raises:
             DuplicateTicketIdError: When `ticket_id` is taken.
@@ -127,11 +130,15 @@ class TicketRepository(_Repository):
                 channel=channel,
                 created_at=now,
                 updated_at=now,
+                division_id=division_id,
             )
             try:
                 with session_scope(self._sessions) as session:
                     if session.get(Ticket, ticket_id) is not None:
                         raise DuplicateTicketIdError(ticket_id)
+                    if division_id is not None and session.get(Division, division_id) is None:
+                        # Deleted since it was looked up: the ticket matters more.
+                        row.division_id = None
                     session.add(row)
                     session.flush()
                     return TicketRecord.from_row(row)

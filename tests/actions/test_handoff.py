@@ -309,6 +309,25 @@ async def test_after_closing_time_the_conversation_becomes_a_ticket(services, di
     assert ticket_count(services) == 1
 
 
+async def test_an_offline_ticket_goes_to_the_division_of_the_last_faq(services, dispatcher):
+    from helpdesk.storage.accounts import DivisionRepository
+
+    sakti = DivisionRepository(services.session_factory).create("Tim SAKTI", "SAKTI")
+    now = wita(2026, 11, 20, 11, 31)
+    tracker = make_tracker(
+        "saya mau bicara dengan petugas",
+        intent="human_handoff",
+        events=conversation(now),
+        slots={"faq_id": "sakti-reset-password"},
+        sender_id=SENDER,
+    )
+
+    await handoff(services, now).run(dispatcher, tracker, {})
+
+    ticket = services.ticket_repository.get(dispatcher.messages[0]["ticket_number"])
+    assert ticket.division_id == sakti.id
+
+
 async def test_the_channel_comes_from_the_latest_message_without_session_metadata(
     services, dispatcher
 ):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 import yaml
@@ -886,6 +887,38 @@ async def test_sakti_owner_check_refusal_stops_the_form(settings, dispatcher, er
     }
     assert last_requested_slot(events) is None
     assert len(client.calls) == 1
+
+
+async def test_the_sakti_owner_check_is_rate_limited_per_nik(settings, session_factory):
+    """The owner check tells whether a NIK belongs to the phone: one NIK probed from many
+    numbers meets the per-identifier limit, and the backend is not asked."""
+    from helpdesk.ratelimit import LookupLimits, RateLimiter, Rule
+    from helpdesk.storage.ratelimits import RateLimitRepository
+
+    client = FakeSakti()
+    services = Services(settings, session_factory=session_factory, sakti=client)
+    limits = LookupLimits(
+        RateLimiter(RateLimitRepository(session_factory)),
+        per_identifier=Rule("lookup_identifier", 2, 3600),
+    )
+    replies = []
+    for n in range(3):
+        dispatcher = CollectingDispatcher()
+        tracker = form_tracker(
+            "sakti_form",
+            NIK,
+            candidates={"sakti_nik": NIK},
+            requested="sakti_nik",
+            sender_id=f"62812345678{n:02d}",
+        )
+        with patch.object(Services, "lookup_limits", new=limits):
+            events = await ValidateSaktiForm(services).run(dispatcher, tracker, domain())
+        replies.append(responses(dispatcher))
+
+    assert replies[:2] == [[], []]
+    assert replies[2] == ["utter_lookup_limited"]
+    assert slot_events(events) == {"sakti_nik": None, "requested_slot": None, "form_stopped": True}
+    assert len(client.calls) == 2
 
 
 async def test_sakti_backend_down_stops_the_form_politely(settings, dispatcher):

@@ -411,6 +411,24 @@ async def test_create_ticket_stores_and_replies_with_id(services, dispatcher):
     )
 
 
+async def test_a_ticket_after_an_faq_answer_goes_to_the_division_of_its_category(
+    services, dispatcher
+):
+    from helpdesk.storage.accounts import DivisionRepository
+
+    sakti = DivisionRepository(services.session_factory).create("Tim SAKTI", "SAKTI")
+    tracker = make_tracker(
+        "/affirm",
+        intent="affirm",
+        slots={**TICKET_SLOTS, "faq_id": "sakti-reset-password"},
+    )
+
+    await ActionCreateTicket(services).run(dispatcher, tracker, {})
+
+    ticket_id = dispatcher.messages[0]["ticket_number"]
+    assert services.ticket_repository.get(ticket_id).division_id == sakti.id
+
+
 async def test_create_ticket_failure_keeps_the_fields(services, dispatcher, monkeypatch):
     monkeypatch.setattr(type(services), "tickets", failing_property(RuntimeError("db locked")))
     tracker = make_tracker("/affirm", intent="affirm", slots=TICKET_SLOTS)

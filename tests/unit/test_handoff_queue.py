@@ -41,14 +41,17 @@ T0 = datetime(2026, 11, 19, 2, 0, tzinfo=UTC)  # Thursday 10.00 WITA
 
 
 def make_service(session_factory, timeout_minutes: float = 15.0) -> HandoffService:
-    tickets = TicketService(TicketRepository(session_factory), tz=WIB)
+    divisions = DivisionRepository(session_factory)
+    tickets = TicketService(
+        TicketRepository(session_factory), tz=WIB, division_for_category=divisions.id_for_category
+    )
     return HandoffService(
         OFFICE_HOURS,
         tickets,
         HandoffRepository(session_factory),
         HandoffMessageRepository(session_factory),
         timeout_minutes=timeout_minutes,
-        division_for_category=DivisionRepository(session_factory).id_for_category,
+        division_for_category=divisions.id_for_category,
     )
 
 
@@ -715,6 +718,30 @@ def test_an_expired_handoff_becomes_one_ticket_with_the_transcript(service, sess
 
     assert service.ticket_for_expired(service.handoffs.get(handoff.id), TURNS) == ticket_id
     assert ticket_count(session_factory) == 1
+
+
+def test_the_ticket_of_an_expired_handoff_goes_to_the_handoffs_division(service, session_factory):
+    sakti = add_division(session_factory, "Tim SAKTI", "SAKTI")
+    routed = service.request("62811", channel="whatsapp", category="sakti").handoff
+    unrouted = service.request("62822", channel="whatsapp").handoff
+    for handoff in (routed, unrouted):
+        service.expire(handoff.id)
+
+    tickets = TicketRepository(session_factory)
+    routed_ticket = service.ticket_for_expired(service.handoffs.get(routed.id), TURNS)
+    unrouted_ticket = service.ticket_for_expired(service.handoffs.get(unrouted.id), TURNS)
+
+    assert tickets.get(routed_ticket).division_id == sakti
+    assert tickets.get(unrouted_ticket).division_id is None
+
+
+def test_an_offline_ticket_goes_to_the_division_of_the_category(service, session_factory):
+    sp2d = add_division(session_factory, "Tim SP2D", "sp2d")
+    closed = datetime(2026, 11, 21, 9, 0, tzinfo=WIB)  # a Saturday
+
+    reply = service.record_offline(closed, TURNS, "62811", "whatsapp", category="SP2D")
+
+    assert TicketRepository(session_factory).get(reply.ticket.id).division_id == sp2d
 
 
 def test_a_stale_record_does_not_make_a_second_ticket(service, session_factory):

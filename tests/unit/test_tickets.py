@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from helpdesk.storage.db import make_engine, make_session_factory, upgrade
+from helpdesk.storage.accounts import DivisionRepository
 from helpdesk.storage.repositories import TicketRepository
 from helpdesk.tickets import (
     STATUS_LABELS,
@@ -304,3 +305,47 @@ def test_submission_letters_are_stable_and_differ_per_key_and_attempt() -> None:
 def test_find_by_sender_and_letters_refuses_like_wildcards(repository) -> None:
     with pytest.raises(ValueError):
         repository.find_by_sender_and_letters("6281234567890", "%%%%%%")
+
+
+def test_a_ticket_goes_to_the_division_serving_its_category(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'routing.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    repository = TicketRepository(sessions)
+    divisions = DivisionRepository(sessions)
+    sakti = divisions.create("Tim SAKTI", "SAKTI").id
+    other = divisions.create("Tim Lain", "lain").id
+    asked = []
+
+    def division_for(category: str) -> int | None:
+        asked.append(category)
+        return divisions.id_for_category(category)
+
+    service = TicketService(repository, tz=WIB, division_for_category=division_for)
+
+    routed = service.create(_draft(category="SAKTI"))
+    unknown = service.create(_draft(category="pajak"))
+    none = service.create(_draft())
+    given = service.create(_draft(category="SAKTI", division_id=other))
+    owners = [repository.get(t.id).division_id for t in (routed, unknown, none, given)]
+    assert owners == [sakti, None, None, other]
+    assert asked == ["SAKTI", "pajak"]  # not asked without a category or with a division
+
+    # A division deleted between the lookup and the insert: the ticket is kept, unrouted.
+    divisions.delete(other)
+    orphan = service.create(_draft(division_id=other))
+    assert repository.get(orphan.id).division_id is None
+    engine.dispose()
+
+
+def test_a_failing_division_lookup_never_loses_the_ticket(repository, caplog) -> None:
+    def broken(category: str) -> int | None:
+        raise RuntimeError("database is locked")
+
+    service = TicketService(repository, tz=WIB, division_for_category=broken)
+    with caplog.at_level(logging.ERROR):
+        info = service.create(_draft(category="SAKTI"))
+
+    assert repository.get(info.id).division_id is None
+    assert "could not find the division" in caplog.text

@@ -391,3 +391,42 @@ def test_the_sql_and_the_python_rule_agree(services, owned, make_user):
     assert queries.search_tickets(TicketFilter(owner=OWNER_NONE), viewer=supervisor).total == 1
     rina_mine = queries.search_tickets(TicketFilter(owner=OWNER_ME), viewer=owned["rina"])
     assert [t.id for t in rina_mine.tickets] == ["20260414-DIGITB"]
+
+
+async def test_a_new_ticket_goes_to_the_division_serving_its_category(desk, services, owned):
+    """A citizen's ticket after a SAKTI answer reaches the SAKTI team's agents at once, not
+    only once a supervisor gives it out; one with no known category stays with supervisors."""
+    from helpdesk.tickets import TicketDraft
+
+    routed = services.tickets.create(
+        TicketDraft(
+            subject="Password SAKTI tidak bisa direset",
+            chronology=f"NIK {NIK}.",
+            email=EMAIL,
+            sender_id="6281200000001",
+            channel="whatsapp",
+            category="sakti",  # categories match whatever their case
+        )
+    )
+    unrouted = services.tickets.create(
+        TicketDraft(
+            subject="Pertanyaan lain",
+            chronology="Tidak ada kategori.",
+            email=EMAIL,
+            sender_id="6281200000002",
+            channel="whatsapp",
+            category="Kategori yang tidak dilayani divisi mana pun",
+        )
+    )
+
+    assert services.ticket_repository.get(routed.id).division_id == owned["sakti"].id
+    assert services.ticket_repository.get(unrouted.id).division_id is None
+    rina = await desk.client()
+    await rina.login("rina")
+    agus = await desk.client()
+    await agus.login("agus")
+    assert routed.id in ticket_ids((await rina.get("/tickets")).text)
+    assert (await rina.get(f"/tickets/{routed.id}")).status == 200
+    assert routed.id not in ticket_ids((await agus.get("/tickets")).text)
+    assert (await agus.get(f"/tickets/{routed.id}")).status == 403
+    assert unrouted.id not in ticket_ids((await rina.get("/tickets")).text)
