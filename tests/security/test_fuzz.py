@@ -7,8 +7,9 @@ collector stands in for Rasa's agent), the agent desk logged in as an admin, and
 simulator (its logic directly, and over HTTP). Each target then has to answer a normal request
 as before. Well over 2,000 inputs in all; about a minute on two cores.
 
-The REST channel (`connectors/rest.py`) is fuzzed by its own tests; to add it here, append a
-`ChannelTarget` to `CHANNEL_TARGETS` (see the marked place).
+The REST channel (`connectors/rest.py`) is served with a bearer token, so the generated bodies
+reach its parser both with the token and without it (401). A new channel joins by appending a
+`ChannelTarget` to `CHANNEL_TARGETS`.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ APP_SECRET = "fuzz-app-secret"
 PHONE_NUMBER_ID = "109876543210987"
 TG_SECRET = "fuzz-secret-token"
 TG_TOKEN = "7012345678:AAHfuzz-token_abcdefghijklmnopqrstu"
+REST_TOKEN = "fuzz-rest-token-0123456789abcdef"
 
 #: Inputs generated per test (derandomized: the same inputs every run).
 FUZZ = settings(
@@ -172,6 +174,25 @@ def telegram_update(draw: Any) -> bytes:
         body = message
     update = {"update_id": draw(st.one_of(st.integers(0, 2**31), JSON_VALUES)), field: body}
     return _json(update)
+
+
+@st.composite
+def rest_message(draw: Any) -> bytes:
+    """The REST channel's shape (sender, message, metadata, input_channel) with fuzzed
+    values, sometimes a key left out."""
+    fields = {
+        "sender": st.one_of(st.just("integrator-42"), st.text(max_size=300), JSON_VALUES),
+        "message": st.one_of(TEXT, JSON_VALUES),
+        "metadata": st.one_of(
+            st.none(),
+            st.dictionaries(TEXT, JSON_VALUES, max_size=6),
+            st.just({"blob": "x" * 20_000}),
+            JSON_VALUES,
+        ),
+        "input_channel": st.one_of(st.just("rest"), st.just("whatsapp"), JSON_VALUES),
+    }
+    body = {key: draw(value) for key, value in fields.items() if draw(st.booleans())}
+    return _json(body)
 
 
 # --------------------------------------------------------------------------- servers
@@ -304,9 +325,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
             register_at_start=False,
             api_token="fuzz-api-token",
         )
+        from connectors.rest import RestInput
+
         channels = [
             whatsapp,
             telegram,
+            RestInput(token=REST_TOKEN),
             SocketIOInput.from_credentials({"session_persistence": True}),
             WebChatInput.from_credentials(None),
         ]
@@ -411,6 +435,14 @@ def _telegram_headers(body: bytes, authentic: bool) -> dict[str, str]:
     return headers
 
 
+def _rest_headers(body: bytes, authentic: bool) -> dict[str, str]:
+    headers = {"Content-Type": "application/json"}
+    if authentic:
+        headers["Authorization"] = f"Bearer {REST_TOKEN}"
+    return headers
+
+
+NORMAL_REST = _json({"sender": "integrator-after-fuzz", "message": "halo setelah fuzz rest"})
 NORMAL_WHATSAPP = _json(
     {
         "object": "whatsapp_business_account",
@@ -463,8 +495,13 @@ CHANNEL_TARGETS = [
         _telegram_headers,
         NORMAL_TELEGRAM,
     ),
-    # REST (connectors/rest.py): add ChannelTarget("rest", "/webhooks/rest/webhook", ...) here
-    # with its own body strategy and a normal message, once its owner wants it fuzzed here.
+    ChannelTarget(
+        "rest",
+        "/webhooks/rest/webhook",
+        st.one_of(rest_message(), RAW_BODIES),
+        _rest_headers,
+        NORMAL_REST,
+    ),
 ]
 
 
@@ -704,6 +741,7 @@ def test_at_least_2000_inputs_were_sent() -> None:
     expected = {
         "whatsapp",
         "telegram",
+        "rest",
         "webchat-get",
         "socketio-post",
         "desk-get",
