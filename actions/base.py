@@ -100,8 +100,9 @@ def channel_of(tracker: Tracker) -> str | None:
 
 
 def requester_phone_of(tracker: Tracker, settings: "Settings") -> str | None:
-    """The verified phone number of the citizen (see `helpdesk.identifiers.requester_phone`)."""
-    from helpdesk.identifiers import requester_phone
+    """The verified phone number of the citizen
+    (see `helpdesk.conversation.identifiers.requester_phone`)."""
+    from helpdesk.conversation.identifiers import requester_phone
 
     # The channel Rasa recorded for the message, never the session metadata: a web chat client
     # chooses its own metadata (and its session id, which becomes the sender id).

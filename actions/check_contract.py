@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import slots
 from actions.base import ServicesMixin, finish_service_form, lookup_allowed
 from helpdesk.backends.errors import BackendError, NotFound
-from helpdesk.dates import format_date_id
+from helpdesk.conversation.dates import format_date_id
 
 logger = logging.getLogger(__name__)
 

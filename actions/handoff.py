@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
 from actions.base import UTTER_TECHNICAL_PROBLEM, ServicesMixin, channel_of, leave_active_loop
-from helpdesk.greeting import POLITE_FORM, display_name
+from helpdesk.conversation.greeting import POLITE_FORM, display_name
 from helpdesk.transcript import turns_from_events
 
 if TYPE_CHECKING:  # pragma: no cover

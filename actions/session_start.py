@@ -26,7 +26,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
 from actions.base import ServicesMixin, channel_of
-from helpdesk.greeting import display_name, greeting_for
+from helpdesk.conversation.greeting import display_name, greeting_for
 
 logger = logging.getLogger(__name__)
 

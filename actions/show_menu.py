@@ -13,7 +13,7 @@ from actions import slots
 from actions.base import UTTER_TECHNICAL_PROBLEM, ServicesMixin, leave_active_loop
 
 if TYPE_CHECKING:  # pragma: no cover
-    from helpdesk.menu import Menu
+    from helpdesk.conversation.menu import Menu
 
 logger = logging.getLogger(__name__)
 

@@ -24,8 +24,9 @@ TICKET_CHRONOLOGY = "ticket_chronology"
 TICKET_ATTACHMENT = "ticket_attachment"
 TICKET_EMAIL = "ticket_email"
 TICKET_CONFIRMATION = "ticket_confirmation"
-#: After "Ubah": the field being changed (`helpdesk.keywords.TICKET_FIELD_KEYWORDS` keys or
-#: `helpdesk.keywords.ALL_FIELDS`); None while the form asks which one.
+#: After "Ubah": the field being changed (keys of
+#: `helpdesk.conversation.keywords.TICKET_FIELD_KEYWORDS`, or
+#: `helpdesk.conversation.keywords.ALL_FIELDS`); None while the form asks which one.
 TICKET_EDIT_FIELD = "ticket_edit_field"
 TICKET_ID = "ticket_id"
 

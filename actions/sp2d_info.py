@@ -14,7 +14,7 @@ from actions import slots
 from actions.base import ServicesMixin, finish_service_form, lookup_allowed
 from helpdesk.backends.errors import BackendError, NotFound
 from helpdesk.backends.masking import mask_digits
-from helpdesk.dates import format_date_id, format_rupiah
+from helpdesk.conversation.dates import format_date_id, format_rupiah
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ DIET recognises the topic of "bagaimana cara reset password sakti?" (SAKTI, rese
 classifies it as `sakti_service`, which starts the reset form; the citizen wanted the how-to
 answer. This component runs after the intent classifier and, for the intents that start a
 self-service flow, relabels a message whose shape is a how-to / why / where-to question
-(`helpdesk.question_shape.is_question_about_service`) as `ask_question`, keeping the
+(`helpdesk.conversation.question_shape.is_question_about_service`) as `ask_question`, keeping the
 classifier's confidence. Requests ("reset sakti saya"), questions about the citizen's own case
 ("statusnya gimana") and messages with an identifier keep their intent.
 
@@ -23,7 +23,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from helpdesk.question_shape import is_question_about_service
+from helpdesk.conversation.question_shape import is_question_about_service
 
 #: Key of the parse data that names the intent a message was routed away from.
 ROUTED_FROM = "question_routed_from"

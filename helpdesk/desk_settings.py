@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable
 
 import yaml
 
-from helpdesk.dates import format_date_id, format_datetime_id
+from helpdesk.conversation.dates import format_date_id, format_datetime_id
 from helpdesk.office_hours import (
     DAYS_ID,
     DatedDay,

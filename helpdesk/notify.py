@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING
 
-from helpdesk.dates import format_datetime_id
+from helpdesk.conversation.dates import format_datetime_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from helpdesk.settings import Settings

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from helpdesk.dates import format_datetime_id
+from helpdesk.conversation.dates import format_datetime_id
 from helpdesk.settings import TIMEZONE_ALIASES
 
 #: How many days ahead `OfficeHours.next_opening` looks before giving up.

@@ -20,10 +20,10 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.backends.http import BackendHttp
     from helpdesk.backends.sakti import SaktiClient
     from helpdesk.backends.sp2d import Sp2dClient
+    from helpdesk.conversation.menu import Menu
     from helpdesk.desk_settings import OfficeHoursProvider
     from helpdesk.handoff import HandoffService
     from helpdesk.knowledge.retriever import Retriever
-    from helpdesk.menu import Menu
     from helpdesk.office_hours import OfficeHours
     from helpdesk.ratelimit import LookupLimits, RateLimiter
     from helpdesk.storage.handoffs import HandoffMessageRepository, HandoffRepository
@@ -164,7 +164,7 @@ class Services:
         """The numbered main menu, from `HELPDESK_MENU_FILE`."""
         with self._lock:
             if self._menu is None:
-                from helpdesk.menu import load_menu
+                from helpdesk.conversation.menu import load_menu
 
                 self._menu = load_menu(self.settings.menu_file)
             return self._menu

@@ -23,8 +23,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Protocol
 from zoneinfo import ZoneInfo
 
+from helpdesk.conversation.validation import validate_attachment, validate_email
 from helpdesk.storage.repositories import DuplicateTicketIdError, TicketRecord
-from helpdesk.validation import validate_attachment, validate_email
 
 if TYPE_CHECKING:  # pragma: no cover
     from helpdesk.storage.repositories import TicketRepository

@@ -236,7 +236,7 @@ def time_of_day(moment: datetime) -> str:
     tests/unit/test_greeting.py)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from helpdesk.greeting import time_of_day as assistant_time_of_day
+    from helpdesk.conversation.greeting import time_of_day as assistant_time_of_day
 
     return assistant_time_of_day(moment)
 

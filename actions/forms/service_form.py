@@ -14,7 +14,7 @@ from actions.base import (
     is_button_payload,
     note_cut_message,
 )
-from helpdesk.identifiers import DigitRule, IdentifierError, parse_choice
+from helpdesk.conversation.identifiers import DigitRule, IdentifierError, parse_choice
 
 #: Refused answers after which a form stops and offers the menu or a ticket.
 MAX_FAILURES = 3
@@ -99,7 +99,7 @@ class ServiceFormValidation(ServicesMixin):
         Args:
             tracker: The conversation.
             slot: The choice slot (custom mapping).
-            choices: Choice key -> keywords (`helpdesk.identifiers.parse_choice`).
+            choices: Choice key -> keywords (`helpdesk.conversation.identifiers.parse_choice`).
             trigger_intent: The intent of requests that open the form.
             precedence: Keys that win when a request names several choices.
         """

@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
 from actions.forms.service_form import ServiceFormValidation, shown
-from helpdesk.identifiers import SATKER_CODE, IdentifierError, parse_contract_number
+from helpdesk.conversation.identifiers import SATKER_CODE, IdentifierError, parse_contract_number
 
 
 class ValidateContractForm(ServiceFormValidation, FormValidationAction):

@@ -10,15 +10,15 @@ from rasa_sdk.types import DomainDict
 
 from actions import slots
 from actions.forms.service_form import NOT_AN_ANSWER, ServiceFormValidation, shown
-from helpdesk.identifiers import (
+from helpdesk.conversation.identifiers import (
     ID_TYPE_CHOICES,
     IDENTITY_RULES,
     DigitRule,
     IdentifierError,
     parse_choice,
 )
-from helpdesk.keywords import digit_service_of
-from helpdesk.validation import validate_email
+from helpdesk.conversation.keywords import digit_service_of
+from helpdesk.conversation.validation import validate_email
 
 #: Any identity number, before its type is known.
 _ANY_IDENTITY = DigitRule(5, 18)

@@ -15,7 +15,13 @@ from actions import slots
 from actions.base import lookup_allowed, requester_phone_of
 from actions.forms.service_form import ServiceFormValidation, shown, stop_form
 from helpdesk.backends.errors import BackendError, NotFound, Rejected
-from helpdesk.identifiers import NIK, SAKTI_KINDS, SATKER_CODE, IdentifierError, parse_choice
+from helpdesk.conversation.identifiers import (
+    NIK,
+    SAKTI_KINDS,
+    SATKER_CODE,
+    IdentifierError,
+    parse_choice,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
 from actions.forms.service_form import ServiceFormValidation
-from helpdesk.identifiers import ACCOUNT_NUMBER, SP2D_NUMBER
+from helpdesk.conversation.identifiers import ACCOUNT_NUMBER, SP2D_NUMBER
 
 
 class ValidateSp2dForm(ServiceFormValidation, FormValidationAction):

@@ -17,13 +17,13 @@ from actions.base import (
     text_was_cut,
     whole_text,
 )
-from helpdesk.keywords import (
+from helpdesk.conversation.keywords import (
     ALL_FIELDS,
     read_ticket_review,
     ticket_fields_of,
     wants_no_change,
 )
-from helpdesk.validation import validate_attachment, validate_email
+from helpdesk.conversation.validation import validate_attachment, validate_email
 
 MIN_SUBJECT_LENGTH = 5
 MAX_SUBJECT_LENGTH = 255

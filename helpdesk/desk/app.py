@@ -27,7 +27,7 @@ from sanic import Request, Sanic, response
 from sanic.exceptions import NotFound, SanicException
 from sanic.response import HTTPResponse
 
-from helpdesk.dates import format_datetime_id
+from helpdesk.conversation.dates import format_datetime_id
 from helpdesk.desk import auth
 from helpdesk.desk.views import admin as admin_views
 from helpdesk.desk.views import auth as auth_views

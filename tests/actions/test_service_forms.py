@@ -498,7 +498,7 @@ async def test_digit_service_answer_in_informal_words(digit_form, dispatcher, te
 
 def test_digit_service_buttons_choose_their_service():
     """Each button of utter_ask_digit_service picks the service its place in the list says."""
-    from helpdesk.keywords import DIGIT_SERVICE_KEYWORDS, digit_service_of
+    from helpdesk.conversation.keywords import DIGIT_SERVICE_KEYWORDS, digit_service_of
 
     [variant] = _domain_files()["responses"]["utter_ask_digit_service"]
     chosen = [digit_service_of(button["payload"], numbered=True) for button in variant["buttons"]]

@@ -352,7 +352,7 @@ async def test_send_at_the_summary_completes_the_form(dispatcher):
 
 def test_edit_question_buttons_name_each_field():
     """The buttons of utter_ask_ticket_edit_field choose the field their title says."""
-    from helpdesk.keywords import ticket_fields_of
+    from helpdesk.conversation.keywords import ticket_fields_of
     from tests.actions.test_service_forms import _domain_files
 
     [variant] = _domain_files()["responses"]["utter_ask_ticket_edit_field"]

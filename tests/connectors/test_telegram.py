@@ -46,11 +46,11 @@ from connectors.telegram import (
     text_length,
     verify_secret_token,
 )
+from helpdesk.conversation.validation import validate_attachment
 from helpdesk.services import Services, set_services
 from helpdesk.settings import Settings
 from helpdesk.storage.db import make_engine, make_session_factory, session_scope
 from helpdesk.storage.models import InboundMessage, utcnow
-from helpdesk.validation import validate_attachment
 
 BOT_ID = 7012345678
 ACCESS_TOKEN = f"{BOT_ID}:AAHfake-test-token_abcdefghijklmnopq"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiosmtpd.controller import Controller
 
-from helpdesk.dates import format_datetime_id
+from helpdesk.conversation.dates import format_datetime_id
 from helpdesk.notify import EmailNotifier
 from helpdesk.settings import Settings
 from helpdesk.storage.db import make_engine, make_session_factory, upgrade

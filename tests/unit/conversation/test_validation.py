@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpdesk.validation import validate_attachment, validate_email
+from helpdesk.conversation.validation import validate_attachment, validate_email
 
 
 @pytest.mark.parametrize(

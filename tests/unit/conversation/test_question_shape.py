@@ -1,10 +1,10 @@
-"""helpdesk.question_shape: a question about a service versus a request to run it."""
+"""helpdesk.conversation.question_shape: a question about a service versus a request to run it."""
 
 from __future__ import annotations
 
 import pytest
 
-from helpdesk.question_shape import is_question_about_service
+from helpdesk.conversation.question_shape import is_question_about_service
 
 QUESTIONS_ABOUT_A_SERVICE = [
     "bagaimana cara reset password sakti?",

@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from helpdesk.identifiers import parse_choice
+from helpdesk.conversation.identifiers import parse_choice
 from helpdesk.knowledge.normalize import normalize
 
 #: Shortest keyword word that may match with one typo (shorter words match exactly).

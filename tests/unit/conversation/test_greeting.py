@@ -1,4 +1,4 @@
-"""Tests of helpdesk.greeting."""
+"""Tests of helpdesk.conversation.greeting."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from helpdesk.greeting import POLITE_FORM, display_name, greeting_for, time_of_day
+from helpdesk.conversation.greeting import POLITE_FORM, display_name, greeting_for, time_of_day
 
 WIB = ZoneInfo("Asia/Jakarta")
 

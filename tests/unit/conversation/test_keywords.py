@@ -1,10 +1,10 @@
-"""Tests of helpdesk.keywords: choices read from informal Indonesian text."""
+"""Tests of helpdesk.conversation.keywords: choices read from informal Indonesian text."""
 
 from __future__ import annotations
 
 import pytest
 
-from helpdesk.keywords import (
+from helpdesk.conversation.keywords import (
     ALL_FIELDS,
     DIGIT_SERVICE_KEYWORDS,
     TICKET_FIELD_KEYWORDS,

@@ -1,4 +1,4 @@
-"""Tests of helpdesk.menu."""
+"""Tests of helpdesk.conversation.menu."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from helpdesk.menu import Menu, MenuError, MenuItem, load_menu
+from helpdesk.conversation.menu import Menu, MenuError, MenuItem, load_menu
 from helpdesk.settings import PROJECT_ROOT
 
 

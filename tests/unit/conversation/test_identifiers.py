@@ -6,8 +6,8 @@ from datetime import date, datetime
 
 import pytest
 
-from helpdesk.dates import format_date_id, format_rupiah
-from helpdesk.identifiers import (
+from helpdesk.conversation.dates import format_date_id, format_rupiah
+from helpdesk.conversation.identifiers import (
     ACCOUNT_NUMBER,
     ID_TYPE_CHOICES,
     IDENTITY_RULES,
@@ -26,7 +26,7 @@ from helpdesk.identifiers import (
 )
 
 #: Five choices offered in this order, for `parse_choice` (the DIGIT services' own keywords
-#: live in helpdesk/keywords.py and are tested in test_keywords.py).
+#: live in helpdesk/conversation/keywords.py and are tested in test_keywords.py).
 CHOICES: dict[str, tuple[str, ...]] = {
     "status": ("status", "cek status", "status akun", "cek akun", "status user"),
     "email_check": ("email", "e mail", "cek email", "surel", "alamat email"),
@@ -337,7 +337,7 @@ def test_trusted_channels_are_configurable():
     assert requester_phone("whatsapp", "6281234567890", ()) is None
 
 
-# --- helpdesk.dates -------------------------------------------------------------------
+# --- helpdesk.conversation.dates ----------------------------------------------------------
 
 
 @pytest.mark.parametrize(
