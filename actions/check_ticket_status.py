@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import slots
 from actions.base import UTTER_TECHNICAL_PROBLEM, ServicesMixin
 from helpdesk.conversation.dates import format_datetime_id
-from helpdesk.tickets import normalize_ticket_id
+from helpdesk.tickets.service import normalize_ticket_id
 
 logger = logging.getLogger(__name__)
 

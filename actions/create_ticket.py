@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
 from actions.base import ServicesMixin, channel_of
-from helpdesk.tickets import TicketDraft, form_submission_key
+from helpdesk.tickets.service import TicketDraft, form_submission_key
 
 logger = logging.getLogger(__name__)
 

@@ -21,10 +21,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import slots
 from actions.base import UTTER_TECHNICAL_PROBLEM, ServicesMixin, channel_of, leave_active_loop
 from helpdesk.conversation.greeting import POLITE_FORM, display_name
-from helpdesk.transcript import turns_from_events
+from helpdesk.handoff.transcript import turns_from_events
 
 if TYPE_CHECKING:  # pragma: no cover
-    from helpdesk.handoff import HandoffService, QueuePlace
+    from helpdesk.handoff.service import HandoffService, QueuePlace
 
 logger = logging.getLogger(__name__)
 

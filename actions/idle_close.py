@@ -1,6 +1,6 @@
 """action_idle_close: end a conversation nobody wrote in for HELPDESK_IDLE_SECONDS.
 
-Run by the idle sweeper (helpdesk/sweeper.py) through the Rasa HTTP API. It says goodbye on
+Run by the idle sweeper (helpdesk/jobs/sweeper.py) through the Rasa HTTP API. It says goodbye on
 the conversation's channel and starts a new session, so the open form is dropped and the next
 message is greeted afresh.
 """

@@ -50,7 +50,7 @@ class ActionLeaveQueue(ServicesMixin, Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        from helpdesk.handoff import LeaveOutcome
+        from helpdesk.handoff.service import LeaveOutcome
 
         # Cleared (not False): the dialogue state is then the one before the request.
         not_waiting = SlotSet(slots.HANDOFF_WAITING, None)

@@ -10,7 +10,7 @@ waiting got no reply, and on a synchronous channel (REST: the reply is the HTTP 
 
 - the conversation waits in the queue (slot `handoff_waiting`, set by `action_handoff`),
 - the message's intent is one with which a citizen leaves the queue
-  (`helpdesk.handoff.LEAVE_INTENTS`: `cancel`, the intent of the rule that runs
+  (`helpdesk.handoff.service.LEAVE_INTENTS`: `cancel`, the intent of the rule that runs
   `action_leave_queue`), and
 - no action has run yet for that message, so exactly one action runs for it: the rule's
   `action_leave_queue`, which either resumes the conversation or (an agent took it a moment
@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from helpdesk.handoff import LEAVE_INTENTS
+from helpdesk.handoff.service import LEAVE_INTENTS
 
 logger = logging.getLogger(__name__)
 

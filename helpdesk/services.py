@@ -21,10 +21,10 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.backends.sakti import SaktiClient
     from helpdesk.backends.sp2d import Sp2dClient
     from helpdesk.conversation.menu import Menu
-    from helpdesk.desk_settings import OfficeHoursProvider
-    from helpdesk.handoff import HandoffService
+    from helpdesk.handoff.desk_settings import OfficeHoursProvider
+    from helpdesk.handoff.office_hours import OfficeHours
+    from helpdesk.handoff.service import HandoffService
     from helpdesk.knowledge.retriever import Retriever
-    from helpdesk.office_hours import OfficeHours
     from helpdesk.ratelimit import LookupLimits, RateLimiter
     from helpdesk.storage.handoffs import HandoffMessageRepository, HandoffRepository
     from helpdesk.storage.repositories import (
@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
         QuestionLogRepository,
         TicketRepository,
     )
-    from helpdesk.tickets import TicketService
+    from helpdesk.tickets.service import TicketService
 
 
 class Services:
@@ -146,9 +146,9 @@ class Services:
         """Ticket creation and status, with e-mail notification when SMTP is configured."""
         with self._lock:
             if self._tickets is None:
-                from helpdesk.notify import EmailNotifier
                 from helpdesk.storage.accounts import DivisionRepository
-                from helpdesk.tickets import TicketService
+                from helpdesk.tickets.notify import EmailNotifier
+                from helpdesk.tickets.service import TicketService
 
                 notifier = EmailNotifier(self.settings) if self.settings.smtp_enabled else None
                 self._tickets = TicketService(
@@ -177,7 +177,7 @@ class Services:
             if self._office_hours is not None:
                 return self._office_hours
             if self._office_hours_provider is None:
-                from helpdesk.desk_settings import OfficeHoursProvider
+                from helpdesk.handoff.desk_settings import OfficeHoursProvider
 
                 self._office_hours_provider = OfficeHoursProvider(
                     self.settings, self.session_factory
@@ -202,7 +202,7 @@ class Services:
     @property
     def handoff(self) -> "HandoffService":
         """The human handoff: office hours, the agents' queue, offline requests as tickets."""
-        from helpdesk.handoff import HandoffService
+        from helpdesk.handoff.service import HandoffService
         from helpdesk.storage.accounts import DivisionRepository
 
         return HandoffService(

@@ -8,7 +8,7 @@ from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
-from helpdesk.tickets import normalize_ticket_id
+from helpdesk.tickets.service import normalize_ticket_id
 
 
 class ValidateTicketStatusForm(FormValidationAction):

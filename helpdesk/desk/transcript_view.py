@@ -1,6 +1,6 @@
 """A handed-over conversation as the agent desk shows it.
 
-The citizen's and the bot's messages come from Rasa's tracker store (`helpdesk.rasa_events`),
+The citizen's and the bot's messages come from Rasa's tracker store (`helpdesk.rasa_bridge.events`),
 the agents' replies and their delivery status from the outbox (`handoff_message`), and the
 handoff itself gives markers (requested, taken, ended). The transcript covers the session in
 which the handoff began: from its `session_started` event up to the next one (or now).
@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping
 from sqlalchemy.engine import Engine
 
 from helpdesk.backends.masking import mask_digits
-from helpdesk.rasa_events import TrackerEvent, read_events
+from helpdesk.rasa_bridge.events import TrackerEvent, read_events
 from helpdesk.storage.handoffs import HandoffMessageRecord, HandoffRecord
 
 #: How each channel is named on the desk.

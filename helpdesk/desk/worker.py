@@ -31,9 +31,9 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Callable, Protocol
 
 from helpdesk.backends.masking import mask_digits
-from helpdesk.handoff import is_leave_request
-from helpdesk.rasa_events import TrackerEvent, latest_session, read_events
-from helpdesk.transcript import turns_from_events
+from helpdesk.handoff.service import is_leave_request
+from helpdesk.handoff.transcript import turns_from_events
+from helpdesk.rasa_bridge.events import TrackerEvent, latest_session, read_events
 
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.engine import Engine
@@ -62,7 +62,7 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 class RasaApi(Protocol):
-    """What the worker needs of the Rasa HTTP API (`helpdesk.rasa_client.RasaClient`)."""
+    """What the worker needs of the Rasa HTTP API (`helpdesk.rasa_bridge.client.RasaClient`)."""
 
     def execute(self, sender_id: str, action: str, channel: str | None = None) -> bool: ...
 
@@ -87,7 +87,7 @@ class PassReport:
 
 def wants_to_leave(event: TrackerEvent) -> bool:
     """True for a citizen message meaning "take me out of the queue" (see
-    `helpdesk.handoff.LEAVE_INTENTS` and `LEAVE_TEXTS`)."""
+    `helpdesk.handoff.service.LEAVE_INTENTS` and `LEAVE_TEXTS`)."""
     return event.type_name == "user" and is_leave_request(event.intent, event.text)
 
 
@@ -321,7 +321,7 @@ def build_worker(services: "Services", *, interval: float = 2.0) -> DeskWorker:
     """The worker on the configured Rasa server and tracker store."""
     from sqlalchemy import create_engine
 
-    from helpdesk.rasa_client import RasaClient
+    from helpdesk.rasa_bridge.client import RasaClient
 
     settings = services.settings
     return DeskWorker(

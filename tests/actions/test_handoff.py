@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
 from actions.handoff import ActionHandoff
-from helpdesk.handoff import OFFLINE_SUBJECT
+from helpdesk.handoff.service import OFFLINE_SUBJECT
 from helpdesk.services import Services
 from helpdesk.storage.db import session_scope
 from helpdesk.storage.models import DeskUser, Ticket

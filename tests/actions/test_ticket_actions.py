@@ -15,7 +15,7 @@ from actions.create_ticket import ActionCreateTicket, form_started_at
 from actions.forms.validate_ticket_form import ValidateTicketForm
 from actions.forms.validate_ticket_status_form import ValidateTicketStatusForm
 from helpdesk.storage.models import Ticket
-from helpdesk.tickets import TicketDraft
+from helpdesk.tickets.service import TicketDraft
 from tests.actions.conftest import (
     domain_dict,
     failing_property,

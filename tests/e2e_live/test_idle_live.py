@@ -25,10 +25,10 @@ import requests
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import sessionmaker
 
+from helpdesk.jobs.sweeper import IdleSweeper, RasaClosingClient
 from helpdesk.storage.db import make_engine, make_session_factory, session_scope, upgrade
 from helpdesk.storage.models import Handoff
 from helpdesk.storage.repositories import IdleClosureRepository
-from helpdesk.sweeper import IdleSweeper, RasaClosingClient
 
 pytestmark = pytest.mark.live
 

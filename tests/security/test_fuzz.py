@@ -350,7 +350,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
         HandoffRepository(session_factory).open("6281234500001", channel="whatsapp")
         ticket_id = "20260414-ABCDEF"
         try:
-            from helpdesk.tickets import TicketDraft
+            from helpdesk.tickets.service import TicketDraft
 
             draft = TicketDraft("SP2D belum cair", "Sejak kemarin belum cair.", "b@contoh.go.id")
             ticket_id = services.tickets.create(draft).id

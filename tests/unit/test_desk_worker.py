@@ -27,8 +27,8 @@ from helpdesk.desk.worker import (
     retry_delay,
     wants_to_leave,
 )
-from helpdesk.handoff import EXPIRED_SUBJECT, LeaveOutcome
-from helpdesk.rasa_events import RASA_EVENTS, TrackerEvent, latest_session, read_events
+from helpdesk.handoff.service import EXPIRED_SUBJECT, LeaveOutcome
+from helpdesk.rasa_bridge.events import RASA_EVENTS, TrackerEvent, latest_session, read_events
 from helpdesk.services import Services
 from helpdesk.settings import Settings
 from helpdesk.storage.db import session_scope
@@ -605,7 +605,7 @@ def test_without_a_recorded_channel_replies_go_to_the_latest_one(
 def test_the_rasa_client_names_the_output_channel(channel, expected):
     import responses
 
-    from helpdesk.rasa_client import RasaClient
+    from helpdesk.rasa_bridge.client import RasaClient
 
     rasa_url = "http://rasa.test:5005"
     with responses.RequestsMock() as mocked:

@@ -20,14 +20,14 @@ from helpdesk.desk.auth import (
     render,
 )
 from helpdesk.desk.views import parse_id
-from helpdesk.desk_settings import (
+from helpdesk.handoff.desk_settings import (
     OFFICE_HOURS_KEY,
     office_hours_provider,
     office_hours_text,
     parse_office_hours_text,
     summarise_office_hours,
 )
-from helpdesk.office_hours import OfficeHoursError
+from helpdesk.handoff.office_hours import OfficeHoursError
 from helpdesk.storage.accounts import (
     NAME_PLACEHOLDER,
     DuplicateNameError,

@@ -47,8 +47,8 @@ from helpdesk.desk.transcript_view import (
     wait_label,
 )
 from helpdesk.desk.views import parse_id
-from helpdesk.handoff import HandoffError
-from helpdesk.rasa_events import RASA_EVENTS
+from helpdesk.handoff.service import HandoffError
+from helpdesk.rasa_bridge.events import RASA_EVENTS
 from helpdesk.storage.accounts import NAME_FALLBACK, DeskUserRecord
 from helpdesk.storage.contacts import ContactRepository, ContactValidationError
 from helpdesk.storage.desk_queries import DeskQueries

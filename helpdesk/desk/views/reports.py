@@ -2,7 +2,7 @@
 
 Both take the period as GET `dari` and `sampai` (YYYY-MM-DD, days in the helpdesk time zone,
 both inclusive); without them, or when they are not valid, the last 7 days up to today.
-The figures are those of `helpdesk.report.collect_report` (see there what each one means).
+The figures are those of `helpdesk.reports.report.collect_report` (see there what each one means).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sanic.response import HTTPResponse
 
 from helpdesk.desk import charts
 from helpdesk.desk.auth import SUPERVISOR_ROLES, login_required, render
-from helpdesk.report import CSAT_SCALE, collect_report, export_text, split_duration
+from helpdesk.reports.report import CSAT_SCALE, collect_report, export_text, split_duration
 
 bp = Blueprint("reports")
 
@@ -310,7 +310,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cell(value: Any) -> Any:
-    """A CSV cell: text without control characters (`helpdesk.report.export_text`: a NUL in
+    """A CSV cell: text without control characters (`helpdesk.reports.report.export_text`: a NUL in
     a citizen's question made the export fail), quoted with "'" when a spreadsheet would run
     it as a formula."""
     if value is None:

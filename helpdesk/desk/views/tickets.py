@@ -45,13 +45,13 @@ from helpdesk.storage.desk_queries import (
 )
 from helpdesk.storage.models import TICKET_STATUSES
 from helpdesk.storage.repositories import TicketRecord
-from helpdesk.tickets import normalize_ticket_id
+from helpdesk.tickets.service import normalize_ticket_id
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("desk_tickets")
 
-#: Ticket statuses as agents read them (citizens read `helpdesk.tickets.STATUS_LABELS`).
+#: Ticket statuses as agents read them (citizens read `helpdesk.tickets.service.STATUS_LABELS`).
 TICKET_STATUS_LABELS = {
     "open": "Baru",
     "in_progress": "Sedang diproses",

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from helpdesk.desk.auth import SESSION_COOKIE
-from helpdesk.desk_settings import (
+from helpdesk.handoff.desk_settings import (
     OFFICE_HOURS_KEY,
     UPCOMING_LIMIT,
     OfficeHoursProvider,
@@ -21,7 +21,7 @@ from helpdesk.desk_settings import (
     strip_yaml_comments,
     summarise_office_hours,
 )
-from helpdesk.office_hours import OfficeHoursError, load_office_hours
+from helpdesk.handoff.office_hours import OfficeHoursError, load_office_hours
 from helpdesk.storage.accounts import (
     CannedResponseRepository,
     DeskSessionRepository,

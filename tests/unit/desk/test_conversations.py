@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, update
 from sqlalchemy.engine import Engine
 
-from helpdesk.rasa_events import RASA_EVENTS
+from helpdesk.rasa_bridge.events import RASA_EVENTS
 from helpdesk.storage.accounts import CannedResponseRepository, DeskUserRepository
 from helpdesk.storage.contacts import (
     MAX_TAGS,

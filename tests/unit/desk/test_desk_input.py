@@ -124,7 +124,7 @@ async def test_a_nul_character_in_a_question_does_not_break_the_csv(desk, servic
 
 def test_csv_cells_of_lone_surrogates_and_controls_are_cleaned() -> None:
     from helpdesk.desk.views.reports import _cell
-    from helpdesk.report import export_text
+    from helpdesk.reports.report import export_text
 
     assert export_text("halo\x00 pak\ud800\x07") == "halo pak\ufffd"
     assert export_text("baris satu\nbaris\tdua") == "baris satu\nbaris\tdua"

@@ -22,7 +22,7 @@ from helpdesk.storage.desk_queries import (
     TicketFilter,
     may_view_ticket,
 )
-from helpdesk.tickets import TicketService
+from helpdesk.tickets.service import TicketService
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
@@ -396,7 +396,7 @@ def test_the_sql_and_the_python_rule_agree(services, owned, make_user):
 async def test_a_new_ticket_goes_to_the_division_serving_its_category(desk, services, owned):
     """A citizen's ticket after a SAKTI answer reaches the SAKTI team's agents at once, not
     only once a supervisor gives it out; one with no known category stays with supervisors."""
-    from helpdesk.tickets import TicketDraft
+    from helpdesk.tickets.service import TicketDraft
 
     routed = services.tickets.create(
         TicketDraft(

@@ -20,7 +20,7 @@ from helpdesk.desk.transcript_view import (
     time_label,
     wait_label,
 )
-from helpdesk.rasa_events import RASA_EVENTS, TrackerEvent
+from helpdesk.rasa_bridge.events import RASA_EVENTS, TrackerEvent
 from helpdesk.storage.handoffs import HandoffMessageRecord, HandoffRecord
 
 JAKARTA = ZoneInfo("Asia/Jakarta")

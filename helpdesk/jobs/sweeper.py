@@ -23,8 +23,8 @@ from typing import Any, Callable
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from helpdesk.rasa_client import RasaClient
-from helpdesk.rasa_events import RASA_EVENTS
+from helpdesk.rasa_bridge.client import RasaClient
+from helpdesk.rasa_bridge.events import RASA_EVENTS
 from helpdesk.storage.repositories import IdleClosureRepository
 
 logger = logging.getLogger(__name__)

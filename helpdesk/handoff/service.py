@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
-from helpdesk.office_hours import OfficeHours
-from helpdesk.tickets import TicketDraft, TicketInfo, TicketService
-from helpdesk.transcript import Turn, format_transcript
+from helpdesk.handoff.office_hours import OfficeHours
+from helpdesk.handoff.transcript import Turn, format_transcript
+from helpdesk.tickets.service import TicketDraft, TicketInfo, TicketService
 
 if TYPE_CHECKING:  # pragma: no cover
     from helpdesk.storage.handoffs import (

@@ -18,7 +18,7 @@ from helpdesk.conversation.dates import format_datetime_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from helpdesk.settings import Settings
-    from helpdesk.tickets import TicketInfo
+    from helpdesk.tickets.service import TicketInfo
 
 logger = logging.getLogger(__name__)
 

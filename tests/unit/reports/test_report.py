@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from helpdesk.report import (
+from helpdesk.reports.report import (
     MAX_DAILY_DAYS,
     collect_report,
     day_buckets,

@@ -15,7 +15,7 @@ import pytest
 from helpdesk.storage.accounts import DivisionRepository
 from helpdesk.storage.db import make_engine, make_session_factory, upgrade
 from helpdesk.storage.repositories import TicketRepository
-from helpdesk.tickets import (
+from helpdesk.tickets.service import (
     STATUS_LABELS,
     TICKET_ID_PATTERN,
     TicketDraft,
@@ -276,7 +276,9 @@ def test_another_conversations_ticket_on_the_derived_id_is_skipped_stably(
 def test_every_derived_id_taken_falls_back_to_a_random_id(
     repository, monkeypatch, ticket_count
 ) -> None:
-    monkeypatch.setattr("helpdesk.tickets.submission_letters", lambda key, attempt=0: "AAAAAA")
+    monkeypatch.setattr(
+        "helpdesk.tickets.service.submission_letters", lambda key, attempt=0: "AAAAAA"
+    )
     repository.add(
         ticket_id="20260414-AAAAAA", subject="s", chronology="c", email=None, sender_id="x"
     )

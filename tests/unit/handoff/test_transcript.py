@@ -1,11 +1,11 @@
-"""Tests of helpdesk.transcript: the current session of a Rasa tracker as plain text."""
+"""Tests of helpdesk.handoff.transcript: the current session of a Rasa tracker as plain text."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from helpdesk.transcript import Turn, format_transcript, turns_from_events
+from helpdesk.handoff.transcript import Turn, format_transcript, turns_from_events
 
 WITA = ZoneInfo("Asia/Makassar")
 WIB = ZoneInfo("Asia/Jakarta")

@@ -32,12 +32,7 @@ from sqlalchemy.engine import Engine
 
 import helpdesk.services as services_module
 from helpdesk.cli import main
-from helpdesk.services import set_services
-from helpdesk.settings import get_settings
-from helpdesk.storage.db import make_engine, make_session_factory, session_scope
-from helpdesk.storage.models import Handoff, IdleClosure
-from helpdesk.storage.repositories import IdleClosureRepository
-from helpdesk.sweeper import (
+from helpdesk.jobs.sweeper import (
     IDLE_ACTION,
     LOOKBACK,
     MAX_ATTEMPTS,
@@ -47,6 +42,11 @@ from helpdesk.sweeper import (
     RasaClosingClient,
     find_idle,
 )
+from helpdesk.services import set_services
+from helpdesk.settings import get_settings
+from helpdesk.storage.db import make_engine, make_session_factory, session_scope
+from helpdesk.storage.models import Handoff, IdleClosure
+from helpdesk.storage.repositories import IdleClosureRepository
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
@@ -511,7 +511,7 @@ def test_run_forever_logs_a_tracker_store_error_and_keeps_sweeping(
     closer = FakeCloser()
     sweeper = IdleSweeper(engine, closures, closer, IDLE, clock=clock)
     stop = threading.Event()
-    caplog.set_level(logging.INFO, logger="helpdesk.sweeper")
+    caplog.set_level(logging.INFO, logger="helpdesk.jobs.sweeper")
     thread = threading.Thread(target=sweeper.run_forever, args=(0.02, stop), daemon=True)
     thread.start()
     try:
@@ -583,7 +583,7 @@ def test_closing_client_runs_the_idle_action_through_the_http_api():
 @responses.activate
 def test_closing_client_reports_failure_and_logs_without_the_sender_id(caplog, reply):
     responses.add(responses.POST, f"{RASA}/conversations/{SENDER}/execute", **reply)
-    caplog.set_level(logging.WARNING, logger="helpdesk.rasa_client")
+    caplog.set_level(logging.WARNING, logger="helpdesk.rasa_bridge.client")
 
     assert RasaClosingClient(RASA, "s3cret").close(SENDER) is False
 

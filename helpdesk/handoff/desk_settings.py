@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 import yaml
 
 from helpdesk.conversation.dates import format_date_id, format_datetime_id
-from helpdesk.office_hours import (
+from helpdesk.handoff.office_hours import (
     DAYS_ID,
     DatedDay,
     Interval,

@@ -1,4 +1,5 @@
-"""helpdesk.rasa_client.RasaClient against a mocked Rasa HTTP API (the `responses` library)."""
+"""helpdesk.rasa_bridge.client.RasaClient against a mocked Rasa HTTP API (the `responses`
+library)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 import requests
 import responses
 
-from helpdesk.rasa_client import RasaClient
+from helpdesk.rasa_bridge.client import RasaClient
 
 RASA = "http://rasa.test:5005"
 SENDER = "6281234567890"
@@ -93,7 +94,7 @@ FAILURE_IDS = ["http-500", "http-401", "http-404", "connection-error", "timeout"
 @responses.activate
 def test_a_failed_execute_returns_false_and_logs_a_masked_sender(caplog, reply):
     responses.add(responses.POST, f"{RASA}/conversations/{SENDER}/execute", **reply)
-    caplog.set_level(logging.WARNING, logger="helpdesk.rasa_client")
+    caplog.set_level(logging.WARNING, logger="helpdesk.rasa_bridge.client")
 
     assert RasaClient(RASA, "s3cret").execute(SENDER, "action_handoff_end") is False
 
@@ -106,7 +107,7 @@ def test_a_failed_execute_returns_false_and_logs_a_masked_sender(caplog, reply):
 @responses.activate
 def test_a_failed_bot_message_returns_false_and_logs_a_masked_sender(caplog, reply):
     responses.add(responses.POST, f"{RASA}/conversations/{SENDER}/tracker/events", **reply)
-    caplog.set_level(logging.WARNING, logger="helpdesk.rasa_client")
+    caplog.set_level(logging.WARNING, logger="helpdesk.rasa_bridge.client")
 
     client = RasaClient(RASA, "s3cret")
     assert client.send_bot_message(SENDER, "Rahasia 6281234567890", META) is False
@@ -125,7 +126,7 @@ def test_the_failure_log_names_the_status_or_the_error(caplog):
         f"{RASA}/conversations/{SENDER}/tracker/events",
         body=requests.Timeout("slow"),
     )
-    caplog.set_level(logging.WARNING, logger="helpdesk.rasa_client")
+    caplog.set_level(logging.WARNING, logger="helpdesk.rasa_bridge.client")
     client = RasaClient(RASA, "t")
 
     assert client.execute(SENDER, "action_handoff_end") is False
@@ -141,7 +142,7 @@ def test_against_a_closed_port_both_calls_return_false(caplog):
     with socket.socket() as probe:  # a port nobody listens on once the probe is closed
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    caplog.set_level(logging.WARNING, logger="helpdesk.rasa_client")
+    caplog.set_level(logging.WARNING, logger="helpdesk.rasa_bridge.client")
     client = RasaClient(f"http://127.0.0.1:{port}", "t", timeout=2)
 
     assert client.execute(SENDER, "action_handoff_end") is False

@@ -1,4 +1,4 @@
-"""The agents' queue of helpdesk.handoff.HandoffService on a migrated temp SQLite database.
+"""The agents' queue of helpdesk.handoff.service.HandoffService on a migrated temp SQLite database.
 
 Real repositories and ticket service, the shipped office hours; desk users and divisions are
 inserted through the models. Times that matter (request, assignment) are set on the rows.
@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, update
 
-from helpdesk.handoff import (
+from helpdesk.handoff.office_hours import load_office_hours
+from helpdesk.handoff.service import (
     DEFAULT_PICKUP_MINUTES,
     EXPIRED_SUBJECT,
     HandoffError,
@@ -20,15 +21,14 @@ from helpdesk.handoff import (
     LeaveOutcome,
     is_leave_request,
 )
-from helpdesk.office_hours import load_office_hours
+from helpdesk.handoff.transcript import Turn
 from helpdesk.settings import PROJECT_ROOT
 from helpdesk.storage.accounts import DivisionRepository
 from helpdesk.storage.db import session_scope
 from helpdesk.storage.handoffs import HandoffMessageRepository, HandoffRepository
 from helpdesk.storage.models import DeskUser, Division, Handoff, Ticket, utcnow
 from helpdesk.storage.repositories import TicketRepository
-from helpdesk.tickets import TicketService
-from helpdesk.transcript import Turn
+from helpdesk.tickets.service import TicketService
 
 UTC = timezone.utc
 WITA = ZoneInfo("Asia/Makassar")

@@ -1,4 +1,5 @@
-"""Tests of helpdesk.handoff.HandoffService on the shipped office hours and a real ticket store."""
+"""Tests of helpdesk.handoff.service.HandoffService on the shipped office hours and a real
+ticket store."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiosmtpd.controller import Controller
 
-from helpdesk.handoff import OFFLINE_SUBJECT, HandoffService
-from helpdesk.notify import EmailNotifier
-from helpdesk.office_hours import load_office_hours
+from helpdesk.handoff.office_hours import load_office_hours
+from helpdesk.handoff.service import OFFLINE_SUBJECT, HandoffService
+from helpdesk.handoff.transcript import Turn
 from helpdesk.settings import PROJECT_ROOT, Settings
 from helpdesk.storage.repositories import TicketRepository
-from helpdesk.tickets import TicketService, TicketValidationError
-from helpdesk.transcript import Turn
+from helpdesk.tickets.notify import EmailNotifier
+from helpdesk.tickets.service import TicketService, TicketValidationError
 
 WITA = ZoneInfo("Asia/Makassar")
 WIB = ZoneInfo("Asia/Jakarta")

@@ -1,4 +1,4 @@
-"""Tests of helpdesk.office_hours."""
+"""Tests of helpdesk.handoff.office_hours."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from helpdesk.office_hours import (
+from helpdesk.handoff.office_hours import (
     Interval,
     OfficeHours,
     OfficeHoursError,

@@ -12,11 +12,11 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from helpdesk.conversation.dates import format_datetime_id
-from helpdesk.notify import EmailNotifier
 from helpdesk.settings import Settings
 from helpdesk.storage.db import make_engine, make_session_factory, upgrade
 from helpdesk.storage.repositories import TicketRepository
-from helpdesk.tickets import TicketDraft, TicketInfo, TicketService
+from helpdesk.tickets.notify import EmailNotifier
+from helpdesk.tickets.service import TicketDraft, TicketInfo, TicketService
 
 WIB = ZoneInfo("Asia/Jakarta")
 

@@ -1,0 +1,1 @@
+"""The human handoff: the agents' queue, office hours (file and desk override), transcripts."""

@@ -1,0 +1,1 @@
+"""Periodic jobs beside Rasa: the idle sweeper."""

@@ -1,0 +1,1 @@
+"""Operational figures for supervisors: the report, its CSV and JSON."""
