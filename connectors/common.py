@@ -15,7 +15,7 @@ differ:
   `callback_data` of 64 UTF-8 bytes);
 * texts: `split_text` (WhatsApp counts characters, Telegram UTF-16 code units), `one_line`,
   `head`, `shorten`, `choices`;
-* the input channels: `OnNewMessage`, `inbound_repository`, `add_health_route`;
+* the input channels: `OnNewMessage`, `add_health_route`;
 * conversations kept on one channel: `conversation_channel`, `ConversationGuard`.
 
 Nothing here logs on its own: the channels log under their own logger names
@@ -32,7 +32,6 @@ import threading
 import traceback
 from collections import OrderedDict
 from typing import (
-    TYPE_CHECKING,
     Any,
     Awaitable,
     Callable,
@@ -47,9 +46,6 @@ from sanic import Blueprint, response
 from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse
-
-if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
-    from helpdesk.storage.repositories import InboundMessageRepository
 
 #: What ends a shortened text.
 ELLIPSIS = "…"
@@ -580,15 +576,6 @@ def choices(
 
 
 # --------------------------------------------------------------------------- input channels
-
-
-def inbound_repository(injected: "InboundMessageRepository" | None) -> "InboundMessageRepository":
-    """The inbound message store: `injected`, else the helpdesk services' one."""
-    if injected is not None:
-        return injected
-    from helpdesk.services import get_services
-
-    return get_services().inbound_messages
 
 
 def add_health_route(blueprint: Blueprint, uri: str = "/") -> None:

@@ -38,10 +38,11 @@ How it differs from Rasa's channel (`rasa/core/channels/telegram.py`):
   Before registering, `getMe` checks that the token belongs to the bot named in `verify`
   (registering would otherwise take the webhook of another bot).
 * No `getMe` per update: the secret token authenticates Telegram's requests.
-* Each update is claimed once in the helpdesk database (`inbound_message`, key
-  `<bot id>:<update_id>`), so a re-delivered update is answered once, also after a restart. A
-  re-delivery that finds the update still in work is answered 503 (Telegram tries again later);
-  one whose handling started more than `reclaim_after` ago (the process died) is handled again.
+* Updates go through the shared inbox (`connectors.inbox`), as WhatsApp's messages do: each is
+  claimed once in the helpdesk database (`inbound_message`, key `<bot id>:<update_id>`) and
+  answered 200 at once, then handled in the background in order per chat. A re-delivered
+  update is answered once, also after a restart; one left unfinished by a crash is handled again
+  at the next start, or when Telegram delivers it again after `reclaim_after`.
 * Button taps (`callback_query`) give the button's payload and are answered
   (`answerCallbackQuery`), so the spinner on the citizen's button stops.
 * Photos, documents, videos, audio and voice notes give their `file_id` as the text (the ticket
@@ -65,7 +66,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import functools
 import hmac
 import json
@@ -78,7 +78,6 @@ from typing import TYPE_CHECKING, Any, Awaitable, Mapping, Sequence
 import aiohttp
 from aiogram.bot.api import TelegramAPIServer
 from aiogram.utils import exceptions as tg_errors
-from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.telegram import TelegramInput as RasaTelegramInput
 from rasa.core.channels.telegram import TelegramOutput as RasaTelegramOutput
 from rasa.shared.exceptions import RasaException
@@ -98,8 +97,6 @@ from connectors.common import (
     check_retry_settings,
     choices,
     clean_credential,
-    failure_trace,
-    inbound_repository,
     json_object,
     mask_id,
     missing_credentials,
@@ -110,6 +107,7 @@ from connectors.common import (
 )
 from connectors.common import shorten as _shorten
 from connectors.common import split_text as _split_text
+from connectors.inbox import Inbound, Inbox, InboxPolicy
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.storage.repositories import InboundMessageRepository
@@ -837,6 +835,7 @@ class TelegramInput(RasaTelegramInput):
         reclaim_after: timedelta = RECLAIM_AFTER,
         register_at_start: bool = True,
         api_token: str | None = None,
+        shutdown_timeout: float = 10.0,
     ) -> None:
         """Create the input channel (contacts nobody).
 
@@ -848,11 +847,12 @@ class TelegramInput(RasaTelegramInput):
             api_url: The Bot API server base URL.
             output: The output channel of the answers (default: one from these credentials).
             repository: Where update ids are claimed (default: the helpdesk services' one).
-            reclaim_after: How long ago the handling of a re-delivered, unfinished update must
-                have started for it to be handled again.
+            reclaim_after: How long ago an unfinished update must have been claimed to be
+                handled again (at start, or when Telegram delivers it again).
             register_at_start: Register the webhook once the server has started.
             api_token: The token that may ask `POST /set_webhook` besides the secret token
                 (default: Rasa's API token, `RASA_API_TOKEN` in the helpdesk settings).
+            shutdown_timeout: Seconds the server waits, when stopping, for updates in work.
 
         Raises:
             TelegramConfigError: For a missing credential, an invalid token or secret token.
@@ -886,7 +886,15 @@ class TelegramInput(RasaTelegramInput):
         self.reclaim_after = reclaim_after
         self.register_at_start = register_at_start
         self._api_token = api_token
-        self._repository = repository
+        self.inbox = Inbox(
+            CHANNEL_NAME,
+            self.output,
+            log=logger,
+            repository=repository,
+            policy=InboxPolicy(recovery_delay=reclaim_after, shutdown_timeout=shutdown_timeout),
+            noun="update",
+            mask=mask_id,
+        )
         self._startup_task: asyncio.Task | None = None
         if self.secret_token is None:
             logger.warning(
@@ -897,7 +905,7 @@ class TelegramInput(RasaTelegramInput):
     @property
     def repository(self) -> "InboundMessageRepository":
         """The inbound message store (the helpdesk services' one unless injected)."""
-        return inbound_repository(self._repository)
+        return self.inbox.repository
 
     def get_output_channel(self) -> TelegramOutput:
         """The output channel; never contacts Telegram (safe inside a running loop)."""
@@ -968,29 +976,6 @@ class TelegramInput(RasaTelegramInput):
 
     # ----------------------------------------------------------------- handling
 
-    async def _claim(self, message: TelegramMessage) -> str:
-        """Claim an update: "new", "reclaimed", "done", "in_work", or "error" (database)."""
-        key = self.dedup_key(message.update_id)
-
-        def work() -> str:
-            repository = self.repository
-            if repository.claim(CHANNEL_NAME, key, message.chat_id):
-                return "new"
-            if repository.reclaim(CHANNEL_NAME, key, self.reclaim_after):
-                return "reclaimed"
-            record = repository.get(CHANNEL_NAME, key)
-            return "in_work" if record is not None and record.status == "received" else "done"
-
-        try:
-            return await asyncio.to_thread(work)
-        except Exception as exc:  # the database: never log the statement
-            logger.error(
-                "telegram: could not record update %s (%s); Telegram retries",
-                message.update_id,
-                type(exc).__name__,
-            )
-            return "error"
-
     async def _answer_callback(self, callback_query_id: str) -> None:
         """Answer a button tap so the client's spinner stops (failures only logged)."""
         try:
@@ -1002,43 +987,33 @@ class TelegramInput(RasaTelegramInput):
                 self.output.redact(str(exc)),
             )
 
-    async def _handle(self, message: TelegramMessage, on_new_message: OnNewMessage) -> None:
-        """Hand one message to Rasa, then mark its update done."""
-        user_message = UserMessage(
-            message.text,
-            self.output,
-            message.chat_id,
-            input_channel=self.name(),
-            message_id=self.dedup_key(message.update_id),
-            metadata=copy.deepcopy(message.metadata),
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Wait until the updates in work are handled (True: nothing is left in work)."""
+        return await self.inbox.drain(timeout)
+
+    async def recover_pending(self, on_new_message: OnNewMessage) -> int:
+        """Handle again the updates claimed earlier and never finished (`Inbox.recover`)."""
+        return await self.inbox.recover(on_new_message)
+
+    def inbound(self, message: TelegramMessage) -> Inbound:
+        """A parsed message for the shared inbox (keyed by bot and update id)."""
+        return Inbound(
+            key=self.dedup_key(message.update_id),
+            sender=message.chat_id,
+            kind=message.kind,
+            text=message.text,
+            metadata=message.metadata,
+            label=str(message.update_id),
         )
-        try:
-            await on_new_message(user_message)
-        except Exception as exc:
-            logger.error(
-                "telegram: handling update %s from chat %s failed: %s",
-                message.update_id,
-                mask_id(message.chat_id),
-                failure_trace(exc),
-            )
-        try:
-            key = self.dedup_key(message.update_id)
-            await asyncio.to_thread(self.repository.mark_done, CHANNEL_NAME, key)
-        except Exception as exc:
-            logger.error(
-                "telegram: could not mark update %s as done (%s)",
-                message.update_id,
-                type(exc).__name__,
-            )
 
     async def receive_update(
         self, payload: Mapping[str, Any], on_new_message: OnNewMessage
     ) -> tuple[int, str]:
-        """Process one verified update.
+        """Process one verified update: claim it and hand it to Rasa in the background.
 
         Returns:
-            The HTTP status for Telegram (200: done or ignored; 503: try again later) and a
-            status word.
+            The HTTP status for Telegram (200: accepted, a duplicate or ignored; 503: the
+            database could not record it, try again later) and a status word.
         """
         parsed = parse_update(
             payload, bot_name=self.bot_name, callback_data=self.output.callback_data
@@ -1049,30 +1024,11 @@ class TelegramInput(RasaTelegramInput):
             if parsed.callback_query_id:
                 await self._answer_callback(parsed.callback_query_id)
             return 200, "ignored"
-        state = await self._claim(message)
-        if state == "error":
-            return 503, "unavailable"
-        if state == "done":
-            logger.info(
-                "telegram: update %s delivered again; not answered twice", message.update_id
-            )
-            return 200, "duplicate"
-        if state == "in_work":
-            logger.info("telegram: update %s delivered again while in work", message.update_id)
-            return 503, "in work"
-        if state == "reclaimed":
-            logger.info("telegram: unfinished update %s is handled again", message.update_id)
-        answering = None
-        if parsed.callback_query_id:
-            answering = asyncio.get_running_loop().create_task(
-                self._answer_callback(parsed.callback_query_id)
-            )
-        # Shielded: should Telegram hang up (its timeout), the handling still finishes and is
-        # marked done, so the re-delivery finds it done instead of half-handled.
-        await asyncio.shield(self._handle(message, on_new_message))
-        if answering is not None:
-            await answering
-        return 200, "ok"
+        accepted = await self.inbox.accept([self.inbound(message)], on_new_message)
+        if accepted.claimed and parsed.callback_query_id:
+            # Stops the spinner on the citizen's button while the answer is worked out.
+            self.inbox.spawn(self._answer_callback(parsed.callback_query_id))
+        return accepted.answer()
 
     # ----------------------------------------------------------------- web
 
@@ -1082,6 +1038,7 @@ class TelegramInput(RasaTelegramInput):
 
         @telegram_webhook.listener("after_server_start")
         async def register_in_background(app: Any, loop: Any) -> None:
+            self.inbox.start(on_new_message)
             if self.register_at_start:
                 self._startup_task = asyncio.get_running_loop().create_task(
                     self._register_at_start()
@@ -1094,6 +1051,7 @@ class TelegramInput(RasaTelegramInput):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await self.inbox.stop()
             await self.output.close()
 
         add_health_route(telegram_webhook)

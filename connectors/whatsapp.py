@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import functools
 import hashlib
 import hmac
@@ -50,24 +49,21 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import (
     TYPE_CHECKING,
     Any,
-    AsyncIterator,
-    Coroutine,
     Iterable,
     Mapping,
     Sequence,
 )
 
 import aiohttp
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel
 from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from sqlalchemy.exc import DataError
 
 from connectors.common import (
     ELLIPSIS,
@@ -82,9 +78,7 @@ from connectors.common import (
     check_retry_settings,
     choices,
     clean_credential,
-    failure_trace,
     head,
-    inbound_repository,
     json_object,
     mask_id,
     missing_message,
@@ -95,6 +89,7 @@ from connectors.common import (
 )
 from connectors.common import shorten as _shorten
 from connectors.common import split_text as _split_text
+from connectors.inbox import Inbound, Inbox, InboxPolicy
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.storage.repositories import InboundMessageRepository
@@ -284,6 +279,10 @@ class WhatsAppMessage:
             },
             ensure_ascii=False,
         )
+
+    def inbound(self) -> Inbound:
+        """This message for the shared inbox (same JSON as `to_json`)."""
+        return Inbound(self.message_id, self.sender, self.type, self.text, self.metadata)
 
     @classmethod
     def from_json(cls, data: str) -> "WhatsAppMessage":
@@ -835,31 +834,6 @@ class WhatsAppOutput(OutputChannel):
 # --------------------------------------------------------------------------- input channel
 
 
-class _KeyedLocks:
-    """One FIFO lock per key (sender), dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 class WhatsAppInput(InputChannel):
     """Receives Meta's WhatsApp Cloud API webhook (see the module docstring)."""
 
@@ -932,169 +906,35 @@ class WhatsAppInput(InputChannel):
         self.output = output or WhatsAppOutput(
             clean_credential(access_token), self.phone_number_id, self.api_url
         )
-        self.recovery_delay = recovery_delay
-        self.shutdown_timeout = shutdown_timeout
-        self._repository = repository
-        self._tasks: set[asyncio.Task] = set()
-        self._recovery_task: asyncio.Task | None = None
-        self._sender_locks = _KeyedLocks()
+        self.inbox = Inbox(
+            CHANNEL_NAME,
+            self.output,
+            log=logger,
+            repository=repository,
+            policy=InboxPolicy(
+                recovery_delay=recovery_delay,
+                max_age=RECOVERY_MAX_AGE,
+                retention=DEDUP_RETENTION,
+                shutdown_timeout=shutdown_timeout,
+            ),
+            mask=mask_phone,
+        )
 
     @property
     def repository(self) -> "InboundMessageRepository":
         """The inbound message store (the helpdesk services' one unless injected)."""
-        return inbound_repository(self._repository)
+        return self.inbox.repository
 
     def get_output_channel(self) -> OutputChannel | None:
         return self.output
 
-    # ----------------------------------------------------------------- background work
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
     async def drain(self, timeout: float | None = None) -> bool:
-        """Wait until the messages in work are handled.
-
-        Args:
-            timeout: Seconds to wait at most (None: no limit).
-
-        Returns:
-            True when nothing is left in work.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while self._tasks:
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                return False
-            await asyncio.wait(set(self._tasks), timeout=remaining)
-        return True
-
-    async def _claim(
-        self, messages: Sequence[WhatsAppMessage]
-    ) -> tuple[list[WhatsAppMessage], Exception | None]:
-        """Claim each message id; the ones claimed before (re-deliveries) are left out.
-
-        Returns:
-            The messages claimed now, and the database error that stopped the claiming (None
-            when all went well).
-        """
-
-        def work() -> tuple[list[WhatsAppMessage], Exception | None]:
-            claimed: list[WhatsAppMessage] = []
-            try:
-                repository = self.repository
-                for message in messages:
-                    if repository.claim(
-                        CHANNEL_NAME, message.message_id, message.sender, message.to_json()
-                    ):
-                        claimed.append(message)
-                    else:
-                        logger.info(
-                            "whatsapp: message %s delivered again; it is not answered twice",
-                            message.message_id,
-                        )
-            except Exception as exc:  # the database: never log the statement (it has content)
-                return claimed, exc
-            return claimed, None
-
-        return await asyncio.to_thread(work)
-
-    async def _handle(self, message: WhatsAppMessage, on_new_message: OnNewMessage) -> None:
-        """Hand one message to Rasa (in order per sender), then mark it done."""
-        async with self._sender_locks.hold(message.sender):
-            user_message = UserMessage(
-                message.text,
-                self.output,
-                message.sender,
-                input_channel=self.name(),
-                message_id=message.message_id,
-                metadata=copy.deepcopy(message.metadata),
-            )
-            try:
-                await on_new_message(user_message)
-            except Exception as exc:
-                logger.error(
-                    "whatsapp: handling message %s from %s failed: %s",
-                    message.message_id,
-                    mask_phone(message.sender),
-                    failure_trace(exc),
-                )
-        try:
-            await asyncio.to_thread(self.repository.mark_done, CHANNEL_NAME, message.message_id)
-        except Exception as exc:
-            logger.error(
-                "whatsapp: could not mark message %s as done (%s)",
-                message.message_id,
-                type(exc).__name__,
-            )
+        """Wait until the messages in work are handled (True: nothing is left in work)."""
+        return await self.inbox.drain(timeout)
 
     async def recover_pending(self, on_new_message: OnNewMessage) -> int:
-        """Handle again the messages claimed earlier and never finished (the process died).
-
-        Only messages claimed more than `recovery_delay` ago are taken (a younger one may be
-        in work in another process), each taken over atomically (`reclaim`), so of several
-        processes starting together one handles it. Messages older than 24 hours are marked
-        done without an answer (WhatsApp would refuse a free-form answer by then). Handled
-        message ids older than 30 days are forgotten.
-
-        Args:
-            on_new_message: Rasa's message handler.
-
-        Returns:
-            How many messages were handed to background tasks.
-        """
-        repository = self.repository
-        count = 0
-        for _ in range(1000):  # a bound, should the store keep returning the same rows
-            records = await asyncio.to_thread(
-                repository.pending, self.recovery_delay, channel=CHANNEL_NAME, limit=100
-            )
-            if not records:
-                break
-            for record in records:
-                taken = await asyncio.to_thread(
-                    repository.reclaim, CHANNEL_NAME, record.message_id, self.recovery_delay
-                )
-                if not taken:
-                    continue
-                message: WhatsAppMessage | None = None
-                if record.payload and record.received_at >= _utcnow() - RECOVERY_MAX_AGE:
-                    with contextlib.suppress(ValueError):
-                        message = WhatsAppMessage.from_json(record.payload)
-                if message is None:
-                    logger.warning(
-                        "whatsapp: unfinished message %s from %s is too old or unreadable; dropped",
-                        record.message_id,
-                        mask_phone(record.sender),
-                    )
-                    await asyncio.to_thread(repository.mark_done, CHANNEL_NAME, record.message_id)
-                    continue
-                logger.info(
-                    "whatsapp: handling unfinished message %s from %s again",
-                    message.message_id,
-                    mask_phone(message.sender),
-                )
-                self._spawn(self._handle(message, on_new_message))
-                count += 1
-        purged = await asyncio.to_thread(repository.purge_done, DEDUP_RETENTION)
-        if purged:
-            logger.info("whatsapp: forgot %d handled message ids older than 30 days", purged)
-        return count
-
-    async def _recover_at_start(self, on_new_message: OnNewMessage) -> None:
-        """Recover at start, and again once messages claimed just before it are old enough."""
-        for pause in (0.0, self.recovery_delay.total_seconds()):
-            await asyncio.sleep(pause)
-            try:
-                await self.recover_pending(on_new_message)
-            except Exception as exc:
-                logger.error(
-                    "whatsapp: recovering unfinished messages failed (%s)", type(exc).__name__
-                )
+        """Handle again the messages claimed earlier and never finished (`Inbox.recover`)."""
+        return await self.inbox.recover(on_new_message)
 
     # ----------------------------------------------------------------- web
 
@@ -1104,20 +944,11 @@ class WhatsAppInput(InputChannel):
 
         @whatsapp_webhook.listener("after_server_start")
         async def start_recovery(app: Any, loop: Any) -> None:
-            self._recovery_task = asyncio.get_running_loop().create_task(
-                self._recover_at_start(on_new_message)
-            )
+            self.inbox.start(on_new_message)
 
         @whatsapp_webhook.listener("before_server_stop")
         async def finish_work(app: Any, loop: Any) -> None:
-            if self._recovery_task is not None:
-                self._recovery_task.cancel()
-            if not await self.drain(self.shutdown_timeout):
-                logger.warning(
-                    "whatsapp: %d messages still in work at shutdown; they are handled again "
-                    "at the next start",
-                    len(self._tasks),
-                )
+            await self.inbox.stop()
             await self.output.close()
 
         add_health_route(whatsapp_webhook)
@@ -1155,22 +986,10 @@ class WhatsAppInput(InputChannel):
                 logger.info("whatsapp: ignored a message of type %s", kind)
             if batch.statuses:
                 logger.debug("whatsapp: %d status callbacks acknowledged", batch.statuses)
-            claimed, error = await self._claim(batch.messages) if batch.messages else ([], None)
-            for message in claimed:
-                self._spawn(self._handle(message, on_new_message))
-            if isinstance(error, (DataError, UnicodeError)):
-                # The content, not the database, is the problem: a retry would fail the same
-                # way for days. Acknowledge, and leave the message unanswered.
-                logger.error(
-                    "whatsapp: the database refused delivered messages (%s); dropped",
-                    type(error).__name__,
-                )
-            elif error is not None:
-                logger.error(
-                    "whatsapp: could not record delivered messages (%s); Meta retries",
-                    type(error).__name__,
-                )
-                return response.json({"status": "unavailable"}, status=503)
-            return response.json({"status": "ok"})
+            accepted = await self.inbox.accept(
+                [message.inbound() for message in batch.messages], on_new_message
+            )
+            status, word = accepted.answer()
+            return response.json({"status": word}, status=status)
 
         return whatsapp_webhook

@@ -320,9 +320,18 @@ class WebhookServer:
     http: aiohttp.ClientSession
 
     async def post(
-        self, payload: Any = None, *, raw: bytes | None = None, secret: str | None = SECRET
+        self,
+        payload: Any = None,
+        *,
+        raw: bytes | None = None,
+        secret: str | None = SECRET,
+        drain: bool = True,
     ) -> tuple[int, dict[str, Any]]:
-        """POST an update with the secret token header (None: without it)."""
+        """POST an update with the secret token header (None: without it).
+
+        The update is handled in the background after the answer; with `drain` the call
+        returns once that handling is done.
+        """
         body = raw if raw is not None else json.dumps(payload).encode("utf-8")
         headers = {"Content-Type": "application/json"}
         if secret is not None:
@@ -330,7 +339,10 @@ class WebhookServer:
         async with self.http.post(
             f"{self.url}/webhooks/telegram/webhook", data=body, headers=headers
         ) as resp:
-            return resp.status, await resp.json(content_type=None)
+            answer = resp.status, await resp.json(content_type=None)
+        if drain:
+            await self.channel.drain()
+        return answer
 
     async def get(self, path: str) -> tuple[int, str]:
         async with self.http.get(f"{self.url}/webhooks/telegram{path}") as resp:
@@ -764,16 +776,50 @@ async def test_redelivery_is_answered_once_also_after_restart(
     )
 
 
-async def test_redelivery_while_in_work_asks_telegram_to_retry(server, collector) -> None:
+async def test_update_is_answered_before_the_dialogue_finishes(server, collector) -> None:
     collector.block = asyncio.Event()
     payload = text_update("halo", update_id=20002)
-    first = asyncio.ensure_future(server.post(payload))
+    # Telegram gets its 200 at once, while the dialogue still works on the message ...
+    assert await server.post(payload, drain=False) == (200, {"status": "ok"})
     await wait_until(lambda: len(collector.messages) == 1)
-    assert await server.post(payload) == (503, {"status": "in work"})
+    # ... and a re-delivery meanwhile is acknowledged, not handled twice.
+    assert await server.post(payload, drain=False) == (200, {"status": "duplicate"})
     collector.block.set()
-    assert await first == (200, {"status": "ok"})
+    await server.channel.drain()
     assert await server.post(payload) == (200, {"status": "duplicate"})
     assert collector.texts == ["halo"]
+
+
+async def test_updates_of_one_chat_are_handled_in_order(server, collector) -> None:
+    collector.block = asyncio.Event()
+    assert (await server.post(text_update("pertama", 20010), drain=False))[0] == 200
+    assert (await server.post(text_update("kedua", 20011), drain=False))[0] == 200
+    await wait_until(lambda: len(collector.messages) == 1)
+    await asyncio.sleep(0.1)
+    assert collector.texts == ["pertama"]  # the second waits for the first
+    collector.block.set()
+    await server.channel.drain()
+    assert collector.texts == ["pertama", "kedua"]
+
+
+async def test_unfinished_updates_are_handled_again_at_start(
+    services, collector, bot_api, repository, session_factory
+) -> None:
+    channel = make_channel(bot_api.url)
+    crashed = channel.inbound(parse_update(text_update("tolong reset password", 20012)).message)
+    assert repository.claim("telegram", key(20012), str(CHAT_ID), crashed.to_json())
+    with session_scope(session_factory) as session:
+        session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.message_id == key(20012))
+            .values(received_at=utcnow() - timedelta(minutes=5))
+        )
+    async with serve(channel, collector) as running:
+        await wait_until(lambda: len(collector.messages) == 1)
+        await running.channel.drain()
+    assert collector.texts == ["tolong reset password"]
+    assert collector.messages[0].sender_id == str(CHAT_ID)
+    assert repository.get("telegram", key(20012)).status == "done"
 
 
 async def test_update_left_unfinished_by_a_crash_is_handled_again(

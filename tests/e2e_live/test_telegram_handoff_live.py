@@ -159,8 +159,9 @@ def agent_id(services: Any) -> int:
 class Citizen:
     """Posts the citizen's text messages to the Telegram webhook, as Telegram does."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, services: Any) -> None:
         self.stack = stack
+        self.services = services
         self.update_id = int(time.time()) % 1_000_000 * 100
 
     def says(self, text: str) -> None:
@@ -184,13 +185,24 @@ class Citizen:
         )
         assert response.status_code == 200, response.text
         assert response.json() == {"status": "ok"}
+        # The webhook answers once the update is claimed; the dialogue handles it in the
+        # background and marks it done after what the bot said was sent.
+        key = f"{BOT_ID}:{self.update_id}"
+        wait_for(
+            lambda: (
+                getattr(self.services.inbound_messages.get("telegram", key), "status", None)
+                == "done"
+            ),
+            60,
+            f"update {self.update_id} handled",
+        )
 
 
 def test_agent_reply_reaches_the_citizen_on_telegram(bot_api, stack, services, agent_id):
     sender = str(CHAT_ID)
-    citizen = Citizen(stack)
+    citizen = Citizen(stack, services)
 
-    # The webhook answers only after the message was handled: what the bot said is sent.
+    # `says` returns once the message was handled: what the bot said is sent.
     citizen.says("halo")
     assert bot_api.texts_to(CHAT_ID), "no greeting sent on Telegram"
     sent = len(bot_api.texts_to(CHAT_ID))

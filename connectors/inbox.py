@@ -1,0 +1,487 @@
+"""The inbox every platform channel shares: one delivery policy, whatever the platform.
+
+Platforms (Meta's WhatsApp Cloud API, Telegram's Bot API) deliver each message at least once
+and retry whatever is not answered 200 in time. The inbox makes that safe and keeps the
+platform waiting for nothing:
+
+1. **Claim once.** Each delivery's key is claimed in the helpdesk database (`inbound_message`)
+   together with the message, before the webhook answers. A re-delivery finds the claim and is
+   only acknowledged, also after a restart and across processes sharing the database.
+2. **Answer the platform at once.** 200 as soon as the claims are recorded; 503 only when the
+   database could not record them (the platform retries later). A delivery the database refuses
+   for its content (`DataError`, `UnicodeError`) is acknowledged and dropped: a retry would fail
+   the same way for days.
+3. **Handle in order per sender**, in background tasks, so slow dialogue work never makes the
+   platform retry, and two messages of one citizen are never handled at the same time.
+4. **Mark done** once Rasa has handled the message (also when handling failed: the failure is
+   logged, never the content).
+5. **Recover** what a crash left: at start, and again once the claims made just before the start
+   are old enough, the messages claimed more than `InboxPolicy.recovery_delay` ago and never
+   finished are taken over atomically and handled again (at least once); a re-delivery of such a
+   message takes it over the same way. Messages older than `InboxPolicy.max_age` are dropped
+   (the platforms refuse free-form answers by then), handled ids are forgotten after
+   `InboxPolicy.retention`.
+
+A channel supplies its name, output channel and logger, and turns a delivery into `Inbound`
+items; the webhook keeps authentication, body limits and parsing. The REST and web chat channels
+have no inbox: their callers wait for the answer on the same connection and nothing is
+re-delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Sequence,
+)
+
+from rasa.core.channels.channel import OutputChannel, UserMessage
+from sqlalchemy.exc import DataError
+
+from connectors.common import OnNewMessage, failure_trace, mask_id
+
+if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
+    from helpdesk.storage.repositories import InboundMessageRepository
+
+
+def inbound_repository(injected: "InboundMessageRepository" | None) -> "InboundMessageRepository":
+    """The inbound message store: `injected`, else the helpdesk services' one."""
+    if injected is not None:
+        return injected
+    from helpdesk.services import get_services
+
+    return get_services().inbound_messages
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One delivered message, ready to be handed to Rasa.
+
+    Attributes:
+        key: The delivery's unique id in its channel (Meta's `wamid...`, Telegram's
+            `<bot id>:<update_id>`); Rasa's `message_id`.
+        sender: The conversation key (a phone number, a chat id).
+        kind: The platform's message type ("text", "interactive", "photo", ...).
+        text: What Rasa gets as the user's text (a text, a button payload, a media id).
+        metadata: The message metadata for Rasa.
+        label: How logs name the message (default: the key).
+    """
+
+    key: str
+    sender: str
+    kind: str
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+    @property
+    def log_id(self) -> str:
+        return self.label or self.key
+
+    def to_json(self) -> str:
+        """This message as JSON (stored with the claim, for crash recovery)."""
+        data: dict[str, Any] = {
+            "message_id": self.key,
+            "sender": self.sender,
+            "type": self.kind,
+            "text": self.text,
+            "metadata": self.metadata,
+        }
+        if self.label:
+            data["label"] = self.label
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, data: str) -> "Inbound":
+        """The message `to_json` wrote.
+
+        Raises:
+            ValueError: When `data` is not such a message.
+        """
+        raw = json.loads(data)
+        if not isinstance(raw, dict):
+            raise ValueError("not a stored inbound message")
+        try:
+            return cls(
+                key=str(raw["message_id"]),
+                sender=str(raw["sender"]),
+                kind=str(raw["type"]),
+                text=str(raw["text"]),
+                metadata=dict(raw.get("metadata") or {}),
+                label=str(raw.get("label") or ""),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError("not a stored inbound message") from exc
+
+
+@dataclass(frozen=True)
+class InboxPolicy:
+    """When unfinished messages are handled again, dropped and forgotten.
+
+    Attributes:
+        recovery_delay: How long ago an unfinished message must have been claimed to be taken
+            over (a younger one may be in work in another process).
+        max_age: Unfinished messages older than this are dropped unanswered.
+        retention: Handled message ids are forgotten after this long.
+        shutdown_timeout: Seconds a stopping server waits for the messages in work.
+    """
+
+    recovery_delay: timedelta = timedelta(minutes=1)
+    max_age: timedelta = timedelta(hours=24)
+    retention: timedelta = timedelta(days=30)
+    shutdown_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What `Inbox.accept` did with a delivery.
+
+    Attributes:
+        claimed: The messages claimed now (handled in the background).
+        duplicates: The messages claimed before (acknowledged only).
+        error: The database error that stopped the claiming (None when all went well).
+    """
+
+    claimed: tuple[Inbound, ...] = ()
+    duplicates: tuple[Inbound, ...] = ()
+    error: Exception | None = None
+
+    @property
+    def dropped(self) -> bool:
+        """Whether the database refused the delivery for its content (acknowledged anyway)."""
+        return isinstance(self.error, (DataError, UnicodeError))
+
+    def answer(self) -> tuple[int, str]:
+        """The HTTP status and status word for the platform."""
+        if self.error is not None and not self.dropped:
+            return 503, "unavailable"
+        if self.duplicates and not self.claimed:
+            return 200, "duplicate"
+        return 200, "ok"
+
+
+class KeyedLocks:
+    """One FIFO lock per key (sender), dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Inbox:
+    """Claims, hands over in order, marks done and recovers one channel's deliveries."""
+
+    def __init__(
+        self,
+        channel: str,
+        output: OutputChannel,
+        *,
+        log: logging.Logger,
+        repository: "InboundMessageRepository" | None = None,
+        policy: InboxPolicy = InboxPolicy(),
+        noun: str = "message",
+        mask: Callable[[str], str] = mask_id,
+    ) -> None:
+        """Create the inbox of one channel.
+
+        Args:
+            channel: The channel name (`input_channel` of the messages, `channel` in the
+                database).
+            output: The output channel Rasa answers through.
+            log: The channel's logger; records start with "<channel>: ".
+            repository: Where deliveries are claimed (default: the helpdesk services' one).
+            policy: Recovery, retention and shutdown settings.
+            noun: What the logs call a delivery ("message", "update").
+            mask: How the logs show a sender.
+        """
+        self.channel = channel
+        self.output = output
+        self.policy = policy
+        self.noun = noun
+        self._log = log
+        self._mask = mask
+        self._repository = repository
+        self._tasks: set[asyncio.Task] = set()
+        self._in_work: set[str] = set()
+        self._locks = KeyedLocks()
+        self._recovery_task: asyncio.Task | None = None
+
+    @property
+    def repository(self) -> "InboundMessageRepository":
+        """The inbound message store (the helpdesk services' one unless injected)."""
+        return inbound_repository(self._repository)
+
+    @property
+    def in_work(self) -> int:
+        """How many background tasks are running."""
+        return len(self._tasks)
+
+    # ----------------------------------------------------------------- background work
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
+        """Run `coro` in a background task that `drain` waits for."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Wait until the background tasks are done.
+
+        Args:
+            timeout: Seconds to wait at most (None: no limit).
+
+        Returns:
+            True when nothing is left in work.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while self._tasks:
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                return False
+            await asyncio.wait(set(self._tasks), timeout=remaining)
+        return True
+
+    # ----------------------------------------------------------------- delivery
+
+    async def accept(self, items: Sequence[Inbound], on_new_message: OnNewMessage) -> Accepted:
+        """Claim each item once and hand the new ones to Rasa in the background.
+
+        An item claimed before is a re-delivery: it is taken over (and handled) only when its
+        claim is older than `recovery_delay` and not in work in this process (the process that
+        claimed it died), else only acknowledged.
+
+        Returns:
+            What was claimed, what was a duplicate, and the database error that stopped the
+            claiming; `Accepted.answer()` is the reply for the platform.
+        """
+        if not items:
+            return Accepted()
+        in_work = set(self._in_work)
+
+        def work() -> Accepted:
+            claimed: list[Inbound] = []
+            duplicates: list[Inbound] = []
+            try:
+                repository = self.repository
+                for item in items:
+                    if repository.claim(self.channel, item.key, item.sender, item.to_json()):
+                        claimed.append(item)
+                    elif item.key not in in_work and repository.reclaim(
+                        self.channel, item.key, self.policy.recovery_delay
+                    ):
+                        self._log.info(
+                            "%s: unfinished %s %s is handled again",
+                            self.channel,
+                            self.noun,
+                            item.log_id,
+                        )
+                        claimed.append(item)
+                    else:
+                        self._log.info(
+                            "%s: %s %s delivered again; it is not answered twice",
+                            self.channel,
+                            self.noun,
+                            item.log_id,
+                        )
+                        duplicates.append(item)
+            except Exception as exc:  # the database: never log the statement (it has content)
+                return Accepted(tuple(claimed), tuple(duplicates), exc)
+            return Accepted(tuple(claimed), tuple(duplicates))
+
+        accepted = await asyncio.to_thread(work)
+        for item in accepted.claimed:
+            self._start(item, on_new_message)
+        if accepted.dropped:
+            self._log.error(
+                "%s: the database refused delivered %ss (%s); dropped",
+                self.channel,
+                self.noun,
+                type(accepted.error).__name__,
+            )
+        elif accepted.error is not None:
+            self._log.error(
+                "%s: could not record delivered %ss (%s); the platform retries",
+                self.channel,
+                self.noun,
+                type(accepted.error).__name__,
+            )
+        return accepted
+
+    def _start(self, item: Inbound, on_new_message: OnNewMessage) -> None:
+        self._in_work.add(item.key)
+        task = self.spawn(self._handle(item, on_new_message))
+        task.add_done_callback(lambda _: self._in_work.discard(item.key))
+
+    async def _handle(self, item: Inbound, on_new_message: OnNewMessage) -> None:
+        """Hand one message to Rasa (in order per sender), then mark it done."""
+        async with self._locks.hold(item.sender):
+            user_message = UserMessage(
+                item.text,
+                self.output,
+                item.sender,
+                input_channel=self.channel,
+                message_id=item.key,
+                metadata=copy.deepcopy(item.metadata),
+            )
+            try:
+                await on_new_message(user_message)
+            except Exception as exc:
+                self._log.error(
+                    "%s: handling %s %s from %s failed: %s",
+                    self.channel,
+                    self.noun,
+                    item.log_id,
+                    self._mask(item.sender),
+                    failure_trace(exc),
+                )
+        try:
+            await asyncio.to_thread(self.repository.mark_done, self.channel, item.key)
+        except Exception as exc:
+            self._log.error(
+                "%s: could not mark %s %s as done (%s)",
+                self.channel,
+                self.noun,
+                item.log_id,
+                type(exc).__name__,
+            )
+
+    # ----------------------------------------------------------------- recovery
+
+    async def recover(self, on_new_message: OnNewMessage) -> int:
+        """Handle again the messages claimed earlier and never finished (the process died).
+
+        Only messages claimed more than `recovery_delay` ago are taken (a younger one may be
+        in work in another process), each taken over atomically (`reclaim`), so of several
+        processes starting together one handles it. Messages older than `max_age`, or stored
+        without a readable payload, are marked done without an answer. Handled message ids
+        older than `retention` are forgotten.
+
+        Args:
+            on_new_message: Rasa's message handler.
+
+        Returns:
+            How many messages were handed to background tasks.
+        """
+        repository = self.repository
+        delay = self.policy.recovery_delay
+        count = 0
+        for _ in range(1000):  # a bound, should the store keep returning the same rows
+            records = await asyncio.to_thread(
+                repository.pending, delay, channel=self.channel, limit=100
+            )
+            if not records:
+                break
+            for record in records:
+                if record.message_id in self._in_work:
+                    continue
+                taken = await asyncio.to_thread(
+                    repository.reclaim, self.channel, record.message_id, delay
+                )
+                if not taken:
+                    continue
+                item: Inbound | None = None
+                if record.payload and record.received_at >= _utcnow() - self.policy.max_age:
+                    with contextlib.suppress(ValueError):
+                        item = Inbound.from_json(record.payload)
+                if item is None:
+                    self._log.warning(
+                        "%s: unfinished %s %s from %s is too old or unreadable; dropped",
+                        self.channel,
+                        self.noun,
+                        record.message_id,
+                        self._mask(record.sender),
+                    )
+                    await asyncio.to_thread(repository.mark_done, self.channel, record.message_id)
+                    continue
+                self._log.info(
+                    "%s: handling unfinished %s %s from %s again",
+                    self.channel,
+                    self.noun,
+                    item.log_id,
+                    self._mask(item.sender),
+                )
+                self._start(item, on_new_message)
+                count += 1
+        purged = await asyncio.to_thread(repository.purge_done, self.policy.retention)
+        if purged:
+            self._log.info(
+                "%s: forgot %d handled %s ids older than %d days",
+                self.channel,
+                purged,
+                self.noun,
+                self.policy.retention.days,
+            )
+        return count
+
+    async def _recover_at_start(self, on_new_message: OnNewMessage) -> None:
+        """Recover at start, and again once messages claimed just before it are old enough."""
+        for pause in (0.0, self.policy.recovery_delay.total_seconds()):
+            await asyncio.sleep(pause)
+            try:
+                await self.recover(on_new_message)
+            except Exception as exc:
+                self._log.error(
+                    "%s: recovering unfinished %ss failed (%s)",
+                    self.channel,
+                    self.noun,
+                    type(exc).__name__,
+                )
+
+    # ----------------------------------------------------------------- server lifecycle
+
+    def start(self, on_new_message: OnNewMessage) -> None:
+        """Start recovery in the background (the server's `after_server_start`)."""
+        self._recovery_task = asyncio.get_running_loop().create_task(
+            self._recover_at_start(on_new_message)
+        )
+
+    async def stop(self) -> bool:
+        """Stop recovery and wait for the messages in work (the server's `before_server_stop`).
+
+        Returns:
+            True when nothing was left in work; else the rest is handled again at the next start.
+        """
+        task, self._recovery_task = self._recovery_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if await self.drain(self.policy.shutdown_timeout):
+            return True
+        self._log.warning(
+            "%s: %d %ss still in work at shutdown; they are handled again at the next start",
+            self.channel,
+            len(self._tasks),
+            self.noun,
+        )
+        return False

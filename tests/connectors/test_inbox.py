@@ -1,0 +1,306 @@
+"""The shared inbox: claim once, answer at once, in order per sender, mark done, recover."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any, Callable
+
+import pytest
+from rasa.core.channels.channel import CollectingOutputChannel
+from sqlalchemy import update
+from sqlalchemy.exc import DataError, OperationalError
+
+from connectors.inbox import Accepted, Inbound, Inbox, InboxPolicy
+from helpdesk.storage.db import session_scope
+from helpdesk.storage.models import InboundMessage, utcnow
+from helpdesk.storage.repositories import InboundMessageRepository
+
+SECRET_TEXT = "NIK saya 3201234567890001 tolong reset"
+log = logging.getLogger("connectors.testchannel")
+
+
+def item(key: str, text: str = "halo", sender: str = "6281234567890") -> Inbound:
+    return Inbound(key, sender, "text", text, {"channel": "testchannel"}, label=f"#{key}")
+
+
+def make_inbox(repository: Any, **policy: Any) -> Inbox:
+    return Inbox(
+        "testchannel",
+        CollectingOutputChannel(),
+        log=log,
+        repository=repository,
+        policy=InboxPolicy(**policy),
+    )
+
+
+def backdate(session_factory, key: str, age: timedelta) -> None:
+    with session_scope(session_factory) as session:
+        session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.message_id == key)
+            .values(received_at=utcnow() - age)
+        )
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def log_text(caplog: pytest.LogCaptureFixture) -> str:
+    return "\n".join(record.getMessage() for record in caplog.records)
+
+
+# =========================================================================== Inbound
+
+
+def test_inbound_round_trips_through_json() -> None:
+    message = Inbound("k1", "s1", "text", "hai", {"name": "Budi", "media": {"id": "x"}}, "#1")
+    assert Inbound.from_json(message.to_json()) == message
+    plain = Inbound("k2", "s2", "photo", "file-id")
+    assert Inbound.from_json(plain.to_json()) == plain
+    assert plain.log_id == "k2" and message.log_id == "#1"
+
+
+def test_inbound_reads_what_whatsapp_stored_before_the_inbox() -> None:
+    stored = (
+        '{"message_id": "wamid.A", "sender": "6281", "type": "text", "text": "hai", '
+        '"metadata": {"name": "Budi"}}'
+    )
+    assert Inbound.from_json(stored) == Inbound("wamid.A", "6281", "text", "hai", {"name": "Budi"})
+
+
+@pytest.mark.parametrize("data", ["[1]", '{"text": "x"}', '{"message_id": "a"}'])
+def test_inbound_refuses_what_it_did_not_write(data: str) -> None:
+    with pytest.raises(ValueError):
+        Inbound.from_json(data)
+
+
+@pytest.mark.parametrize(
+    ("accepted", "answer"),
+    [
+        (Accepted(), (200, "ok")),
+        (Accepted(claimed=(item("a"),)), (200, "ok")),
+        (Accepted(duplicates=(item("a"),)), (200, "duplicate")),
+        (Accepted(claimed=(item("a"),), duplicates=(item("b"),)), (200, "ok")),
+        (Accepted(error=OperationalError("x", {}, Exception())), (503, "unavailable")),
+        (Accepted(error=DataError("x", {}, Exception())), (200, "ok")),
+        (Accepted(error=UnicodeEncodeError("utf-8", "x", 0, 1, "no")), (200, "ok")),
+    ],
+)
+def test_the_answer_for_the_platform(accepted: Accepted, answer: tuple[int, str]) -> None:
+    assert accepted.answer() == answer
+
+
+# =========================================================================== delivery
+
+
+async def test_a_delivery_is_claimed_handled_and_marked_done_once(collector, repository) -> None:
+    inbox = make_inbox(repository)
+    accepted = await inbox.accept([item("k1"), item("k2", "apa kabar")], collector.handle_message)
+    assert [i.key for i in accepted.claimed] == ["k1", "k2"] and accepted.answer() == (200, "ok")
+    await inbox.drain()
+    again = await inbox.accept([item("k1")], collector.handle_message)
+    assert again.answer() == (200, "duplicate") and [i.key for i in again.duplicates] == ["k1"]
+    await inbox.drain()
+    assert collector.texts == ["halo", "apa kabar"]
+    first = collector.messages[0]
+    assert (first.sender_id, first.input_channel, first.message_id) == (
+        "6281234567890",
+        "testchannel",
+        "k1",
+    )
+    assert repository.get("testchannel", "k1").status == "done"
+
+
+async def test_the_answer_does_not_wait_for_the_dialogue(collector, repository) -> None:
+    collector.block = asyncio.Event()
+    inbox = make_inbox(repository)
+    accepted = await asyncio.wait_for(
+        inbox.accept([item("k1")], collector.handle_message), timeout=2
+    )
+    assert accepted.answer() == (200, "ok")
+    await wait_until(lambda: len(collector.messages) == 1)
+    assert repository.get("testchannel", "k1").status == "received"
+    # a re-delivery while the message is in work here is only acknowledged
+    assert (await inbox.accept([item("k1")], collector.handle_message)).duplicates
+    collector.block.set()
+    assert await inbox.drain(5)
+    assert repository.get("testchannel", "k1").status == "done"
+    assert collector.texts == ["halo"]
+
+
+async def test_messages_of_one_sender_are_handled_in_order_others_in_parallel(
+    collector, repository
+) -> None:
+    collector.block = asyncio.Event()
+    inbox = make_inbox(repository)
+    await inbox.accept([item("a1", "satu"), item("a2", "dua")], collector.handle_message)
+    await inbox.accept([item("b1", "lain", sender="6289999")], collector.handle_message)
+    await wait_until(lambda: len(collector.messages) == 2)
+    await asyncio.sleep(0.05)
+    assert sorted(collector.texts) == ["lain", "satu"]  # "dua" waits for "satu"
+    collector.block.set()
+    await inbox.drain()
+    assert collector.texts.index("satu") < collector.texts.index("dua")
+
+
+async def test_a_failed_handling_is_logged_without_content_and_marked_done(
+    collector, repository, caplog
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="connectors.testchannel")
+    collector.fail_with = RuntimeError(f"could not parse {SECRET_TEXT!r}")
+    inbox = make_inbox(repository)
+    await inbox.accept([item("k1", SECRET_TEXT)], collector.handle_message)
+    await inbox.drain()
+    assert repository.get("testchannel", "k1").status == "done"
+    text = log_text(caplog)
+    assert "RuntimeError" in text and "#k1" in text and "***7890" in text
+    assert SECRET_TEXT not in text and "6281234567890" not in text
+
+
+class FailingRepository(InboundMessageRepository):
+    """Claims the first `good` messages, then raises `error`."""
+
+    def __init__(self, session_factory, error: Exception, good: int = 0) -> None:
+        super().__init__(session_factory)
+        self.error = error
+        self.good = good
+
+    def claim(self, *args: Any, **kwargs: Any) -> bool:
+        if self.good <= 0:
+            raise self.error
+        self.good -= 1
+        return super().claim(*args, **kwargs)
+
+
+async def test_a_database_failure_asks_the_platform_to_retry(
+    collector, session_factory, caplog
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="connectors.testchannel")
+    error = OperationalError("INSERT ...", {"payload": SECRET_TEXT}, Exception("disk I/O error"))
+    inbox = make_inbox(FailingRepository(session_factory, error, good=1))
+    accepted = await inbox.accept([item("k1"), item("k2", SECRET_TEXT)], collector.handle_message)
+    assert accepted.answer() == (503, "unavailable")
+    await inbox.drain()
+    assert collector.texts == ["halo"]  # what was claimed before the failure is handled
+    assert "OperationalError" in log_text(caplog) and SECRET_TEXT not in log_text(caplog)
+
+
+async def test_content_the_database_refuses_is_acknowledged_and_dropped(
+    collector, session_factory, caplog
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="connectors.testchannel")
+    inbox = make_inbox(FailingRepository(session_factory, DataError("INSERT", {}, Exception())))
+    accepted = await inbox.accept([item("k1", SECRET_TEXT)], collector.handle_message)
+    assert accepted.answer() == (200, "ok") and accepted.dropped
+    await inbox.drain()
+    assert collector.messages == []
+    assert "dropped" in log_text(caplog) and SECRET_TEXT not in log_text(caplog)
+
+
+# =========================================================================== recovery
+
+
+async def test_a_redelivery_takes_over_a_claim_a_crash_left(
+    collector, repository, session_factory
+) -> None:
+    assert repository.claim("testchannel", "k1", "6281234567890")  # the process died here
+    backdate(session_factory, "k1", timedelta(minutes=5))
+    inbox = make_inbox(repository)
+    accepted = await inbox.accept([item("k1", "tolong")], collector.handle_message)
+    assert [i.key for i in accepted.claimed] == ["k1"]
+    await inbox.drain()
+    assert collector.texts == ["tolong"]
+    assert repository.get("testchannel", "k1").status == "done"
+
+
+async def test_a_young_claim_of_another_process_is_left_alone(collector, repository) -> None:
+    assert repository.claim("testchannel", "k1", "6281234567890")  # in work elsewhere
+    inbox = make_inbox(repository)
+    assert (await inbox.accept([item("k1")], collector.handle_message)).duplicates
+    assert await inbox.recover(collector.handle_message) == 0
+    await inbox.drain()
+    assert collector.messages == []
+    assert repository.get("testchannel", "k1").status == "received"
+
+
+async def test_recovery_handles_unfinished_messages_once_across_processes(
+    collector, repository, session_factory
+) -> None:
+    for n in range(3):
+        assert repository.claim("testchannel", f"k{n}", "6281234567890", item(f"k{n}").to_json())
+        backdate(session_factory, f"k{n}", timedelta(minutes=5))
+    first = make_inbox(repository)
+    second = make_inbox(InboundMessageRepository(session_factory))
+    counts = await asyncio.gather(
+        first.recover(collector.handle_message), second.recover(collector.handle_message)
+    )
+    await first.drain()
+    await second.drain()
+    assert sum(counts) == 3
+    assert sorted(m.message_id for m in collector.messages) == ["k0", "k1", "k2"]
+
+
+async def test_recovery_skips_what_this_process_has_in_work(
+    collector, repository, session_factory
+) -> None:
+    collector.block = asyncio.Event()
+    inbox = make_inbox(repository, recovery_delay=timedelta(0))
+    await inbox.accept([item("k1")], collector.handle_message)
+    await wait_until(lambda: len(collector.messages) == 1)
+    assert await inbox.recover(collector.handle_message) == 0
+    collector.block.set()
+    await inbox.drain()
+    assert collector.texts == ["halo"]
+
+
+async def test_recovery_drops_old_or_unreadable_messages(
+    collector, repository, session_factory, caplog
+) -> None:
+    caplog.set_level(logging.INFO, logger="connectors.testchannel")
+    assert repository.claim("testchannel", "old", "6281", item("old", SECRET_TEXT).to_json())
+    backdate(session_factory, "old", timedelta(hours=25))
+    assert repository.claim("testchannel", "bare", "6281")  # stored without a payload
+    backdate(session_factory, "bare", timedelta(minutes=5))
+    inbox = make_inbox(repository)
+    assert await inbox.recover(collector.handle_message) == 0
+    assert collector.messages == []
+    assert repository.get("testchannel", "old").status == "done"
+    assert repository.get("testchannel", "bare").status == "done"
+    assert "dropped" in log_text(caplog) and SECRET_TEXT not in log_text(caplog)
+
+
+async def test_recovery_leaves_other_channels_alone(collector, repository, session_factory) -> None:
+    assert repository.claim("otherchannel", "k1", "6281", item("k1").to_json())
+    backdate(session_factory, "k1", timedelta(minutes=5))
+    assert await make_inbox(repository).recover(collector.handle_message) == 0
+    assert repository.get("otherchannel", "k1").status == "received"
+
+
+async def test_start_recovers_at_once_and_again_after_the_delay(collector, repository) -> None:
+    inbox = make_inbox(repository, recovery_delay=timedelta(seconds=0.3))
+    inbox.start(collector.handle_message)
+    # claimed just after the start by a process that then died
+    assert repository.claim("testchannel", "k1", "6281", item("k1").to_json())
+    await wait_until(lambda: collector.texts == ["halo"])
+    assert await inbox.stop()
+    assert repository.get("testchannel", "k1").status == "done"
+
+
+async def test_stop_waits_for_work_and_reports_what_is_left(collector, repository, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="connectors.testchannel")
+    collector.block = asyncio.Event()
+    inbox = make_inbox(repository, shutdown_timeout=0.1)
+    await inbox.accept([item("k1")], collector.handle_message)
+    assert await inbox.stop() is False
+    assert "still in work at shutdown" in log_text(caplog)
+    collector.block.set()
+    await inbox.drain()
+    assert repository.get("testchannel", "k1").status == "done"
