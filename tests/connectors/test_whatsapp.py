@@ -25,25 +25,22 @@ from sanic import Sanic
 from sqlalchemy import update
 from sqlalchemy.exc import DataError, OperationalError
 
-from connectors.whatsapp import (
-    CHOICES_PROMPT,
+from connectors.whatsapp.output import (
     DEFAULT_API_URL,
-    PayloadIds,
     WhatsAppConfigError,
-    WhatsAppInput,
-    WhatsAppMessage,
     WhatsAppOutput,
     WhatsAppSendError,
+)
+from connectors.whatsapp.payloads import WhatsAppMessage, mask_phone, parse_message, parse_webhook
+from connectors.whatsapp.render import (
+    CHOICES_PROMPT,
+    PayloadIds,
     button_bodies,
-    mask_phone,
-    parse_message,
-    parse_webhook,
     shorten,
     split_text,
     split_title,
-    verify_signature,
-    verify_subscription,
 )
+from connectors.whatsapp.webhook import WhatsAppInput, verify_signature, verify_subscription
 from helpdesk.conversation.validation import validate_attachment
 from helpdesk.services import Services, set_services
 from helpdesk.settings import Settings
@@ -1196,7 +1193,7 @@ async def test_a_failed_part_stops_the_rest(output, graph_api) -> None:
 
 
 async def test_an_oversized_body_is_refused_unread(server, collector, session_factory) -> None:
-    from connectors.whatsapp import BODY_LIMIT
+    from connectors.whatsapp.webhook import BODY_LIMIT
 
     body = encode(delivery([text_message("halo")])) + b" " * BODY_LIMIT  # valid JSON, signed
     assert await server.post(raw=body) == 413

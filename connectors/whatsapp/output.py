@@ -1,0 +1,268 @@
+"""`WhatsAppOutput`: sends answers through the Graph API, with retries."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import os
+from typing import (
+    Any,
+    Iterable,
+    Mapping,
+)
+
+import aiohttp
+from rasa.core.channels.channel import OutputChannel
+from rasa.shared.exceptions import RasaException
+
+from connectors.common import (
+    as_dict,
+    base_url,
+    check_retry_settings,
+    clean_credential,
+    missing_message,
+)
+from connectors.whatsapp.payloads import CHANNEL_NAME, mask_phone
+from connectors.whatsapp.render import (
+    PAYLOAD_IDS,
+    PayloadIds,
+    button_bodies,
+    image_body,
+    text_bodies,
+)
+
+logger = logging.getLogger("connectors.whatsapp")
+
+
+DEFAULT_API_URL = "https://graph.facebook.com/v20.0"
+
+
+class WhatsAppConfigError(RasaException):
+    """The WhatsApp channel is missing credentials."""
+
+
+class WhatsAppSendError(Exception):
+    """The Graph API did not accept a message (raised only when asked to).
+
+    The message names the HTTP status and Meta's error code, never the content.
+    """
+
+    def __init__(self, status: int | None, error_code: Any = None) -> None:
+        self.status = status
+        self.error_code = error_code
+        super().__init__(f"WhatsApp send failed (HTTP {status}, error code {error_code})")
+
+
+missing_credentials_message = functools.partial(missing_message, "WhatsApp", "connectors/whatsapp/")
+
+
+def blank_credentials(**values: Any) -> list[str]:
+    """The names of the values that are missing or empty (see `clean_credential`), in order."""
+    return [name for name, value in values.items() if not clean_credential(value)]
+
+
+async def _graph_error_code(resp: aiohttp.ClientResponse) -> Any:
+    """Meta's error code (`error.code`, with `/error_subcode` when given), or None."""
+    with contextlib.suppress(Exception):
+        error = as_dict(as_dict(json.loads(await resp.text())).get("error"))
+        code, subcode = error.get("code"), error.get("error_subcode")
+        return f"{code}/{subcode}" if subcode is not None else code
+    return None
+
+
+class WhatsAppOutput(OutputChannel):
+    """Sends messages through the WhatsApp Cloud API (`POST /{phone_number_id}/messages`).
+
+    Connection errors, timeouts, HTTP 429 and 5xx are retried with exponential backoff; other
+    4xx are not. A message that could not be sent is logged (HTTP status and Meta's error code,
+    never the content; the recipient masked) and, unless `raise_on_failure` is set, the
+    conversation goes on. Works inside Rasa and on its own (`from_env()`, `async with`).
+    """
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+    def __init__(
+        self,
+        access_token: str,
+        phone_number_id: str,
+        api_url: str = DEFAULT_API_URL,
+        *,
+        timeout: float = 10.0,
+        attempts: int = 3,
+        backoff: float = 0.5,
+        raise_on_failure: bool = False,
+        payload_ids: PayloadIds = PAYLOAD_IDS,
+    ) -> None:
+        """Create the output channel.
+
+        Args:
+            access_token: The Graph API access token.
+            phone_number_id: The business phone number id that sends.
+            api_url: The Graph API base URL (with version).
+            timeout: Seconds before one HTTP attempt is given up.
+            attempts: Attempts per message in total (>= 1).
+            backoff: The first pause between attempts in seconds; it doubles each time.
+            raise_on_failure: Raise `WhatsAppSendError` when a message cannot be sent (e.g. in
+                a sweeper that must know) instead of logging it and going on.
+            payload_ids: The reply id mapping of long button payloads.
+
+        Raises:
+            WhatsAppConfigError: For a missing token or phone number id.
+            ValueError: For a non-positive timeout or attempts, or a negative backoff.
+        """
+        missing = blank_credentials(access_token=access_token, phone_number_id=phone_number_id)
+        if missing:
+            raise WhatsAppConfigError(missing_credentials_message(missing))
+        check_retry_settings(timeout, attempts, backoff)
+        self.access_token = clean_credential(access_token)
+        self.phone_number_id = clean_credential(phone_number_id)
+        self.api_url = base_url(api_url, DEFAULT_API_URL)
+        self.timeout = timeout
+        self.attempts = attempts
+        self.backoff = backoff
+        self.raise_on_failure = raise_on_failure
+        self.payload_ids = payload_ids
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> "WhatsAppOutput":
+        """The output channel configured by WHATSAPP_ACCESS_TOKEN, WHATSAPP_PHONE_NUMBER_ID and
+        (optional) WHATSAPP_API_URL.
+
+        Args:
+            environ: The environment (default `os.environ`).
+            **kwargs: Passed on to the constructor (timeout, attempts, raise_on_failure, ...).
+
+        Raises:
+            WhatsAppConfigError: Naming the variables that are missing or empty.
+        """
+        env = os.environ if environ is None else environ
+        token = clean_credential(env.get("WHATSAPP_ACCESS_TOKEN"))
+        number = clean_credential(env.get("WHATSAPP_PHONE_NUMBER_ID"))
+        missing = blank_credentials(WHATSAPP_ACCESS_TOKEN=token, WHATSAPP_PHONE_NUMBER_ID=number)
+        if missing:
+            raise WhatsAppConfigError(
+                missing_credentials_message(missing, what="environment variables")
+            )
+        api_url = clean_credential(env.get("WHATSAPP_API_URL")) or DEFAULT_API_URL
+        return cls(token, number, api_url, **kwargs)
+
+    @property
+    def messages_url(self) -> str:
+        """The Graph API endpoint the messages are posted to."""
+        return f"{self.api_url}/{self.phone_number_id}/messages"
+
+    async def _client(self) -> aiohttp.ClientSession:
+        """One HTTP session per event loop, made on first use."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session_loop is not loop:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers={"Authorization": f"Bearer {self.access_token}"},
+            )
+            self._session_loop = loop
+        return self._session
+
+    async def close(self) -> None:
+        """Close the HTTP session (a new one is made when something is sent later)."""
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            with contextlib.suppress(RuntimeError):  # its event loop is gone
+                await session.close()
+
+    async def __aenter__(self) -> "WhatsAppOutput":
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()
+
+    async def send_body(self, body: Mapping[str, Any]) -> bool:
+        """Post one Graph API message body, retrying transient failures.
+
+        Args:
+            body: The message body (`messaging_product`, `to`, `type`, ...).
+
+        Returns:
+            True when the Graph API accepted the message.
+
+        Raises:
+            WhatsAppSendError: When it was not accepted and `raise_on_failure` is set.
+        """
+        kind = str(body.get("type", "message"))
+        recipient = mask_phone(str(body.get("to", "")))
+        status: int | None = None
+        error_code: Any = None
+        for attempt in range(1, self.attempts + 1):
+            retryable = True
+            try:
+                session = await self._client()
+                async with session.post(self.messages_url, json=dict(body)) as resp:
+                    status = resp.status
+                    if 200 <= status < 300:
+                        await resp.read()
+                        return True
+                    error_code = await _graph_error_code(resp)
+                    retryable = status == 429 or status >= 500
+                    reason = f"HTTP {status}, error code {error_code}"
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                status, error_code = None, None
+                reason = type(exc).__name__
+            last = attempt == self.attempts or not retryable
+            logger.log(
+                logging.ERROR if last else logging.WARNING,
+                "whatsapp: sending a %s message to %s failed (%s; attempt %d of %d)%s",
+                kind,
+                recipient,
+                reason,
+                attempt,
+                self.attempts,
+                "" if last else "; retrying",
+            )
+            if last:
+                break
+            await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+        if self.raise_on_failure:
+            raise WhatsAppSendError(status, error_code)
+        return False
+
+    async def send_bodies(self, bodies: Iterable[Mapping[str, Any]]) -> bool:
+        """Post message bodies in order; stops at the first one that is not accepted."""
+        for body in bodies:
+            if not await self.send_body(body):
+                return False
+        return True
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        """Send a text, split into several messages beyond 4096 characters."""
+        await self.send_bodies(text_bodies(recipient_id, text))
+
+    async def send_text_with_buttons(
+        self,
+        recipient_id: str,
+        text: str,
+        buttons: list[dict[str, Any]],
+        **kwargs: Any,
+    ) -> None:
+        """Send a text with choices: reply buttons, a list or numbered text (by their number)."""
+        await self.send_bodies(
+            button_bodies(recipient_id, text or "", buttons, payload_ids=self.payload_ids)
+        )
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        """Send the image at a public URL."""
+        await self.send_body(image_body(recipient_id, image))
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        """Post a Graph API message body as given (`to` and `messaging_product` filled in)."""
+        body = dict(json_message)
+        body.setdefault("messaging_product", "whatsapp")
+        body.setdefault("to", recipient_id)
+        await self.send_body(body)

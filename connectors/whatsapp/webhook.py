@@ -1,0 +1,276 @@
+"""`WhatsAppInput`: Meta's webhook (subscription check, signed deliveries) over the shared inbox."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from datetime import timedelta
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Mapping,
+)
+
+from rasa.core.channels.channel import InputChannel, OutputChannel
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from connectors.common import (
+    OnNewMessage,
+    add_health_route,
+    base_url,
+    clean_credential,
+    json_object,
+    read_body,
+    read_credentials,
+)
+from connectors.inbox import Inbox, InboxPolicy
+from connectors.whatsapp.output import (
+    DEFAULT_API_URL,
+    WhatsAppConfigError,
+    WhatsAppOutput,
+    blank_credentials,
+    missing_credentials_message,
+)
+from connectors.whatsapp.payloads import CHANNEL_NAME, mask_phone, parse_webhook
+
+if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
+    from helpdesk.storage.repositories import InboundMessageRepository
+
+
+logger = logging.getLogger("connectors.whatsapp")
+
+
+#: The largest webhook body read (bytes); larger ones get 413 unread. Meta documents webhook
+#: payloads of up to 3 MB (a batch of several messages; one text of 4096 emoji, each escaped
+#: as two "\\uXXXX", is about 50 KB), so this refuses only what Meta never sends.
+BODY_LIMIT = 3 * 1024 * 1024
+
+
+#: A claimed message younger than this may still be in work in another process: not recovered.
+RECOVERY_DELAY = timedelta(minutes=1)
+
+
+#: Unfinished messages older than this are dropped, not answered: WhatsApp only lets a business
+#: answer freely within 24 hours of the citizen's last message.
+RECOVERY_MAX_AGE = timedelta(hours=24)
+
+
+#: Handled message ids are kept this long (Meta re-delivers for up to 7 days).
+DEDUP_RETENTION = timedelta(days=30)
+
+
+#: Credential keys in credentials.yml and the environment variables that fill them.
+REQUIRED_CREDENTIALS = {
+    "access_token": "WHATSAPP_ACCESS_TOKEN",
+    "phone_number_id": "WHATSAPP_PHONE_NUMBER_ID",
+    "app_secret": "WHATSAPP_APP_SECRET",
+    "verify_token": "WHATSAPP_VERIFY_TOKEN",
+}
+
+
+OPTIONAL_CREDENTIALS = {"api_url": "WHATSAPP_API_URL"}
+
+
+def verify_signature(app_secret: str, body: bytes, signature_header: str | None) -> bool:
+    """Check Meta's `X-Hub-Signature-256` header against the raw request body.
+
+    Args:
+        app_secret: The Meta app secret.
+        body: The raw request body, exactly as received.
+        signature_header: The header value, `sha256=<hex digest>`.
+
+    Returns:
+        True when the header is the HMAC-SHA256 of `body` keyed with `app_secret`.
+    """
+    if not app_secret or not signature_header:
+        return False
+    scheme, _, received = signature_header.strip().partition("=")
+    if scheme.lower() != "sha256" or not received:
+        return False
+    expected = hmac.new(app_secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode("ascii"), received.strip().lower().encode("utf-8"))
+
+
+def verify_subscription(args: Mapping[str, Any], verify_token: str) -> str | None:
+    """Meta's webhook subscription check (`GET ...?hub.mode=subscribe&hub.verify_token=...`).
+
+    Args:
+        args: The query arguments, one value per name.
+        verify_token: The verify token configured in the Meta app.
+
+    Returns:
+        The `hub.challenge` to echo when the request is a subscription with the right token,
+        else None.
+    """
+    mode = args.get("hub.mode")
+    token = args.get("hub.verify_token")
+    challenge = args.get("hub.challenge")
+    if mode != "subscribe" or not isinstance(token, str) or not verify_token:
+        return None
+    if not hmac.compare_digest(token.encode("utf-8"), verify_token.encode("utf-8")):
+        return None
+    return challenge if isinstance(challenge, str) and challenge else None
+
+
+class WhatsAppInput(InputChannel):
+    """Receives Meta's WhatsApp Cloud API webhook (see the module docstring)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        """The channel from its credentials.yml block.
+
+        Raises:
+            WhatsAppConfigError: Naming every required credential that is missing or empty.
+        """
+        values, missing = read_credentials(
+            credentials, REQUIRED_CREDENTIALS, OPTIONAL_CREDENTIALS, env_name_keys=True
+        )
+        if missing:
+            raise WhatsAppConfigError(missing_credentials_message(missing))
+        return cls(
+            access_token=values["access_token"],
+            phone_number_id=values["phone_number_id"],
+            app_secret=values["app_secret"],
+            verify_token=values["verify_token"],
+            api_url=values["api_url"] or DEFAULT_API_URL,
+        )
+
+    def __init__(
+        self,
+        access_token: str,
+        phone_number_id: str,
+        app_secret: str,
+        verify_token: str,
+        api_url: str = DEFAULT_API_URL,
+        *,
+        repository: "InboundMessageRepository" | None = None,
+        output: WhatsAppOutput | None = None,
+        recovery_delay: timedelta = RECOVERY_DELAY,
+        shutdown_timeout: float = 10.0,
+    ) -> None:
+        """Create the input channel.
+
+        Args:
+            access_token: The Graph API access token (for the answers).
+            phone_number_id: The business phone number id the citizens write to.
+            app_secret: The Meta app secret that signs the deliveries.
+            verify_token: The token Meta's subscription check must present.
+            api_url: The Graph API base URL (with version).
+            repository: Where message ids are claimed (default: the helpdesk services' one).
+            output: The output channel of the answers (default: one from these credentials).
+            recovery_delay: How long ago an unfinished message must have been claimed to be
+                handled again at start.
+            shutdown_timeout: Seconds the server waits, when stopping, for messages in work.
+
+        Raises:
+            WhatsAppConfigError: For a missing credential.
+        """
+        missing = blank_credentials(
+            access_token=access_token,
+            phone_number_id=phone_number_id,
+            app_secret=app_secret,
+            verify_token=verify_token,
+        )
+        if missing:
+            raise WhatsAppConfigError(missing_credentials_message(missing))
+        self.phone_number_id = clean_credential(phone_number_id)
+        self.app_secret = clean_credential(app_secret)
+        self.verify_token = clean_credential(verify_token)
+        self.api_url = base_url(api_url, DEFAULT_API_URL)
+        self.output = output or WhatsAppOutput(
+            clean_credential(access_token), self.phone_number_id, self.api_url
+        )
+        self.inbox = Inbox(
+            CHANNEL_NAME,
+            self.output,
+            log=logger,
+            repository=repository,
+            policy=InboxPolicy(
+                recovery_delay=recovery_delay,
+                max_age=RECOVERY_MAX_AGE,
+                retention=DEDUP_RETENTION,
+                shutdown_timeout=shutdown_timeout,
+            ),
+            mask=mask_phone,
+        )
+
+    @property
+    def repository(self) -> "InboundMessageRepository":
+        """The inbound message store (the helpdesk services' one unless injected)."""
+        return self.inbox.repository
+
+    def get_output_channel(self) -> OutputChannel | None:
+        return self.output
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Wait until the messages in work are handled (True: nothing is left in work)."""
+        return await self.inbox.drain(timeout)
+
+    async def recover_pending(self, on_new_message: OnNewMessage) -> int:
+        """Handle again the messages claimed earlier and never finished (`Inbox.recover`)."""
+        return await self.inbox.recover(on_new_message)
+
+    # ----------------------------------------------------------------- web
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        """The webhook routes: `/` (health) and `/webhook` (GET check, POST deliveries)."""
+        whatsapp_webhook = Blueprint("whatsapp_webhook", __name__)
+
+        @whatsapp_webhook.listener("after_server_start")
+        async def start_recovery(app: Any, loop: Any) -> None:
+            self.inbox.start(on_new_message)
+
+        @whatsapp_webhook.listener("before_server_stop")
+        async def finish_work(app: Any, loop: Any) -> None:
+            await self.inbox.stop()
+            await self.output.close()
+
+        add_health_route(whatsapp_webhook)
+
+        @whatsapp_webhook.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            args = {name: request.args.get(name) for name in request.args}
+            challenge = verify_subscription(args, self.verify_token)
+            if challenge is None:
+                logger.warning("whatsapp: webhook verification refused")
+                return response.text("forbidden", status=403)
+            logger.info("whatsapp: webhook verified")
+            return response.text(challenge)
+
+        @whatsapp_webhook.route("/webhook", methods=["POST"], stream=True)
+        async def receive(request: Request) -> HTTPResponse:
+            body = await read_body(request, BODY_LIMIT)
+            if body is None:
+                logger.warning("whatsapp: delivery refused: body over %d bytes", BODY_LIMIT)
+                return response.json({"status": "payload too large"}, status=413)
+            signature = request.headers.get("X-Hub-Signature-256")
+            if not verify_signature(self.app_secret, body, signature):
+                logger.warning(
+                    "whatsapp: delivery refused: %s signature",
+                    "invalid" if signature else "missing",
+                )
+                return response.json({"status": "forbidden"}, status=403)
+            payload = json_object(body)
+            if payload is None:
+                logger.warning("whatsapp: delivery refused: malformed JSON (%d bytes)", len(body))
+                return response.json({"status": "bad request"}, status=400)
+
+            batch = parse_webhook(payload, phone_number_id=self.phone_number_id)
+            for kind in batch.ignored:
+                logger.info("whatsapp: ignored a message of type %s", kind)
+            if batch.statuses:
+                logger.debug("whatsapp: %d status callbacks acknowledged", batch.statuses)
+            accepted = await self.inbox.accept(
+                [message.inbound() for message in batch.messages], on_new_message
+            )
+            status, word = accepted.answer()
+            return response.json({"status": word}, status=status)
+
+        return whatsapp_webhook
