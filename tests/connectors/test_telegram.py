@@ -30,22 +30,18 @@ from sanic import Sanic
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
-from connectors.telegram import (
+from connectors.common import mask_id
+from connectors.telegram.output import TelegramConfigError, TelegramOutput
+from connectors.telegram.payloads import normalize_command, parse_update, sender_name
+from connectors.telegram.render import (
     CHOICES_PROMPT,
     CallbackData,
-    TelegramConfigError,
-    TelegramInput,
-    TelegramOutput,
     button_rows,
     keyboard_markup,
-    mask_id,
-    normalize_command,
-    parse_update,
-    sender_name,
     split_text,
     text_length,
-    verify_secret_token,
 )
+from connectors.telegram.webhook import TelegramInput, verify_secret_token
 from helpdesk.conversation.validation import validate_attachment
 from helpdesk.services import Services, set_services
 from helpdesk.settings import Settings
@@ -1152,7 +1148,7 @@ async def test_network_errors_are_retried_then_logged(caplog) -> None:
 
 
 async def test_an_oversized_update_is_refused_unread(server, collector) -> None:
-    from connectors.telegram import BODY_LIMIT
+    from connectors.telegram.webhook import BODY_LIMIT
 
     body = json.dumps(text_update("halo", 30001)).encode() + b" " * BODY_LIMIT
     status, _ = await server.post(raw=body)

@@ -32,7 +32,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sanic import Sanic
 
-from connectors.telegram import SECRET_TOKEN_HEADER, TelegramInput, TelegramOutput
+from connectors.telegram.output import TelegramOutput
+from connectors.telegram.webhook import SECRET_TOKEN_HEADER, TelegramInput
 from connectors.webchat import SocketIOInput, WebChatInput
 from connectors.whatsapp import WhatsAppInput, WhatsAppOutput
 from helpdesk.backends.fixtures import DEFAULT_FIXTURES_PATH, load_fixtures
