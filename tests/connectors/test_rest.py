@@ -27,18 +27,20 @@ from sanic import Sanic
 from sanic.request import Request
 
 from connectors.common import MESSAGE_TEXT_LIMIT, ConversationGuard, conversation_channel
-from connectors.rest import (
+from connectors.rest.payloads import (
     BODY_LIMIT,
     METADATA_LIMIT,
     SENDER_LIMIT,
-    RestConfigError,
-    RestInput,
     RestMessage,
     RestRequestError,
-    bearer_token,
     clean_metadata,
-    is_loopback,
     parse_body,
+)
+from connectors.rest.webhook import (
+    RestConfigError,
+    RestInput,
+    bearer_token,
+    is_loopback,
     token_matches,
 )
 

@@ -26,18 +26,16 @@ from rasa.shared.core.events import UserUttered
 from sanic import Sanic
 from yarl import URL
 
-from connectors.webchat import (
+from connectors.webchat.page import (
     CONTENT_SECURITY_POLICY,
     DEFAULT_SOCKET_PATH,
     DEFAULT_TITLE,
     WEBCHAT_DIR,
-    SocketIOInput,
-    WebChatConfigError,
-    WebChatInput,
-    is_session_id,
     load_assets,
     render_index,
 )
+from connectors.webchat.payloads import is_session_id
+from connectors.webchat.webhook import SocketIOInput, WebChatConfigError, WebChatInput
 
 PAGE = "/webhooks/webchat/"
 
@@ -433,7 +431,7 @@ async def test_the_web_chat_keeps_its_own_sessions(chat: Server) -> None:
 
 # --- hostile input (issue 11, item 4 and 6) ----------------------------------------------------
 async def test_an_oversized_polling_body_is_refused_unread(chat: Server) -> None:
-    from connectors.webchat import PACKET_LIMIT
+    from connectors.webchat.payloads import PACKET_LIMIT
 
     url = chat.url + "/socket.io/?EIO=4&transport=polling&sid=x"
     async with chat.http.post(url, data=b"4" + b"x" * (PACKET_LIMIT + 10)) as resp:

@@ -34,7 +34,7 @@ from sanic import Sanic
 
 from connectors.telegram.output import TelegramOutput
 from connectors.telegram.webhook import SECRET_TOKEN_HEADER, TelegramInput
-from connectors.webchat import SocketIOInput, WebChatInput
+from connectors.webchat.webhook import SocketIOInput, WebChatInput
 from connectors.whatsapp import WhatsAppInput, WhatsAppOutput
 from helpdesk.backends.fixtures import DEFAULT_FIXTURES_PATH, load_fixtures
 from helpdesk.backends.simulator import BackendSimulator, make_server
@@ -326,7 +326,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
             register_at_start=False,
             api_token="fuzz-api-token",
         )
-        from connectors.rest import RestInput
+        from connectors.rest.webhook import RestInput
 
         channels = [
             whatsapp,

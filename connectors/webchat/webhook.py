@@ -1,57 +1,10 @@
-"""The web chat page ("live chat" of the service's website), served by the Rasa server.
-
-`WebChatInput` serves a single-page chat client and nothing else: the page talks to Rasa's own
-socket.io channel (`socketio:` in `credentials.yml`), which receives the messages and sends the
-answers. Serving the page from the Rasa server keeps it on the same origin as socket.io, whose
-server Rasa creates with `cors_allowed_origins=[]` (cross-origin browsers are refused).
-
-Routes, under `/webhooks/webchat/`:
-
-* `/webhooks/webchat/`: the page (`webchat/index.html`, with the title and socket.io path
-  filled in and asset URLs versioned by their content),
-* `/webhooks/webchat/static/<file>`: its assets (`webchat/*.css`, `webchat/*.js`,
-  `webchat/vendor/socket.io.min.js`, images), read into memory when the server starts,
-* `/webhooks/webchat/health`: `{"status": "ok"}`.
-
-Register it in `credentials.yml` beside the socket.io channel; both keys are optional::
-
-    socketio:
-      user_message_evt: user_uttered
-      bot_message_evt: bot_uttered
-      session_persistence: true
-    connectors.webchat.WebChatInput:
-      title: Layanan Bantuan        # page title and header
-      socket_path: /socket.io       # must equal `socketio_path` of the socketio channel
-
-The page needs `session_persistence: true` and the default event names shown above.
-
-`SocketIOInput` is Rasa's socket.io channel with its sessions fixed; use it in place of
-`socketio:` (same keys, same name "socketio", same `/socket.io` path)::
-
-    connectors.webchat.SocketIOInput:
-      user_message_evt: user_uttered
-      bot_message_evt: bot_uttered
-      session_persistence: true
-
-Rasa 3.6's own channel calls `AsyncServer.enter_room` without awaiting it, a coroutine since
-python-socketio 5.10 (RasaHQ/rasa#13027): with `session_persistence: true` no answer ever
-reaches the browser. It also lets a client pick any `session_id` (any tracker, a WhatsApp
-phone number included) and pass any `metadata` (`channel` among it, which `actions.base
-.channel_of` trusts). `SocketIOInput` awaits the room, accepts only session ids it could have
-issued, binds each connection to its confirmed session, and sets the metadata itself. A session
-id whose conversation began on another channel (an integrator can choose any sender id on
-REST) is never joined: `session_request` issues a new one, and a message is dropped.
-"""
+"""`WebChatInput` (the page) and `SocketIOInput` (the socket.io chat) routes."""
 
 from __future__ import annotations
 
-import hashlib
-import html
 import inspect
 import logging
-import re
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
@@ -64,97 +17,31 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from connectors.common import ConversationGuard, add_health_route, clean_text, mask_id
-
-logger = logging.getLogger(__name__)
-
-#: The channel name: the URL prefix `/webhooks/webchat`.
-CHANNEL_NAME = "webchat"
-#: Where the page and its assets live (the `webchat/` folder of the project).
-WEBCHAT_DIR = Path(__file__).resolve().parent.parent / "webchat"
-INDEX_FILE = "index.html"
-
-DEFAULT_TITLE = "Layanan Bantuan"
-DEFAULT_SOCKET_PATH = "/socket.io"
-TITLE_LIMIT = 80
-
-#: The file types served as assets; anything else under `webchat/` is not served.
-CONTENT_TYPES: Mapping[str, str] = {
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".ico": "image/x-icon",
-    ".webp": "image/webp",
-}
-
-#: The page loads only its own scripts and styles; bot images may come from anywhere on the
-#: web (`https:`); socket.io connects to the same origin ('self' covers ws/wss of the same host).
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
+from connectors.webchat.page import (
+    ASSET_HEADERS,
+    DEFAULT_SOCKET_PATH,
+    DEFAULT_TITLE,
+    INDEX_FILE,
+    PAGE_HEADERS,
+    TITLE_LIMIT,
+    WEBCHAT_DIR,
+    assets_version,
+    load_assets,
+    render_index,
 )
-PAGE_HEADERS: Mapping[str, str] = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-cache",
-}
-#: Asset URLs carry `?v=<content hash>`, so a changed file gets a new URL.
-ASSET_HEADERS: Mapping[str, str] = {
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "public, max-age=86400",
-}
+from connectors.webchat.payloads import (
+    CHANNEL_NAME,
+    MESSAGE_LIMIT,
+    PACKET_LIMIT,
+    SOCKETIO_METADATA,
+    is_session_id,
+)
+
+logger = logging.getLogger("connectors.webchat")
 
 
 class WebChatConfigError(RasaException):
     """The `connectors.webchat.WebChatInput` credentials are invalid."""
-
-
-@dataclass(frozen=True)
-class Asset:
-    """One static file of the page, held in memory."""
-
-    body: bytes
-    content_type: str
-
-
-def load_assets(root: Path) -> dict[str, Asset]:
-    """The servable files under `root`, by their `/`-separated path relative to it.
-
-    Only files with a known type (`CONTENT_TYPES`) are included; hidden files and folders, and
-    the page itself, are not. Looking requests up in this mapping (never joining a requested
-    path onto the file system) is what keeps path traversal out.
-    """
-    assets: dict[str, Asset] = {}
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if (
-            not path.is_file()
-            or relative.as_posix() == INDEX_FILE
-            or any(part.startswith(".") for part in relative.parts)
-            or path.suffix.lower() not in CONTENT_TYPES
-        ):
-            continue
-        assets[relative.as_posix()] = Asset(path.read_bytes(), CONTENT_TYPES[path.suffix.lower()])
-    return assets
-
-
-def assets_version(assets: Mapping[str, Asset]) -> str:
-    """A short hash of every asset's name and content (the `?v=` of the asset URLs)."""
-    digest = hashlib.sha256()
-    for name in sorted(assets):
-        digest.update(name.encode())
-        digest.update(hashlib.sha256(assets[name].body).digest())
-    return digest.hexdigest()[:12]
-
-
-def render_index(template: str, *, title: str, socket_path: str, version: str) -> str:
-    """Fill the `{{ title }}`, `{{ socket_path }}` and `{{ version }}` slots of the page."""
-    values = {"title": title, "socket_path": socket_path, "version": version}
-    page = template
-    for key, value in values.items():
-        page = page.replace("{{ " + key + " }}", html.escape(value, quote=True))
-    return page
 
 
 class WebChatInput(InputChannel):
@@ -259,25 +146,6 @@ class WebChatInput(InputChannel):
             )
 
         return webchat
-
-
-# --- the socket.io channel --------------------------------------------------------------------
-#: Session ids the socket.io channel issues and accepts: `uuid4().hex`.
-SESSION_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
-#: Longer user messages are dropped (the page allows 2000 characters; WhatsApp 4096).
-MESSAGE_LIMIT = 4096
-#: The largest Engine.IO packet (a socket.io event) and long-polling request body accepted
-#: (bytes): a message of `MESSAGE_LIMIT` characters, JSON-escaped (up to 12 bytes each), fits.
-#: python-engineio's default is 1 MB, and Sanic reads a polling POST whole (up to its global
-#: 100 MB) before Engine.IO looks at it.
-PACKET_LIMIT = 64 * 1024
-#: The metadata of every socket.io message (client-sent metadata is not trusted).
-SOCKETIO_METADATA: Mapping[str, str] = {"channel": "socketio"}
-
-
-def is_session_id(value: Any) -> bool:
-    """Whether `value` has the form of a session id this channel issues."""
-    return isinstance(value, str) and SESSION_ID_PATTERN.fullmatch(value) is not None
 
 
 class SocketIOInput(RasaSocketIOInput):

@@ -1,36 +1,4 @@
-"""The REST channel: an integrators' API, authenticated, strict about its input.
-
-Same URL, request and reply as Rasa's `rest` channel, which it replaces in `credentials.yml`::
-
-    connectors.rest.RestInput:
-
-`POST /webhooks/rest/webhook` with `{"sender": "...", "message": "...", "metadata": {...}}`
-answers the bot's messages as a JSON list (`?stream=true`: one JSON message a line);
-`GET /webhooks/rest/` is the health route. The channel's name stays "rest", so Rasa records
-`input_channel: rest` for its messages.
-
-What it adds to Rasa's channel:
-
-* **Who may call.** With `HELPDESK_REST_TOKEN` set, every request must carry
-  `Authorization: Bearer <token>` (401 otherwise). Without it, only clients on the loopback
-  interface are answered (403 for others): a development default. Behind a reverse proxy every
-  request comes from the proxy's address, so set the token there.
-* **Input.** A body over `BODY_LIMIT` bytes is refused with 413 before it is read. Malformed
-  input gets 400 with a JSON error, never a 5xx: a body that is not a JSON object, a missing or
-  non-string `sender` or `message`, a sender over `SENDER_LIMIT` characters or with control
-  characters, NUL characters or lone surrogates anywhere, an `input_channel` other than "rest"
-  (Rasa's channel let a caller claim to be WhatsApp), and `metadata` that is not an object or
-  is over `METADATA_LIMIT` bytes. Of the metadata only scalars and objects of scalars are kept,
-  their strings capped (`connectors.common.cap_metadata`); `channel` is always "rest". As on
-  every channel, the text handed to Rasa is cleaned of control characters and cut at
-  `connectors.common.MESSAGE_TEXT_LIMIT` characters (`cap_text`).
-* **One channel per conversation.** A sender id whose conversation began on another channel
-  (a WhatsApp citizen's phone number, a web chat session) is refused with 409: nothing is added
-  to that conversation (`connectors.common.ConversationGuard`).
-* **Logs** name senders masked (last four characters) and never hold message text.
-
-Errors are JSON objects `{"error": "<code>", "message": "<English text>"}`.
-"""
+"""`RestInput`: the integrators' REST API (bearer token, or loopback only)."""
 
 from __future__ import annotations
 
@@ -39,8 +7,6 @@ import hmac
 import ipaddress
 import json
 import logging
-import math
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import rasa.utils.endpoints
@@ -56,153 +22,27 @@ from connectors.common import (
     ConversationGuard,
     OnNewMessage,
     add_health_route,
-    cap_metadata,
-    cap_text,
     failure_trace,
     mask_id,
     read_body,
 )
+from connectors.rest.payloads import (
+    BODY_LIMIT,
+    CHANNEL_NAME,
+    RestMessage,
+    RestRequestError,
+    parse_body,
+)
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("connectors.rest")
 
-#: The channel name: URL prefix `/webhooks/rest`, `input_channel` of its messages.
-CHANNEL_NAME = "rest"
-#: The largest request body accepted (bytes); larger ones get 413 unread.
-BODY_LIMIT = 64 * 1024
-#: The longest sender id (characters); Rasa's tracker store keeps 255.
-SENDER_LIMIT = 128
-#: The largest `metadata` accepted, as compact JSON (bytes).
-METADATA_LIMIT = 4 * 1024
+
 #: The environment variable of the token (read through `helpdesk.settings`).
 AUTH_ENV_NAME = "HELPDESK_REST_TOKEN"
-
-_SCALARS = (str, int, float, bool, type(None))
 
 
 class RestConfigError(RasaException):
     """The `connectors.rest.RestInput` credentials are invalid."""
-
-
-class RestRequestError(ValueError):
-    """A request the channel refuses: its HTTP status, error code and English message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class RestMessage:
-    """A valid request: who writes, what, and the metadata kept for Rasa."""
-
-    sender: str
-    text: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-# --------------------------------------------------------------------------- pure checks
-
-
-def _bad(code: str, message: str) -> RestRequestError:
-    return RestRequestError(400, code, message)
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _is_clean(text: str) -> bool:
-    """No NUL character and no lone surrogate (neither survives storage or logging)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _all_clean(value: Any) -> bool:
-    """`_is_clean` for every string (keys too) in a parsed JSON value (depth-limited by the
-    parser and the body limit)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if not _is_clean(item):
-                return False
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return True
-
-
-def _is_scalar(value: Any) -> bool:
-    return isinstance(value, _SCALARS) and not (isinstance(value, float) and math.isinf(value))
-
-
-def clean_metadata(value: Any) -> dict[str, Any]:
-    """The metadata Rasa gets from a request's `metadata`.
-
-    Keeps entries whose value is a scalar or an object of scalars (lists and deeper objects are
-    left out) and sets `channel` to "rest" (the caller does not choose it).
-
-    Raises:
-        RestRequestError: 400 when `metadata` is neither absent, null nor an object, or is
-            over `METADATA_LIMIT` bytes as JSON.
-    """
-    if value is None:
-        value = {}
-    if not isinstance(value, dict):
-        raise _bad("invalid_metadata", "metadata must be a JSON object")
-    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-    if size > METADATA_LIMIT:
-        raise _bad("metadata_too_large", f"metadata must be at most {METADATA_LIMIT} bytes")
-    kept: dict[str, Any] = {}
-    for key, item in value.items():
-        if _is_scalar(item):
-            kept[key] = item
-        elif isinstance(item, dict) and all(_is_scalar(v) for v in item.values()):
-            kept[key] = dict(item)
-    kept = cap_metadata(kept)
-    kept["channel"] = CHANNEL_NAME
-    return kept
-
-
-def parse_body(body: bytes) -> RestMessage:
-    """A request body as a `RestMessage`.
-
-    Raises:
-        RestRequestError: 400 for anything but a JSON object with a valid string `sender`
-            and `message` (see the module docstring).
-    """
-    if not body or not body.strip():
-        raise _bad("empty_body", "the body must be a JSON object with sender and message")
-    try:
-        payload = json.loads(body, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        raise _bad("invalid_json", "the body is not valid JSON") from None
-    if not isinstance(payload, dict):
-        raise _bad("invalid_json", "the body must be a JSON object with sender and message")
-    if not _all_clean(payload):
-        raise _bad("invalid_characters", "the body holds NUL characters or unpaired surrogates")
-    sender, text = payload.get("sender"), payload.get("message")
-    if not isinstance(sender, str) or not sender.strip():
-        raise _bad("invalid_sender", "sender must be a non-empty string")
-    if len(sender) > SENDER_LIMIT:
-        raise _bad("invalid_sender", f"sender must be at most {SENDER_LIMIT} characters")
-    if not sender.isprintable():
-        raise _bad("invalid_sender", "sender must not hold control characters or line breaks")
-    if not isinstance(text, str):
-        raise _bad("invalid_message", "message must be a string")
-    channel = payload.get("input_channel")
-    if channel is not None and channel != CHANNEL_NAME:
-        raise _bad("invalid_input_channel", "input_channel cannot be set on this channel")
-    return RestMessage(sender, cap_text(text), clean_metadata(payload.get("metadata")))
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -231,9 +71,6 @@ def is_loopback(ip: str | None) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped.is_loopback
     return address.is_loopback
-
-
-# --------------------------------------------------------------------------- the channel
 
 
 def _error(status: int, code: str, message: str, **headers: str) -> HTTPResponse:
