@@ -40,7 +40,6 @@ from datetime import datetime, timedelta, timezone
 from typing import (
     TYPE_CHECKING,
     Any,
-    AsyncIterator,
     Callable,
     Coroutine,
     Sequence,
@@ -49,7 +48,7 @@ from typing import (
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from sqlalchemy.exc import DataError
 
-from connectors.common import OnNewMessage, failure_trace, mask_id
+from connectors.common import KeyedLocks, OnNewMessage, failure_trace, mask_id
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.storage.repositories import InboundMessageRepository
@@ -169,27 +168,6 @@ class Accepted:
         if self.duplicates and not self.claimed:
             return 200, "duplicate"
         return 200, "ok"
-
-
-class KeyedLocks:
-    """One FIFO lock per key (sender), dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
 
 def _utcnow() -> datetime:
