@@ -15,7 +15,7 @@ So the action server
 
 It fails closed: with no token configured every call is refused, and one error at start says
 to set `RASA_ACTIONS_TOKEN`. `make run` (scripts/run.py) generates a token per run when none is
-set, and the test stacks (scripts/stack.py) do the same.
+set, and the test stacks (tests/support/stack.py) do the same.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
 
-from servers import free_port, wait_http  # noqa: E402
+from scripts.servers import free_port, wait_http  # noqa: E402
 
 QUERIES = ROOT / "knowledge_base" / "eval" / "queries.jsonl"
 

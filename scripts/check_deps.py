@@ -26,11 +26,10 @@ relative to the root); a file belongs to the scope whose matching path is the lo
 Imports. Every `import x` / `from x import y` counts, wherever it is (module level, inside a
 function, under `if TYPE_CHECKING:`). Relative imports, the standard library
 (`sys.stdlib_module_names`) and local modules are skipped. Local means: a package or module at the
-root (`helpdesk`, `actions`, `tests`, ...), a sibling of the importing file (`servers` and
-`stack` beside the scripts, a test directory's `conftest`), or a module of a directory listed in
-`import-paths` (directories the code puts on sys.path itself, e.g. tests importing `stack` from
-scripts/). Dynamic imports (`importlib`,
-entry points, plugin strings) are not seen: declare those distributions and allow-list them.
+root (`helpdesk`, `actions`, `tests`, `scripts`, ...), a sibling of the importing file (a test
+directory's `conftest`), or a module of a directory listed in `import-paths` (directories the code
+puts on sys.path itself). Dynamic imports (`importlib`, entry points, plugin strings) are not
+seen: declare those distributions and allow-list them.
 
 Distributions. An import's module is mapped to the installed distribution(s) that provide it,
 from each distribution's `top_level.txt` and RECORD (the longest dotted prefix wins, so

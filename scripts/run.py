@@ -4,7 +4,7 @@ Used by `make run` after the model is trained and the FAQ index is built. Reads 
 `.env.example`); every variable has a working default for a single machine.
 
 `plan()` is the one definition of how each service starts (arguments, health URL, start-up
-time); `make run` starts all of them and the test stacks (scripts/stack.py) start the ones a
+time); `make run` starts all of them and the test stacks (tests/support/stack.py) start the ones a
 test needs, so the tests run what `make run` runs. Each process's whole output goes to
 `var/log/<service>.log`; the console shows it prefixed with the service's name, without the
 start-up noise of TensorFlow and absl, so the lines that matter stay visible.
@@ -35,11 +35,11 @@ from pathlib import Path
 from typing import IO, Callable, Mapping, Protocol, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from servers import healthy, wait_http  # noqa: E402
+if __name__ == "__main__":  # `python scripts/run.py`: the repository root, for `scripts.*`
+    sys.path.insert(0, str(ROOT))
 
 from helpdesk.settings import _read_dotenv  # noqa: E402
+from scripts.servers import healthy, wait_http  # noqa: E402
 
 BIN = Path(sys.executable).parent
 

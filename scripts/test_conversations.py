@@ -49,7 +49,12 @@ from zoneinfo import ZoneInfo
 
 import requests
 import yaml
-from stack import MODEL, ROOT, Stack, StackError
+
+# Run as `python scripts/test_conversations.py`: the repository root, for `tests.support` and
+# `helpdesk`.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.stack import MODEL, ROOT, Stack, StackError  # noqa: E402
 
 CONVERSATIONS_DIR = ROOT / "tests" / "conversations"
 FIXTURES = CONVERSATIONS_DIR / "fixtures.json"
@@ -224,8 +229,6 @@ def load_conversations(directory: Path = CONVERSATIONS_DIR) -> list[Conversation
 @lru_cache(maxsize=1)
 def _timezone() -> ZoneInfo:
     """The helpdesk's time zone as the assistant reads it (HELPDESK_TIMEZONE, also from .env)."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     from helpdesk.settings import Settings
 
     return Settings.from_env().tz
@@ -234,8 +237,6 @@ def _timezone() -> ZoneInfo:
 def time_of_day(moment: datetime) -> str:
     """The part of the day the greeting must name (the assistant's own rule, unit-tested in
     tests/unit/test_greeting.py)."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     from helpdesk.conversation.greeting import time_of_day as assistant_time_of_day
 
     return assistant_time_of_day(moment)

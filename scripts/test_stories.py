@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
-from stack import BIN, MODEL, ROOT, Stack, StackError
+# Run as `python scripts/test_stories.py`: the repository root, for `tests.support`.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.stack import BIN, MODEL, ROOT, Stack, StackError  # noqa: E402
 
 
 def main() -> int:

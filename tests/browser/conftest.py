@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -17,7 +16,6 @@ from typing import Iterator
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = ROOT / "scripts"
 MODEL = ROOT / "models" / "helpdesk.tar.gz"
 CHROMIUM = Path(os.environ.get("CHROMIUM_BINARY", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
@@ -64,14 +62,12 @@ def browser_prerequisites() -> None:
     _require_browser()
     if not MODEL.is_file():
         pytest.skip(f"no trained model at {MODEL}: run `make train`")
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
 
 
 @pytest.fixture(scope="session")
 def stack(browser_prerequisites) -> Iterator[object]:
-    """The assistant on free ports in a temporary directory (see scripts/stack.py)."""
-    from stack import Stack
+    """The assistant on free ports in a temporary directory (see tests/support/stack.py)."""
+    from tests.support.stack import Stack
 
     with Stack(rasa=True, credentials=CREDENTIALS) as running:
         yield running

@@ -5,25 +5,26 @@ conversation, sees the citizen's new message arrive without reloading, replies (
 reaches the citizen on WhatsApp), resolves; the bot comes back, asks for a rating, and the
 citizen's rating is stored as an agent rating of that handoff.
 
-The whole assistant runs (scripts/stack.py with `desk=True`): backend simulator, action server,
-Rasa server with the WhatsApp channel, and `helpdesk desk serve` with its worker. Office hours
-are always open here, so the test does not depend on the time it runs.
+The whole assistant runs (tests/support/stack.py with `desk=True`): backend simulator, action
+server, Rasa server with the WhatsApp channel, and `helpdesk desk serve` with its worker. Office
+hours are always open here, so the test does not depend on the time it runs.
 """
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from fake_whatsapp import WHATSAPP_BLOCK, FakeGraph, deliver, whatsapp_env  # noqa: E402
-from handoff_play import create_agent, csat_ratings, desk_services, handoff_env, wait_for  # noqa: E402
+from tests.support.fake_whatsapp import WHATSAPP_BLOCK, FakeGraph, deliver, whatsapp_env
+from tests.support.handoff_play import (
+    create_agent,
+    csat_ratings,
+    desk_services,
+    handoff_env,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +42,7 @@ def graph() -> Iterator[FakeGraph]:
 
 @pytest.fixture(scope="module")
 def desk_stack(browser_prerequisites: None, graph: FakeGraph) -> Iterator[Any]:
-    from stack import DEFAULT_CREDENTIALS, Stack
+    from tests.support.stack import DEFAULT_CREDENTIALS, Stack
 
     env = {
         **whatsapp_env(graph),

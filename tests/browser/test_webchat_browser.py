@@ -1,5 +1,5 @@
 """The web chat end to end: real headless Chromium, real Rasa server, action server and backend
-simulator (scripts/stack.py), talking over socket.io.
+simulator (tests/support/stack.py), talking over socket.io.
 
 Each test starts from an empty browser storage, so it begins a new conversation.
 """

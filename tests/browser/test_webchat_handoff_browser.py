@@ -7,14 +7,13 @@ reply appears in the open page without reloading (Rasa's HTTP API, `output_chann
 back over socket.io), then the bot's thanks and the 1-5 agent rating question with buttons;
 the citizen's click on "5" is stored as an agent rating of that handoff.
 
-The whole assistant runs (scripts/stack.py with `desk=True`): backend simulator, action server,
-Rasa server with the socket.io and web chat channels, and `helpdesk desk serve` with its
+The whole assistant runs (tests/support/stack.py with `desk=True`): backend simulator, action
+server, Rasa server with the socket.io and web chat channels, and `helpdesk desk serve` with its
 worker. Office hours are always open here, so the test does not depend on the time it runs.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -34,11 +33,13 @@ from tests.browser.test_webchat_browser import (
     wait_for_bot,
     wait_until,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from handoff_play import create_agent, csat_ratings, desk_services, handoff_env, tracker_events  # noqa: E402
+from tests.support.handoff_play import (
+    create_agent,
+    csat_ratings,
+    desk_services,
+    handoff_env,
+    tracker_events,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -47,7 +48,7 @@ AGENT = ("sari", "Sari Petugas", "sandi-rahasia-sari-1")
 
 @pytest.fixture(scope="module")
 def handoff_stack(browser_prerequisites: None) -> Iterator[Any]:
-    from stack import Stack
+    from tests.support.stack import Stack
 
     with Stack(rasa=True, desk=True, env=handoff_env(), credentials=CREDENTIALS) as running:
         yield running

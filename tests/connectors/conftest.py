@@ -5,24 +5,15 @@ stands in for Rasa's agent, and a fake Graph API that records what the channel s
 from __future__ import annotations
 
 import asyncio
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, AsyncIterator
 
 import pytest
+from aiohttp import web
 
-# `.venv/bin/pytest` does not put the project root on sys.path (`python -m pytest` does); without
-# it `import connectors` would find the namespace package tests/connectors instead.
-PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
-if PROJECT_ROOT not in sys.path:
-    sys.path.insert(0, PROJECT_ROOT)
-
-from aiohttp import web  # noqa: E402
-
-from helpdesk.services import Services, set_services  # noqa: E402
-from helpdesk.settings import Settings  # noqa: E402
-from helpdesk.storage.repositories import InboundMessageRepository  # noqa: E402
+from helpdesk.services import Services, set_services
+from helpdesk.settings import Settings
+from helpdesk.storage.repositories import InboundMessageRepository
 
 
 class Collector:

@@ -258,8 +258,9 @@ class FakeBotApi:
         await wait_until(lambda: len(self.calls(method)) >= count, timeout)
 
 
-@pytest.fixture
-async def bot_api() -> AsyncIterator[FakeBotApi]:
+@asynccontextmanager
+async def running_bot_api() -> AsyncIterator[FakeBotApi]:
+    """A fake Bot API on a free local port."""
     fake = FakeBotApi()
     app = web.Application()
     app.router.add_post("/bot{token}/{method}", fake.handle)
@@ -272,6 +273,12 @@ async def bot_api() -> AsyncIterator[FakeBotApi]:
         yield fake
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def bot_api() -> AsyncIterator[FakeBotApi]:
+    async with running_bot_api() as fake:
+        yield fake
 
 
 # --------------------------------------------------------------------------- server harness

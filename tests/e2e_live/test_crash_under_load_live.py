@@ -32,7 +32,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from makerun import MODEL, READY, START_TIMEOUT, alive, make_run, up_pids
+
+from tests.support.makerun import MODEL, READY, START_TIMEOUT, alive, make_run, up_pids
 
 pytestmark = pytest.mark.live
 

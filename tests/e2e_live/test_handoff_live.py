@@ -1,6 +1,6 @@
 """The handoff queue end to end over REST, with the agent desk's worker running.
 
-The whole assistant runs (scripts/stack.py with `desk=True`), office hours always open and a
+The whole assistant runs (tests/support/stack.py with `desk=True`), office hours always open and a
 handoff timeout of a few seconds. Covered: the queue message, the bot's silence while queued
 (the citizen's messages are kept in the tracker for the agent), "batal" leaving the queue in
 the reply to "batal" itself (REST is synchronous: nothing said later reaches the citizen) and
@@ -12,17 +12,12 @@ the citizen is told.
 from __future__ import annotations
 
 import re
-import sys
 import time
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from handoff_play import (  # noqa: E402
+from tests.support.handoff_play import (
     create_agent,
     desk_services,
     handoff_env,
@@ -31,7 +26,7 @@ from handoff_play import (  # noqa: E402
     tracker_events,
     wait_for,
 )
-from stack import MODEL, Stack  # noqa: E402
+from tests.support.stack import MODEL, Stack
 
 pytestmark = pytest.mark.live
 

@@ -1,6 +1,6 @@
 """No message lost or duplicated between citizen, queue and agent across process restarts.
 
-The whole assistant runs (scripts/stack.py with `desk=True`: backend simulator, action server,
+The whole assistant runs (tests/support/stack.py with `desk=True`: backend simulator, action server,
 Rasa server, agent desk with its worker), office hours always open, a long handoff timeout.
 The test plays the citizen over the REST channel and the agent on the helpdesk database (the
 same `HandoffService` calls the desk's views make), then reads the citizen's conversation
@@ -19,19 +19,14 @@ The tests share one stack and leave every process running, in any order.
 from __future__ import annotations
 
 import re
-import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from handoff_play import (  # noqa: E402
+from tests.support.handoff_play import (
     create_agent,
     csat_ratings,
     desk_services,
@@ -41,7 +36,7 @@ from handoff_play import (  # noqa: E402
     tracker_events,
     wait_for,
 )
-from stack import MODEL, Stack  # noqa: E402
+from tests.support.stack import MODEL, Stack
 
 pytestmark = pytest.mark.live
 

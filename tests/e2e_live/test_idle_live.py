@@ -1,6 +1,6 @@
 """The idle sweeper end to end: a real Rasa server, action server and tracker store.
 
-A throw-away stack (scripts/stack.py) runs with HELPDESK_IDLE_SECONDS=3. A citizen opens the
+A throw-away stack (tests/support/stack.py) runs with HELPDESK_IDLE_SECONDS=3. A citizen opens the
 SP2D form over REST and goes quiet; one sweep later the tracker holds the idle message and a
 new session without the form, and the next message is greeted again. A conversation that a
 human agent holds (an open `handoff` row) is left alone until the agent lets go.
@@ -33,7 +33,6 @@ from helpdesk.storage.repositories import IdleClosureRepository
 pytestmark = pytest.mark.live
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = ROOT / "scripts"
 MODEL = ROOT / "models" / "helpdesk.tar.gz"
 TOKEN = "t0ken"
 IDLE_SECONDS = 3
@@ -45,9 +44,7 @@ def stack() -> Iterator[Any]:
     """Backend simulator, action server and Rasa server on free ports in a temp directory."""
     if not MODEL.is_file():
         pytest.skip(f"no trained model at {MODEL}: run `make train`")
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
-    from stack import Stack, StackError
+    from tests.support.stack import Stack, StackError
 
     env = {"HELPDESK_IDLE_SECONDS": str(IDLE_SECONDS), "RASA_API_TOKEN": TOKEN}
     running = Stack(rasa=True, env=env)

@@ -1,6 +1,6 @@
 """No full identifier in any log file or export of the running assistant (issue 11, item 8).
 
-The whole assistant runs (scripts/stack.py: backend simulator, action server, Rasa server,
+The whole assistant runs (tests/support/stack.py: backend simulator, action server, Rasa server,
 idle sweeper, agent desk with its worker), every process unbuffered so nothing waits in a
 buffer when the logs are read. Over REST, conversations carry a NIK, a NIP, a phone number,
 an account number, an SP2D number and an e-mail address through the paths that log: button
@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -28,11 +27,10 @@ from typing import Iterator
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
+from tests.support.handoff_play import desk_services, handoff_env, say, texts, wait_for
+from tests.support.stack import BIN, MODEL, Stack
 
-from handoff_play import desk_services, handoff_env, say, texts, wait_for  # noqa: E402
-from stack import BIN, MODEL, Stack  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.live
 

@@ -16,7 +16,6 @@ Needs the model trained with the guard in its pipeline (`make train` after confi
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,11 +25,8 @@ from typing import Iterator
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from fake_whatsapp import TOKEN, WHATSAPP_BLOCK, FakeGraph, deliver, whatsapp_env  # noqa: E402
-from stack import DEFAULT_CREDENTIALS, MODEL, Stack  # noqa: E402
+from tests.support.fake_whatsapp import TOKEN, WHATSAPP_BLOCK, FakeGraph, deliver, whatsapp_env
+from tests.support.stack import DEFAULT_CREDENTIALS, MODEL, Stack
 
 pytestmark = pytest.mark.live
 

@@ -25,7 +25,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from makerun import (
+
+from scripts.servers import listening_addresses
+from tests.support.makerun import (
     MODEL,
     READY,
     SERVICES,
@@ -35,8 +37,7 @@ from makerun import (
     proc_file,
     up_pids,
 )
-from makerun import make_run as start_make_run
-from servers import listening_addresses
+from tests.support.makerun import make_run as start_make_run
 
 pytestmark = pytest.mark.live
 

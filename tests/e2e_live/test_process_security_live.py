@@ -1,7 +1,7 @@
 """The process boundary of a running assistant: who may call the action server, and what a
 citizen hears while it is down.
 
-One stack (scripts/stack.py: backend simulator, action server, Rasa server, started exactly
+One stack (tests/support/stack.py: backend simulator, action server, Rasa server, started exactly
 as `make run` starts them) serves every test; each test leaves every process running.
 
 1. A forged call to the action server (a SAKTI reset for a citizen's WhatsApp number) is
@@ -16,19 +16,14 @@ as `make run` starts them) serves every test; each test leaves every process run
 
 from __future__ import annotations
 
-import sys
 import uuid
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from servers import listening_addresses  # noqa: E402
-from stack import MODEL, Stack  # noqa: E402
+from scripts.servers import listening_addresses
+from tests.support.stack import MODEL, Stack
 
 pytestmark = pytest.mark.live
 

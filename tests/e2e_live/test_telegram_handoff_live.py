@@ -1,7 +1,7 @@
 """The human handoff on Telegram end to end: updates into the whole assistant, the agent's
 reply out to a fake Bot API server.
 
-The whole assistant runs (scripts/stack.py with `desk=True`) with the Telegram channel in its
+The whole assistant runs (tests/support/stack.py with `desk=True`) with the Telegram channel in its
 credentials, as `make run` does when TELEGRAM_ACCESS_TOKEN is set, pointed at a fake Bot API
 (`TELEGRAM_API_URL`) that records every request. The agent's side is played through the
 helpdesk database (take, reply, resolve, as the desk's views do); the desk's worker delivers
@@ -12,22 +12,23 @@ for the citizen's chat id. Office hours are always open here.
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import parse_qsl
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from handoff_play import create_agent, csat_ratings, desk_services, handoff_env, wait_for  # noqa: E402
-from stack import DEFAULT_CREDENTIALS, MODEL, Stack  # noqa: E402
+from tests.support.handoff_play import (
+    create_agent,
+    csat_ratings,
+    desk_services,
+    handoff_env,
+    wait_for,
+)
+from tests.support.stack import DEFAULT_CREDENTIALS, MODEL, Stack
 
 pytestmark = pytest.mark.live
 

@@ -1,7 +1,7 @@
 """WhatsApp end to end: signed Meta deliveries into the whole assistant, answers out to a fake
 Graph API, and the idle sweeper pushing its message on WhatsApp.
 
-Starts the real stack (scripts/stack.py) with the WhatsApp channel in its credentials, as
+Starts the real stack (tests/support/stack.py) with the WhatsApp channel in its credentials, as
 `make run` does when WHATSAPP_ACCESS_TOKEN is set.
 """
 
@@ -17,17 +17,16 @@ from typing import Iterator
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from fake_whatsapp import (  # noqa: E402
+from tests.support.fake_whatsapp import (
     TOKEN,
     WHATSAPP_BLOCK,
     FakeGraph,
     deliver,
     whatsapp_env,
 )
-from stack import DEFAULT_CREDENTIALS, MODEL, Stack  # noqa: E402
+from tests.support.stack import DEFAULT_CREDENTIALS, MODEL, Stack
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.live
 

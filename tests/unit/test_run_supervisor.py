@@ -15,12 +15,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import rasa_server  # noqa: E402
-import run  # noqa: E402
-from run import Backoff, Service, Supervisor  # noqa: E402
+from scripts import rasa_server, run
+from scripts.run import Backoff, Service, Supervisor
 
 # --- the back-off ----------------------------------------------------------------------------
 

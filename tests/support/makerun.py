@@ -12,17 +12,15 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
+from scripts.servers import free_port
 
-from servers import free_port  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 MODEL = ROOT / "models" / "helpdesk.tar.gz"
 READY = "Press Ctrl-C to stop."

@@ -3,7 +3,7 @@ channel and HTTP API, the agent on the helpdesk database (as the desk's views do
 
 Used by tests/e2e_live/test_handoff_live.py, test_handoff_restart_live.py,
 test_telegram_handoff_live.py and the agent desk's and web chat's handoff browser tests, with a
-running `Stack` (scripts/stack.py).
+running `Stack` (tests/support/stack.py).
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import requests
 
 if TYPE_CHECKING:
-    from stack import Stack
-
     from helpdesk.services import Services
     from helpdesk.storage.accounts import DeskUserRecord
+    from tests.support.stack import Stack
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 #: Office hours open around the clock, so a test does not depend on the time it runs.
 ALWAYS_OPEN = ROOT / "tests" / "always_open_office_hours.yml"
 

@@ -23,10 +23,10 @@ import tempfile
 from pathlib import Path
 from typing import Mapping
 
-from run import Service, plan, spawn, wait_up
-from servers import free_port
+from scripts.run import Service, plan, spawn, wait_up
+from scripts.servers import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 MODEL = ROOT / "models" / "helpdesk.tar.gz"
 
