@@ -204,7 +204,7 @@ def _optional_groups() -> list[Callable[[argparse._SubParsersAction], None]]:
 
     groups = []
     for module_name, func_name in (
-        ("helpdesk.reports.report", "add_report_parser"),
+        ("helpdesk.reports.cli", "add_report_parser"),
         ("helpdesk.backends.cli", "add_backend_parser"),
         ("helpdesk.jobs.sweeper", "add_sweeper_parser"),
         ("helpdesk.desk.cli", "add_desk_parser"),

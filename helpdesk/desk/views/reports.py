@@ -2,15 +2,15 @@
 
 Both take the period as GET `dari` and `sampai` (YYYY-MM-DD, days in the helpdesk time zone,
 both inclusive); without them, or when they are not valid, the last 7 days up to today.
-The figures are those of `helpdesk.reports.report.collect_report` (see there what each one means).
+The figures are `helpdesk.reports.records.ReportFigures` (see
+`helpdesk.reports.figures.collect_figures` for what each one means); the CSV is
+`helpdesk.reports.csv_export`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
 import functools
-import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Mapping
@@ -22,7 +22,10 @@ from sanic.response import HTTPResponse
 
 from helpdesk.desk import charts
 from helpdesk.desk.auth import SUPERVISOR_ROLES, login_required, render
-from helpdesk.reports.report import CSAT_SCALE, collect_report, export_text, split_duration
+from helpdesk.reports.csv_export import STATUS_LABELS, csv_cell, figures_csv
+from helpdesk.reports.figures import collect_figures
+from helpdesk.reports.records import CSAT_SCALE, ReportFigures, as_figures
+from helpdesk.reports.text import split_duration
 
 bp = Blueprint("reports")
 
@@ -45,15 +48,6 @@ MSG_TOO_LONG = (
     f"Mohon maaf, rentang laporan paling panjang {MAX_RANGE_DAYS} hari. "
     "Laporan di bawah menampilkan 7 hari terakhir."
 )
-
-#: Handoff statuses as the desk names them.
-STATUS_LABELS = {
-    "waiting": "Menunggu di antrean",
-    "assigned": "Ditangani agen",
-    "resolved": "Selesai",
-    "cancelled": "Dibatalkan warga",
-    "expired": "Kedaluwarsa (jadi tiket)",
-}
 
 
 @dataclass(frozen=True)
@@ -158,12 +152,12 @@ def _today(tz: tzinfo) -> date:
     return datetime.now(tz).date()
 
 
-async def _load_report(request: Request, period: ReportRange) -> dict[str, Any]:
+async def _load_report(request: Request, period: ReportRange) -> ReportFigures:
     services = request.app.ctx.services
     tz = services.settings.tz
     since, until = period.bounds(tz)
     work = functools.partial(
-        collect_report,
+        collect_figures,
         services.session_factory,
         since=since,
         until=until,
@@ -173,68 +167,70 @@ async def _load_report(request: Request, period: ReportRange) -> dict[str, Any]:
     return await asyncio.get_running_loop().run_in_executor(None, work)
 
 
-def build_tiles(report: dict[str, Any]) -> list[dict[str, str]]:
+def build_tiles(report: ReportFigures | Mapping[str, Any]) -> list[dict[str, str]]:
     """The headline figures as labelled tiles: {"label", "value", "note"}."""
+    figures = as_figures(report)
     return [
         {
             "label": "Percakapan",
-            "value": str(report["conversations"]),
+            "value": str(figures.conversations),
             "note": "sesi percakapan yang dimulai",
         },
         {
             "label": "Tingkat penyelesaian oleh bot",
-            "value": format_percent_id(report["containment_rate"]),
+            "value": format_percent_id(figures.containment_rate),
             "note": "percakapan tanpa pengalihan ke agen",
         },
         {
             "label": "Pengalihan ke agen",
-            "value": str(report["handoffs"]),
-            "note": f"{report['conversations_with_handoff']} percakapan dialihkan",
+            "value": str(figures.handoffs),
+            "note": f"{figures.conversations_with_handoff} percakapan dialihkan",
         },
         {
             "label": "Waktu respons pertama",
-            "value": format_duration_id(report["first_response_avg_seconds"]),
+            "value": format_duration_id(figures.first_response_avg_seconds),
             "note": (
-                f"rata-rata; median {format_duration_id(report['first_response_median_seconds'])}"
-                f" ({report['first_response_count']} pengalihan)"
+                f"rata-rata; median {format_duration_id(figures.first_response_median_seconds)}"
+                f" ({figures.first_response_count} pengalihan)"
             ),
         },
         {
             "label": "Waktu penyelesaian",
-            "value": format_duration_id(report["resolution_avg_seconds"]),
+            "value": format_duration_id(figures.resolution_avg_seconds),
             "note": (
-                f"rata-rata; median {format_duration_id(report['resolution_median_seconds'])}"
-                f" ({report['resolution_count']} selesai)"
+                f"rata-rata; median {format_duration_id(figures.resolution_median_seconds)}"
+                f" ({figures.resolution_count} selesai)"
             ),
         },
         {
             "label": "Pertanyaan FAQ terjawab",
-            "value": str(report["faq_answered"]),
-            "note": f"{report['faq_unanswered']} tidak terjawab",
+            "value": str(figures.faq_answered),
+            "note": f"{figures.faq_unanswered} tidak terjawab",
         },
         {
             "label": "Tiket dibuat",
-            "value": str(report["tickets_created"]),
+            "value": str(figures.tickets_created),
             "note": "tiket baru pada periode ini",
         },
         {
             "label": "Kepuasan jawaban FAQ",
-            "value": format_decimal_id(report["csat_average"]),
-            "note": f"skala 1-5, dari {report['csat_count']} penilaian",
+            "value": format_decimal_id(figures.csat_average),
+            "note": f"skala 1-5, dari {figures.csat_count} penilaian",
         },
         {
             "label": "Kepuasan layanan agen",
-            "value": format_decimal_id(report["agent_csat_average"]),
-            "note": f"skala 1-5, dari {report['agent_csat_count']} penilaian",
+            "value": format_decimal_id(figures.agent_csat_average),
+            "note": f"skala 1-5, dari {figures.agent_csat_count} penilaian",
         },
     ]
 
 
-def build_charts(report: dict[str, Any]) -> dict[str, Markup]:
+def build_charts(report: ReportFigures | Mapping[str, Any]) -> dict[str, Markup]:
     """The report's charts as inline SVG, safe to put in a template."""
-    daily = report["daily"]
-    days = [_day_label(d["date"]) for d in daily]
-    distribution = report["csat_distribution"]
+    figures = as_figures(report)
+    daily = figures.daily
+    days = [_day_label(d.date) for d in daily]
+    distribution = figures.csat_distribution
 
     def csat(kind: str, color: str, title: str) -> str:
         rows = [(f"Nilai {r}", float(distribution[kind][str(r)])) for r in reversed(CSAT_SCALE)]
@@ -242,13 +238,13 @@ def build_charts(report: dict[str, Any]) -> dict[str, Markup]:
 
     built = {
         "containment": charts.donut_chart(
-            report["containment_rate"],
+            figures.containment_rate,
             title="Tingkat penyelesaian oleh bot",
             caption="tanpa pengalihan ke agen",
         ),
         "status": charts.bar_chart(
             [
-                (label, float(report["handoff_status"].get(status, 0)))
+                (label, float(figures.handoff_status.get(status, 0)))
                 for status, label in STATUS_LABELS.items()
             ],
             title="Pengalihan ke agen menurut status",
@@ -257,22 +253,22 @@ def build_charts(report: dict[str, Any]) -> dict[str, Markup]:
         "csat_faq": csat("faq", charts.BLUE, "Sebaran nilai kepuasan jawaban FAQ"),
         "csat_agent": csat("agent", charts.GREEN, "Sebaran nilai kepuasan layanan agen"),
         "agents": charts.bar_chart(
-            [(str(a["name"]), float(a["assigned"])) for a in report["agents"]],
+            [(a.name, float(a.assigned)) for a in figures.agents],
             title="Percakapan yang ditangani per agen",
         ),
         "daily_conversations": charts.column_chart(
             days,
             [
-                charts.Series("Percakapan", [d["conversations"] for d in daily], charts.BLUE),
-                charts.Series("Pengalihan", [d["handoffs"] for d in daily], charts.ORANGE),
+                charts.Series("Percakapan", [d.conversations for d in daily], charts.BLUE),
+                charts.Series("Pengalihan", [d.handoffs for d in daily], charts.ORANGE),
             ],
             title="Percakapan dan pengalihan per hari",
         ),
         "daily_faq": charts.column_chart(
             days,
             [
-                charts.Series("Terjawab", [d["faq_answered"] for d in daily], charts.GREEN),
-                charts.Series("Tidak terjawab", [d["faq_unanswered"] for d in daily], "#b91c1c"),
+                charts.Series("Terjawab", [d.faq_answered for d in daily], charts.GREEN),
+                charts.Series("Tidak terjawab", [d.faq_unanswered for d in daily], "#b91c1c"),
             ],
             title="Pertanyaan FAQ terjawab dan tidak terjawab per hari",
         ),
@@ -306,141 +302,14 @@ async def reports_page(request: Request) -> HTTPResponse:
 
 # -- CSV ------------------------------------------------------------------------------------
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A CSV cell (`helpdesk.reports.csv_export.csv_cell`), under the name the desk's tests use.
+_cell = csv_cell
 
 
-def _cell(value: Any) -> Any:
-    """A CSV cell: text without control characters (`helpdesk.reports.report.export_text`: a NUL in
-    a citizen's question made the export fail), quoted with "'" when a spreadsheet would run
-    it as a formula."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        value = export_text(value)
-        if value.startswith(_FORMULA_START):
-            return "'" + value
-    return value
-
-
-def _seconds(value: float | None) -> Any:
-    return "" if value is None else int(round(value))
-
-
-def report_csv(report: dict[str, Any], period: ReportRange) -> str:
-    """The report as CSV text in sections (the BOM is added by the caller).
-
-    Layout: a title row and a period row, then sections separated by an empty row, each
-    made of a section-name row, a header row and data rows: "Ringkasan" (one row per
-    figure: Metrik, Nilai, Satuan), "Status pengalihan", "Sebaran nilai kepuasan" (Nilai,
-    FAQ, Agen), "Per agen", "Per hari" and "Pertanyaan tidak terjawab teratas". Numbers are
-    plain (times in whole seconds, rates in percent, decimal point "."), empty when there
-    is no data.
-    """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    rate = report["containment_rate"]
-    writer.writerow(["Laporan helpdesk"])
-    writer.writerow(["Periode", period.first.isoformat(), period.last.isoformat()])
-    writer.writerow(["Zona waktu", report.get("timezone") or ""])
-
-    writer.writerow([])
-    writer.writerow(["Ringkasan"])
-    writer.writerow(["Metrik", "Nilai", "Satuan"])
-    summary = [
-        ("Percakapan", report["conversations"], "percakapan"),
-        (
-            "Percakapan dengan pengalihan ke agen",
-            report["conversations_with_handoff"],
-            "percakapan",
-        ),
-        (
-            "Tingkat penyelesaian oleh bot",
-            "" if rate is None else round(rate * 100, 1),
-            "persen",
-        ),
-        ("Pertanyaan FAQ terjawab", report["faq_answered"], "pertanyaan"),
-        ("Pertanyaan FAQ tidak terjawab", report["faq_unanswered"], "pertanyaan"),
-        ("Tiket dibuat", report["tickets_created"], "tiket"),
-        ("Pengalihan ke agen", report["handoffs"], "pengalihan"),
-        (
-            "Waktu respons pertama, rata-rata",
-            _seconds(report["first_response_avg_seconds"]),
-            "detik",
-        ),
-        (
-            "Waktu respons pertama, median",
-            _seconds(report["first_response_median_seconds"]),
-            "detik",
-        ),
-        ("Waktu penyelesaian, rata-rata", _seconds(report["resolution_avg_seconds"]), "detik"),
-        ("Waktu penyelesaian, median", _seconds(report["resolution_median_seconds"]), "detik"),
-        ("Penilaian jawaban FAQ", report["csat_count"], "penilaian"),
-        ("Rata-rata kepuasan jawaban FAQ", _cell(report["csat_average"]), "skala 1-5"),
-        ("Penilaian layanan agen", report["agent_csat_count"], "penilaian"),
-        ("Rata-rata kepuasan layanan agen", _cell(report["agent_csat_average"]), "skala 1-5"),
-    ]
-    writer.writerows(summary)
-
-    writer.writerow([])
-    writer.writerow(["Status pengalihan"])
-    writer.writerow(["Status", "Jumlah"])
-    for status, label in STATUS_LABELS.items():
-        writer.writerow([label, report["handoff_status"].get(status, 0)])
-
-    writer.writerow([])
-    writer.writerow(["Sebaran nilai kepuasan"])
-    writer.writerow(["Nilai", "FAQ", "Agen"])
-    distribution = report["csat_distribution"]
-    for rating in CSAT_SCALE:
-        key = str(rating)
-        writer.writerow([rating, distribution["faq"][key], distribution["agent"][key]])
-
-    writer.writerow([])
-    writer.writerow(["Per agen"])
-    writer.writerow(
-        [
-            "Agen",
-            "Ditangani",
-            "Diselesaikan",
-            "Rata-rata respons pertama (detik)",
-            "Rata-rata penyelesaian (detik)",
-            "Jumlah penilaian",
-            "Rata-rata penilaian",
-        ]
-    )
-    for agent in report["agents"]:
-        writer.writerow(
-            [
-                _cell(agent["name"]),
-                agent["assigned"],
-                agent["resolved"],
-                _seconds(agent["first_response_avg_seconds"]),
-                _seconds(agent["resolution_avg_seconds"]),
-                agent["csat_count"],
-                _cell(agent["csat_average"]),
-            ]
-        )
-
-    writer.writerow([])
-    writer.writerow(["Per hari"])
-    writer.writerow(["Tanggal", "Percakapan", "Pengalihan", "FAQ terjawab", "FAQ tidak terjawab"])
-    for day in report["daily"]:
-        writer.writerow(
-            [
-                day["date"],
-                day["conversations"],
-                day["handoffs"],
-                day["faq_answered"],
-                day["faq_unanswered"],
-            ]
-        )
-
-    writer.writerow([])
-    writer.writerow(["Pertanyaan tidak terjawab teratas"])
-    writer.writerow(["Pertanyaan", "Jumlah"])
-    for item in report["top_unanswered"]:
-        writer.writerow([_cell(item["question"]), item["count"]])
-    return out.getvalue()
+def report_csv(report: ReportFigures | Mapping[str, Any], period: ReportRange) -> str:
+    """The report as CSV text in sections (`helpdesk.reports.csv_export.figures_csv`) for the
+    period's days; the BOM is added by the caller."""
+    return figures_csv(as_figures(report), period.first, period.last)
 
 
 @bp.get("/reports.csv", name="reports_csv")

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from helpdesk.backends.fixtures import Fixtures, parse_fixtures
-from helpdesk.backends.simulator import BackendSimulator
+from helpdesk.backends.simulator_logic import BackendSimulator
 
 BUDI_NIK = "3201234567890001"
 BUDI_NIP = "198501012010011001"

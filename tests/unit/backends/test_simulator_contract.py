@@ -21,15 +21,10 @@ import requests
 import schemathesis
 import yaml
 
-from helpdesk.backends import simulator as simulator_module
+from helpdesk.backends import simulator_logic as simulator_module
 from helpdesk.backends.fixtures import DEFAULT_FIXTURES_PATH, Fixtures, load_fixtures
-from helpdesk.backends.simulator import (
-    ERROR_CODES,
-    REQUEST_RULES,
-    SimulatorServer,
-    error_reply,
-    make_server,
-)
+from helpdesk.backends.simulator import SimulatorServer, make_server
+from helpdesk.backends.simulator_protocol import ERROR_CODES, REQUEST_RULES, error_reply
 
 SPEC_PATH = Path(__file__).resolve().parents[3] / "docs" / "backend-api.yaml"
 API_KEY = "contract-test-key"

@@ -8,13 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from helpdesk.reports.report import (
-    MAX_DAILY_DAYS,
-    collect_report,
-    day_buckets,
-    format_duration,
-    format_report,
-)
+from helpdesk.reports.figures import MAX_DAILY_DAYS, collect_report, day_buckets
+from helpdesk.reports.text import format_duration, format_report
 from helpdesk.storage.db import session_scope
 from helpdesk.storage.models import (
     Conversation,
