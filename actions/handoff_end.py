@@ -23,6 +23,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
 from actions.base import ServicesMixin
+from helpdesk.storage.enums import CsatKind, HandoffStatus
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 #: `actions.forms.validate_csat_form.ActionAskCsatRating`).
 UTTER_ASK_AGENT_RATING = "utter_ask_agent_rating"
 #: Rating kind of a human agent's conversation.
-AGENT_KIND = "agent"
+AGENT_KIND = CsatKind.AGENT.value
 
 
 class ActionHandoffEnd(ServicesMixin, Action):
@@ -62,7 +63,7 @@ class ActionHandoffEnd(ServicesMixin, Action):
             SlotSet(slots.HANDOFF_ROUTE, None),
             SlotSet(slots.HANDOFF_WAITING, None),
         ]
-        if handoff.status == "resolved":
+        if handoff.status == HandoffStatus.RESOLVED:
             dispatcher.utter_message(response="utter_handoff_resolved")
             dispatcher.utter_message(response=UTTER_ASK_AGENT_RATING)
             events.extend(
@@ -75,7 +76,7 @@ class ActionHandoffEnd(ServicesMixin, Action):
                     SlotSet(slots.REQUESTED_SLOT, slots.CSAT_RATING),
                 ]
             )
-        elif handoff.status == "cancelled":
+        elif handoff.status == HandoffStatus.CANCELLED:
             dispatcher.utter_message(response="utter_handoff_cancelled")
         elif handoff.ticket_id:
             dispatcher.utter_message(

@@ -12,11 +12,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import slots
 from actions.base import UTTER_TECHNICAL_PROBLEM, ServicesMixin
 from actions.forms.validate_csat_form import RATING_LABELS, parse_rating
+from helpdesk.storage.enums import CsatKind
 
 logger = logging.getLogger(__name__)
 
 #: The kinds of rating the csat form collects (slot csat_kind; empty means "faq").
-KINDS = ("faq", "agent")
+KINDS = tuple(kind.value for kind in CsatKind)
 
 
 def _handoff_id(value: Any) -> int | None:
@@ -37,15 +38,15 @@ class ActionSaveCsat(ServicesMixin, Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        kind = tracker.get_slot(slots.CSAT_KIND) or "faq"
+        kind = tracker.get_slot(slots.CSAT_KIND) or CsatKind.FAQ
         if kind not in KINDS:
             logger.error("unknown csat_kind %r; saved as an FAQ rating", kind)
-            kind = "faq"
+            kind = CsatKind.FAQ
         events: list[EventType] = [
             SlotSet(slots.CSAT_RATING, None),
             SlotSet(slots.AWAITING_FEEDBACK, False),
         ]
-        if kind == "agent":
+        if kind == CsatKind.AGENT:
             events.extend([SlotSet(slots.CSAT_KIND, None), SlotSet(slots.HANDOFF_ID, None)])
         rating = parse_rating(tracker.get_slot(slots.CSAT_RATING))
         if rating is None:
@@ -53,18 +54,18 @@ class ActionSaveCsat(ServicesMixin, Action):
             dispatcher.utter_message(response=UTTER_TECHNICAL_PROBLEM)
             return events
         try:
-            if kind == "agent":
+            if kind == CsatKind.AGENT:
                 self.services.csat.add(
                     tracker.sender_id,
                     rating,
-                    kind="agent",
+                    kind=CsatKind.AGENT,
                     handoff_id=_handoff_id(tracker.get_slot(slots.HANDOFF_ID)),
                 )
             else:
                 self.services.csat.add(
                     tracker.sender_id,
                     rating,
-                    kind="faq",
+                    kind=CsatKind.FAQ,
                     question=tracker.get_slot(slots.LAST_QUESTION),
                     faq_id=tracker.get_slot(slots.FAQ_ID),
                 )
@@ -73,7 +74,7 @@ class ActionSaveCsat(ServicesMixin, Action):
             dispatcher.utter_message(response=UTTER_TECHNICAL_PROBLEM)
             return events
         dispatcher.utter_message(
-            response="utter_csat_thanks_agent" if kind == "agent" else "utter_csat_thanks",
+            response="utter_csat_thanks_agent" if kind == CsatKind.AGENT else "utter_csat_thanks",
             rating_label=f"{rating} - {RATING_LABELS[rating]}",
         )
         return events

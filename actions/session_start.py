@@ -27,6 +27,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import slots
 from actions.base import ServicesMixin, channel_of
 from helpdesk.conversation.greeting import display_name, greeting_for
+from helpdesk.storage.enums import HandoffStatus
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class ActionSessionStart(ServicesMixin, Action):
             # Rasa started a new session (e.g. after an hour of silence) while the handoff is
             # open: SessionStarted un-pauses the tracker, so pause it again; no greeting. A
             # citizen still waiting can leave the queue with "batal" (action_leave_queue).
-            if handoff.status == "waiting":
+            if handoff.status == HandoffStatus.WAITING:
                 events.append(SlotSet(slots.HANDOFF_WAITING, True))
             return [*events, ConversationPaused(), ActionExecuted("action_listen")]
 

@@ -63,6 +63,20 @@ def inbound_repository(injected: "InboundMessageRepository" | None) -> "InboundM
     return get_services().inbound_messages
 
 
+class ServicesPayloadStore:
+    """The helpdesk database's long button payloads (`PayloadStore`), resolved on first use."""
+
+    def save(self, short_id: str, payload: str) -> bool:
+        from helpdesk.services import get_services
+
+        return get_services().button_payloads.save(short_id, payload)
+
+    def get(self, short_id: str) -> str | None:
+        from helpdesk.services import get_services
+
+        return get_services().button_payloads.get(short_id)
+
+
 @dataclass(frozen=True)
 class Inbound:
     """One delivered message, ready to be handed to Rasa.

@@ -1,4 +1,4 @@
-"""The service container that actions and connectors use.
+"""The service container that actions, connectors and the agent desk use.
 
 Heavy objects (FAQ retriever, database engine, SMTP notifier, backend HTTP clients) are built
 lazily, once per process, on first use - never at import time. Tests build a `Services` with
@@ -21,12 +21,20 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.backends.sakti import SaktiClient
     from helpdesk.backends.sp2d import Sp2dClient
     from helpdesk.conversation.menu import Menu
-    from helpdesk.handoff.desk_settings import OfficeHoursProvider
+    from helpdesk.handoff.desk_settings import OfficeHoursProvider, OfficeHoursSettings
     from helpdesk.handoff.office_hours import OfficeHours
     from helpdesk.handoff.service import HandoffService
     from helpdesk.knowledge.retriever import Retriever
     from helpdesk.ratelimit import LookupLimits, RateLimiter
-    from helpdesk.storage.handoffs import HandoffMessageRepository, HandoffRepository
+    from helpdesk.storage.button_payloads import ButtonPayloadRepository
+    from helpdesk.storage.canned_responses import CannedResponseRepository
+    from helpdesk.storage.contacts import ContactRepository
+    from helpdesk.storage.desk_queries import DeskQueries
+    from helpdesk.storage.desk_sessions import TrustedDeviceRepository
+    from helpdesk.storage.desk_users import DeskUserRepository
+    from helpdesk.storage.divisions import DivisionRepository
+    from helpdesk.storage.handoff_messages import HandoffMessageRepository
+    from helpdesk.storage.handoffs import HandoffRepository
     from helpdesk.storage.repositories import (
         ConversationRepository,
         CsatRepository,
@@ -117,6 +125,13 @@ class Services:
         return ConversationRepository(self.session_factory)
 
     @property
+    def button_payloads(self) -> "ButtonPayloadRepository":
+        """Long button payloads behind the short ids the channels send."""
+        from helpdesk.storage.button_payloads import ButtonPayloadRepository
+
+        return ButtonPayloadRepository(self.session_factory)
+
+    @property
     def inbound_messages(self) -> "InboundMessageRepository":
         """Inbound channel messages (webhook de-duplication and crash recovery)."""
         from helpdesk.storage.repositories import InboundMessageRepository
@@ -146,7 +161,6 @@ class Services:
         """Ticket creation and status, with e-mail notification when SMTP is configured."""
         with self._lock:
             if self._tickets is None:
-                from helpdesk.storage.accounts import DivisionRepository
                 from helpdesk.tickets.notify import EmailNotifier
                 from helpdesk.tickets.service import TicketService
 
@@ -155,7 +169,7 @@ class Services:
                     self.ticket_repository,
                     notifier=notifier,
                     tz=self.settings.tz,
-                    division_for_category=DivisionRepository(self.session_factory).id_for_category,
+                    division_for_category=self.divisions.id_for_category,
                 )
             return self._tickets
 
@@ -186,6 +200,14 @@ class Services:
         return provider.get()
 
     @property
+    def office_hours_settings(self) -> "OfficeHoursSettings":
+        """The office hours as admins edit them in the agent desk (text, hours in force,
+        save, back to the file)."""
+        from helpdesk.handoff.desk_settings import OfficeHoursSettings
+
+        return OfficeHoursSettings(self.settings, self.session_factory)
+
+    @property
     def handoffs(self) -> "HandoffRepository":
         """The queue of conversations handed to human agents."""
         from helpdesk.storage.handoffs import HandoffRepository
@@ -195,7 +217,7 @@ class Services:
     @property
     def handoff_messages(self) -> "HandoffMessageRepository":
         """Agents' replies on their way to the citizens (the outbox)."""
-        from helpdesk.storage.handoffs import HandoffMessageRepository
+        from helpdesk.storage.handoff_messages import HandoffMessageRepository
 
         return HandoffMessageRepository(self.session_factory)
 
@@ -203,7 +225,6 @@ class Services:
     def handoff(self) -> "HandoffService":
         """The human handoff: office hours, the agents' queue, offline requests as tickets."""
         from helpdesk.handoff.service import HandoffService
-        from helpdesk.storage.accounts import DivisionRepository
 
         return HandoffService(
             self.office_hours,
@@ -211,8 +232,52 @@ class Services:
             self.handoffs,
             self.handoff_messages,
             timeout_minutes=self.settings.handoff_timeout_minutes,
-            division_for_category=DivisionRepository(self.session_factory).id_for_category,
+            division_for_category=self.divisions.id_for_category,
         )
+
+    # --- the agent desk ------------------------------------------------------------------
+
+    @property
+    def desk_users(self) -> "DeskUserRepository":
+        """The agent desk's users: agents, supervisors and admins."""
+        from helpdesk.storage.desk_users import DeskUserRepository
+
+        return DeskUserRepository(self.session_factory)
+
+    @property
+    def trusted_devices(self) -> "TrustedDeviceRepository":
+        """Browsers that logged in to the desk before (the login throttle's device cookie)."""
+        from helpdesk.storage.desk_sessions import TrustedDeviceRepository
+
+        return TrustedDeviceRepository(self.session_factory)
+
+    @property
+    def divisions(self) -> "DivisionRepository":
+        """Teams of agents and the FAQ categories each serves (routes handoffs and tickets)."""
+        from helpdesk.storage.divisions import DivisionRepository
+
+        return DivisionRepository(self.session_factory)
+
+    @property
+    def canned_responses(self) -> "CannedResponseRepository":
+        """Agents' reply templates."""
+        from helpdesk.storage.canned_responses import CannedResponseRepository
+
+        return CannedResponseRepository(self.session_factory)
+
+    @property
+    def contacts(self) -> "ContactRepository":
+        """What agents know about each citizen: notes and tags, kept across handoffs."""
+        from helpdesk.storage.contacts import ContactRepository
+
+        return ContactRepository(self.session_factory)
+
+    @property
+    def desk_queries(self) -> "DeskQueries":
+        """The desk's read-only lists: tickets by filter, a citizen's questions and handoffs."""
+        from helpdesk.storage.desk_queries import DeskQueries
+
+        return DeskQueries(self.session_factory)
 
     @property
     def backend_http(self) -> "BackendHttp":

@@ -98,6 +98,10 @@ class Settings:
     handoff_timeout_minutes: float = 15.0
     desk_host: str = "127.0.0.1"
     desk_port: int = 5060
+    desk_secure_cookies: bool = False
+    whatsapp_access_token: str = ""
+    whatsapp_phone_number_id: str = ""
+    whatsapp_api_url: str = ""
 
     def __post_init__(self) -> None:
         """Refuse settings that would let an unauthenticated caller claim a phone number.
@@ -195,6 +199,10 @@ class Settings:
             handoff_timeout_minutes=float(get("HELPDESK_HANDOFF_TIMEOUT_MINUTES", "15")),
             desk_host=get("HELPDESK_DESK_HOST", "127.0.0.1"),
             desk_port=int(get("HELPDESK_DESK_PORT", "5060")),
+            desk_secure_cookies=_to_bool(get("HELPDESK_DESK_SECURE_COOKIES", "false")),
+            whatsapp_access_token=get("WHATSAPP_ACCESS_TOKEN").strip(),
+            whatsapp_phone_number_id=get("WHATSAPP_PHONE_NUMBER_ID").strip(),
+            whatsapp_api_url=get("WHATSAPP_API_URL").strip(),
             sakti_trusted_channels=tuple(
                 name.strip().lower()
                 for name in get("HELPDESK_SAKTI_CHANNELS", "whatsapp").split(",")

@@ -11,6 +11,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
+from helpdesk.storage.enums import CsatKind
 
 #: Label of each rating, as on the buttons.
 RATING_LABELS = {
@@ -108,7 +109,7 @@ class ActionAskCsatRating(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        if tracker.get_slot(slots.CSAT_KIND) == "agent":
+        if tracker.get_slot(slots.CSAT_KIND) == CsatKind.AGENT:
             dispatcher.utter_message(response="utter_ask_agent_rating")
         else:
             dispatcher.utter_message(response="utter_ask_csat_rating")

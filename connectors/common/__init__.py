@@ -58,6 +58,7 @@ from connectors.common.payloads import (
 from connectors.common.text import (
     ELLIPSIS,
     SEPARATORS,
+    PayloadStore,
     ShortIds,
     choices,
     failure_trace,
@@ -69,6 +70,7 @@ from connectors.common.text import (
 )
 
 __all__ = [
+    "PayloadStore",
     "KeyedLocks",
     "ConversationGuard",
     "ELLIPSIS",

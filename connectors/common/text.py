@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 import traceback
@@ -10,7 +11,9 @@ from typing import (
     Any,
     Callable,
     Mapping,
+    Protocol,
     Sequence,
+    TypeVar,
 )
 
 #: What ends a shortened text.
@@ -42,15 +45,29 @@ def failure_trace(error: BaseException) -> str:
     return f"{name} (message withheld)\n{frames}" if frames else name
 
 
+T = TypeVar("T")
+
+
+class PayloadStore(Protocol):
+    """Where `ShortIds` keeps long payloads for every process (the helpdesk database)."""
+
+    def save(self, short_id: str, payload: str) -> Any: ...
+
+    def get(self, short_id: str) -> str | None: ...
+
+
 class ShortIds:
     """Maps button payloads to ids a channel can carry, and back (thread-safe).
 
     A payload that `fits` is its own id, so a tap comes back as exactly the payload the
     assistant offered ("/affirm", `/menu_select{"number":"7"}`). A longer one (e.g. an FAQ
     question), or one that starts with `prefix`, gets `prefix` and the first `digest_chars` hex
-    digits of its SHA-256 as its id, remembered here (in this process, the most recent
-    `max_entries`). An id with the prefix that this process does not know (any more) gives
-    None, and the caller falls back to the tapped button's title.
+    digits of its SHA-256 as its id. The id is remembered here (the most recent `max_entries`)
+    and, once a `PayloadStore` is attached, in the store every process reads (the helpdesk
+    database), so a tap is understood by whichever process receives it, also after a restart.
+    An id with the prefix that neither knows gives None, and the caller falls back to the
+    tapped button's title. With a store the methods do database work: call them off the event
+    loop (`asyncio.to_thread`).
     """
 
     def __init__(
@@ -60,6 +77,7 @@ class ShortIds:
         digest_chars: int = 64,
         *,
         max_entries: int = 10_000,
+        store: PayloadStore | None = None,
     ) -> None:
         """Create an empty mapping.
 
@@ -67,7 +85,8 @@ class ShortIds:
             prefix: What starts every hash id ("wa-payload:", "tg:").
             fits: Whether a payload can be sent as it is (the channel's limit).
             digest_chars: How many hex digits of the SHA-256 a hash id has (1 to 64).
-            max_entries: How many hash ids are remembered.
+            max_entries: How many hash ids are remembered in this process.
+            store: Where hash ids are kept for every process (see `attach`).
 
         Raises:
             ValueError: For an empty prefix, `digest_chars` out of range, a hash id that
@@ -87,28 +106,68 @@ class ShortIds:
         self._max_entries = max_entries
         self._payloads: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
+        self.store: PayloadStore | None = store
+        self._unsaved: set[str] = set()
+        #: How many store calls failed (the mapping then works in this process only).
+        self.store_failures = 0
+
+    def attach(self, store: PayloadStore) -> None:
+        """Use `store` too (the first store attached stays; later calls change nothing)."""
+        with self._lock:
+            if self.store is None:
+                self.store = store
+
+    async def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """`fn(*args, **kwargs)` (a parser or renderer using this mapping), run off the event
+        loop when a store is attached (its lookups are database work)."""
+        if self.store is None:
+            return fn(*args, **kwargs)
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def _remember(self, short_id: str, payload: str) -> bool:
+        """Keep the pair in memory; True when it was not there."""
+        with self._lock:
+            new = short_id not in self._payloads
+            self._payloads[short_id] = payload
+            self._payloads.move_to_end(short_id)
+            while len(self._payloads) > self._max_entries:
+                self._payloads.popitem(last=False)
+        return new
 
     def to_id(self, payload: str) -> str:
-        """The id to send for `payload` (non-empty)."""
+        """The id to send for `payload` (non-empty); a hash id is stored before it is sent."""
         if not payload:
             raise ValueError("payload must not be empty")
         if self._fits(payload) and not payload.startswith(self.prefix):
             return payload
         digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
         short_id = self.prefix + digest[: self._digest_chars]
-        with self._lock:
-            self._payloads[short_id] = payload
-            self._payloads.move_to_end(short_id)
-            while len(self._payloads) > self._max_entries:
-                self._payloads.popitem(last=False)
+        new = self._remember(short_id, payload)
+        if self.store is not None and (new or short_id in self._unsaved):
+            try:
+                self.store.save(short_id, payload)
+                self._unsaved.discard(short_id)
+            except Exception:  # the database: a tap works in this process only, until a retry
+                self.store_failures += 1
+                self._unsaved.add(short_id)
         return short_id
 
     def to_payload(self, short_id: str) -> str | None:
-        """The payload an id stands for; None for a hash id not known here."""
+        """The payload an id stands for; None for a hash id known neither here nor stored."""
         if not short_id.startswith(self.prefix):
             return short_id
         with self._lock:
-            return self._payloads.get(short_id)
+            payload = self._payloads.get(short_id)
+        if payload is not None or self.store is None:
+            return payload
+        try:
+            payload = self.store.get(short_id)
+        except Exception:
+            self.store_failures += 1
+            return None
+        if payload is not None:
+            self._remember(short_id, payload)
+        return payload
 
 
 def _fitting_prefix(text: str, limit: int, measure: Callable[[str], int]) -> int:

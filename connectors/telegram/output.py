@@ -222,8 +222,8 @@ class TelegramOutput(RasaTelegramOutput):
         **kwargs: Any,
     ) -> None:
         """Send a text with buttons as a keyboard (see `keyboard_markup` for `button_type`)."""
-        messages = button_messages(
-            text or "", buttons, button_type, callback_data=self.callback_data
+        messages = await self.callback_data.call(
+            button_messages, text or "", buttons, button_type, callback_data=self.callback_data
         )
         for part, markup in messages:
             call = self.send_message(recipient_id, part, reply_markup=markup)

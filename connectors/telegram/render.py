@@ -9,6 +9,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from connectors.common import (
+    PayloadStore,
     ShortIds,
     choices,
 )
@@ -54,15 +55,17 @@ class CallbackData(ShortIds):
 
     A payload that fits is its own callback data, so a tap comes back as exactly the payload
     the assistant offered (`/menu_select{"number":"7"}`). A longer one (e.g. an FAQ question)
-    gets "tg:" and 40 hex digits of its SHA-256, remembered in this process; a tap on such an
-    id this process does not know gives None, and the parser falls back to the tapped
-    button's title (see `ShortIds`).
+    gets "tg:" and 40 hex digits of its SHA-256, remembered in this process and, with a store,
+    in the helpdesk database; a tap on such an id neither knows gives None, and the parser falls
+    back to the tapped button's title (see `ShortIds`).
     """
 
     PREFIX = "tg:"
 
-    def __init__(self, max_entries: int = 10_000) -> None:
-        super().__init__(self.PREFIX, fits_callback_data, digest_chars=40, max_entries=max_entries)
+    def __init__(self, max_entries: int = 10_000, *, store: PayloadStore | None = None) -> None:
+        super().__init__(
+            self.PREFIX, fits_callback_data, digest_chars=40, max_entries=max_entries, store=store
+        )
 
     def to_data(self, payload: str) -> str:
         """The callback data to send for `payload` (non-empty): `to_id`."""

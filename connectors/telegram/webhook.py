@@ -17,6 +17,7 @@ from sanic.response import HTTPResponse
 
 from connectors.common import (
     OnNewMessage,
+    PayloadStore,
     add_health_route,
     base_url,
     clean_credential,
@@ -26,7 +27,7 @@ from connectors.common import (
     read_body,
     read_credentials,
 )
-from connectors.inbox import Inbound, Inbox, InboxPolicy
+from connectors.inbox import Inbound, Inbox, InboxPolicy, ServicesPayloadStore
 from connectors.telegram.output import (
     DEFAULT_API_URL,
     TelegramConfigError,
@@ -34,6 +35,7 @@ from connectors.telegram.output import (
     missing_credentials_message,
 )
 from connectors.telegram.payloads import CHANNEL_NAME, TelegramMessage, parse_update
+from connectors.telegram.render import CallbackData
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.storage.repositories import InboundMessageRepository
@@ -122,6 +124,7 @@ class TelegramInput(RasaTelegramInput):
         api_url: str = DEFAULT_API_URL,
         output: TelegramOutput | None = None,
         repository: "InboundMessageRepository" | None = None,
+        payload_store: PayloadStore | None = None,
         reclaim_after: timedelta = RECLAIM_AFTER,
         register_at_start: bool = True,
         api_token: str | None = None,
@@ -137,6 +140,8 @@ class TelegramInput(RasaTelegramInput):
             api_url: The Bot API server base URL.
             output: The output channel of the answers (default: one from these credentials).
             repository: Where update ids are claimed (default: the helpdesk services' one).
+            payload_store: Where long button payloads are kept for every process (default:
+                the helpdesk database when the channel makes its own output channel).
             reclaim_after: How long ago an unfinished update must have been claimed to be
                 handled again (at start, or when Telegram delivers it again).
             register_at_start: Register the webhook once the server has started.
@@ -172,7 +177,13 @@ class TelegramInput(RasaTelegramInput):
         self.bot_name: str = self.verify
         self.secret_token = secret or None
         self.api_url = base_url(api_url, DEFAULT_API_URL)
-        self.output = output or TelegramOutput(self.access_token, self.api_url)
+        self.output = output or TelegramOutput(
+            self.access_token,
+            self.api_url,
+            callback_data=CallbackData(store=payload_store or ServicesPayloadStore()),
+        )
+        if payload_store is not None:
+            self.output.callback_data.attach(payload_store)
         self.reclaim_after = reclaim_after
         self.register_at_start = register_at_start
         self._api_token = api_token
@@ -305,8 +316,9 @@ class TelegramInput(RasaTelegramInput):
             The HTTP status for Telegram (200: accepted, a duplicate or ignored; 503: the
             database could not record it, try again later) and a status word.
         """
-        parsed = parse_update(
-            payload, bot_name=self.bot_name, callback_data=self.output.callback_data
+        callback_data = self.output.callback_data
+        parsed = await callback_data.call(
+            parse_update, payload, bot_name=self.bot_name, callback_data=callback_data
         )
         message = parsed.message
         if message is None:

@@ -7,8 +7,8 @@ import contextlib
 import functools
 import json
 import logging
-import os
 from typing import (
+    TYPE_CHECKING,
     Any,
     Iterable,
     Mapping,
@@ -33,6 +33,9 @@ from connectors.whatsapp.render import (
     image_body,
     text_bodies,
 )
+
+if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
+    from helpdesk.settings import Settings
 
 logger = logging.getLogger("connectors.whatsapp")
 
@@ -131,27 +134,34 @@ class WhatsAppOutput(OutputChannel):
         self._session_loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> "WhatsAppOutput":
-        """The output channel configured by WHATSAPP_ACCESS_TOKEN, WHATSAPP_PHONE_NUMBER_ID and
-        (optional) WHATSAPP_API_URL.
+    def from_settings(cls, settings: "Settings", **kwargs: Any) -> "WhatsAppOutput":
+        """The output channel configured by the helpdesk settings: WHATSAPP_ACCESS_TOKEN,
+        WHATSAPP_PHONE_NUMBER_ID and (optional) WHATSAPP_API_URL.
 
         Args:
-            environ: The environment (default `os.environ`).
+            settings: The helpdesk settings (`helpdesk.settings.get_settings()`).
             **kwargs: Passed on to the constructor (timeout, attempts, raise_on_failure, ...).
 
         Raises:
             WhatsAppConfigError: Naming the variables that are missing or empty.
         """
-        env = os.environ if environ is None else environ
-        token = clean_credential(env.get("WHATSAPP_ACCESS_TOKEN"))
-        number = clean_credential(env.get("WHATSAPP_PHONE_NUMBER_ID"))
+        token = clean_credential(settings.whatsapp_access_token)
+        number = clean_credential(settings.whatsapp_phone_number_id)
         missing = blank_credentials(WHATSAPP_ACCESS_TOKEN=token, WHATSAPP_PHONE_NUMBER_ID=number)
         if missing:
             raise WhatsAppConfigError(
                 missing_credentials_message(missing, what="environment variables")
             )
-        api_url = clean_credential(env.get("WHATSAPP_API_URL")) or DEFAULT_API_URL
+        api_url = clean_credential(settings.whatsapp_api_url) or DEFAULT_API_URL
         return cls(token, number, api_url, **kwargs)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> "WhatsAppOutput":
+        """`from_settings` with the settings read from `environ` (default: `.env` and the
+        process environment, as every helpdesk process reads them)."""
+        from helpdesk.settings import Settings
+
+        return cls.from_settings(Settings.from_env(environ), **kwargs)
 
     @property
     def messages_url(self) -> str:
@@ -250,9 +260,10 @@ class WhatsAppOutput(OutputChannel):
         **kwargs: Any,
     ) -> None:
         """Send a text with choices: reply buttons, a list or numbered text (by their number)."""
-        await self.send_bodies(
-            button_bodies(recipient_id, text or "", buttons, payload_ids=self.payload_ids)
+        bodies = await self.payload_ids.call(
+            button_bodies, recipient_id, text or "", buttons, payload_ids=self.payload_ids
         )
+        await self.send_bodies(bodies)
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
         """Send the image at a public URL."""

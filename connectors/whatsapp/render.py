@@ -14,6 +14,7 @@ from typing import (
 
 from connectors.common import (
     ELLIPSIS,
+    PayloadStore,
     ShortIds,
     choices,
     head,
@@ -70,14 +71,14 @@ class PayloadIds(ShortIds):
 
     A payload of at most 256 characters is its own id, so a tap comes back as exactly the
     payload the assistant offered ("/affirm", "2"). A longer payload gets "wa-payload:" and
-    the SHA-256 of it as its id, remembered in this process; a tap on such an id that this
-    process does not know (any more) gives None, and the caller uses the title.
+    the SHA-256 of it as its id, remembered in this process and, with a store, in the helpdesk
+    database; a tap on such an id that neither knows gives None, and the caller uses the title.
     """
 
     PREFIX = "wa-payload:"
 
-    def __init__(self, max_entries: int = 10_000) -> None:
-        super().__init__(self.PREFIX, fits_reply_id, max_entries=max_entries)
+    def __init__(self, max_entries: int = 10_000, *, store: PayloadStore | None = None) -> None:
+        super().__init__(self.PREFIX, fits_reply_id, max_entries=max_entries, store=store)
 
 
 #: The mapping shared by this process's output channels and webhook parser.

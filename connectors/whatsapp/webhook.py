@@ -19,6 +19,7 @@ from sanic.response import HTTPResponse
 
 from connectors.common import (
     OnNewMessage,
+    PayloadStore,
     add_health_route,
     base_url,
     clean_credential,
@@ -26,7 +27,7 @@ from connectors.common import (
     read_body,
     read_credentials,
 )
-from connectors.inbox import Inbox, InboxPolicy
+from connectors.inbox import Inbox, InboxPolicy, ServicesPayloadStore
 from connectors.whatsapp.output import (
     DEFAULT_API_URL,
     WhatsAppConfigError,
@@ -35,6 +36,7 @@ from connectors.whatsapp.output import (
     missing_credentials_message,
 )
 from connectors.whatsapp.payloads import CHANNEL_NAME, mask_phone, parse_webhook
+from connectors.whatsapp.render import PayloadIds
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.storage.repositories import InboundMessageRepository
@@ -151,6 +153,7 @@ class WhatsAppInput(InputChannel):
         api_url: str = DEFAULT_API_URL,
         *,
         repository: "InboundMessageRepository" | None = None,
+        payload_store: PayloadStore | None = None,
         output: WhatsAppOutput | None = None,
         recovery_delay: timedelta = RECOVERY_DELAY,
         shutdown_timeout: float = 10.0,
@@ -164,6 +167,8 @@ class WhatsAppInput(InputChannel):
             verify_token: The token Meta's subscription check must present.
             api_url: The Graph API base URL (with version).
             repository: Where message ids are claimed (default: the helpdesk services' one).
+            payload_store: Where long button payloads are kept for every process (default:
+                the helpdesk database when the channel makes its own output channel).
             output: The output channel of the answers (default: one from these credentials).
             recovery_delay: How long ago an unfinished message must have been claimed to be
                 handled again at start.
@@ -185,8 +190,13 @@ class WhatsAppInput(InputChannel):
         self.verify_token = clean_credential(verify_token)
         self.api_url = base_url(api_url, DEFAULT_API_URL)
         self.output = output or WhatsAppOutput(
-            clean_credential(access_token), self.phone_number_id, self.api_url
+            clean_credential(access_token),
+            self.phone_number_id,
+            self.api_url,
+            payload_ids=PayloadIds(store=payload_store or ServicesPayloadStore()),
         )
+        if payload_store is not None:
+            self.output.payload_ids.attach(payload_store)
         self.inbox = Inbox(
             CHANNEL_NAME,
             self.output,
@@ -262,7 +272,13 @@ class WhatsAppInput(InputChannel):
                 logger.warning("whatsapp: delivery refused: malformed JSON (%d bytes)", len(body))
                 return response.json({"status": "bad request"}, status=400)
 
-            batch = parse_webhook(payload, phone_number_id=self.phone_number_id)
+            payload_ids = self.output.payload_ids
+            batch = await payload_ids.call(
+                parse_webhook,
+                payload,
+                phone_number_id=self.phone_number_id,
+                payload_ids=payload_ids,
+            )
             for kind in batch.ignored:
                 logger.info("whatsapp: ignored a message of type %s", kind)
             if batch.statuses:

@@ -30,8 +30,10 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 import requests
 
+from helpdesk import retry
 from helpdesk.backends.errors import BackendUnavailable, NotFound, Rejected
 from helpdesk.backends.masking import mask_digits, mask_identifiers
+from helpdesk.retry import Backoff, Failure, RetryPolicy
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.settings import Settings
@@ -193,74 +195,81 @@ class BackendHttp:
             raise ValueError("path must start with '/'")
         url = self.base_url + path
         secrets = _secrets_of(body)
-        max_attempts = self.retries if idempotent else 1
+        policy = RetryPolicy(
+            attempts=self.retries if idempotent else 1,
+            backoff=Backoff(self.backoff),
+            min_attempt=MIN_ATTEMPT_SECONDS,
+        )
         start = self._clock()
         deadline = start + self.timeout
         attempt = 0
-        while True:
+        attempt_start = start
+
+        def send() -> requests.Response:
+            nonlocal attempt, attempt_start
             attempt += 1
             remaining = deadline - self._clock()
             timeout = (min(self.connect_timeout, remaining), remaining)
             attempt_start = self._clock()
-            try:
-                response = self.session.post(
-                    url, json=dict(body), timeout=timeout, allow_redirects=False
-                )
-            except requests.exceptions.ReadTimeout as exc:
-                self._fail(path, start, attempt, "read timeout", exc)
-            except requests.exceptions.ConnectionError as exc:
-                # Includes ConnectTimeout: nothing was answered, so a lookup may be sent again.
-                reason = (
-                    "connect timeout"
-                    if isinstance(exc, requests.exceptions.ConnectTimeout)
-                    else "connection error"
-                )
-                if self._may_retry(path, attempt, max_attempts, deadline, reason):
-                    continue
-                self._fail(path, start, attempt, reason, exc)
-            except requests.exceptions.RequestException as exc:
-                self._fail(path, start, attempt, type(exc).__name__, exc)
+            response = self.session.post(
+                url, json=dict(body), timeout=timeout, allow_redirects=False
+            )
+            if response.status_code != expected_status and response.status_code in RETRY_STATUSES:
+                raise _BusyStatus(response)
+            return response
 
-            status = response.status_code
-            elapsed_ms = (self._clock() - attempt_start) * 1000
-            if status == expected_status:
-                data = _json_object(response)
-                response.close()
-                if data is None:
-                    self._fail(path, start, attempt, f"{status} with a body that is not an object")
-                logger.info(
-                    "backend POST %s -> %d in %.0f ms (attempt %d)",
-                    path,
-                    status,
-                    elapsed_ms,
-                    attempt,
-                )
-                return data
-            if status in RETRY_STATUSES and self._may_retry(
-                path, attempt, max_attempts, deadline, f"status {status}"
-            ):
-                response.close()
-                continue
-            self._raise_for_status(path, response, start, attempt, secrets)
+        def log_retry(failure: Failure) -> None:
+            if failure.pause is None:
+                return
+            if isinstance(failure.error, _BusyStatus):
+                failure.error.response.close()
+            logger.warning(
+                "backend POST %s attempt %d failed (%s); retrying in %.1f s",
+                path,
+                failure.attempt,
+                _failure_reason(failure.error),
+                failure.pause,
+            )
 
-    def _may_retry(
-        self, path: str, attempt: int, max_attempts: int, deadline: float, reason: str
-    ) -> bool:
-        """Pause and return True when another attempt is allowed and fits in the budget."""
-        if attempt >= max_attempts:
-            return False
-        pause = self.backoff * (2 ** (attempt - 1))
-        if deadline - self._clock() - pause < MIN_ATTEMPT_SECONDS:
-            return False
-        logger.warning(
-            "backend POST %s attempt %d failed (%s); retrying in %.1f s",
-            path,
-            attempt,
-            reason,
-            pause,
-        )
-        self._sleep(pause)
-        return True
+        busy: requests.Response | None = None
+        try:
+            response = retry.call(
+                send,
+                policy,
+                retry_on=_is_retryable,
+                on_failure=log_retry,
+                sleep=self._sleep,
+                clock=self._clock,
+                deadline=deadline,
+            )
+        except _BusyStatus as exc:
+            busy = exc.response  # its error is raised below, outside this handler
+        except requests.exceptions.ReadTimeout as exc:
+            self._fail(path, start, attempt, "read timeout", exc)
+        except requests.exceptions.ConnectionError as exc:
+            # Includes ConnectTimeout: retried above while attempts and time were left.
+            self._fail(path, start, attempt, _failure_reason(exc), exc)
+        except requests.exceptions.RequestException as exc:
+            self._fail(path, start, attempt, type(exc).__name__, exc)
+        if busy is not None:
+            self._raise_for_status(path, busy, start, attempt, secrets)
+
+        status = response.status_code
+        elapsed_ms = (self._clock() - attempt_start) * 1000
+        if status == expected_status:
+            data = _json_object(response)
+            response.close()
+            if data is None:
+                self._fail(path, start, attempt, f"{status} with a body that is not an object")
+            logger.info(
+                "backend POST %s -> %d in %.0f ms (attempt %d)",
+                path,
+                status,
+                elapsed_ms,
+                attempt,
+            )
+            return data
+        self._raise_for_status(path, response, start, attempt, secrets)
 
     def _fail(
         self,
@@ -324,6 +333,35 @@ class BackendHttp:
         if status == 404:
             raise NotFound(f"backend POST {path}: {code}: {message}")
         raise Rejected(code, message, field)
+
+
+class _BusyStatus(Exception):
+    """A retryable status (`RETRY_STATUSES`), raised inside an attempt so that it is retried.
+
+    Args:
+        response: The answer (its error is raised from it when retries are over).
+    """
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(f"status {response.status_code}")
+        self.response = response
+
+
+def _is_retryable(error: Exception) -> bool:
+    """Connection errors (nothing was answered) and busy statuses may be sent again.
+
+    Read timeouts are not retried: the backend is already slow.
+    """
+    return isinstance(error, (_BusyStatus, requests.exceptions.ConnectionError))
+
+
+def _failure_reason(error: Exception) -> str:
+    """A short reason for the log of a retryable failure (never a message of the backend)."""
+    if isinstance(error, _BusyStatus):
+        return f"status {error.response.status_code}"
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return "connect timeout"
+    return "connection error"
 
 
 def _json_object(response: requests.Response) -> dict[str, Any] | None:

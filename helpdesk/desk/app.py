@@ -1,17 +1,21 @@
 """The agent desk web app (Sanic): where helpdesk agents take over conversations.
 
-`create_app` wires the pieces: the repositories on `app.ctx`, the Jinja environment, the
-session/CSRF middleware and security headers (`helpdesk.desk.auth`), the blueprints of every
-view module, static files, `/healthz` and Indonesian error pages. What each module may use:
+`create_app` wires the pieces: the services and the login sessions on `app.ctx`, the Jinja
+environment, the session/CSRF middleware and security headers (`helpdesk.desk.auth`), the
+blueprints of every view module, static files, `/healthz` and Indonesian error pages. What each
+module may use:
 
-- `app.ctx.services`: the `helpdesk.services.Services`.
+- `app.ctx.services`: the `helpdesk.services.Services` (views reach it through
+  `helpdesk.desk.views.services_of`: users, divisions, canned responses, contacts, tickets,
+  handoffs, office hours... all come from there).
 - `app.ctx.relay`: the outbox relay (`deliver_soon()` wakes it), or None in tests.
 - `app.ctx.worker`: the background worker, or None.
 - `app.ctx.jinja`: the Jinja2 environment (templates in helpdesk/desk/templates).
 - `app.ctx.desk_config`: `helpdesk.desk.auth.DeskConfig`.
-- `app.ctx.login_throttle`: `helpdesk.desk.auth.LoginThrottle`.
-- `app.ctx.users`, `app.ctx.desk_sessions`, `app.ctx.divisions`, `app.ctx.canned`,
-  `app.ctx.desk_settings`: the repositories of `helpdesk.storage.accounts`.
+- `app.ctx.login_throttle`: `helpdesk.desk.throttle.LoginThrottle`.
+- `app.ctx.desk_sessions`: the login sessions
+  (`helpdesk.storage.desk_sessions.DeskSessionRepository`, with the configured idle expiry),
+  used through `helpdesk.desk.auth`.
 """
 
 from __future__ import annotations
@@ -29,21 +33,20 @@ from sanic.response import HTTPResponse
 
 from helpdesk.conversation.dates import format_datetime_id
 from helpdesk.desk import auth
+from helpdesk.desk.throttle import LoginThrottle
 from helpdesk.desk.views import admin as admin_views
+from helpdesk.desk.views import admin_canned as admin_canned_views
+from helpdesk.desk.views import admin_divisions as admin_division_views
+from helpdesk.desk.views import admin_users as admin_user_views
 from helpdesk.desk.views import auth as auth_views
 from helpdesk.desk.views import conversations as conversation_views
 from helpdesk.desk.views import id_in_range
 from helpdesk.desk.views import reports as report_views
 from helpdesk.desk.views import tickets as ticket_views
 from helpdesk.services import Services
-from helpdesk.storage.accounts import (
-    CannedResponseRepository,
-    DeskSessionRepository,
-    DeskSettingRepository,
-    DeskUserRepository,
-    DivisionRepository,
-)
 from helpdesk.storage.db import ping_database
+from helpdesk.storage.desk_sessions import DeskSessionRepository
+from helpdesk.storage.enums import DeskRole
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +71,16 @@ SIZE_ERRORS = {
 }
 
 #: View modules whose `bp` blueprints make up the desk, in registration order.
-VIEW_MODULES = (auth_views, admin_views, conversation_views, ticket_views, report_views)
+VIEW_MODULES = (
+    auth_views,
+    admin_views,
+    admin_user_views,
+    admin_division_views,
+    admin_canned_views,
+    conversation_views,
+    ticket_views,
+    report_views,
+)
 
 
 def format_local(value: datetime | None, tz: tzinfo, style: str = "short") -> str:
@@ -102,7 +114,11 @@ def make_jinja(tz: tzinfo) -> Environment:
 
 
 #: Role names as desk pages show them.
-ROLE_LABELS = {"agent": "Agen", "supervisor": "Supervisor", "admin": "Admin"}
+ROLE_LABELS: dict[str, str] = {
+    DeskRole.AGENT: "Agen",
+    DeskRole.SUPERVISOR: "Supervisor",
+    DeskRole.ADMIN: "Admin",
+}
 
 
 def create_app(
@@ -148,14 +164,10 @@ def create_app(
     app.ctx.tracker_engine = tracker_engine
     app.ctx.desk_config = desk_config
     app.ctx.jinja = make_jinja(services.settings.tz)
-    app.ctx.login_throttle = auth.LoginThrottle(
+    app.ctx.login_throttle = LoginThrottle(
         desk_config.login_max_failures, desk_config.login_lockout_seconds
     )
-    app.ctx.users = DeskUserRepository(session_factory)
     app.ctx.desk_sessions = DeskSessionRepository(session_factory, ttl=desk_config.session_ttl)
-    app.ctx.divisions = DivisionRepository(session_factory)
-    app.ctx.canned = CannedResponseRepository(session_factory)
-    app.ctx.desk_settings = DeskSettingRepository(session_factory)
 
     app.register_middleware(ids_in_range_middleware, "request")
     app.register_middleware(auth.desk_request_middleware, "request")

@@ -1,22 +1,18 @@
-"""Authentication, sessions, CSRF protection and page rendering of the agent desk.
+"""Sessions, CSRF protection, role guards and page rendering of the agent desk.
 
-- Passwords are hashed with argon2id (`hash_password`, `verify_password`); older scrypt
-  hashes still verify and are replaced by an argon2id hash at the next successful login
-  (`password_needs_rehash`), as are argon2 hashes made with weaker parameters.
-- A login opens a server-side session (`helpdesk.storage.accounts.DeskSessionRepository`);
-  the `desk_session` cookie holds a random token (HttpOnly, SameSite=Lax, Secure when
-  `HELPDESK_DESK_SECURE_COOKIES=true`), the database only its SHA-256. Sessions end after
-  12 hours without a request, at logout, and when the user is deactivated.
+- A login opens a server-side session (`start_session`, on
+  `helpdesk.storage.desk_sessions.DeskSessionRepository`); the `desk_session` cookie holds a
+  random token (HttpOnly, SameSite=Lax, Secure when `HELPDESK_DESK_SECURE_COOKIES=true`), the
+  database only its SHA-256. Sessions end after 12 hours without a request, at logout, and
+  when the user is deactivated.
 - Every POST/PUT/PATCH/DELETE carries the session's CSRF token (form field `csrf_token` or
   header `X-CSRF-Token`), checked centrally by `desk_request_middleware`; the login form
   carries a pre-session token kept in its own cookie.
 - `login_required(*roles)` guards handlers; `render` renders a template with the base context
   (user, CSRF token, navigation, flash message); responses get strict security headers.
-- Failed logins are throttled by `LoginThrottle` on the shared, database-backed rate limiter
-  (`helpdesk.ratelimit`), so every desk process counts together and a restart forgets
-  nothing: per account and address, per address (a password spray across user names) and
-  per account (guessing from many addresses). A browser that logged in as the user before
-  (the `desk_device` cookie) is counted on its own, so others' failures never lock it out.
+
+Passwords are hashed in `helpdesk.desk.passwords`, failed logins throttled in
+`helpdesk.desk.throttle`.
 """
 
 from __future__ import annotations
@@ -24,34 +20,24 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import hashlib
 import hmac
 import json
 import logging
-import math
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Callable, Coroutine, Mapping, TypeVar, cast
+from typing import Any, Callable, Coroutine, Mapping, TypeVar, cast
 from urllib.parse import quote
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sanic import Request, response
 from sanic.response import BaseHTTPResponse, HTTPResponse
 
-from helpdesk.ratelimit import Rule
+# Re-exported: scripts and tests outside tests/unit import it from here.
+from helpdesk.desk.passwords import hash_password as hash_password
 from helpdesk.settings import environment
-from helpdesk.storage.accounts import (
-    SESSION_IDLE_TTL,
-    DeskSessionRecord,
-    DeskUserRecord,
-    normalise_username,
-)
+from helpdesk.storage.desk_sessions import SESSION_IDLE_TTL, DeskSessionRecord
+from helpdesk.storage.desk_users import DeskUserRecord
+from helpdesk.storage.enums import DeskRole
 from helpdesk.storage.models import DESK_ROLES
-
-if TYPE_CHECKING:  # pragma: no cover
-    from helpdesk.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -68,21 +54,12 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 #: Methods that change state and so need the CSRF token.
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-#: Shortest password accepted.
-MIN_PASSWORD_LENGTH = 10
 #: Roles that see every conversation and the reports.
-SUPERVISOR_ROLES = ("supervisor", "admin")
+SUPERVISOR_ROLES = (DeskRole.SUPERVISOR, DeskRole.ADMIN)
 #: Paths answered with JSON (401/403) instead of pages and redirects.
 API_PREFIX = "/api/"
 #: Paths served without looking up a session.
 STATIC_PREFIX = "/static/"
-
-#: argon2id with argon2-cffi's defaults: RFC 9106's second recommended option (t=3,
-#: m=64 MiB, p=4), above OWASP's minimum (m=19 MiB, t=2, p=1).
-_ARGON2 = PasswordHasher()
-_ARGON2_PREFIX = "$argon2"
-#: Limits of the scrypt hashes still accepted (made by earlier versions).
-_MAX_SCRYPT_N = 2**20
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
@@ -143,211 +120,6 @@ class DeskConfig:
         return cls(secure_cookies=_to_bool(env.get("HELPDESK_DESK_SECURE_COOKIES", "false")))
 
 
-# -- passwords --------------------------------------------------------------------------------
-def hash_password(password: str) -> str:
-    """Hash a password with argon2id and a random salt.
-
-    Returns:
-        The PHC string, "$argon2id$v=19$m=...,t=...,p=...$salt$hash".
-    """
-    return _ARGON2.hash(password)
-
-
-def _verify_scrypt(password: str, stored: str) -> bool:
-    """Check a hash of earlier versions: "scrypt$n$r$p$salt_b64$hash_b64"."""
-    try:
-        scheme, n_text, r_text, p_text, salt_text, hash_text = stored.split("$")
-        n, r, p = int(n_text), int(r_text), int(p_text)
-        salt = base64.b64decode(salt_text, validate=True)
-        expected = base64.b64decode(hash_text, validate=True)
-    except (ValueError, binascii.Error, AttributeError):
-        return False
-    if scheme != "scrypt" or not (1 < n <= _MAX_SCRYPT_N) or n & (n - 1) or not 0 < r <= 32:
-        return False
-    if not 0 < p <= 16 or not expected:
-        return False
-    try:
-        actual = hashlib.scrypt(
-            password.encode("utf-8"),
-            salt=salt,
-            n=n,
-            r=r,
-            p=p,
-            dklen=len(expected),
-            maxmem=256 * n * r + 1024 * 1024,
-        )
-    except (ValueError, MemoryError):
-        return False
-    return hmac.compare_digest(actual, expected)
-
-
-def verify_password(password: str, stored: str) -> bool:
-    """Whether `password` matches a stored hash: argon2 (current) or scrypt (earlier versions).
-
-    A malformed hash never matches.
-    """
-    if not isinstance(stored, str):
-        return False
-    if stored.startswith(_ARGON2_PREFIX):
-        try:
-            return bool(_ARGON2.verify(stored, password))
-        except (VerificationError, InvalidHashError):
-            return False
-    return _verify_scrypt(password, stored)
-
-
-def password_needs_rehash(stored: str) -> bool:
-    """Whether a stored hash should be replaced at the next successful login: anything that
-    is not argon2id with the current parameters (scrypt, weaker argon2 settings)."""
-    if not stored.startswith("$argon2id$"):
-        return True
-    try:
-        return bool(_ARGON2.check_needs_rehash(stored))
-    except (InvalidHashError, ValueError):
-        return True
-
-
-_DUMMY_HASH: str | None = None
-
-
-def dummy_password_check(password: str) -> None:
-    """Spend the time of a password check, so an unknown user name answers as slowly."""
-    global _DUMMY_HASH
-    if _DUMMY_HASH is None:
-        _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
-    verify_password(password, _DUMMY_HASH)
-
-
-def password_problem(password: str, username: str | None = None) -> str | None:
-    """What is wrong with a new password, in Indonesian, or None when it is acceptable."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return f"Kata sandi minimal {MIN_PASSWORD_LENGTH} karakter."
-    if password.strip() != password:
-        return "Kata sandi tidak boleh diawali atau diakhiri spasi."
-    if username and password.lower() == username.strip().lower():
-        return "Kata sandi tidak boleh sama dengan nama pengguna."
-    return None
-
-
-# -- login throttle ---------------------------------------------------------------------------
-def wait_label(seconds: float) -> str:
-    """A wait in Indonesian: "45 detik", "15 menit"."""
-    if seconds < 60:
-        return f"{max(1, math.ceil(seconds))} detik"
-    return f"{math.ceil(seconds / 60)} menit"
-
-
-class LoginThrottle:
-    """Pauses logins after failures, counted in the database for every desk process.
-
-    Following OWASP's guidance against both guessing and lockout abuse:
-
-    - an unknown browser is checked against three rules: failures of this account from this
-      address (`max_failures`), failures from this address for any user name (a password
-      spray, `max_failures_per_source`) and failures of this account from any address
-      (guessing spread over many addresses, `max_failures_per_account`);
-    - a browser the account's owner logged in with before (a valid `desk_device` cookie for
-      that account) is checked only against its own failures (`max_failures`): failures of an
-      attacker, even one behind the same address, never lock the owner out, while a stolen
-      device cookie still allows only a few guesses.
-
-    Failures are counted in a sliding window of `lockout_seconds`; a pause ends when enough of
-    them have aged out of it, never later than one window after the last failure. A
-    successful login forgets the failures of its own account and address (or browser), not
-    the address's or the account's totals, which others may have caused.
-
-    Args:
-        max_failures: Failures per account and address (or trusted browser).
-        lockout_seconds: Length of the sliding window.
-        limiter: The shared rate limiter; the desk attaches its services' one on first use
-            when none is given (`login_throttle`).
-        max_failures_per_source: Failures per address, all user names together.
-        max_failures_per_account: Failures per account from unknown browsers.
-    """
-
-    def __init__(
-        self,
-        max_failures: int = 5,
-        lockout_seconds: float = 900.0,
-        *,
-        limiter: "RateLimiter | None" = None,
-        max_failures_per_source: int = 30,
-        max_failures_per_account: int = 10,
-    ) -> None:
-        window = max(1, int(lockout_seconds))
-        self.limiter = limiter
-        self.pair_rule = Rule("login_account_source", max_failures, window)
-        self.source_rule = Rule("login_source", max_failures_per_source, window)
-        self.account_rule = Rule("login_account", max_failures_per_account, window)
-
-    @classmethod
-    def from_config(cls, config: DeskConfig, limiter: "RateLimiter") -> "LoginThrottle":
-        """The throttle of a desk configured so, on the shared limiter."""
-        return cls(
-            config.login_max_failures,
-            config.login_lockout_seconds,
-            limiter=limiter,
-            max_failures_per_source=config.login_max_failures_per_source,
-            max_failures_per_account=config.login_max_failures_per_account,
-        )
-
-    def _limiter(self) -> "RateLimiter":
-        if self.limiter is None:
-            raise RuntimeError("LoginThrottle has no rate limiter (use login_throttle(request))")
-        return self.limiter
-
-    def _rules(self, username: str, source: str, device: str | None) -> list[tuple[Rule, str]]:
-        account = normalise_username(username)
-        if device:
-            return [(self.pair_rule, f"{account}\x00device\x00{device}")]
-        return [
-            (self.pair_rule, f"{account}\x00address\x00{source}"),
-            (self.source_rule, source),
-            (self.account_rule, account),
-        ]
-
-    def retry_after(self, username: str, source: str, device: str | None = None) -> float:
-        """Seconds to wait before the next attempt; 0 when an attempt is allowed.
-
-        Args:
-            username: The user name typed (any case).
-            source: The client's address.
-            device: The trusted browser's id when the attempt comes from one for this account
-                (`TrustedDeviceRepository.device_of`), else None.
-        """
-        limiter = self._limiter()
-        waits = [limiter.peek(rule, key) for rule, key in self._rules(username, source, device)]
-        return max((d.retry_after for d in waits if not d.allowed), default=0.0)
-
-    def record_failure(self, username: str, source: str, device: str | None = None) -> None:
-        """Count one failed attempt under every rule that applies to it."""
-        limiter = self._limiter()
-        for rule, key in self._rules(username, source, device):
-            limiter.add(rule, key)
-
-    def reset(self, username: str, source: str, device: str | None = None) -> None:
-        """After a successful login: forget this account's failures from this address (or
-        browser). The totals per address and per account are left to age out."""
-        rule, key = self._rules(username, source, device)[0]
-        self._limiter().reset(rule, key)
-
-
-def login_throttle(request: Request) -> LoginThrottle:
-    """The desk's login throttle, on its services' shared rate limiter."""
-    ctx = request.app.ctx
-    throttle = getattr(ctx, "login_throttle", None)
-    if not isinstance(throttle, LoginThrottle) or throttle.limiter is None:
-        throttle = LoginThrottle.from_config(ctx.desk_config, ctx.services.rate_limiter)
-        ctx.login_throttle = throttle
-    return throttle
-
-
-def client_address(request: Request) -> str:
-    """The client's address: the one a trusted proxy forwarded (Sanic's `PROXIES_COUNT` /
-    `REAL_IP_HEADER`, e.g. `SANIC_PROXIES_COUNT=1` behind nginx), else the peer's."""
-    return request.remote_addr or request.ip or "-"
-
-
 # -- request state ----------------------------------------------------------------------------
 def current_user(request: Request) -> DeskUserRecord | None:
     """The logged-in user of the request, or None."""
@@ -383,6 +155,33 @@ def login_url(request: Request) -> str:
     """/login with `next` pointing back to this request's page."""
     here = request.path + (f"?{request.query_string}" if request.query_string else "")
     return f"/login?next={quote(here, safe='/')}"
+
+
+# -- sessions ---------------------------------------------------------------------------------
+def start_session(request: Request, user_id: int) -> str:
+    """Open a login session for the user; returns the token for the session cookie.
+
+    A session the browser had before is ended first (session rotation: a token that existed
+    before the login is never kept).
+    """
+    sessions = request.app.ctx.desk_sessions
+    old_token = request.cookies.get(SESSION_COOKIE)
+    if old_token:
+        sessions.delete(old_token)
+    token, _ = sessions.create(user_id)
+    return str(token)
+
+
+def end_session(request: Request) -> None:
+    """End the session of the request's cookie on the server (logout)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        request.app.ctx.desk_sessions.delete(token)
+
+
+def end_user_sessions(request: Request, user_id: int) -> int:
+    """End every session of a user (e.g. after a password reset); returns how many."""
+    return int(request.app.ctx.desk_sessions.delete_for_user(user_id))
 
 
 #: An async route handler.
@@ -492,7 +291,7 @@ _NAV = (
     ("Antrean & Percakapan", "/", DESK_ROLES, ("/conversations",)),
     ("Tiket", "/tickets", DESK_ROLES, ()),
     ("Laporan", "/reports", SUPERVISOR_ROLES, ()),
-    ("Admin", "/admin", ("admin",), ()),
+    ("Admin", "/admin", (DeskRole.ADMIN,), ()),
 )
 
 

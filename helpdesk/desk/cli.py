@@ -21,13 +21,9 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from helpdesk import logmask
 from helpdesk.settings import environment
-from helpdesk.storage.accounts import (
-    DeskSessionRepository,
-    DeskUserRecord,
-    DeskUserRepository,
-    DivisionRepository,
-    DuplicateNameError,
-)
+from helpdesk.storage.desk_sessions import DeskSessionRepository
+from helpdesk.storage.desk_users import DeskUserRecord, DuplicateNameError
+from helpdesk.storage.enums import DeskRole
 from helpdesk.storage.models import DESK_ROLES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -74,7 +70,7 @@ def create_user(
     Raises:
         DeskCliError: Bad user name, role, password or division, or the user name is taken.
     """
-    from helpdesk.desk.auth import hash_password, password_problem
+    from helpdesk.desk.passwords import hash_password, password_problem
 
     username = username.strip().lower()
     if not _USERNAME.match(username):
@@ -91,13 +87,13 @@ def create_user(
     division_id = None
     if division:
         wanted = division.strip().lower()
-        found = [d for d in DivisionRepository(services.session_factory).list()]
+        found = [d for d in services.divisions.list()]
         match = next((d for d in found if d.name.lower() == wanted), None)
         if match is None:
             raise DeskCliError(f"no division named {division!r}")
         division_id = match.id
     try:
-        return DeskUserRepository(services.session_factory).create(
+        return services.desk_users.create(
             username,
             (display_name or username).strip() or username,
             hash_password(password),
@@ -122,7 +118,7 @@ def ensure_admin_from_env(
         The admin created, or None.
     """
     env = environment() if environ is None else environ
-    users = DeskUserRepository(services.session_factory)
+    users = services.desk_users
     if users.count_admins() > 0:
         return None
     username = (env.get(ADMIN_USERNAME_ENV) or "").strip()
@@ -140,7 +136,7 @@ def ensure_admin_from_env(
             services,
             username=username,
             password=password,
-            role="admin",
+            role=DeskRole.ADMIN,
             display_name=env.get(ADMIN_NAME_ENV) or None,
         )
     except DeskCliError as exc:
@@ -173,7 +169,7 @@ def _cmd_create_admin(args: argparse.Namespace) -> int:
         _services(),
         username=args.username,
         password=read_password(args),
-        role="admin",
+        role=DeskRole.ADMIN,
         display_name=args.name,
     )
     _print_created(user)
@@ -257,7 +253,7 @@ def add_desk_parser(subparsers: Any) -> None:
 
     user = desk_sub.add_parser("add-user", help="create a desk user (agent, supervisor, admin)")
     user.add_argument("--username", required=True)
-    user.add_argument("--role", choices=DESK_ROLES, default="agent")
+    user.add_argument("--role", choices=DESK_ROLES, default=DeskRole.AGENT)
     user.add_argument("--name", help="display name (default: the username)")
     user.add_argument("--division", help="name of an existing division")
     user.add_argument("--max-conversations", type=int, default=3)

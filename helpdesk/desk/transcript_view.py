@@ -19,8 +19,13 @@ from typing import Any, Iterable, Mapping
 from sqlalchemy.engine import Engine
 
 from helpdesk.backends.masking import mask_digits
+from helpdesk.handoff.service import (
+    HandoffMessageRecord,
+    HandoffRecord,
+    HandoffStatus,
+    OutboxStatus,
+)
 from helpdesk.rasa_bridge.events import TrackerEvent, read_events
-from helpdesk.storage.handoffs import HandoffMessageRecord, HandoffRecord
 
 #: How each channel is named on the desk.
 CHANNEL_LABELS = {
@@ -32,15 +37,19 @@ CHANNEL_LABELS = {
     "cmdline": "Baris perintah",
 }
 #: Handoff statuses as agents read them.
-HANDOFF_STATUS_LABELS = {
-    "waiting": "Menunggu petugas",
-    "assigned": "Ditangani petugas",
-    "resolved": "Selesai",
-    "cancelled": "Dibatalkan warga",
-    "expired": "Kedaluwarsa (jadi tiket)",
+HANDOFF_STATUS_LABELS: dict[str, str] = {
+    HandoffStatus.WAITING: "Menunggu petugas",
+    HandoffStatus.ASSIGNED: "Ditangani petugas",
+    HandoffStatus.RESOLVED: "Selesai",
+    HandoffStatus.CANCELLED: "Dibatalkan warga",
+    HandoffStatus.EXPIRED: "Kedaluwarsa (jadi tiket)",
 }
 #: Delivery states of an agent's reply.
-DELIVERY_LABELS = {"pending": "Menunggu dikirim", "sent": "Terkirim", "failed": "Gagal dikirim"}
+DELIVERY_LABELS: dict[str, str] = {
+    OutboxStatus.PENDING: "Menunggu dikirim",
+    OutboxStatus.SENT: "Terkirim",
+    OutboxStatus.FAILED: "Gagal dikirim",
+}
 #: Kinds of media a citizen sends, in Indonesian.
 MEDIA_LABELS = {
     "image": "Gambar",
@@ -300,7 +309,7 @@ def item_from_event(event: TrackerEvent, outbox_ids: set[int]) -> TranscriptItem
                 kind="agent",
                 text=text,
                 at=event.at,
-                status="sent",
+                status=OutboxStatus.SENT,
                 author=_text(metadata.get("agent")),
             )
         return TranscriptItem(key=key, kind="bot", text=text, at=event.at, buttons=buttons)
@@ -372,11 +381,11 @@ def marker_items(handoff: HandoffRecord, agent_name: str | None) -> list[Transcr
 
 
 def _end_text(handoff: HandoffRecord) -> str:
-    if handoff.status == "resolved":
+    if handoff.status == HandoffStatus.RESOLVED:
         return "Percakapan diselesaikan petugas"
-    if handoff.status == "cancelled":
+    if handoff.status == HandoffStatus.CANCELLED:
         return "Warga membatalkan permintaan bicara dengan petugas"
-    if handoff.status == "expired":
+    if handoff.status == HandoffStatus.EXPIRED:
         ticket = f" {handoff.ticket_id}" if handoff.ticket_id else ""
         return f"Tidak ada petugas yang mengambil; percakapan dijadikan tiket{ticket}"
     return f"Percakapan berakhir ({handoff.status})"

@@ -34,6 +34,7 @@ from helpdesk.backends.masking import mask_digits
 from helpdesk.handoff.service import is_leave_request
 from helpdesk.handoff.transcript import turns_from_events
 from helpdesk.rasa_bridge.events import TrackerEvent, latest_session, read_events
+from helpdesk.retry import Backoff
 
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.engine import Engine
@@ -48,6 +49,7 @@ END_ACTION = "action_handoff_end"
 #: Retries after a failed delivery or resume wait this long, doubling up to `RETRY_MAX`.
 RETRY_BASE = timedelta(seconds=2)
 RETRY_MAX = timedelta(seconds=15)
+_RETRY_BACKOFF = Backoff(RETRY_BASE.total_seconds(), maximum=RETRY_MAX.total_seconds())
 #: A reply still undelivered this long after the agent wrote it is marked failed (the desk
 #: shows it): the Rasa server was down all that time.
 REPLY_GIVE_UP = timedelta(hours=1)
@@ -57,8 +59,11 @@ RESUME_GIVE_UP = timedelta(hours=24)
 
 
 def retry_delay(attempts: int) -> timedelta:
-    """Wait before the next try after `attempts` failures (2 s, 4 s, 8 s, then 15 s)."""
-    return min(RETRY_MAX, RETRY_BASE * (2 ** max(0, min(attempts, 16) - 1)))
+    """Wait before the next try after `attempts` failures (2 s, 4 s, 8 s, then 15 s).
+
+    Fewer than one failure counts as one.
+    """
+    return timedelta(seconds=_RETRY_BACKOFF.delay(max(1, attempts)))
 
 
 class RasaApi(Protocol):

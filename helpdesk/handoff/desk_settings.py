@@ -33,7 +33,7 @@ from helpdesk.handoff.office_hours import (
     load_office_hours,
 )
 from helpdesk.settings import Settings
-from helpdesk.storage.accounts import DeskSettingRepository
+from helpdesk.storage.desk_settings import DeskSettingRepository
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +187,48 @@ def office_hours_text(settings: Settings, session_factory: Callable[[], Any]) ->
     except OSError:
         return "", "file"
     return strip_yaml_comments(text), "file"
+
+
+class OfficeHoursSettings:
+    """The office hours as admins edit them in the agent desk.
+
+    Args:
+        settings: Gives `office_hours_file`, the default.
+        session_factory: The helpdesk store, where the desk setting lives.
+    """
+
+    def __init__(self, settings: Settings, session_factory: Callable[[], Any]) -> None:
+        self._settings = settings
+        self._session_factory = session_factory
+
+    def text(self) -> tuple[str, str]:
+        """The YAML an admin edits and its source, "desk" or "file" (`office_hours_text`)."""
+        return office_hours_text(self._settings, self._session_factory)
+
+    def snapshot(self) -> OfficeHoursSnapshot:
+        """The hours in force now and where they came from (the shared provider's).
+
+        Raises:
+            OfficeHoursError: No valid desk setting and the file is missing or invalid.
+        """
+        return office_hours_provider(self._settings, self._session_factory).snapshot()
+
+    def save(self, text: str) -> OfficeHours:
+        """Check the YAML text and store it as the hours in force.
+
+        Returns:
+            The hours saved.
+
+        Raises:
+            OfficeHoursError: The text is not valid office hours (nothing is stored).
+        """
+        hours = parse_office_hours_text(text)
+        DeskSettingRepository(self._session_factory).set(OFFICE_HOURS_KEY, text)
+        return hours
+
+    def reset(self) -> bool:
+        """Forget the saved hours: the file's apply again. False when none were saved."""
+        return DeskSettingRepository(self._session_factory).delete(OFFICE_HOURS_KEY)
 
 
 def strip_yaml_comments(text: str) -> str:

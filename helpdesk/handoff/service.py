@@ -20,16 +20,15 @@ from typing import TYPE_CHECKING, Callable
 
 from helpdesk.handoff.office_hours import OfficeHours
 from helpdesk.handoff.transcript import Turn, format_transcript
+from helpdesk.storage.enums import HandoffStatus
+from helpdesk.storage.enums import OutboxStatus as OutboxStatus  # re-exported for the desk
+from helpdesk.storage.handoff_messages import HandoffMessageRecord
+from helpdesk.storage.handoffs import AgentLoad, HandoffRecord
 from helpdesk.tickets.service import TicketDraft, TicketInfo, TicketService
 
 if TYPE_CHECKING:  # pragma: no cover
-    from helpdesk.storage.handoffs import (
-        AgentLoad,
-        HandoffMessageRecord,
-        HandoffMessageRepository,
-        HandoffRecord,
-        HandoffRepository,
-    )
+    from helpdesk.storage.handoff_messages import HandoffMessageRepository
+    from helpdesk.storage.handoffs import HandoffRepository
 
 #: Subject of the ticket that keeps a conversation whose handoff came outside office hours.
 OFFLINE_SUBJECT = "Permintaan bicara dengan petugas di luar jam layanan"
@@ -187,7 +186,9 @@ class HandoffService:
         return self._place(handoff, False)
 
     def _place(self, handoff: "HandoffRecord", created: bool) -> QueuePlace:
-        position = self.handoffs.position(handoff.id) if handoff.status == "waiting" else 0
+        position = (
+            self.handoffs.position(handoff.id) if handoff.status == HandoffStatus.WAITING else 0
+        )
         agents = self.handoffs.online_agents()
         return QueuePlace(
             handoff=handoff,
@@ -267,7 +268,7 @@ class HandoffService:
         if not text:
             raise HandoffError("Balasan tidak boleh kosong.")
         handoff = self._get(handoff_id)
-        if handoff.status != "assigned":
+        if handoff.status != HandoffStatus.ASSIGNED:
             raise HandoffError("Percakapan ini tidak sedang ditangani petugas.")
         if handoff.agent_id != agent_id:
             raise HandoffError("Percakapan ini ditangani petugas lain.")
@@ -277,11 +278,15 @@ class HandoffService:
 
     def resolve(self, handoff_id: int) -> bool:
         """End an assigned conversation as resolved (the bot then asks for a rating)."""
-        return self.handoffs.end(handoff_id, "resolved", only_from=("assigned",))
+        return self.handoffs.end(
+            handoff_id, HandoffStatus.RESOLVED, only_from=(HandoffStatus.ASSIGNED,)
+        )
 
     def cancel(self, handoff_id: int) -> bool:
         """The citizen left the queue ("batal") while waiting; the desk worker resumes the bot."""
-        return self.handoffs.end(handoff_id, "cancelled", only_from=("waiting",))
+        return self.handoffs.end(
+            handoff_id, HandoffStatus.CANCELLED, only_from=(HandoffStatus.WAITING,)
+        )
 
     def leave_queue(self, sender_id: str) -> LeaveOutcome:
         """The citizen wrote "batal" in a paused conversation: leave the queue if still waiting.
@@ -294,8 +299,13 @@ class HandoffService:
         handoff = self.handoffs.latest_for(sender_id)
         if handoff is None:
             return LeaveOutcome.NONE
-        if handoff.status == "waiting":
-            if self.handoffs.end(handoff.id, "cancelled", only_from=("waiting",), bot_resumed=True):
+        if handoff.status == HandoffStatus.WAITING:
+            if self.handoffs.end(
+                handoff.id,
+                HandoffStatus.CANCELLED,
+                only_from=(HandoffStatus.WAITING,),
+                bot_resumed=True,
+            ):
                 return LeaveOutcome.LEFT
             handoff = self._get(handoff.id)  # taken or ended an instant ago
         if handoff.is_open:
@@ -316,14 +326,16 @@ class HandoffService:
         Returns:
             True when this call expired it; False when it stopped waiting meanwhile.
         """
-        return self.handoffs.end(handoff_id, "expired", only_from=("waiting",))
+        return self.handoffs.end(
+            handoff_id, HandoffStatus.EXPIRED, only_from=(HandoffStatus.WAITING,)
+        )
 
     def ticket_for_expired(self, handoff: "HandoffRecord", turns: list[Turn]) -> str:
         """The ticket id of an expired handoff, made from the transcript on first call."""
         # The stored row, not the caller's copy: a record read before the ticket was made
         # (the worker's list of ended handoffs) must not make a second ticket.
         handoff = self._get(handoff.id)
-        if handoff.status != "expired":
+        if handoff.status != HandoffStatus.EXPIRED:
             raise HandoffError("Hanya permintaan yang kedaluwarsa yang dijadikan tiket.")
         if handoff.ticket_id:
             return handoff.ticket_id

@@ -8,7 +8,6 @@ pass them in.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,9 @@ from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool, QueuePool, StaticPool
+
+from helpdesk import retry
+from helpdesk.retry import Backoff, Failure, RetryPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,9 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 SQLITE_UPGRADE_BUSY_TIMEOUT_MS = 60000
 #: Arbitrary constant for the Postgres advisory lock that serialises migrations.
 PG_MIGRATION_LOCK_ID = 7_402_113_551
+#: Up to this fraction is added at random to each pause of `retry_on_locked`, so that
+#: writers that collided do not all come back at the same moment.
+LOCKED_JITTER = 0.5
 
 
 def _is_sqlite(url: URL) -> bool:
@@ -169,19 +174,26 @@ def retry_on_locked(
     Raises:
         OperationalError: When the database is still locked after the last attempt, or for
             any other operational error at once.
+        ValueError: If `attempts` is below 1 or `base_delay` is negative.
     """
-    for attempt in range(1, attempts + 1):
-        try:
-            return operation()
-        except OperationalError as exc:
-            if not is_database_locked(exc) or attempt == attempts:
-                raise
-            delay = base_delay * (2 ** (attempt - 1)) * (1 + random.random() / 2)
-            logger.warning(
-                "database is locked (attempt %d/%d); retrying in %.2f s", attempt, attempts, delay
-            )
-            sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
+    policy = RetryPolicy(attempts=attempts, backoff=Backoff(base_delay, jitter=LOCKED_JITTER))
+    return retry.call(
+        operation,
+        policy,
+        retry_on=is_database_locked,
+        on_failure=_log_locked,
+        sleep=sleep,
+    )
+
+
+def _log_locked(failure: Failure) -> None:
+    if failure.pause is not None:
+        logger.warning(
+            "database is locked (attempt %d/%d); retrying in %.2f s",
+            failure.attempt,
+            failure.attempts,
+            failure.pause,
+        )
 
 
 def alembic_config(url: str | None = None) -> Any:

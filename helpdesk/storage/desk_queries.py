@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import false, func, or_, select
 
-from helpdesk.storage.accounts import DeskUserRecord
 from helpdesk.storage.db import session_scope
+from helpdesk.storage.desk_users import DeskUserRecord
 from helpdesk.storage.handoffs import HandoffRecord
 from helpdesk.storage.models import TICKET_STATUSES, Handoff, QuestionLog, Ticket
 from helpdesk.storage.repositories import TicketRecord, _check_aware, _Repository

@@ -1,4 +1,4 @@
-"""Repositories of the human handoff: the queue of conversations and the agents' replies.
+"""Repository of the human handoff: the queue of conversations handed to agents.
 
 State changes are conditional updates (`WHERE status = ...`), so two desk processes (or a
 desk and its worker) acting on the same handoff at once cannot both win.
@@ -13,18 +13,22 @@ from typing import Any, Iterable
 from sqlalchemy import func, or_, select, update
 
 from helpdesk.storage.db import retry_on_locked, session_scope
+from helpdesk.storage.enums import DeskRole, HandoffStatus
 from helpdesk.storage.models import (
     HANDOFF_OPEN_STATUSES,
     HANDOFF_STATUSES,
     DeskUser,
     Handoff,
-    HandoffMessage,
     utcnow,
 )
 from helpdesk.storage.repositories import _check_aware, _Repository
 
 #: Statuses a handoff ends in.
-HANDOFF_END_STATUSES = ("resolved", "cancelled", "expired")
+HANDOFF_END_STATUSES = (
+    HandoffStatus.RESOLVED.value,
+    HandoffStatus.CANCELLED.value,
+    HandoffStatus.EXPIRED.value,
+)
 
 
 @dataclass(frozen=True)
@@ -94,33 +98,6 @@ class AgentLoad:
         return self.open_count < self.max_conversations
 
 
-@dataclass(frozen=True)
-class HandoffMessageRecord:
-    """An agent's reply, detached from any session."""
-
-    id: int
-    handoff_id: int
-    agent_id: int | None
-    text: str
-    status: str
-    attempts: int
-    created_at: datetime
-    sent_at: datetime | None
-
-    @classmethod
-    def from_row(cls, row: HandoffMessage) -> "HandoffMessageRecord":
-        return cls(
-            id=row.id,
-            handoff_id=row.handoff_id,
-            agent_id=row.agent_id,
-            text=row.text,
-            status=row.status,
-            attempts=row.attempts or 0,
-            created_at=row.created_at,
-            sent_at=row.sent_at,
-        )
-
-
 class HandoffRepository(_Repository):
     """Handoffs: open one per conversation, queue order, assign, end, resume the bot."""
 
@@ -180,7 +157,7 @@ class HandoffRepository(_Repository):
                 row = Handoff(
                     sender_id=sender_id,
                     channel=channel,
-                    status="waiting",
+                    status=HandoffStatus.WAITING,
                     name=name,
                     question=question,
                     category=category,
@@ -205,7 +182,7 @@ class HandoffRepository(_Repository):
         """Waiting handoffs in queue order (oldest first)."""
         stmt = (
             select(Handoff)
-            .where(Handoff.status == "waiting")
+            .where(Handoff.status == HandoffStatus.WAITING)
             .order_by(Handoff.created_at, Handoff.id)
         )
         with session_scope(self._sessions) as session:
@@ -215,13 +192,13 @@ class HandoffRepository(_Repository):
         """1-based place of a waiting handoff in the queue (0 when it is not waiting)."""
         with session_scope(self._sessions) as session:
             row = session.get(Handoff, handoff_id)
-            if row is None or row.status != "waiting":
+            if row is None or row.status != HandoffStatus.WAITING:
                 return 0
             ahead = session.execute(
                 select(func.count())
                 .select_from(Handoff)
                 .where(
-                    Handoff.status == "waiting",
+                    Handoff.status == HandoffStatus.WAITING,
                     or_(
                         Handoff.created_at < row.created_at,
                         (Handoff.created_at == row.created_at) & (Handoff.id < row.id),
@@ -284,7 +261,7 @@ class HandoffRepository(_Repository):
             True when this call assigned it.
         """
         now = utcnow()
-        statuses = ("waiting",) if from_waiting_only else HANDOFF_OPEN_STATUSES
+        statuses = (HandoffStatus.WAITING,) if from_waiting_only else HANDOFF_OPEN_STATUSES
 
         def work() -> bool:
             with session_scope(self._sessions) as session:
@@ -292,7 +269,7 @@ class HandoffRepository(_Repository):
                     update(Handoff)
                     .where(Handoff.id == handoff_id, Handoff.status.in_(statuses))
                     .values(
-                        status="assigned",
+                        status=HandoffStatus.ASSIGNED,
                         agent_id=agent_id,
                         assigned_at=func.coalesce(Handoff.assigned_at, now),
                         updated_at=now,
@@ -377,13 +354,17 @@ class HandoffRepository(_Repository):
         """
         open_count = (
             select(func.count(Handoff.id))
-            .where(Handoff.agent_id == DeskUser.id, Handoff.status == "assigned")
+            .where(Handoff.agent_id == DeskUser.id, Handoff.status == HandoffStatus.ASSIGNED)
             .correlate(DeskUser)
             .scalar_subquery()
         )
         stmt = (
             select(DeskUser, open_count)
-            .where(DeskUser.active.is_(True), DeskUser.online.is_(True), DeskUser.role == "agent")
+            .where(
+                DeskUser.active.is_(True),
+                DeskUser.online.is_(True),
+                DeskUser.role == DeskRole.AGENT,
+            )
             .order_by(DeskUser.id)
         )
         with session_scope(self._sessions) as session:
@@ -405,7 +386,7 @@ class HandoffRepository(_Repository):
             return int(
                 session.execute(
                     select(func.count(Handoff.id)).where(
-                        Handoff.agent_id == agent_id, Handoff.status == "assigned"
+                        Handoff.agent_id == agent_id, Handoff.status == HandoffStatus.ASSIGNED
                     )
                 ).scalar_one()
             )
@@ -424,80 +405,3 @@ class HandoffRepository(_Repository):
                 for created, assigned in session.execute(stmt).all()
                 if assigned is not None and created is not None
             ]
-
-
-class HandoffMessageRepository(_Repository):
-    """Agents' replies: stored first, delivered through the Rasa server, marked sent."""
-
-    def add(self, handoff_id: int, agent_id: int | None, text: str) -> HandoffMessageRecord:
-        if not text.strip():
-            raise ValueError("a reply must not be empty")
-
-        def work() -> HandoffMessageRecord:
-            with session_scope(self._sessions) as session:
-                row = HandoffMessage(
-                    handoff_id=handoff_id,
-                    agent_id=agent_id,
-                    text=text,
-                    status="pending",
-                    attempts=0,
-                    created_at=utcnow(),
-                )
-                session.add(row)
-                session.flush()
-                return HandoffMessageRecord.from_row(row)
-
-        return retry_on_locked(work)
-
-    def get(self, message_id: int) -> HandoffMessageRecord | None:
-        with session_scope(self._sessions) as session:
-            row = session.get(HandoffMessage, message_id)
-            return HandoffMessageRecord.from_row(row) if row is not None else None
-
-    def pending(self, limit: int = 100) -> list[HandoffMessageRecord]:
-        """Replies not delivered yet, oldest first."""
-        stmt = (
-            select(HandoffMessage)
-            .where(HandoffMessage.status == "pending")
-            .order_by(HandoffMessage.id)
-            .limit(limit)
-        )
-        with session_scope(self._sessions) as session:
-            return [HandoffMessageRecord.from_row(row) for row in session.scalars(stmt).all()]
-
-    def for_handoff(self, handoff_id: int) -> list[HandoffMessageRecord]:
-        stmt = (
-            select(HandoffMessage)
-            .where(HandoffMessage.handoff_id == handoff_id)
-            .order_by(HandoffMessage.id)
-        )
-        with session_scope(self._sessions) as session:
-            return [HandoffMessageRecord.from_row(row) for row in session.scalars(stmt).all()]
-
-    def mark_sent(self, message_id: int) -> bool:
-        def work() -> bool:
-            stmt = (
-                update(HandoffMessage)
-                .where(HandoffMessage.id == message_id, HandoffMessage.status == "pending")
-                .values(status="sent", sent_at=utcnow())
-            )
-            with session_scope(self._sessions) as session:
-                return bool(session.execute(stmt).rowcount)
-
-        return retry_on_locked(work)
-
-    def note_failure(self, message_id: int, *, give_up: bool) -> HandoffMessageRecord | None:
-        """Count a failed delivery; with `give_up` the reply is marked failed for good."""
-
-        def work() -> HandoffMessageRecord | None:
-            with session_scope(self._sessions) as session:
-                row = session.get(HandoffMessage, message_id)
-                if row is None or row.status != "pending":
-                    return None
-                row.attempts = (row.attempts or 0) + 1
-                if give_up:
-                    row.status = "failed"
-                session.flush()
-                return HandoffMessageRecord.from_row(row)
-
-        return retry_on_locked(work)

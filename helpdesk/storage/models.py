@@ -27,12 +27,23 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import declarative_base
 from sqlalchemy.types import TypeDecorator
 
-#: Ticket status codes, in workflow order.
-TICKET_STATUSES = ("open", "in_progress", "resolved", "closed")
+from helpdesk.storage.enums import (
+    CsatKind,
+    DeskRole,
+    HandoffStatus,
+    IdleClosureStatus,
+    InboundMessageStatus,
+    OutboxStatus,
+    StrEnum,
+    TicketStatus,
+)
+
+#: Ticket status codes, in workflow order (the values of `TicketStatus`).
+TICKET_STATUSES = tuple(status.value for status in TicketStatus)
 #: Kinds of satisfaction rating: after an FAQ answer, or after a human agent's help.
-CSAT_KINDS = ("faq", "agent")
+CSAT_KINDS = tuple(kind.value for kind in CsatKind)
 #: States of an inbound channel message: claimed for processing, or fully processed.
-INBOUND_MESSAGE_STATUSES = ("received", "done")
+INBOUND_MESSAGE_STATUSES = tuple(status.value for status in InboundMessageStatus)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -49,6 +60,11 @@ Base: Any = declarative_base(metadata=metadata)
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(timezone.utc)
+
+
+def _one_of(column: str, values: type[StrEnum]) -> str:
+    """The SQL of a CHECK constraint keeping `column` to an enum's values."""
+    return f"{column} IN ({', '.join(repr(member.value) for member in values)})"
 
 
 class UTCDateTime(TypeDecorator):
@@ -89,7 +105,7 @@ class Ticket(Base):
     attachment = Column(String(1024), nullable=True)
     # None when the citizen is reached on their channel (e.g. an offline message on WhatsApp).
     email = Column(String(320), nullable=True)
-    status = Column(String(20), nullable=False, default="open")
+    status = Column(String(20), nullable=False, default=TicketStatus.OPEN)
     public_reply = Column(Text, nullable=True)
     sender_id = Column(String(255), nullable=True, index=True)
     channel = Column(String(64), nullable=True)
@@ -104,11 +120,7 @@ class Ticket(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
-    __table_args__ = (
-        CheckConstraint(
-            "status IN ('open', 'in_progress', 'resolved', 'closed')", name="status_valid"
-        ),
-    )
+    __table_args__ = (CheckConstraint(_one_of("status", TicketStatus), name="status_valid"),)
 
 
 class CsatRating(Base):
@@ -119,7 +131,7 @@ class CsatRating(Base):
     id = Column(Integer, primary_key=True, autoincrement=True)
     sender_id = Column(String(255), nullable=False, index=True)
     rating = Column(Integer, nullable=False)
-    kind = Column(String(16), nullable=False, default="faq")
+    kind = Column(String(16), nullable=False, default=CsatKind.FAQ)
     question = Column(Text, nullable=True)
     faq_id = Column(String(255), nullable=True)
     # For kind "agent": the handoff rated (and through it, the agent).
@@ -128,7 +140,7 @@ class CsatRating(Base):
 
     __table_args__ = (
         CheckConstraint("rating >= 1 AND rating <= 5", name="rating_range"),
-        CheckConstraint("kind IN ('faq', 'agent')", name="kind_valid"),
+        CheckConstraint(_one_of("kind", CsatKind), name="kind_valid"),
     )
 
 
@@ -158,14 +170,14 @@ class Conversation(Base):
 
 
 #: Handoff statuses in which a human agent holds (or is about to hold) the conversation.
-HANDOFF_OPEN_STATUSES = ("waiting", "assigned")
+HANDOFF_OPEN_STATUSES = (HandoffStatus.WAITING.value, HandoffStatus.ASSIGNED.value)
 #: Every handoff status: waiting in the queue, assigned to an agent, resolved by the agent,
 #: cancelled by the citizen ("batal"), or expired (nobody took it: it became a ticket).
-HANDOFF_STATUSES = ("waiting", "assigned", "resolved", "cancelled", "expired")
+HANDOFF_STATUSES = tuple(status.value for status in HandoffStatus)
 #: Roles of the agent desk's users.
-DESK_ROLES = ("agent", "supervisor", "admin")
+DESK_ROLES = tuple(role.value for role in DeskRole)
 #: States of an agent's reply on its way to the citizen.
-OUTBOX_STATUSES = ("pending", "sent", "failed")
+OUTBOX_STATUSES = tuple(status.value for status in OutboxStatus)
 
 
 class Division(Base):
@@ -190,7 +202,7 @@ class DeskUser(Base):
     username = Column(String(64), nullable=False, unique=True)
     display_name = Column(String(128), nullable=False)
     password_hash = Column(String(255), nullable=False)
-    role = Column(String(16), nullable=False, default="agent")
+    role = Column(String(16), nullable=False, default=DeskRole.AGENT)
     division_id = Column(Integer, ForeignKey("division.id", ondelete="SET NULL"), nullable=True)
     active = Column(Boolean(create_constraint=False), nullable=False, default=True)
     online = Column(Boolean(create_constraint=False), nullable=False, default=False)
@@ -202,7 +214,7 @@ class DeskUser(Base):
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
     __table_args__ = (
-        CheckConstraint("role IN ('agent', 'supervisor', 'admin')", name="role_valid"),
+        CheckConstraint(_one_of("role", DeskRole), name="role_valid"),
         CheckConstraint("max_conversations >= 1", name="max_conversations_positive"),
     )
 
@@ -272,7 +284,7 @@ class Handoff(Base):
     id = Column(Integer, primary_key=True, autoincrement=True)
     sender_id = Column(String(255), nullable=False, index=True)
     channel = Column(String(64), nullable=True)
-    status = Column(String(20), nullable=False, default="waiting", index=True)
+    status = Column(String(20), nullable=False, default=HandoffStatus.WAITING, index=True)
     name = Column(String(255), nullable=True)  # the citizen's name, when known
     question = Column(Text, nullable=True)  # what the citizen asked before the handoff
     category = Column(String(100), nullable=True)  # FAQ category of the last answer tried
@@ -291,7 +303,7 @@ class Handoff(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "status IN ('waiting', 'assigned', 'resolved', 'cancelled', 'expired')",
+            _one_of("status", HandoffStatus),
             name="status_valid",
         ),
     )
@@ -306,14 +318,12 @@ class HandoffMessage(Base):
     handoff_id = Column(Integer, ForeignKey("handoff.id", ondelete="CASCADE"), nullable=False)
     agent_id = Column(Integer, ForeignKey("desk_user.id", ondelete="SET NULL"), nullable=True)
     text = Column(Text, nullable=False)
-    status = Column(String(16), nullable=False, default="pending", index=True)
+    status = Column(String(16), nullable=False, default=OutboxStatus.PENDING, index=True)
     attempts = Column(Integer, nullable=False, default=0)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     sent_at = Column(UTCDateTime, nullable=True)
 
-    __table_args__ = (
-        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status_valid"),
-    )
+    __table_args__ = (CheckConstraint(_one_of("status", OutboxStatus), name="status_valid"),)
 
 
 class InboundMessage(Base):
@@ -332,14 +342,14 @@ class InboundMessage(Base):
     channel = Column(String(64), nullable=False)
     message_id = Column(String(255), nullable=False)
     sender = Column(String(255), nullable=False)
-    status = Column(String(16), nullable=False, default="received", index=True)
+    status = Column(String(16), nullable=False, default=InboundMessageStatus.RECEIVED, index=True)
     payload = Column(Text, nullable=True)
     received_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
     done_at = Column(UTCDateTime, nullable=True)
 
     __table_args__ = (
         UniqueConstraint("channel", "message_id", name="uq_inbound_message_channel_message_id"),
-        CheckConstraint("status IN ('received', 'done')", name="status_valid"),
+        CheckConstraint(_one_of("status", InboundMessageStatus), name="status_valid"),
     )
 
 
@@ -355,7 +365,7 @@ class IdleClosure(Base):
     id = Column(Integer, primary_key=True, autoincrement=True)
     sender_id = Column(String(255), nullable=False)
     last_user_at = Column(UTCDateTime, nullable=False)
-    status = Column(String(16), nullable=False, default="closing")
+    status = Column(String(16), nullable=False, default=IdleClosureStatus.CLOSING)
     attempts = Column(Integer, nullable=False, default=0)
     closed_at = Column(UTCDateTime, nullable=True)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
@@ -364,7 +374,7 @@ class IdleClosure(Base):
         UniqueConstraint(
             "sender_id", "last_user_at", name="uq_idle_closure_sender_id_last_user_at"
         ),
-        CheckConstraint("status IN ('closing', 'closed', 'failed')", name="status_valid"),
+        CheckConstraint(_one_of("status", IdleClosureStatus), name="status_valid"),
     )
 
 
@@ -403,3 +413,18 @@ class DeskTrustedDevice(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     last_used_at = Column(UTCDateTime, nullable=False, default=utcnow)
     expires_at = Column(UTCDateTime, nullable=False, index=True)
+
+
+class ButtonPayload(Base):
+    """A long button payload behind the short id a channel carries (content-addressed).
+
+    WhatsApp reply ids (256 characters) and Telegram's `callback_data` (64 bytes) cannot hold a
+    long payload (an FAQ question); the channel sends a hash id instead. The mapping lives here,
+    so a tap is understood by whichever process receives it, also after a restart.
+    """
+
+    __tablename__ = "button_payload"
+
+    short_id = Column(String(128), primary_key=True)
+    payload = Column(Text, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)

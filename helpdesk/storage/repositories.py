@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from helpdesk.backends.masking import mask_identifiers
 from helpdesk.storage.db import retry_on_locked, session_scope
+from helpdesk.storage.enums import CsatKind, IdleClosureStatus, InboundMessageStatus, TicketStatus
 from helpdesk.storage.models import (
     CSAT_KINDS,
     HANDOFF_OPEN_STATUSES,
@@ -102,7 +103,7 @@ class TicketRepository(_Repository):
         attachment: str | None = None,
         sender_id: str | None = None,
         channel: str | None = None,
-        status: str = "open",
+        status: str = TicketStatus.OPEN,
         created_at: datetime | None = None,
         division_id: int | None = None,
     ) -> TicketRecord:
@@ -237,7 +238,7 @@ class CsatRepository(_Repository):
         sender_id: str,
         rating: int,
         *,
-        kind: str = "faq",
+        kind: str = CsatKind.FAQ,
         question: str | None = None,
         faq_id: str | None = None,
         handoff_id: int | None = None,
@@ -415,7 +416,7 @@ class InboundMessageRepository(_Repository):
                             channel=channel,
                             message_id=message_id,
                             sender=sender,
-                            status="received",
+                            status=InboundMessageStatus.RECEIVED,
                             payload=payload,
                             received_at=utcnow(),
                         )
@@ -451,9 +452,9 @@ class InboundMessageRepository(_Repository):
                 .where(
                     InboundMessage.channel == channel,
                     InboundMessage.message_id == message_id,
-                    InboundMessage.status == "received",
+                    InboundMessage.status == InboundMessageStatus.RECEIVED,
                 )
-                .values(status="done", payload=None, done_at=utcnow())
+                .values(status=InboundMessageStatus.DONE, payload=None, done_at=utcnow())
             )
             with session_scope(self._sessions) as session:
                 return bool(session.execute(stmt).rowcount)
@@ -474,7 +475,7 @@ class InboundMessageRepository(_Repository):
         if limit <= 0:
             raise ValueError("limit must be > 0")
         stmt = select(InboundMessage).where(
-            InboundMessage.status == "received",
+            InboundMessage.status == InboundMessageStatus.RECEIVED,
             InboundMessage.received_at < utcnow() - older_than,
         )
         if channel is not None:
@@ -500,7 +501,7 @@ class InboundMessageRepository(_Repository):
                 .where(
                     InboundMessage.channel == channel,
                     InboundMessage.message_id == message_id,
-                    InboundMessage.status == "received",
+                    InboundMessage.status == InboundMessageStatus.RECEIVED,
                     InboundMessage.received_at < now - older_than,
                 )
                 .values(received_at=now)
@@ -519,7 +520,7 @@ class InboundMessageRepository(_Repository):
 
         def work() -> int:
             stmt = delete(InboundMessage).where(
-                InboundMessage.status == "done",
+                InboundMessage.status == InboundMessageStatus.DONE,
                 InboundMessage.done_at < utcnow() - older_than,
             )
             with session_scope(self._sessions) as session:
@@ -551,7 +552,7 @@ class IdleClosureRepository(_Repository):
                         IdleClosure(
                             sender_id=sender_id,
                             last_user_at=last_user_at,
-                            status="closing",
+                            status=IdleClosureStatus.CLOSING,
                             attempts=1,
                             updated_at=utcnow(),
                         )
@@ -562,28 +563,32 @@ class IdleClosureRepository(_Repository):
                         session.rollback()
                         return False
                     return True
-                if row.status != "failed" or row.attempts >= max_attempts:
+                if row.status != IdleClosureStatus.FAILED or row.attempts >= max_attempts:
                     return False
                 # Conditional update: of two sweepers retrying at once, only one wins.
                 taken = session.execute(
                     update(IdleClosure)
                     .where(
                         IdleClosure.id == row.id,
-                        IdleClosure.status == "failed",
+                        IdleClosure.status == IdleClosureStatus.FAILED,
                         IdleClosure.attempts == row.attempts,
                     )
-                    .values(status="closing", attempts=row.attempts + 1, updated_at=utcnow())
+                    .values(
+                        status=IdleClosureStatus.CLOSING,
+                        attempts=row.attempts + 1,
+                        updated_at=utcnow(),
+                    )
                     .execution_options(synchronize_session=False)
                 )
                 return bool(taken.rowcount)
 
         return retry_on_locked(work)
 
-    def _set(self, sender_id: str, last_user_at: datetime, status: str) -> None:
+    def _set(self, sender_id: str, last_user_at: datetime, status: IdleClosureStatus) -> None:
         def work() -> None:
             now = utcnow()
             values = {"status": status, "updated_at": now}
-            if status == "closed":
+            if status == IdleClosureStatus.CLOSED:
                 values["closed_at"] = now
             with session_scope(self._sessions) as session:
                 session.execute(
@@ -598,16 +603,18 @@ class IdleClosureRepository(_Repository):
         retry_on_locked(work)
 
     def mark_closed(self, sender_id: str, last_user_at: datetime) -> None:
-        self._set(sender_id, last_user_at, "closed")
+        self._set(sender_id, last_user_at, IdleClosureStatus.CLOSED)
 
     def mark_failed(self, sender_id: str, last_user_at: datetime) -> None:
-        self._set(sender_id, last_user_at, "failed")
+        self._set(sender_id, last_user_at, IdleClosureStatus.FAILED)
 
     def count_closed(self, sender_id: str | None = None) -> int:
         """How many silences were closed (for one conversation, or in all)."""
         with session_scope(self._sessions) as session:
             query = (
-                select(func.count()).select_from(IdleClosure).where(IdleClosure.status == "closed")
+                select(func.count())
+                .select_from(IdleClosure)
+                .where(IdleClosure.status == IdleClosureStatus.CLOSED)
             )
             if sender_id is not None:
                 query = query.where(IdleClosure.sender_id == sender_id)

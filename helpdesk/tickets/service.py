@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Callable, Protocol
 from zoneinfo import ZoneInfo
 
 from helpdesk.conversation.validation import validate_attachment, validate_email
+from helpdesk.storage.enums import TicketStatus
 from helpdesk.storage.repositories import DuplicateTicketIdError, TicketRecord
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,11 +41,11 @@ _LETTERS = string.ascii_uppercase
 MAX_ID_ATTEMPTS = 10
 
 #: Citizen-facing (Indonesian) label of each status code.
-STATUS_LABELS = {
-    "open": "Diterima, menunggu tindak lanjut",
-    "in_progress": "Sedang diproses",
-    "resolved": "Selesai",
-    "closed": "Ditutup",
+STATUS_LABELS: dict[str, str] = {
+    TicketStatus.OPEN: "Diterima, menunggu tindak lanjut",
+    TicketStatus.IN_PROGRESS: "Sedang diproses",
+    TicketStatus.RESOLVED: "Selesai",
+    TicketStatus.CLOSED: "Ditutup",
 }
 
 #: Longest subject stored; longer ones are cut (the full text stays in the chronology).
@@ -367,6 +368,14 @@ class TicketService:
         record = self._repository.get(canonical)
         return self._info(record) if record is not None else None
 
+    def get_record(self, ticket_id: str) -> TicketRecord | None:
+        """The stored ticket (any accepted spelling of its id) with its owner fields, as the
+        agent desk works on it; None when unknown or malformed."""
+        canonical = normalize_ticket_id(ticket_id)
+        if canonical is None:
+            return None
+        return self._repository.get(canonical)
+
     def update_status(
         self, ticket_id: str, status: str, public_reply: str | None = None
     ) -> TicketInfo | None:
@@ -380,3 +389,15 @@ class TicketService:
             return None
         record = self._repository.set_status(canonical, status, public_reply)
         return self._info(record) if record is not None else None
+
+    def set_owner(
+        self, ticket_id: str, *, division_id: int | None, assignee_id: int | None
+    ) -> TicketRecord | None:
+        """Give a ticket to a division and/or a desk user (None: to nobody); None when the
+        ticket is unknown."""
+        canonical = normalize_ticket_id(ticket_id)
+        if canonical is None:
+            return None
+        return self._repository.set_owner(
+            canonical, division_id=division_id, assignee_id=assignee_id
+        )

@@ -310,7 +310,7 @@ async def test_after_closing_time_the_conversation_becomes_a_ticket(services, di
 
 
 async def test_an_offline_ticket_goes_to_the_division_of_the_last_faq(services, dispatcher):
-    from helpdesk.storage.accounts import DivisionRepository
+    from helpdesk.storage.divisions import DivisionRepository
 
     sakti = DivisionRepository(services.session_factory).create("Tim SAKTI", "SAKTI")
     now = wita(2026, 11, 20, 11, 31)

@@ -414,7 +414,7 @@ async def test_create_ticket_stores_and_replies_with_id(services, dispatcher):
 async def test_a_ticket_after_an_faq_answer_goes_to_the_division_of_its_category(
     services, dispatcher
 ):
-    from helpdesk.storage.accounts import DivisionRepository
+    from helpdesk.storage.divisions import DivisionRepository
 
     sakti = DivisionRepository(services.session_factory).create("Tim SAKTI", "SAKTI")
     tracker = make_tracker(

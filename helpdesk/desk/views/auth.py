@@ -16,22 +16,25 @@ from helpdesk.desk.auth import (
     MSG_LOGIN_FAILED,
     MSG_LOGIN_THROTTLED,
     SESSION_COOKIE,
-    client_address,
+    DeskUserRecord,
     current_session,
     current_user,
-    dummy_password_check,
+    end_session,
     expire_cookie,
     flash_redirect,
-    hash_password,
-    login_throttle,
-    password_needs_rehash,
     render,
     safe_next,
     set_cookie,
-    verify_password,
-    wait_label,
+    start_session,
 )
-from helpdesk.storage.accounts import TRUSTED_DEVICE_TTL, DeskUserRecord, TrustedDeviceRepository
+from helpdesk.desk.passwords import (
+    dummy_password_check,
+    hash_password,
+    password_needs_rehash,
+    verify_password,
+)
+from helpdesk.desk.throttle import client_address, login_throttle, wait_label
+from helpdesk.storage.desk_sessions import TRUSTED_DEVICE_TTL
 
 logger = logging.getLogger(__name__)
 
@@ -78,16 +81,13 @@ async def login_form(request: Request) -> HTTPResponse:
     return _login_page(request, token=_login_token(request), next_url=next_url)
 
 
-def _devices(request: Request) -> TrustedDeviceRepository:
-    return TrustedDeviceRepository(request.app.ctx.services.session_factory)
-
-
 def _rehash(request: Request, user: DeskUserRecord, password: str, stored: str) -> None:
     """Replace an old-style hash (scrypt, weaker argon2 parameters) after a good login."""
     if not password_needs_rehash(stored):
         return
     try:
-        if request.app.ctx.users.rehash_password(user.id, stored, hash_password(password)):
+        users = request.app.ctx.services.desk_users
+        if users.rehash_password(user.id, stored, hash_password(password)):
             logger.info("desk user %s: password hash upgraded to argon2id", user.username)
     except Exception:  # the login itself succeeded; the next one tries again
         logger.exception("could not upgrade the password hash of desk user %s", user.username)
@@ -104,9 +104,10 @@ async def login(request: Request) -> HTTPResponse:
     throttle = login_throttle(request)
     token = secrets.token_urlsafe(32)
 
-    found = request.app.ctx.users.credentials(username) if username else None
+    services = request.app.ctx.services
+    found = services.desk_users.credentials(username) if username else None
     device_token = request.cookies.get(DEVICE_COOKIE)
-    device = _devices(request).device_of(device_token, found[0].id) if found else None
+    device = services.trusted_devices.device_of(device_token, found[0].id) if found else None
 
     wait = throttle.retry_after(username, ip, device)
     if wait > 0:
@@ -150,11 +151,8 @@ async def login(request: Request) -> HTTPResponse:
     user, password_hash = found
     throttle.reset(username, ip, device)
     await asyncio.to_thread(_rehash, request, user, password, password_hash)
-    old_token = request.cookies.get(SESSION_COOKIE)
-    if old_token:  # session rotation: never keep a token that existed before the login
-        request.app.ctx.desk_sessions.delete(old_token)
-    session_token, _ = request.app.ctx.desk_sessions.create(user.id)
-    new_device = _devices(request).issue(user.id, replaces=device_token if device else None)
+    session_token = start_session(request, user.id)  # ends the browser's earlier session
+    new_device = services.trusted_devices.issue(user.id, replaces=device_token if device else None)
     logger.info("desk login: %s (%s) from %s", user.username, user.role, ip)
     resp = response.redirect(next_url, status=303)
     set_cookie(request, resp, SESSION_COOKIE, session_token)
@@ -173,9 +171,7 @@ async def login(request: Request) -> HTTPResponse:
 @bp.post("/logout")
 async def logout(request: Request) -> HTTPResponse:
     """End the session on the server and in the browser (CSRF checked by the middleware)."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if token:
-        request.app.ctx.desk_sessions.delete(token)
+    end_session(request)
     user = current_user(request)
     if user is not None and current_session(request) is not None:
         logger.info("desk logout: %s", user.username)

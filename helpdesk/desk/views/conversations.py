@@ -27,6 +27,7 @@ from sanic.response import HTTPResponse
 
 from helpdesk.desk.auth import (
     SUPERVISOR_ROLES,
+    DeskUserRecord,
     current_user,
     error_page,
     flash_redirect,
@@ -46,13 +47,11 @@ from helpdesk.desk.transcript_view import (
     time_label,
     wait_label,
 )
-from helpdesk.desk.views import parse_id
-from helpdesk.handoff.service import HandoffError
+from helpdesk.desk.views import parse_id, services_of
+from helpdesk.handoff.service import HandoffError, HandoffRecord, HandoffStatus
 from helpdesk.rasa_bridge.events import RASA_EVENTS
-from helpdesk.storage.accounts import NAME_FALLBACK, DeskUserRecord
-from helpdesk.storage.contacts import ContactRepository, ContactValidationError
-from helpdesk.storage.desk_queries import DeskQueries
-from helpdesk.storage.handoffs import HandoffRecord
+from helpdesk.storage.canned_responses import NAME_FALLBACK
+from helpdesk.storage.contacts import ContactValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -97,12 +96,12 @@ def may_view(user: DeskUserRecord, handoff: HandoffRecord) -> bool:
     """
     if user.is_supervisor:
         return True
-    return handoff.status == "waiting" or handoff.agent_id == user.id
+    return handoff.status == HandoffStatus.WAITING or handoff.agent_id == user.id
 
 
 def _load(request: Request, handoff_id: int) -> tuple[HandoffRecord | None, HTTPResponse | None]:
     """The handoff if the user may see it, else the 404/403 response to give."""
-    handoff = request.app.ctx.services.handoffs.get(handoff_id)
+    handoff = services_of(request).handoffs.get(handoff_id)
     if handoff is None:
         return None, error_page(request, 404, MSG_NOT_FOUND)
     if not may_view(_user(request), handoff):
@@ -137,7 +136,7 @@ def _wants_json(request: Request) -> bool:
 
 
 def _tz(request: Request) -> Any:
-    return request.app.ctx.services.settings.tz
+    return services_of(request).settings.tz
 
 
 def _tracker_engine(request: Request) -> Any:
@@ -159,7 +158,7 @@ def _tracker_engine(request: Request) -> Any:
 
 
 def _agent_names(request: Request) -> dict[int, str]:
-    return {user.id: user.display_name for user in request.app.ctx.users.list()}
+    return {user.id: user.display_name for user in services_of(request).desk_users.list()}
 
 
 def wake_relay(request: Request) -> None:
@@ -211,12 +210,12 @@ def queue_state(request: Request, now: datetime | None = None) -> dict[str, Any]
     """The queue page's data (also the `/api/queue` JSON)."""
     user = _user(request)
     now = now or datetime.now(timezone.utc)
-    services = request.app.ctx.services
-    users = request.app.ctx.users.list()
+    services = services_of(request)
+    users = services.desk_users.list()
     names = {u.id: u.display_name for u in users}
     waiting = services.handoffs.waiting()
     assigned = sorted(
-        services.handoffs.search(statuses=["assigned"], limit=MAX_LISTED),
+        services.handoffs.search(statuses=[HandoffStatus.ASSIGNED], limit=MAX_LISTED),
         key=lambda h: (h.assigned_at or h.created_at, h.id),
     )
     mine = [h for h in assigned if h.agent_id == user.id]
@@ -284,7 +283,7 @@ async def set_status(request: Request) -> HTTPResponse:
         online = False
     else:
         online = not user.online
-    updated = request.app.ctx.users.set_online(user.id, online)
+    updated = services_of(request).desk_users.set_online(user.id, online)
     online = bool(updated and updated.online)
     if online:
         wake_relay(request)  # the worker may give this agent a waiting conversation now
@@ -301,7 +300,7 @@ async def take(request: Request, handoff: HandoffRecord) -> HTTPResponse:
     """Take a waiting conversation (refused at the user's own limit)."""
     user = _user(request)
     try:
-        request.app.ctx.services.handoff.take(handoff.id, user.id, user.max_conversations)
+        services_of(request).handoff.take(handoff.id, user.id, user.max_conversations)
     except HandoffError as exc:
         return flash_redirect(request, "/", str(exc), kind="error")
     logger.info("desk user %s took conversation %s", user.username, handoff.id)
@@ -313,17 +312,18 @@ async def take(request: Request, handoff: HandoffRecord) -> HTTPResponse:
 async def assign(request: Request, handoff_id: int) -> HTTPResponse:
     """A supervisor gives (or gives again) an open conversation to an agent."""
     target = safe_next(request.form.get("next"))
-    handoff = request.app.ctx.services.handoffs.get(handoff_id)
+    services = services_of(request)
+    handoff = services.handoffs.get(handoff_id)
     if handoff is None:
         return error_page(request, 404, MSG_NOT_FOUND)
     agent_id = parse_id(request.form.get("agent_id") or "")
     if agent_id is None:
         return flash_redirect(request, target, MSG_PICK_AGENT, kind="error")
-    agent = request.app.ctx.users.get(agent_id)
+    agent = services.desk_users.get(agent_id)
     if agent is None or not agent.active:
         return flash_redirect(request, target, MSG_AGENT_UNKNOWN, kind="error")
     try:
-        request.app.ctx.services.handoff.assign(handoff_id, agent.id)
+        services.handoff.assign(handoff_id, agent.id)
     except HandoffError as exc:
         return flash_redirect(request, target, str(exc), kind="error")
     logger.info(
@@ -347,14 +347,14 @@ async def assign(request: Request, handoff_id: int) -> HTTPResponse:
 async def conversation_page(request: Request, handoff: HandoffRecord) -> HTTPResponse:
     """The transcript, what the bot tried, the contact and the reply box."""
     user = _user(request)
-    services = request.app.ctx.services
+    services = services_of(request)
     tz = _tz(request)
     now = datetime.now(timezone.utc)
     names = _agent_names(request)
     engine = _tracker_engine(request)
     messages = services.handoff_messages.for_handoff(handoff.id)
     transcript = build_transcript(engine, handoff, messages, names)
-    queries = DeskQueries(services.session_factory)
+    queries = services.desk_queries
     questions = queries.questions_of(
         handoff.sender_id, since=transcript.window.start, until=transcript.window.end
     )
@@ -367,15 +367,13 @@ async def conversation_page(request: Request, handoff: HandoffRecord) -> HTTPRes
         }
         for h in queries.handoffs_of(handoff.sender_id, exclude_id=handoff.id)
     ]
-    contact = ContactRepository(services.session_factory).get_or_create(
-        handoff.sender_id, handoff.channel, handoff.name
-    )
+    contact = services.contacts.get_or_create(handoff.sender_id, handoff.channel, handoff.name)
     citizen_name = handoff.name or contact.name
     canned = [
-        {"title": c.title, "text": c.fill(citizen_name)} for c in request.app.ctx.canned.list()
+        {"title": c.title, "text": c.fill(citizen_name)} for c in services.canned_responses.list()
     ]
-    agents = [u for u in request.app.ctx.users.list() if u.active] if user.is_supervisor else []
-    is_mine = handoff.status == "assigned" and handoff.agent_id == user.id
+    agents = [u for u in services.desk_users.list() if u.active] if user.is_supervisor else []
+    is_mine = handoff.status == HandoffStatus.ASSIGNED and handoff.agent_id == user.id
     return render(
         request,
         "conversations_detail.html",
@@ -394,8 +392,8 @@ async def conversation_page(request: Request, handoff: HandoffRecord) -> HTTPRes
         canned=canned,
         agents=agents,
         can_reply=is_mine,
-        can_take=handoff.status == "waiting",
-        can_resolve=handoff.status == "assigned" and (is_mine or user.is_supervisor),
+        can_take=handoff.status == HandoffStatus.WAITING,
+        can_resolve=handoff.status == HandoffStatus.ASSIGNED and (is_mine or user.is_supervisor),
         can_assign=user.is_supervisor and handoff.is_open,
         max_reply_length=MAX_REPLY_LENGTH,
         wait=wait_label(handoff.created_at, now),
@@ -415,7 +413,7 @@ async def conversation_events(request: Request, handoff: HandoffRecord) -> HTTPR
             status=400,
         )
     after = int(raw)
-    services = request.app.ctx.services
+    services = services_of(request)
     tz = _tz(request)
     now = datetime.now(timezone.utc)
     names = _agent_names(request)
@@ -442,7 +440,8 @@ async def conversation_events(request: Request, handoff: HandoffRecord) -> HTTPR
                 "status_label": HANDOFF_STATUS_LABELS.get(handoff.status, handoff.status),
                 "agent_id": handoff.agent_id,
                 "agent_name": names.get(handoff.agent_id) if handoff.agent_id else None,
-                "can_reply": handoff.status == "assigned" and handoff.agent_id == user.id,
+                "can_reply": handoff.status == HandoffStatus.ASSIGNED
+                and handoff.agent_id == user.id,
             },
         }
     )
@@ -463,7 +462,7 @@ async def reply(request: Request, handoff: HandoffRecord) -> HTTPResponse:
     message = None
     if problem is None:
         try:
-            message = request.app.ctx.services.handoff.reply(handoff.id, user.id, text)
+            message = services_of(request).handoff.reply(handoff.id, user.id, text)
         except HandoffError as exc:
             problem = str(exc)
     if problem is not None or message is None:
@@ -483,11 +482,11 @@ async def resolve(request: Request, handoff: HandoffRecord) -> HTTPResponse:
     """End the conversation as resolved; the bot then thanks the citizen and asks a rating."""
     user = _user(request)
     url = _conversation_url(handoff.id)
-    if handoff.status != "assigned":
+    if handoff.status != HandoffStatus.ASSIGNED:
         return flash_redirect(request, url, MSG_NOT_RESOLVABLE, kind="error")
     if handoff.agent_id != user.id and not user.is_supervisor:
         return flash_redirect(request, url, MSG_RESOLVE_NOT_YOURS, kind="error")
-    if not request.app.ctx.services.handoff.resolve(handoff.id):
+    if not services_of(request).handoff.resolve(handoff.id):
         return flash_redirect(request, url, MSG_NOT_RESOLVABLE, kind="error")
     logger.info("desk user %s resolved conversation %s", user.username, handoff.id)
     wake_relay(request)
@@ -499,7 +498,7 @@ async def resolve(request: Request, handoff: HandoffRecord) -> HTTPResponse:
 @with_conversation
 async def update_contact(request: Request, handoff: HandoffRecord) -> HTTPResponse:
     """Save the contact's notes and tags (kept across the citizen's handoffs)."""
-    contacts = ContactRepository(request.app.ctx.services.session_factory)
+    contacts = services_of(request).contacts
     contacts.get_or_create(handoff.sender_id, handoff.channel, handoff.name)
     url = _conversation_url(handoff.id) + "#kontak"
     try:

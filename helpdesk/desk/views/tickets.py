@@ -27,6 +27,7 @@ from sanic.response import HTTPResponse
 
 from helpdesk.desk.auth import (
     SUPERVISOR_ROLES,
+    DeskUserRecord,
     current_user,
     error_page,
     flash_redirect,
@@ -34,29 +35,21 @@ from helpdesk.desk.auth import (
     render,
 )
 from helpdesk.desk.transcript_view import channel_label, mask_sender_id
-from helpdesk.desk.views import parse_id
-from helpdesk.storage.accounts import DeskUserRecord
-from helpdesk.storage.desk_queries import (
-    OWNER_ME,
-    OWNER_NONE,
-    DeskQueries,
-    TicketFilter,
-    may_view_ticket,
-)
+from helpdesk.desk.views import parse_id, services_of
+from helpdesk.storage.desk_queries import OWNER_ME, OWNER_NONE, TicketFilter, may_view_ticket
 from helpdesk.storage.models import TICKET_STATUSES
-from helpdesk.storage.repositories import TicketRecord
-from helpdesk.tickets.service import normalize_ticket_id
+from helpdesk.tickets.service import TicketRecord, TicketStatus, normalize_ticket_id
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("desk_tickets")
 
 #: Ticket statuses as agents read them (citizens read `helpdesk.tickets.service.STATUS_LABELS`).
-TICKET_STATUS_LABELS = {
-    "open": "Baru",
-    "in_progress": "Sedang diproses",
-    "resolved": "Selesai",
-    "closed": "Ditutup",
+TICKET_STATUS_LABELS: dict[str, str] = {
+    TicketStatus.OPEN: "Baru",
+    TicketStatus.IN_PROGRESS: "Sedang diproses",
+    TicketStatus.RESOLVED: "Selesai",
+    TicketStatus.CLOSED: "Ditutup",
 }
 #: Longest public reply (it is sent on chat channels) and longest search text.
 MAX_PUBLIC_REPLY_LENGTH = 2000
@@ -163,8 +156,9 @@ def _user(request: Request) -> DeskUserRecord:
 
 def _owner_names(request: Request) -> tuple[dict[int, str], dict[int, str]]:
     """Division names and desk users' display names by id."""
-    divisions = {d.id: d.name for d in request.app.ctx.divisions.list()}
-    users = {u.id: u.display_name for u in request.app.ctx.users.list()}
+    services = services_of(request)
+    divisions = {d.id: d.name for d in services.divisions.list()}
+    users = {u.id: u.display_name for u in services.desk_users.list()}
     return divisions, users
 
 
@@ -174,9 +168,9 @@ async def ticket_list(request: Request) -> HTTPResponse:
     """The tickets the user may see, newest first, filtered by status, text, creation date and
     owner."""
     user = _user(request)
-    tz = request.app.ctx.services.settings.tz
-    query = parse_list_query(request.args, tz)
-    queries = DeskQueries(request.app.ctx.services.session_factory)
+    services = services_of(request)
+    query = parse_list_query(request.args, services.settings.tz)
+    queries = services.desk_queries
     page = queries.search_tickets(query.filter, viewer=user, page=query.page)
     if page.total and query.page > page.pages:  # past the end (filters changed): last page
         query.page = page.pages
@@ -207,9 +201,10 @@ def _detail(
 ) -> HTTPResponse:
     user = _user(request)
     division_names, user_names = _owner_names(request)
-    divisions = request.app.ctx.divisions.list() if user.is_supervisor else []
+    services = services_of(request)
+    divisions = services.divisions.list() if user.is_supervisor else []
     assignees = (
-        [u for u in request.app.ctx.users.list() if u.active or u.id == ticket.assignee_id]
+        [u for u in services.desk_users.list() if u.active or u.id == ticket.assignee_id]
         if user.is_supervisor
         else []
     )
@@ -233,17 +228,9 @@ def _detail(
     )
 
 
-def _find(request: Request, ticket_id: str) -> TicketRecord | None:
-    canonical = normalize_ticket_id(ticket_id)
-    if canonical is None:
-        return None
-    ticket: TicketRecord | None = request.app.ctx.services.ticket_repository.get(canonical)
-    return ticket
-
-
 def _load(request: Request, ticket_id: str) -> tuple[TicketRecord | None, HTTPResponse | None]:
     """The ticket if the user may see it, else the 404/403 page to answer with."""
-    ticket = _find(request, ticket_id)
+    ticket = services_of(request).tickets.get_record(ticket_id)
     if ticket is None:
         return None, error_page(request, 404, MSG_NOT_FOUND)
     user = _user(request)
@@ -292,7 +279,7 @@ async def ticket_update(request: Request, ticket_id: str) -> HTTPResponse:
         return flash_redirect(
             request, f"/tickets/{ticket.id}", MSG_UNCHANGED.format(id=ticket.id), kind="info"
         )
-    updated = request.app.ctx.services.ticket_repository.set_status(ticket.id, status, reply)
+    updated = services_of(request).tickets.update_status(ticket.id, status, reply)
     if updated is None:
         return error_page(request, 404, MSG_NOT_FOUND)
     logger.info(
@@ -333,14 +320,13 @@ async def ticket_owner(request: Request, ticket_id: str) -> HTTPResponse:
         and (division_id, assignee_id) == (ticket.division_id, ticket.assignee_id)
     ):
         return flash_redirect(request, url, MSG_UNCHANGED.format(id=ticket.id), kind="info")
-    if not division_ok or (
-        division_id is not None and request.app.ctx.divisions.get(division_id) is None
-    ):
+    services = services_of(request)
+    if not division_ok or (division_id is not None and services.divisions.get(division_id) is None):
         return flash_redirect(request, url, MSG_DIVISION_UNKNOWN, kind="error")
-    assignee = request.app.ctx.users.get(assignee_id) if assignee_id is not None else None
+    assignee = services.desk_users.get(assignee_id) if assignee_id is not None else None
     if not assignee_ok or (assignee_id is not None and (assignee is None or not assignee.active)):
         return flash_redirect(request, url, MSG_ASSIGNEE_UNKNOWN, kind="error")
-    updated = request.app.ctx.services.ticket_repository.set_owner(
+    updated = services.tickets.set_owner(
         ticket.id, division_id=division_id, assignee_id=assignee_id
     )
     if updated is None:

@@ -30,10 +30,12 @@ import pytest
 from sanic import Sanic
 
 from helpdesk.desk.app import create_app
-from helpdesk.desk.auth import SESSION_COOKIE, DeskConfig, hash_password
+from helpdesk.desk.auth import SESSION_COOKIE, DeskConfig
+from helpdesk.desk.passwords import hash_password
 from helpdesk.services import Services, set_services
 from helpdesk.settings import Settings
-from helpdesk.storage.accounts import DeskSessionRepository, DeskUserRecord, DeskUserRepository
+from helpdesk.storage.desk_sessions import DeskSessionRepository
+from helpdesk.storage.desk_users import DeskUserRecord, DeskUserRepository
 
 # Several apps are built in one process (one per test); Sanic refuses duplicate names otherwise.
 Sanic.test_mode = True

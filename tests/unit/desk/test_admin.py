@@ -22,14 +22,11 @@ from helpdesk.handoff.desk_settings import (
     summarise_office_hours,
 )
 from helpdesk.handoff.office_hours import OfficeHoursError, load_office_hours
-from helpdesk.storage.accounts import (
-    CannedResponseRepository,
-    DeskSessionRepository,
-    DeskSettingRepository,
-    DeskUserRepository,
-    DivisionRepository,
-    fill_placeholder,
-)
+from helpdesk.storage.canned_responses import CannedResponseRepository, fill_placeholder
+from helpdesk.storage.desk_sessions import DeskSessionRepository
+from helpdesk.storage.desk_settings import DeskSettingRepository
+from helpdesk.storage.desk_users import DeskUserRepository
+from helpdesk.storage.divisions import DivisionRepository
 from tests.unit.desk.conftest import PASSWORD
 
 NEW_PASSWORD = "sandi-baru-yang-kuat"

@@ -15,25 +15,17 @@ from yarl import URL
 
 from helpdesk.cli import main
 from helpdesk.desk import cli as desk_cli
-from helpdesk.desk.auth import (
-    LOGIN_CSRF_COOKIE,
-    MSG_LOGIN_FAILED,
-    SESSION_COOKIE,
+from helpdesk.desk.auth import LOGIN_CSRF_COOKIE, MSG_LOGIN_FAILED, SESSION_COOKIE, safe_next
+from helpdesk.desk.passwords import (
     hash_password,
     password_needs_rehash,
     password_problem,
-    safe_next,
     verify_password,
 )
-from helpdesk.storage.accounts import (
-    DeskSessionRepository,
-    DeskUserRepository,
-    DivisionRepository,
-    DuplicateNameError,
-    LastAdminError,
-    token_digest,
-)
 from helpdesk.storage.db import session_scope
+from helpdesk.storage.desk_sessions import DeskSessionRepository, token_digest
+from helpdesk.storage.desk_users import DeskUserRepository, DuplicateNameError, LastAdminError
+from helpdesk.storage.divisions import DivisionRepository
 from helpdesk.storage.models import DeskSession, utcnow
 from tests.unit.desk.conftest import PASSWORD
 

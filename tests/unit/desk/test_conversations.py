@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, update
 from sqlalchemy.engine import Engine
 
 from helpdesk.rasa_bridge.events import RASA_EVENTS
-from helpdesk.storage.accounts import CannedResponseRepository, DeskUserRepository
+from helpdesk.storage.canned_responses import CannedResponseRepository
 from helpdesk.storage.contacts import (
     MAX_TAGS,
     ContactRepository,
@@ -26,6 +26,7 @@ from helpdesk.storage.contacts import (
     split_tags,
 )
 from helpdesk.storage.db import session_scope
+from helpdesk.storage.desk_users import DeskUserRepository
 from helpdesk.storage.models import Handoff, QuestionLog
 
 SENDER = "6281234567890"

@@ -14,7 +14,6 @@ from helpdesk.desk.views.tickets import (
     MSG_DATE_ORDER,
     parse_list_query,
 )
-from helpdesk.storage.accounts import DeskUserRepository, DivisionRepository
 from helpdesk.storage.desk_queries import (
     OWNER_ME,
     OWNER_NONE,
@@ -22,6 +21,8 @@ from helpdesk.storage.desk_queries import (
     TicketFilter,
     may_view_ticket,
 )
+from helpdesk.storage.desk_users import DeskUserRepository
+from helpdesk.storage.divisions import DivisionRepository
 from helpdesk.tickets.service import TicketService
 
 JAKARTA = ZoneInfo("Asia/Jakarta")

@@ -13,9 +13,11 @@ import pytest
 from yarl import URL
 
 from helpdesk.desk.app import create_app
-from helpdesk.desk.auth import DEVICE_COOKIE, SESSION_COOKIE, DeskConfig, LoginThrottle
+from helpdesk.desk.auth import DEVICE_COOKIE, SESSION_COOKIE, DeskConfig
+from helpdesk.desk.throttle import LoginThrottle
 from helpdesk.ratelimit import RateLimiter
-from helpdesk.storage.accounts import DeskUserRepository, TrustedDeviceRepository
+from helpdesk.storage.desk_sessions import TrustedDeviceRepository
+from helpdesk.storage.desk_users import DeskUserRepository
 from helpdesk.storage.ratelimits import RateLimitRepository
 from tests.unit.desk.conftest import PASSWORD, FakeRelay
 
@@ -119,7 +121,8 @@ async def test_a_device_cookie_counts_only_for_its_own_user(desk, make_user):
 _OTHER_DESK_PROCESS = textwrap.dedent(
     """
     import sys
-    from helpdesk.desk.auth import DeskConfig, LoginThrottle
+    from helpdesk.desk.auth import DeskConfig
+    from helpdesk.desk.throttle import LoginThrottle
     from helpdesk.ratelimit import RateLimiter
     from helpdesk.storage.db import make_engine, make_session_factory
     from helpdesk.storage.ratelimits import RateLimitRepository

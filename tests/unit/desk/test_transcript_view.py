@@ -21,7 +21,8 @@ from helpdesk.desk.transcript_view import (
     wait_label,
 )
 from helpdesk.rasa_bridge.events import RASA_EVENTS, TrackerEvent
-from helpdesk.storage.handoffs import HandoffMessageRecord, HandoffRecord
+from helpdesk.storage.handoff_messages import HandoffMessageRecord
+from helpdesk.storage.handoffs import HandoffRecord
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 T0 = datetime(2026, 4, 14, 2, 0, tzinfo=timezone.utc)  # 09.00 WIB

@@ -23,9 +23,10 @@ from helpdesk.handoff.service import (
 )
 from helpdesk.handoff.transcript import Turn
 from helpdesk.settings import PROJECT_ROOT
-from helpdesk.storage.accounts import DivisionRepository
 from helpdesk.storage.db import session_scope
-from helpdesk.storage.handoffs import HandoffMessageRepository, HandoffRepository
+from helpdesk.storage.divisions import DivisionRepository
+from helpdesk.storage.handoff_messages import HandoffMessageRepository
+from helpdesk.storage.handoffs import HandoffRepository
 from helpdesk.storage.models import DeskUser, Division, Handoff, Ticket, utcnow
 from helpdesk.storage.repositories import TicketRepository
 from helpdesk.tickets.service import TicketService

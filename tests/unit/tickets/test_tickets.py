@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from helpdesk.storage.accounts import DivisionRepository
 from helpdesk.storage.db import make_engine, make_session_factory, upgrade
+from helpdesk.storage.divisions import DivisionRepository
 from helpdesk.storage.repositories import TicketRepository
 from helpdesk.tickets.service import (
     STATUS_LABELS,

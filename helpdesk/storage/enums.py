@@ -1,0 +1,93 @@
+"""The closed sets of strings the helpdesk tables store: statuses, roles and kinds.
+
+Each set is a string enum whose members *are* their stored values: `HandoffStatus.WAITING ==
+"waiting"`, with the same hash, so a member can be compared with a column, looked up in a dict
+keyed by the plain strings, bound as a query parameter or written to a row, and a plain string
+read from the database compares equal to the member. `str()`, f-strings, `%s`, Jinja and JSON
+all give the bare value ("waiting"), never "HandoffStatus.WAITING". The columns keep their
+string values and CHECK constraints (`helpdesk.storage.models`); no migration is involved.
+
+The storage layer needs every one of them (it filters and writes by status), so they live
+here, below the services; the modules above re-export theirs (`helpdesk.handoff.service`:
+`HandoffStatus` and `OutboxStatus`; `helpdesk.tickets.service`: `TicketStatus`;
+`helpdesk.desk.auth`: `DeskRole`). The tuples of plain values (`TICKET_STATUSES`,
+`HANDOFF_STATUSES`, `DESK_ROLES`, ...) stay in `helpdesk.storage.models`.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class StrEnum(str, enum.Enum):
+    """A string enum whose members format as their value (Python 3.10 has no `enum.StrEnum`).
+
+    A plain `(str, enum.Enum)` member already equals its value and hashes like it, but
+    `str()` gives "Class.MEMBER"; that is what Jinja, `%s` logging and `str.join` use.
+    """
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class TicketStatus(StrEnum):
+    """A ticket's status, in workflow order (column `ticket.status`)."""
+
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class CsatKind(StrEnum):
+    """What a satisfaction rating is about (column `csat_rating.kind`; slot `csat_kind`)."""
+
+    #: An FAQ answer of the bot.
+    FAQ = "faq"
+    #: A human agent's help (after a resolved handoff).
+    AGENT = "agent"
+
+
+class InboundMessageStatus(StrEnum):
+    """An inbound channel message: claimed for processing, or fully processed."""
+
+    RECEIVED = "received"
+    DONE = "done"
+
+
+class HandoffStatus(StrEnum):
+    """A handoff's status (column `handoff.status`).
+
+    Waiting in the queue, assigned to an agent, resolved by the agent, cancelled by the
+    citizen ("batal"), or expired (nobody took it: it became a ticket).
+    """
+
+    WAITING = "waiting"
+    ASSIGNED = "assigned"
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class DeskRole(StrEnum):
+    """The role of an agent desk user (column `desk_user.role`)."""
+
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class OutboxStatus(StrEnum):
+    """An agent's reply on its way to the citizen (column `handoff_message.status`)."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class IdleClosureStatus(StrEnum):
+    """The sweeper's closing of an idle conversation (column `idle_closure.status`)."""
+
+    CLOSING = "closing"
+    CLOSED = "closed"
+    FAILED = "failed"
