@@ -79,27 +79,30 @@ class Settings:
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_user: str = ""
-    smtp_password: str = ""
+    smtp_password: str = field(default="", repr=False)
     smtp_starttls: bool = False
     smtp_timeout: float = 10.0
     mail_from: str = "helpdesk@localhost"
     helpdesk_mailbox: str = ""
     backend_url: str = "http://localhost:8081"
-    backend_api_key: str = ""
+    backend_api_key: str = field(default="", repr=False)
     backend_timeout: float = 4.0
     backend_retries: int = 2
     backend_fixtures: Path | None = None
     sakti_trusted_channels: tuple[str, ...] = ("whatsapp",)
-    rest_token: str = ""
+    rest_token: str = field(default="", repr=False)
     rasa_url: str = "http://localhost:5005"
-    rasa_api_token: str = ""
+    rasa_api_token: str = field(default="", repr=False)
     tracker_store_url: str = ""
     tracker_db: Path = field(default_factory=lambda: PROJECT_ROOT / "var" / "tracker.db")
     handoff_timeout_minutes: float = 15.0
     desk_host: str = "127.0.0.1"
     desk_port: int = 5060
     desk_secure_cookies: bool = False
-    whatsapp_access_token: str = ""
+    desk_admin_username: str = ""
+    desk_admin_password: str = field(default="", repr=False)
+    desk_admin_name: str = ""
+    whatsapp_access_token: str = field(default="", repr=False)
     whatsapp_phone_number_id: str = ""
     whatsapp_api_url: str = ""
 
@@ -200,6 +203,9 @@ class Settings:
             desk_host=get("HELPDESK_DESK_HOST", "127.0.0.1"),
             desk_port=int(get("HELPDESK_DESK_PORT", "5060")),
             desk_secure_cookies=_to_bool(get("HELPDESK_DESK_SECURE_COOKIES", "false")),
+            desk_admin_username=get("HELPDESK_DESK_ADMIN_USERNAME"),
+            desk_admin_password=get("HELPDESK_DESK_ADMIN_PASSWORD"),
+            desk_admin_name=get("HELPDESK_DESK_ADMIN_NAME"),
             whatsapp_access_token=get("WHATSAPP_ACCESS_TOKEN").strip(),
             whatsapp_phone_number_id=get("WHATSAPP_PHONE_NUMBER_ID").strip(),
             whatsapp_api_url=get("WHATSAPP_API_URL").strip(),

@@ -22,6 +22,7 @@ from connectors.common import (
     missing_message,
 )
 from connectors.telegram.render import CALLBACK_DATA, CallbackData, button_messages, split_text
+from helpdesk.retry import Backoff, Decision, Failure, RetryPolicy, acall
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     pass
@@ -53,6 +54,15 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+def _may_retry(error: Exception) -> Decision:
+    """Flood control with Telegram's own pause (when short), network errors and timeouts."""
+    if isinstance(error, tg_errors.RetryAfter):
+        return float(error.timeout) if error.timeout <= MAX_RETRY_AFTER else False
+    return isinstance(
+        error, (tg_errors.NetworkError, tg_errors.RestartingTelegram, asyncio.TimeoutError)
+    )
 
 
 class TelegramOutput(RasaTelegramOutput):
@@ -110,6 +120,9 @@ class TelegramOutput(RasaTelegramOutput):
         self._secret = token
         self.attempts = attempts
         self.backoff = backoff
+        self.retry_policy = RetryPolicy(attempts, Backoff(backoff))
+        #: An upload stream is read once: uploads are tried once.
+        self.upload_policy = RetryPolicy(1, Backoff(backoff))
         self.raise_on_failure = raise_on_failure
         self.callback_data = callback_data
         self._session_loop: asyncio.AbstractEventLoop | None = None
@@ -144,31 +157,36 @@ class TelegramOutput(RasaTelegramOutput):
         **kwargs: Any,
     ) -> Any:
         """A Bot API request, retried on flood control, network errors and timeouts."""
-        for attempt in range(1, self.attempts + 1):
-            last = attempt == self.attempts or bool(files)  # an upload stream is read once
-            try:
-                return await super().request(method, data, files, **kwargs)
-            except tg_errors.RetryAfter as exc:
-                if last or exc.timeout > MAX_RETRY_AFTER:
-                    raise
-                pause, reason = float(exc.timeout), "flood control"
-            except (tg_errors.NetworkError, tg_errors.RestartingTelegram) as exc:
-                if last:
-                    raise
-                pause, reason = self.backoff * 2 ** (attempt - 1), type(exc).__name__
-            except asyncio.TimeoutError:
-                if last:
-                    raise tg_errors.NetworkError(f"{method} timed out") from None
-                pause, reason = self.backoff * 2 ** (attempt - 1), "timeout"
+
+        def on_failure(failure: Failure) -> None:
+            if failure.giving_up:
+                return  # the caller reports it
+            error = failure.error
+            reason = (
+                "flood control"
+                if isinstance(error, tg_errors.RetryAfter)
+                else "timeout"
+                if isinstance(error, asyncio.TimeoutError)
+                else type(error).__name__
+            )
             logger.warning(
                 "telegram: %s failed (%s; attempt %d of %d); retrying",
                 method,
                 reason,
-                attempt,
+                failure.attempt,
                 self.attempts,
             )
-            await asyncio.sleep(pause)
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        policy = self.retry_policy if not files else self.upload_policy
+        try:
+            return await acall(
+                lambda: super(TelegramOutput, self).request(method, data, files, **kwargs),
+                policy,
+                retry_on=_may_retry,
+                on_failure=on_failure,
+            )
+        except asyncio.TimeoutError:
+            raise tg_errors.NetworkError(f"{method} timed out") from None
 
     async def set_helpdesk_webhook(
         self, url: str, secret_token: str | None = None, *, drop_pending_updates: bool = False

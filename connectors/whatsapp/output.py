@@ -33,6 +33,7 @@ from connectors.whatsapp.render import (
     image_body,
     text_bodies,
 )
+from helpdesk.retry import Backoff, Failure, RetryPolicy, acall
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.settings import Settings
@@ -65,6 +66,22 @@ missing_credentials_message = functools.partial(missing_message, "WhatsApp", "co
 def blank_credentials(**values: Any) -> list[str]:
     """The names of the values that are missing or empty (see `clean_credential`), in order."""
     return [name for name, value in values.items() if not clean_credential(value)]
+
+
+class _NotAccepted(Exception):
+    """The Graph API answered a message with an error status (raised inside one attempt)."""
+
+    def __init__(self, status: int, error_code: Any) -> None:
+        super().__init__(status)
+        self.status = status
+        self.error_code = error_code
+
+
+def _may_retry(error: Exception) -> bool:
+    """Connection errors, timeouts, HTTP 429 and 5xx are retried; other 4xx are not."""
+    if isinstance(error, _NotAccepted):
+        return error.status == 429 or error.status >= 500
+    return isinstance(error, (aiohttp.ClientError, asyncio.TimeoutError))
 
 
 async def _graph_error_code(resp: aiohttp.ClientResponse) -> Any:
@@ -128,6 +145,7 @@ class WhatsAppOutput(OutputChannel):
         self.timeout = timeout
         self.attempts = attempts
         self.backoff = backoff
+        self.retry_policy = RetryPolicy(attempts, Backoff(backoff))
         self.raise_on_failure = raise_on_failure
         self.payload_ids = payload_ids
         self._session: aiohttp.ClientSession | None = None
@@ -206,37 +224,40 @@ class WhatsAppOutput(OutputChannel):
         """
         kind = str(body.get("type", "message"))
         recipient = mask_phone(str(body.get("to", "")))
-        status: int | None = None
-        error_code: Any = None
-        for attempt in range(1, self.attempts + 1):
-            retryable = True
-            try:
-                session = await self._client()
-                async with session.post(self.messages_url, json=dict(body)) as resp:
-                    status = resp.status
-                    if 200 <= status < 300:
-                        await resp.read()
-                        return True
-                    error_code = await _graph_error_code(resp)
-                    retryable = status == 429 or status >= 500
-                    reason = f"HTTP {status}, error code {error_code}"
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                status, error_code = None, None
-                reason = type(exc).__name__
-            last = attempt == self.attempts or not retryable
+
+        async def post_once() -> None:
+            session = await self._client()
+            async with session.post(self.messages_url, json=dict(body)) as resp:
+                if 200 <= resp.status < 300:
+                    await resp.read()
+                    return
+                raise _NotAccepted(resp.status, await _graph_error_code(resp))
+
+        def on_failure(failure: Failure) -> None:
+            error = failure.error
+            reason = (
+                f"HTTP {error.status}, error code {error.error_code}"
+                if isinstance(error, _NotAccepted)
+                else type(error).__name__
+            )
             logger.log(
-                logging.ERROR if last else logging.WARNING,
+                logging.ERROR if failure.giving_up else logging.WARNING,
                 "whatsapp: sending a %s message to %s failed (%s; attempt %d of %d)%s",
                 kind,
                 recipient,
                 reason,
-                attempt,
+                failure.attempt,
                 self.attempts,
-                "" if last else "; retrying",
+                "" if failure.giving_up else "; retrying",
             )
-            if last:
-                break
-            await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+
+        try:
+            await acall(post_once, self.retry_policy, retry_on=_may_retry, on_failure=on_failure)
+            return True
+        except _NotAccepted as exc:
+            status, error_code = exc.status, exc.error_code
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            status, error_code = None, None
         if self.raise_on_failure:
             raise WhatsAppSendError(status, error_code)
         return False

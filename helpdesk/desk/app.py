@@ -149,7 +149,7 @@ def create_app(
     app = Sanic(name)
     app.config.FALLBACK_ERROR_FORMAT = "html"
     app.config.REQUEST_MAX_SIZE = REQUEST_MAX_SIZE
-    desk_config = config or auth.DeskConfig.from_env()
+    desk_config = config or auth.DeskConfig.from_settings(services.settings)
     session_factory = services.session_factory
 
     app.ctx.services = services

@@ -25,15 +25,14 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable, Coroutine, Mapping, TypeVar, cast
+from typing import Any, Callable, Coroutine, TypeVar, cast
 from urllib.parse import quote
 
 from sanic import Request, response
 from sanic.response import BaseHTTPResponse, HTTPResponse
 
 # Re-exported: scripts and tests outside tests/unit import it from here.
-from helpdesk.desk.passwords import hash_password as hash_password
-from helpdesk.settings import environment
+from helpdesk.settings import Settings
 from helpdesk.storage.desk_sessions import SESSION_IDLE_TTL, DeskSessionRecord
 from helpdesk.storage.desk_users import DeskUserRecord
 from helpdesk.storage.enums import DeskRole
@@ -86,13 +85,9 @@ MSG_CSRF = "Formulir sudah kedaluwarsa atau tidak sah. Muat ulang halaman lalu c
 
 
 # -- configuration ----------------------------------------------------------------------------
-def _to_bool(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on", "ya"}
-
-
 @dataclass(frozen=True)
 class DeskConfig:
-    """Settings of the desk web app (read from the environment by `from_env`).
+    """Settings of the desk web app (from the helpdesk settings by `from_settings`).
 
     Attributes:
         secure_cookies: Mark cookies Secure (`HELPDESK_DESK_SECURE_COOKIES`; set it behind HTTPS).
@@ -115,9 +110,9 @@ class DeskConfig:
     login_max_failures_per_account: int = 10
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "DeskConfig":
-        env = environment() if environ is None else environ
-        return cls(secure_cookies=_to_bool(env.get("HELPDESK_DESK_SECURE_COOKIES", "false")))
+    def from_settings(cls, settings: Settings) -> "DeskConfig":
+        """The desk's settings from the helpdesk settings every process reads."""
+        return cls(secure_cookies=settings.desk_secure_cookies)
 
 
 # -- request state ----------------------------------------------------------------------------

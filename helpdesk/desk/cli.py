@@ -20,7 +20,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Mapping
 
 from helpdesk import logmask
-from helpdesk.settings import environment
+from helpdesk.settings import Settings
 from helpdesk.storage.desk_sessions import DeskSessionRepository
 from helpdesk.storage.desk_users import DeskUserRecord, DuplicateNameError
 from helpdesk.storage.enums import DeskRole
@@ -108,7 +108,7 @@ def create_user(
 def ensure_admin_from_env(
     services: "Services", environ: Mapping[str, str] | None = None
 ) -> DeskUserRecord | None:
-    """Create the first admin from the environment when the desk has no active admin.
+    """Create the first admin from the settings when the desk has no active admin.
 
     Uses HELPDESK_DESK_ADMIN_USERNAME, HELPDESK_DESK_ADMIN_PASSWORD (and optionally
     HELPDESK_DESK_ADMIN_NAME). Nothing is created without both variables or with a weak
@@ -117,12 +117,12 @@ def ensure_admin_from_env(
     Returns:
         The admin created, or None.
     """
-    env = environment() if environ is None else environ
+    settings = services.settings if environ is None else Settings.from_env(environ)
     users = services.desk_users
     if users.count_admins() > 0:
         return None
-    username = (env.get(ADMIN_USERNAME_ENV) or "").strip()
-    password = env.get(ADMIN_PASSWORD_ENV) or ""
+    username = settings.desk_admin_username.strip()
+    password = settings.desk_admin_password
     if not username or not password:
         logger.warning(
             "the agent desk has no active admin: run `helpdesk desk create-admin --username U` "
@@ -137,7 +137,7 @@ def ensure_admin_from_env(
             username=username,
             password=password,
             role=DeskRole.ADMIN,
-            display_name=env.get(ADMIN_NAME_ENV) or None,
+            display_name=settings.desk_admin_name or None,
         )
     except DeskCliError as exc:
         logger.error("first desk admin not created from %s: %s", ADMIN_USERNAME_ENV, exc)

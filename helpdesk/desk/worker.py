@@ -35,6 +35,7 @@ from helpdesk.handoff.service import is_leave_request
 from helpdesk.handoff.transcript import turns_from_events
 from helpdesk.rasa_bridge.events import TrackerEvent, latest_session, read_events
 from helpdesk.retry import Backoff
+from helpdesk.storage.enums import HandoffStatus, OutboxStatus
 
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.engine import Engine
@@ -244,11 +245,11 @@ class DeskWorker:
                 continue
             give_up = now - message.created_at >= REPLY_GIVE_UP
             failed = messages.note_failure(message.id, give_up=give_up)
-            if failed is None or failed.status == "pending":
+            if failed is None or failed.status == OutboxStatus.PENDING:
                 held.add(message.handoff_id)
                 attempts = failed.attempts if failed is not None else 1
                 self._next_try[("reply", message.id)] = now + retry_delay(attempts)
-            elif failed.status == "failed":
+            elif failed.status == OutboxStatus.FAILED:
                 self._next_try.pop(("reply", message.id), None)
                 logger.error(
                     "reply %s to %s given up after %d attempts in %s",
@@ -269,7 +270,7 @@ class DeskWorker:
             if self._next_try.get(("resume", handoff.id), now) > now:
                 continue
             try:
-                if handoff.status == "expired" and not handoff.ticket_id:
+                if handoff.status == HandoffStatus.EXPIRED and not handoff.ticket_id:
                     events = latest_session(read_events(self.tracker_engine, handoff.sender_id))
                     turns = turns_from_events([e.as_rasa_dict() for e in events])
                     service.ticket_for_expired(handoff, turns)

@@ -21,6 +21,7 @@ from helpdesk.reports.records import (
     ReportFigures,
     UnansweredQuestion,
 )
+from helpdesk.storage.enums import CsatKind, HandoffStatus
 from helpdesk.storage.models import CSAT_KINDS
 from helpdesk.storage.report_queries import (
     AgentActivity,
@@ -110,7 +111,9 @@ def _timing(times: HandoffTimes) -> _Timing:
         agent_id=times.agent_id,
         first_response=_seconds(times.created_at, times.first_response_at),
         resolution=(
-            _seconds(times.created_at, times.ended_at) if times.status == "resolved" else None
+            _seconds(times.created_at, times.ended_at)
+            if times.status == HandoffStatus.RESOLVED
+            else None
         ),
     )
 
@@ -173,8 +176,8 @@ def collect_figures(
 
     with ReportQueries(session_factory).period(since, until) as reader:
         totals = reader.totals()
-        faq_ratings = reader.ratings("faq")
-        agent_ratings = reader.ratings("agent")
+        faq_ratings = reader.ratings(CsatKind.FAQ)
+        agent_ratings = reader.ratings(CsatKind.AGENT)
         status_counts = reader.handoff_status_counts()
         timings = [_timing(times) for times in reader.handoff_times()]
         distribution = _csat_distribution(reader.rating_counts())

@@ -19,6 +19,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from helpdesk.storage.db import session_scope
+from helpdesk.storage.enums import CsatKind, HandoffStatus
 from helpdesk.storage.models import (
     HANDOFF_STATUSES,
     Conversation,
@@ -247,7 +248,7 @@ class PeriodReader:
             ).where(
                 or_(
                     Handoff.first_response_at.is_not(None),
-                    and_(Handoff.status == "resolved", Handoff.ended_at.is_not(None)),
+                    and_(Handoff.status == HandoffStatus.RESOLVED, Handoff.ended_at.is_not(None)),
                 )
             ),
             Handoff.created_at,
@@ -265,7 +266,7 @@ class PeriodReader:
         Ratings count through `csat_rating.handoff_id`: a rating without a handoff is in no
         agent's row. Sorted by agent id.
         """
-        resolved = func.sum(case((Handoff.status == "resolved", 1), else_=0))
+        resolved = func.sum(case((Handoff.status == HandoffStatus.RESOLVED, 1), else_=0))
         handled_stmt = self._window(
             select(Handoff.agent_id, func.count(), resolved)
             .where(Handoff.agent_id.is_not(None))
@@ -275,7 +276,7 @@ class PeriodReader:
         rated_stmt = self._window(
             select(Handoff.agent_id, func.count(CsatRating.id), func.avg(CsatRating.rating))
             .join(Handoff, Handoff.id == CsatRating.handoff_id)
-            .where(CsatRating.kind == "agent", Handoff.agent_id.is_not(None))
+            .where(CsatRating.kind == CsatKind.AGENT, Handoff.agent_id.is_not(None))
             .group_by(Handoff.agent_id),
             CsatRating.created_at,
         )

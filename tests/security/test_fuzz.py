@@ -37,7 +37,8 @@ from connectors.telegram.webhook import SECRET_TOKEN_HEADER, TelegramInput
 from connectors.webchat.webhook import SocketIOInput, WebChatInput
 from connectors.whatsapp import WhatsAppInput, WhatsAppOutput
 from helpdesk.backends.fixtures import DEFAULT_FIXTURES_PATH, load_fixtures
-from helpdesk.backends.simulator import BackendSimulator, make_server
+from helpdesk.backends.simulator import make_server
+from helpdesk.backends.simulator_logic import BackendSimulator
 from helpdesk.services import Services, set_services
 from helpdesk.settings import Settings
 from helpdesk.storage.db import make_engine, make_session_factory, upgrade
@@ -282,13 +283,12 @@ class Environment:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
     from helpdesk.desk.app import create_app
-    from helpdesk.desk.auth import SESSION_COOKIE, DeskConfig, hash_password
-    from helpdesk.storage.accounts import (
-        CannedResponseRepository,
-        DeskSessionRepository,
-        DeskUserRepository,
-        DivisionRepository,
-    )
+    from helpdesk.desk.auth import SESSION_COOKIE, DeskConfig
+    from helpdesk.desk.passwords import hash_password
+    from helpdesk.storage.canned_responses import CannedResponseRepository
+    from helpdesk.storage.desk_sessions import DeskSessionRepository
+    from helpdesk.storage.desk_users import DeskUserRepository
+    from helpdesk.storage.divisions import DivisionRepository
     from helpdesk.storage.handoffs import HandoffRepository
 
     Sanic.test_mode = True

@@ -17,7 +17,7 @@ import requests
 
 if TYPE_CHECKING:
     from helpdesk.services import Services
-    from helpdesk.storage.accounts import DeskUserRecord
+    from helpdesk.storage.desk_users import DeskUserRecord
     from tests.support.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,8 +99,8 @@ def create_agent(
 ) -> DeskUserRecord:
     """A new desk user with the agent role, as an admin would add them (offline: the worker
     does not assign conversations to them until they go online)."""
-    from helpdesk.desk.auth import hash_password
-    from helpdesk.storage.accounts import DeskUserRepository
+    from helpdesk.desk.passwords import hash_password
+    from helpdesk.storage.desk_users import DeskUserRepository
 
     return DeskUserRepository(services.session_factory).create(
         username,

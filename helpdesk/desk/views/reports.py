@@ -22,7 +22,7 @@ from sanic.response import HTTPResponse
 
 from helpdesk.desk import charts
 from helpdesk.desk.auth import SUPERVISOR_ROLES, login_required, render
-from helpdesk.reports.csv_export import STATUS_LABELS, csv_cell, figures_csv
+from helpdesk.reports.csv_export import STATUS_LABELS, figures_csv
 from helpdesk.reports.figures import collect_figures
 from helpdesk.reports.records import CSAT_SCALE, ReportFigures, as_figures
 from helpdesk.reports.text import split_duration
@@ -301,9 +301,6 @@ async def reports_page(request: Request) -> HTTPResponse:
 
 
 # -- CSV ------------------------------------------------------------------------------------
-
-#: A CSV cell (`helpdesk.reports.csv_export.csv_cell`), under the name the desk's tests use.
-_cell = csv_cell
 
 
 def report_csv(report: ReportFigures | Mapping[str, Any], period: ReportRange) -> str:

@@ -123,8 +123,8 @@ async def test_a_nul_character_in_a_question_does_not_break_the_csv(desk, servic
 
 
 def test_csv_cells_of_lone_surrogates_and_controls_are_cleaned() -> None:
-    from helpdesk.desk.views.reports import _cell
-    from helpdesk.reports.report import export_text
+    from helpdesk.reports.csv_export import csv_cell as _cell
+    from helpdesk.reports.csv_export import export_text
 
     assert export_text("halo\x00 pak\ud800\x07") == "halo pak\ufffd"
     assert export_text("baris satu\nbaris\tdua") == "baris satu\nbaris\tdua"

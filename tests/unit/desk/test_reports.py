@@ -23,7 +23,7 @@ from helpdesk.desk.views.reports import (
     parse_range,
     report_csv,
 )
-from helpdesk.reports.report import collect_report
+from helpdesk.reports.figures import collect_report
 from helpdesk.storage.db import session_scope
 from helpdesk.storage.models import Conversation, CsatRating, DeskUser, Handoff, QuestionLog
 
