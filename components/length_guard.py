@@ -27,6 +27,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from components import extensions
 from connectors.common import cut_text
 
 __all__ = [
@@ -65,6 +66,9 @@ class MessageLengthGuard(GraphComponent):
         return {"max_characters": DEFAULT_MAX_CHARACTERS}
 
     def __init__(self, config: Dict[str, Any]) -> None:
+        # The first component of the pipeline: building it (server, training, `rasa test`)
+        # applies the assistant's Rasa-side extensions (see `components.extensions`).
+        extensions.apply()
         limit = config.get("max_characters")
         if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
             raise ValueError("max_characters must be a whole number > 0")

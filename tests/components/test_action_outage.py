@@ -38,8 +38,9 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.data import TrainingType
 from rasa.utils.endpoints import EndpointConfig
 
-import components  # noqa: F401 - applies the extensions
-from components import action_outage
+from components import action_outage, extensions
+
+extensions.apply()  # as the Rasa server does when it loads the model
 
 ROOT = Path(__file__).resolve().parents[2]
 SENDER = "6281234567890"

@@ -21,8 +21,9 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-import components  # noqa: F401 - applies the extensions
-from components import queue_leave
+from components import extensions, queue_leave
+
+extensions.apply()  # as the Rasa server does when it loads the model
 
 DOMAIN = Domain.from_yaml(
     """

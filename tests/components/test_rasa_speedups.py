@@ -6,8 +6,9 @@ import pytest
 from jsonschema import ValidationError, validate
 from rasa.core.actions.action import RemoteAction
 
-import components  # noqa: F401 - applies the speed-ups
-from components import rasa_speedups
+from components import extensions, rasa_speedups
+
+extensions.apply()  # as the Rasa server does when it loads the model
 
 GOOD = [
     {"events": [], "responses": []},

@@ -240,7 +240,8 @@ def test_the_filter_works_alone_on_a_handler(fresh_logging) -> None:
     "code",
     [
         "import actions",  # the action server imports the package before any call
-        "import components",  # the Rasa server, when it loads the model
+        # the Rasa server, when it loads the model (its first pipeline component is built)
+        "from components.length_guard import MessageLengthGuard as G; G(G.get_default_config())",
         "from helpdesk.cli import main; main(['report', '--help'])",  # desk, sweeper, CLI
     ],
 )
