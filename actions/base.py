@@ -165,9 +165,9 @@ async def lookup_allowed(
 ) -> bool:
     """Count one self-service lookup of `value` (a NIK, an SP2D number...) by this sender.
 
-    Over the hourly limit (`helpdesk.ratelimit.LookupLimits`, per sender and per identifier)
-    the citizen is told when to try again. The limiter's store failing refuses the lookup
-    with the technical-problem reply: an oracle must not open up while its guard is down.
+    Over the hourly limit (`helpdesk.security.ratelimit.LookupLimits`, per sender and per
+    identifier) the citizen is told when to try again. The limiter's store failing refuses the
+    lookup with the technical-problem reply: an oracle must not open up while its guard is down.
 
     Returns:
         True when the lookup may run.

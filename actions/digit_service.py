@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import slots
 from actions.base import ServicesMixin, finish_service_form, lookup_allowed
 from helpdesk.backends.errors import BackendError, NotFound, Rejected
-from helpdesk.backends.masking import mask_digits, mask_email, shown_masked_email
+from helpdesk.security.masking import mask_digits, mask_email, shown_masked_email
 
 logger = logging.getLogger(__name__)
 

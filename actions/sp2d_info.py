@@ -13,8 +13,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import slots
 from actions.base import ServicesMixin, finish_service_form, lookup_allowed
 from helpdesk.backends.errors import BackendError, NotFound
-from helpdesk.backends.masking import mask_digits
 from helpdesk.conversation.dates import format_date_id, format_rupiah
+from helpdesk.security.masking import mask_digits
 
 logger = logging.getLogger(__name__)
 

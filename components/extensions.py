@@ -6,7 +6,7 @@ server when it loads the model, in `rasa train` and in `rasa test`, so every pro
 works with the assistant's model gets the same behaviour, and a process that only imports a
 module of this package (a test, a tool) gets none of it. It is idempotent.
 
-- `helpdesk.logmask`: identifiers masked in every log record and warning of the process;
+- `helpdesk.security.logmask`: identifiers masked in every log record and warning of the process;
 - `components.rasa_speedups`: the server speed-ups;
 - `components.queue_leave`: "batal" in the agents' queue is answered at once;
 - `components.action_outage`: a failing action server gets a polite reply, nothing saved.
@@ -15,7 +15,7 @@ module of this package (a test, a tool) gets none of it. It is idempotent.
 from __future__ import annotations
 
 from components import action_outage, queue_leave, rasa_speedups
-from helpdesk import logmask
+from helpdesk.security import logmask
 
 
 def apply() -> None:

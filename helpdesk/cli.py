@@ -253,10 +253,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status (0 ok, 2 user error).
 
-    Identifiers are masked in every log record of the process (`helpdesk.logmask`): the
+    Identifiers are masked in every log record of the process (`helpdesk.security.logmask`): the
     desk, the sweeper and the simulator run as `helpdesk` subcommands.
     """
-    from helpdesk import logmask
+    from helpdesk.security import logmask
 
     logmask.install()
     parser = build_parser()

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.handoff.office_hours import OfficeHours
     from helpdesk.handoff.service import HandoffService
     from helpdesk.knowledge.retriever import Retriever
-    from helpdesk.ratelimit import LookupLimits, RateLimiter
+    from helpdesk.security.ratelimit import LookupLimits, RateLimiter
     from helpdesk.storage.button_payloads import ButtonPayloadRepository
     from helpdesk.storage.canned_responses import CannedResponseRepository
     from helpdesk.storage.contacts import ContactRepository
@@ -143,7 +143,7 @@ class Services:
         """The rate limiter every process shares through the database (desk logins, lookups)."""
         with self._lock:
             if self._rate_limiter is None:
-                from helpdesk.ratelimit import RateLimiter
+                from helpdesk.security.ratelimit import RateLimiter
                 from helpdesk.storage.ratelimits import RateLimitRepository
 
                 self._rate_limiter = RateLimiter(RateLimitRepository(self.session_factory))
@@ -152,7 +152,7 @@ class Services:
     @property
     def lookup_limits(self) -> "LookupLimits":
         """How often citizens' self-service lookups may run (per sender, per identifier)."""
-        from helpdesk.ratelimit import LookupLimits
+        from helpdesk.security.ratelimit import LookupLimits
 
         return LookupLimits(self.rate_limiter)
 

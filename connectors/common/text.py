@@ -27,7 +27,7 @@ SEPARATORS = ("\n\n", "\n", " ")
 def mask_id(value: Any) -> str:
     """A phone number, chat or user id for logs: only its last four characters ("***7890").
 
-    None and "" give "***". (`helpdesk.backends.masking.mask_digits` is for replies: it keeps
+    None and "" give "***". (`helpdesk.security.masking.mask_digits` is for replies: it keeps
     the length and gives "" for nothing, which logs should not show.)
     """
     text = "" if value is None else str(value)

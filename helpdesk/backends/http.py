@@ -32,8 +32,8 @@ import requests
 
 from helpdesk import retry
 from helpdesk.backends.errors import BackendUnavailable, NotFound, Rejected
-from helpdesk.backends.masking import mask_digits, mask_identifiers
 from helpdesk.retry import Backoff, Failure, RetryPolicy
+from helpdesk.security.masking import mask_digits, mask_identifiers
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.settings import Settings

@@ -35,7 +35,6 @@ from helpdesk.backends.fixtures import (
     Sp2dRecord,
     normalise_phone,
 )
-from helpdesk.backends.masking import mask_email, mask_phone
 from helpdesk.backends.simulator_protocol import (
     JSON_TYPE,
     REQUEST_RULES,
@@ -45,6 +44,7 @@ from helpdesk.backends.simulator_protocol import (
     json_reply,
     parse_body,
 )
+from helpdesk.security.masking import mask_email, mask_phone
 
 #: The body of a `garbage` answer: what a misconfigured proxy might send. It is labelled
 #: `application/json`, so a client only notices when it parses the body.

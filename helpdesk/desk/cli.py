@@ -19,7 +19,7 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any, Mapping
 
-from helpdesk import logmask
+from helpdesk.security import logmask
 from helpdesk.settings import Settings
 from helpdesk.storage.desk_sessions import DeskSessionRepository
 from helpdesk.storage.desk_users import DeskUserRecord, DuplicateNameError

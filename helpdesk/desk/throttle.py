@@ -1,7 +1,8 @@
 """The agent desk's login throttle.
 
 Failed logins are throttled by `LoginThrottle` on the shared, database-backed rate limiter
-(`helpdesk.ratelimit`), so every desk process counts together and a restart forgets nothing:
+(`helpdesk.security.ratelimit`), so every desk process counts together and a restart forgets
+nothing:
 per account and address, per address (a password spray across user names) and per account
 (guessing from many addresses). A browser that logged in as the user before (the `desk_device`
 cookie) is counted on its own, so others' failures never lock it out.
@@ -14,12 +15,12 @@ from typing import TYPE_CHECKING
 
 from sanic import Request
 
-from helpdesk.ratelimit import Rule
+from helpdesk.security.ratelimit import Rule
 from helpdesk.storage.desk_users import normalise_username
 
 if TYPE_CHECKING:  # pragma: no cover
     from helpdesk.desk.auth import DeskConfig
-    from helpdesk.ratelimit import RateLimiter
+    from helpdesk.security.ratelimit import RateLimiter
 
 
 def wait_label(seconds: float) -> str:

@@ -18,7 +18,6 @@ from typing import Any, Iterable, Mapping
 
 from sqlalchemy.engine import Engine
 
-from helpdesk.backends.masking import mask_digits
 from helpdesk.handoff.service import (
     HandoffMessageRecord,
     HandoffRecord,
@@ -26,6 +25,7 @@ from helpdesk.handoff.service import (
     OutboxStatus,
 )
 from helpdesk.rasa_bridge.events import TrackerEvent, read_events
+from helpdesk.security.masking import mask_digits
 
 #: How each channel is named on the desk.
 CHANNEL_LABELS = {

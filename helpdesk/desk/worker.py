@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Callable, Protocol
 
-from helpdesk.backends.masking import mask_digits
 from helpdesk.handoff.service import is_leave_request
 from helpdesk.handoff.transcript import turns_from_events
 from helpdesk.rasa_bridge.events import TrackerEvent, latest_session, read_events
 from helpdesk.retry import Backoff
+from helpdesk.security.masking import mask_digits
 from helpdesk.storage.enums import HandoffStatus, OutboxStatus
 
 if TYPE_CHECKING:  # pragma: no cover

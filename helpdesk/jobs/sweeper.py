@@ -146,7 +146,7 @@ def run_sweeper(interval: float = 15.0, once: bool = False) -> int:
     """
     from sqlalchemy import create_engine
 
-    from helpdesk import logmask
+    from helpdesk.security import logmask
     from helpdesk.services import get_services
 
     logmask.install()

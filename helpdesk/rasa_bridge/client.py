@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import requests
 
-from helpdesk.backends.masking import mask_digits
+from helpdesk.security.masking import mask_digits
 
 logger = logging.getLogger(__name__)
 

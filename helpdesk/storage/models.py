@@ -381,7 +381,7 @@ class IdleClosure(Base):
 class RateLimitCounter(Base):
     """How many times something was counted for one key in one fixed time window.
 
-    The rate limiter (`helpdesk.ratelimit`) keeps one row per (rule, key, window) and
+    The rate limiter (`helpdesk.security.ratelimit`) keeps one row per (rule, key, window) and
     estimates a sliding window from the current and the previous one. `key_hash` is the
     SHA-256 of the rule and the key (a user name, an address, a NIK...): the table never holds
     the identifier itself. Rows are deleted once `expires_at` (two windows on) has passed.

@@ -25,7 +25,7 @@ _INSERT_RACE_ATTEMPTS = 3
 
 
 class RateLimitRepository(_Repository):
-    """Counters of the rate limiter (`helpdesk.ratelimit.RateLimiter` is the only caller)."""
+    """Counters of the rate limiter (`helpdesk.security.ratelimit.RateLimiter`, its only caller)."""
 
     def counts(self, rule: str, key_hash: str, windows: tuple[int, ...]) -> dict[int, int]:
         """The counts of these windows (by window start); windows without a row are left out."""

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from helpdesk.backends.masking import mask_identifiers
+from helpdesk.security.masking import mask_identifiers
 from helpdesk.storage.db import retry_on_locked, session_scope
 from helpdesk.storage.enums import CsatKind, IdleClosureStatus, InboundMessageStatus, TicketStatus
 from helpdesk.storage.models import (

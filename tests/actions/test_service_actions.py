@@ -30,7 +30,7 @@ from helpdesk.backends.models import (
     SaktiResetResult,
     Sp2dInfo,
 )
-from helpdesk.ratelimit import LookupLimits, RateLimiter, Rule
+from helpdesk.security.ratelimit import LookupLimits, RateLimiter, Rule
 from helpdesk.services import Services
 from helpdesk.settings import PROJECT_ROOT
 from helpdesk.storage.ratelimits import RateLimitRepository

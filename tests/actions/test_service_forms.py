@@ -892,7 +892,7 @@ async def test_sakti_owner_check_refusal_stops_the_form(settings, dispatcher, er
 async def test_the_sakti_owner_check_is_rate_limited_per_nik(settings, session_factory):
     """The owner check tells whether a NIK belongs to the phone: one NIK probed from many
     numbers meets the per-identifier limit, and the backend is not asked."""
-    from helpdesk.ratelimit import LookupLimits, RateLimiter, Rule
+    from helpdesk.security.ratelimit import LookupLimits, RateLimiter, Rule
     from helpdesk.storage.ratelimits import RateLimitRepository
 
     client = FakeSakti()

@@ -15,7 +15,7 @@ from yarl import URL
 from helpdesk.desk.app import create_app
 from helpdesk.desk.auth import DEVICE_COOKIE, SESSION_COOKIE, DeskConfig
 from helpdesk.desk.throttle import LoginThrottle
-from helpdesk.ratelimit import RateLimiter
+from helpdesk.security.ratelimit import RateLimiter
 from helpdesk.storage.desk_sessions import TrustedDeviceRepository
 from helpdesk.storage.desk_users import DeskUserRepository
 from helpdesk.storage.ratelimits import RateLimitRepository
@@ -123,7 +123,7 @@ _OTHER_DESK_PROCESS = textwrap.dedent(
     import sys
     from helpdesk.desk.auth import DeskConfig
     from helpdesk.desk.throttle import LoginThrottle
-    from helpdesk.ratelimit import RateLimiter
+    from helpdesk.security.ratelimit import RateLimiter
     from helpdesk.storage.db import make_engine, make_session_factory
     from helpdesk.storage.ratelimits import RateLimitRepository
 

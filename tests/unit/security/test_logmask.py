@@ -1,4 +1,4 @@
-"""Identifiers masked in free text and in every log record (helpdesk.logmask)."""
+"""Identifiers masked in free text and in every log record (helpdesk.security.logmask)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Iterator
 
 import pytest
 
-from helpdesk import logmask
-from helpdesk.backends.masking import mask_identifiers
+from helpdesk.security import logmask
+from helpdesk.security.masking import mask_identifiers
 from helpdesk.settings import PROJECT_ROOT
 
 NIK = "3201234567890001"
@@ -249,7 +249,7 @@ def test_every_process_we_start_installs_the_masking(code: str) -> None:
     check = (
         f"{code}\n"
         "import logging, warnings\n"
-        "from helpdesk import logmask\n"
+        "from helpdesk.security import logmask\n"
         "assert logmask.installed(), 'not installed'\n"
         "assert warnings.showwarning.__module__ == 'logging', 'warnings not captured'\n"
         "print(logging.getLogger('x').makeRecord('x', 20, 'f', 1, 'nik %s', ('"

@@ -5,7 +5,7 @@
 loads) and the `helpdesk` command (the desk, the sweeper, the simulator, the CLI tools). From
 then on every log record of the process, whichever library logs it and whichever handler
 writes it, has its message, its traceback and its extra text fields passed through
-`helpdesk.backends.masking.mask_identifiers`: NIK, NIP, NRP, phone, account and SP2D numbers
+`helpdesk.security.masking.mask_identifiers`: NIK, NIP, NRP, phone, account and SP2D numbers
 keep their last four digits, e-mail addresses their first letters, tokens in URLs none.
 Python warnings are routed through logging, so Rasa's warnings about a button payload
 (`/inform{"nik": ...}`) are masked too.
@@ -25,7 +25,7 @@ import logging
 import warnings
 from typing import Any, Callable
 
-from helpdesk.backends.masking import mask_identifiers
+from helpdesk.security.masking import mask_identifiers
 
 #: Attribute set on a record whose message, arguments and traceback are masked.
 _MASKED = "_helpdesk_masked"

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from sqlalchemy import delete, select
 
-from helpdesk.ratelimit import (
+from helpdesk.security.ratelimit import (
     LookupLimits,
     RateLimiter,
     Rule,
@@ -144,7 +144,7 @@ def test_lookup_limits_per_sender_and_per_identifier(limiter):
 _WORKER = textwrap.dedent(
     """
     import sys
-    from helpdesk.ratelimit import RateLimiter, Rule
+    from helpdesk.security.ratelimit import RateLimiter, Rule
     from helpdesk.storage.db import make_engine, make_session_factory
     from helpdesk.storage.ratelimits import RateLimitRepository
 
