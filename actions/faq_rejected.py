@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
-from actions.base import ServicesMixin
-from actions.handoff import ActionHandoff
+from actions.handoff import HandsOver
 
 logger = logging.getLogger(__name__)
 
 
-class ActionFaqRejected(ServicesMixin, Action):
+class ActionFaqRejected(HandsOver, Action):
     """Log the question as unanswered, apologise, then hand over or offer the options.
 
-    In office hours this action hands the conversation over itself (it runs `ActionHandoff`
-    and returns its events: queued and paused), so an officer answers. Not a
+    In office hours this action hands the conversation over itself (the handoff step it
+    shares with `action_handoff`, `HandsOver.hand_over`: queued and paused), so an officer
+    answers. Not a
     `FollowupAction`: when the handoff does not end in the queue (a database error, the hours
     just closed) Rasa must predict the next action, and after "Tidak" -> action_faq_rejected
     -> action_handoff no rule could predict it without contradicting the rule that listens
@@ -33,12 +32,6 @@ class ActionFaqRejected(ServicesMixin, Action):
         services: Injected services (tests); the process-wide ones when None.
         clock: Returns the current aware time (tests); now in UTC when None.
     """
-
-    def __init__(
-        self, *args: Any, clock: Callable[[], datetime] | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
 
     def name(self) -> str:
         return "action_faq_rejected"
@@ -61,8 +54,7 @@ class ActionFaqRejected(ServicesMixin, Action):
         events: list[EventType] = [SlotSet(slots.AWAITING_FEEDBACK, False)]
         if self._agents_on_duty():
             dispatcher.utter_message(response="utter_faq_rejected_handoff")
-            handoff = ActionHandoff(self._services, clock=self._clock)
-            return [*events, *await handoff.run(dispatcher, tracker, domain)]
+            return [*events, *self.hand_over(dispatcher, tracker)]
         dispatcher.utter_message(response="utter_faq_rejected")
         return events
 

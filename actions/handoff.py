@@ -87,9 +87,13 @@ def request_timestamp(tracker: Tracker) -> float | None:
     return None
 
 
-class ActionHandoff(ServicesMixin, Action):
-    """In office hours the conversation is queued for an agent and paused; outside them the
-    citizen gets the hours and the conversation so far becomes a ticket."""
+class HandsOver(ServicesMixin):
+    """The handoff step every action that hands a conversation over shares (`hand_over`).
+
+    Args:
+        services: Injected services (tests); the process-wide ones when None.
+        clock: Returns the current aware time (tests); now in UTC when None.
+    """
 
     def __init__(
         self, *args: Any, clock: Callable[[], datetime] | None = None, **kwargs: Any
@@ -97,12 +101,9 @@ class ActionHandoff(ServicesMixin, Action):
         super().__init__(*args, **kwargs)
         self._clock = clock or (lambda: datetime.now(timezone.utc))
 
-    def name(self) -> str:
-        return "action_handoff"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
+    def hand_over(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        """In office hours: queue the conversation for an agent and pause it. Outside them:
+        the hours, and the conversation so far as a ticket. The events to return."""
         events = leave_active_loop(tracker)
         now = self._clock()
         try:
@@ -174,3 +175,16 @@ class ActionHandoff(ServicesMixin, Action):
                 position=place.position,
                 wait_minutes=place.wait_minutes,
             )
+
+
+class ActionHandoff(HandsOver, Action):
+    """In office hours the conversation is queued for an agent and paused; outside them the
+    citizen gets the hours and the conversation so far becomes a ticket."""
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        return self.hand_over(dispatcher, tracker)

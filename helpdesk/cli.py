@@ -5,8 +5,9 @@
     helpdesk kb eval --source PATH --queries FILE.jsonl [--baselines]
     helpdesk kb import FILE.csv [--out FILE.yml]
 
-Other command groups (`helpdesk report`, `helpdesk backend serve`) register themselves in
-`COMMAND_GROUPS`: a function that adds its sub-parser and sets `func` on it.
+The other command groups (`report`, `backend`, `sweeper`, `desk`) live with their domain; each
+module has a function that adds its sub-parser and sets `func` on it, listed explicitly in
+`command_groups`.
 User errors print one clear line on stderr and exit with status 2, without a traceback.
 """
 
@@ -192,33 +193,21 @@ def add_kb_parser(subparsers: argparse._SubParsersAction) -> None:
     imp.set_defaults(func=_cmd_kb_import)
 
 
-#: Functions that add a command group to the top-level sub-parsers. Other modules append
-#: theirs (e.g. `add_report_parser` for `helpdesk report`, `add_backend_parser` for
-#: `helpdesk backend serve`); each sets `func(args) -> int` on its parsers.
-COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [add_kb_parser]
+def command_groups() -> list[Callable[[argparse._SubParsersAction], None]]:
+    """The functions that add each command group to the top-level sub-parsers (each sets
+    `func(args) -> int` on its parsers): `kb`, `report`, `backend`, `sweeper`, `desk`."""
+    from helpdesk.backends.cli import add_backend_parser
+    from helpdesk.desk.cli import add_desk_parser
+    from helpdesk.jobs.sweeper import add_sweeper_parser
+    from helpdesk.reports.cli import add_report_parser
 
-
-def _optional_groups() -> list[Callable[[argparse._SubParsersAction], None]]:
-    """Command groups of other modules, added when those modules exist."""
-    import importlib
-
-    groups = []
-    for module_name, func_name in (
-        ("helpdesk.reports.cli", "add_report_parser"),
-        ("helpdesk.backends.cli", "add_backend_parser"),
-        ("helpdesk.jobs.sweeper", "add_sweeper_parser"),
-        ("helpdesk.desk.cli", "add_desk_parser"),
-    ):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
-        func = getattr(module, func_name, None)
-        if func is not None and func not in COMMAND_GROUPS:
-            groups.append(func)
-    return groups
+    return [
+        add_kb_parser,
+        add_report_parser,
+        add_backend_parser,
+        add_sweeper_parser,
+        add_desk_parser,
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -228,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for add in [*COMMAND_GROUPS, *_optional_groups()]:
+    for add in command_groups():
         add(sub)
     return parser
 

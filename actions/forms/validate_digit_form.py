@@ -12,18 +12,14 @@ from actions import slots
 from actions.forms.service_form import NOT_AN_ANSWER, ServiceFormValidation, shown
 from helpdesk.conversation.identifiers import (
     ID_TYPE_CHOICES,
-    IDENTITY_RULES,
     DigitRule,
     IdentifierError,
+    identity_rule,
+    identity_type_of,
     parse_choice,
 )
 from helpdesk.conversation.keywords import digit_service_of
 from helpdesk.conversation.validation import validate_email
-
-#: Any identity number, before its type is known.
-_ANY_IDENTITY = DigitRule(5, 18)
-#: Identity types told apart by their length alone.
-_TYPE_BY_LENGTH = {16: "nik", 18: "nip"}
 
 
 def _expected(rule: DigitRule) -> str:
@@ -104,12 +100,12 @@ class ValidateDigitForm(ServiceFormValidation, FormValidationAction):
         if key is None:
             # A NIK (16 digits) or NIP (18) typed instead of its type answers both questions.
             try:
-                number = _ANY_IDENTITY.parse(slot_value)
+                number = identity_rule(None).parse(slot_value)
             except IdentifierError:
                 number = ""
-            if len(number) in _TYPE_BY_LENGTH:
+            if known := identity_type_of(number):
                 return {
-                    slots.DIGIT_ID_TYPE: _TYPE_BY_LENGTH[len(number)],
+                    slots.DIGIT_ID_TYPE: known,
                     slots.DIGIT_ID_VALUE: number,
                 }
             return self.reject(
@@ -117,7 +113,7 @@ class ValidateDigitForm(ServiceFormValidation, FormValidationAction):
             )
         result: dict[str, Any] = {slots.DIGIT_ID_TYPE: key}
         value = tracker.get_slot(slots.DIGIT_ID_VALUE)
-        rule = IDENTITY_RULES[key]
+        rule = identity_rule(key)
         if value:
             try:
                 rule.parse(value)
@@ -142,7 +138,7 @@ class ValidateDigitForm(ServiceFormValidation, FormValidationAction):
         """The number of the chosen type; before a type is chosen, 16 digits is a NIK and 18 a
         NIP, any other length waits for the type."""
         id_type = tracker.get_slot(slots.DIGIT_ID_TYPE)
-        rule = IDENTITY_RULES.get(id_type or "", _ANY_IDENTITY)
+        rule = identity_rule(id_type)
         label = id_type.upper() if id_type else "NIK/NIP/NRP"
         try:
             value = self.parse_number(tracker, rule, slot_value)
@@ -158,8 +154,8 @@ class ValidateDigitForm(ServiceFormValidation, FormValidationAction):
                 count=error.count,
             )
         result: dict[str, Any] = {slots.DIGIT_ID_VALUE: value}
-        if not id_type and len(value) in _TYPE_BY_LENGTH:
-            result[slots.DIGIT_ID_TYPE] = _TYPE_BY_LENGTH[len(value)]
+        if not id_type and (known := identity_type_of(value)):
+            result[slots.DIGIT_ID_TYPE] = known
         return result
 
     def validate_digit_email(

@@ -82,6 +82,20 @@ NRP = DigitRule(5, 14)
 
 #: The identity rule of each DIGIT identity type.
 IDENTITY_RULES: dict[str, DigitRule] = {"nik": NIK, "nip": NIP, "nrp": NRP}
+#: Any identity number (NIK, NIP or NRP), before its type is known.
+ANY_IDENTITY = DigitRule(NRP.min_length, NIP.max_length)
+
+
+def identity_rule(id_type: str | None) -> DigitRule:
+    """The rule of an identity number of `id_type` ("nik", "nip", "nrp"; None: not known)."""
+    return IDENTITY_RULES.get(id_type or "", ANY_IDENTITY)
+
+
+def identity_type_of(number: str) -> str | None:
+    """Which identity a number of unknown type is by its length alone: 16 digits a NIK, 18 a
+    NIP; None for any other length (an NRP, or a number whose type must be asked)."""
+    return {NIK.min_length: "nik", NIP.min_length: "nip"}.get(len(number))
+
 
 _CONTRACT_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9./\-_ ]*")
 CONTRACT_NUMBER_MIN = 3

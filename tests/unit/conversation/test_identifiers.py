@@ -367,3 +367,23 @@ def test_format_rupiah(amount, expected):
 )
 def test_format_date_id(value, expected):
     assert format_date_id(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [("3171234567890001", "nik"), ("198503152010011002", "nip"), ("12345678", None), ("", None)],
+)
+def test_identity_type_is_known_from_the_length_of_nik_and_nip_only(number, expected) -> None:
+    from helpdesk.conversation.identifiers import identity_type_of
+
+    assert identity_type_of(number) == expected
+
+
+def test_identity_rule_of_a_type_and_of_an_unknown_one() -> None:
+    from helpdesk.conversation.identifiers import NIK, NRP, identity_rule
+
+    assert identity_rule("nik") is NIK and identity_rule("nrp") is NRP
+    anything = identity_rule(None)
+    assert anything.parse("12345") == "12345" and anything.parse("198503152010011002")
+    with pytest.raises(ValueError):
+        anything.parse("1234567890123456789")  # 19 digits: no identity number is that long
