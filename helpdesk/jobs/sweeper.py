@@ -23,6 +23,7 @@ from typing import Any, Callable
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from helpdesk.jobs.housekeeping import Housekeeping
 from helpdesk.rasa_bridge.client import RasaClient
 from helpdesk.rasa_bridge.events import RASA_EVENTS
 from helpdesk.storage.repositories import IdleClosureRepository
@@ -85,6 +86,7 @@ class IdleSweeper:
         closer: Runs the close in one conversation; returns False on failure (retried later).
         idle_seconds: Idle time before a conversation is closed.
         clock: Current time (tests pass a fake).
+        housekeeping: The periodic clean-up run between sweeps (None: none).
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class IdleSweeper:
         closer: Callable[[str], bool],
         idle_seconds: int,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        housekeeping: Housekeeping | None = None,
     ) -> None:
         if idle_seconds <= 0:
             raise ValueError("idle_seconds must be > 0")
@@ -108,6 +111,7 @@ class IdleSweeper:
         self.closer = closer
         self.idle = timedelta(seconds=idle_seconds)
         self.clock = clock
+        self.housekeeping = housekeeping
 
     def sweep(self) -> int:
         """One pass; returns how many conversations were closed."""
@@ -136,6 +140,11 @@ class IdleSweeper:
                 self.sweep()
             except Exception:  # a locked or missing database must not end the sweeper
                 logger.exception("idle sweep failed; retrying in %.0f s", interval)
+            if self.housekeeping is not None:
+                try:
+                    self.housekeeping.run_if_due()
+                except Exception:
+                    logger.exception("housekeeping failed; retried at the next pass")
             stop.wait(interval)
 
 
@@ -158,6 +167,7 @@ def run_sweeper(interval: float = 15.0, once: bool = False) -> int:
         IdleClosureRepository(services.session_factory),
         RasaClosingClient(settings.rasa_url, settings.rasa_api_token).close,
         settings.idle_seconds,
+        housekeeping=Housekeeping(services.button_payloads),
     )
     if once:
         print(f"closed {sweeper.sweep()} idle conversation(s)")
