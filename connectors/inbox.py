@@ -48,33 +48,10 @@ from typing import (
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from sqlalchemy.exc import DataError
 
-from connectors.common import KeyedLocks, OnNewMessage, failure_trace, mask_id
+from connectors.common import KeyedLocks, OnNewMessage, failure_trace, inbound_repository, mask_id
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.storage.repositories import InboundMessageRepository
-
-
-def inbound_repository(injected: "InboundMessageRepository" | None) -> "InboundMessageRepository":
-    """The inbound message store: `injected`, else the helpdesk services' one."""
-    if injected is not None:
-        return injected
-    from helpdesk.services import get_services
-
-    return get_services().inbound_messages
-
-
-class ServicesPayloadStore:
-    """The helpdesk database's long button payloads (`PayloadStore`), resolved on first use."""
-
-    def save(self, short_id: str, payload: str) -> bool:
-        from helpdesk.services import get_services
-
-        return get_services().button_payloads.save(short_id, payload)
-
-    def get(self, short_id: str) -> str | None:
-        from helpdesk.services import get_services
-
-        return get_services().button_payloads.get(short_id)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ from connectors.common.payloads import (
     read_body,
     str_or_none,
 )
+from connectors.common.stores import ServicesPayloadStore, inbound_repository
 from connectors.common.text import (
     ELLIPSIS,
     SEPARATORS,
@@ -70,6 +71,8 @@ from connectors.common.text import (
 )
 
 __all__ = [
+    "ServicesPayloadStore",
+    "inbound_repository",
     "PayloadStore",
     "KeyedLocks",
     "ConversationGuard",

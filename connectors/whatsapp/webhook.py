@@ -20,6 +20,7 @@ from sanic.response import HTTPResponse
 from connectors.common import (
     OnNewMessage,
     PayloadStore,
+    ServicesPayloadStore,
     add_health_route,
     base_url,
     clean_credential,
@@ -27,7 +28,7 @@ from connectors.common import (
     read_body,
     read_credentials,
 )
-from connectors.inbox import Inbox, InboxPolicy, ServicesPayloadStore
+from connectors.inbox import Inbox, InboxPolicy
 from connectors.whatsapp.output import (
     DEFAULT_API_URL,
     WhatsAppConfigError,

@@ -7,8 +7,7 @@ two processes (nothing shared in memory); the tap sent by one is received by the
 
 from __future__ import annotations
 
-from connectors.common import ShortIds
-from connectors.inbox import ServicesPayloadStore
+from connectors.common import ServicesPayloadStore, ShortIds
 from connectors.telegram import TelegramInput
 from connectors.whatsapp import WhatsAppInput
 from connectors.whatsapp.render import PayloadIds

@@ -22,6 +22,7 @@ from connectors.common import (
     choices,
     clean_credential,
     head,
+    inbound_repository,
     json_object,
     mask_id,
     missing_credentials,
@@ -32,7 +33,6 @@ from connectors.common import (
     split_text,
     str_or_none,
 )
-from connectors.inbox import inbound_repository
 
 REQUIRED = {"access_token": "X_ACCESS_TOKEN", "verify": "X_BOT_NAME"}
 OPTIONAL = {"api_url": "X_API_URL"}
