@@ -136,7 +136,7 @@ def create_app(
         services: The helpdesk services (settings, session factory, ...).
         relay: Delivers agents' replies; its `deliver_soon()` is called after a reply is
             stored or a conversation ended. Defaults to waking `worker` when one is given.
-        worker: Background worker (`helpdesk.desk.worker.DeskWorker`: `start()`, `stop()`,
+        worker: Background worker (`helpdesk.handoff.worker.DeskWorker`: `start()`, `stop()`,
             `wake()`), started after the server starts and stopped before it stops.
         name: The Sanic app name (unique per process).
         config: Cookie and login settings; default from the environment.

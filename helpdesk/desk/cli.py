@@ -212,7 +212,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         logger.info("removed %d expired desk sessions", purged)
     worker: Any = None
     if not args.no_worker:
-        from helpdesk.desk.worker import build_worker
+        from helpdesk.handoff.worker import build_worker
 
         worker = build_worker(services)
     app = create_app(services, worker=worker)

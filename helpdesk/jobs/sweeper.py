@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from helpdesk.jobs.housekeeping import Housekeeping
 from helpdesk.rasa_bridge.client import RasaClient
-from helpdesk.rasa_bridge.events import RASA_EVENTS
+from helpdesk.rasa_bridge.events import last_user_messages
 from helpdesk.storage.repositories import IdleClosureRepository
 
 logger = logging.getLogger(__name__)
@@ -52,20 +51,12 @@ class IdleConversation:
 
 def find_idle(engine: Engine, now: datetime, idle: timedelta) -> list[IdleConversation]:
     """Conversations in Rasa's tracker store idle for at least `idle` (within `LOOKBACK`)."""
-    newest = (now - idle).timestamp()
-    oldest = (now - LOOKBACK).timestamp()
-    last = func.max(RASA_EVENTS.c.timestamp).label("last_user")
-    query = (
-        select(RASA_EVENTS.c.sender_id, last)
-        .where(RASA_EVENTS.c.type_name == "user", RASA_EVENTS.c.timestamp > oldest)
-        .group_by(RASA_EVENTS.c.sender_id)
-        .having(last <= newest)
+    rows = last_user_messages(
+        engine, after=(now - LOOKBACK).timestamp(), until=(now - idle).timestamp()
     )
-    with engine.connect() as connection:
-        rows = connection.execute(query).all()
     return [
-        IdleConversation(row.sender_id, datetime.fromtimestamp(row.last_user, tz=timezone.utc))
-        for row in rows
+        IdleConversation(sender_id, datetime.fromtimestamp(last_user, tz=timezone.utc))
+        for sender_id, last_user in rows
     ]
 
 

@@ -13,7 +13,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    inspect,
+    select,
+)
 from sqlalchemy.engine import Engine
 
 logger = logging.getLogger(__name__)
@@ -106,3 +117,23 @@ def latest_session(events: list[TrackerEvent]) -> list[TrackerEvent]:
         if event.type_name in {"session_started", "restart"}:
             start = index + 1
     return events[start:]
+
+
+def last_user_messages(engine: Engine, *, after: float, until: float) -> list[tuple[str, float]]:
+    """(sender id, time of the last user message) of every conversation whose last user
+    message is later than `after` and not later than `until` (epoch seconds)."""
+    last = func.max(RASA_EVENTS.c.timestamp).label("last_user")
+    query = (
+        select(RASA_EVENTS.c.sender_id, last)
+        .where(RASA_EVENTS.c.type_name == "user", RASA_EVENTS.c.timestamp > after)
+        .group_by(RASA_EVENTS.c.sender_id)
+        .having(last <= until)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [(str(row.sender_id), float(row.last_user)) for row in rows]
+
+
+def has_events_table(engine: Engine) -> bool:
+    """Whether Rasa has created its `events` table in this database yet."""
+    return bool(inspect(engine).has_table(RASA_EVENTS.name))

@@ -41,7 +41,7 @@ from tests.support.stack import MODEL, Stack
 pytestmark = pytest.mark.live
 
 PASSWORD = "kata-sandi-petugas-uji"
-#: The desk worker's pass interval (helpdesk/desk/worker.py `build_worker`).
+#: The desk worker's pass interval (helpdesk/handoff/worker.py `build_worker`).
 WORKER_INTERVAL = 2.0
 RESOLVED_TEXT = "Percakapan dengan petugas kami telah selesai"
 RATING_QUESTION = "Seberapa puas Anda dengan layanan petugas kami"

@@ -36,12 +36,12 @@ from helpdesk.jobs.sweeper import (
     IDLE_ACTION,
     LOOKBACK,
     MAX_ATTEMPTS,
-    RASA_EVENTS,
     IdleConversation,
     IdleSweeper,
     RasaClosingClient,
     find_idle,
 )
+from helpdesk.rasa_bridge.events import RASA_EVENTS
 from helpdesk.services import set_services
 from helpdesk.settings import get_settings
 from helpdesk.storage.db import make_engine, make_session_factory, session_scope

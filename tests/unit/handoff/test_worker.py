@@ -1,4 +1,4 @@
-"""The agent desk's worker (helpdesk.desk.worker) and the tracker store reader it uses.
+"""The agent desk's worker (helpdesk.handoff.worker) and the tracker store reader it uses.
 
 Real `Services` on the migrated temp SQLite database of `tests/conftest.py`; Rasa's tracker
 store is a temp SQLite `events` table filled with Rasa-shaped rows; the Rasa HTTP API is a
@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
-from helpdesk.desk.worker import (
+from helpdesk.handoff.service import EXPIRED_SUBJECT, LeaveOutcome
+from helpdesk.handoff.worker import (
     END_ACTION,
     REPLY_GIVE_UP,
     RESUME_GIVE_UP,
@@ -27,7 +28,6 @@ from helpdesk.desk.worker import (
     retry_delay,
     wants_to_leave,
 )
-from helpdesk.handoff.service import EXPIRED_SUBJECT, LeaveOutcome
 from helpdesk.rasa_bridge.events import RASA_EVENTS, TrackerEvent, latest_session, read_events
 from helpdesk.services import Services
 from helpdesk.settings import Settings
@@ -456,7 +456,7 @@ def test_a_failed_delivery_is_counted_and_retried(services, session_factory, wor
 def test_a_reply_is_retried_with_backoff_and_given_up_after_an_hour(
     services, session_factory, worker, rasa, caplog
 ):
-    caplog.set_level(logging.INFO, logger="helpdesk.desk.worker")
+    caplog.set_level(logging.INFO, logger="helpdesk.handoff.worker")
     handoff, agent = assigned_handoff(services, session_factory)
     message = services.handoff.reply(handoff.id, agent, "Mohon ditunggu.")
     rasa.always_fail = True
@@ -684,7 +684,7 @@ def test_an_ending_of_an_earlier_handoff_does_not_count(
 def test_a_pass_without_a_tracker_table_logs_and_goes_on(
     services, session_factory, rasa, tmp_path, caplog
 ):
-    caplog.set_level(logging.INFO, logger="helpdesk.desk.worker")
+    caplog.set_level(logging.INFO, logger="helpdesk.handoff.worker")
     empty = create_engine(f"sqlite:///{tmp_path / 'no-tracker.db'}")
     worker = make_worker(services, rasa, empty)
     agent = add_agent(session_factory, "sari", "Sari Dewi")
