@@ -5,24 +5,8 @@ Rasa server, all on free ports with a throw-away var dir) serves every conversat
 turn is POSTed to the REST channel, with the stack's bearer token as an integrator's gateway
 sends it (REST is then a SAKTI channel), and the bot's replies of that turn are checked.
 
-A conversation file looks like::
-
-    conversations:
-      - name: SP2D found with both values in one message
-        sender: "6281111111111"        # optional; default: a fresh random id
-        xfail: "reason"                # optional: a known assistant defect
-        turns:
-          - user: cek sp2d 261234501000777 rek 0012345678
-            expect: ["Rp25.500.000"]   # substrings, case-insensitive, whitespace collapsed
-            expect_not: ["tidak kami temukan"]
-            expect_regex: ["\\b15 digit\\b"]   # re.search on the raw replies, case-sensitive
-            buttons: ["/create_ticket"]        # button payloads that must be offered
-            max_seconds: 8                     # the turn must be answered within this time
-            save: {ticket: "\\d{8}-[A-Z]{6}"}  # remember a match (group 1 if any) as ${ticket}
-
-`${name}` in a turn's text or expectations is replaced by a saved value; `${time_of_day}` by
-the part of the day in the helpdesk's time zone ("pagi", "siang", "sore", "malam").
-The checked text is every reply's text plus its buttons' titles and payloads.
+The files' format, their loading and the checks of a turn's replies are in
+scripts/conversations.py.
 
 Usage:
     .venv/bin/python scripts/test_conversations.py [-k SUBSTRING] [--keep-going]
@@ -34,13 +18,12 @@ defect looks fixed, remove the mark); 2 when the files or the stack are unusable
 from __future__ import annotations
 
 import argparse
-import re
 import secrets
 import statistics
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -48,15 +31,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
-import yaml
 
 # Run as `python scripts/test_conversations.py`: the repository root, for `tests.support` and
 # `helpdesk`.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scripts.conversations import (  # noqa: E402
+    CONVERSATIONS_DIR,
+    Conversation,
+    ConversationFileError,
+    check_turn,
+    expand,
+    load_conversations,
+    reply_text,
+)
 from tests.support.stack import MODEL, ROOT, Stack, StackError  # noqa: E402
 
-CONVERSATIONS_DIR = ROOT / "tests" / "conversations"
 FIXTURES = CONVERSATIONS_DIR / "fixtures.json"
 #: The runner plays an integrator's authenticated REST gateway: REST is a SAKTI channel (the
 #: sender id is the citizen's verified phone), which the settings allow only with a token.
@@ -67,34 +57,6 @@ STACK_ENV = {
     "HELPDESK_REST_TOKEN": REST_TOKEN,
 }
 REQUEST_TIMEOUT = 30.0
-
-CONVERSATION_KEYS = {"name", "sender", "xfail", "turns"}
-TURN_KEYS = {"user", "expect", "expect_not", "expect_regex", "buttons", "max_seconds", "save"}
-_PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
-
-
-class ConversationFileError(ValueError):
-    """A conversation file is malformed (the message names the file and the place)."""
-
-
-@dataclass
-class Turn:
-    user: str
-    expect: list[str] = field(default_factory=list)
-    expect_not: list[str] = field(default_factory=list)
-    expect_regex: list[str] = field(default_factory=list)
-    buttons: list[str] = field(default_factory=list)
-    max_seconds: float | None = None
-    save: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Conversation:
-    name: str
-    source: str
-    turns: list[Turn]
-    sender: str | None = None
-    xfail: str | None = None
 
 
 @dataclass
@@ -118,114 +80,7 @@ class Result:
         return next((t for t in self.turns if t.problems), None)
 
 
-# -- loading ----------------------------------------------------------------------------------
-def _strings(value: Any, where: str) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return list(value)
-    raise ConversationFileError(f"{where} must be a string or a list of strings")
-
-
-def _turn(raw: Any, where: str) -> Turn:
-    if not isinstance(raw, dict):
-        raise ConversationFileError(f"{where} must be a mapping")
-    unknown = sorted(set(raw) - TURN_KEYS)
-    if unknown:
-        raise ConversationFileError(f"{where} has an unknown key {unknown[0]!r}")
-    user = raw.get("user")
-    if not isinstance(user, (str, int)) or str(user).strip() == "":
-        raise ConversationFileError(f"{where}.user must be a non-empty string")
-    save = raw.get("save") or {}
-    if not isinstance(save, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in save.items()
-    ):
-        raise ConversationFileError(f"{where}.save must map names to regular expressions")
-    max_seconds = raw.get("max_seconds")
-    if max_seconds is not None and (
-        isinstance(max_seconds, bool) or not isinstance(max_seconds, (int, float))
-    ):
-        raise ConversationFileError(f"{where}.max_seconds must be a number")
-    turn = Turn(
-        user=str(user),
-        expect=_strings(raw.get("expect"), f"{where}.expect"),
-        expect_not=_strings(raw.get("expect_not"), f"{where}.expect_not"),
-        expect_regex=_strings(raw.get("expect_regex"), f"{where}.expect_regex"),
-        buttons=_strings(raw.get("buttons"), f"{where}.buttons"),
-        max_seconds=float(max_seconds) if max_seconds is not None else None,
-        save=dict(save),
-    )
-    for pattern in [*turn.expect_regex, *turn.save.values()]:
-        try:
-            re.compile(_PLACEHOLDER.sub("x", pattern))
-        except re.error as error:
-            raise ConversationFileError(
-                f"{where}: bad regular expression {pattern!r}: {error}"
-            ) from error
-    return turn
-
-
-def load_conversations(directory: Path = CONVERSATIONS_DIR) -> list[Conversation]:
-    """Every conversation of `directory/*.yml`, checked for shape, unique names and senders."""
-    conversations: list[Conversation] = []
-    for path in sorted(directory.glob("*.yml")):
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as error:
-            raise ConversationFileError(f"{path.name}: not valid YAML: {error}") from error
-        items = data.get("conversations") if isinstance(data, dict) else None
-        if not isinstance(items, list) or not items:
-            raise ConversationFileError(f"{path.name}: needs a non-empty `conversations:` list")
-        for index, raw in enumerate(items):
-            where = f"{path.name}: conversations[{index}]"
-            if not isinstance(raw, dict):
-                raise ConversationFileError(f"{where} must be a mapping")
-            unknown = sorted(set(raw) - CONVERSATION_KEYS)
-            if unknown:
-                raise ConversationFileError(f"{where} has an unknown key {unknown[0]!r}")
-            name = raw.get("name")
-            if not isinstance(name, str) or not name.strip():
-                raise ConversationFileError(f"{where}.name must be a non-empty string")
-            turns = raw.get("turns")
-            if not isinstance(turns, list) or not turns:
-                raise ConversationFileError(f"{where} ({name}) needs a non-empty `turns:` list")
-            sender, xfail = raw.get("sender"), raw.get("xfail")
-            if sender is not None and not isinstance(sender, str):
-                raise ConversationFileError(f"{where}.sender must be a quoted string")
-            if xfail is not None and (not isinstance(xfail, str) or not xfail.strip()):
-                raise ConversationFileError(f"{where}.xfail must be the reason (a string)")
-            conversations.append(
-                Conversation(
-                    name=name.strip(),
-                    source=path.name,
-                    turns=[_turn(t, f"{where}.turns[{i}]") for i, t in enumerate(turns)],
-                    sender=sender,
-                    xfail=xfail,
-                )
-            )
-    names: dict[str, str] = {}
-    senders: dict[str, str] = {}
-    for conversation in conversations:
-        if conversation.name in names:
-            raise ConversationFileError(
-                f"{conversation.source}: conversation name {conversation.name!r} is also "
-                f"used in {names[conversation.name]}"
-            )
-        names[conversation.name] = conversation.source
-        # Conversations are independent: one sender id (tracker) per conversation.
-        if conversation.sender is not None:
-            if conversation.sender in senders:
-                raise ConversationFileError(
-                    f"{conversation.source}: {conversation.name!r} reuses the sender "
-                    f"{conversation.sender} of {senders[conversation.sender]!r}"
-                )
-            senders[conversation.sender] = conversation.name
-    return conversations
-
-
-# -- checking ---------------------------------------------------------------------------------
+# -- the time of day --------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def _timezone() -> ZoneInfo:
     """The helpdesk's time zone as the assistant reads it (HELPDESK_TIMEZONE, also from .env)."""
@@ -242,83 +97,6 @@ def time_of_day(moment: datetime) -> str:
     return assistant_time_of_day(moment)
 
 
-def _fold(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
-def reply_text(replies: list[dict[str, Any]]) -> str:
-    """What the checks read: each reply's text, then its buttons' titles and payloads."""
-    lines: list[str] = []
-    for reply in replies:
-        if reply.get("text"):
-            lines.append(str(reply["text"]))
-        for button in reply.get("buttons") or []:
-            lines.append(f"[{button.get('title', '')}]({button.get('payload', '')})")
-        for key in ("image", "attachment", "custom"):
-            if reply.get(key):
-                lines.append(f"<{key}: {reply[key]}>")
-    return "\n".join(lines)
-
-
-def _expand(template: str, variables: dict[str, str], tods: list[str], as_regex: bool) -> list[str]:
-    """The template with `${name}` replaced: one variant per possible part of the day."""
-
-    def fill(tod: str) -> str:
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            value = tod if name == "time_of_day" else variables.get(name)
-            if value is None:
-                raise KeyError(name)
-            return re.escape(value) if as_regex else value
-
-        return _PLACEHOLDER.sub(replace, template)
-
-    return list(dict.fromkeys(fill(tod) for tod in tods))
-
-
-def check_turn(
-    turn: Turn,
-    replies: list[dict[str, Any]],
-    seconds: float,
-    variables: dict[str, str],
-    tods: list[str],
-) -> list[str]:
-    """The problems of one answered turn (empty when it passed); fills `variables` from save."""
-    problems: list[str] = []
-    raw = reply_text(replies)
-    folded = _fold(raw)
-    try:
-        for expected in turn.expect:
-            variants = _expand(expected, variables, tods, as_regex=False)
-            if not any(_fold(v) in folded for v in variants):
-                problems.append(f"missing {expected!r}")
-        for unwanted in turn.expect_not:
-            for variant in _expand(unwanted, variables, tods, as_regex=False):
-                if _fold(variant) in folded:
-                    problems.append(f"unexpected {variant!r}")
-        for pattern in turn.expect_regex:
-            variants = _expand(pattern, variables, tods, as_regex=True)
-            if not any(re.search(v, raw) for v in variants):
-                problems.append(f"no match for /{pattern}/")
-    except KeyError as error:
-        problems.append(f"placeholder ${{{error.args[0]}}} was never saved")
-    payloads = [
-        str(button.get("payload", "")) for reply in replies for button in reply.get("buttons") or []
-    ]
-    for payload in turn.buttons:
-        if payload not in payloads:
-            problems.append(f"no button with payload {payload!r} (offered: {payloads})")
-    if turn.max_seconds is not None and seconds > turn.max_seconds:
-        problems.append(f"took {seconds:.1f} s, more than {turn.max_seconds:g} s")
-    for name, pattern in turn.save.items():
-        match = re.search(pattern, raw)
-        if match is None:
-            problems.append(f"nothing to save as ${{{name}}}: no match for /{pattern}/")
-        else:
-            variables[name] = match.group(1) if match.groups() else match.group(0)
-    return problems
-
-
 # -- playing ----------------------------------------------------------------------------------
 def play(
     session: requests.Session, url: str, conversation: Conversation, latencies: list[float]
@@ -332,7 +110,7 @@ def play(
     for index, turn in enumerate(conversation.turns, start=1):
         tods = [time_of_day(datetime.now(tz))]
         try:
-            message = _expand(turn.user, variables, tods, as_regex=False)[0]
+            message = expand(turn.user, variables, tods, as_regex=False)[0]
         except KeyError as error:
             problem = f"placeholder ${{{error.args[0]}}} was never saved"
             results.append(TurnResult(index, turn.user, [], 0.0, [problem]))

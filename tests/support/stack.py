@@ -23,8 +23,9 @@ import tempfile
 from pathlib import Path
 from typing import Mapping
 
-from scripts.run import Service, plan, spawn, wait_up
+from scripts.run_plan import Service, plan
 from scripts.servers import free_port
+from scripts.supervisor import spawn, wait_up
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from scripts import rasa_server, run
-from scripts.run import Backoff, Service, Supervisor
+from scripts.run_plan import Service
+from scripts.supervisor import Backoff, Supervisor
 
 # --- the back-off ----------------------------------------------------------------------------
 
