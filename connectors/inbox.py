@@ -51,7 +51,7 @@ from sqlalchemy.exc import DataError
 from connectors.common import KeyedLocks, OnNewMessage, failure_trace, inbound_repository, mask_id
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
-    from helpdesk.storage.repositories import InboundMessageRepository
+    from helpdesk.storage.inbound_messages import InboundMessageRepository
 
 
 @dataclass(frozen=True)

@@ -29,19 +29,16 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.storage.button_payloads import ButtonPayloadRepository
     from helpdesk.storage.canned_responses import CannedResponseRepository
     from helpdesk.storage.contacts import ContactRepository
+    from helpdesk.storage.conversations import ConversationRepository
     from helpdesk.storage.desk_queries import DeskQueries
     from helpdesk.storage.desk_sessions import TrustedDeviceRepository
     from helpdesk.storage.desk_users import DeskUserRepository
     from helpdesk.storage.divisions import DivisionRepository
+    from helpdesk.storage.feedback import CsatRepository, QuestionLogRepository
     from helpdesk.storage.handoff_messages import HandoffMessageRepository
     from helpdesk.storage.handoffs import HandoffRepository
-    from helpdesk.storage.repositories import (
-        ConversationRepository,
-        CsatRepository,
-        InboundMessageRepository,
-        QuestionLogRepository,
-        TicketRepository,
-    )
+    from helpdesk.storage.inbound_messages import InboundMessageRepository
+    from helpdesk.storage.tickets import TicketRepository
     from helpdesk.tickets.service import TicketService
 
 
@@ -102,25 +99,25 @@ class Services:
 
     @property
     def ticket_repository(self) -> "TicketRepository":
-        from helpdesk.storage.repositories import TicketRepository
+        from helpdesk.storage.tickets import TicketRepository
 
         return TicketRepository(self.session_factory)
 
     @property
     def csat(self) -> "CsatRepository":
-        from helpdesk.storage.repositories import CsatRepository
+        from helpdesk.storage.feedback import CsatRepository
 
         return CsatRepository(self.session_factory)
 
     @property
     def questions(self) -> "QuestionLogRepository":
-        from helpdesk.storage.repositories import QuestionLogRepository
+        from helpdesk.storage.feedback import QuestionLogRepository
 
         return QuestionLogRepository(self.session_factory)
 
     @property
     def conversations(self) -> "ConversationRepository":
-        from helpdesk.storage.repositories import ConversationRepository
+        from helpdesk.storage.conversations import ConversationRepository
 
         return ConversationRepository(self.session_factory)
 
@@ -134,7 +131,7 @@ class Services:
     @property
     def inbound_messages(self) -> "InboundMessageRepository":
         """Inbound channel messages (webhook de-duplication and crash recovery)."""
-        from helpdesk.storage.repositories import InboundMessageRepository
+        from helpdesk.storage.inbound_messages import InboundMessageRepository
 
         return InboundMessageRepository(self.session_factory)
 

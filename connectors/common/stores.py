@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
-    from helpdesk.storage.repositories import InboundMessageRepository
+    from helpdesk.storage.inbound_messages import InboundMessageRepository
 
 
 def inbound_repository(injected: "InboundMessageRepository" | None) -> "InboundMessageRepository":

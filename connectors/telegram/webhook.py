@@ -39,7 +39,7 @@ from connectors.telegram.payloads import CHANNEL_NAME, TelegramMessage, parse_up
 from connectors.telegram.render import CallbackData
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
-    from helpdesk.storage.repositories import InboundMessageRepository
+    from helpdesk.storage.inbound_messages import InboundMessageRepository
 
 
 logger = logging.getLogger("connectors.telegram")

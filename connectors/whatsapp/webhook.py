@@ -40,7 +40,7 @@ from connectors.whatsapp.payloads import CHANNEL_NAME, mask_phone, parse_webhook
 from connectors.whatsapp.render import PayloadIds
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
-    from helpdesk.storage.repositories import InboundMessageRepository
+    from helpdesk.storage.inbound_messages import InboundMessageRepository
 
 
 logger = logging.getLogger("connectors.whatsapp")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from helpdesk.backends.http import BackendHttp, ResponseReader, is_digits, require
+from helpdesk.backends.checks import is_digits, require
+from helpdesk.backends.decoding import ResponseReader
+from helpdesk.backends.http import BackendHttp
 from helpdesk.backends.models import ContractRegistration
 
 LOOKUP_PATH = "/v1/contracts/lookup"

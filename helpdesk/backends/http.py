@@ -16,24 +16,23 @@ remain; read timeouts are never retried (the backend is already slow) and state 
 sent once.
 
 Request and response bodies are never logged. Messages that come from the backend are scrubbed
-of long digit runs and e-mail addresses before they reach a log line or an exception.
+of long digit runs and e-mail addresses before they reach a log line or an exception
+(`helpdesk.backends.decoding` decodes, scrubs and checks the answers).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Mapping
-from datetime import date
 from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 import requests
 
 from helpdesk import retry
+from helpdesk.backends.decoding import _error_body, _error_code, _json_object, scrub
 from helpdesk.backends.errors import BackendUnavailable, NotFound, Rejected
 from helpdesk.retry import Backoff, Failure, RetryPolicy
-from helpdesk.security.masking import mask_digits, mask_identifiers
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.settings import Settings
@@ -54,26 +53,6 @@ MIN_ATTEMPT_SECONDS = 0.5
 SENSITIVE_FIELDS = frozenset({"account_number", "id_value", "nik", "requester_phone", "email"})
 
 _USER_AGENT = "helpdesk-assistant/0.1 (+docs/backend-api.yaml)"
-_MAX_MESSAGE = 200
-
-
-def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Mask personal data in a text that came from outside (a backend's error message).
-
-    Args:
-        text: The text to clean.
-        secrets: Exact values to mask wherever they occur (e.g. the request's NIK).
-
-    Returns:
-        The text with `secrets`, e-mail addresses and runs of 7 or more digits masked,
-        cut to 200 characters.
-    """
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, mask_digits(secret))
-    text = mask_identifiers(text)
-    if len(text) > _MAX_MESSAGE:
-        text = text[: _MAX_MESSAGE - 3] + "..."
-    return text
 
 
 def _secrets_of(body: Mapping[str, Any]) -> tuple[str, ...]:
@@ -362,142 +341,3 @@ def _failure_reason(error: Exception) -> str:
     if isinstance(error, requests.exceptions.ConnectTimeout):
         return "connect timeout"
     return "connection error"
-
-
-def _json_object(response: requests.Response) -> dict[str, Any] | None:
-    """The response's JSON object, or None if the body is not JSON or not an object."""
-    try:
-        data = response.json()
-    except ValueError:  # requests.JSONDecodeError, UnicodeDecodeError
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _error_body(response: requests.Response) -> tuple[str, str, str | None] | None:
-    """`(code, message, field)` of a spec `Error` body, or None if the body is not one."""
-    data = _json_object(response)
-    error = data.get("error") if data is not None else None
-    if not isinstance(error, dict):
-        return None
-    code, message, field = error.get("code"), error.get("message"), error.get("field")
-    if not isinstance(code, str) or not code or not isinstance(message, str):
-        return None
-    if field is not None and not isinstance(field, str):
-        return None
-    return code, message, field
-
-
-def _error_code(response: requests.Response) -> str:
-    """The `error.code` of a failure body when it has one (for logs), else ""."""
-    error = _error_body(response)
-    return scrub(error[0])[:40] if error else ""
-
-
-class ResponseReader:
-    """Typed, checked access to the fields of one JSON object of a backend answer.
-
-    Every failed check raises `BackendUnavailable` naming the call and the field, never the
-    value (values may be personal data).
-
-    Args:
-        data: The JSON object.
-        what: The call or object, for error messages (e.g. "POST /v1/sp2d/lookup").
-    """
-
-    def __init__(self, data: Any, what: str) -> None:
-        self.what = what
-        if not isinstance(data, dict):
-            self.off_spec("is not an object")
-        self.data: dict[str, Any] = data
-
-    def off_spec(self, problem: str) -> NoReturn:
-        """Raise `BackendUnavailable` for an answer that does not match the spec."""
-        logger.warning("backend %s answered off the spec: %s", self.what, problem)
-        raise BackendUnavailable(f"backend {self.what} answered off the spec: {problem}")
-
-    def _get(self, key: str) -> Any:
-        if key not in self.data:
-            self.off_spec(f"field {key!r} is missing")
-        return self.data[key]
-
-    def text(self, key: str, *, pattern: str | None = None) -> str:
-        """A required string, optionally matching a full regular expression."""
-        value = self._get(key)
-        if not isinstance(value, str):
-            self.off_spec(f"field {key!r} is not a string")
-        if pattern is not None and re.fullmatch(pattern, value) is None:
-            self.off_spec(f"field {key!r} does not match {pattern}")
-        return value
-
-    def optional_text(self, key: str) -> str | None:
-        """A required key whose value is a string or null."""
-        value = self._get(key)
-        if value is not None and not isinstance(value, str):
-            self.off_spec(f"field {key!r} is not a string or null")
-        return value
-
-    def choice(self, key: str, options: tuple[str, ...]) -> str:
-        """A required string that is one of `options`."""
-        value = self.text(key)
-        if value not in options:
-            self.off_spec(f"field {key!r} is not one of {', '.join(options)}")
-        return value
-
-    def boolean(self, key: str) -> bool:
-        """A required boolean."""
-        value = self._get(key)
-        if not isinstance(value, bool):
-            self.off_spec(f"field {key!r} is not a boolean")
-        return value
-
-    def integer(self, key: str, *, minimum: int | None = None) -> int:
-        """A required integer (booleans and floats are refused)."""
-        value = self._get(key)
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.off_spec(f"field {key!r} is not an integer")
-        if minimum is not None and value < minimum:
-            self.off_spec(f"field {key!r} is below {minimum}")
-        return value
-
-    def iso_date(self, key: str) -> date:
-        """A required ISO date string ("2026-01-31")."""
-        parsed = self.optional_iso_date(key)
-        if parsed is None:
-            self.off_spec(f"field {key!r} is null")
-        return parsed
-
-    def optional_iso_date(self, key: str) -> date | None:
-        """A required key whose value is an ISO date string or null."""
-        value = self.optional_text(key)
-        if value is None:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            self.off_spec(f"field {key!r} is not an ISO date")
-
-    def array(self, key: str, *, min_items: int = 0) -> list[Any]:
-        """A required array with at least `min_items` items."""
-        value = self._get(key)
-        if not isinstance(value, list):
-            self.off_spec(f"field {key!r} is not an array")
-        if len(value) < min_items:
-            self.off_spec(f"field {key!r} has fewer than {min_items} items")
-        return value
-
-
-def require(condition: bool, message: str) -> None:
-    """Raise `ValueError(message)` when a caller passed a malformed argument.
-
-    Messages name the argument, never its value.
-    """
-    if not condition:
-        raise ValueError(message)
-
-
-def is_digits(value: object, low: int, high: int | None = None) -> bool:
-    """True if `value` is a string of `low` to `high` ASCII digits (exactly `low` by default)."""
-    if not isinstance(value, str):
-        return False
-    high = low if high is None else high
-    return re.fullmatch(f"[0-9]{{{low},{high}}}", value) is not None

@@ -41,6 +41,7 @@ from helpdesk.desk.views import admin_users as admin_user_views
 from helpdesk.desk.views import auth as auth_views
 from helpdesk.desk.views import conversations as conversation_views
 from helpdesk.desk.views import id_in_range
+from helpdesk.desk.views import queue as queue_views
 from helpdesk.desk.views import reports as report_views
 from helpdesk.desk.views import tickets as ticket_views
 from helpdesk.services import Services
@@ -77,6 +78,7 @@ VIEW_MODULES = (
     admin_user_views,
     admin_division_views,
     admin_canned_views,
+    queue_views,
     conversation_views,
     ticket_views,
     report_views,

@@ -30,8 +30,8 @@ from helpdesk.handoff.office_hours import (
     Interval,
     OfficeHours,
     OfficeHoursError,
-    load_office_hours,
 )
+from helpdesk.handoff.office_hours_loader import load_office_hours
 from helpdesk.settings import Settings
 from helpdesk.storage.desk_settings import DeskSettingRepository
 

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from helpdesk.jobs.housekeeping import Housekeeping
 from helpdesk.rasa_bridge.client import RasaClient
 from helpdesk.rasa_bridge.events import last_user_messages
-from helpdesk.storage.repositories import IdleClosureRepository
+from helpdesk.storage.idle_closures import IdleClosureRepository
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,9 @@ from helpdesk.reports.records import (
     ReportFigures,
     UnansweredQuestion,
 )
+from helpdesk.storage.base import SessionFactory
 from helpdesk.storage.enums import CsatKind, HandoffStatus
+from helpdesk.storage.feedback import QuestionLogRepository
 from helpdesk.storage.models import CSAT_KINDS
 from helpdesk.storage.report_queries import (
     AgentActivity,
@@ -30,7 +32,6 @@ from helpdesk.storage.report_queries import (
     RatingCount,
     ReportQueries,
 )
-from helpdesk.storage.repositories import QuestionLogRepository, SessionFactory
 
 #: The daily series covers at most this many days (the last ones of the period).
 MAX_DAILY_DAYS = 366

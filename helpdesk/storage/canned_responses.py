@@ -7,9 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from helpdesk.storage.base import _Repository
 from helpdesk.storage.db import retry_on_locked, session_scope
 from helpdesk.storage.models import CannedResponse, utcnow
-from helpdesk.storage.repositories import _Repository
 
 #: Placeholder of the citizen's name in a canned response.
 NAME_PLACEHOLDER = "{nama}"

@@ -14,9 +14,9 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from helpdesk.storage.base import _Repository
 from helpdesk.storage.db import retry_on_locked, session_scope
 from helpdesk.storage.models import Contact, utcnow
-from helpdesk.storage.repositories import _Repository
 
 #: Longest note kept (characters).
 MAX_NOTES_LENGTH = 4000

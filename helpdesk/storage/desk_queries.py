@@ -14,11 +14,12 @@ from typing import Any
 
 from sqlalchemy import false, func, or_, select
 
+from helpdesk.storage.base import _check_aware, _Repository
 from helpdesk.storage.db import session_scope
 from helpdesk.storage.desk_users import DeskUserRecord
 from helpdesk.storage.handoffs import HandoffRecord
 from helpdesk.storage.models import TICKET_STATUSES, Handoff, QuestionLog, Ticket
-from helpdesk.storage.repositories import TicketRecord, _check_aware, _Repository
+from helpdesk.storage.tickets import TicketRecord
 
 #: Tickets per page of the desk's ticket list.
 TICKETS_PER_PAGE = 25

@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from helpdesk.storage.base import _Repository
 from helpdesk.storage.db import retry_on_locked, session_scope
 from helpdesk.storage.desk_users import DeskUserRecord
 from helpdesk.storage.models import DeskSession, DeskTrustedDevice, DeskUser, utcnow
-from helpdesk.storage.repositories import _Repository
 
 #: A login session ends after this long without a request (sliding expiry).
 SESSION_IDLE_TTL = timedelta(hours=12)

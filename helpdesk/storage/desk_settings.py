@@ -7,9 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
+from helpdesk.storage.base import _Repository
 from helpdesk.storage.db import retry_on_locked, session_scope
 from helpdesk.storage.models import DeskSetting, utcnow
-from helpdesk.storage.repositories import _Repository
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Repository of the agent desk's users: agents, supervisors and admins.
 
-Like `helpdesk.storage.repositories`, each method is one unit of work in its own session, write
-paths retry SQLite's "database is locked", and results are frozen dataclasses. Passwords arrive
-here already hashed (`helpdesk.desk.passwords.hash_password`). The users' login sessions and
-trusted browsers are in `helpdesk.storage.desk_sessions`.
+As in every repository (`helpdesk.storage.base`), each method is one unit of work in its own
+session, write paths retry SQLite's "database is locked", and results are frozen dataclasses.
+Passwords arrive here already hashed (`helpdesk.desk.passwords.hash_password`). The users'
+login sessions and trusted browsers are in `helpdesk.storage.desk_sessions`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from helpdesk.storage.base import _Repository
 from helpdesk.storage.db import retry_on_locked, session_scope
 from helpdesk.storage.enums import DeskRole
 from helpdesk.storage.models import DESK_ROLES, DeskSession, DeskTrustedDevice, DeskUser, utcnow
-from helpdesk.storage.repositories import _Repository
 
 
 class DuplicateNameError(ValueError):

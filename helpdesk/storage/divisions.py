@@ -9,10 +9,10 @@ from typing import Any, Iterable
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from helpdesk.storage.base import _Repository
 from helpdesk.storage.db import retry_on_locked, session_scope
 from helpdesk.storage.desk_users import DuplicateNameError
 from helpdesk.storage.models import Division, utcnow
-from helpdesk.storage.repositories import _Repository
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from helpdesk.storage.base import _Repository
 from helpdesk.storage.db import retry_on_locked, session_scope
 from helpdesk.storage.enums import OutboxStatus
 from helpdesk.storage.models import HandoffMessage, utcnow
-from helpdesk.storage.repositories import _Repository
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import func, or_, select, update
 
+from helpdesk.storage.base import _check_aware, _Repository
 from helpdesk.storage.db import retry_on_locked, session_scope
 from helpdesk.storage.enums import DeskRole, HandoffStatus
 from helpdesk.storage.models import (
@@ -21,7 +22,6 @@ from helpdesk.storage.models import (
     Handoff,
     utcnow,
 )
-from helpdesk.storage.repositories import _check_aware, _Repository
 
 #: Statuses a handoff ends in.
 HANDOFF_END_STATUSES = (

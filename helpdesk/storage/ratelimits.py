@@ -16,9 +16,9 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from helpdesk.storage.base import _Repository
 from helpdesk.storage.db import retry_on_locked, session_scope
 from helpdesk.storage.models import RateLimitCounter, utcnow
-from helpdesk.storage.repositories import _Repository
 
 #: How often an INSERT that lost the race to another process is retried as an UPDATE.
 _INSERT_RACE_ATTEMPTS = 3

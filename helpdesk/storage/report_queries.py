@@ -18,6 +18,7 @@ from typing import Any, Iterator, Sequence
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from helpdesk.storage.base import _check_aware, _Repository
 from helpdesk.storage.db import session_scope
 from helpdesk.storage.enums import CsatKind, HandoffStatus
 from helpdesk.storage.models import (
@@ -29,7 +30,6 @@ from helpdesk.storage.models import (
     QuestionLog,
     Ticket,
 )
-from helpdesk.storage.repositories import _check_aware, _Repository
 
 #: A day of the daily series: `[start, end)`, timezone-aware.
 DaySpan = tuple[datetime, datetime]

@@ -25,10 +25,10 @@ from zoneinfo import ZoneInfo
 
 from helpdesk.conversation.validation import validate_attachment, validate_email
 from helpdesk.storage.enums import TicketStatus
-from helpdesk.storage.repositories import DuplicateTicketIdError, TicketRecord
+from helpdesk.storage.tickets import DuplicateTicketIdError, TicketRecord
 
 if TYPE_CHECKING:  # pragma: no cover
-    from helpdesk.storage.repositories import TicketRepository
+    from helpdesk.storage.tickets import TicketRepository
 
 logger = logging.getLogger(__name__)
 

@@ -126,7 +126,10 @@ def test_agent_reply_and_rating_reach_the_web_chat(
     before = len(bot_texts(driver))
     message = service.reply(handoff.id, agent_id, reply)
     wait_for_bot(driver, reply, after=before)
-    assert services.handoff_messages.get(message.id).status == "sent"
+    # The page may show the reply a moment before the worker records it as sent.
+    wait_until(
+        lambda: services.handoff_messages.get(message.id).status == "sent", 10, "not marked sent"
+    )
     assert bot_texts(driver)[before:] == [reply], "only the agent's reply, once"
 
     # Resolve: the bot comes back, thanks the citizen and asks for the agent rating.

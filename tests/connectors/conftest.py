@@ -13,7 +13,7 @@ from aiohttp import web
 
 from helpdesk.services import Services, set_services
 from helpdesk.settings import Settings
-from helpdesk.storage.repositories import InboundMessageRepository
+from helpdesk.storage.inbound_messages import InboundMessageRepository
 
 
 class Collector:

@@ -14,8 +14,8 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from connectors.inbox import Accepted, Inbound, Inbox, InboxPolicy
 from helpdesk.storage.db import session_scope
+from helpdesk.storage.inbound_messages import InboundMessageRepository
 from helpdesk.storage.models import InboundMessage, utcnow
-from helpdesk.storage.repositories import InboundMessageRepository
 
 SECRET_TEXT = "NIK saya 3201234567890001 tolong reset"
 log = logging.getLogger("connectors.testchannel")

@@ -45,8 +45,8 @@ from helpdesk.conversation.validation import validate_attachment
 from helpdesk.services import Services, set_services
 from helpdesk.settings import Settings
 from helpdesk.storage.db import make_engine, make_session_factory, session_scope
+from helpdesk.storage.inbound_messages import InboundMessageRepository
 from helpdesk.storage.models import InboundMessage, utcnow
-from helpdesk.storage.repositories import InboundMessageRepository
 
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"

@@ -27,8 +27,8 @@ from sqlalchemy.orm import sessionmaker
 
 from helpdesk.jobs.sweeper import IdleSweeper, RasaClosingClient
 from helpdesk.storage.db import make_engine, make_session_factory, session_scope, upgrade
+from helpdesk.storage.idle_closures import IdleClosureRepository
 from helpdesk.storage.models import Handoff
-from helpdesk.storage.repositories import IdleClosureRepository
 
 pytestmark = pytest.mark.live
 

@@ -42,7 +42,7 @@ from helpdesk.backends.simulator_logic import BackendSimulator
 from helpdesk.services import Services, set_services
 from helpdesk.settings import Settings
 from helpdesk.storage.db import make_engine, make_session_factory, upgrade
-from helpdesk.storage.repositories import InboundMessageRepository
+from helpdesk.storage.inbound_messages import InboundMessageRepository
 
 pytestmark = pytest.mark.slow
 

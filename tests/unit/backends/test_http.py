@@ -9,8 +9,9 @@ import pytest
 import requests
 import responses
 
+from helpdesk.backends.decoding import ResponseReader, scrub
 from helpdesk.backends.errors import BackendUnavailable, NotFound, Rejected
-from helpdesk.backends.http import BackendHttp, ResponseReader, scrub
+from helpdesk.backends.http import BackendHttp
 from helpdesk.settings import Settings
 
 BASE = "http://backend.test"

@@ -21,7 +21,8 @@ from helpdesk.handoff.desk_settings import (
     strip_yaml_comments,
     summarise_office_hours,
 )
-from helpdesk.handoff.office_hours import OfficeHoursError, load_office_hours
+from helpdesk.handoff.office_hours import OfficeHoursError
+from helpdesk.handoff.office_hours_loader import load_office_hours
 from helpdesk.storage.canned_responses import CannedResponseRepository, fill_placeholder
 from helpdesk.storage.desk_sessions import DeskSessionRepository
 from helpdesk.storage.desk_settings import DeskSettingRepository

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, update
 
-from helpdesk.handoff.office_hours import load_office_hours
+from helpdesk.handoff.office_hours_loader import load_office_hours
 from helpdesk.handoff.service import (
     DEFAULT_PICKUP_MINUTES,
     EXPIRED_SUBJECT,
@@ -28,7 +28,7 @@ from helpdesk.storage.divisions import DivisionRepository
 from helpdesk.storage.handoff_messages import HandoffMessageRepository
 from helpdesk.storage.handoffs import HandoffRepository
 from helpdesk.storage.models import DeskUser, Division, Handoff, Ticket, utcnow
-from helpdesk.storage.repositories import TicketRepository
+from helpdesk.storage.tickets import TicketRepository
 from helpdesk.tickets.service import TicketService
 
 UTC = timezone.utc

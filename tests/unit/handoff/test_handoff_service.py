@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiosmtpd.controller import Controller
 
-from helpdesk.handoff.office_hours import load_office_hours
+from helpdesk.handoff.office_hours_loader import load_office_hours
 from helpdesk.handoff.service import OFFLINE_SUBJECT, HandoffService
 from helpdesk.handoff.transcript import Turn
 from helpdesk.settings import PROJECT_ROOT, Settings
-from helpdesk.storage.repositories import TicketRepository
+from helpdesk.storage.tickets import TicketRepository
 from helpdesk.tickets.notify import EmailNotifier
 from helpdesk.tickets.service import TicketService, TicketValidationError
 

@@ -13,8 +13,8 @@ from helpdesk.handoff.office_hours import (
     Interval,
     OfficeHours,
     OfficeHoursError,
-    load_office_hours,
 )
+from helpdesk.handoff.office_hours_loader import load_office_hours
 from helpdesk.services import Services
 from helpdesk.settings import PROJECT_ROOT, Settings
 

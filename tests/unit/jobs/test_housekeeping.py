@@ -11,8 +11,8 @@ from helpdesk.jobs.housekeeping import BUTTON_PAYLOAD_RETENTION, Housekeeping
 from helpdesk.jobs.sweeper import IdleSweeper
 from helpdesk.storage.button_payloads import ButtonPayloadRepository
 from helpdesk.storage.db import session_scope
+from helpdesk.storage.idle_closures import IdleClosureRepository
 from helpdesk.storage.models import ButtonPayload, utcnow
-from helpdesk.storage.repositories import IdleClosureRepository
 
 
 def _age(session_factory, short_id: str, days: int) -> None:

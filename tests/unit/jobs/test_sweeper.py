@@ -45,8 +45,8 @@ from helpdesk.rasa_bridge.events import RASA_EVENTS
 from helpdesk.services import set_services
 from helpdesk.settings import get_settings
 from helpdesk.storage.db import make_engine, make_session_factory, session_scope
+from helpdesk.storage.idle_closures import IdleClosureRepository
 from helpdesk.storage.models import Handoff, IdleClosure
-from helpdesk.storage.repositories import IdleClosureRepository
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)

@@ -7,16 +7,11 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
+from helpdesk.storage.conversations import ConversationRepository
 from helpdesk.storage.db import session_scope
+from helpdesk.storage.feedback import CsatRepository, QuestionLogRepository
 from helpdesk.storage.models import Conversation, CsatRating, QuestionLog
-from helpdesk.storage.repositories import (
-    ConversationRepository,
-    CsatRepository,
-    DuplicateTicketIdError,
-    QuestionLogRepository,
-    TicketRecord,
-    TicketRepository,
-)
+from helpdesk.storage.tickets import DuplicateTicketIdError, TicketRecord, TicketRepository
 
 CREATED = datetime(2026, 4, 14, 2, 0, tzinfo=timezone.utc)
 

@@ -22,8 +22,8 @@ from helpdesk.storage.db import (
     session_scope,
     upgrade,
 )
+from helpdesk.storage.feedback import CsatRepository
 from helpdesk.storage.models import CsatRating
-from helpdesk.storage.repositories import CsatRepository
 
 
 def test_make_engine_sqlite_creates_folder_and_sets_pragmas(tmp_path: Path) -> None:

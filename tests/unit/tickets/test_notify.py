@@ -14,7 +14,7 @@ from aiosmtpd.controller import Controller
 from helpdesk.conversation.dates import format_datetime_id
 from helpdesk.settings import Settings
 from helpdesk.storage.db import make_engine, make_session_factory, upgrade
-from helpdesk.storage.repositories import TicketRepository
+from helpdesk.storage.tickets import TicketRepository
 from helpdesk.tickets.notify import EmailNotifier
 from helpdesk.tickets.service import TicketDraft, TicketInfo, TicketService
 

@@ -14,7 +14,7 @@ import pytest
 
 from helpdesk.storage.db import make_engine, make_session_factory, upgrade
 from helpdesk.storage.divisions import DivisionRepository
-from helpdesk.storage.repositories import TicketRepository
+from helpdesk.storage.tickets import TicketRepository
 from helpdesk.tickets.service import (
     STATUS_LABELS,
     TICKET_ID_PATTERN,

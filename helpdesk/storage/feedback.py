@@ -1,0 +1,126 @@
+"""What citizens tell about the answers: satisfaction ratings and the question log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from helpdesk.security.masking import mask_identifiers
+from helpdesk.storage.base import _check_aware, _Repository
+from helpdesk.storage.db import retry_on_locked, session_scope
+from helpdesk.storage.enums import CsatKind
+from helpdesk.storage.models import CSAT_KINDS, CsatRating, QuestionLog, utcnow
+
+
+class CsatRepository(_Repository):
+    """Satisfaction ratings (1-5)."""
+
+    def add(
+        self,
+        sender_id: str,
+        rating: int,
+        *,
+        kind: str = CsatKind.FAQ,
+        question: str | None = None,
+        faq_id: str | None = None,
+        handoff_id: int | None = None,
+    ) -> None:
+        """Store one rating (`handoff_id`: the handoff an "agent" rating is about).
+
+        Raises:
+            ValueError: For a rating outside 1-5 or an unknown kind.
+        """
+        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+            raise ValueError(f"rating must be an integer from 1 to 5, got {rating!r}")
+        if kind not in CSAT_KINDS:
+            raise ValueError(f"unknown rating kind {kind!r}; expected one of {CSAT_KINDS}")
+
+        def work() -> None:
+            with session_scope(self._sessions) as session:
+                session.add(
+                    CsatRating(
+                        sender_id=sender_id,
+                        rating=rating,
+                        kind=kind,
+                        question=question,
+                        faq_id=faq_id,
+                        handoff_id=handoff_id,
+                        created_at=utcnow(),
+                    )
+                )
+
+        retry_on_locked(work)
+
+
+class QuestionLogRepository(_Repository):
+    """Every question put to the knowledge base, for knowledge managers."""
+
+    def record(
+        self,
+        sender_id: str,
+        question: str,
+        *,
+        answered: bool,
+        faq_id: str | None = None,
+        score: float | None = None,
+    ) -> None:
+        """Record a question and whether it was answered (with the FAQ id and score).
+
+        Identifiers in it (NIK, NIP, phone, account numbers, e-mail addresses) are masked
+        before they are stored: the question log feeds reports and CSV exports, and the
+        knowledge managers need the wording, not the citizen's numbers.
+        """
+
+        def work() -> None:
+            with session_scope(self._sessions) as session:
+                session.add(
+                    QuestionLog(
+                        sender_id=sender_id,
+                        question=mask_identifiers(question),
+                        answered=bool(answered),
+                        faq_id=faq_id,
+                        score=float(score) if score is not None else None,
+                        created_at=utcnow(),
+                    )
+                )
+
+        retry_on_locked(work)
+
+    def top_unanswered(
+        self,
+        limit: int = 10,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[tuple[str, int]]:
+        """The most frequent unanswered questions, most frequent first.
+
+        Questions differing only in case or surrounding spaces count as one.
+
+        Args:
+            limit: How many questions at most.
+            since: Only questions asked at or after this time (timezone-aware).
+            until: Only questions asked before this time (timezone-aware).
+
+        Returns:
+            (question, count) pairs.
+        """
+        if limit <= 0:
+            raise ValueError("limit must be > 0")
+        _check_aware(since, "since")
+        _check_aware(until, "until")
+        key = func.lower(func.trim(QuestionLog.question))
+        count = func.count(QuestionLog.id)
+        stmt = select(func.min(QuestionLog.question), count).where(QuestionLog.answered.is_(False))
+        if since is not None:
+            stmt = stmt.where(QuestionLog.created_at >= since)
+        if until is not None:
+            stmt = stmt.where(QuestionLog.created_at < until)
+        stmt = (
+            stmt.group_by(key)
+            .order_by(count.desc(), func.max(QuestionLog.created_at).desc())
+            .limit(limit)
+        )
+        with session_scope(self._sessions) as session:
+            return [(str(q).strip(), int(n)) for q, n in session.execute(stmt).all()]
