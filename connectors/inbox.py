@@ -1,31 +1,23 @@
 """The inbox every platform channel shares: one delivery policy, whatever the platform.
 
-Platforms (Meta's WhatsApp Cloud API, Telegram's Bot API) deliver each message at least once
-and retry whatever is not answered 200 in time. The inbox makes that safe and keeps the
-platform waiting for nothing:
+Platforms (WhatsApp Cloud API, Telegram Bot API) deliver at least once and retry whatever is
+not answered 200 in time. The inbox makes that safe and keeps the platform waiting for nothing:
 
-1. **Claim once.** Each delivery's key is claimed in the helpdesk database (`inbound_message`)
-   together with the message, before the webhook answers. A re-delivery finds the claim and is
-   only acknowledged, also after a restart and across processes sharing the database.
-2. **Answer the platform at once.** 200 as soon as the claims are recorded; 503 only when the
-   database could not record them (the platform retries later). A delivery the database refuses
-   for its content (`DataError`, `UnicodeError`) is acknowledged and dropped: a retry would fail
-   the same way for days.
-3. **Handle in order per sender**, in background tasks, so slow dialogue work never makes the
-   platform retry, and two messages of one citizen are never handled at the same time.
-4. **Mark done** once Rasa has handled the message (also when handling failed: the failure is
-   logged, never the content).
-5. **Recover** what a crash left: at start, and again once the claims made just before the start
-   are old enough, the messages claimed more than `InboxPolicy.recovery_delay` ago and never
-   finished are taken over atomically and handled again (at least once); a re-delivery of such a
-   message takes it over the same way. Messages older than `InboxPolicy.max_age` are dropped
-   (the platforms refuse free-form answers by then), handled ids are forgotten after
-   `InboxPolicy.retention`.
+1. **Claim once** in the helpdesk database (`inbound_message`, with the message) before the
+   webhook answers; a re-delivery is only acknowledged, also after a restart, in any process.
+2. **Answer at once**: 200 once the claims are recorded; 503 only when the database could not
+   record them. Content the database refuses (`DataError`, `UnicodeError`) is acknowledged and
+   dropped: a retry would fail the same way for days.
+3. **Handle in order per sender**, in background tasks.
+4. **Mark done** once Rasa has handled it (a failure is logged, never the content).
+5. **Recover** what a crash left: at start, and once the claims made just before are old enough,
+   messages claimed over `InboxPolicy.recovery_delay` ago and unfinished are taken over
+   atomically and handled again (a re-delivery takes them over too); those older than
+   `max_age` are dropped, handled ids are forgotten after `retention`.
 
-A channel supplies its name, output channel and logger, and turns a delivery into `Inbound`
-items; the webhook keeps authentication, body limits and parsing. The REST and web chat channels
-have no inbox: their callers wait for the answer on the same connection and nothing is
-re-delivered.
+A channel supplies its name, output channel and logger, and turns deliveries into `Inbound`
+items; its webhook keeps authentication, body limits and parsing. REST and the web chat need no
+inbox: their callers wait on the same connection and nothing is re-delivered.
 """
 
 from __future__ import annotations

@@ -5,17 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel
-from sqlalchemy import update
 from sqlalchemy.exc import DataError, OperationalError
 
 from connectors.inbox import Accepted, Inbound, Inbox, InboxPolicy
-from helpdesk.storage.db import session_scope
 from helpdesk.storage.inbound_messages import InboundMessageRepository
-from helpdesk.storage.models import InboundMessage, utcnow
+from tests.connectors.test_whatsapp import backdate, wait_until
 
 SECRET_TEXT = "NIK saya 3201234567890001 tolong reset"
 log = logging.getLogger("connectors.testchannel")
@@ -33,24 +31,6 @@ def make_inbox(repository: Any, **policy: Any) -> Inbox:
         repository=repository,
         policy=InboxPolicy(**policy),
     )
-
-
-def backdate(session_factory, key: str, age: timedelta) -> None:
-    with session_scope(session_factory) as session:
-        session.execute(
-            update(InboundMessage)
-            .where(InboundMessage.message_id == key)
-            .values(received_at=utcnow() - age)
-        )
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 def log_text(caplog: pytest.LogCaptureFixture) -> str:
