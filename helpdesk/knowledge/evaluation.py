@@ -83,26 +83,26 @@ def load_queries(path: Path, known_ids: set[str] | None = None) -> list[EvalQuer
 
 
 @dataclass(frozen=True)
-class _Ranked:
+class Ranked:
     ids: list[str]
     scores: list[float]
 
 
-def _rank(retriever: RankingRetriever, query: str, k: int) -> _Ranked:
+def _rank(retriever: RankingRetriever, query: str, k: int) -> Ranked:
     answer = getattr(retriever, "answer", None)
     if answer is not None:
         result = answer(query)
         if getattr(result, "reason", "") == "empty":
-            return _Ranked(ids=[], scores=[])
+            return Ranked(ids=[], scores=[])
         matches = list(result.candidates)
         if len(matches) >= min(k, 5):  # the figures need the top 5 only
-            return _Ranked(ids=[m.entry.id for m in matches], scores=[m.score for m in matches])
+            return Ranked(ids=[m.entry.id for m in matches], scores=[m.score for m in matches])
     found = list(retriever.search(query, k=k)) if query.strip() else []
-    return _Ranked(ids=[m.entry.id for m in found], scores=[float(m.score) for m in found])
+    return Ranked(ids=[m.entry.id for m in found], scores=[float(m.score) for m in found])
 
 
 def metrics_from_rankings(
-    queries: Sequence[EvalQuery], rankings: Sequence[_Ranked], threshold: float
+    queries: Sequence[EvalQuery], rankings: Sequence[Ranked], threshold: float
 ) -> dict[str, Any]:
     """Compute the evaluation figures from ranked results and a decline threshold."""
     inscope = [(q, r) for q, r in zip(queries, rankings, strict=True) if q.expected_id is not None]
@@ -139,13 +139,13 @@ def metrics_from_rankings(
 
 def rank_all(
     retriever: RankingRetriever, queries: Sequence[EvalQuery], k: int = 10
-) -> list[_Ranked]:
+) -> list[Ranked]:
     """Rankings of every query (k best ids and scores each)."""
     return [_rank(retriever, q.query, k) for q in queries]
 
 
 def calibrate_threshold(
-    queries: Sequence[EvalQuery], rankings: Sequence[_Ranked], *, oos_weight: float = 1.0
+    queries: Sequence[EvalQuery], rankings: Sequence[Ranked], *, oos_weight: float = 1.0
 ) -> float:
     """The decline threshold that maximises correct decisions on a labelled set.
 
@@ -194,7 +194,7 @@ def evaluate(
     """
     retriever = retriever_factory(entries)
     started: list[float] = []
-    rankings: list[_Ranked] = []
+    rankings: list[Ranked] = []
     for q in queries:
         t0 = time.perf_counter()
         rankings.append(_rank(retriever, q.query, 10))

@@ -21,7 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from helpdesk.knowledge.loader import load_faqs
 from helpdesk.knowledge.models import FaqEntry
 
 #: Bump when the index layout or what is embedded changes: older indexes become stale.
-INDEX_FORMAT_VERSION = 1
+INDEX_FORMAT_VERSION = 2
 INDEX_FILE = "index.faiss"
 ENTRIES_FILE = "entries.json"
 MANIFEST_FILE = "manifest.json"
@@ -160,6 +160,8 @@ def build_index(
     out_dir: Path | None,
     *,
     progress: bool | None = None,
+    calibrate: bool = False,
+    labelled: Sequence[Any] | None = None,
 ) -> KnowledgeIndex:
     """Embed the entries and write the index folder atomically.
 
@@ -168,6 +170,9 @@ def build_index(
         embedder: The passage embedder.
         out_dir: Folder to write; None keeps the index in memory only.
         progress: Show a progress bar; by default when there are many passages.
+        calibrate: Fit the decline threshold on the knowledge base (`calibration.calibrate`)
+            and keep it in the manifest, where the retriever finds it.
+        labelled: Labelled queries (`EvalQuery`) to calibrate on instead of probes.
 
     Returns:
         The built index.
@@ -202,6 +207,10 @@ def build_index(
         manifest=manifest,
         path=Path(out_dir) if out_dir is not None else None,
     )
+    if calibrate:
+        from helpdesk.knowledge.calibration import calibrate as fit_threshold
+
+        manifest["calibration"] = fit_threshold(index, embedder, labelled=labelled).as_dict()
     if out_dir is not None:
         _write_atomically(index, Path(out_dir))
     return index
@@ -316,7 +325,12 @@ def load_index(
 
 
 def ensure_index(
-    source: Path, out_dir: Path, embedder: Embedder, *, progress: bool | None = None
+    source: Path,
+    out_dir: Path,
+    embedder: Embedder,
+    *,
+    progress: bool | None = None,
+    labelled: Sequence[Any] | None = None,
 ) -> tuple[KnowledgeIndex, bool]:
     """Load the index of `source`, rebuilding it only when the sources or embedder changed.
 
@@ -325,6 +339,7 @@ def ensure_index(
         out_dir: Index folder.
         embedder: The embedder.
         progress: Progress bar on rebuilds (see `build_index`).
+        labelled: Labelled queries to calibrate the threshold on (default: probes).
 
     Returns:
         The index and whether it was rebuilt.
@@ -337,4 +352,7 @@ def ensure_index(
     try:
         return load_index(Path(out_dir), embedder, expected_hash=wanted), False
     except (IndexMissingError, IndexStaleError):
-        return build_index(entries, embedder, Path(out_dir), progress=progress), True
+        index = build_index(
+            entries, embedder, Path(out_dir), progress=progress, calibrate=True, labelled=labelled
+        )
+        return index, True

@@ -115,7 +115,8 @@ class Retriever:
     Args:
         index: The FAQ index.
         embedder: The embedder the index was built with.
-        threshold: Decline threshold on the score in (0, 1); default: the calibrated one.
+        threshold: Decline threshold on the score in (0, 1); default: the one fitted on this
+            knowledge base when the index was built (`calibration`), else `scoring`'s.
         scoring: Weights of the score (default: the calibrated `DEFAULT_SCORING`).
         max_related: How many close alternatives `answer` returns at most.
         embed_normalized: Embed the normalised query (slang expanded) instead of the raw one.
@@ -136,7 +137,8 @@ class Retriever:
 
     def __post_init__(self) -> None:
         if self.threshold is None:
-            self.threshold = self.scoring.threshold
+            calibration = self.index.manifest.get("calibration") or {}
+            self.threshold = calibration.get("threshold", self.scoring.threshold)
         if not 0.0 < float(self.threshold) < 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
         self.threshold = float(self.threshold)

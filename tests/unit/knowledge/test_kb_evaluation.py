@@ -11,8 +11,8 @@ from helpdesk.knowledge.evaluation import (
     DenseBaseline,
     EvalError,
     EvalQuery,
+    Ranked,
     TfidfCharBaseline,
-    _Ranked,
     calibrate_threshold,
     evaluate,
     load_queries,
@@ -30,12 +30,12 @@ QUERIES = [
     EvalQuery("oos2", None),  # answered: wrong
 ]
 RANKINGS = [
-    _Ranked(["a", "x"], [0.9, 0.2]),
-    _Ranked(["x", "b"], [0.8, 0.7]),
-    _Ranked(["c", "x"], [0.3, 0.1]),
-    _Ranked(["x", "y", "z", "v", "w", "d"], [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]),
-    _Ranked(["x"], [0.2]),
-    _Ranked(["y"], [0.95]),
+    Ranked(["a", "x"], [0.9, 0.2]),
+    Ranked(["x", "b"], [0.8, 0.7]),
+    Ranked(["c", "x"], [0.3, 0.1]),
+    Ranked(["x", "y", "z", "v", "w", "d"], [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]),
+    Ranked(["x"], [0.2]),
+    Ranked(["y"], [0.95]),
 ]
 
 
