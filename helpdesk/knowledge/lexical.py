@@ -1,9 +1,11 @@
-"""A corpus-scale-free lexical signal for FAQ retrieval.
+"""Corpus-scale-free lexical signals for FAQ retrieval.
 
-The score is *coverage*: the IDF-weighted share of the query's content words found in an FAQ
-(its question and alternatives), with light Indonesian stemming and one-typo tolerance. It lies
-in [0, 1] whatever the size of the knowledge base, so one calibrated threshold carries over to
-knowledge bases the project has never seen.
+* *Coverage* (`LexicalScorer`): the IDF-weighted share of the query's content words found in an
+  FAQ (its question and alternatives, and optionally its answer), with light Indonesian stemming
+  and one-typo tolerance. It lies in [0, 1] whatever the size of the knowledge base, so one
+  calibrated threshold carries over to knowledge bases the project has never seen.
+* *Character n-grams* (`CharNgramScorer`): TF-IDF cosine over character 2-5-grams of the
+  questions, which survives typos, run-together words and abbreviations that defeat stemming.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import math
 import re
 from dataclasses import dataclass
 from typing import Sequence
+
+import numpy as np
 
 from helpdesk.knowledge.models import FaqEntry
 from helpdesk.knowledge.normalize import content_tokens
@@ -56,15 +60,19 @@ class LexicalScorer:
 
     Args:
         entries: The knowledge base.
+        with_answers: Count the answer's words as the entry's too (a knowledge base with one
+            terse question per entry names its topic's words in the answer).
     """
 
-    def __init__(self, entries: Sequence[FaqEntry]) -> None:
+    def __init__(self, entries: Sequence[FaqEntry], *, with_answers: bool = False) -> None:
         self.entries = list(entries)
         self._docs: list[_Doc] = []
         df: dict[str, int] = {}
         for entry in self.entries:
             texts = [[stem(t) for t in content_tokens(q)] for q in entry.questions]
             texts.append([stem(t) for t in content_tokens(entry.category)])
+            if with_answers:
+                texts.append([stem(t) for t in content_tokens(entry.answer)])
             stems = frozenset(s for text in texts for s in text)
             self._docs.append(_Doc(stems=stems, texts=texts))
             for s in stems:
@@ -153,3 +161,39 @@ class LexicalScorer:
                     best = max(best, got / denom)
             dcov[pos] = min(1.0, best)
         return qcov, dcov
+
+
+class CharNgramScorer:
+    """TF-IDF cosine over character 2-5-grams (within words) between a query and each question.
+
+    The IDF is fitted on the questions and the answers together, so a n-gram common in the
+    knowledge base's answers weighs little in its questions too.
+
+    Args:
+        entries: The knowledge base.
+        passages: Extra texts for the IDF only (the answers' passages).
+    """
+
+    def __init__(self, entries: Sequence[FaqEntry], passages: Sequence[str] = ()) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self._owners = np.asarray(
+            [pos for pos, entry in enumerate(entries) for _ in entry.questions], dtype=np.int64
+        )
+        questions = [text for entry in entries for text in entry.questions]
+        self._size = len(entries)
+        self._vectorizer = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(2, 5), lowercase=True, sublinear_tf=True
+        )
+        self._vectorizer.fit([*questions, *passages])
+        self._matrix = self._vectorizer.transform(questions).T.tocsr()
+
+    def score(self, query: str) -> np.ndarray:
+        """The best cosine of `query` against each entry's questions, in [0, 1]."""
+        best = np.zeros(self._size, dtype=np.float64)
+        if not len(self._owners):
+            return best
+        vector = self._vectorizer.transform([query])
+        cosines = np.asarray((vector @ self._matrix).todense()).ravel()
+        np.maximum.at(best, self._owners, cosines)
+        return best

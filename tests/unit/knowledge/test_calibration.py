@@ -16,6 +16,7 @@ from helpdesk.knowledge.calibration import (
 from helpdesk.knowledge.evaluation import EvalQuery
 from helpdesk.knowledge.index import build_index
 from helpdesk.knowledge.models import FaqEntry
+from helpdesk.knowledge.normalize import normalize
 from helpdesk.knowledge.retriever import DEFAULT_SCORING, Retriever
 
 
@@ -49,9 +50,12 @@ def test_probe_folds_reuse_the_index_vectors(entries, fake_embedder) -> None:
     smaller = [FaqEntry(e.id, e.category, e.question, e.answer) for e in entries]
     sub = calibration._sub_index(index, smaller)
     assert sum(len(call) for call in fake_embedder.calls) == embedded  # nothing embedded again
-    assert sub.row_text == [e.question for e in entries]
-    first = index.row_text.index(entries[0].question)
-    assert np.allclose(sub.row_vectors()[0], index.row_vectors()[first])
+    assert [t for t, k in zip(sub.row_text, sub.row_kind) if k == "question"] == [
+        normalize(e.question) for e in entries
+    ]
+    assert len(sub.row_text) == 4 * len(entries)  # one row of each kind per entry
+    for row, text in enumerate(sub.row_text):
+        assert np.allclose(sub.row_vectors()[row], index.row_vectors()[index.row_text.index(text)])
 
 
 def test_calibration_never_declines_most_answerable_probes(entries, fake_embedder) -> None:

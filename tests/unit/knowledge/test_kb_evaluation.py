@@ -98,7 +98,11 @@ def test_evaluate_runs_a_retriever_and_both_baselines(entries, fake_embedder) ->
         EvalQuery("daftar domain co.id", "domain-daftar"),
         EvalQuery("harga cabai hari ini", None),
     ]
-    scoring = ScoringModel(bias=-6.0, w_dense=5.0, w_query=4.0, w_doc=1.0, threshold=0.6)
+    scoring = ScoringModel(
+        weights={"question": 5.0, "query_coverage": 4.0, "question_coverage": 1.0},
+        bias=-6.0,
+        threshold=0.6,
+    )
 
     def factory(items):
         return Retriever(build_index(items, fake_embedder, None), fake_embedder, scoring=scoring)

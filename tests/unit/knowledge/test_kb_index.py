@@ -25,9 +25,17 @@ def test_build_writes_index_mapping_and_manifest(tmp_path, entries, fake_embedde
     index = build_index(entries, fake_embedder, out)
 
     assert {p.name for p in out.iterdir()} == {INDEX_FILE, ENTRIES_FILE, MANIFEST_FILE}
-    # One vector per question and per alternative, each mapped to its entry.
-    assert index.faiss_index.ntotal == 8
-    assert [index.entries[i].id for i in index.row_entry[:3]] == ["sakti-reset-password"] * 3
+    # Two vectors per question and per alternative (as asked, and with the answer's start),
+    # and two per entry (with its category), each mapped to its entry and kind.
+    questions = sum(len(e.questions) for e in entries)
+    assert index.faiss_index.ntotal == 2 * questions + 2 * len(entries) == 26
+    assert [index.entries[i].id for i in index.row_entry[:8]] == ["sakti-reset-password"] * 8
+    assert index.row_kind[:8] == ["question"] * 3 + ["question_answer"] * 3 + [
+        "entry",
+        "category_question",
+    ]
+    assert index.row_text[0] == "bagaimana cara reset password sakti"
+    assert index.row_text[3].endswith("Hubungi admin satker untuk reset password SAKTI.")
     manifest = json.loads((out / MANIFEST_FILE).read_text())
     assert manifest["embedder"] == "fake-4d" and manifest["entries"] == 5
     assert len(manifest["source_hash"]) == 64
@@ -41,7 +49,7 @@ def test_load_round_trips_and_search_drops_faiss_padding(tmp_path, entries, fake
     assert [e.id for e in index.entries] == [e.id for e in entries]
     assert index.get("sp2d-pengertian").answer.startswith("SP2D adalah")
     hits = index.search(fake_embedder.embed_queries(["sp2d"]), k=50)[0]
-    assert len(hits) == 8  # k larger than the index: no -1 rows come back
+    assert len(hits) == 26  # k larger than the index: no -1 rows come back
     assert all(row >= 0 for row, _ in hits)
     assert index.entries[index.row_entry[hits[0][0]]].id == "sp2d-pengertian"
     assert np.isclose(hits[0][1], 1.0, atol=1e-3)

@@ -8,7 +8,11 @@ from helpdesk.knowledge.index import build_index
 from helpdesk.knowledge.retriever import Answer, Retriever, ScoringModel
 
 #: A scoring for the fake embedder's cosines (0..1): dense dominates, lexical breaks ties.
-SCORING = ScoringModel(bias=-6.0, w_dense=5.0, w_query=4.0, w_doc=1.0, threshold=0.6)
+SCORING = ScoringModel(
+    weights={"question": 5.0, "query_coverage": 4.0, "question_coverage": 1.0},
+    bias=-6.0,
+    threshold=0.6,
+)
 
 
 @pytest.fixture
