@@ -1,0 +1,134 @@
+"""What the ranking uses of an entry: answer passages, row kinds, lexical signals, features."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from helpdesk.knowledge.evaluation import EvalQuery
+from helpdesk.knowledge.index import (
+    ENTRIES_FILE,
+    IndexStaleError,
+    answer_passages,
+    build_index,
+    load_index,
+    rows_for,
+)
+from helpdesk.knowledge.lexical import CharNgramScorer, LexicalScorer
+from helpdesk.knowledge.models import FaqEntry
+from helpdesk.knowledge.retriever import FEATURES, Retriever, ScoringModel
+from helpdesk.knowledge.suite import EvalSet, without_alternatives
+
+
+def test_answer_passages_cut_on_sentence_boundaries() -> None:
+    sentence = "Kata " * 25 + "akhir."
+    passages = answer_passages(f"{sentence} {sentence}\n{sentence}", max_words=60)
+
+    assert passages == [f"{sentence} {sentence}", sentence]
+    assert answer_passages("Satu kalimat saja") == ["Satu kalimat saja"]
+    assert answer_passages("") == [""]
+
+
+def test_rows_of_an_entry_cover_questions_answer_and_category() -> None:
+    entry = FaqEntry(
+        "a", "SAKTI", "Cara reset PW SAKTI?", "Hubungi admin. Lalu tunggu.", ("lupa pw",)
+    )
+    rows = rows_for([entry])
+
+    assert [(r.kind, r.text) for r in rows] == [
+        ("question", "cara reset password sakti"),
+        ("question", "lupa password"),
+        ("question_answer", "Cara reset PW SAKTI? Hubungi admin. Lalu tunggu."),
+        ("question_answer", "lupa pw Hubungi admin. Lalu tunggu."),
+        ("entry", "SAKTI: Cara reset PW SAKTI? Hubungi admin. Lalu tunggu."),
+        ("category_question", "SAKTI: Cara reset PW SAKTI?"),
+    ]
+    assert {r.entry for r in rows} == {0}
+
+
+def test_answer_words_count_only_when_asked_for() -> None:
+    entries = [
+        FaqEntry("kms", "Stunting", "Apa itu KMS?", "Kartu Menuju Sehat untuk memantau balita."),
+        FaqEntry("gizi", "Stunting", "Gizi ibu hamil", "Makan protein dan zat besi."),
+    ]
+    plain, _ = LexicalScorer(entries).score("kartu pantau balita")
+    with_answers, _ = LexicalScorer(entries, with_answers=True).score("kartu pantau balita")
+
+    assert plain == [0.0, 0.0]
+    assert with_answers[0] > 0.5 and with_answers[1] == 0.0
+
+
+def test_char_ngrams_survive_typos_and_run_together_words() -> None:
+    entries = [
+        FaqEntry("token", "Listrik", "Cara membeli token listrik", "Lewat PLN Mobile."),
+        FaqEntry("meter", "Listrik", "Meteran listrik rusak", "Lapor ke 123."),
+    ]
+    scorer = CharNgramScorer(entries, ["Lewat PLN Mobile.", "Lapor ke 123."])
+
+    typo = scorer.score("beli tokenlistrik")
+    assert typo.shape == (2,) and typo[0] > typo[1] > 0.0
+    assert np.all(scorer.score("zzzz") == 0.0)
+
+
+def test_scoring_model_rejects_unknown_features() -> None:
+    with pytest.raises(ValueError, match="unknown score features"):
+        ScoringModel(weights={"dense": 1.0}, bias=0.0, threshold=0.5)
+
+
+def test_features_name_every_feature_for_every_entry(entries, fake_embedder) -> None:
+    retriever = Retriever(build_index(entries, fake_embedder, None), fake_embedder)
+    features = retriever.features("reset password sakti")
+
+    assert set(features) == set(FEATURES)
+    assert all(values.shape == (len(entries),) for values in features.values())
+    assert all(np.all((v >= -1.0) & (v <= 1.0 + 1e-6)) for v in features.values())
+
+
+def test_an_entry_found_by_its_answer_alone(fake_embedder) -> None:
+    # One terse question per entry, as most knowledge bases are: the query's words are only
+    # in the answer, and the answer-aware features rank the entry first.
+    entries = [
+        FaqEntry("pbg", "Izin", "Apa itu dokumen A?", "Izin membangun rumah."),
+        FaqEntry("spm", "Keuangan", "Apa itu dokumen B?", "Perintah membayar tagihan."),
+    ]
+    scoring = ScoringModel(
+        weights={"question_answer": 3.0, "answer_coverage": 3.0}, bias=-3.0, threshold=0.5
+    )
+    retriever = Retriever(build_index(entries, fake_embedder, None), fake_embedder, scoring=scoring)
+
+    assert retriever.search("izin membangun rumah", k=1)[0].entry.id == "pbg"
+    only_questions = ScoringModel(weights={"question": 3.0}, bias=-3.0, threshold=0.5)
+    plain = Retriever(retriever.index, fake_embedder, scoring=only_questions)
+    top = plain.search("izin membangun rumah", k=2)
+    assert top[0].score == pytest.approx(top[1].score)  # the questions alone cannot tell
+
+
+def test_an_index_with_unknown_row_kinds_is_stale(tmp_path, entries, fake_embedder) -> None:
+    build_index(entries, fake_embedder, tmp_path / "idx")
+    path = tmp_path / "idx" / ENTRIES_FILE
+    mapping = json.loads(path.read_text())
+    mapping["rows"][0]["kind"] = "mystery"
+    path.write_text(json.dumps(mapping))
+
+    with pytest.raises(IndexStaleError, match="row kinds"):
+        load_index(tmp_path / "idx", fake_embedder)
+
+
+def test_without_alternatives_moves_them_to_the_queries() -> None:
+    item = EvalSet(
+        "x",
+        [FaqEntry("a", "C", "q a", "-", ("alt 1", "alt 2")), FaqEntry("b", "C", "q b", "-")],
+        [EvalQuery("tanya a", "a"), EvalQuery("resep", None)],
+    )
+    shaped = without_alternatives(item)
+
+    assert shaped.name == "x-1q"
+    assert [e.alternatives for e in shaped.entries] == [(), ()]
+    assert shaped.queries == [
+        EvalQuery("tanya a", "a"),
+        EvalQuery("resep", None),
+        EvalQuery("alt 1", "a"),
+        EvalQuery("alt 2", "a"),
+    ]
