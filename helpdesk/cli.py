@@ -67,6 +67,14 @@ def _cmd_kb_build(args: argparse.Namespace) -> int:
         from helpdesk.knowledge.calibration import Calibration
 
         print(Calibration.from_dict(index.manifest["calibration"]).summary())
+    twins = index.manifest.get("near_duplicates") or []
+    if twins:
+        print(
+            f"{len(twins)} pair(s) of entries too close to tell apart; answering one offers the "
+            "other as a related question (merge them or make their questions distinct):"
+        )
+        for first, second, cosine in twins[:10]:
+            print(f"  {first} ~ {second} (cosine {cosine})")
     return 0
 
 

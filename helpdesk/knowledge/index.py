@@ -42,6 +42,11 @@ MANIFEST_FILE = "manifest.json"
 #: Builds with more passages than this show a progress bar on stderr.
 PROGRESS_MIN_PASSAGES = 200
 _BATCH = 64
+#: Two entries whose "entry" rows (category, question, start of the answer) are at least this
+#: close are near-duplicates: too close to tell apart, so answering one offers the other.
+NEAR_DUPLICATE_COSINE = 0.97
+#: Above this many entries the pairwise near-duplicate check is skipped (it is quadratic).
+NEAR_DUPLICATE_MAX_ENTRIES = 5000
 #: Answers are cut into passages of about this many words, on sentence boundaries.
 PASSAGE_WORDS = 60
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -203,6 +208,27 @@ def _embed_rows(embedder: Embedder, rows: Sequence[Row], progress: bool) -> np.n
     return l2_normalize(vectors)
 
 
+def near_duplicates(
+    entries: Sequence[FaqEntry], row_entry: Sequence[int], row_kind: Sequence[str], vectors
+) -> list[list[object]]:
+    """Pairs of entries too close to tell apart: `[id_a, id_b, cosine]`, closest first."""
+    rows = [i for i, kind in enumerate(row_kind) if kind == "entry"]
+    if not 1 < len(rows) <= NEAR_DUPLICATE_MAX_ENTRIES:
+        return []
+    picked = np.asarray(vectors)[rows]
+    similar = picked @ picked.T
+    first, second = np.nonzero(np.triu(similar, 1) >= NEAR_DUPLICATE_COSINE)
+    pairs = [
+        [
+            entries[row_entry[rows[a]]].id,
+            entries[row_entry[rows[b]]].id,
+            round(float(similar[a, b]), 4),
+        ]
+        for a, b in zip(first, second, strict=True)
+    ]
+    return sorted(pairs, key=lambda pair: -float(pair[2]))  # type: ignore[arg-type]
+
+
 def _make_faiss(vectors: np.ndarray) -> object:
     import faiss
 
@@ -250,6 +276,9 @@ def build_index(
         "source_hash": source_hash(entries, embedder.name),
         "entries": len(entries),
         "vectors": len(rows),
+        "near_duplicates": near_duplicates(
+            entries, [row.entry for row in rows], [row.kind for row in rows], vectors
+        ),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     index = KnowledgeIndex(

@@ -185,6 +185,10 @@ class Retriever:
             entries, [p for e in entries for p in answer_passages(e.answer)]
         )
         self._row_kind = np.asarray([ROW_KINDS.index(k) for k in self.index.row_kind])
+        self._twins: dict[str, list[str]] = {}
+        for first, second, _cosine in self.index.manifest.get("near_duplicates") or ():
+            self._twins.setdefault(str(first), []).append(str(second))
+            self._twins.setdefault(str(second), []).append(str(first))
 
     # -- scoring -----------------------------------------------------------------------
     def features(self, query: str) -> dict[str, np.ndarray]:
@@ -240,11 +244,20 @@ class Retriever:
             return Answer(
                 query=query, best=None, related=[], candidates=candidates, reason="low_confidence"
             )
-        floor = max(self.scoring.related_floor, best.score - self.scoring.related_margin)
-        related = [m for m in candidates[1:] if m.score >= floor][: self.max_related]
         return Answer(
-            query=query, best=best, related=related, candidates=candidates, reason="answered"
+            query=query,
+            best=best,
+            related=self._related(best, candidates[1:], best.score),
+            candidates=candidates,
+            reason="answered",
         )
+
+    def _related(self, best: Match, others: list[Match], top: float) -> list[Match]:
+        """Close alternatives of `best`: its near-duplicates first, then those scoring close."""
+        twins = [m for m in others if m.entry.id in self._twins.get(best.entry.id, ())]
+        floor = max(self.scoring.related_floor, top - self.scoring.related_margin)
+        close = [m for m in others if m.score >= floor and m not in twins]
+        return [*twins, *close][: self.max_related]
 
     def answer_entry(self, entry_id: str) -> Answer | None:
         """Answer with the entry `entry_id` itself (a related-question button names it).
@@ -261,10 +274,12 @@ class Retriever:
         others = [m for m in ranked if m.entry.id != entry.id]
         best = Match(entry, 1.0)
         top = ranked[0].score if ranked else 1.0
-        floor = max(self.scoring.related_floor, top - self.scoring.related_margin)
-        related = [m for m in others if m.score >= floor][: self.max_related]
         return Answer(
-            query=entry.question, best=best, related=related, candidates=ranked, reason="answered"
+            query=entry.question,
+            best=best,
+            related=self._related(best, others, top),
+            candidates=ranked,
+            reason="answered",
         )
 
 

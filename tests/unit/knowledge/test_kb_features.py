@@ -132,3 +132,22 @@ def test_without_alternatives_moves_them_to_the_queries() -> None:
         EvalQuery("alt 1", "a"),
         EvalQuery("alt 2", "a"),
     ]
+
+
+def test_near_duplicates_are_listed_and_offered_as_related(entries, fake_embedder) -> None:
+    index = build_index(entries, fake_embedder, None)
+    pairs = {(a, b) for a, b, _ in index.manifest["near_duplicates"]}
+
+    # The two password entries differ only in the system's name: the fake embedder (topic
+    # counts) cannot tell them apart.
+    assert ("sakti-reset-password", "digit-reset-password") in pairs
+    assert not any("sp2d-pengertian" in pair for pair in pairs)
+    strict = ScoringModel(
+        weights={"question": 5.0, "query_coverage": 4.0},
+        bias=-6.0,
+        threshold=0.3,
+        related_margin=0.0,  # nothing scores "close": only a near-duplicate is related
+    )
+    answer = Retriever(index, fake_embedder, scoring=strict).answer("lupa password sakti")
+    assert answer.best.entry.id == "sakti-reset-password"
+    assert [m.entry.id for m in answer.related] == ["digit-reset-password"]
