@@ -129,7 +129,7 @@ DEFAULT_SCORING = ScoringModel(
         "char_ngrams": 3.08,
     },
     bias=-19.06,
-    threshold=0.3,
+    threshold=0.27,  # what the self-calibration fits on our own knowledge base
 )
 
 
