@@ -143,7 +143,7 @@ def _sub_index(index: KnowledgeIndex, entries: list[FaqEntry]) -> KnowledgeIndex
     picked = [row_of[(row.entry, row.kind, row.text)] for row in rows]
     return KnowledgeIndex(
         entries=entries,
-        faiss_index=_make_faiss(np.ascontiguousarray(vectors[picked])),
+        faiss_index=_make_faiss(np.ascontiguousarray(vectors[picked]), exact=True),
         row_entry=[row.entry for row in rows],
         row_text=[row.text for row in rows],
         row_kind=[row.kind for row in rows],

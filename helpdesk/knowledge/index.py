@@ -6,7 +6,8 @@ query), the same question with the start of the answer (embedded as a passage: a
 with one formal question per entry still matches a query worded like its answer), and the entry
 with its category. Files in the index folder:
 
-- `index.faiss`   IndexFlatIP over L2-normalised row vectors (inner product = cosine)
+- `index.faiss`   FAISS inner-product index over L2-normalised row vectors (inner product =
+                  cosine): exact up to `EXACT_MAX_ROWS` rows, HNSW above
 - `entries.json`  the FAQ entries and, for every row, its entry, kind and embedded text
 - `manifest.json` hash of the sources + embedder name + code version, counts, build time
 
@@ -47,6 +48,11 @@ _BATCH = 64
 NEAR_DUPLICATE_COSINE = 0.97
 #: Above this many entries the pairwise near-duplicate check is skipped (it is quadratic).
 NEAR_DUPLICATE_MAX_ENTRIES = 5000
+#: Up to this many rows the FAISS index is exact (flat); above, an HNSW graph.
+EXACT_MAX_ROWS = 50_000
+HNSW_NEIGHBOURS = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 256
 #: Answers are cut into passages of about this many words, on sentence boundaries.
 PASSAGE_WORDS = 60
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -229,13 +235,32 @@ def near_duplicates(
     return sorted(pairs, key=lambda pair: -float(pair[2]))  # type: ignore[arg-type]
 
 
-def _make_faiss(vectors: np.ndarray) -> object:
+def _make_faiss(vectors: np.ndarray, *, exact: bool = False) -> object:
+    """The FAISS index for `vectors`: exact (flat) up to `EXACT_MAX_ROWS` rows, else HNSW.
+
+    A flat index compares the query with every row: exact, and fast enough below ~50k rows on
+    two cores. Above that, an HNSW graph (approximate; `HNSW_EF_SEARCH` candidates explored
+    per query) keeps a query's search in a few milliseconds.
+    """
     import faiss
 
-    index = faiss.IndexFlatIP(int(vectors.shape[1]))
+    dim = int(vectors.shape[1])
+    if exact or len(vectors) <= EXACT_MAX_ROWS:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     if len(vectors):
         index.add(vectors)
+    _tune(index)
     return index
+
+
+def _tune(index: object) -> None:
+    """Search settings that FAISS does not keep in the index file."""
+    hnsw = getattr(index, "hnsw", None)
+    if hnsw is not None:
+        hnsw.efSearch = HNSW_EF_SEARCH
 
 
 def build_index(
@@ -391,6 +416,7 @@ def load_index(
         row_text = [str(r["text"]) for r in rows]
         row_kind = [str(r["kind"]) for r in rows]
         faiss_index = faiss.read_index(str(out_dir / INDEX_FILE))
+        _tune(faiss_index)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexStaleError(f"{out_dir}: index files are corrupt ({exc}): rebuild it") from exc
     if faiss_index.ntotal != len(row_entry) or faiss_index.d != embedder.dim:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -52,7 +52,8 @@ def _deletes(word: str) -> set[str]:
 @dataclass
 class _Doc:
     stems: frozenset[str]
-    texts: list[list[str]]  # stems of each question / alternative, in order
+    texts: list[frozenset[str]]  # distinct stems of each question / alternative, in order
+    denoms: list[float] = field(default_factory=list)  # summed IDF of each text's stems
 
 
 class LexicalScorer:
@@ -74,12 +75,14 @@ class LexicalScorer:
             if with_answers:
                 texts.append([stem(t) for t in content_tokens(entry.answer)])
             stems = frozenset(s for text in texts for s in text)
-            self._docs.append(_Doc(stems=stems, texts=texts))
+            self._docs.append(_Doc(stems=stems, texts=[frozenset(text) for text in texts]))
             for s in stems:
                 df[s] = df.get(s, 0) + 1
         n = max(1, len(self.entries))
         self._idf = {s: math.log((n + 1) / (c + 0.5)) for s, c in df.items()}
         self._max_idf = math.log((n + 1) / 0.5)
+        for doc in self._docs:
+            doc.denoms = [sum(self._idf[s] for s in text) for text in doc.texts]
         self._postings: dict[str, list[int]] = {}
         for pos, doc in enumerate(self._docs):
             for s in doc.stems:
@@ -114,52 +117,76 @@ class LexicalScorer:
                 seen.append(s)
         return seen
 
-    def score(self, query: str) -> tuple[list[float], list[float]]:
-        """Coverage features of every entry for `query`.
-
-        Returns:
-            (query_coverage, doc_coverage): for each entry, the IDF-weighted share of the
-            query's words it contains, and the best IDF-weighted share of one of its questions'
-            words that the query contains. Both in [0, 1].
-        """
-        n = len(self.entries)
-        qcov = [0.0] * n
-        dcov = [0.0] * n
-        stems = self.query_stems(query)
-        if not stems:
-            return qcov, dcov
+    def _terms(self, query: str) -> tuple[list[float], list[dict[str, float]]]:
+        """The query's words: their weights and the knowledge-base stems each matches."""
         weights: list[float] = []
         expansions: list[dict[str, float]] = []
-        for s in stems:
+        for s in self.query_stems(query):
             matches = self._expand(s)
             expansions.append(matches)
             # A word the knowledge base never uses weighs as much as its rarest word.
             weights.append(max((self.idf(m) for m in matches), default=self._max_idf))
+        return weights, expansions
+
+    def candidates(self, query: str, limit: int) -> list[int]:
+        """Up to `limit` entries holding the query's words, those holding the rarest first."""
+        _weights, expansions = self._terms(query)
+        stems = sorted({kb for matches in expansions for kb in matches}, key=self.idf, reverse=True)
+        found: dict[int, None] = {}
+        for kb_stem in stems:
+            for pos in self._postings.get(kb_stem, ()):
+                found.setdefault(pos)
+                if len(found) >= limit:
+                    return list(found)
+        return list(found)
+
+    def score(
+        self, query: str, positions: Sequence[int] | None = None
+    ) -> tuple[list[float], list[float]]:
+        """Coverage features of every entry (or of the entries at `positions`) for `query`.
+
+        Returns:
+            (query_coverage, doc_coverage): for each entry, the IDF-weighted share of the
+            query's words it contains, and the best IDF-weighted share of one of its questions'
+            words that the query contains. Both in [0, 1], in entry order (or `positions`').
+        """
+        size = len(self.entries) if positions is None else len(positions)
+        qcov = [0.0] * size
+        dcov = [0.0] * size
+        weights, expansions = self._terms(query)
+        if not weights:
+            return qcov, dcov
         total = sum(weights) or 1.0
         matched_kb: dict[str, float] = {}
-        touched: set[int] = set()
-        for weight, matches in zip(weights, expansions, strict=True):
-            best_per_doc: dict[int, float] = {}
+        for matches in expansions:
             for kb_stem, m in matches.items():
                 matched_kb[kb_stem] = max(matched_kb.get(kb_stem, 0.0), m)
-                for pos in self._postings.get(kb_stem, ()):
-                    if m > best_per_doc.get(pos, 0.0):
-                        best_per_doc[pos] = m
-            for pos, m in best_per_doc.items():
-                qcov[pos] += weight * m
-                touched.add(pos)
-        for pos in touched:
-            qcov[pos] /= total
+        if positions is None:  # every entry: through the postings of the matched stems
+            for weight, matches in zip(weights, expansions, strict=True):
+                best_per_doc: dict[int, float] = {}
+                for kb_stem, m in matches.items():
+                    for pos in self._postings.get(kb_stem, ()):
+                        if m > best_per_doc.get(pos, 0.0):
+                            best_per_doc[pos] = m
+                for pos, m in best_per_doc.items():
+                    qcov[pos] += weight * m
+            slots = {pos: pos for pos in range(size) if qcov[pos] > 0.0}
+        else:  # only these entries: look the matched stems up in each
+            for slot, pos in enumerate(positions):
+                stems = self._docs[pos].stems
+                qcov[slot] = sum(
+                    weight * max((m for kb, m in matches.items() if kb in stems), default=0.0)
+                    for weight, matches in zip(weights, expansions, strict=True)
+                )
+            slots = {slot: pos for slot, pos in enumerate(positions) if qcov[slot] > 0.0}
+        for slot, pos in slots.items():
+            qcov[slot] /= total
             best = 0.0
-            for text in self._docs[pos].texts:
-                if not text:
-                    continue
-                uniq = set(text)
-                denom = sum(self.idf(s) for s in uniq)
-                got = sum(self.idf(s) * matched_kb.get(s, 0.0) for s in uniq)
+            for text, denom in zip(self._docs[pos].texts, self._docs[pos].denoms, strict=True):
                 if denom > 0:
+                    got = sum(self.idf(s) * matched_kb.get(s, 0.0) for s in text)
                     best = max(best, got / denom)
-            dcov[pos] = min(1.0, best)
+            dcov[slot] = min(1.0, best)
         return qcov, dcov
 
 
@@ -177,23 +204,32 @@ class CharNgramScorer:
     def __init__(self, entries: Sequence[FaqEntry], passages: Sequence[str] = ()) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        self._owners = np.asarray(
-            [pos for pos, entry in enumerate(entries) for _ in entry.questions], dtype=np.int64
-        )
+        owners = [pos for pos, entry in enumerate(entries) for _ in entry.questions]
         questions = [text for entry in entries for text in entry.questions]
         self._size = len(entries)
+        self._owners = np.asarray(owners, dtype=np.int64)
+        bounds = np.searchsorted(self._owners, np.arange(self._size + 1))
+        self._entry_rows = [np.arange(bounds[i], bounds[i + 1]) for i in range(self._size)]
         self._vectorizer = TfidfVectorizer(
             analyzer="char_wb", ngram_range=(2, 5), lowercase=True, sublinear_tf=True
         )
         self._vectorizer.fit([*questions, *passages])
-        self._matrix = self._vectorizer.transform(questions).T.tocsr()
+        self._rows = self._vectorizer.transform(questions).tocsr()
 
-    def score(self, query: str) -> np.ndarray:
-        """The best cosine of `query` against each entry's questions, in [0, 1]."""
-        best = np.zeros(self._size, dtype=np.float64)
-        if not len(self._owners):
+    def score(self, query: str, positions: Sequence[int] | None = None) -> np.ndarray:
+        """The best cosine of `query` to each entry's questions (or the entries at `positions`)."""
+        if positions is None:
+            rows, slots, size = None, self._owners, self._size
+        else:
+            picked = [self._entry_rows[pos] for pos in positions]
+            rows = np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
+            slots = np.repeat(np.arange(len(picked)), [len(r) for r in picked])
+            size = len(picked)
+        best = np.zeros(size, dtype=np.float64)
+        if not len(slots):
             return best
+        matrix = self._rows if rows is None else self._rows[rows]
         vector = self._vectorizer.transform([query])
-        cosines = np.asarray((vector @ self._matrix).todense()).ravel()
-        np.maximum.at(best, self._owners, cosines)
+        cosines = np.asarray((matrix @ vector.T).todense()).ravel()
+        np.maximum.at(best, slots, cosines)
         return best

@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import numpy as np
 
 from helpdesk.knowledge.embedders import Embedder, make_embedder
-from helpdesk.knowledge.index import ROW_KINDS, KnowledgeIndex, answer_passages, ensure_index
+from helpdesk.knowledge.index import (
+    EXACT_MAX_ROWS,
+    ROW_KINDS,
+    KnowledgeIndex,
+    answer_passages,
+    ensure_index,
+)
 from helpdesk.knowledge.lexical import CharNgramScorer, LexicalScorer
 from helpdesk.knowledge.models import FaqEntry
 from helpdesk.knowledge.normalize import content_tokens, normalize
@@ -145,6 +151,12 @@ class Retriever:
         scoring: Weights of the score (default: the calibrated `DEFAULT_SCORING`).
         max_related: How many close alternatives `answer` returns at most.
         embed_normalized: Embed the normalised query (slang expanded) instead of the raw one.
+        candidate_rows: Nearest index rows asked per query; an index with no more rows than
+            this is scored exactly, entry by entry (see `_candidate_features`).
+        ann_candidate_rows: Nearest rows asked of an approximate (HNSW) index, above
+            `index.EXACT_MAX_ROWS` rows.
+        lexical_candidates: On larger indexes, how many entries holding the query's rarest
+            words join the nearest rows' entries as candidates.
 
     Raises:
         ValueError: For a threshold outside (0, 1), a negative `max_related`, or an embedder
@@ -159,6 +171,8 @@ class Retriever:
     max_related: int = 2
     embed_normalized: bool = True
     candidate_rows: int = 4096
+    lexical_candidates: int = 200
+    ann_candidate_rows: int = 256
 
     def __post_init__(self) -> None:
         if self.threshold is None:
@@ -184,40 +198,77 @@ class Retriever:
         self._char_ngrams = CharNgramScorer(
             entries, [p for e in entries for p in answer_passages(e.answer)]
         )
-        self._row_kind = np.asarray([ROW_KINDS.index(k) for k in self.index.row_kind])
+        self._row_kind = np.asarray(
+            [ROW_KINDS.index(k) for k in self.index.row_kind], dtype=np.int64
+        )
+        self._row_entry = np.asarray(self.index.row_entry, dtype=np.int64)
         self._twins: dict[str, list[str]] = {}
         for first, second, _cosine in self.index.manifest.get("near_duplicates") or ():
             self._twins.setdefault(str(first), []).append(str(second))
             self._twins.setdefault(str(second), []).append(str(first))
 
     # -- scoring -----------------------------------------------------------------------
-    def features(self, query: str) -> dict[str, np.ndarray]:
-        """Every feature (`FEATURES`) of every entry for `query`, by name."""
+    def _candidate_features(self, query: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The entries worth scoring for `query` and their features (`FEATURES`), by name.
+
+        When the index has no more rows than `candidate_rows`, every entry is a candidate and
+        every feature is exact. Otherwise the candidates are the entries of the nearest rows
+        plus those holding the query's rarest words (`lexical_candidates`), and a row kind not
+        among the nearest rows counts as the lowest cosine seen of that kind.
+        """
         n = len(self.index.entries)
         text = (normalize(query) if self.embed_normalized else query) or query
         vector = self.embedder.embed_queries([text])
-        hits = self.index.search(vector, min(self.candidate_rows, len(self.index.row_entry)))[0]
-        dense = np.full((len(ROW_KINDS), n), -2.0, dtype=np.float64)
-        for row, cosine in hits:
-            kind, pos = self._row_kind[row], self.index.row_entry[row]
-            if cosine > dense[kind, pos]:
-                dense[kind, pos] = cosine
+        total_rows = len(self._row_entry)
+        wanted = self.candidate_rows if total_rows <= EXACT_MAX_ROWS else self.ann_candidate_rows
+        hits = self.index.search(vector, min(wanted, total_rows))[0]
+        rows = np.fromiter((row for row, _ in hits), dtype=np.int64, count=len(hits))
+        cosines = np.fromiter((c for _, c in hits), dtype=np.float64, count=len(hits))
+        everything = wanted >= total_rows
+        if everything:
+            positions = np.arange(n)
+        else:
+            found = dict.fromkeys(self._row_entry[rows].tolist())
+            found.update(dict.fromkeys(self._lexical.candidates(query, self.lexical_candidates)))
+            positions = np.fromiter(found, dtype=np.int64, count=len(found))
+        slot = np.full(n, -1, dtype=np.int64)
+        slot[positions] = np.arange(len(positions))
+        dense = np.full((len(ROW_KINDS), len(positions)), -2.0, dtype=np.float64)
+        np.maximum.at(dense, (self._row_kind[rows], slot[self._row_entry[rows]]), cosines)
         for kind in range(len(ROW_KINDS)):  # not among the nearest rows: at most the lowest seen
-            seen = dense[kind][dense[kind] > -2.0]
-            dense[kind][dense[kind] <= -2.0] = seen.min() if len(seen) else 0.0
-        qcov, dcov = self._lexical.score(query)
-        acov, _ = self._lexical_answers.score(query)
+            missing = dense[kind] <= -2.0
+            seen = dense[kind][~missing]
+            dense[kind][missing] = seen.min() if len(seen) else 0.0
+        subset = None if everything else positions.tolist()
+        qcov, dcov = self._lexical.score(query, subset)
+        acov, _ = self._lexical_answers.score(query, subset)
         features = {kind: dense[i] for i, kind in enumerate(ROW_KINDS)}
         features["query_coverage"] = np.asarray(qcov, dtype=np.float64)
         features["question_coverage"] = np.asarray(dcov, dtype=np.float64)
         features["answer_coverage"] = np.asarray(acov, dtype=np.float64)
-        features["char_ngrams"] = self._char_ngrams.score(text)
-        return features
+        features["char_ngrams"] = self._char_ngrams.score(text, subset)
+        return positions, features
+
+    def features(self, query: str) -> dict[str, np.ndarray]:
+        """Every feature (`FEATURES`) of every entry for `query`, by name (for fitting and
+        debugging; an entry that is not a candidate gets each feature's lowest candidate value).
+        """
+        positions, features = self._candidate_features(query)
+        n = len(self.index.entries)
+        if len(positions) == n:
+            return features
+        full = {}
+        for name, values in features.items():
+            column = np.full(n, values.min() if len(values) else 0.0, dtype=np.float64)
+            column[positions] = values
+            full[name] = column
+        return full
 
     def _ranked(self, query: str, k: int) -> list[Match]:
-        scores = self.scoring.score(self.features(query))
+        positions, features = self._candidate_features(query)
+        scores = self.scoring.score(features)
         order = np.argsort(-scores, kind="stable")[:k]
-        return [Match(self.index.entries[int(i)], float(scores[i])) for i in order]
+        return [Match(self.index.entries[int(positions[i])], float(scores[i])) for i in order]
 
     # -- public API ----------------------------------------------------------------------
     def search(self, query: str, k: int = 5) -> list[Match]:

@@ -151,3 +151,50 @@ def test_near_duplicates_are_listed_and_offered_as_related(entries, fake_embedde
     answer = Retriever(index, fake_embedder, scoring=strict).answer("lupa password sakti")
     assert answer.best.entry.id == "sakti-reset-password"
     assert [m.entry.id for m in answer.related] == ["digit-reset-password"]
+
+
+@pytest.mark.parametrize("query", ["reset password sakti", "domain co.id", "rumah mbr", "xyz"])
+def test_scoring_a_subset_gives_the_same_values_as_scoring_all(entries, query) -> None:
+    subset = [4, 0, 2]
+    for scorer in (LexicalScorer(entries), LexicalScorer(entries, with_answers=True)):
+        qcov, dcov = scorer.score(query)
+        part_q, part_d = scorer.score(query, subset)
+        assert part_q == pytest.approx([qcov[i] for i in subset])
+        assert part_d == pytest.approx([dcov[i] for i in subset])
+    chars = CharNgramScorer(entries)
+    assert chars.score(query, subset) == pytest.approx(chars.score(query)[subset])
+
+
+def test_lexical_candidates_hold_the_rarest_words_first(entries) -> None:
+    scorer = LexicalScorer(entries)
+
+    assert scorer.candidates("password sakti", limit=1) == [0]  # "sakti": one entry only
+    assert sorted(scorer.candidates("password sakti", limit=10)) == [0, 1]
+    assert scorer.candidates("harga cabai pasar", limit=10) == []
+
+
+def test_a_large_index_scores_only_candidates_and_ranks_alike(entries, fake_embedder) -> None:
+    index = build_index(entries, fake_embedder, None)
+    exact = Retriever(index, fake_embedder)
+    few = Retriever(index, fake_embedder, candidate_rows=3, lexical_candidates=2)
+
+    for query in ("lupa password sakti", "kepanjangan sp2d", "kriteria mbr rumah"):
+        assert few.search(query, k=1)[0].entry.id == exact.search(query, k=1)[0].entry.id
+    features = few.features("kepanjangan sp2d")
+    assert all(values.shape == (len(entries),) for values in features.values())
+
+
+def test_a_large_index_is_an_hnsw_graph_that_round_trips(
+    tmp_path, entries, fake_embedder, monkeypatch
+):
+    from helpdesk.knowledge import index as index_module
+
+    monkeypatch.setattr(index_module, "EXACT_MAX_ROWS", 10)
+    build_index(entries, fake_embedder, tmp_path / "idx")
+    loaded = load_index(tmp_path / "idx", fake_embedder)
+
+    assert type(loaded.faiss_index).__name__ == "IndexHNSWFlat"
+    assert loaded.faiss_index.hnsw.efSearch == index_module.HNSW_EF_SEARCH
+    hits = loaded.search(fake_embedder.embed_queries(["sp2d"]), k=3)[0]
+    assert loaded.entries[loaded.row_entry[hits[0][0]]].id == "sp2d-pengertian"
+    assert loaded.row_vectors().shape == (26, fake_embedder.dim)
