@@ -40,6 +40,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from helpdesk.settings import Settings
 
 
+#: A question is matched on its first this many characters (cut at a word): a citizen who
+#: pastes a long complaint asks in its opening, and the cost of every signal grows with length.
+MAX_QUERY_CHARACTERS = 1000
+
+
+def clip_query(query: str, limit: int = MAX_QUERY_CHARACTERS) -> str:
+    """`query` cut to at most `limit` characters, at a word boundary where there is one."""
+    if len(query) <= limit:
+        return query
+    head = query[:limit]
+    cut = head.rsplit(None, 1)[0] if " " in head.strip() else head
+    return cut or head
+
+
 @dataclass(frozen=True)
 class Match:
     """One FAQ entry with its score in [0, 1]."""
@@ -217,6 +231,7 @@ class Retriever:
         among the nearest rows counts as the lowest cosine seen of that kind.
         """
         n = len(self.index.entries)
+        query = clip_query(query)
         text = (normalize(query) if self.embed_normalized else query) or query
         vector = self.embedder.embed_queries([text])
         total_rows = len(self._row_entry)

@@ -198,3 +198,21 @@ def test_a_large_index_is_an_hnsw_graph_that_round_trips(
     hits = loaded.search(fake_embedder.embed_queries(["sp2d"]), k=3)[0]
     assert loaded.entries[loaded.row_entry[hits[0][0]]].id == "sp2d-pengertian"
     assert loaded.row_vectors().shape == (26, fake_embedder.dim)
+
+
+def test_a_long_pasted_text_is_matched_on_its_opening(entries, fake_embedder) -> None:
+    from helpdesk.knowledge.retriever import MAX_QUERY_CHARACTERS, clip_query
+
+    complaint = "Apa itu SP2D? " + "Saya sudah menunggu lama sekali. " * 3000
+    assert len(clip_query(complaint)) <= MAX_QUERY_CHARACTERS
+    clipped = clip_query(complaint)
+    assert complaint.startswith(clipped) and complaint[len(clipped)].isspace()  # cut at a word
+    assert clip_query("pendek") == "pendek"
+    assert clip_query("x" * 2000) == "x" * MAX_QUERY_CHARACTERS
+
+    retriever = Retriever(build_index(entries, fake_embedder, None), fake_embedder)
+    fake_embedder.calls.clear()
+    answer = retriever.answer(complaint)
+    assert answer.best.entry.id == "sp2d-pengertian"
+    assert answer.query == complaint  # the citizen's whole text is kept for the record
+    assert max(len(text) for call in fake_embedder.calls for text in call) <= MAX_QUERY_CHARACTERS
