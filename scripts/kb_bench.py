@@ -37,10 +37,32 @@ if str(ROOT) not in sys.path:
 #: Up to this many entries the index is embedded for real.
 EMBED_MAX = 5000
 OUT = ROOT / "var" / "bench"
-_WORDS = (
-    "anggaran belanja daerah desa kota kabupaten provinsi pusat unit kerja satuan layanan "
-    "publik warga pegawai kantor wilayah sekolah rumah sakit puskesmas pasar terminal pelabuhan"
-).split()
+_WORDS = [
+    "anggaran",
+    "belanja",
+    "daerah",
+    "desa",
+    "kota",
+    "kabupaten",
+    "provinsi",
+    "pusat",
+    "unit",
+    "kerja",
+    "satuan",
+    "layanan",
+    "publik",
+    "warga",
+    "pegawai",
+    "kantor",
+    "wilayah",
+    "sekolah",
+    "rumah",
+    "sakit",
+    "puskesmas",
+    "pasar",
+    "terminal",
+    "pelabuhan",
+]
 
 
 def synthetic_entries(size: int) -> list:
@@ -89,7 +111,9 @@ def _derived_index(entries, base_index, embedder):
         base_rows.setdefault((pos % len(base_index.entries), kind), row)
     rows = rows_for(entries)
     rng = np.random.default_rng(13)
-    picked = np.asarray([base_rows[(row.entry % len(base_index.entries), row.kind)] for row in rows])
+    picked = np.asarray(
+        [base_rows[(row.entry % len(base_index.entries), row.kind)] for row in rows]
+    )
     derived = vectors[picked] + rng.normal(0.0, 0.02, size=(len(rows), vectors.shape[1]))
     derived /= np.linalg.norm(derived, axis=1, keepdims=True)
     faiss_index = _make_faiss(np.ascontiguousarray(derived, dtype=np.float32))
@@ -116,9 +140,7 @@ def bench_size(size: int, embedder, queries: list[str], rate: dict) -> dict:
     if real:
         folder = OUT / f"kb-{size}"
         try:
-            index = load_index(
-                folder, embedder, expected_hash=source_hash(entries, embedder.name)
-            )
+            index = load_index(folder, embedder, expected_hash=source_hash(entries, embedder.name))
             built = "loaded from " + str(folder.relative_to(ROOT))
         except (FileNotFoundError, RuntimeError):
             index = build_index(entries, embedder, folder, progress=True, calibrate=True)
