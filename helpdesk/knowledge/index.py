@@ -2,7 +2,7 @@
 
 Every entry gives several vectors ("rows"), each of one kind (`ROW_KINDS`) and pointing to its
 entry: how a citizen might ask it (each question and alternative, normalised, embedded as a
-query), the same question with the start of the answer (embedded as a passage: a knowledge base
+query), the question with the start of the answer (embedded as a passage: a knowledge base
 with one formal question per entry still matches a query worded like its answer), and the entry
 with its category. Files in the index folder:
 
@@ -36,7 +36,7 @@ from helpdesk.knowledge.models import FaqEntry
 from helpdesk.knowledge.normalize import normalize
 
 #: Bump when the index layout or what is embedded changes: older indexes become stale.
-INDEX_FORMAT_VERSION = 3
+INDEX_FORMAT_VERSION = 4
 INDEX_FILE = "index.faiss"
 ENTRIES_FILE = "entries.json"
 MANIFEST_FILE = "manifest.json"
@@ -59,7 +59,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 #: Row kinds: what was embedded, and whether as a query (e5's "query: ") or a passage.
 #: "question": each question and alternative, normalised, as a query (a paraphrase of a query);
-#: "question_answer": each question and alternative followed by the answer's first passage;
+#: "question_answer": the question followed by the answer's first passage (one row per entry:
+#: the same row for each alternative ranked no better and cost most of the build's time);
 #: "entry": "category: question first-passage"; "category_question": "category: question" as a
 #: query. The retriever takes the best row of each kind per entry as one feature.
 ROW_KINDS = ("question", "question_answer", "entry", "category_question")
@@ -164,8 +165,7 @@ def rows_for(entries: Sequence[FaqEntry]) -> list[Row]:
         opening = answer_passages(entry.answer)[0]
         for text in entry.questions:
             rows.append(Row(pos, "question", normalize(text) or text))
-        for text in entry.questions:
-            rows.append(Row(pos, "question_answer", f"{text} {opening}"))
+        rows.append(Row(pos, "question_answer", f"{entry.question} {opening}"))
         rows.append(Row(pos, "entry", f"{entry.category}: {entry.question} {opening}"))
         rows.append(Row(pos, "category_question", f"{entry.category}: {entry.question}"))
     return rows

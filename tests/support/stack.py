@@ -31,6 +31,11 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 MODEL = ROOT / "models" / "helpdesk.tar.gz"
 
+#: The FAQ index the stacks share, built before the first stack starts (as `make run` runs
+#: `make index` before it starts anything): one build per test process, not one per stack.
+SHARED_KB_INDEX = ROOT / "var" / "test_kb_index"
+_built_indexes: set[tuple[str, str]] = set()
+
 #: Credentials of the Rasa server in tests: REST and socket.io (web chat).
 DEFAULT_CREDENTIALS = (ROOT / "credentials.yml").read_text(encoding="utf-8")
 
@@ -148,6 +153,7 @@ class Stack:
         if self.fixtures:
             env["HELPDESK_BACKEND_FIXTURES"] = str(self.fixtures)
         self.env = env
+        self._prepare_index()
         # For `rasa test` (scripts/test_stories.py); Rasa expands the token from `self.env`.
         self.endpoints_file.write_text(
             "action_endpoint:\n"
@@ -161,6 +167,28 @@ class Stack:
             self.__exit__(None, None, None)
             raise
         return self
+
+    def _prepare_index(self) -> None:
+        """Build (or find up to date) the FAQ index the action server will load, before it
+        starts, with `helpdesk kb build` as `make index` does; a stack given its own
+        HELPDESK_KB_INDEX in `env` gets that one."""
+        self.env.setdefault("HELPDESK_KB_INDEX", str(SHARED_KB_INDEX))
+        key = (self.env.get("HELPDESK_KB_SOURCE", ""), self.env["HELPDESK_KB_INDEX"])
+        if key in _built_indexes:
+            return
+        done = subprocess.run(
+            [str(BIN / "helpdesk"), "kb", "build"],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        if done.returncode != 0:
+            raise StackError(
+                f"helpdesk kb build failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+            )
+        _built_indexes.add(key)
 
     def _start_all(self) -> None:
         credentials = self.dir / "credentials.yml"

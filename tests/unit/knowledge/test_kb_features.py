@@ -41,7 +41,6 @@ def test_rows_of_an_entry_cover_questions_answer_and_category() -> None:
         ("question", "cara reset password sakti"),
         ("question", "lupa password"),
         ("question_answer", "Cara reset PW SAKTI? Hubungi admin. Lalu tunggu."),
-        ("question_answer", "lupa pw Hubungi admin. Lalu tunggu."),
         ("entry", "SAKTI: Cara reset PW SAKTI? Hubungi admin. Lalu tunggu."),
         ("category_question", "SAKTI: Cara reset PW SAKTI?"),
     ]
@@ -197,16 +196,18 @@ def test_a_large_index_is_an_hnsw_graph_that_round_trips(
     assert loaded.faiss_index.hnsw.efSearch == index_module.HNSW_EF_SEARCH
     hits = loaded.search(fake_embedder.embed_queries(["sp2d"]), k=3)[0]
     assert loaded.entries[loaded.row_entry[hits[0][0]]].id == "sp2d-pengertian"
-    assert loaded.row_vectors().shape == (26, fake_embedder.dim)
+    assert loaded.row_vectors().shape == (23, fake_embedder.dim)
 
 
 def test_a_long_pasted_text_is_matched_on_its_opening(entries, fake_embedder) -> None:
     from helpdesk.knowledge.retriever import MAX_QUERY_CHARACTERS, clip_query
 
     complaint = "Apa itu SP2D? " + "Saya sudah menunggu lama sekali. " * 3000
-    assert len(clip_query(complaint)) <= MAX_QUERY_CHARACTERS
-    clipped = clip_query(complaint)
-    assert complaint.startswith(clipped) and complaint[len(clipped)].isspace()  # cut at a word
+    assert clip_query(complaint) == "Apa itu SP2D? Saya sudah menunggu lama sekali."
+    story = " ".join(f"Kalimat nomor {i} dari keluhan saya." for i in range(200))
+    clipped = clip_query(story)
+    assert len(clipped) <= MAX_QUERY_CHARACTERS
+    assert story.startswith(clipped) and story[len(clipped)].isspace()  # cut at a word
     assert clip_query("pendek") == "pendek"
     assert clip_query("x" * 2000) == "x" * MAX_QUERY_CHARACTERS
 

@@ -25,12 +25,13 @@ def test_build_writes_index_mapping_and_manifest(tmp_path, entries, fake_embedde
     index = build_index(entries, fake_embedder, out)
 
     assert {p.name for p in out.iterdir()} == {INDEX_FILE, ENTRIES_FILE, MANIFEST_FILE}
-    # Two vectors per question and per alternative (as asked, and with the answer's start),
-    # and two per entry (with its category), each mapped to its entry and kind.
+    # One vector per question and per alternative (as asked), and three per entry (the
+    # question with the answer's start, and with its category), each mapped to its entry.
     questions = sum(len(e.questions) for e in entries)
-    assert index.faiss_index.ntotal == 2 * questions + 2 * len(entries) == 26
-    assert [index.entries[i].id for i in index.row_entry[:8]] == ["sakti-reset-password"] * 8
-    assert index.row_kind[:8] == ["question"] * 3 + ["question_answer"] * 3 + [
+    assert index.faiss_index.ntotal == questions + 3 * len(entries) == 23
+    assert [index.entries[i].id for i in index.row_entry[:6]] == ["sakti-reset-password"] * 6
+    assert index.row_kind[:6] == ["question"] * 3 + [
+        "question_answer",
         "entry",
         "category_question",
     ]
@@ -49,7 +50,7 @@ def test_load_round_trips_and_search_drops_faiss_padding(tmp_path, entries, fake
     assert [e.id for e in index.entries] == [e.id for e in entries]
     assert index.get("sp2d-pengertian").answer.startswith("SP2D adalah")
     hits = index.search(fake_embedder.embed_queries(["sp2d"]), k=50)[0]
-    assert len(hits) == 26  # k larger than the index: no -1 rows come back
+    assert len(hits) == 23  # k larger than the index: no -1 rows come back
     assert all(row >= 0 for row, _ in hits)
     assert index.entries[index.row_entry[hits[0][0]]].id == "sp2d-pengertian"
     assert np.isclose(hits[0][1], 1.0, atol=1e-3)
