@@ -1,6 +1,8 @@
 """Benchmarks: prints latency percentiles and throughput (`make bench`).
 
-1. A knowledge-base query in process (retriever.answer), over the evaluation queries.
+1. A knowledge-base query in process (retriever.answer), over the evaluation queries; then the
+   same on synthetic knowledge bases of 1k and 100k entries (scripts/kb_bench.py: how the index
+   is built and searched at each size).
 2. The full REST round trip of a FAQ question (Rasa server + action server + SQL tracker store on
    SQLite), with 1 and with 8 concurrent conversations.
 
@@ -226,6 +228,13 @@ def main() -> int:
         help="questions per conversation before the user starts a new one (default 5)",
     )
     parser.add_argument("--skip-rest", action="store_true", help="only the in-process benchmark")
+    parser.add_argument(
+        "--kb-sizes",
+        type=int,
+        nargs="*",
+        default=[1000, 100_000],
+        help="synthetic knowledge-base sizes to time (none: skip)",
+    )
     args = parser.parse_args()
     queries = load_queries(200)
     results: dict = {"kb_in_process": bench_in_process(queries, repeat=3)}
@@ -234,6 +243,10 @@ def main() -> int:
         f"KB query in process: {kb['queries']} queries, p50 {kb['p50_ms']} ms, "
         f"p95 {kb['p95_ms']} ms (index load {kb['load_s']} s)"
     )
+    if args.kb_sizes:
+        from scripts.kb_bench import run as kb_scale
+
+        results["kb_scale"] = kb_scale(args.kb_sizes)
     if not args.skip_rest:
         results["rest"] = bench_rest(queries, args.per_user, args.conversation_length)
         for row in results["rest"]:

@@ -190,6 +190,11 @@ class LexicalScorer:
         return qcov, dcov
 
 
+#: The char n-gram IDF reads at most about this many answer passages (an even sample beyond):
+#: on a 100k-entry knowledge base all of them would cost gigabytes for no better weights.
+IDF_MAX_PASSAGES = 20_000
+
+
 class CharNgramScorer:
     """TF-IDF cosine over character 2-5-grams (within words) between a query and each question.
 
@@ -213,7 +218,8 @@ class CharNgramScorer:
         self._vectorizer = TfidfVectorizer(
             analyzer="char_wb", ngram_range=(2, 5), lowercase=True, sublinear_tf=True
         )
-        self._vectorizer.fit([*questions, *passages])
+        step = max(1, len(passages) // IDF_MAX_PASSAGES)
+        self._vectorizer.fit([*questions, *list(passages)[::step]])
         self._rows = self._vectorizer.transform(questions).tocsr()
 
     def score(self, query: str, positions: Sequence[int] | None = None) -> np.ndarray:

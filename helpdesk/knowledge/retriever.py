@@ -27,7 +27,6 @@ import numpy as np
 
 from helpdesk.knowledge.embedders import Embedder, make_embedder
 from helpdesk.knowledge.index import (
-    EXACT_MAX_ROWS,
     ROW_KINDS,
     KnowledgeIndex,
     answer_passages,
@@ -184,10 +183,10 @@ class Retriever:
         scoring: Weights of the score (default: the calibrated `DEFAULT_SCORING`).
         max_related: How many close alternatives `answer` returns at most.
         embed_normalized: Embed the normalised query (slang expanded) instead of the raw one.
-        candidate_rows: Nearest index rows asked per query; an index with no more rows than
-            this is scored exactly, entry by entry (see `_candidate_features`).
-        ann_candidate_rows: Nearest rows asked of an approximate (HNSW) index, above
-            `index.EXACT_MAX_ROWS` rows.
+        exact_rows: An index with no more rows than this is scored exactly, every entry on
+            every feature (see `_candidate_features`).
+        candidate_rows: On larger indexes, the nearest rows asked per query: their entries
+            are the candidates.
         lexical_candidates: On larger indexes, how many entries holding the query's rarest
             words join the nearest rows' entries as candidates.
 
@@ -203,9 +202,9 @@ class Retriever:
     scoring: ScoringModel = field(default_factory=lambda: DEFAULT_SCORING)
     max_related: int = 2
     embed_normalized: bool = True
-    candidate_rows: int = 4096
-    lexical_candidates: int = 200
-    ann_candidate_rows: int = 256
+    exact_rows: int = 4096
+    candidate_rows: int = 256
+    lexical_candidates: int = 100
 
     def __post_init__(self) -> None:
         if self.threshold is None:
@@ -218,6 +217,8 @@ class Retriever:
             raise ValueError(f"max_related must be >= 0, got {self.max_related}")
         if self.candidate_rows <= 0:
             raise ValueError(f"candidate_rows must be > 0, got {self.candidate_rows}")
+        if self.exact_rows < 0:
+            raise ValueError(f"exact_rows must be >= 0, got {self.exact_rows}")
         built_with = self.index.manifest.get("embedder")
         if built_with is not None and built_with != self.embedder.name:
             raise ValueError(
@@ -244,7 +245,7 @@ class Retriever:
     def _candidate_features(self, query: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The entries worth scoring for `query` and their features (`FEATURES`), by name.
 
-        When the index has no more rows than `candidate_rows`, every entry is a candidate and
+        When the index has no more rows than `exact_rows`, every entry is a candidate and
         every feature is exact. Otherwise the candidates are the entries of the nearest rows
         plus those holding the query's rarest words (`lexical_candidates`), and a row kind not
         among the nearest rows counts as the lowest cosine seen of that kind.
@@ -254,11 +255,10 @@ class Retriever:
         text = (normalize(query) if self.embed_normalized else query) or query
         vector = self.embedder.embed_queries([text])
         total_rows = len(self._row_entry)
-        wanted = self.candidate_rows if total_rows <= EXACT_MAX_ROWS else self.ann_candidate_rows
-        hits = self.index.search(vector, min(wanted, total_rows))[0]
+        everything = total_rows <= self.exact_rows
+        hits = self.index.search(vector, total_rows if everything else self.candidate_rows)[0]
         rows = np.fromiter((row for row, _ in hits), dtype=np.int64, count=len(hits))
         cosines = np.fromiter((c for _, c in hits), dtype=np.float64, count=len(hits))
-        everything = wanted >= total_rows
         if everything:
             positions = np.arange(n)
         else:

@@ -175,7 +175,7 @@ def test_lexical_candidates_hold_the_rarest_words_first(entries) -> None:
 def test_a_large_index_scores_only_candidates_and_ranks_alike(entries, fake_embedder) -> None:
     index = build_index(entries, fake_embedder, None)
     exact = Retriever(index, fake_embedder)
-    few = Retriever(index, fake_embedder, candidate_rows=3, lexical_candidates=2)
+    few = Retriever(index, fake_embedder, exact_rows=0, candidate_rows=3, lexical_candidates=2)
 
     for query in ("lupa password sakti", "kepanjangan sp2d", "kriteria mbr rumah"):
         assert few.search(query, k=1)[0].entry.id == exact.search(query, k=1)[0].entry.id
