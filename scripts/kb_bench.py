@@ -119,14 +119,7 @@ def _derived_index(entries, base_index, embedder):
     faiss_index = _make_faiss(np.ascontiguousarray(derived, dtype=np.float32))
     manifest = dict(base_index.manifest, entries=len(entries), vectors=len(rows))
     manifest["near_duplicates"] = []
-    return KnowledgeIndex(
-        entries=entries,
-        faiss_index=faiss_index,
-        row_entry=[row.entry for row in rows],
-        row_text=[row.text for row in rows],
-        row_kind=[row.kind for row in rows],
-        manifest=manifest,
-    )
+    return KnowledgeIndex.from_rows(entries, rows, faiss_index, manifest)
 
 
 def bench_size(size: int, embedder, queries: list[str], rate: dict) -> dict:

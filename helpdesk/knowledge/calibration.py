@@ -141,14 +141,8 @@ def _sub_index(index: KnowledgeIndex, entries: list[FaqEntry]) -> KnowledgeIndex
     }
     rows = rows_for(entries)
     picked = [row_of[(row.entry, row.kind, row.text)] for row in rows]
-    return KnowledgeIndex(
-        entries=entries,
-        faiss_index=_make_faiss(np.ascontiguousarray(vectors[picked]), exact=True),
-        row_entry=[row.entry for row in rows],
-        row_text=[row.text for row in rows],
-        row_kind=[row.kind for row in rows],
-        manifest=dict(index.manifest),
-    )
+    faiss_index = _make_faiss(np.ascontiguousarray(vectors[picked]), exact=True)
+    return KnowledgeIndex.from_rows(entries, rows, faiss_index, dict(index.manifest))
 
 
 def _folds(entries: Sequence[FaqEntry]) -> list[tuple[list[FaqEntry], list[EvalQuery]]]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 import sys
 import tempfile
@@ -33,7 +32,14 @@ import numpy as np
 from helpdesk.knowledge.embedders import Embedder, l2_normalize
 from helpdesk.knowledge.loader import load_faqs
 from helpdesk.knowledge.models import FaqEntry
-from helpdesk.knowledge.normalize import normalize
+from helpdesk.knowledge.rows import (  # noqa: F401 - answer_passages, Row: part of this API
+    QUERY_KINDS,
+    ROW_KINDS,
+    Row,
+    answer_passages,
+    near_duplicates,
+    rows_for,
+)
 
 #: Bump when the index layout or what is embedded changes: older indexes become stale.
 INDEX_FORMAT_VERSION = 4
@@ -43,37 +49,11 @@ MANIFEST_FILE = "manifest.json"
 #: Builds with more passages than this show a progress bar on stderr.
 PROGRESS_MIN_PASSAGES = 200
 _BATCH = 64
-#: Two entries whose "entry" rows (category, question, start of the answer) are at least this
-#: close are near-duplicates: too close to tell apart, so answering one offers the other.
-NEAR_DUPLICATE_COSINE = 0.97
-#: Above this many entries the pairwise near-duplicate check is skipped (it is quadratic).
-NEAR_DUPLICATE_MAX_ENTRIES = 5000
 #: Up to this many rows the FAISS index is exact (flat); above, an HNSW graph.
 EXACT_MAX_ROWS = 50_000
 HNSW_NEIGHBOURS = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 256
-#: Answers are cut into passages of about this many words, on sentence boundaries.
-PASSAGE_WORDS = 60
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-
-#: Row kinds: what was embedded, and whether as a query (e5's "query: ") or a passage.
-#: "question": each question and alternative, normalised, as a query (a paraphrase of a query);
-#: "question_answer": the question followed by the answer's first passage (one row per entry:
-#: the same row for each alternative ranked no better and cost most of the build's time);
-#: "entry": "category: question first-passage"; "category_question": "category: question" as a
-#: query. The retriever takes the best row of each kind per entry as one feature.
-ROW_KINDS = ("question", "question_answer", "entry", "category_question")
-QUERY_KINDS = frozenset({"question", "category_question"})
-
-
-@dataclass(frozen=True)
-class Row:
-    """One vector of the index: its entry (position), kind and the text that was embedded."""
-
-    entry: int
-    kind: str
-    text: str
 
 
 class IndexMissingError(FileNotFoundError):
@@ -110,6 +90,26 @@ class KnowledgeIndex:
     def __post_init__(self) -> None:
         self._by_id = {e.id: e for e in self.entries}
 
+    @classmethod
+    def from_rows(
+        cls,
+        entries: list[FaqEntry],
+        rows: Sequence[Row],
+        faiss_index: object,
+        manifest: dict,
+        path: Path | None = None,
+    ) -> "KnowledgeIndex":
+        """The index of `entries` whose FAISS index holds the vectors of `rows`, in order."""
+        return cls(
+            entries=entries,
+            faiss_index=faiss_index,
+            row_entry=[row.entry for row in rows],
+            row_text=[row.text for row in rows],
+            row_kind=[row.kind for row in rows],
+            manifest=manifest,
+            path=path,
+        )
+
     @property
     def source_hash(self) -> str:
         """The hash the index was built for."""
@@ -138,37 +138,6 @@ class KnowledgeIndex:
         """All passage vectors, shape (rows, dim)."""
         index = self.faiss_index
         return index.reconstruct_n(0, index.ntotal)  # type: ignore[attr-defined]
-
-
-def answer_passages(answer: str, max_words: int = PASSAGE_WORDS) -> list[str]:
-    """The answer cut into passages of about `max_words` words on sentence boundaries."""
-    parts = [p.strip() for p in _SENTENCE_END.split(answer) if p and p.strip()]
-    passages: list[str] = []
-    current: list[str] = []
-    words = 0
-    for part in parts:
-        size = len(part.split())
-        if current and words + size > max_words:
-            passages.append(" ".join(current))
-            current, words = [], 0
-        current.append(part)
-        words += size
-    if current:
-        passages.append(" ".join(current))
-    return passages or [answer]
-
-
-def rows_for(entries: Sequence[FaqEntry]) -> list[Row]:
-    """The rows to embed for `entries`, entry by entry (see `ROW_KINDS`)."""
-    rows: list[Row] = []
-    for pos, entry in enumerate(entries):
-        opening = answer_passages(entry.answer)[0]
-        for text in entry.questions:
-            rows.append(Row(pos, "question", normalize(text) or text))
-        rows.append(Row(pos, "question_answer", f"{entry.question} {opening}"))
-        rows.append(Row(pos, "entry", f"{entry.category}: {entry.question} {opening}"))
-        rows.append(Row(pos, "category_question", f"{entry.category}: {entry.question}"))
-    return rows
 
 
 def source_hash(entries: Iterable[FaqEntry], embedder_name: str) -> str:
@@ -212,27 +181,6 @@ def _embed_rows(embedder: Embedder, rows: Sequence[Row], progress: bool) -> np.n
     if bar is not None:
         bar.close()
     return l2_normalize(vectors)
-
-
-def near_duplicates(
-    entries: Sequence[FaqEntry], row_entry: Sequence[int], row_kind: Sequence[str], vectors
-) -> list[list[object]]:
-    """Pairs of entries too close to tell apart: `[id_a, id_b, cosine]`, closest first."""
-    rows = [i for i, kind in enumerate(row_kind) if kind == "entry"]
-    if not 1 < len(rows) <= NEAR_DUPLICATE_MAX_ENTRIES:
-        return []
-    picked = np.asarray(vectors)[rows]
-    similar = picked @ picked.T
-    first, second = np.nonzero(np.triu(similar, 1) >= NEAR_DUPLICATE_COSINE)
-    pairs = [
-        [
-            entries[row_entry[rows[a]]].id,
-            entries[row_entry[rows[b]]].id,
-            round(float(similar[a, b]), 4),
-        ]
-        for a, b in zip(first, second, strict=True)
-    ]
-    return sorted(pairs, key=lambda pair: -float(pair[2]))  # type: ignore[arg-type]
 
 
 def _make_faiss(vectors: np.ndarray, *, exact: bool = False) -> object:
@@ -306,14 +254,8 @@ def build_index(
         ),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    index = KnowledgeIndex(
-        entries=entries,
-        faiss_index=faiss_index,
-        row_entry=[row.entry for row in rows],
-        row_text=[row.text for row in rows],
-        row_kind=[row.kind for row in rows],
-        manifest=manifest,
-        path=Path(out_dir) if out_dir is not None else None,
+    index = KnowledgeIndex.from_rows(
+        entries, rows, faiss_index, manifest, Path(out_dir) if out_dir is not None else None
     )
     if calibrate:
         from helpdesk.knowledge.calibration import calibrate as fit_threshold
