@@ -225,8 +225,42 @@ def evaluate_xsid(configs: dict[str, Path], xsid: Path, work: Path) -> list[Resu
     return results
 
 
+def few_shot_splits(
+    examples: Sequence[tuple[str, str]], shots: int, draws: int, seed: int
+) -> list[tuple[list[int], list[int]]]:
+    """`draws` few-shot splits: `shots` training examples per intent, the rest for testing.
+
+    Each draw picks its examples with its own seed (seed, seed + 1, ...); an intent with at
+    most `shots` examples is left out of the test side of that draw.
+
+    Returns:
+        (train indices, test indices) per draw.
+    """
+    import random
+
+    by_intent: dict[str, list[int]] = {}
+    for i, (_, intent) in enumerate(examples):
+        by_intent.setdefault(intent, []).append(i)
+    splits = []
+    for d in range(draws):
+        rng = random.Random(seed + d)
+        train: list[int] = []
+        for intent in sorted(by_intent):
+            indices = by_intent[intent]
+            train += rng.sample(indices, min(shots, len(indices)))
+        chosen = set(train)
+        splits.append((sorted(train), [i for i in range(len(examples)) if i not in chosen]))
+    return splits
+
+
 def evaluate_own(
-    configs: dict[str, Path], data: Path, work: Path, folds: int, seed: int
+    configs: dict[str, Path],
+    data: Path,
+    work: Path,
+    folds: int,
+    seed: int,
+    shots: int = 0,
+    draws: int = 1,
 ) -> list[Result]:
     """Fixed stratified 80/20 split (folds <= 1) or stratified k-fold on our data."""
     from rasa.shared.nlu.training_data.loading import load_data
@@ -234,11 +268,22 @@ def evaluate_own(
 
     full = load_data(str(data))
     splits: list[tuple[Path, list[tuple[str, str]]]] = []
-    if folds <= 1:
+    messages = [m for m in full.intent_examples if m.get("text")]
+    if shots > 0:
+        examples = _examples(full)
+        for d, (train_idx, test_idx) in enumerate(few_shot_splits(examples, shots, draws, seed)):
+            train = TrainingData(
+                training_examples=[messages[i] for i in train_idx],
+                entity_synonyms=full.entity_synonyms,
+                regex_features=full.regex_features,
+                lookup_tables=full.lookup_tables,
+            )
+            path = _write_nlu(train, work / f"fewshot_train_{d}.yml")
+            splits.append((path, [examples[i] for i in test_idx]))
+    elif folds <= 1:
         train, test = full.train_test_split(train_frac=0.8, random_seed=seed)
         splits.append((_write_nlu(train, work / "own_train_0.yml"), _examples(test)))
     else:
-        messages = [m for m in full.intent_examples if m.get("text")]
         examples = _examples(full)
         for f, test_idx in enumerate(_stratified_folds(examples, folds, seed)):
             held = set(test_idx)
@@ -251,6 +296,7 @@ def evaluate_own(
             path = _write_nlu(train, work / f"own_train_{f}.yml")
             splits.append((path, [examples[i] for i in test_idx]))
 
+    dataset = f"{shots}-shot" if shots > 0 else "own"
     results = []
     for name, config in configs.items():
         y_true: list[str] = []
@@ -259,8 +305,8 @@ def evaluate_own(
         seconds = 0.0
         oos_fallback = 0
         for f, (train_path, test) in enumerate(splits):
-            logger.info("own data: training %s (split %d/%d)", name, f + 1, len(splits))
-            model, secs = _train(config, train_path, work, f"own_{name}_{f}")
+            logger.info("%s: training %s (split %d/%d)", dataset, name, f + 1, len(splits))
+            model, secs = _train(config, train_path, work, f"{dataset}_{name}_{f}")
             seconds += secs
             preds = _predict(model, [t for t, _ in test] + OUT_OF_SCOPE)
             preds, oos = preds[: len(test)], preds[len(test) :]
@@ -273,7 +319,7 @@ def evaluate_own(
         results.append(
             Result(
                 name,
-                "own",
+                dataset,
                 len(y_true),
                 acc,
                 macro,
@@ -285,7 +331,7 @@ def evaluate_own(
                 per_fold_accuracy=per_fold,
             )
         )
-        logger.info("own %s: acc %.3f macro-F1 %.3f (%.0fs)", name, acc, macro, seconds)
+        logger.info("%s %s: acc %.3f macro-F1 %.3f (%.0fs)", dataset, name, acc, macro, seconds)
     return results
 
 
@@ -335,8 +381,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--configs", nargs="+", default=["default", "ours", "e5"], choices=["default", "ours", "e5"]
     )
-    parser.add_argument("--skip-xsid", action="store_true")
-    parser.add_argument("--skip-own", action="store_true")
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        default=["xsid", "few-shot"],
+        choices=["xsid", "few-shot", "own"],
+        help="xsid; few-shot: --shots examples per intent of --data, the rest tested, over "
+        "--draws draws; own: the 80/20 split (or --folds) of --data",
+    )
+    parser.add_argument("--shots", type=int, default=3)
+    parser.add_argument("--draws", type=int, default=3)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "results" / "nlu_eval.json")
     return parser.parse_args(argv)
 
@@ -349,9 +403,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     logging.captureWarnings(True)
     _quiet_structlog()
-    if not args.skip_xsid and not (args.xsid / "nlu_train.yml").is_file():
+    if "xsid" in args.datasets and not (args.xsid / "nlu_train.yml").is_file():
         print(
-            f"xSID data not found in {args.xsid} (use --xsid DIR or --skip-xsid)", file=sys.stderr
+            f"xSID data not found in {args.xsid} (use --xsid DIR, or leave xsid out of --datasets)",
+            file=sys.stderr,
         )
         return 2
 
@@ -360,9 +415,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="nlu_eval_") as tmp:
         work = Path(tmp)
         configs = build_configs(args.configs, work)
-        if not args.skip_xsid:
+        if "xsid" in args.datasets:
             results += evaluate_xsid(configs, args.xsid, work)
-        if not args.skip_own:
+        if "few-shot" in args.datasets:
+            results += evaluate_own(
+                configs, args.data, work, 1, args.seed, shots=args.shots, draws=args.draws
+            )
+        if "own" in args.datasets:
             results += evaluate_own(configs, args.data, work, args.folds, args.seed)
 
     table = format_table(results)
@@ -372,7 +431,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else f"stratified {args.folds}-fold cross-validation"
     )
     print()
-    print(f"NLU evaluation (own data: {own_method}, seed {args.seed})")
+    print(
+        f"NLU evaluation (few-shot: {args.shots} examples per intent of {args.data}, the rest "
+        f"tested, {args.draws} draws pooled; own: {own_method}; seed {args.seed})"
+    )
     print(table)
     print(
         "macro-F1: over the intents of the test set, nlu_fallback counted as wrong; "
@@ -381,6 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "own_data_method": own_method,
+        "few_shot": {"shots": args.shots, "draws": args.draws},
         "seed": args.seed,
         "xsid": str(args.xsid),
         "seconds": round(time.perf_counter() - started, 1),

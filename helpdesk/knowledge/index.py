@@ -124,15 +124,24 @@ class KnowledgeIndex:
 
     def search(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
         """Nearest rows for each query vector, as (row, cosine) pairs; FAISS -1 padding dropped."""
+        out: list[list[tuple[int, float]]] = []
+        for id_row, score_row in self._search(query_vectors, k):
+            out.append(list(zip(id_row.tolist(), score_row.tolist(), strict=True)))
+        return out
+
+    def nearest(self, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` nearest rows of one query vector: (rows, cosines) arrays, best first."""
+        return self._search(query_vector.reshape(1, -1), k)[0]
+
+    def _search(self, query_vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         queries = l2_normalize(query_vectors)
         k = max(1, min(int(k), len(self.row_entry)))
         scores, rows = self.faiss_index.search(queries, k)  # type: ignore[attr-defined]
-        out: list[list[tuple[int, float]]] = []
-        for score_row, id_row in zip(scores, rows, strict=True):
-            out.append(
-                [(int(r), float(s)) for r, s in zip(id_row, score_row, strict=True) if r >= 0]
-            )
-        return out
+        kept = rows >= 0
+        return [
+            (r[m].astype(np.int64), s[m].astype(np.float64))
+            for r, s, m in zip(rows, scores, kept, strict=True)
+        ]
 
     def row_vectors(self) -> np.ndarray:
         """All passage vectors, shape (rows, dim)."""

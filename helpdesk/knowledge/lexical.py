@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
+from scipy import sparse
 
 from helpdesk.knowledge.models import FaqEntry
 from helpdesk.knowledge.normalize import content_tokens
@@ -49,13 +49,6 @@ def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
-@dataclass
-class _Doc:
-    stems: frozenset[str]
-    texts: list[frozenset[str]]  # distinct stems of each question / alternative, in order
-    denoms: list[float] = field(default_factory=list)  # summed IDF of each text's stems
-
-
 class LexicalScorer:
     """IDF-weighted query coverage over FAQ questions and alternatives.
 
@@ -67,26 +60,32 @@ class LexicalScorer:
 
     def __init__(self, entries: Sequence[FaqEntry], *, with_answers: bool = False) -> None:
         self.entries = list(entries)
-        self._docs: list[_Doc] = []
+        texts: list[frozenset[str]] = []  # distinct stems of each question, category, answer
+        owners: list[int] = []
+        entry_stems: list[frozenset[str]] = []
         df: dict[str, int] = {}
-        for entry in self.entries:
-            texts = [[stem(t) for t in content_tokens(q)] for q in entry.questions]
-            texts.append([stem(t) for t in content_tokens(entry.category)])
+        for pos, entry in enumerate(self.entries):
+            own = [[stem(t) for t in content_tokens(q)] for q in entry.questions]
+            own.append([stem(t) for t in content_tokens(entry.category)])
             if with_answers:
-                texts.append([stem(t) for t in content_tokens(entry.answer)])
-            stems = frozenset(s for text in texts for s in text)
-            self._docs.append(_Doc(stems=stems, texts=[frozenset(text) for text in texts]))
+                own.append([stem(t) for t in content_tokens(entry.answer)])
+            stems = frozenset(s for text in own for s in text)
+            entry_stems.append(stems)
+            texts += [frozenset(text) for text in own]
+            owners += [pos] * len(own)
             for s in stems:
                 df[s] = df.get(s, 0) + 1
         n = max(1, len(self.entries))
         self._idf = {s: math.log((n + 1) / (c + 0.5)) for s, c in df.items()}
         self._max_idf = math.log((n + 1) / 0.5)
-        for doc in self._docs:
-            doc.denoms = [sum(self._idf[s] for s in text) for text in doc.texts]
-        self._postings: dict[str, list[int]] = {}
-        for pos, doc in enumerate(self._docs):
-            for s in doc.stems:
-                self._postings.setdefault(s, []).append(pos)
+        self._column = {s: col for col, s in enumerate(df)}
+        idf = np.asarray([self._idf[s] for s in df], dtype=np.float64)
+        # entries x stems (1 where the entry holds the stem) and texts x stems (the stem's IDF),
+        # column-major: a query reads only the columns of the stems it matched.
+        self._entry_stems = _incidence(entry_stems, self._column, None).tocsc()
+        self._text_stems = _incidence(texts, self._column, idf).tocsc()
+        self._text_owner = np.asarray(owners, dtype=np.int64)
+        self._text_denom = np.asarray(self._text_stems.sum(axis=1)).ravel()
         self._deletion_index: dict[str, set[str]] = {}
         for s in df:
             if len(s) >= 5:
@@ -131,10 +130,13 @@ class LexicalScorer:
     def candidates(self, query: str, limit: int) -> list[int]:
         """Up to `limit` entries holding the query's words, those holding the rarest first."""
         _weights, expansions = self._terms(query)
-        stems = sorted({kb for matches in expansions for kb in matches}, key=self.idf, reverse=True)
+        matched = {kb for matches in expansions for kb in matches}
+        stems = sorted(matched, key=lambda kb: (-self.idf(kb), kb))
         found: dict[int, None] = {}
+        matrix = self._entry_stems
         for kb_stem in stems:
-            for pos in self._postings.get(kb_stem, ()):
+            col = self._column[kb_stem]
+            for pos in matrix.indices[matrix.indptr[col] : matrix.indptr[col + 1]].tolist():
                 found.setdefault(pos)
                 if len(found) >= limit:
                     return list(found)
@@ -142,52 +144,56 @@ class LexicalScorer:
 
     def score(
         self, query: str, positions: Sequence[int] | None = None
-    ) -> tuple[list[float], list[float]]:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Coverage features of every entry (or of the entries at `positions`) for `query`.
 
         Returns:
             (query_coverage, doc_coverage): for each entry, the IDF-weighted share of the
-            query's words it contains, and the best IDF-weighted share of one of its questions'
-            words that the query contains. Both in [0, 1], in entry order (or `positions`').
+            query's words it contains, and the best IDF-weighted share of one of its texts'
+            words (a question, an alternative, the category, the answer when counted) that the
+            query contains. Both in [0, 1], in entry order (or `positions`').
         """
-        size = len(self.entries) if positions is None else len(positions)
-        qcov = [0.0] * size
-        dcov = [0.0] * size
+        n = len(self.entries)
+        qcov = np.zeros(n, dtype=np.float64)
+        dcov = np.zeros(n, dtype=np.float64)
         weights, expansions = self._terms(query)
-        if not weights:
-            return qcov, dcov
-        total = sum(weights) or 1.0
-        matched_kb: dict[str, float] = {}
-        for matches in expansions:
-            for kb_stem, m in matches.items():
-                matched_kb[kb_stem] = max(matched_kb.get(kb_stem, 0.0), m)
-        if positions is None:  # every entry: through the postings of the matched stems
+        if weights:
+            total = sum(weights) or 1.0
+            matched: dict[int, float] = {}  # column -> best match weight over the query's words
+            entry_stems, text_stems = self._entry_stems, self._text_stems
             for weight, matches in zip(weights, expansions, strict=True):
-                best_per_doc: dict[int, float] = {}
+                best = np.zeros(n, dtype=np.float64)  # the word's best match in each entry
                 for kb_stem, m in matches.items():
-                    for pos in self._postings.get(kb_stem, ()):
-                        if m > best_per_doc.get(pos, 0.0):
-                            best_per_doc[pos] = m
-                for pos, m in best_per_doc.items():
-                    qcov[pos] += weight * m
-            slots = {pos: pos for pos in range(size) if qcov[pos] > 0.0}
-        else:  # only these entries: look the matched stems up in each
-            for slot, pos in enumerate(positions):
-                stems = self._docs[pos].stems
-                qcov[slot] = sum(
-                    weight * max((m for kb, m in matches.items() if kb in stems), default=0.0)
-                    for weight, matches in zip(weights, expansions, strict=True)
-                )
-            slots = {slot: pos for slot, pos in enumerate(positions) if qcov[slot] > 0.0}
-        for slot, pos in slots.items():
-            qcov[slot] /= total
-            best = 0.0
-            for text, denom in zip(self._docs[pos].texts, self._docs[pos].denoms, strict=True):
-                if denom > 0:
-                    got = sum(self.idf(s) * matched_kb.get(s, 0.0) for s in text)
-                    best = max(best, got / denom)
-            dcov[slot] = min(1.0, best)
-        return qcov, dcov
+                    col = self._column[kb_stem]
+                    matched[col] = max(matched.get(col, 0.0), m)
+                    rows = entry_stems.indices[
+                        entry_stems.indptr[col] : entry_stems.indptr[col + 1]
+                    ]
+                    best[rows] = np.maximum(best[rows], m)
+                qcov += weight * best
+            qcov /= total
+            got = np.zeros(len(self._text_owner), dtype=np.float64)
+            for col, m in matched.items():
+                lo, hi = text_stems.indptr[col], text_stems.indptr[col + 1]
+                got[text_stems.indices[lo:hi]] += text_stems.data[lo:hi] * m
+            hit = np.flatnonzero(got > 0.0)
+            np.maximum.at(dcov, self._text_owner[hit], got[hit] / self._text_denom[hit])
+            np.minimum(dcov, 1.0, out=dcov)
+        if positions is None:
+            return qcov, dcov
+        picked = np.asarray(positions, dtype=np.int64)
+        return qcov[picked], dcov[picked]
+
+
+def _incidence(
+    sets: Sequence[frozenset[str]], column: dict[str, int], values: np.ndarray | None
+) -> sparse.csr_matrix:
+    """Rows x stems sparse matrix of `sets`: 1, or the stem's entry of `values`."""
+    indptr = np.zeros(len(sets) + 1, dtype=np.int64)
+    indices = np.fromiter((column[s] for row in sets for s in row), dtype=np.int64)
+    indptr[1:] = np.cumsum([len(row) for row in sets])
+    data = np.ones(len(indices)) if values is None else values[indices]
+    return sparse.csr_matrix((data, indices, indptr), shape=(len(sets), len(column)))
 
 
 #: The char n-gram IDF reads at most about this many answer passages (an even sample beyond):

@@ -256,9 +256,9 @@ class Retriever:
         vector = self.embedder.embed_queries([text])
         total_rows = len(self._row_entry)
         everything = total_rows <= self.exact_rows
-        hits = self.index.search(vector, total_rows if everything else self.candidate_rows)[0]
-        rows = np.fromiter((row for row, _ in hits), dtype=np.int64, count=len(hits))
-        cosines = np.fromiter((c for _, c in hits), dtype=np.float64, count=len(hits))
+        rows, cosines = self.index.nearest(
+            vector[0], total_rows if everything else self.candidate_rows
+        )
         if everything:
             positions = np.arange(n)
         else:

@@ -16,8 +16,9 @@ from helpdesk.knowledge.index import (
     load_index,
     rows_for,
 )
-from helpdesk.knowledge.lexical import CharNgramScorer, LexicalScorer
+from helpdesk.knowledge.lexical import CharNgramScorer, LexicalScorer, stem
 from helpdesk.knowledge.models import FaqEntry
+from helpdesk.knowledge.normalize import content_tokens
 from helpdesk.knowledge.retriever import FEATURES, Retriever, ScoringModel
 from helpdesk.knowledge.suite import EvalSet, without_alternatives
 
@@ -55,7 +56,7 @@ def test_answer_words_count_only_when_asked_for() -> None:
     plain, _ = LexicalScorer(entries).score("kartu pantau balita")
     with_answers, _ = LexicalScorer(entries, with_answers=True).score("kartu pantau balita")
 
-    assert plain == [0.0, 0.0]
+    assert plain.tolist() == [0.0, 0.0]
     assert with_answers[0] > 0.5 and with_answers[1] == 0.0
 
 
@@ -217,3 +218,30 @@ def test_a_long_pasted_text_is_matched_on_its_opening(entries, fake_embedder) ->
     assert answer.best.entry.id == "sp2d-pengertian"
     assert answer.query == complaint  # the citizen's whole text is kept for the record
     assert max(len(text) for call in fake_embedder.calls for text in call) <= MAX_QUERY_CHARACTERS
+
+
+def test_coverage_matches_a_direct_count() -> None:
+    """The sparse-matrix coverage equals the definition computed word by word."""
+    entries = [
+        FaqEntry("a", "Pajak", "Cara lapor pajak tahunan", "Lapor lewat DJP Online."),
+        FaqEntry("b", "Pajak", "Denda terlambat lapor pajak", "Denda Rp100.000.", ("telat lapor",)),
+        FaqEntry("c", "Gaji", "Kapan gaji dibayar", "Gaji dibayar awal bulan."),
+    ]
+    scorer = LexicalScorer(entries)
+    query = "denda telat lapor pajak tahunan"
+    qcov, dcov = scorer.score(query)
+    stems = scorer.query_stems(query)
+    weights = [scorer.idf(s) for s in stems]
+    for pos, entry in enumerate(entries):
+        texts = [{stem(t) for t in content_tokens(q)} for q in entry.questions]
+        texts.append({stem(t) for t in content_tokens(entry.category)})
+        held = set().union(*texts)
+        expected_q = sum(w for s, w in zip(stems, weights) if s in held) / sum(weights)
+        expected_d = max(
+            sum(scorer.idf(s) for s in text if s in stems) / sum(scorer.idf(s) for s in text)
+            for text in texts
+            if text
+        )
+        assert qcov[pos] == pytest.approx(expected_q)
+        assert dcov[pos] == pytest.approx(expected_d)
+    assert dcov[1] == pytest.approx(1.0)  # "telat lapor" is wholly in the query
