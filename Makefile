@@ -97,7 +97,7 @@ test: $(STAMP) ## The whole suite: lint, pytest, validate, stories, conversation
 eval: $(STAMP) ## Knowledge-base retrieval figures (vs baselines) and NLU figures (vs Rasa's default config)
 	$(HELPDESK) kb eval --source knowledge_base/faq --queries knowledge_base/eval/queries.jsonl --baselines
 	$(HELPDESK) kb suite --one-question
-	$(PY) scripts/nlu_eval.py
+	$(PY) scripts/nlu_eval.py --configs default diet-only ours --datasets xsid few-shot
 
 bench: $(MODEL_STAMP) index ## Latency and throughput: KB query in process, REST round trip at 1 and 8 users
 	$(PY) scripts/bench.py

@@ -17,6 +17,7 @@ from actions.base import (
     latest_text,
     note_cut_message,
 )
+from helpdesk.knowledge.query import QUERY_EMBEDDING_KEY, QueryEmbedding
 
 logger = logging.getLogger(__name__)
 
@@ -42,16 +43,20 @@ class ActionAnswerFaq(ServicesMixin, Action):
         except Exception:
             logger.exception("could not record the question of %s", tracker.sender_id)
 
-    def _answer_for(self, question: str, chosen: str | None) -> Any:
+    def _answer_for(self, question: str, chosen: str | None, tracker: Tracker) -> Any:
         """The retriever's answer: to the entry a related-question button names, else to the
-        question typed (also when the named entry no longer exists)."""
+        question typed (also when the named entry no longer exists), reusing the question's
+        embedding when the NLU pipeline put it in the parse data."""
         retriever = self.services.retriever
         if chosen:
             answer = retriever.answer_entry(str(chosen))
             if answer is not None:
                 return answer
             logger.info("a button named the FAQ %r, which no longer exists", chosen)
-        return retriever.answer(question)
+        embedding = QueryEmbedding.from_json(
+            (tracker.latest_message or {}).get(QUERY_EMBEDDING_KEY)
+        )
+        return retriever.answer(question, embedding)
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
@@ -65,7 +70,7 @@ class ActionAnswerFaq(ServicesMixin, Action):
         # A long message: the answer comes from its beginning only (components/length_guard).
         note_cut_message(dispatcher, tracker)
         try:
-            answer = self._answer_for(question, chosen)
+            answer = self._answer_for(question, chosen, tracker)
         except Exception:
             logger.exception("the knowledge base could not answer %r", question or chosen)
             dispatcher.utter_message(response=UTTER_TECHNICAL_PROBLEM)

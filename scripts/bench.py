@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
 
+from helpdesk.knowledge.embedders import OPENMP_ENVIRONMENT  # noqa: E402
 from scripts.servers import free_port, wait_http  # noqa: E402
 
 QUERIES = ROOT / "knowledge_base" / "eval" / "queries.jsonl"
@@ -158,6 +159,8 @@ def bench_rest(queries: list[str], per_user: int, conversation_length: int) -> l
         RASA_TRACKER_STORE_URL="",
         RASA_TRACKER_DB=f"{tmp}/tracker.db",
         TF_CPP_MIN_LOG_LEVEL="2",
+        # As `make run` (scripts/run_plan.py): idle OpenMP threads of the e5 embedder sleep.
+        **OPENMP_ENVIRONMENT,
         # The action server answers only calls carrying this token (rasa_sdk_plugins).
         RASA_ACTIONS_TOKEN=secrets.token_urlsafe(24),
         HELPDESK_REST_TOKEN="",

@@ -1,9 +1,16 @@
-"""Compare NLU pipelines in one run: Rasa's default config, our config.yml, config + e5.
+"""Compare NLU pipelines in one run: Rasa's default config, config.yml, and variants of it.
 
-Datasets:
-  * xSID Indonesian (eval/xsid, shipped with the project): train on nlu_train.yml, test on
-    nlu_test.yml. Another domain; it measures how well a pipeline handles Indonesian.
-  * Our own data/nlu: a fixed stratified 80/20 split (Rasa's per-intent
+Configs (`--configs`, see CONFIG_DESCRIPTIONS): default, ours (config.yml), diet-only
+(config.yml without the blended classifier), e5 (diet-only with the e5 featurizer for DIET),
+blend-char (the blended classifier without e5).
+
+Datasets (`--datasets`):
+  * xsid: xSID Indonesian (eval/xsid, shipped with the project): train on nlu_train.yml, test
+    on nlu_test.yml. Another domain; it measures how well a pipeline handles Indonesian.
+  * few-shot: `--shots` examples per intent of data/nlu for training, every other example for
+    testing, over `--draws` draws (seeds seed, seed+1, ...), pooled: what a new organisation
+    with a handful of examples per intent gets.
+  * own: data/nlu, a fixed stratified 80/20 split (Rasa's per-intent
     `TrainingData.train_test_split`, seed 42) by default, or k-fold stratified
     cross-validation with `--folds K` (K >= 2; costs K trainings per config).
 
@@ -16,7 +23,8 @@ Also parses a few out-of-scope strings with the own-data models and reports how 
 
 Usage:
     .venv/bin/python scripts/nlu_eval.py [--xsid DIR] [--data data/nlu] [--folds K]
-        [--configs default ours e5] [--out results/nlu_eval.json]
+        [--configs default diet-only ours] [--datasets xsid few-shot own]
+        [--shots 3] [--draws 3] [--out results/nlu_eval.json]
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")  # Rasa: no per-epoch progress bar
 import yaml  # noqa: E402
 
 E5_COMPONENT = "components.e5_featurizer.E5Featurizer"
+BLEND_COMPONENT = "components.intent_blend.BlendedIntentClassifier"
 FALLBACK_INTENT = "nlu_fallback"
 DEFAULT_CONFIG = REPO_ROOT / "eval" / "configs" / "default.yml"
 OUR_CONFIG = REPO_ROOT / "config.yml"
@@ -87,15 +96,13 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def _without_e5(config: dict[str, Any]) -> dict[str, Any]:
-    out = dict(config)
-    out["pipeline"] = [c for c in config["pipeline"] if c.get("name") != E5_COMPONENT]
-    return out
+def _without(config: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {**config, "pipeline": [c for c in config["pipeline"] if c.get("name") not in names]}
 
 
 def _with_e5(config: dict[str, Any]) -> dict[str, Any]:
-    """Our pipeline with the e5 featurizer placed before the first classifier/extractor."""
-    base = _without_e5(config)["pipeline"]
+    """The pipeline with the e5 featurizer placed after the last featurizer."""
+    base = _without(config, E5_COMPONENT)["pipeline"]
     names = [c.get("name", "") for c in base]
     featurizer_positions = [i for i, n in enumerate(names) if "Featurizer" in n]
     insert_at = (featurizer_positions[-1] + 1) if featurizer_positions else 1
@@ -103,17 +110,36 @@ def _with_e5(config: dict[str, Any]) -> dict[str, Any]:
     return {**config, "pipeline": pipeline}
 
 
-def build_configs(names: Sequence[str], work: Path) -> dict[str, Path]:
-    """Writes the configs to compare into `work` and returns their paths by name.
+def _with_blend(config: dict[str, Any], **options: Any) -> dict[str, Any]:
+    """The pipeline with the blended classifier (`options`) right after DIET."""
+    base = _without(config, BLEND_COMPONENT)["pipeline"]
+    names = [c.get("name", "") for c in base]
+    at = names.index("DIETClassifier") + 1 if "DIETClassifier" in names else len(base)
+    pipeline = base[:at] + [{"name": BLEND_COMPONENT, **options}] + base[at:]
+    return {**config, "pipeline": pipeline}
 
-    `ours` is config.yml without the e5 featurizer, `e5` is config.yml with it, whichever of
-    the two config.yml holds; `default` is Rasa's default pipeline.
-    """
+
+#: What each config name means (also written to the JSON).
+CONFIG_DESCRIPTIONS = {
+    "default": "eval/configs/default.yml (Rasa 3.6 default pipeline)",
+    "ours": "config.yml as it is",
+    "diet-only": "config.yml without the blended classifier (DIET decides alone)",
+    "e5": "config.yml without the blended classifier, with the e5 featurizer for DIET",
+    "blend-char": "config.yml with the blended classifier on char n-grams only (no e5)",
+}
+
+
+def build_configs(names: Sequence[str], work: Path) -> dict[str, Path]:
+    """Writes the configs to compare into `work` and returns their paths by name
+    (`CONFIG_DESCRIPTIONS`)."""
     ours = _load_yaml(OUR_CONFIG)
+    diet_only = _without(ours, BLEND_COMPONENT, E5_COMPONENT)
     variants = {
         "default": _load_yaml(DEFAULT_CONFIG),
-        "ours": _without_e5(ours),
-        "e5": _with_e5(ours),
+        "ours": ours,
+        "diet-only": diet_only,
+        "e5": _with_e5(diet_only),
+        "blend-char": _with_blend(ours, use_e5=False),
     }
     paths: dict[str, Path] = {}
     for name in names:
@@ -379,7 +405,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
-        "--configs", nargs="+", default=["default", "ours", "e5"], choices=["default", "ours", "e5"]
+        "--configs",
+        nargs="+",
+        default=["default", "diet-only", "ours"],
+        choices=sorted(CONFIG_DESCRIPTIONS),
     )
     parser.add_argument(
         "--datasets",
@@ -447,11 +476,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seed": args.seed,
         "xsid": str(args.xsid),
         "seconds": round(time.perf_counter() - started, 1),
-        "configs": {
-            "default": "eval/configs/default.yml (Rasa 3.6 default pipeline)",
-            "ours": "config.yml without components.e5_featurizer.E5Featurizer",
-            "e5": "config.yml with components.e5_featurizer.E5Featurizer",
-        },
+        "configs": {name: CONFIG_DESCRIPTIONS[name] for name in args.configs},
         "results": [asdict(r) for r in results],
     }
     args.out.write_text(json.dumps(payload, indent=2), encoding="utf-8")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from helpdesk.knowledge.embedders import quiet_openmp
 from helpdesk.settings import _read_dotenv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,7 +112,7 @@ def build_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     env.setdefault("SANIC_WORKERS", "1")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # The e5 embedder runs in both servers: its idle OpenMP threads must sleep, not spin.
-    env.setdefault("OMP_WAIT_POLICY", "passive")
+    quiet_openmp(env)
     return env
 
 

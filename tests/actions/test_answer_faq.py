@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from actions.answer_faq import ActionAnswerFaq
 from actions.faq_rejected import ActionFaqRejected
+from helpdesk.knowledge.query import QUERY_EMBEDDING_KEY, QueryEmbedding
 from helpdesk.knowledge.retriever import Answer, Match
 from helpdesk.storage.handoffs import HandoffRepository
 from helpdesk.storage.models import QuestionLog
@@ -93,9 +96,32 @@ async def test_button_payload_is_not_treated_as_a_question(services, dispatcher)
 class _StubRetriever:
     def __init__(self, answer: Answer) -> None:
         self._answer = answer
+        self.embeddings: list[Any] = []
 
-    def answer(self, text: str) -> Answer:
+    def answer(self, text: str, embedding: Any = None) -> Answer:
+        self.embeddings.append(embedding)
         return self._answer
+
+
+async def test_the_question_embedding_of_the_nlu_pipeline_reaches_the_retriever(
+    services, dispatcher
+):
+    best = Match(FAQS[0], 0.9)
+    stub = _StubRetriever(Answer("sakti", best, [], [best], "answered"))
+    services._retriever = stub
+    vector = np.arange(4, dtype=np.float32)
+    tracker = make_tracker("reset sakti")
+    tracker.latest_message[QUERY_EMBEDDING_KEY] = QueryEmbedding(
+        "m", "reset sakti", vector
+    ).to_json()
+
+    await ActionAnswerFaq(services).run(dispatcher, tracker, {})
+    await ActionAnswerFaq(services).run(dispatcher, make_tracker("reset sakti"), {})
+
+    first, second = stub.embeddings
+    assert first.model == "m" and first.text == "reset sakti"
+    np.testing.assert_array_equal(first.vector, vector)
+    assert second is None
 
 
 async def test_related_questions_become_buttons_that_name_their_faq(services, dispatcher):

@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Mapping
 
+from helpdesk.knowledge.embedders import OPENMP_ENVIRONMENT
 from scripts.run_plan import Service, plan
 from scripts.servers import free_port
 from scripts.supervisor import spawn, wait_up
@@ -138,7 +139,7 @@ class Stack:
             HELPDESK_SAKTI_CHANNELS="whatsapp",
             RASA_TRACKER_DB=str(self.dir / "tracker.db"),
             TF_CPP_MIN_LOG_LEVEL="3",
-            OMP_WAIT_POLICY="passive",
+            **OPENMP_ENVIRONMENT,
             SANIC_WORKERS="1",
             RASA_URL=self.rasa_url,
             HELPDESK_DESK_HOST="127.0.0.1",
