@@ -364,14 +364,14 @@ def evaluate_own(
 def format_table(results: Sequence[Result]) -> str:
     """A plain-text table of the results, one row per config and dataset."""
     header = (
-        f"{'dataset':8} {'config':8} {'n':>5} {'accuracy':>9} {'macro-F1':>9} "
+        f"{'dataset':8} {'config':10} {'n':>5} {'accuracy':>9} {'macro-F1':>9} "
         f"{'mF1(all)':>9} {'fallback':>9} {'oos->fb':>8} {'train s':>8}"
     )
     rows = [header, "-" * len(header)]
     for r in results:
         oos = "" if r.out_of_scope_fallback_rate is None else f"{r.out_of_scope_fallback_rate:.2f}"
         rows.append(
-            f"{r.dataset:8} {r.config:8} {r.n:>5} {r.accuracy:>9.3f} {r.macro_f1:>9.3f} "
+            f"{r.dataset:8} {r.config:10} {r.n:>5} {r.accuracy:>9.3f} {r.macro_f1:>9.3f} "
             f"{r.macro_f1_all_labels:>9.3f} {r.fallback_rate:>9.3f} {oos:>8} "
             f"{r.train_seconds:>8.0f}"
         )
