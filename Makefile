@@ -13,7 +13,7 @@ ST_STAMP  := $(ST_VENV)/.installed
 MODEL_STAMP := models/.trained
 TRAIN_INPUTS := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml' 2>/dev/null) $(wildcard components/*.py)
 
-.PHONY: help venv st test-st run train index test test-unit test-stories test-conversations test-live test-browser browser-deps validate eval bench lint format clean
+.PHONY: help venv st test-st run train index engines engines-down test-postgres test test-unit test-stories test-conversations test-live test-browser browser-deps validate eval bench lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -85,9 +85,24 @@ browser-deps: ## Debian's chromium and chromium-driver for the browser tests (in
 test-browser: $(MODEL_STAMP) browser-deps ## The web chat end to end in headless Chromium (installs Chromium as root)
 	$(PY) -m pytest -q -m browser tests/browser
 
-test: $(STAMP) ## The whole suite: lint, pytest, validate, stories, conversations, live, browser
+#: Suites that run again on PostgreSQL (`make test-postgres`): everything that stores.
+POSTGRES_SUITES = tests/unit/storage tests/unit/desk tests/unit/handoff tests/unit/tickets \
+	tests/unit/jobs tests/unit/reports tests/unit/conversation tests/unit/security
+
+engines: $(STAMP) ## Start PostgreSQL and Redis on loopback (installs Debian's packages when root and missing)
+	$(PY) scripts/engines.py up
+
+engines-down: $(STAMP) ## Stop the PostgreSQL and Redis that `make engines` started
+	$(PY) scripts/engines.py down
+
+test-postgres: $(STAMP) engines ## The storage, desk, handoff, ticket, job and report suites on PostgreSQL
+	@eval "$$($(PY) scripts/engines.py env | sed 's/^/export /')" && \
+	  $(PY) -m pytest -q -p no:cacheprovider --db=postgres $(POSTGRES_SUITES)
+
+test: $(STAMP) ## The whole suite: lint, pytest (SQLite, then PostgreSQL), validate, stories, conversations, live, browser
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory test-postgres
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory test-stories
 	$(MAKE) --no-print-directory test-conversations

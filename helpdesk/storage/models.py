@@ -94,21 +94,46 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
+def _without_nul(value: Any) -> Any:
+    return value.replace("\x00", "") if isinstance(value, str) else value
+
+
+class CleanText(TypeDecorator):
+    """Text without NUL characters: PostgreSQL refuses them in text ("A string literal cannot
+    contain NUL"), and they carry nothing a citizen meant; removed on every backend alike."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return _without_nul(value)
+
+
+class CleanString(TypeDecorator):
+    """A bounded string without NUL characters (see `CleanText`)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return _without_nul(value)
+
+
 class Ticket(Base):
     """A citizen's ticket, id `YYYYMMDD-XXXXXX`."""
 
     __tablename__ = "ticket"
 
-    id = Column(String(15), primary_key=True)
-    subject = Column(String(255), nullable=False)
-    chronology = Column(Text, nullable=False)
-    attachment = Column(String(1024), nullable=True)
+    id = Column(CleanString(15), primary_key=True)
+    subject = Column(CleanString(255), nullable=False)
+    chronology = Column(CleanText, nullable=False)
+    attachment = Column(CleanString(1024), nullable=True)
     # None when the citizen is reached on their channel (e.g. an offline message on WhatsApp).
-    email = Column(String(320), nullable=True)
-    status = Column(String(20), nullable=False, default=TicketStatus.OPEN)
-    public_reply = Column(Text, nullable=True)
-    sender_id = Column(String(255), nullable=True, index=True)
-    channel = Column(String(64), nullable=True)
+    email = Column(CleanString(320), nullable=True)
+    status = Column(CleanString(20), nullable=False, default=TicketStatus.OPEN)
+    public_reply = Column(CleanText, nullable=True)
+    sender_id = Column(CleanString(255), nullable=True, index=True)
+    channel = Column(CleanString(64), nullable=True)
     # Who works on it: agents see the tickets of their division and those assigned to them;
     # supervisors and admins see every ticket (and set these two on the desk).
     division_id = Column(
@@ -129,11 +154,11 @@ class CsatRating(Base):
     __tablename__ = "csat_rating"
 
     id = Column(Integer, primary_key=True, autoincrement=True)
-    sender_id = Column(String(255), nullable=False, index=True)
+    sender_id = Column(CleanString(255), nullable=False, index=True)
     rating = Column(Integer, nullable=False)
-    kind = Column(String(16), nullable=False, default=CsatKind.FAQ)
-    question = Column(Text, nullable=True)
-    faq_id = Column(String(255), nullable=True)
+    kind = Column(CleanString(16), nullable=False, default=CsatKind.FAQ)
+    question = Column(CleanText, nullable=True)
+    faq_id = Column(CleanString(255), nullable=True)
     # For kind "agent": the handoff rated (and through it, the agent).
     handoff_id = Column(Integer, nullable=True, index=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
@@ -150,10 +175,10 @@ class QuestionLog(Base):
     __tablename__ = "question_log"
 
     id = Column(Integer, primary_key=True, autoincrement=True)
-    sender_id = Column(String(255), nullable=False, index=True)
-    question = Column(Text, nullable=False)
+    sender_id = Column(CleanString(255), nullable=False, index=True)
+    question = Column(CleanText, nullable=False)
     answered = Column(Boolean(create_constraint=False), nullable=False)
-    faq_id = Column(String(255), nullable=True)
+    faq_id = Column(CleanString(255), nullable=True)
     score = Column(Float, nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
 
@@ -164,8 +189,8 @@ class Conversation(Base):
     __tablename__ = "conversation"
 
     id = Column(Integer, primary_key=True, autoincrement=True)
-    sender_id = Column(String(255), nullable=False, index=True)
-    channel = Column(String(64), nullable=True)
+    sender_id = Column(CleanString(255), nullable=False, index=True)
+    channel = Column(CleanString(64), nullable=True)
     started_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
 
 
@@ -186,10 +211,10 @@ class Division(Base):
     __tablename__ = "division"
 
     id = Column(Integer, primary_key=True, autoincrement=True)
-    name = Column(String(100), nullable=False, unique=True)
+    name = Column(CleanString(100), nullable=False, unique=True)
     # Comma-separated FAQ categories (e.g. "SAKTI,DIGIT"): a handoff whose last FAQ tried is
     # in one of them goes to this division's agents first.
-    categories = Column(Text, nullable=False, default="")
+    categories = Column(CleanText, nullable=False, default="")
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
@@ -199,10 +224,10 @@ class DeskUser(Base):
     __tablename__ = "desk_user"
 
     id = Column(Integer, primary_key=True, autoincrement=True)
-    username = Column(String(64), nullable=False, unique=True)
-    display_name = Column(String(128), nullable=False)
-    password_hash = Column(String(255), nullable=False)
-    role = Column(String(16), nullable=False, default=DeskRole.AGENT)
+    username = Column(CleanString(64), nullable=False, unique=True)
+    display_name = Column(CleanString(128), nullable=False)
+    password_hash = Column(CleanString(255), nullable=False)
+    role = Column(CleanString(16), nullable=False, default=DeskRole.AGENT)
     division_id = Column(Integer, ForeignKey("division.id", ondelete="SET NULL"), nullable=True)
     active = Column(Boolean(create_constraint=False), nullable=False, default=True)
     online = Column(Boolean(create_constraint=False), nullable=False, default=False)
@@ -224,9 +249,9 @@ class DeskSession(Base):
 
     __tablename__ = "desk_session"
 
-    id = Column(String(64), primary_key=True)  # sha256 hex of the cookie token
+    id = Column(CleanString(64), primary_key=True)  # sha256 hex of the cookie token
     user_id = Column(Integer, ForeignKey("desk_user.id", ondelete="CASCADE"), nullable=False)
-    csrf_token = Column(String(64), nullable=False)
+    csrf_token = Column(CleanString(64), nullable=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     last_seen_at = Column(UTCDateTime, nullable=False, default=utcnow)
     expires_at = Column(UTCDateTime, nullable=False, index=True)
@@ -238,8 +263,8 @@ class CannedResponse(Base):
     __tablename__ = "canned_response"
 
     id = Column(Integer, primary_key=True, autoincrement=True)
-    title = Column(String(100), nullable=False)
-    body = Column(Text, nullable=False)
+    title = Column(CleanString(100), nullable=False)
+    body = Column(CleanText, nullable=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
@@ -250,11 +275,11 @@ class Contact(Base):
     __tablename__ = "contact"
 
     id = Column(Integer, primary_key=True, autoincrement=True)
-    sender_id = Column(String(255), nullable=False, unique=True)
-    channel = Column(String(64), nullable=True)
-    name = Column(String(255), nullable=True)
-    notes = Column(Text, nullable=False, default="")
-    tags = Column(Text, nullable=False, default="")  # comma-separated, lower case
+    sender_id = Column(CleanString(255), nullable=False, unique=True)
+    channel = Column(CleanString(64), nullable=True)
+    name = Column(CleanString(255), nullable=True)
+    notes = Column(CleanText, nullable=False, default="")
+    tags = Column(CleanText, nullable=False, default="")  # comma-separated, lower case
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
@@ -263,8 +288,8 @@ class DeskSetting(Base):
 
     __tablename__ = "desk_setting"
 
-    key = Column(String(64), primary_key=True)
-    value = Column(Text, nullable=False)
+    key = Column(CleanString(64), primary_key=True)
+    value = Column(CleanText, nullable=False)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
@@ -282,17 +307,17 @@ class Handoff(Base):
     __tablename__ = "handoff"
 
     id = Column(Integer, primary_key=True, autoincrement=True)
-    sender_id = Column(String(255), nullable=False, index=True)
-    channel = Column(String(64), nullable=True)
-    status = Column(String(20), nullable=False, default=HandoffStatus.WAITING, index=True)
-    name = Column(String(255), nullable=True)  # the citizen's name, when known
-    question = Column(Text, nullable=True)  # what the citizen asked before the handoff
-    category = Column(String(100), nullable=True)  # FAQ category of the last answer tried
+    sender_id = Column(CleanString(255), nullable=False, index=True)
+    channel = Column(CleanString(64), nullable=True)
+    status = Column(CleanString(20), nullable=False, default=HandoffStatus.WAITING, index=True)
+    name = Column(CleanString(255), nullable=True)  # the citizen's name, when known
+    question = Column(CleanText, nullable=True)  # what the citizen asked before the handoff
+    category = Column(CleanString(100), nullable=True)  # FAQ category of the last answer tried
     division_id = Column(Integer, ForeignKey("division.id", ondelete="SET NULL"), nullable=True)
     agent_id = Column(Integer, ForeignKey("desk_user.id", ondelete="SET NULL"), nullable=True)
     # Rasa tracker time (epoch seconds) of the handoff request: the desk relays what follows.
     since_ts = Column(Float, nullable=True)
-    ticket_id = Column(String(15), nullable=True)  # set when it expired into a ticket
+    ticket_id = Column(CleanString(15), nullable=True)  # set when it expired into a ticket
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
     assigned_at = Column(UTCDateTime, nullable=True)
     first_response_at = Column(UTCDateTime, nullable=True)
@@ -317,8 +342,8 @@ class HandoffMessage(Base):
     id = Column(Integer, primary_key=True, autoincrement=True)
     handoff_id = Column(Integer, ForeignKey("handoff.id", ondelete="CASCADE"), nullable=False)
     agent_id = Column(Integer, ForeignKey("desk_user.id", ondelete="SET NULL"), nullable=True)
-    text = Column(Text, nullable=False)
-    status = Column(String(16), nullable=False, default=OutboxStatus.PENDING, index=True)
+    text = Column(CleanText, nullable=False)
+    status = Column(CleanString(16), nullable=False, default=OutboxStatus.PENDING, index=True)
     attempts = Column(Integer, nullable=False, default=0)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     sent_at = Column(UTCDateTime, nullable=True)
@@ -339,11 +364,13 @@ class InboundMessage(Base):
     __tablename__ = "inbound_message"
 
     id = Column(Integer, primary_key=True, autoincrement=True)
-    channel = Column(String(64), nullable=False)
-    message_id = Column(String(255), nullable=False)
-    sender = Column(String(255), nullable=False)
-    status = Column(String(16), nullable=False, default=InboundMessageStatus.RECEIVED, index=True)
-    payload = Column(Text, nullable=True)
+    channel = Column(CleanString(64), nullable=False)
+    message_id = Column(CleanString(255), nullable=False)
+    sender = Column(CleanString(255), nullable=False)
+    status = Column(
+        CleanString(16), nullable=False, default=InboundMessageStatus.RECEIVED, index=True
+    )
+    payload = Column(CleanText, nullable=True)
     received_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
     done_at = Column(UTCDateTime, nullable=True)
 
@@ -363,9 +390,9 @@ class IdleClosure(Base):
     __tablename__ = "idle_closure"
 
     id = Column(Integer, primary_key=True, autoincrement=True)
-    sender_id = Column(String(255), nullable=False)
+    sender_id = Column(CleanString(255), nullable=False)
     last_user_at = Column(UTCDateTime, nullable=False)
-    status = Column(String(16), nullable=False, default=IdleClosureStatus.CLOSING)
+    status = Column(CleanString(16), nullable=False, default=IdleClosureStatus.CLOSING)
     attempts = Column(Integer, nullable=False, default=0)
     closed_at = Column(UTCDateTime, nullable=True)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
@@ -389,8 +416,8 @@ class RateLimitCounter(Base):
 
     __tablename__ = "rate_limit_counter"
 
-    rule = Column(String(64), primary_key=True)
-    key_hash = Column(String(64), primary_key=True)
+    rule = Column(CleanString(64), primary_key=True)
+    key_hash = Column(CleanString(64), primary_key=True)
     window_start = Column(BigInteger, primary_key=True, autoincrement=False)  # epoch seconds
     count = Column(Integer, nullable=False, default=0)
     expires_at = Column(UTCDateTime, nullable=False, index=True)
@@ -406,7 +433,7 @@ class DeskTrustedDevice(Base):
 
     __tablename__ = "desk_trusted_device"
 
-    id = Column(String(64), primary_key=True)  # sha256 hex of the cookie token
+    id = Column(CleanString(64), primary_key=True)  # sha256 hex of the cookie token
     user_id = Column(
         Integer, ForeignKey("desk_user.id", ondelete="CASCADE"), nullable=False, index=True
     )
@@ -425,6 +452,6 @@ class ButtonPayload(Base):
 
     __tablename__ = "button_payload"
 
-    short_id = Column(String(128), primary_key=True)
-    payload = Column(Text, nullable=False)
+    short_id = Column(CleanString(128), primary_key=True)
+    payload = Column(CleanText, nullable=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
