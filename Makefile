@@ -95,17 +95,18 @@ engines: $(STAMP) ## Start PostgreSQL and Redis on loopback (installs Debian's p
 engines-down: $(STAMP) ## Stop the PostgreSQL and Redis that `make engines` started
 	$(PY) scripts/engines.py down
 
-test-postgres: $(STAMP) engines ## The storage, desk, handoff, ticket, job and report suites on PostgreSQL
+test-postgres: $(MODEL_STAMP) engines ## The storage, desk, handoff, ticket, job, report suites and the REST conversations on PostgreSQL
 	@eval "$$($(PY) scripts/engines.py env | sed 's/^/export /')" && \
-	  $(PY) -m pytest -q -p no:cacheprovider --db=postgres $(POSTGRES_SUITES)
+	  $(PY) -m pytest -q -p no:cacheprovider --db=postgres $(POSTGRES_SUITES) && \
+	  HELPDESK_TEST_STACK_DB=postgres $(PY) scripts/test_conversations.py
 
-test: $(STAMP) ## The whole suite: lint, pytest (SQLite, then PostgreSQL), validate, stories, conversations, live, browser
+test: $(STAMP) ## The whole suite: lint, pytest, validate, stories, conversations, the store suites and conversations again on PostgreSQL, live, browser
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-unit
-	$(MAKE) --no-print-directory test-postgres
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory test-stories
 	$(MAKE) --no-print-directory test-conversations
+	$(MAKE) --no-print-directory test-postgres
 	$(MAKE) --no-print-directory test-live
 	$(MAKE) --no-print-directory test-browser
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from typing import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from helpdesk.storage.db import make_engine, make_session_factory, upgrade
@@ -58,11 +60,15 @@ def postgres_template(request) -> str | None:
     if request.config.getoption("--db") != "postgres":
         return None
     admin = _admin_url()
-    _run_autocommit(
-        admin,
-        f"DROP DATABASE IF EXISTS {TEMPLATE_DATABASE} WITH (FORCE)",
-        f"CREATE DATABASE {TEMPLATE_DATABASE}",
-    )
+    engine = create_engine(admin, future=True)
+    # Databases left behind by a run that was killed (one test run per server at a time).
+    with engine.connect() as connection:
+        stale = connection.execute(
+            text("SELECT datname FROM pg_database WHERE datname LIKE 'helpdesk\\_test\\_%'")
+        ).scalars()
+        statements = [f"DROP DATABASE IF EXISTS {name} WITH (FORCE)" for name in stale]
+    engine.dispose()
+    _run_autocommit(admin, *statements, f"CREATE DATABASE {TEMPLATE_DATABASE}")
     url = make_url(admin).set(database=TEMPLATE_DATABASE)
     upgrade(url.render_as_string(hide_password=False))
     return TEMPLATE_DATABASE
@@ -79,7 +85,14 @@ def db_url(request, tmp_path, postgres_template) -> Iterator[str]:
     try:
         yield make_url(admin).set(database=name).render_as_string(hide_password=False)
     finally:
-        _run_autocommit(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        for attempt in range(3):  # a test's own engine may still be closing its connections
+            try:
+                _run_autocommit(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                break
+            except OperationalError:
+                if attempt == 2:
+                    raise
+                time.sleep(0.5)
 
 
 @pytest.fixture

@@ -23,6 +23,9 @@ import tempfile
 from pathlib import Path
 from typing import Mapping
 
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
 from helpdesk.knowledge.embedders import OPENMP_ENVIRONMENT
 from scripts.run_plan import Service, plan
 from scripts.servers import free_port
@@ -39,6 +42,21 @@ _built_indexes: set[tuple[str, str]] = set()
 
 #: Credentials of the Rasa server in tests: REST and socket.io (web chat).
 DEFAULT_CREDENTIALS = (ROOT / "credentials.yml").read_text(encoding="utf-8")
+
+
+#: `postgres`: stacks keep the helpdesk store and Rasa's tracker store in PostgreSQL.
+STACK_DB_ENV = "HELPDESK_TEST_STACK_DB"
+#: An admin URL of the PostgreSQL server (a role that may create databases).
+POSTGRES_URL_ENV = "HELPDESK_TEST_POSTGRES_URL"
+
+
+def _postgres_admin(admin_url: str, statement: str) -> None:
+    engine = create_engine(admin_url, future=True, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        engine.dispose()
 
 
 class StackError(RuntimeError):
@@ -84,6 +102,7 @@ class Stack:
         self.dir = Path()
         self.backend_port = self.actions_port = self.rasa_port = self.desk_port = 0
         self.env: dict[str, str] = {}
+        self._postgres_databases: list[str] = []
 
     # -- URLs ---------------------------------------------------------------------------------
     @property
@@ -150,6 +169,7 @@ class Stack:
         # Every stack runs authenticated, as `make run` does: a fresh action-server token, the
         # action server on loopback (`env=` may override both, e.g. to test a missing token).
         env.update(RASA_ACTIONS_TOKEN=secrets.token_urlsafe(24), RASA_ACTIONS_HOST="127.0.0.1")
+        env.update(self._databases())
         env.update(self.extra_env)
         if self.fixtures:
             env["HELPDESK_BACKEND_FIXTURES"] = str(self.fixtures)
@@ -168,6 +188,29 @@ class Stack:
             self.__exit__(None, None, None)
             raise
         return self
+
+    def _databases(self) -> dict[str, str]:
+        """With `HELPDESK_TEST_STACK_DB=postgres`, a fresh PostgreSQL database each for the
+        helpdesk store and Rasa's tracker store, on the server `HELPDESK_TEST_POSTGRES_URL`
+        names (`make engines`); dropped again on exit. Otherwise SQLite files in `self.dir`."""
+        if os.environ.get(STACK_DB_ENV, "sqlite") != "postgres":
+            return {}
+        admin = os.environ.get(POSTGRES_URL_ENV)
+        if not admin:
+            raise StackError(f"{STACK_DB_ENV}=postgres needs {POSTGRES_URL_ENV} (`make engines`)")
+        stem = f"stack_{secrets.token_hex(5)}"
+        urls = {}
+        for variable, suffix in (
+            ("HELPDESK_DATABASE_URL", "store"),
+            ("RASA_TRACKER_STORE_URL", "tracker"),
+        ):
+            name = f"{stem}_{suffix}"
+            _postgres_admin(admin, f"CREATE DATABASE {name}")
+            self._postgres_databases.append(name)
+            urls[variable] = (
+                make_url(admin).set(database=name).render_as_string(hide_password=False)
+            )
+        return urls
 
     def _prepare_index(self) -> None:
         """Build (or find up to date) the FAQ index the action server will load, before it
@@ -254,6 +297,11 @@ class Stack:
             except subprocess.TimeoutExpired:
                 proc.kill()
         self.procs.clear()
+        admin = os.environ.get(POSTGRES_URL_ENV)
+        while self._postgres_databases and admin:
+            _postgres_admin(
+                admin, f"DROP DATABASE IF EXISTS {self._postgres_databases.pop()} WITH (FORCE)"
+            )
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
