@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from helpdesk.services import Services
     from helpdesk.storage.handoffs import HandoffRecord
+    from helpdesk.storage.leader import Leadership
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +107,8 @@ class DeskWorker:
         tracker_engine: Engine of Rasa's SQL tracker store.
         interval: Seconds between passes when nobody wakes the worker.
         clock: The current aware time (tests pass a fake).
+        leadership: When several desk processes run, only the one holding it makes passes
+            (`helpdesk.storage.leader`); None: this one always does.
     """
 
     def __init__(
@@ -116,6 +119,7 @@ class DeskWorker:
         *,
         interval: float = 2.0,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        leadership: "Leadership | None" = None,
     ) -> None:
         if interval <= 0:
             raise ValueError("interval must be > 0")
@@ -124,6 +128,7 @@ class DeskWorker:
         self.tracker_engine = tracker_engine
         self.interval = interval
         self.clock = clock
+        self.leadership = leadership
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -151,6 +156,12 @@ class DeskWorker:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self.leadership is not None:
+            self.leadership.release()
+
+    def leads(self) -> bool:
+        """Whether this process makes the passes now (takes the lead when it is free)."""
+        return self.leadership is None or self.leadership.acquire()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -159,6 +170,9 @@ class DeskWorker:
             # instead of being lost until the next interval.
             self._wake.clear()
             try:
+                if not self.leads():  # another desk process leads; take over if it dies
+                    self._wake.wait(self.interval)
+                    continue
                 report = self.run_once()
                 if report:
                     logger.info("desk worker: %s", report)
@@ -328,6 +342,7 @@ def build_worker(services: "Services", *, interval: float = 2.0) -> DeskWorker:
     from sqlalchemy import create_engine
 
     from helpdesk.rasa_bridge.client import RasaClient
+    from helpdesk.storage.leader import leadership_for
 
     settings = services.settings
     return DeskWorker(
@@ -335,4 +350,5 @@ def build_worker(services: "Services", *, interval: float = 2.0) -> DeskWorker:
         RasaClient(settings.rasa_url, settings.rasa_api_token),
         create_engine(settings.effective_tracker_store_url),
         interval=interval,
+        leadership=leadership_for(settings.effective_database_url, "desk-worker", settings.var_dir),
     )
