@@ -152,14 +152,17 @@ class _Head:
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class BlendedIntentClassifier(GraphComponent, IntentClassifier):
-    """Logistic regression over char n-grams (and optionally e5), averaged with DIET.
+    """Logistic regression over char n-grams (and e5), blended with DIET (geometric mean).
 
     Config:
-        weight: Share of the linear model in the blended confidence (0..1).
+        weight: Share of the linear model in the blend (0..1).
         min_ngram, max_ngram: Character n-gram range (within word boundaries).
         C: Inverse regularisation strength of the logistic regression.
-        use_e5: Also feed the e5 sentence embedding of the raw text.
+        use_e5: Also feed the e5 embedding of the text the retriever embeds (`embedding_text`).
         e5_weight: Scale of the e5 block against the TF-IDF block (both L2-normalised).
+        calibration_folds: Folds of the temperature fit (below 2: no calibration).
+        skip_e5_above: Blended confidence at which the char-only head, agreeing with DIET,
+            decides without e5 (1 or more: always use e5).
         ranking_length: Intents kept in the ranking (0: all).
     """
 
@@ -209,10 +212,10 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
     @classmethod
     def validate_config(cls, config: Dict[str, Any]) -> None:
         """Validates that the component is configured properly."""
-        weight = float(config.get("weight", 0.5))
+        weight = float(config.get("weight", 0.7))
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"BlendedIntentClassifier: weight must be in [0, 1], got {weight}")
-        low, high = int(config.get("min_ngram", 2)), int(config.get("max_ngram", 5))
+        low, high = int(config.get("min_ngram", 1)), int(config.get("max_ngram", 4))
         if not 1 <= low <= high:
             raise ValueError(
                 f"BlendedIntentClassifier: need 1 <= min_ngram <= max_ngram, got {low}, {high}"
