@@ -217,7 +217,10 @@ def start_postgres() -> None:
         "DO $$ BEGIN "
         "IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'helpdesk') THEN "
         f"CREATE ROLE helpdesk LOGIN CREATEDB PASSWORD '{password}'; "
-        f"ELSE ALTER ROLE helpdesk LOGIN CREATEDB PASSWORD '{password}'; END IF; END $$;"
+        f"ELSE ALTER ROLE helpdesk LOGIN CREATEDB PASSWORD '{password}'; END IF; END $$; "
+        # DROP DATABASE ... WITH (FORCE) of a test database ends every session in it,
+        # autovacuum's included, which needs this role.
+        "GRANT pg_signal_backend TO helpdesk;"
     )
     base = [
         psql,

@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
 from helpdesk.storage.db import make_engine, make_session_factory, upgrade
@@ -89,7 +89,7 @@ def db_url(request, tmp_path, postgres_template) -> Iterator[str]:
             try:
                 _run_autocommit(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
                 break
-            except OperationalError:
+            except DBAPIError:  # e.g. no right to end another role's session in it
                 if attempt == 2:
                     raise
                 time.sleep(0.5)

@@ -20,11 +20,13 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Mapping
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from helpdesk.knowledge.embedders import OPENMP_ENVIRONMENT
 from scripts.run_plan import Service, plan
@@ -299,9 +301,15 @@ class Stack:
         self.procs.clear()
         admin = os.environ.get(POSTGRES_URL_ENV)
         while self._postgres_databases and admin:
-            _postgres_admin(
-                admin, f"DROP DATABASE IF EXISTS {self._postgres_databases.pop()} WITH (FORCE)"
-            )
+            name = self._postgres_databases.pop()
+            for attempt in range(3):  # a server's session may still be closing
+                try:
+                    _postgres_admin(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                    break
+                except DBAPIError as exc:
+                    if attempt == 2:
+                        print(f"warning: could not drop {name}: {exc}", file=sys.stderr)
+                    time.sleep(0.5)
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
