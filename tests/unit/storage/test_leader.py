@@ -89,14 +89,19 @@ def test_a_leader_that_lost_its_connection_stops_leading(db_url, tmp_path) -> No
         assert first.acquire()
         admin = create_engine(db_url, future=True, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:  # the database drops the leader's session
-            connection.execute(
+            connection.execute(  # waits up to 5 s for the session to end
                 text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks "
-                    "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_locks "
+                    "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid() "
+                    "AND database = (SELECT oid FROM pg_database "
+                    "WHERE datname = current_database())"
                 )
             )
         admin.dispose()
-        assert second.acquire() is True
+        deadline = time.monotonic() + 5
+        while not second.acquire():
+            assert time.monotonic() < deadline, "the lock was not freed within 5 s"
+            time.sleep(0.1)
         assert first.acquire() is False  # it notices, and the other one leads now
     finally:
         first.release()
