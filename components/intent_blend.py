@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Dict, List, Sequence, Type
 
@@ -48,6 +47,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from components.linear_head import LinearHead, fit_temperature, softmax
 from helpdesk.knowledge.normalize import normalize
 from helpdesk.knowledge.query import QUERY_EMBEDDING_KEY, QueryEmbedding, embedding_text
 
@@ -82,72 +82,9 @@ class _LazyE5:
         return np.asarray(self._loaded().embed_queries(texts), dtype=np.float32)
 
 
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
 #: Probability floor in the geometric blend: an intent one classifier left out of its ranking
 #: is very unlikely, not impossible.
 _FLOOR = 1e-6
-
-
-def fit_temperature(scores: np.ndarray, truth: np.ndarray) -> float:
-    """The temperature T minimising the negative log-likelihood of softmax(scores / T).
-
-    Args:
-        scores: Decision scores, one row per example, one column per class.
-        truth: Column of the true class per row.
-
-    Returns:
-        T in [e^-3, e^3]; 1.0 when there is nothing to fit on.
-    """
-    from scipy.optimize import minimize_scalar
-
-    if len(truth) == 0:
-        return 1.0
-
-    def nll(log_t: float) -> float:
-        z = scores / np.exp(log_t)
-        z = z - z.max(axis=1, keepdims=True)
-        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        return float(-log_p[np.arange(len(truth)), truth].mean())
-
-    return float(np.exp(minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded").x))
-
-
-@dataclass(frozen=True)
-class _Head:
-    """A trained logistic regression as plain arrays, with its calibration temperature."""
-
-    coef: np.ndarray
-    intercept: np.ndarray
-    temperature: float
-
-    @classmethod
-    def of(cls, model: LogisticRegression, temperature: float) -> _Head:
-        coef, intercept = model.coef_, model.intercept_
-        if coef.shape[0] == 1:  # binary: sklearn keeps one row; make it a two-way softmax
-            coef = np.vstack([-coef, coef]) / 2.0
-            intercept = np.array([-intercept[0], intercept[0]]) / 2.0
-        return cls(coef.astype(np.float32), intercept.astype(np.float32), float(temperature))
-
-    def arrays(self, name: str) -> dict[str, np.ndarray]:
-        return {f"{name}_coef": self.coef, f"{name}_intercept": self.intercept}
-
-    @classmethod
-    def load(cls, arrays: Any, name: str, temperatures: dict[str, float]) -> _Head | None:
-        if f"{name}_coef" not in arrays:
-            return None
-        return cls(
-            arrays[f"{name}_coef"],
-            arrays[f"{name}_intercept"],
-            float(temperatures.get(name, 1.0)),
-        )
-
-    def probabilities(self, features: sparse.csr_matrix) -> np.ndarray:
-        scores = np.asarray(features @ self.coef.T + self.intercept, dtype=np.float64)
-        return _softmax(scores / self.temperature)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -205,8 +142,8 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
         self._encode: Encoder = encoder or _LazyE5()
         self._vectorizer: TfidfVectorizer | None = None
         self._classes = classes or []
-        self._full: _Head | None = None  # char n-grams and (use_e5) the e5 embedding
-        self._char: _Head | None = None  # char n-grams only: decides alone when sure
+        self._full: LinearHead | None = None  # char n-grams and (use_e5) the e5 embedding
+        self._char: LinearHead | None = None  # char n-grams only: decides alone when sure
         self._embed_one = lru_cache(maxsize=2048)(self._embed_uncached)
 
     @classmethod
@@ -349,12 +286,12 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
         embeddings = self._embeddings(texts, batch=True) if self._config["use_e5"] else None
         self._vectorizer, model = self._fit(texts, labels, embeddings)
         self._classes = [str(c) for c in model.classes_]
-        self._full = _Head.of(model, self._calibrate(texts, labels, embeddings))
+        self._full = LinearHead.of(model, self._calibrate(texts, labels, embeddings))
         self._char = None
         if self._config["use_e5"] and float(self._config["skip_e5_above"]) < 1.0:
             _, char_model = self._fit(texts, labels, None, with_e5=False)
             temperature = self._calibrate(texts, labels, None, with_e5=False)
-            self._char = _Head.of(char_model, temperature)
+            self._char = LinearHead.of(char_model, temperature)
         logger.info(
             "BlendedIntentClassifier: %d intents, %d examples, temperature %.3f (char only %s)",
             len(classes),
@@ -398,8 +335,8 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
                 arrays = np.load(directory / "model.npz")
                 temperature = meta.get("temperature") or {}
                 component = cls(config, model_storage, resource, classes=list(meta["classes"]))
-                component._full = _Head.load(arrays, "full", temperature)
-                component._char = _Head.load(arrays, "char", temperature)
+                component._full = LinearHead.load(arrays, "full", temperature)
+                component._char = LinearHead.load(arrays, "char", temperature)
                 vectorizer = component._new_vectorizer()
                 vectorizer.vocabulary_ = dict(meta["vocabulary"])
                 vectorizer.idf_ = arrays["idf"]
@@ -484,7 +421,7 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
                 for n in names
             ]
         )
-        probabilities = _softmax(log_blend[None, :])[0]
+        probabilities = softmax(log_blend[None, :])[0]
         return sorted(
             zip(names, probabilities.tolist(), strict=True), key=lambda kv: (-kv[1], kv[0])
         )
