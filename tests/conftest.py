@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 from typing import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
 from helpdesk.storage.db import make_engine, make_session_factory, upgrade
+from tests.support.postgres import drop_database, run_autocommit
 
 POSTGRES_URL_ENV = "HELPDESK_TEST_POSTGRES_URL"
 TEMPLATE_DATABASE = "helpdesk_test_template"
@@ -44,16 +43,6 @@ def _admin_url() -> str:
     return url
 
 
-def _run_autocommit(url: str, *statements: str) -> None:
-    engine = create_engine(url, future=True, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            for statement in statements:
-                connection.execute(text(statement))
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def postgres_template(request) -> str | None:
     """The name of a PostgreSQL database migrated to head, made once per session."""
@@ -68,7 +57,7 @@ def postgres_template(request) -> str | None:
         ).scalars()
         statements = [f"DROP DATABASE IF EXISTS {name} WITH (FORCE)" for name in stale]
     engine.dispose()
-    _run_autocommit(admin, *statements, f"CREATE DATABASE {TEMPLATE_DATABASE}")
+    run_autocommit(admin, *statements, f"CREATE DATABASE {TEMPLATE_DATABASE}")
     url = make_url(admin).set(database=TEMPLATE_DATABASE)
     upgrade(url.render_as_string(hide_password=False))
     return TEMPLATE_DATABASE
@@ -81,18 +70,11 @@ def db_url(request, tmp_path, postgres_template) -> Iterator[str]:
         return
     admin = _admin_url()
     name = f"helpdesk_test_{secrets.token_hex(6)}"
-    _run_autocommit(admin, f"CREATE DATABASE {name} TEMPLATE {postgres_template}")
+    run_autocommit(admin, f"CREATE DATABASE {name} TEMPLATE {postgres_template}")
     try:
         yield make_url(admin).set(database=name).render_as_string(hide_password=False)
     finally:
-        for attempt in range(3):  # a test's own engine may still be closing its connections
-            try:
-                _run_autocommit(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-                break
-            except DBAPIError:  # e.g. no right to end another role's session in it
-                if attempt == 2:
-                    raise
-                time.sleep(0.5)
+        drop_database(admin, name)
 
 
 @pytest.fixture

@@ -20,11 +20,9 @@ import secrets
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Mapping
 
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -32,6 +30,7 @@ from helpdesk.knowledge.embedders import OPENMP_ENVIRONMENT
 from scripts.run_plan import Service, plan
 from scripts.servers import free_port
 from scripts.supervisor import spawn, wait_up
+from tests.support.postgres import drop_database, run_autocommit
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -50,15 +49,6 @@ DEFAULT_CREDENTIALS = (ROOT / "credentials.yml").read_text(encoding="utf-8")
 STACK_DB_ENV = "HELPDESK_TEST_STACK_DB"
 #: An admin URL of the PostgreSQL server (a role that may create databases).
 POSTGRES_URL_ENV = "HELPDESK_TEST_POSTGRES_URL"
-
-
-def _postgres_admin(admin_url: str, statement: str) -> None:
-    engine = create_engine(admin_url, future=True, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(statement))
-    finally:
-        engine.dispose()
 
 
 class StackError(RuntimeError):
@@ -207,7 +197,7 @@ class Stack:
             ("RASA_TRACKER_STORE_URL", "tracker"),
         ):
             name = f"{stem}_{suffix}"
-            _postgres_admin(admin, f"CREATE DATABASE {name}")
+            run_autocommit(admin, f"CREATE DATABASE {name}")
             self._postgres_databases.append(name)
             urls[variable] = (
                 make_url(admin).set(database=name).render_as_string(hide_password=False)
@@ -302,14 +292,10 @@ class Stack:
         admin = os.environ.get(POSTGRES_URL_ENV)
         while self._postgres_databases and admin:
             name = self._postgres_databases.pop()
-            for attempt in range(3):  # a server's session may still be closing
-                try:
-                    _postgres_admin(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-                    break
-                except DBAPIError as exc:
-                    if attempt == 2:
-                        print(f"warning: could not drop {name}: {exc}", file=sys.stderr)
-                    time.sleep(0.5)
+            try:
+                drop_database(admin, name)
+            except DBAPIError as exc:
+                print(f"warning: could not drop {name}: {exc}", file=sys.stderr)
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
