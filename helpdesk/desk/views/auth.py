@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 
 from sanic import Blueprint, Request, response
@@ -109,7 +110,7 @@ async def login(request: Request) -> HTTPResponse:
     device_token = request.cookies.get(DEVICE_COOKIE)
     device = services.trusted_devices.device_of(device_token, found[0].id) if found else None
 
-    wait = throttle.retry_after(username, ip, device)
+    wait = math.ceil(throttle.retry_after(username, ip, device))  # whole seconds, as shown
     if wait > 0:
         logger.warning(
             "desk login throttled for %r from %s (%s browser)",
@@ -125,7 +126,7 @@ async def login(request: Request) -> HTTPResponse:
             error=MSG_LOGIN_THROTTLED.format(wait=wait_label(wait)),
             status=429,
         )
-        resp.headers["Retry-After"] = str(max(1, round(wait)))
+        resp.headers["Retry-After"] = str(wait)
         return resp
 
     if found is None or len(password) > MAX_FIELD_LENGTH:
