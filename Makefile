@@ -87,7 +87,8 @@ test-browser: $(MODEL_STAMP) browser-deps ## The web chat end to end in headless
 
 #: Suites that run again on PostgreSQL (`make test-postgres`): everything that stores.
 POSTGRES_SUITES = tests/unit/storage tests/unit/desk tests/unit/handoff tests/unit/tickets \
-	tests/unit/jobs tests/unit/reports tests/unit/conversation tests/unit/security
+	tests/unit/jobs tests/unit/reports tests/unit/conversation tests/unit/security \
+	tests/unit/test_run_plan_endpoints.py tests/connectors/test_inbox.py
 
 engines: $(STAMP) ## Start PostgreSQL and Redis on loopback (installs Debian's packages when root and missing)
 	$(PY) scripts/engines.py up

@@ -8,7 +8,11 @@ not answered 200 in time. The inbox makes that safe and keeps the platform waiti
 2. **Answer at once**: 200 once the claims are recorded; 503 only when the database could not
    record them. Content the database refuses (`DataError`, `UnicodeError`) is acknowledged and
    dropped: a retry would fail the same way for days.
-3. **Handle in order per sender**, in background tasks.
+3. **Handle in order per sender**, in background tasks: in this process a FIFO lock per
+   sender; across processes (several Rasa servers behind a load balancer) a message waits
+   until the sender's messages claimed before it, in any process, are done (at most
+   `InboxPolicy.order_timeout`; Rasa's lock store then keeps one conversation's messages
+   one at a time).
 4. **Mark done** once Rasa has handled it (a failure is logged, never the content).
 5. **Recover** what a crash left: at start, and once the claims made just before are old enough,
    messages claimed over `InboxPolicy.recovery_delay` ago and unfinished are taken over
@@ -117,12 +121,17 @@ class InboxPolicy:
         max_age: Unfinished messages older than this are dropped unanswered.
         retention: Handled message ids are forgotten after this long.
         shutdown_timeout: Seconds a stopping server waits for the messages in work.
+        order_timeout: Seconds a message waits at most for the sender's earlier messages in
+            other processes (one whose process died is then left to recovery).
+        order_poll: Seconds between two looks at those earlier messages.
     """
 
     recovery_delay: timedelta = timedelta(minutes=1)
     max_age: timedelta = timedelta(hours=24)
     retention: timedelta = timedelta(days=30)
     shutdown_timeout: float = 10.0
+    order_timeout: float = 30.0
+    order_poll: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -303,28 +312,68 @@ class Inbox:
         task = self.spawn(self._handle(item, on_new_message))
         task.add_done_callback(lambda _: self._in_work.discard(item.key))
 
-    async def _handle(self, item: Inbound, on_new_message: OnNewMessage) -> None:
-        """Hand one message to Rasa (in order per sender), then mark it done."""
-        async with self._locks.hold(item.sender):
-            user_message = UserMessage(
-                item.text,
-                self.output,
-                item.sender,
-                input_channel=self.channel,
-                message_id=item.key,
-                metadata=copy.deepcopy(item.metadata),
-            )
+    async def _wait_for_earlier(self, item: Inbound) -> None:
+        """Wait until the sender's messages claimed before `item` in other processes are done
+        (at most `order_timeout` seconds; a failing lookup does not hold the message up)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.policy.order_timeout
+        within = self.policy.recovery_delay
+        while True:
             try:
-                await on_new_message(user_message)
+                earlier = await asyncio.to_thread(
+                    self.repository.earlier_unfinished, self.channel, item.key, within
+                )
             except Exception as exc:
-                self._log.error(
-                    "%s: handling %s %s from %s failed: %s",
+                self._log.warning(
+                    "%s: could not check the order of %s %s (%s); handled now",
+                    self.channel,
+                    self.noun,
+                    item.log_id,
+                    type(exc).__name__,
+                )
+                return
+            if not earlier:
+                return
+            if loop.time() >= deadline:
+                self._log.warning(
+                    "%s: %s %s from %s waited %.0f s for %d earlier ones; handled now",
                     self.channel,
                     self.noun,
                     item.log_id,
                     self._mask(item.sender),
-                    failure_trace(exc),
+                    self.policy.order_timeout,
+                    earlier,
                 )
+                return
+            await asyncio.sleep(self.policy.order_poll)
+
+    async def _handle(self, item: Inbound, on_new_message: OnNewMessage) -> None:
+        """Hand one message to Rasa (in order per sender), then mark it done."""
+        async with self._locks.hold(item.sender):
+            await self._wait_for_earlier(item)
+            await self._deliver(item, on_new_message)
+
+    async def _deliver(self, item: Inbound, on_new_message: OnNewMessage) -> None:
+        """Hand one message to Rasa, then mark it done (in the sender's turn)."""
+        user_message = UserMessage(
+            item.text,
+            self.output,
+            item.sender,
+            input_channel=self.channel,
+            message_id=item.key,
+            metadata=copy.deepcopy(item.metadata),
+        )
+        try:
+            await on_new_message(user_message)
+        except Exception as exc:
+            self._log.error(
+                "%s: handling %s %s from %s failed: %s",
+                self.channel,
+                self.noun,
+                item.log_id,
+                self._mask(item.sender),
+                failure_trace(exc),
+            )
         try:
             await asyncio.to_thread(self.repository.mark_done, self.channel, item.key)
         except Exception as exc:

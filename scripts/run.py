@@ -29,6 +29,7 @@ from scripts.run_plan import (  # noqa: E402
     plan,
     simulator_enabled,
     write_credentials,
+    write_endpoints,
 )
 from scripts.servers import healthy  # noqa: E402
 from scripts.supervisor import Supervisor, kill_group, say, spawn, stop, wait_up  # noqa: E402
@@ -91,9 +92,10 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     credentials, channels = write_credentials(env, var_dir)
+    endpoints = write_endpoints(env, var_dir)
     stopping = threading.Event()
     try:
-        for service in plan(env, credentials):
+        for service in plan(env, credentials, endpoints=endpoints):
             say(f"starting {service.label} ...")
             proc = spawn(service, env, log_dir, console=True)
             supervisor.watch(service, proc, up=False)

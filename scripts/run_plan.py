@@ -20,6 +20,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import unquote, urlsplit
 
 from helpdesk.knowledge.embedders import quiet_openmp
 from helpdesk.settings import _read_dotenv
@@ -69,6 +70,60 @@ def write_credentials(env: dict[str, str], var_dir: Path) -> tuple[Path, list[st
     path = var_dir / "credentials.yml"
     path.write_text(text, encoding="utf-8")
     return path, enabled
+
+
+def redis_lock_store(url: str, key_prefix: str = "") -> tuple[str, dict[str, str]]:
+    """Rasa's Redis lock store for `url` (redis://[user:password@]host[:port][/db], or
+    rediss:// for TLS): the endpoints.yml block and the variables it reads its secrets from.
+
+    The password stays out of the written file: the block names `${RASA_LOCK_STORE_PASSWORD}`,
+    which Rasa expands from its environment.
+
+    Raises:
+        ValueError: When `url` is not a redis:// or rediss:// URL, or `key_prefix` is not
+            alphanumeric (Rasa would silently drop it).
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in {"redis", "rediss"} or not parts.hostname:
+        raise ValueError(f"HELPDESK_REDIS_URL must be redis://host:port/db, not {url!r}")
+    if key_prefix and not key_prefix.isalnum():
+        raise ValueError(f"the lock store's key prefix must be alphanumeric, not {key_prefix!r}")
+    database = parts.path.strip("/") or "0"
+    lines = [
+        "lock_store:",
+        "  type: redis",
+        f"  url: {parts.hostname}",
+        f"  port: {parts.port or 6379}",
+        f"  db: {int(database)}",
+    ]
+    secrets_env = {}
+    if parts.username:
+        secrets_env["RASA_LOCK_STORE_USERNAME"] = unquote(parts.username)
+        lines.append("  username: ${RASA_LOCK_STORE_USERNAME}")
+    if parts.password:
+        secrets_env["RASA_LOCK_STORE_PASSWORD"] = unquote(parts.password)
+        lines.append("  password: ${RASA_LOCK_STORE_PASSWORD}")
+    if parts.scheme == "rediss":
+        lines.append("  use_ssl: true")
+    if key_prefix:
+        lines.append(f"  key_prefix: {key_prefix}")
+    return "\n".join(lines) + "\n", secrets_env
+
+
+def write_endpoints(env: dict[str, str], var_dir: Path) -> Path:
+    """The endpoints file Rasa starts with: endpoints.yml itself, or, when
+    `HELPDESK_REDIS_URL` is set, a copy in `var_dir` with Rasa's Redis lock store added (so
+    several Rasa servers handle one conversation's messages one at a time, in order). The
+    lock store's secrets are put in `env`."""
+    source = ROOT / "endpoints.yml"
+    url = env.get("HELPDESK_REDIS_URL", "")
+    if not url:
+        return source
+    block, secrets_env = redis_lock_store(url, env.get("HELPDESK_REDIS_KEY_PREFIX", ""))
+    env.update(secrets_env)
+    path = var_dir / "endpoints.yml"
+    path.write_text(source.read_text(encoding="utf-8").rstrip() + "\n\n" + block, "utf-8")
+    return path
 
 
 def build_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from helpdesk.storage.base import _Repository
@@ -118,6 +118,33 @@ class InboundMessageRepository(_Repository):
                 return bool(session.execute(stmt).rowcount)
 
         return retry_on_locked(work)
+
+    def earlier_unfinished(self, channel: str, message_id: str, within: timedelta) -> int:
+        """How many messages of the same sender, claimed before this one (in claim order) and
+        less than `within` ago, are not done yet: they come first (per-conversation order
+        across processes). Older unfinished ones are left to crash recovery.
+
+        Returns:
+            That number; 0 also when `message_id` was never claimed.
+        """
+        this = (
+            select(InboundMessage.id, InboundMessage.sender)
+            .where(InboundMessage.channel == channel, InboundMessage.message_id == message_id)
+            .subquery()
+        )
+        stmt = (
+            select(func.count())
+            .select_from(InboundMessage)
+            .join(this, InboundMessage.sender == this.c.sender)
+            .where(
+                InboundMessage.channel == channel,
+                InboundMessage.id < this.c.id,
+                InboundMessage.status == InboundMessageStatus.RECEIVED,
+                InboundMessage.received_at >= utcnow() - within,
+            )
+        )
+        with session_scope(self._sessions) as session:
+            return int(session.execute(stmt).scalar_one())
 
     def pending(
         self, older_than: timedelta, *, channel: str | None = None, limit: int = 100

@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -377,6 +378,8 @@ class InboundMessage(Base):
     __table_args__ = (
         UniqueConstraint("channel", "message_id", name="uq_inbound_message_channel_message_id"),
         CheckConstraint(_one_of("status", InboundMessageStatus), name="status_valid"),
+        # A sender's earlier unfinished messages (per-conversation order across processes).
+        Index("ix_inbound_message_channel_sender", "channel", "sender", "id"),
     )
 
 

@@ -131,6 +131,44 @@ async def test_messages_of_one_sender_are_handled_in_order_others_in_parallel(
     assert collector.texts.index("satu") < collector.texts.index("dua")
 
 
+async def test_a_senders_messages_claimed_in_two_processes_are_handled_in_claim_order(
+    collector, repository, session_factory
+) -> None:
+    collector.block = asyncio.Event()
+    first, second = make_inbox(repository), make_inbox(InboundMessageRepository(session_factory))
+    await first.accept([item("a1", "satu")], collector.handle_message)
+    await wait_until(lambda: len(collector.messages) == 1)
+    # The next message reaches the other process (another Rasa server behind the balancer).
+    await second.accept([item("a2", "dua")], collector.handle_message)
+    await second.accept([item("b1", "lain", sender="6289999")], collector.handle_message)
+    await wait_until(lambda: len(collector.messages) == 2)
+    await asyncio.sleep(0.3)
+    assert collector.texts == ["satu", "lain"]  # "dua" waits for "satu", "lain" does not
+    collector.block.set()
+    assert await first.drain(5) and await second.drain(5)
+    assert collector.texts == ["satu", "lain", "dua"]
+    assert repository.get("testchannel", "a2").status == "done"
+
+
+async def test_an_earlier_message_left_by_a_dead_process_holds_the_next_one_only_so_long(
+    collector, repository, session_factory, caplog
+) -> None:
+    # Claimed just now by a process that then died: the next one waits, then goes on.
+    assert repository.claim("testchannel", "a1", "6281234567890", item("a1").to_json())
+    inbox = make_inbox(repository, order_timeout=0.3)
+    await inbox.accept([item("a2", "dua")], collector.handle_message)
+    await asyncio.sleep(0.15)
+    assert collector.texts == []
+    assert await inbox.drain(5)
+    assert collector.texts == ["dua"]
+    assert "waited 0 s for 1 earlier ones" in log_text(caplog)
+    # One claimed longer ago than the recovery delay is recovery's: it holds nothing up.
+    backdate(session_factory, "a1", timedelta(minutes=5))
+    await inbox.accept([item("a3", "tiga")], collector.handle_message)
+    assert await inbox.drain(0.2)
+    assert collector.texts == ["dua", "tiga"]
+
+
 async def test_a_failed_handling_is_logged_without_content_and_marked_done(
     collector, repository, caplog
 ) -> None:

@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from helpdesk.knowledge.embedders import OPENMP_ENVIRONMENT
-from scripts.run_plan import Service, plan
+from scripts.run_plan import Service, plan, write_endpoints
 from scripts.servers import free_port
 from scripts.supervisor import spawn, wait_up
 from tests.support.postgres import drop_database, run_autocommit
@@ -49,6 +49,7 @@ DEFAULT_CREDENTIALS = (ROOT / "credentials.yml").read_text(encoding="utf-8")
 STACK_DB_ENV = "HELPDESK_TEST_STACK_DB"
 #: An admin URL of the PostgreSQL server (a role that may create databases).
 POSTGRES_URL_ENV = "HELPDESK_TEST_POSTGRES_URL"
+REDIS_URL_ENV = "HELPDESK_TEST_REDIS_URL"
 
 
 class StackError(RuntimeError):
@@ -184,7 +185,8 @@ class Stack:
     def _databases(self) -> dict[str, str]:
         """With `HELPDESK_TEST_STACK_DB=postgres`, a fresh PostgreSQL database each for the
         helpdesk store and Rasa's tracker store, on the server `HELPDESK_TEST_POSTGRES_URL`
-        names (`make engines`); dropped again on exit. Otherwise SQLite files in `self.dir`."""
+        names (`make engines`), dropped again on exit, and Rasa's lock store in the Redis
+        `HELPDESK_TEST_REDIS_URL` names. Otherwise SQLite files in `self.dir`."""
         if os.environ.get(STACK_DB_ENV, "sqlite") != "postgres":
             return {}
         admin = os.environ.get(POSTGRES_URL_ENV)
@@ -202,6 +204,9 @@ class Stack:
             urls[variable] = (
                 make_url(admin).set(database=name).render_as_string(hide_password=False)
             )
+        redis = os.environ.get(REDIS_URL_ENV)
+        if redis:  # Rasa's Redis lock store too, as a cluster runs it (keys apart per stack)
+            urls.update(HELPDESK_REDIS_URL=redis, HELPDESK_REDIS_KEY_PREFIX=stem.replace("_", ""))
         return urls
 
     def _prepare_index(self) -> None:
@@ -229,7 +234,10 @@ class Stack:
     def _start_all(self) -> None:
         credentials = self.dir / "credentials.yml"
         credentials.write_text(self.credentials)
-        services = {s.name: s for s in plan(self.env, credentials, model=MODEL)}
+        endpoints = write_endpoints(self.env, self.dir)
+        services = {
+            s.name: s for s in plan(self.env, credentials, endpoints=endpoints, model=MODEL)
+        }
         wanted = ["backend", "actions"]
         if self.with_rasa:
             if not MODEL.is_file():
