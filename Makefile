@@ -85,10 +85,11 @@ browser-deps: ## Debian's chromium and chromium-driver for the browser tests (in
 test-browser: $(MODEL_STAMP) browser-deps ## The web chat end to end in headless Chromium (installs Chromium as root)
 	$(PY) -m pytest -q -m browser tests/browser
 
-#: Suites that run again on PostgreSQL (`make test-postgres`): everything that stores.
+#: Suites that run again on PostgreSQL and Redis (`make test-postgres`): everything that stores
+#: or that several processes share.
 POSTGRES_SUITES = tests/unit/storage tests/unit/desk tests/unit/handoff tests/unit/tickets \
 	tests/unit/jobs tests/unit/reports tests/unit/conversation tests/unit/security \
-	tests/unit/test_run_plan_endpoints.py tests/connectors/test_inbox.py
+	tests/unit/test_run_plan_endpoints.py tests/connectors/test_inbox.py tests/connectors/test_webchat.py
 
 engines: $(STAMP) ## Start PostgreSQL and Redis on loopback (installs Debian's packages when root and missing)
 	$(PY) scripts/engines.py up

@@ -99,6 +99,8 @@ class Settings:
     rasa_url: str = "http://localhost:5005"
     rasa_api_token: str = field(default="", repr=False)
     tracker_store_url: str = ""
+    redis_url: str = field(default="", repr=False)
+    redis_key_prefix: str = ""
     tracker_db: Path = field(default_factory=lambda: PROJECT_ROOT / "var" / "tracker.db")
     handoff_timeout_minutes: float = 15.0
     desk_host: str = "127.0.0.1"
@@ -175,6 +177,8 @@ class Settings:
         return cls(
             timezone=timezone,
             database_url=get("HELPDESK_DATABASE_URL"),
+            redis_url=get("HELPDESK_REDIS_URL"),
+            redis_key_prefix=get("HELPDESK_REDIS_KEY_PREFIX"),
             var_dir=var_dir,
             kb_source=_resolve(get("HELPDESK_KB_SOURCE", "knowledge_base/faq")),
             kb_index_dir=_resolve(get("HELPDESK_KB_INDEX", str(var_dir / "kb_index"))),

@@ -15,6 +15,7 @@ from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from socketio import AsyncRedisManager, AsyncServer
 
 from connectors.common import ConversationGuard, add_health_route, clean_text, mask_id
 from connectors.webchat.page import (
@@ -36,6 +37,7 @@ from connectors.webchat.payloads import (
     SOCKETIO_METADATA,
     is_session_id,
 )
+from helpdesk.settings import Settings, get_settings
 
 logger = logging.getLogger("connectors.webchat")
 
@@ -148,6 +150,27 @@ class WebChatInput(InputChannel):
         return webchat
 
 
+def share_rooms(sio: AsyncServer, settings: Settings | None = None) -> bool:
+    """With `HELPDESK_REDIS_URL` set (several Rasa servers), socket.io rooms span every server
+    through Redis (python-socketio's `AsyncRedisManager`): an answer or an agent's reply
+    emitted by one Rasa server reaches a web chat connected to another. The balancer keeps each
+    connection on one server (sticky sessions, as socket.io requires).
+
+    Returns:
+        True when the rooms are shared.
+    """
+    settings = settings or get_settings()
+    if not settings.redis_url:
+        return False
+    channel = f"{settings.redis_key_prefix or 'helpdesk'}:socketio"
+    manager = AsyncRedisManager(settings.redis_url, channel=channel, logger=logger)
+    manager.set_server(sio)
+    sio.manager = manager
+    sio.manager_initialized = False
+    logger.info("socket.io: rooms shared by every Rasa server through Redis")
+    return True
+
+
 class SocketIOInput(RasaSocketIOInput):
     """Rasa's socket.io channel with working, bound sessions (see the module docstring).
 
@@ -176,6 +199,7 @@ class SocketIOInput(RasaSocketIOInput):
         assert sio is not None  # set by super().blueprint
         namespace = self.namespace
         sio.eio.max_http_buffer_size = PACKET_LIMIT
+        share_rooms(sio)
         _limit_polling_bodies(socketio_webhook, self.socketio_path, PACKET_LIMIT)
         guard = ConversationGuard(self.name())
         guard.attach(socketio_webhook)

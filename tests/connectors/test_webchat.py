@@ -9,8 +9,10 @@ does, and answers through the channel's real output channel).
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
+import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +37,13 @@ from connectors.webchat.page import (
     render_index,
 )
 from connectors.webchat.payloads import is_session_id
-from connectors.webchat.webhook import SocketIOInput, WebChatConfigError, WebChatInput
+from connectors.webchat.webhook import (
+    SocketIOInput,
+    WebChatConfigError,
+    WebChatInput,
+    share_rooms,
+)
+from helpdesk.settings import Settings
 
 PAGE = "/webhooks/webchat/"
 
@@ -461,3 +469,30 @@ async def test_malformed_events_are_dropped_and_the_session_goes_on(chat: Server
         await page.say("halo", session_id)
         assert await page.answer() == {"text": "echo: halo"}
     assert [m.text for m in chat.agent.messages] == ["halo"]
+
+
+# --- several Rasa servers ------------------------------------------------------------------------
+@pytest.mark.skipif(
+    not os.environ.get("HELPDESK_TEST_REDIS_URL"), reason="needs `make engines` (Redis)"
+)
+async def test_a_reply_sent_by_another_rasa_server_reaches_the_web_chat(monkeypatch) -> None:
+    """Two Rasa servers share rooms through Redis: an agent's reply that the desk hands to the
+    server the browser is not connected to still reaches the browser."""
+    settings = Settings(
+        redis_url=os.environ["HELPDESK_TEST_REDIS_URL"], redis_key_prefix=uuid.uuid4().hex
+    )
+    monkeypatch.setattr("connectors.webchat.webhook.get_settings", lambda: settings)
+    here = SocketIOInput.from_credentials({"session_persistence": True})
+    there = SocketIOInput.from_credentials({"session_persistence": True})
+    async with serve(here) as first, serve(there), browser(first.url) as page:
+        session_id = await page.session()
+        output = there.get_output_channel()
+        await output.send_text_message(session_id, "Balasan petugas dari server lain")
+        assert await page.answer() == {"text": "Balasan petugas dari server lain"}
+
+
+def test_without_redis_rooms_stay_in_the_process() -> None:
+    sio = socketio.AsyncServer(async_mode="sanic")
+    before = sio.manager
+    assert not share_rooms(sio, Settings())
+    assert sio.manager is before
