@@ -94,11 +94,22 @@ def install(packages: Sequence[str]) -> None:
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
-        check=True,
-        env=env,
-    )
+    # Debian starts a package's system service on install (a PostgreSQL cluster on 5432, nginx
+    # on port 80); the project runs its own instances, so the services are kept from starting.
+    policy = Path("/usr/sbin/policy-rc.d")
+    ours = not policy.exists()
+    if ours:
+        policy.write_text("#!/bin/sh\n# helpdesk scripts/engines.py: no service starts\nexit 101\n")
+        policy.chmod(0o755)
+    try:
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
+            check=True,
+            env=env,
+        )
+    finally:
+        if ours:
+            policy.unlink(missing_ok=True)
 
 
 def _port_open(port: int, host: str = "127.0.0.1") -> bool:

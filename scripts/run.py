@@ -12,16 +12,22 @@ SIGTERM stops them all, with no restart during the shutdown.
 
 from __future__ import annotations
 
+import argparse
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
+
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 if __name__ == "__main__":  # `python scripts/run.py`: the repository root, for `scripts.*`
     sys.path.insert(0, str(ROOT))
 
+from scripts.cluster_plan import cluster_environment, cluster_plan, cluster_summary_lines  # noqa: E402
+from scripts.engines import EngineError  # noqa: E402
 from scripts.run_plan import (  # noqa: E402
     build_environment,
     desk_url,
@@ -35,8 +41,9 @@ from scripts.servers import healthy  # noqa: E402
 from scripts.supervisor import Supervisor, kill_group, say, spawn, stop, wait_up  # noqa: E402
 
 
-def summary(env: Mapping[str, str], channels: list[str]) -> str:
-    """What `make run` prints once everything is up: where to reach each service."""
+def summary(env: Mapping[str, str], channels: list[str], cluster: str = "") -> str:
+    """What `make run` prints once everything is up: where to reach each service (and, for
+    `make run-cluster`, the `cluster` lines)."""
     base = f"http://localhost:{env['RASA_PORT']}"
     if simulator_enabled(env):
         fixtures = env.get("HELPDESK_BACKEND_FIXTURES") or "helpdesk/backends/fixtures.json"
@@ -44,6 +51,8 @@ def summary(env: Mapping[str, str], channels: list[str]) -> str:
     else:
         backend = f"external, {env['HELPDESK_BACKEND_URL']}"
     store = env.get("HELPDESK_DATABASE_URL") or f"SQLite in {env['HELPDESK_VAR_DIR']}"
+    if "://" in store:  # never print a password
+        store = make_url(store).render_as_string(hide_password=True)
     actions_host = local_address(env.get("RASA_ACTIONS_HOST") or "")
     actions_host = "localhost" if actions_host == "127.0.0.1" else actions_host
     actions = f"http://{actions_host}:{env['RASA_ACTIONS_PORT']}"
@@ -73,14 +82,28 @@ def summary(env: Mapping[str, str], channels: list[str]) -> str:
         f"  agent desk       {desk_url(env)}/ (first admin: HELPDESK_DESK_ADMIN_* in .env, or "
         "`.venv/bin/helpdesk desk create-admin --username admin`)\n"
         f"  ticket store     {store}\n"
-        f"  logs             {Path(env['HELPDESK_VAR_DIR']) / 'log'}/<service>.log\n"
+        + cluster
+        + f"  logs             {Path(env['HELPDESK_VAR_DIR']) / 'log'}/<service>.log\n"
         "Press Ctrl-C to stop.\n"
     )
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Start the assistant (make run).")
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="nginx in front of two of each server, on PostgreSQL and Redis (make run-cluster)",
+    )
+    args = parser.parse_args(argv)
     env = build_environment()
     var_dir = Path(env["HELPDESK_VAR_DIR"])
+    if args.cluster:
+        try:
+            env = cluster_environment(env)
+        except (EngineError, ValueError, subprocess.CalledProcessError) as exc:
+            say(f"error: the cluster's engines: {exc}", error=True)
+            return 1
     log_dir = var_dir / "log"
     supervisor = Supervisor(
         start=lambda service: spawn(service, env, log_dir, console=True, append=True),
@@ -95,7 +118,11 @@ def main() -> int:
     endpoints = write_endpoints(env, var_dir)
     stopping = threading.Event()
     try:
-        for service in plan(env, credentials, endpoints=endpoints):
+        if args.cluster:
+            services = cluster_plan(env, credentials, endpoints)
+        else:
+            services = plan(env, credentials, endpoints=endpoints)
+        for service in services:
             say(f"starting {service.label} ...")
             proc = spawn(service, env, log_dir, console=True)
             supervisor.watch(service, proc, up=False)
@@ -108,7 +135,7 @@ def main() -> int:
                 return 1
             supervisor.watch(service, proc)
             say(f"{service.label} is up (pid {proc.pid})")
-        say(summary(env, channels))
+        say(summary(env, channels, cluster=cluster_summary_lines(env) if args.cluster else ""))
         # From here on a signal only asks to stop: a restart under way is never cut in half
         # (a process started but not yet watched would outlive `make run`).
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,0 +1,310 @@
+"""The assistant as a cluster on one machine (`make run-cluster`): what starts, and nginx's part.
+
+    nginx :RASA_PORT ──┬─ Rasa 1 ─┐                ┌─ action server 1
+    (least connections;├─ Rasa 2 ─┴─ nginx :RASA_ACTIONS_PORT ─┴─ action server 2
+     socket.io sticky  │
+     by address)       │  PostgreSQL: the helpdesk database and Rasa's tracker store
+    nginx :DESK_PORT ──┴─ desk 1, desk 2 (one leads the desk worker: an advisory lock)
+                          Redis: Rasa's lock store, the web chat's socket.io rooms
+                          sweeper 1, sweeper 2 (an idle conversation is closed once: a claim)
+
+The public ports are the ones `make run` uses (`RASA_PORT`, `RASA_ACTIONS_PORT`,
+`HELPDESK_DESK_PORT`), so every URL it prints stays the same; the servers behind nginx listen on
+loopback ports `CLUSTER_PORT_OFFSET` above them (Rasa 1 on RASA_PORT + 101, ...).
+
+`cluster_environment()` adds to the single-machine environment what several processes must
+share: PostgreSQL and Redis from `make engines` (scripts/engines.py: installed from Debian's
+packages when missing) unless `HELPDESK_DATABASE_URL`, `RASA_TRACKER_STORE_URL` and
+`HELPDESK_REDIS_URL` name others, and the proxy count that lets the servers see the client's
+address behind nginx. `cluster_plan()` is every service in start order, nginx last (it is
+the load balancer: nothing reaches a server before all of them are up).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+if __name__ == "__main__":  # pragma: no cover - `python scripts/cluster_plan.py` prints the config
+    sys.path.insert(0, str(ROOT))
+
+from scripts import engines  # noqa: E402
+from scripts.run_plan import Service, desk_url, plan  # noqa: E402
+
+#: How many of each server (Rasa, action server, desk, sweeper).
+CLUSTER_SIZE = 2
+#: The servers behind nginx listen this far above the public port (plus their number).
+CLUSTER_PORT_OFFSET = 100
+#: Databases made on the engines' PostgreSQL when no URL is given.
+CLUSTER_DATABASES = {
+    "HELPDESK_DATABASE_URL": "helpdesk_cluster",
+    "RASA_TRACKER_STORE_URL": "helpdesk_cluster_tracker",
+}
+NGINX_PACKAGES = ["nginx"]
+
+
+def _ensure_database(admin_url: str, name: str) -> str:
+    """The URL of database `name` on the server `admin_url` names, created when missing."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(admin_url, future=True, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).scalar()
+            if not found:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def cluster_environment(env: dict[str, str]) -> dict[str, str]:
+    """`env` (scripts.run_plan.build_environment) with the shared engines of a cluster.
+
+    Starts PostgreSQL and Redis (`make engines`) for what is not given, and makes the cluster's
+    databases on that PostgreSQL.
+
+    Raises:
+        engines.EngineError: When an engine is missing and cannot be installed.
+        ValueError: When a given database URL is SQLite (several processes on several
+            machines cannot share it).
+    """
+    given = {name: env.get(name, "") for name in (*CLUSTER_DATABASES, "HELPDESK_REDIS_URL")}
+    for name in CLUSTER_DATABASES:
+        if given[name].startswith("sqlite"):
+            raise ValueError(f"{name} is SQLite; a cluster needs PostgreSQL (or leave it unset)")
+    if not all(given[name] for name in CLUSTER_DATABASES):
+        engines.start_postgres()
+    if not given["HELPDESK_REDIS_URL"]:
+        engines.start_redis()
+    found = engines.urls()
+    for name, database in CLUSTER_DATABASES.items():
+        if not given[name]:
+            env[name] = _ensure_database(found.postgres, database)
+    env["HELPDESK_REDIS_URL"] = given["HELPDESK_REDIS_URL"] or found.redis
+    # Behind nginx: the client's address is the last one nginx adds to X-Forwarded-For (read
+    # by Sanic in every server: the desk's login throttle, the channels' logs).
+    env.setdefault("SANIC_PROXIES_COUNT", "1")
+    return env
+
+
+def _port(env: Mapping[str, str], variable: str, number: int) -> int:
+    return int(env[variable]) + CLUSTER_PORT_OFFSET + number
+
+
+def cluster_plan(
+    env: Mapping[str, str],
+    credentials: Path,
+    endpoints: Path,
+    *,
+    size: int = CLUSTER_SIZE,
+    nginx_dir: Path | None = None,
+) -> list[Service]:
+    """Every service of the cluster in start order: the backend simulator (when used), `size`
+    action servers, Rasa servers, sweepers and desks, then nginx in front of them.
+
+    Each server is `scripts.run_plan.plan()`'s own service on its loopback port; nginx's
+    configuration is written to `nginx_dir` (default: `HELPDESK_VAR_DIR/cluster/nginx`).
+    """
+    if size < 1:
+        raise ValueError("a cluster needs at least one of each server")
+    services: list[Service] = []
+    upstreams: dict[str, list[int]] = {"rasa": [], "actions": [], "desk": []}
+    for number in range(1, size + 1):
+        own = dict(env)
+        own["RASA_PORT"] = str(_port(env, "RASA_PORT", number))
+        own["RASA_ACTIONS_PORT"] = str(_port(env, "RASA_ACTIONS_PORT", number))
+        own["HELPDESK_DESK_PORT"] = str(_port(env, "HELPDESK_DESK_PORT", number))
+        own["HELPDESK_DESK_HOST"] = "127.0.0.1"
+        for service in plan(own, credentials, endpoints=endpoints):
+            if service.name == "backend":
+                if number == 1:
+                    services.append(service)
+                continue
+            args = list(service.args)
+            if service.name == "rasa":  # behind nginx: loopback only
+                args += ["--interface", "127.0.0.1"]
+            services.append(
+                Service(
+                    f"{service.name}-{number}",
+                    f"{service.label} {number}",
+                    args,
+                    service.health,
+                    service.timeout,
+                )
+            )
+        upstreams["rasa"].append(int(own["RASA_PORT"]))
+        upstreams["actions"].append(int(own["RASA_ACTIONS_PORT"]))
+        upstreams["desk"].append(int(own["HELPDESK_DESK_PORT"]))
+    order = {"backend": 0, "actions": 1, "rasa": 2, "sweeper": 3, "desk": 4}
+    services.sort(key=lambda s: order[s.name.split("-")[0]])  # stable: 1 before 2
+    folder = nginx_dir or Path(env["HELPDESK_VAR_DIR"]) / "cluster" / "nginx"
+    config = write_nginx_config(env, upstreams, folder)
+    nginx = [nginx_binary(), "-p", str(folder), "-c", str(config), "-g", "daemon off;"]
+    health = f"http://127.0.0.1:{env['RASA_PORT']}/nginx-health"
+    services.append(Service("nginx", "load balancer (nginx)", nginx, health, 30))
+    return services
+
+
+def nginx_binary() -> str:
+    """nginx from Debian's package, installed (as root) when missing.
+
+    Raises:
+        engines.EngineError: When nginx is missing and this process cannot install it.
+    """
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "")
+    if not found:
+        engines.install(NGINX_PACKAGES)
+        found = shutil.which("nginx") or "/usr/sbin/nginx"
+    return found
+
+
+def _servers(ports: list[int], extra: str = "") -> str:
+    return "".join(f"        server 127.0.0.1:{port}{extra};\n" for port in ports)
+
+
+def nginx_config(env: Mapping[str, str], upstreams: Mapping[str, list[int]], folder: Path) -> str:
+    """nginx's configuration for the cluster (see the module docstring).
+
+    * Rasa: least connections; a server that refuses or times out the connection is skipped
+      (`proxy_next_upstream`; a request already sent is never sent twice: no message is
+      handled twice). socket.io (the web chat) stays on one server per client address, as
+      long polling requires; the rooms are shared through Redis.
+    * Action servers: least connections, a dead one skipped the same way.
+    * Desk: least connections; sessions live in the database, so any desk serves any agent.
+    """
+    rasa_port, actions_port = env["RASA_PORT"], env["RASA_ACTIONS_PORT"]
+    desk_host = env.get("HELPDESK_DESK_HOST") or "127.0.0.1"
+    rasa_listen = env.get("RASA_HOST", "")  # Rasa listens on every interface, as make run's
+    rasa_listen = f"{rasa_listen}:{rasa_port}" if rasa_listen else rasa_port
+    health = "nginx-health"
+    dead = "max_fails=1 fail_timeout=5s"
+    proxy = (
+        "        proxy_http_version 1.1;\n"
+        "        proxy_set_header Host $host;\n"
+        "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+        "        proxy_set_header X-Forwarded-Proto $scheme;\n"
+    )
+    keep = '        proxy_set_header Connection "";\n'
+    retry = "        proxy_next_upstream error timeout;\n        proxy_next_upstream_tries 2;\n"
+    temp = "".join(
+        f"    {kind}_temp_path {folder / 'tmp' / kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return f"""# Written by scripts/cluster_plan.py for `make run-cluster`; edits are overwritten.
+worker_processes 1;
+error_log {folder / "error.log"} warn;
+pid {folder / "nginx.pid"};
+
+events {{
+    worker_connections 1024;
+}}
+
+http {{
+    access_log {folder / "access.log"};
+{temp}    client_max_body_size 16m;
+    server_tokens off;
+
+    map $http_upgrade $connection_upgrade {{
+        default upgrade;
+        '' close;
+    }}
+
+    upstream rasa {{
+        least_conn;
+{_servers(upstreams["rasa"], " " + dead)}        keepalive 32;
+    }}
+    upstream rasa_sticky {{
+        ip_hash;
+{_servers(upstreams["rasa"], " " + dead)}    }}
+    upstream actions {{
+        least_conn;
+{_servers(upstreams["actions"], " " + dead)}        keepalive 32;
+    }}
+    upstream desk {{
+        least_conn;
+{_servers(upstreams["desk"], " " + dead)}        keepalive 16;
+    }}
+
+    server {{
+        listen {rasa_listen};
+        location = /{health} {{
+            access_log off;
+            return 200 "ok\\n";
+        }}
+        location /socket.io/ {{
+            proxy_pass http://rasa_sticky;
+{proxy}            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_read_timeout 90s;
+        }}
+        location / {{
+            proxy_pass http://rasa;
+{proxy}{keep}{retry}            proxy_read_timeout 120s;
+            proxy_buffering off;
+        }}
+    }}
+
+    server {{
+        listen 127.0.0.1:{actions_port};
+        location / {{
+            proxy_pass http://actions;
+{proxy}{keep}{retry}            proxy_read_timeout 120s;
+        }}
+    }}
+
+    server {{
+        listen {desk_host}:{env["HELPDESK_DESK_PORT"]};
+        location / {{
+            proxy_pass http://desk;
+{proxy}{keep}{retry}            proxy_read_timeout 120s;
+        }}
+    }}
+}}
+"""
+
+
+def write_nginx_config(
+    env: Mapping[str, str], upstreams: Mapping[str, list[int]], folder: Path
+) -> Path:
+    """Write nginx's configuration (and its working folders) under `folder`; returns the file."""
+    for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (folder / "tmp" / sub).mkdir(parents=True, exist_ok=True)
+    path = folder / "nginx.conf"
+    path.write_text(nginx_config(env, upstreams, folder), encoding="utf-8")
+    return path
+
+
+def check_nginx_config(binary: str, config: Path) -> str:
+    """`nginx -t` on the written configuration: "" when it passes, else nginx's complaint."""
+    done = subprocess.run(
+        [binary, "-t", "-p", str(config.parent), "-c", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return "" if done.returncode == 0 else done.stderr.strip()
+
+
+def cluster_summary_lines(env: Mapping[str, str], size: int = CLUSTER_SIZE) -> str:
+    """What `make run-cluster` prints besides `make run`'s URLs."""
+    from sqlalchemy.engine import make_url
+
+    def masked(url: str) -> str:
+        if url.startswith(("redis://", "rediss://")) and "@" in url:
+            return url.split("://", 1)[0] + "://***@" + url.split("@", 1)[1]
+        return make_url(url).render_as_string(hide_password=True)
+
+    return (
+        f"  cluster          nginx in front of {size} Rasa servers, {size} action servers and "
+        f"{size} desks ({desk_url(env)}), {size} sweepers\n"
+        f"  tracker store    {masked(env['RASA_TRACKER_STORE_URL'])}\n"
+        f"  lock store       {masked(env['HELPDESK_REDIS_URL'])} (Rasa's locks, web chat rooms)\n"
+    )
