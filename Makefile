@@ -13,7 +13,7 @@ ST_STAMP  := $(ST_VENV)/.installed
 MODEL_STAMP := models/.trained
 TRAIN_INPUTS := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml' 2>/dev/null) $(wildcard components/*.py)
 
-.PHONY: help venv st test-st run run-cluster train index engines engines-down test-postgres test test-unit test-stories test-conversations test-live test-browser browser-deps validate eval bench lint format clean
+.PHONY: help venv st test-st run run-cluster train index engines engines-down test-postgres test-chaos test test-unit test-stories test-conversations test-live test-browser browser-deps validate eval bench lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -105,6 +105,13 @@ test-postgres: $(MODEL_STAMP) engines ## The storage, desk, handoff, ticket, job
 	  $(PY) -m pytest -q -p no:cacheprovider --db=postgres $(POSTGRES_SUITES) && \
 	  HELPDESK_TEST_STACK_DB=postgres $(PY) scripts/test_conversations.py
 
+#: The chaos test's length and load in `make test` (the full run: CHAOS_SECONDS=600).
+CHAOS_SECONDS ?= 120
+CHAOS_CONVERSATIONS ?= 50
+
+test-chaos: $(MODEL_STAMP) index engines ## kill -9 of Rasa, action server, desk leader, sweeper under 50 conversations on make run-cluster; counts lost and duplicated (CHAOS_SECONDS=600 for the full run)
+	$(PY) -m tests.chaos.run --duration $(CHAOS_SECONDS) --conversations $(CHAOS_CONVERSATIONS)
+
 test: $(STAMP) ## The whole suite: lint, pytest, validate, stories, conversations, the store suites and conversations again on PostgreSQL, live, browser
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-unit
@@ -112,6 +119,7 @@ test: $(STAMP) ## The whole suite: lint, pytest, validate, stories, conversation
 	$(MAKE) --no-print-directory test-stories
 	$(MAKE) --no-print-directory test-conversations
 	$(MAKE) --no-print-directory test-postgres
+	$(MAKE) --no-print-directory test-chaos
 	$(MAKE) --no-print-directory test-live
 	$(MAKE) --no-print-directory test-browser
 

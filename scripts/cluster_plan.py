@@ -210,6 +210,11 @@ events {{
 http {{
     access_log {folder / "access.log"};
 {temp}    client_max_body_size 16m;
+    # Bodies and answers stay in memory: nginx's workers (user nobody when started as root)
+    # may not be able to write under the var folder. Rasa sends whole trackers to the action
+    # servers, past the default 16 KB.
+    client_body_buffer_size 16m;
+    proxy_max_temp_file_size 0;
     server_tokens off;
 
     map $http_upgrade $connection_upgrade {{
