@@ -238,8 +238,26 @@ def main() -> int:
         default=[1000, 100_000],
         help="synthetic knowledge-base sizes to time (none: skip)",
     )
+    parser.add_argument(
+        "--url",
+        help="REST webhook of an assistant already running (e.g. `make run-cluster`'s): only "
+        "the round-trip loads, against it",
+    )
+    parser.add_argument(
+        "--users", type=int, nargs="+", default=[1, 8], help="concurrent users with --url"
+    )
     args = parser.parse_args()
     queries = load_queries(200)
+    if args.url:
+        run_users(args.url, queries, 2, 3)  # warm up (first model calls are slow)
+        for users in args.users:
+            row = run_users(args.url, queries, users, args.per_user, args.conversation_length)
+            print(
+                f"REST round trip at {args.url}, {users} user(s): {row['requests']} requests, "
+                f"p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms, "
+                f"{row['throughput_rps']} req/s, errors {row['errors']}"
+            )
+        return 0
     results: dict = {"kb_in_process": bench_in_process(queries, repeat=3)}
     kb = results["kb_in_process"]
     print(

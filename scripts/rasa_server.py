@@ -38,7 +38,9 @@ def rasa_argv(args: Sequence[str], env: Mapping[str, str]) -> list[str]:
     argv = ["rasa", *args]
     token = (env.get(TOKEN_VARIABLE) or "").strip()
     if token:
-        argv += ["--auth-token", token]
+        # One argument: a token may start with "-" (token_urlsafe), which argparse would take
+        # for an option of its own.
+        argv.append(f"--auth-token={token}")
     return argv
 
 

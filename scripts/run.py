@@ -26,7 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if __name__ == "__main__":  # `python scripts/run.py`: the repository root, for `scripts.*`
     sys.path.insert(0, str(ROOT))
 
-from scripts.cluster_plan import cluster_environment, cluster_plan, cluster_summary_lines  # noqa: E402
+from scripts.cluster_plan import (  # noqa: E402
+    CLUSTER_SIZE,
+    cluster_environment,
+    cluster_plan,
+    cluster_summary_lines,
+)
 from scripts.engines import EngineError  # noqa: E402
 from scripts.run_plan import (  # noqa: E402
     build_environment,
@@ -98,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     env = build_environment()
     var_dir = Path(env["HELPDESK_VAR_DIR"])
+    size = 1
     if args.cluster:
         try:
             env = cluster_environment(env)
@@ -119,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stopping = threading.Event()
     try:
         if args.cluster:
-            services = cluster_plan(env, credentials, endpoints)
+            size = int(env.get("HELPDESK_CLUSTER_SIZE") or CLUSTER_SIZE)
+            services = cluster_plan(env, credentials, endpoints, size=size)
         else:
             services = plan(env, credentials, endpoints=endpoints)
         for service in services:
@@ -135,7 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 1
             supervisor.watch(service, proc)
             say(f"{service.label} is up (pid {proc.pid})")
-        say(summary(env, channels, cluster=cluster_summary_lines(env) if args.cluster else ""))
+        say(
+            summary(env, channels, cluster=cluster_summary_lines(env, size) if args.cluster else "")
+        )
         # From here on a signal only asks to stop: a restart under way is never cut in half
         # (a process started but not yet watched would outlive `make run`).
         for signum in (signal.SIGINT, signal.SIGTERM):

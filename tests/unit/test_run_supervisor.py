@@ -287,9 +287,17 @@ def test_the_rasa_server_gets_its_api_token_from_the_environment():
     assert rasa_server.rasa_argv(args, {"RASA_API_TOKEN": "t0ken"}) == [
         "rasa",
         *args,
-        "--auth-token",
-        "t0ken",
+        "--auth-token=t0ken",
     ]
+    # A generated token may start with "-": Rasa's parser must still take it as the value.
+    import argparse
+
+    from rasa.cli.arguments.run import add_server_arguments
+
+    parser = argparse.ArgumentParser()
+    add_server_arguments(parser)
+    argv = rasa_server.rasa_argv(["--port", "5005"], {"RASA_API_TOKEN": "-Xq_9"})
+    assert parser.parse_args(argv[1:]).auth_token == "-Xq_9"
     assert rasa_server.rasa_argv(args, {}) == ["rasa", *args]
     with pytest.raises(SystemExit, match="RASA_API_TOKEN"):
         rasa_server.rasa_argv([*args, "--auth-token", "x"], {})
