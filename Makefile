@@ -13,7 +13,7 @@ ST_STAMP  := $(ST_VENV)/.installed
 MODEL_STAMP := models/.trained
 TRAIN_INPUTS := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml' 2>/dev/null) $(wildcard components/*.py)
 
-.PHONY: help venv st test-st run run-cluster train index engines engines-down test-postgres test-chaos test test-unit test-stories test-conversations test-live test-browser browser-deps validate eval bench lint format clean
+.PHONY: help venv st test-st run run-cluster systemd train index engines engines-down test-postgres test-chaos test test-unit test-stories test-conversations test-live test-browser browser-deps validate eval bench lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ run: $(MODEL_STAMP) index ## Start the whole assistant (backend simulator, actio
 
 run-cluster: $(MODEL_STAMP) index ## The assistant as a cluster: nginx in front of 2 Rasa, 2 action servers, 2 desks, 2 sweepers, on PostgreSQL and Redis (installs Debian's packages when root and missing)
 	$(PY) scripts/run.py --cluster
+
+systemd: $(STAMP) ## Write systemd units (and their 0600 environment file) for make run-cluster's processes into var/systemd
+	$(PY) scripts/cluster_plan.py systemd var/systemd
 
 validate: $(STAMP) ## rasa data validate
 	$(RASA) data validate --config config.yml --domain domain --data data --fail-on-warnings

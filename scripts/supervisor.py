@@ -47,12 +47,68 @@ def say(text: str, *, error: bool = False) -> None:
         stream.flush()
 
 
-def pump(stream: IO[bytes], log: IO[str], label: str | None) -> None:
-    """Copy a child's output to its log file and, unless it is noise, to the console."""
+#: How the processes' lines name their level and logger: Rasa and the action server
+#: ("2026-12-06 05:27:53 INFO     rasa.core  - text"), the helpdesk command
+#: ("2026-12-06 05:27:53,138 INFO helpdesk.desk: text") and Sanic ("[...] [pid] [INFO] text").
+_STAMP = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+_LINE_FORMATS = (
+    re.compile(_STAMP + r"\s+(?P<level>[A-Z]+)\s+(?P<logger>\S+)\s+- (?P<message>.*)$"),
+    re.compile(_STAMP + r",\d+ (?P<level>[A-Z]+) (?P<logger>[\w.]+): (?P<message>.*)$"),
+    re.compile(r"^\[[^\]]+\] \[\d+\] \[(?P<level>[A-Z]+)\] (?P<message>.*)$"),
+)
+_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+
+
+class JsonLines:
+    """Turns a process's output lines into JSON log records for a log shipper
+    (`HELPDESK_LOG_FORMAT=json`): time, process (the service's name: `rasa-2`), pid, level,
+    logger and message. A line that continues the one before (a traceback's frames) keeps its
+    level and says `"continued": true`."""
+
+    def __init__(self, process: str, pid: int) -> None:
+        self.process, self.pid = process, pid
+        self.level = "INFO"
+        self.logger = ""
+
+    def record(self, line: str, now: float | None = None) -> str:
+        import json
+        from datetime import datetime, timezone
+
+        stamp = datetime.fromtimestamp(time.time() if now is None else now, tz=timezone.utc)
+        fields: dict[str, object] = {
+            "time": stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "process": self.process,
+            "pid": self.pid,
+        }
+        continued = line.startswith((" ", "\t")) or line.startswith("Traceback")
+        match = (
+            None
+            if continued
+            else next((m for m in (f.match(line) for f in _LINE_FORMATS) if m), None)
+        )
+        if match and match.group("level") in _LEVELS:
+            self.level = match.group("level")
+            self.logger = match.groupdict().get("logger") or ""
+            message = match.group("message")
+        else:
+            message = line
+            if not continued:  # a line of its own without a known format
+                self.logger = ""
+        fields.update(level=self.level, logger=self.logger, message=message)
+        if continued:
+            fields["continued"] = True
+        return json.dumps(fields, ensure_ascii=False)
+
+
+def pump(
+    stream: IO[bytes], log: IO[str], label: str | None, json_lines: JsonLines | None = None
+) -> None:
+    """Copy a child's output to its log file (as JSON records with `json_lines`) and, unless
+    it is noise, to the console."""
     hidden = False
     for raw in iter(stream.readline, b""):
         line = raw.decode("utf-8", errors="replace").rstrip("\n")
-        log.write(line + "\n")
+        log.write((json_lines.record(line) if json_lines else line) + "\n")
         log.flush()
         # An indented line continues the line before it (a warning's source line, a
         # traceback's frame): shown or hidden with it.
@@ -63,24 +119,39 @@ def pump(stream: IO[bytes], log: IO[str], label: str | None) -> None:
     log.close()
 
 
+def log_format(env: Mapping[str, str]) -> str:
+    """`HELPDESK_LOG_FORMAT`: "text" (default, the lines as printed) or "json" (one JSON
+    record a line in var/log/<service>.log, for a log shipper).
+
+    Raises:
+        ValueError: For another value.
+    """
+    value = (env.get("HELPDESK_LOG_FORMAT") or "text").strip().lower()
+    if value not in {"text", "json"}:
+        raise ValueError(f"HELPDESK_LOG_FORMAT must be text or json, not {value!r}")
+    return value
+
+
 def spawn(
     service: Service, env: Mapping[str, str], log_dir: Path, *, console: bool, append: bool = False
 ) -> subprocess.Popen:
     """Start `service` in its own process group; its output goes to `log_dir/<name>.log`
-    (and to the console when `console`)."""
+    (JSON records with `HELPDESK_LOG_FORMAT=json`) and to the console when `console`. The
+    process learns its name from `HELPDESK_PROCESS_NAME`."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log = open(log_dir / f"{service.name}.log", "a" if append else "w", encoding="utf-8")  # noqa: SIM115
     proc = subprocess.Popen(
         service.args,
         cwd=ROOT,
-        env=dict(env),
+        env={**env, "HELPDESK_PROCESS_NAME": service.name},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     assert proc.stdout is not None
     label = service.name if console else None
-    threading.Thread(target=pump, args=(proc.stdout, log, label), daemon=True).start()
+    json_lines = JsonLines(service.name, proc.pid) if log_format(env) == "json" else None
+    threading.Thread(target=pump, args=(proc.stdout, log, label, json_lines), daemon=True).start()
     return proc
 
 

@@ -96,3 +96,26 @@ def test_given_engines_are_used_as_they_are(env, monkeypatch):
     assert out["HELPDESK_DATABASE_URL"] == env["HELPDESK_DATABASE_URL"]
     assert out["HELPDESK_REDIS_URL"] == env["HELPDESK_REDIS_URL"]
     assert out["SANIC_PROXIES_COUNT"] == "1"
+
+
+def test_systemd_units_run_what_the_plan_runs(env, tmp_path):
+    from scripts.cluster_plan import systemd_units, write_env_file
+
+    services = cluster_plan(env, tmp_path / "c.yml", tmp_path / "e.yml")
+    env_file = write_env_file({**env, "HELPDESK_PROCESS_NAME": "x"}, tmp_path / "helpdesk.env")
+    units = systemd_units(env, services, env_file=env_file)
+
+    assert set(units) == {f"helpdesk-{s.name}.service" for s in services} | {"helpdesk.target"}
+    rasa = units["helpdesk-rasa-2.service"]
+    assert "Environment=HELPDESK_PROCESS_NAME=rasa-2" in rasa
+    assert f"EnvironmentFile={env_file}" in rasa and "Restart=always" in rasa
+    assert "After=network-online.target postgresql.service redis-server.service " in rasa
+    assert "helpdesk-rasa-1.service" in rasa  # started after the one before it
+    started = next(line for line in rasa.splitlines() if line.startswith("ExecStart="))
+    assert "--interface 127.0.0.1" in started and "RASA_API_TOKEN" not in started
+    assert all(name in units["helpdesk.target"] for name in units if name != "helpdesk.target")
+    # The environment file: the secrets, readable by the owner only, not the supervisor's name.
+    text = env_file.read_text()
+    assert f'RASA_API_TOKEN="{env["RASA_API_TOKEN"]}"' in text
+    assert "HELPDESK_PROCESS_NAME" not in text
+    assert env_file.stat().st_mode & 0o777 == 0o600

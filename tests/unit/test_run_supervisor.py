@@ -6,6 +6,7 @@ second it is due), then once with real processes: a child killed with SIGKILL is
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -324,3 +325,58 @@ def test_the_action_server_gets_a_token_and_loopback_by_default(tmp_path):
     assert kept["ACTION_ENDPOINT_URL"] == f"http://10.1.2.3:{kept['RASA_ACTIONS_PORT']}/webhook"
     actions = {s.name: s for s in run.plan(kept, tmp_path / "credentials.yml")}["actions"]
     assert actions.health == f"http://10.1.2.3:{kept['RASA_ACTIONS_PORT']}/health"
+
+
+def test_json_log_records_name_the_process_and_parse_each_format():
+    from scripts.supervisor import JsonLines
+
+    lines = JsonLines("rasa-2", 4242)
+    first = json.loads(lines.record("2026-12-06 05:27:53 INFO     rasa.core  - Rasa is up", 0))
+    assert first == {
+        "time": "1970-01-01T00:00:00.000Z",
+        "process": "rasa-2",
+        "pid": 4242,
+        "level": "INFO",
+        "logger": "rasa.core",
+        "message": "Rasa is up",
+    }
+    desk = json.loads(lines.record("2026-12-06 05:29:08,138 WARNING helpdesk.desk.cli: no admin"))
+    assert (desk["level"], desk["logger"], desk["message"]) == (
+        "WARNING",
+        "helpdesk.desk.cli",
+        "no admin",
+    )
+    sanic = json.loads(lines.record("[2026-12-06 05:29:08 +0000] [10969] [ERROR] Boom"))
+    assert (sanic["level"], sanic["message"]) == ("ERROR", "Boom")
+    frame = json.loads(lines.record('  File "x.py", line 1, in <module>'))
+    assert frame["level"] == "ERROR" and frame["continued"] is True
+    plain = json.loads(lines.record("Backend simulator on http://127.0.0.1:8081"))
+    assert plain["message"].startswith("Backend") and "continued" not in plain
+
+
+def test_the_log_format_is_text_or_json():
+    from scripts.supervisor import log_format
+
+    assert log_format({}) == "text" and log_format({"HELPDESK_LOG_FORMAT": " JSON "}) == "json"
+    with pytest.raises(ValueError, match="HELPDESK_LOG_FORMAT"):
+        log_format({"HELPDESK_LOG_FORMAT": "xml"})
+
+
+def test_a_spawned_process_writes_json_records_with_its_name(tmp_path):
+    from scripts.supervisor import spawn
+
+    service = Service("sweeper-2", "idle sweeper 2", [sys.executable, "-c", _PRINT_NAME], None, 5)
+    env = {**os.environ, "HELPDESK_LOG_FORMAT": "json"}
+    proc = spawn(service, env, tmp_path, console=False)
+    proc.wait(10)
+    deadline = time.monotonic() + 5
+    records: list[dict] = []
+    while time.monotonic() < deadline and not records:
+        text = (tmp_path / "sweeper-2.log").read_text()
+        records = [json.loads(line) for line in text.splitlines() if line]
+        time.sleep(0.05)
+    assert records[0]["process"] == "sweeper-2" and records[0]["pid"] == proc.pid
+    assert records[0]["message"] == "I am sweeper-2"
+
+
+_PRINT_NAME = "import os; print('I am ' + os.environ['HELPDESK_PROCESS_NAME'], flush=True)"
