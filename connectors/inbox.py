@@ -10,9 +10,11 @@ not answered 200 in time. The inbox makes that safe and keeps the platform waiti
    dropped: a retry would fail the same way for days.
 3. **Handle in order per sender**, in background tasks: in this process a FIFO lock per
    sender; across processes (several Rasa servers behind a load balancer) a message waits
-   until the sender's messages claimed before it, in any process, are done (at most
-   `InboxPolicy.order_timeout`; Rasa's lock store then keeps one conversation's messages
-   one at a time).
+   until the sender's messages claimed before it, in any process, are done. An earlier one
+   whose claim is older than `InboxPolicy.recovery_delay` (its process died) is taken over
+   and handled first, here, so a crash never puts a conversation's messages out of order.
+   The wait ends after `InboxPolicy.order_timeout` whatever happens; Rasa's lock store then
+   keeps one conversation's messages one at a time.
 4. **Mark done** once Rasa has handled it (a failure is logged, never the content).
 5. **Recover** what a crash left: at start, and once the claims made just before are old enough,
    messages claimed over `InboxPolicy.recovery_delay` ago and unfinished are taken over
@@ -47,7 +49,7 @@ from sqlalchemy.exc import DataError
 from connectors.common import KeyedLocks, OnNewMessage, failure_trace, inbound_repository, mask_id
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
-    from helpdesk.storage.inbound_messages import InboundMessageRepository
+    from helpdesk.storage.inbound_messages import InboundMessageRecord, InboundMessageRepository
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,8 @@ class InboxPolicy:
         retention: Handled message ids are forgotten after this long.
         shutdown_timeout: Seconds a stopping server waits for the messages in work.
         order_timeout: Seconds a message waits at most for the sender's earlier messages in
-            other processes (one whose process died is then left to recovery).
+            other processes (longer than `recovery_delay`: an earlier message whose process
+            died is taken over and handled first once its claim is that old).
         order_poll: Seconds between two looks at those earlier messages.
     """
 
@@ -130,7 +133,7 @@ class InboxPolicy:
     max_age: timedelta = timedelta(hours=24)
     retention: timedelta = timedelta(days=30)
     shutdown_timeout: float = 10.0
-    order_timeout: float = 30.0
+    order_timeout: float = 90.0
     order_poll: float = 0.05
 
 
@@ -312,17 +315,29 @@ class Inbox:
         task = self.spawn(self._handle(item, on_new_message))
         task.add_done_callback(lambda _: self._in_work.discard(item.key))
 
-    async def _wait_for_earlier(self, item: Inbound) -> None:
-        """Wait until the sender's messages claimed before `item` in other processes are done
-        (at most `order_timeout` seconds; a failing lookup does not hold the message up)."""
+    async def _wait_for_earlier(self, item: Inbound, on_new_message: OnNewMessage) -> None:
+        """Wait until the sender's messages claimed before `item` in other processes are done;
+        take over and handle first those whose process died (claimed over `recovery_delay`
+        ago). At most `order_timeout` seconds; a failing lookup does not hold the message up."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.policy.order_timeout
-        within = self.policy.recovery_delay
+        delay = self.policy.recovery_delay
+        repository = self.repository
         while True:
             try:
                 earlier = await asyncio.to_thread(
-                    self.repository.earlier_unfinished, self.channel, item.key, within
+                    repository.earlier_unfinished, self.channel, item.key
                 )
+                for record in earlier:
+                    if (
+                        record.received_at >= _utcnow() - delay
+                        or record.message_id in self._in_work
+                    ):
+                        break  # in work somewhere: wait for it (and for those after it)
+                    if await asyncio.to_thread(
+                        repository.reclaim, self.channel, record.message_id, delay
+                    ):
+                        await self._take_over_first(record, item, on_new_message)
             except Exception as exc:
                 self._log.warning(
                     "%s: could not check the order of %s %s (%s); handled now",
@@ -342,15 +357,40 @@ class Inbox:
                     item.log_id,
                     self._mask(item.sender),
                     self.policy.order_timeout,
-                    earlier,
+                    len(earlier),
                 )
                 return
             await asyncio.sleep(self.policy.order_poll)
 
+    async def _take_over_first(
+        self, record: "InboundMessageRecord", item: Inbound, on_new_message: OnNewMessage
+    ) -> None:
+        """Handle an earlier message left by a dead process before `item` (it is ours now)."""
+        earlier = None
+        if record.payload and record.received_at >= _utcnow() - self.policy.max_age:
+            with contextlib.suppress(ValueError):
+                earlier = Inbound.from_json(record.payload)
+        if earlier is None:
+            await asyncio.to_thread(self.repository.mark_done, self.channel, record.message_id)
+            return
+        self._log.info(
+            "%s: unfinished %s %s from %s is handled again, before %s",
+            self.channel,
+            self.noun,
+            earlier.log_id,
+            self._mask(earlier.sender),
+            item.log_id,
+        )
+        self._in_work.add(earlier.key)
+        try:
+            await self._deliver(earlier, on_new_message)
+        finally:
+            self._in_work.discard(earlier.key)
+
     async def _handle(self, item: Inbound, on_new_message: OnNewMessage) -> None:
         """Hand one message to Rasa (in order per sender), then mark it done."""
         async with self._locks.hold(item.sender):
-            await self._wait_for_earlier(item)
+            await self._wait_for_earlier(item, on_new_message)
             await self._deliver(item, on_new_message)
 
     async def _deliver(self, item: Inbound, on_new_message: OnNewMessage) -> None:

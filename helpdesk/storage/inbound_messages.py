@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from helpdesk.storage.base import _Repository
@@ -119,13 +119,14 @@ class InboundMessageRepository(_Repository):
 
         return retry_on_locked(work)
 
-    def earlier_unfinished(self, channel: str, message_id: str, within: timedelta) -> int:
-        """How many messages of the same sender, claimed before this one (in claim order) and
-        less than `within` ago, are not done yet: they come first (per-conversation order
-        across processes). Older unfinished ones are left to crash recovery.
+    def earlier_unfinished(
+        self, channel: str, message_id: str, *, limit: int = 20
+    ) -> list[InboundMessageRecord]:
+        """The messages of the same sender claimed before this one (in claim order) and not
+        done yet, oldest first: they come first (per-conversation order across processes).
 
         Returns:
-            That number; 0 also when `message_id` was never claimed.
+            Those messages (at most `limit`); none also when `message_id` was never claimed.
         """
         this = (
             select(InboundMessage.id, InboundMessage.sender)
@@ -133,18 +134,18 @@ class InboundMessageRepository(_Repository):
             .subquery()
         )
         stmt = (
-            select(func.count())
-            .select_from(InboundMessage)
+            select(InboundMessage)
             .join(this, InboundMessage.sender == this.c.sender)
             .where(
                 InboundMessage.channel == channel,
                 InboundMessage.id < this.c.id,
                 InboundMessage.status == InboundMessageStatus.RECEIVED,
-                InboundMessage.received_at >= utcnow() - within,
             )
+            .order_by(InboundMessage.id)
+            .limit(limit)
         )
         with session_scope(self._sessions) as session:
-            return int(session.execute(stmt).scalar_one())
+            return [InboundMessageRecord.from_row(row) for row in session.scalars(stmt).all()]
 
     def pending(
         self, older_than: timedelta, *, channel: str | None = None, limit: int = 100

@@ -150,11 +150,12 @@ async def test_a_senders_messages_claimed_in_two_processes_are_handled_in_claim_
     assert repository.get("testchannel", "a2").status == "done"
 
 
-async def test_an_earlier_message_left_by_a_dead_process_holds_the_next_one_only_so_long(
-    collector, repository, session_factory, caplog
+async def test_an_earlier_message_in_work_elsewhere_holds_the_next_one_only_so_long(
+    collector, repository, caplog
 ) -> None:
-    # Claimed just now by a process that then died: the next one waits, then goes on.
-    assert repository.claim("testchannel", "a1", "6281234567890", item("a1").to_json())
+    # Claimed just now by another process that never finishes it: the next one waits, then
+    # goes on.
+    assert repository.claim("testchannel", "a1", "6281234567890", item("a1", "satu").to_json())
     inbox = make_inbox(repository, order_timeout=0.3)
     await inbox.accept([item("a2", "dua")], collector.handle_message)
     await asyncio.sleep(0.15)
@@ -162,11 +163,23 @@ async def test_an_earlier_message_left_by_a_dead_process_holds_the_next_one_only
     assert await inbox.drain(5)
     assert collector.texts == ["dua"]
     assert "waited 0 s for 1 earlier ones" in log_text(caplog)
-    # One claimed longer ago than the recovery delay is recovery's: it holds nothing up.
-    backdate(session_factory, "a1", timedelta(minutes=5))
-    await inbox.accept([item("a3", "tiga")], collector.handle_message)
-    assert await inbox.drain(0.2)
-    assert collector.texts == ["dua", "tiga"]
+
+
+async def test_an_earlier_message_left_by_a_dead_process_is_taken_over_and_handled_first(
+    collector, repository, session_factory, caplog
+) -> None:
+    caplog.set_level(logging.INFO)
+    assert repository.claim("testchannel", "a1", "6281234567890", item("a1", "satu").to_json())
+    backdate(session_factory, "a1", timedelta(minutes=5))  # its process died long ago
+    first, second = make_inbox(repository), make_inbox(InboundMessageRepository(session_factory))
+    await first.accept([item("a2", "dua")], collector.handle_message)
+    await second.accept([item("a3", "tiga")], collector.handle_message)
+    assert await first.drain(5) and await second.drain(5)
+    assert collector.texts == ["satu", "dua", "tiga"]  # in claim order, each once
+    assert all(repository.get("testchannel", k).status == "done" for k in ("a1", "a2", "a3"))
+    assert "unfinished message #a1 from" in log_text(caplog)
+    # Recovery finds nothing left to do.
+    assert await first.recover(collector.handle_message) == 0
 
 
 async def test_a_failed_handling_is_logged_without_content_and_marked_done(
