@@ -815,6 +815,7 @@ def main(argv: list[str] | None = None) -> int:
             for n, victim in enumerate(victims, start=1):
                 at = started + args.duration * n / (len(victims) + 1)
                 time.sleep(max(0.0, at - time.monotonic()))
+                at = time.monotonic()  # later than planned when a restart took long
                 label, back = cluster.kill(victim)
                 kills.append((label, at - started, back))
                 print(
