@@ -31,10 +31,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import json
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -44,125 +42,18 @@ from typing import (
 )
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
-from sqlalchemy.exc import DataError
 
 from connectors.common import KeyedLocks, OnNewMessage, failure_trace, inbound_repository, mask_id
+from connectors.inbound import Accepted, Inbound, InboxPolicy
+
+__all__ = ["Accepted", "Inbound", "Inbox", "InboxPolicy"]
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.storage.inbound_messages import InboundMessageRecord, InboundMessageRepository
 
 
-@dataclass(frozen=True)
-class Inbound:
-    """One delivered message, ready to be handed to Rasa.
-
-    Attributes:
-        key: The delivery's unique id in its channel (Meta's `wamid...`, Telegram's
-            `<bot id>:<update_id>`); Rasa's `message_id`.
-        sender: The conversation key (a phone number, a chat id).
-        kind: The platform's message type ("text", "interactive", "photo", ...).
-        text: What Rasa gets as the user's text (a text, a button payload, a media id).
-        metadata: The message metadata for Rasa.
-        label: How logs name the message (default: the key).
-    """
-
-    key: str
-    sender: str
-    kind: str
-    text: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-    label: str = ""
-
-    @property
-    def log_id(self) -> str:
-        return self.label or self.key
-
-    def to_json(self) -> str:
-        """This message as JSON (stored with the claim, for crash recovery)."""
-        data: dict[str, Any] = {
-            "message_id": self.key,
-            "sender": self.sender,
-            "type": self.kind,
-            "text": self.text,
-            "metadata": self.metadata,
-        }
-        if self.label:
-            data["label"] = self.label
-        return json.dumps(data, ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, data: str) -> "Inbound":
-        """The message `to_json` wrote.
-
-        Raises:
-            ValueError: When `data` is not such a message.
-        """
-        raw = json.loads(data)
-        if not isinstance(raw, dict):
-            raise ValueError("not a stored inbound message")
-        try:
-            return cls(
-                key=str(raw["message_id"]),
-                sender=str(raw["sender"]),
-                kind=str(raw["type"]),
-                text=str(raw["text"]),
-                metadata=dict(raw.get("metadata") or {}),
-                label=str(raw.get("label") or ""),
-            )
-        except (KeyError, TypeError) as exc:
-            raise ValueError("not a stored inbound message") from exc
-
-
-@dataclass(frozen=True)
-class InboxPolicy:
-    """When unfinished messages are handled again, dropped and forgotten.
-
-    Attributes:
-        recovery_delay: How long ago an unfinished message must have been claimed to be taken
-            over (a younger one may be in work in another process).
-        max_age: Unfinished messages older than this are dropped unanswered.
-        retention: Handled message ids are forgotten after this long.
-        shutdown_timeout: Seconds a stopping server waits for the messages in work.
-        order_timeout: Seconds a message waits at most for the sender's earlier messages in
-            other processes (longer than `recovery_delay`: an earlier message whose process
-            died is taken over and handled first once its claim is that old).
-        order_poll: Seconds between two looks at those earlier messages.
-    """
-
-    recovery_delay: timedelta = timedelta(minutes=1)
-    max_age: timedelta = timedelta(hours=24)
-    retention: timedelta = timedelta(days=30)
-    shutdown_timeout: float = 10.0
-    order_timeout: float = 90.0
-    order_poll: float = 0.05
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """What `Inbox.accept` did with a delivery.
-
-    Attributes:
-        claimed: The messages claimed now (handled in the background).
-        duplicates: The messages claimed before (acknowledged only).
-        error: The database error that stopped the claiming (None when all went well).
-    """
-
-    claimed: tuple[Inbound, ...] = ()
-    duplicates: tuple[Inbound, ...] = ()
-    error: Exception | None = None
-
-    @property
-    def dropped(self) -> bool:
-        """Whether the database refused the delivery for its content (acknowledged anyway)."""
-        return isinstance(self.error, (DataError, UnicodeError))
-
-    def answer(self) -> tuple[int, str]:
-        """The HTTP status and status word for the platform."""
-        if self.error is not None and not self.dropped:
-            return 503, "unavailable"
-        if self.duplicates and not self.claimed:
-            return 200, "duplicate"
-        return 200, "ok"
+#: The policy of an inbox made without one.
+DEFAULT_POLICY = InboxPolicy()
 
 
 def _utcnow() -> datetime:
@@ -179,7 +70,7 @@ class Inbox:
         *,
         log: logging.Logger,
         repository: "InboundMessageRepository" | None = None,
-        policy: InboxPolicy = InboxPolicy(),
+        policy: InboxPolicy = DEFAULT_POLICY,
         noun: str = "message",
         mask: Callable[[str], str] = mask_id,
     ) -> None:

@@ -81,6 +81,7 @@ from tests.support.fake_whatsapp import FakeGraph, deliver, whatsapp_env  # noqa
 from tests.support.handoff_play import ALWAYS_OPEN  # noqa: E402
 from tests.support.makerun import MODEL, READY, Output, up_pids  # noqa: E402
 from tests.support.postgres import drop_database, run_autocommit  # noqa: E402
+from tests.support.ticket_form import TICKET_ID, answer_for  # noqa: E402
 
 FAQ_QUESTION = "apa itu sp2d?"
 FAQ_ANSWER = "Surat Perintah Pencairan Dana"
@@ -97,23 +98,8 @@ TECHNICAL_PROBLEM = "gangguan teknis"
 #: to a few an hour, as in production), from fixtures made for the run.
 LOOKUP_FOUND = "Berikut informasi SP2D nomor {number}"
 LOOKUP_FIXTURES = 5000
-TICKET_ID = re.compile(r"nomor (\d{8}-[A-Z]{6})")
 #: Never the right answer to any step here.
 WRONG = ("belum memahami", "Saya asisten virtual", "pilih layanan")
-#: The ticket form: a phrase of each question and the answer (and the reprompts a re-sent
-#: answer may meet, as in tests/e2e_live/test_crash_under_load_live.py).
-FORM = [
-    ("Apa perihal", "SP2D kami belum cair"),
-    ("ceritakan kronologinya", "Sudah lima hari SP2D kami belum masuk ke rekening satker."),
-    ("Jika ada lampiran", "lewati"),
-    ("Ke alamat e-mail mana", "bendahara@contoh.go.id"),
-    ("Mohon periksa kembali data tiket", "/affirm"),
-    ("Perihal terlalu singkat", "SP2D kami belum cair"),
-    ("Kronologi terlalu singkat", "Sudah lima hari SP2D kami belum masuk ke rekening satker."),
-    ("Lampiran harus berupa tautan", "lewati"),
-    ("bukan alamat e-mail yang valid", "bendahara@contoh.go.id"),
-    ("Mohon pilih salah satu", "/affirm"),
-]
 #: Whom to kill, in order (labels of the supervisor's "is up" lines; "desk leader" is found).
 VICTIMS = [
     "rasa server 1",
@@ -463,7 +449,7 @@ class Citizen(threading.Thread):
                         )
                     self.tally.told[sender] = told.group(1)
                 return
-            answer = next((a for asked, a in FORM if asked in joined), None)
+            answer = answer_for(joined)
             if answer is None:
                 self.tally.problem(self.kind, f"{sender}: the form said {joined[:200]}")
                 return

@@ -34,31 +34,16 @@ import pytest
 import requests
 
 from tests.support.makerun import MODEL, READY, START_TIMEOUT, alive, make_run, up_pids
+from tests.support.ticket_form import TICKET_ID, answer_for
 
 pytestmark = pytest.mark.live
 
 FAQ_QUESTION = "apa itu sp2d?"
 FAQ_ANSWER = "Surat Perintah Pencairan Dana"
 TECHNICAL_PROBLEM = "gangguan teknis"
-TICKET_ID = re.compile(r"nomor (\d{8}-[A-Z]{6})")
 #: What must never be said in answer to these turns: not understood, a bare greeting, the
 #: introduction, the menu.
 WRONG = ("belum memahami", "ada yang bisa kami bantu", "Saya asisten virtual", "pilih layanan")
-#: The ticket form: what the bot asks (a phrase of its question) and what the citizen answers.
-FORM = [
-    ("Apa perihal", "SP2D kami belum cair"),
-    ("ceritakan kronologinya", "Sudah lima hari SP2D kami belum masuk ke rekening satker."),
-    ("Jika ada lampiran", "lewati"),
-    ("Ke alamat e-mail mana", "bendahara@contoh.go.id"),
-    ("Mohon periksa kembali data tiket", "/affirm"),
-    # A message that reached Rasa but whose reply was lost is sent again, as the answer to
-    # the next question: it may be refused there, and the citizen answers what is asked.
-    ("Perihal terlalu singkat", "SP2D kami belum cair"),
-    ("Kronologi terlalu singkat", "Sudah lima hari SP2D kami belum masuk ke rekening satker."),
-    ("Lampiran harus berupa tautan", "lewati"),
-    ("bukan alamat e-mail yang valid", "bendahara@contoh.go.id"),
-    ("Mohon pilih salah satu", "/affirm"),
-]
 #: Each process in turn, with the label its "is up again" line carries.
 VICTIMS = [
     ("action server", 120),
@@ -162,7 +147,7 @@ class Citizen(threading.Thread):
                         self.record.wrong.append(f"{sender} was told a second ticket id")
                     self.record.told[sender] = told.group(1)
                 return
-            answer = next((a for asked, a in FORM if asked in joined), None)
+            answer = answer_for(joined)
             if answer is None:
                 self.record.bad(f"the ticket form said: {joined[:300]}")
                 return
