@@ -216,19 +216,20 @@ class Inbox:
         repository = self.repository
         while True:
             try:
-                earlier = await asyncio.to_thread(
+                found = await asyncio.to_thread(
                     repository.earlier_unfinished, self.channel, item.key
                 )
+                # One this process has in work waits for this sender's lock, which this
+                # message holds (a message recovered after it arrived): it cannot go first.
+                earlier = [r for r in found if r.message_id not in self._in_work]
                 for record in earlier:
-                    if (
-                        record.received_at >= _utcnow() - delay
-                        or record.message_id in self._in_work
-                    ):
-                        break  # in work somewhere: wait for it (and for those after it)
-                    if await asyncio.to_thread(
+                    if record.received_at >= _utcnow() - delay:
+                        break  # in work in another process: wait for it (and those after it)
+                    if not await asyncio.to_thread(
                         repository.reclaim, self.channel, record.message_id, delay
                     ):
-                        await self._take_over_first(record, item, on_new_message)
+                        break  # another process took it over just now: wait for it
+                    await self._take_over_first(record, item, on_new_message)
             except Exception as exc:
                 self._log.warning(
                     "%s: could not check the order of %s %s (%s); handled now",

@@ -182,6 +182,20 @@ async def test_an_earlier_message_left_by_a_dead_process_is_taken_over_and_handl
     assert await first.recover(collector.handle_message) == 0
 
 
+async def test_an_earlier_message_recovered_here_after_a_later_one_does_not_stall_it(
+    collector, repository, session_factory
+) -> None:
+    # a1 was left by a crash; a2 arrives and holds the sender's turn while recovery (in this
+    # process) starts a1 behind it: a2 must not wait for a1, which waits for a2's turn.
+    assert repository.claim("testchannel", "a1", "6281234567890", item("a1", "satu").to_json())
+    backdate(session_factory, "a1", timedelta(minutes=5))
+    inbox = make_inbox(repository, order_timeout=30)
+    inbox._in_work.add("a1")  # recovery has a1 in work, queued behind a2
+    await inbox.accept([item("a2", "dua")], collector.handle_message)
+    await asyncio.wait_for(inbox.drain(), 5)
+    assert collector.texts == ["dua"]
+
+
 async def test_a_failed_handling_is_logged_without_content_and_marked_done(
     collector, repository, caplog
 ) -> None:
