@@ -300,18 +300,12 @@ def check_nginx_config(binary: str, config: Path) -> str:
 
 def cluster_summary_lines(env: Mapping[str, str], size: int = CLUSTER_SIZE) -> str:
     """What `make run-cluster` prints besides `make run`'s URLs."""
-    from sqlalchemy.engine import make_url
-
-    def masked(url: str) -> str:
-        if url.startswith(("redis://", "rediss://")) and "@" in url:
-            return url.split("://", 1)[0] + "://***@" + url.split("@", 1)[1]
-        return make_url(url).render_as_string(hide_password=True)
-
     return (
         f"  cluster          nginx in front of {size} Rasa servers, {size} action servers and "
         f"{size} desks ({desk_url(env)}), {size} sweepers\n"
-        f"  tracker store    {masked(env['RASA_TRACKER_STORE_URL'])}\n"
-        f"  lock store       {masked(env['HELPDESK_REDIS_URL'])} (Rasa's locks, web chat rooms)\n"
+        f"  tracker store    {engines.masked_url(env['RASA_TRACKER_STORE_URL'])}\n"
+        f"  lock store       {engines.masked_url(env['HELPDESK_REDIS_URL'])} "
+        "(Rasa's locks, web chat rooms)\n"
     )
 
 

@@ -334,11 +334,16 @@ def check(found: Urls) -> dict[str, str]:
     return report
 
 
-def _masked(url: str) -> str:
+def masked_url(url: str) -> str:
+    """A database or Redis URL fit to print: its password replaced by ***. Anything that is
+    not a URL (a description such as "SQLite in var/") is returned as it is."""
     from sqlalchemy.engine import make_url
 
-    if url.startswith("redis://") and "@" in url:
-        return "redis://:***@" + url.split("@", 1)[1]
+    if "://" not in url:
+        return url
+    scheme = url.split("://", 1)[0]
+    if scheme in {"redis", "rediss"}:
+        return f"{scheme}://:***@" + url.split("@", 1)[1] if "@" in url else url
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -362,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = check(found)
         for name, state in report.items():
             url = found.postgres if name == "postgres" else found.redis
-            print(f"{name:9} {_masked(url)}  {state}")
+            print(f"{name:9} {masked_url(url)}  {state}")
         if args.command == "up":
             print(f"URLs with passwords: `{Path(sys.argv[0]).name} env` (or {ENGINES_DIR})")
         return 0 if all(state.startswith("ok") for state in report.values()) else 1

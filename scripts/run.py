@@ -20,8 +20,6 @@ import threading
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from sqlalchemy.engine import make_url
-
 ROOT = Path(__file__).resolve().parent.parent
 if __name__ == "__main__":  # `python scripts/run.py`: the repository root, for `scripts.*`
     sys.path.insert(0, str(ROOT))
@@ -32,7 +30,7 @@ from scripts.cluster_plan import (  # noqa: E402
     cluster_plan,
     cluster_summary_lines,
 )
-from scripts.engines import EngineError  # noqa: E402
+from scripts.engines import EngineError, masked_url  # noqa: E402
 from scripts.run_plan import (  # noqa: E402
     build_environment,
     desk_url,
@@ -55,9 +53,7 @@ def summary(env: Mapping[str, str], channels: list[str], cluster: str = "") -> s
         backend = f"simulator http://localhost:{env['HELPDESK_BACKEND_PORT']} ({fixtures})"
     else:
         backend = f"external, {env['HELPDESK_BACKEND_URL']}"
-    store = env.get("HELPDESK_DATABASE_URL") or f"SQLite in {env['HELPDESK_VAR_DIR']}"
-    if "://" in store:  # never print a password
-        store = make_url(store).render_as_string(hide_password=True)
+    store = masked_url(env.get("HELPDESK_DATABASE_URL") or f"SQLite in {env['HELPDESK_VAR_DIR']}")
     actions_host = local_address(env.get("RASA_ACTIONS_HOST") or "")
     actions_host = "localhost" if actions_host == "127.0.0.1" else actions_host
     actions = f"http://{actions_host}:{env['RASA_ACTIONS_PORT']}"

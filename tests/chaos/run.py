@@ -70,6 +70,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import requests
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `python tests/chaos/run.py`
@@ -197,7 +198,11 @@ class Cluster:
             name = f"{stem}_{suffix}"
             run_autocommit(self.urls.postgres, f"CREATE DATABASE {name}")
             self.databases.append(name)
-            env[variable] = self.urls.postgres.rsplit("/", 1)[0] + f"/{name}"
+            env[variable] = (
+                make_url(self.urls.postgres)
+                .set(database=name)
+                .render_as_string(hide_password=False)
+            )
         ports = _cluster_ports()
         self.rasa_port, self.desk_port = ports[0], ports[2]
         env.update(
