@@ -15,7 +15,9 @@ not answered 200 in time. The inbox makes that safe and keeps the platform waiti
    and handled first, here, so a crash never puts a conversation's messages out of order.
    The wait ends after `InboxPolicy.order_timeout` whatever happens; Rasa's lock store then
    keeps one conversation's messages one at a time.
-4. **Mark done** once Rasa has handled it (a failure is logged, never the content).
+4. **Mark done** once Rasa has handled it (a failure is logged, never the content). Each
+   reply is recorded as it goes out (`connectors.common.replies.TurnOutput`), so a message
+   handled again after a crash does not send the citizen what they already got.
 5. **Recover** what a crash left: at start, and once the claims made just before are old enough,
    messages claimed over `InboxPolicy.recovery_delay` ago and unfinished are taken over
    atomically and handled again (a re-delivery takes them over too); those older than
@@ -44,6 +46,7 @@ from typing import (
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
 from connectors.common import KeyedLocks, OnNewMessage, failure_trace, inbound_repository, mask_id
+from connectors.common.replies import TurnOutput, replies_sent
 from connectors.inbound import Accepted, Inbound, InboxPolicy
 
 __all__ = ["Accepted", "Inbound", "Inbox", "InboxPolicy"]
@@ -152,6 +155,8 @@ class Inbox:
             return Accepted()
         in_work = set(self._in_work)
 
+        retaken: set[str] = set()
+
         def work() -> Accepted:
             claimed: list[Inbound] = []
             duplicates: list[Inbound] = []
@@ -170,6 +175,7 @@ class Inbox:
                             item.log_id,
                         )
                         claimed.append(item)
+                        retaken.add(item.key)
                     else:
                         self._log.info(
                             "%s: %s %s delivered again; it is not answered twice",
@@ -184,7 +190,7 @@ class Inbox:
 
         accepted = await asyncio.to_thread(work)
         for item in accepted.claimed:
-            self._start(item, on_new_message)
+            self._start(item, on_new_message, again=item.key in retaken)
         if accepted.dropped:
             self._log.error(
                 "%s: the database refused delivered %ss (%s); dropped",
@@ -201,9 +207,9 @@ class Inbox:
             )
         return accepted
 
-    def _start(self, item: Inbound, on_new_message: OnNewMessage) -> None:
+    def _start(self, item: Inbound, on_new_message: OnNewMessage, *, again: bool) -> None:
         self._in_work.add(item.key)
-        task = self.spawn(self._handle(item, on_new_message))
+        task = self.spawn(self._handle(item, on_new_message, again=again))
         task.add_done_callback(lambda _: self._in_work.discard(item.key))
 
     async def _wait_for_earlier(self, item: Inbound, on_new_message: OnNewMessage) -> None:
@@ -275,21 +281,34 @@ class Inbox:
         )
         self._in_work.add(earlier.key)
         try:
-            await self._deliver(earlier, on_new_message)
+            await self._deliver(earlier, on_new_message, again=True)
         finally:
             self._in_work.discard(earlier.key)
 
-    async def _handle(self, item: Inbound, on_new_message: OnNewMessage) -> None:
+    async def _handle(self, item: Inbound, on_new_message: OnNewMessage, *, again: bool) -> None:
         """Hand one message to Rasa (in order per sender), then mark it done."""
         async with self._locks.hold(item.sender):
             await self._wait_for_earlier(item, on_new_message)
-            await self._deliver(item, on_new_message)
+            await self._deliver(item, on_new_message, again=again)
 
-    async def _deliver(self, item: Inbound, on_new_message: OnNewMessage) -> None:
-        """Hand one message to Rasa, then mark it done (in the sender's turn)."""
+    async def _deliver(self, item: Inbound, on_new_message: OnNewMessage, *, again: bool) -> None:
+        """Hand one message to Rasa, then mark it done (in the sender's turn).
+
+        `again`: the message was claimed before (a crash cut its handling short); the replies
+        that went out then are not sent again.
+        """
+        repository = self.repository
+        sent = (
+            await replies_sent(repository, self.channel, item.key, self._log)
+            if again
+            else frozenset()
+        )
+        output = TurnOutput(
+            self.output, self.channel, item.key, repository=repository, sent=sent, log=self._log
+        )
         user_message = UserMessage(
             item.text,
-            self.output,
+            output,  # type: ignore[arg-type]  # an OutputChannel in all Rasa uses
             item.sender,
             input_channel=self.channel,
             message_id=item.key,
@@ -307,7 +326,7 @@ class Inbox:
                 failure_trace(exc),
             )
         try:
-            await asyncio.to_thread(self.repository.mark_done, self.channel, item.key)
+            await asyncio.to_thread(repository.mark_done, self.channel, item.key)
         except Exception as exc:
             self._log.error(
                 "%s: could not mark %s %s as done (%s)",
@@ -372,9 +391,10 @@ class Inbox:
                     item.log_id,
                     self._mask(item.sender),
                 )
-                self._start(item, on_new_message)
+                self._start(item, on_new_message, again=True)
                 count += 1
         purged = await asyncio.to_thread(repository.purge_done, self.policy.retention)
+        await asyncio.to_thread(repository.purge_replies, self.policy.retention)
         if purged:
             self._log.info(
                 "%s: forgot %d handled %s ids older than %d days",

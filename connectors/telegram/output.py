@@ -21,6 +21,7 @@ from connectors.common import (
     mask_id,
     missing_message,
 )
+from connectors.common.replies import AgentRepliesOnce
 from connectors.telegram.render import CALLBACK_DATA, CallbackData, button_messages, split_text
 from helpdesk.retry import Backoff, Decision, Failure, RetryPolicy, acall
 
@@ -65,7 +66,7 @@ def _may_retry(error: Exception) -> Decision:
     )
 
 
-class TelegramOutput(RasaTelegramOutput):
+class TelegramOutput(AgentRepliesOnce, RasaTelegramOutput):
     """Sends messages through the Telegram Bot API (an aiogram `Bot`, as Rasa's).
 
     Creating it contacts nobody. Flood control (when the wait is at most 10 s), network errors

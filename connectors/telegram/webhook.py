@@ -185,6 +185,8 @@ class TelegramInput(RasaTelegramInput):
         )
         if payload_store is not None:
             self.output.callback_data.attach(payload_store)
+        if repository is not None:  # the reply ledger lives beside the claims
+            self.output.reply_ledger = repository
         self.reclaim_after = reclaim_after
         self.register_at_start = register_at_start
         self._api_token = api_token

@@ -25,6 +25,7 @@ from connectors.common import (
     clean_credential,
     missing_message,
 )
+from connectors.common.replies import AgentRepliesOnce
 from connectors.whatsapp.payloads import CHANNEL_NAME, mask_phone
 from connectors.whatsapp.render import (
     PAYLOAD_IDS,
@@ -93,7 +94,7 @@ async def _graph_error_code(resp: aiohttp.ClientResponse) -> Any:
     return None
 
 
-class WhatsAppOutput(OutputChannel):
+class WhatsAppOutput(AgentRepliesOnce, OutputChannel):
     """Sends messages through the WhatsApp Cloud API (`POST /{phone_number_id}/messages`).
 
     Connection errors, timeouts, HTTP 429 and 5xx are retried with exponential backoff; other

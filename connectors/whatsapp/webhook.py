@@ -198,6 +198,8 @@ class WhatsAppInput(InputChannel):
         )
         if payload_store is not None:
             self.output.payload_ids.attach(payload_store)
+        if repository is not None:  # the reply ledger lives beside the claims
+            self.output.reply_ledger = repository
         self.inbox = Inbox(
             CHANNEL_NAME,
             self.output,

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from helpdesk.storage.base import _Repository
 from helpdesk.storage.db import retry_on_locked, session_scope
 from helpdesk.storage.enums import InboundMessageStatus
-from helpdesk.storage.models import InboundMessage, utcnow
+from helpdesk.storage.models import InboundMessage, SentReply, utcnow
 
 
 @dataclass(frozen=True)
@@ -209,6 +209,53 @@ class InboundMessageRepository(_Repository):
                 InboundMessage.status == InboundMessageStatus.DONE,
                 InboundMessage.done_at < utcnow() - older_than,
             )
+            with session_scope(self._sessions) as session:
+                return int(session.execute(stmt).rowcount or 0)
+
+        return retry_on_locked(work)
+
+    # ----------------------------------------------------------------- the reply ledger
+
+    def record_reply(self, channel: str, cause: str, seq: int) -> bool:
+        """Record that reply `seq` to `cause` went out on `channel` (see `SentReply`).
+
+        Returns:
+            True when recorded now, False when it was recorded before.
+
+        Raises:
+            ValueError: For an empty channel or cause, or a `seq` below 1.
+        """
+        if not channel or not cause or seq < 1:
+            raise ValueError("channel and cause must not be empty, seq must be >= 1")
+
+        def work() -> bool:
+            try:
+                with session_scope(self._sessions) as session:
+                    session.add(SentReply(channel=channel, cause=cause, seq=seq, sent_at=utcnow()))
+                    session.flush()
+                return True
+            except IntegrityError:  # sent before (a handling cut short by a crash)
+                return False
+
+        return retry_on_locked(work)
+
+    def replies_sent(self, channel: str, cause: str) -> frozenset[int]:
+        """The numbers of the replies to `cause` recorded as sent on `channel`."""
+
+        def work() -> frozenset[int]:
+            stmt = select(SentReply.seq).where(
+                SentReply.channel == channel, SentReply.cause == cause
+            )
+            with session_scope(self._sessions) as session:
+                return frozenset(int(seq) for seq in session.execute(stmt).scalars())
+
+        return retry_on_locked(work)
+
+    def purge_replies(self, older_than: timedelta) -> int:
+        """Forget replies sent more than `older_than` ago; returns how many."""
+
+        def work() -> int:
+            stmt = delete(SentReply).where(SentReply.sent_at < utcnow() - older_than)
             with session_scope(self._sessions) as session:
                 return int(session.execute(stmt).rowcount or 0)
 

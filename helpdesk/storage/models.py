@@ -383,6 +383,30 @@ class InboundMessage(Base):
     )
 
 
+class SentReply(Base):
+    """A reply sent on a platform channel, recorded once the platform took it (the reply ledger).
+
+    A process killed after sending a turn's replies and before Rasa saved the turn handles the
+    message again after a crash; an agent's reply is sent again when the Rasa server died before
+    recording it. Both look here first, so the citizen gets each reply once. `cause` is what
+    the reply answers: a delivered message's id (`seq` numbers the turn's replies from 1) or
+    `handoff:<id>` for an agent's reply (`seq` 1). Rows are forgotten with the inbound
+    messages (`InboxPolicy.retention`).
+    """
+
+    __tablename__ = "sent_reply"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    channel = Column(CleanString(64), nullable=False)
+    cause = Column(CleanString(255), nullable=False)
+    seq = Column(Integer, nullable=False)
+    sent_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+    __table_args__ = (
+        UniqueConstraint("channel", "cause", "seq", name="uq_sent_reply_channel_cause_seq"),
+    )
+
+
 class IdleClosure(Base):
     """An idle conversation closed by the sweeper: one row per conversation and last message.
 

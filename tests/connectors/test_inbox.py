@@ -349,3 +349,102 @@ async def test_stop_waits_for_work_and_reports_what_is_left(collector, repositor
     collector.block.set()
     await inbox.drain()
     assert repository.get("testchannel", "k1").status == "done"
+
+
+# =========================================================================== the reply ledger
+
+
+class Replier:
+    """Stands in for Rasa: answers each message with `replies` texts through its output
+    channel; with `die_after` set, stops for good after that many (a `kill -9` mid-turn)."""
+
+    def __init__(self, replies: int, die_after: int | None = None) -> None:
+        self.replies = replies
+        self.die_after = die_after
+
+    async def handle_message(self, user_message: Any) -> None:
+        for n in range(1, self.replies + 1):
+            if self.die_after is not None and n > self.die_after:
+                await asyncio.Event().wait()  # never set: the process is gone
+            await user_message.output_channel.send_response(
+                user_message.sender_id, {"text": f"{user_message.message_id} balasan {n}"}
+            )
+
+
+def sent_texts(inbox: Inbox) -> list[str]:
+    return [m["text"] for m in inbox.output.messages]
+
+
+async def test_a_new_messages_replies_are_recorded_as_they_go_out(repository) -> None:
+    inbox = make_inbox(repository)
+    await inbox.accept([item("k1")], Replier(2).handle_message)
+    await inbox.drain()
+    assert sent_texts(inbox) == ["k1 balasan 1", "k1 balasan 2"]
+    assert repository.replies_sent("testchannel", "k1") == {1, 2}
+
+
+async def test_a_turn_cut_short_by_a_crash_sends_only_what_did_not_go_out(
+    repository, session_factory, caplog
+) -> None:
+    caplog.set_level(logging.INFO, logger="connectors.testchannel")
+    dead = make_inbox(repository)
+    await dead.accept([item("k1")], Replier(3, die_after=2).handle_message)
+    await wait_until(lambda: len(sent_texts(dead)) == 2)
+    for task in list(dead._tasks):  # the process is killed: nothing more of it runs
+        task.cancel()
+    await dead.drain()
+    assert repository.get("testchannel", "k1").status == "received"
+    backdate(session_factory, "k1", timedelta(minutes=5))
+
+    survivor = make_inbox(InboundMessageRepository(session_factory))
+    assert await survivor.recover(Replier(3).handle_message) == 1
+    await survivor.drain()
+    assert sent_texts(survivor) == ["k1 balasan 3"]
+    assert repository.replies_sent("testchannel", "k1") == {1, 2, 3}
+    assert repository.get("testchannel", "k1").status == "done"
+    assert "reply 1 to k1 went out before the crash; not sent again" in log_text(caplog)
+
+
+async def test_a_redelivery_that_takes_over_also_skips_what_went_out(
+    repository, session_factory
+) -> None:
+    assert repository.claim("testchannel", "k1", "6281234567890", item("k1").to_json())
+    assert repository.record_reply("testchannel", "k1", 1)
+    backdate(session_factory, "k1", timedelta(minutes=5))
+    inbox = make_inbox(repository)
+    accepted = await inbox.accept([item("k1")], Replier(2).handle_message)
+    await inbox.drain()
+    assert [i.key for i in accepted.claimed] == ["k1"]
+    assert sent_texts(inbox) == ["k1 balasan 2"]
+
+
+class UnreadableLedger(InboundMessageRepository):
+    def replies_sent(self, channel: str, cause: str) -> frozenset[int]:
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+
+async def test_a_ledger_that_cannot_be_read_never_holds_a_reply_back(
+    repository, session_factory, caplog
+) -> None:
+    assert repository.claim("testchannel", "k1", "6281234567890", item("k1").to_json())
+    assert repository.record_reply("testchannel", "k1", 1)
+    backdate(session_factory, "k1", timedelta(minutes=5))
+    inbox = make_inbox(UnreadableLedger(session_factory))
+    assert await inbox.recover(Replier(2).handle_message) == 1
+    await inbox.drain()
+    assert sent_texts(inbox) == ["k1 balasan 1", "k1 balasan 2"]
+    assert "could not read the replies sent for k1 (OperationalError); sending" in log_text(caplog)
+
+
+async def test_the_turns_output_channel_is_the_channels_by_name_and_attributes(repository) -> None:
+    inbox = make_inbox(repository)
+    collector_output: list[Any] = []
+
+    async def handle(user_message: Any) -> None:
+        collector_output.append(user_message.output_channel)
+
+    await inbox.accept([item("k1")], handle)
+    await inbox.drain()
+    (output,) = collector_output
+    assert output.name() == "collector" and output.wrapped is inbox.output
+    assert output.messages is inbox.output.messages

@@ -687,7 +687,7 @@ async def test_text_message_reaches_rasa(server, collector) -> None:
     assert message.input_channel == "telegram"
     assert message.message_id == key(10001)
     assert message.metadata == metadata(10001)
-    assert message.output_channel is server.channel.get_output_channel()
+    assert message.output_channel.wrapped is server.channel.get_output_channel()
 
 
 async def test_edited_message_reaches_rasa(server, collector) -> None:
@@ -1015,6 +1015,15 @@ async def test_text_message(output, bot_api) -> None:
     assert bot_api.calls("sendMessage") == [
         {"chat_id": str(CHAT_ID), "text": "Tiket Anda 20260414-DBKSWU sudah dibuat."}
     ]
+
+
+async def test_an_agents_reply_goes_out_once(output, bot_api, repository) -> None:
+    output.reply_ledger = repository
+    reply = {"text": "Baik, kami cek dahulu.", "handoff_message_id": 7}
+    await output.send_response(str(CHAT_ID), dict(reply))
+    await output.send_response(str(CHAT_ID), dict(reply))
+    assert [call["text"] for call in bot_api.calls("sendMessage")] == [reply["text"]]
+    assert repository.replies_sent("telegram", "handoff:7") == {1}
 
 
 async def test_paragraphs_stay_in_one_message_and_long_text_is_split(output, bot_api) -> None:

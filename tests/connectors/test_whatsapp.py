@@ -773,7 +773,7 @@ async def test_signed_text_reaches_rasa(server, collector, session_factory) -> N
     assert user_message.input_channel == "whatsapp"
     assert user_message.message_id == "wamid.TEXT1"
     assert user_message.metadata == metadata("wamid.TEXT1")
-    assert user_message.output_channel is server.channel.get_output_channel()
+    assert user_message.output_channel.wrapped is server.channel.get_output_channel()
     (row,) = rows(session_factory)
     assert (row.channel, row.message_id, row.sender) == ("whatsapp", "wamid.TEXT1", SENDER)
     assert row.status == "done" and row.payload is None
@@ -1025,6 +1025,25 @@ async def test_text_message(output, graph_api) -> None:
         "type": "text",
         "text": {"preview_url": False, "body": "Tiket Anda 20260414-DBKSWU sudah dibuat."},
     }
+
+
+async def test_an_agents_reply_goes_out_once_whatever_sends_it(
+    output, graph_api, repository
+) -> None:
+    """Rasa died after sending an agent's reply and before saving it; the desk worker sends
+    it again (through another Rasa server): the citizen gets it once."""
+    output.reply_ledger = repository
+    reply = {"text": "Baik Bapak, kami cek dahulu.", "handoff_message_id": 41, "agent": "Rina"}
+    async with output:
+        await output.send_response(SENDER, dict(reply))
+        await output.send_response(SENDER, dict(reply))
+        await output.send_response(SENDER, {**reply, "handoff_message_id": 42})
+        await output.send_response(SENDER, {"text": "Terima kasih."})  # no agent reply: as is
+        await output.send_response(SENDER, {"text": "Terima kasih."})
+    bodies = [request.json["text"]["body"] for request in graph_api.requests]
+    assert bodies == [reply["text"], reply["text"], "Terima kasih.", "Terima kasih."]
+    assert repository.replies_sent("whatsapp", "handoff:41") == {1}
+    assert repository.replies_sent("whatsapp", "handoff:42") == {1}
 
 
 async def test_long_text_is_split(output, graph_api) -> None:

@@ -1,0 +1,163 @@
+"""Each reply once on a platform channel, also after a crash (the reply ledger, `sent_reply`).
+
+Two ways a `kill -9` could make a citizen get a reply twice:
+
+* **A turn handled again.** The Rasa server sent some of a delivered message's replies and died
+  before saving the turn; the inbox hands the message to Rasa again (recovery, take-over), which
+  answers it again. The inbox sends every turn through a `TurnOutput`: it numbers the turn's
+  replies, records each one once the platform took it, and in a turn handled again skips the
+  numbers recorded before.
+* **An agent's reply sent again.** The desk worker appends the reply to the tracker through
+  Rasa's HTTP API; Rasa sends it, then dies before saving; the worker sends it again.
+  `AgentRepliesOnce` (a mixin of the WhatsApp and Telegram output channels) sends a reply that
+  carries `handoff_message_id` only when the ledger does not have it, and records it.
+
+A reply is recorded after it went out, so the one window left is a database write long (a crash
+there sends that reply again); a ledger that cannot be read or written never holds a reply back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from connectors.common.stores import inbound_repository
+
+if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
+    from rasa.core.channels.channel import OutputChannel
+
+    from helpdesk.storage.inbound_messages import InboundMessageRepository
+
+#: The metadata key of an agent's reply (set by `helpdesk.handoff.worker`).
+AGENT_REPLY_KEY = "handoff_message_id"
+
+
+async def replies_sent(
+    repository: "InboundMessageRepository", channel: str, cause: str, log: logging.Logger
+) -> frozenset[int]:
+    """The ledger's replies to `cause`; none when it cannot be read (the reply is sent)."""
+    try:
+        return await asyncio.to_thread(repository.replies_sent, channel, cause)
+    except Exception as exc:
+        log.warning(
+            "%s: could not read the replies sent for %s (%s); sending",
+            channel,
+            cause,
+            type(exc).__name__,
+        )
+        return frozenset()
+
+
+async def record_reply(
+    repository: "InboundMessageRepository",
+    channel: str,
+    cause: str,
+    seq: int,
+    log: logging.Logger,
+) -> None:
+    """Record reply `seq` to `cause` as sent; a failure is logged, never raised."""
+    try:
+        await asyncio.to_thread(repository.record_reply, channel, cause, seq)
+    except Exception as exc:
+        log.warning(
+            "%s: could not record reply %d to %s as sent (%s)",
+            channel,
+            seq,
+            cause,
+            type(exc).__name__,
+        )
+
+
+class TurnOutput:
+    """The output channel of one delivered message's turn: each reply is sent once.
+
+    Wraps the channel's output channel for Rasa (`UserMessage.output_channel`); Rasa sends a
+    turn's replies through `send_response`, one call per reply, in order. Everything else is the
+    wrapped channel's.
+
+    Args:
+        output: The channel's output channel.
+        channel: The channel name (the ledger's `channel`).
+        cause: The delivered message's id.
+        repository: The reply ledger.
+        sent: The reply numbers recorded before (a turn handled again); empty for a new message.
+        log: The channel's logger.
+    """
+
+    def __init__(
+        self,
+        output: "OutputChannel",
+        channel: str,
+        cause: str,
+        *,
+        repository: "InboundMessageRepository",
+        sent: frozenset[int] = frozenset(),
+        log: logging.Logger,
+    ) -> None:
+        self._output = output
+        self._channel = channel
+        self._cause = cause
+        self._repository = repository
+        self._sent = sent
+        self._log = log
+        self._seq = 0
+
+    @property
+    def wrapped(self) -> "OutputChannel":
+        """The channel's output channel this turn sends through."""
+        return self._output
+
+    def name(self) -> str:
+        """The wrapped channel's name (Rasa picks channel-specific responses by it)."""
+        return self._output.name()
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("_"):
+            raise AttributeError(attribute)
+        return getattr(self._output, attribute)
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """Send the turn's next reply, unless a handling cut short by a crash sent it."""
+        self._seq += 1
+        seq = self._seq
+        if seq in self._sent:
+            self._log.info(
+                "%s: reply %d to %s went out before the crash; not sent again",
+                self._channel,
+                seq,
+                self._cause,
+            )
+            return
+        await self._output.send_response(recipient_id, message)
+        await record_reply(self._repository, self._channel, self._cause, seq, self._log)
+
+
+class AgentRepliesOnce:
+    """Output channel mixin: an agent's reply (`handoff_message_id`) goes out once.
+
+    Put it before the output channel's base class; `reply_ledger` may be set to a repository
+    (default: the helpdesk services' inbound message store).
+    """
+
+    reply_ledger: "InboundMessageRepository" | None = None
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        reply_id = message.get(AGENT_REPLY_KEY)
+        if reply_id is None:
+            await super().send_response(recipient_id, message)  # type: ignore[misc]
+            return
+        channel = self.name()  # type: ignore[attr-defined]
+        log = logging.getLogger(f"connectors.{channel}")
+        cause = f"handoff:{reply_id}"
+        try:
+            repository = inbound_repository(self.reply_ledger)
+        except Exception as exc:  # no database configured: send, as without a ledger
+            log.warning("%s: no reply ledger (%s); sending", channel, type(exc).__name__)
+            await super().send_response(recipient_id, message)  # type: ignore[misc]
+            return
+        if 1 in await replies_sent(repository, channel, cause, log):
+            log.info("%s: agent reply %s went out before; not sent again", channel, reply_id)
+            return
+        await super().send_response(recipient_id, message)  # type: ignore[misc]
+        await record_reply(repository, channel, cause, 1, log)
