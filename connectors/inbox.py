@@ -38,6 +38,7 @@ from datetime import datetime, timezone
 from typing import (
     TYPE_CHECKING,
     Any,
+    Awaitable,
     Callable,
     Coroutine,
     Sequence,
@@ -49,7 +50,10 @@ from connectors.common import KeyedLocks, OnNewMessage, failure_trace, inbound_r
 from connectors.common.replies import TurnOutput, replies_sent
 from connectors.inbound import Accepted, Inbound, InboxPolicy
 
-__all__ = ["Accepted", "Inbound", "Inbox", "InboxPolicy"]
+__all__ = ["Accepted", "Inbound", "Inbox", "InboxPolicy", "Recorded"]
+
+#: Whether Rasa saved a user message (sender id, message id) in its conversation.
+Recorded = Callable[[str, str], Awaitable[bool]]
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.storage.inbound_messages import InboundMessageRecord, InboundMessageRepository
@@ -100,6 +104,7 @@ class Inbox:
         self._in_work: set[str] = set()
         self._locks = KeyedLocks()
         self._recovery_task: asyncio.Task | None = None
+        self._recorded: Recorded | None = None
 
     @property
     def repository(self) -> "InboundMessageRepository":
@@ -298,11 +303,12 @@ class Inbox:
         that went out then are not sent again.
         """
         repository = self.repository
-        sent = (
-            await replies_sent(repository, self.channel, item.key, self._log)
-            if again
-            else frozenset()
-        )
+        sent: frozenset[int] = frozenset()
+        if again:
+            if await self._saved_before(item):
+                await asyncio.to_thread(repository.mark_done, self.channel, item.key)
+                return
+            sent = await replies_sent(repository, self.channel, item.key, self._log)
         output = TurnOutput(
             self.output, self.channel, item.key, repository=repository, sent=sent, log=self._log
         )
@@ -335,6 +341,30 @@ class Inbox:
                 item.log_id,
                 type(exc).__name__,
             )
+
+    async def _saved_before(self, item: Inbound) -> bool:
+        """Whether Rasa saved `item`'s turn before the crash (it is not handled again)."""
+        if self._recorded is None:
+            return False
+        try:
+            saved = await self._recorded(item.sender, item.key)
+        except Exception as exc:
+            self._log.warning(
+                "%s: could not check whether %s %s was handled (%s); handled again",
+                self.channel,
+                self.noun,
+                item.log_id,
+                type(exc).__name__,
+            )
+            return False
+        if saved:
+            self._log.info(
+                "%s: %s %s was handled before the crash; not handled again",
+                self.channel,
+                self.noun,
+                item.log_id,
+            )
+        return saved
 
     # ----------------------------------------------------------------- recovery
 
@@ -421,8 +451,16 @@ class Inbox:
 
     # ----------------------------------------------------------------- server lifecycle
 
-    def start(self, on_new_message: OnNewMessage) -> None:
-        """Start recovery in the background (the server's `after_server_start`)."""
+    def start(self, on_new_message: OnNewMessage, recorded: Recorded | None = None) -> None:
+        """Start recovery in the background (the server's `after_server_start`).
+
+        Args:
+            on_new_message: Rasa's message handler.
+            recorded: Whether Rasa saved a message in its conversation already
+                (`connectors.common.recorded_by(app)`): a message handled again after a crash
+                that Rasa saved is only marked done (a crash between saving and marking).
+        """
+        self._recorded = recorded
         self._recovery_task = asyncio.get_running_loop().create_task(
             self._recover_at_start(on_new_message)
         )

@@ -15,7 +15,8 @@ differ:
   `callback_data` of 64 UTF-8 bytes);
 * texts: `split_text` (WhatsApp counts characters, Telegram UTF-16 code units), `one_line`,
   `head`, `shorten`, `choices`;
-* the input channels: `OnNewMessage`, `add_health_route`;
+* the input channels: `OnNewMessage`, `add_health_route`, `recorded_by` (was a message saved
+  in its conversation);
 * conversations kept on one channel: `conversation_channel`, `ConversationGuard`.
 
 Nothing here logs on its own: the channels log under their own logger names
@@ -31,6 +32,7 @@ from connectors.common.channels import (
     OnNewMessage,
     add_health_route,
     conversation_channel,
+    recorded_by,
 )
 from connectors.common.credentials import (
     base_url,
@@ -73,6 +75,7 @@ from connectors.common.text import (
 __all__ = [
     "ServicesPayloadStore",
     "inbound_repository",
+    "recorded_by",
     "PayloadStore",
     "KeyedLocks",
     "ConversationGuard",

@@ -49,6 +49,26 @@ async def conversation_channel(tracker_store: Any, sender_id: str) -> str | None
     return None
 
 
+def recorded_by(app: Any) -> Callable[[str, str], Awaitable[bool]]:
+    """`recorded(sender_id, message_id)`: whether Rasa saved that user message in the
+    conversation (its latest session) in `app`'s tracker store; False without an agent."""
+
+    async def recorded(sender_id: str, message_id: str) -> bool:
+        agent = getattr(getattr(app, "ctx", None), "agent", None)
+        store = getattr(agent, "tracker_store", None)
+        if store is None:
+            return False
+        tracker = await store.retrieve(sender_id)
+        if tracker is None:
+            return False
+        return any(
+            isinstance(event, UserUttered) and event.message_id == message_id
+            for event in reversed(tracker.events)
+        )
+
+    return recorded
+
+
 class ConversationGuard:
     """Keeps every conversation on the channel it started on.
 

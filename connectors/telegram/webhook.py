@@ -27,6 +27,7 @@ from connectors.common import (
     missing_credentials,
     read_body,
     read_credentials,
+    recorded_by,
 )
 from connectors.inbox import Inbound, Inbox, InboxPolicy
 from connectors.telegram.output import (
@@ -343,7 +344,7 @@ class TelegramInput(RasaTelegramInput):
 
         @telegram_webhook.listener("after_server_start")
         async def register_in_background(app: Any, loop: Any) -> None:
-            self.inbox.start(on_new_message)
+            self.inbox.start(on_new_message, recorded_by(app))
             if self.register_at_start:
                 self._startup_task = asyncio.get_running_loop().create_task(
                     self._register_at_start()

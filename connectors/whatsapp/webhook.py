@@ -27,6 +27,7 @@ from connectors.common import (
     json_object,
     read_body,
     read_credentials,
+    recorded_by,
 )
 from connectors.inbox import Inbox, InboxPolicy
 from connectors.whatsapp.output import (
@@ -238,7 +239,7 @@ class WhatsAppInput(InputChannel):
 
         @whatsapp_webhook.listener("after_server_start")
         async def start_recovery(app: Any, loop: Any) -> None:
-            self.inbox.start(on_new_message)
+            self.inbox.start(on_new_message, recorded_by(app))
 
         @whatsapp_webhook.listener("before_server_stop")
         async def finish_work(app: Any, loop: Any) -> None:

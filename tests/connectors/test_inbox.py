@@ -448,3 +448,68 @@ async def test_the_turns_output_channel_is_the_channels_by_name_and_attributes(r
     (output,) = collector_output
     assert output.name() == "collector" and output.wrapped is inbox.output
     assert output.messages is inbox.output.messages
+
+
+async def test_a_message_rasa_saved_before_the_crash_is_only_marked_done(
+    collector, repository, session_factory, caplog
+) -> None:
+    """Killed between Rasa saving the turn and the inbox marking it done: handling it again
+    would answer the next step of the conversation with this message's words."""
+    caplog.set_level(logging.INFO, logger="connectors.testchannel")
+    for key in ("saved", "unsaved"):
+        assert repository.claim("testchannel", key, "6281234567890", item(key).to_json())
+        backdate(session_factory, key, timedelta(minutes=5))
+    asked: list[tuple[str, str]] = []
+
+    async def recorded(sender_id: str, message_id: str) -> bool:
+        asked.append((sender_id, message_id))
+        return message_id == "saved"
+
+    inbox = make_inbox(repository)
+    inbox._recorded = recorded
+    await inbox.recover(collector.handle_message)
+    await inbox.drain()
+    assert [m.message_id for m in collector.messages] == ["unsaved"]
+    assert sorted(asked) == [("6281234567890", "saved"), ("6281234567890", "unsaved")]
+    assert repository.get("testchannel", "saved").status == "done"
+    assert "message #saved was handled before the crash; not handled again" in log_text(caplog)
+
+
+async def test_a_new_message_is_not_looked_up_and_a_failing_lookup_handles_it(
+    collector, repository, session_factory, caplog
+) -> None:
+    async def broken(sender_id: str, message_id: str) -> bool:
+        raise ConnectionError("tracker store down")
+
+    inbox = make_inbox(repository)
+    inbox._recorded = broken
+    await inbox.accept([item("new")], collector.handle_message)  # new: no lookup at all
+    assert repository.claim("testchannel", "old", "6281234567890", item("old").to_json())
+    backdate(session_factory, "old", timedelta(minutes=5))
+    await inbox.recover(collector.handle_message)
+    await inbox.drain()
+    assert sorted(m.message_id for m in collector.messages) == ["new", "old"]
+    assert "could not check whether message #old was handled (ConnectionError)" in log_text(caplog)
+
+
+async def test_recorded_by_reads_the_latest_session_of_the_agents_tracker_store() -> None:
+    from types import SimpleNamespace
+
+    from rasa.core.tracker_store import InMemoryTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from connectors.common import recorded_by
+
+    store = InMemoryTrackerStore(Domain.empty())
+    tracker = DialogueStateTracker("6281234567890", slots=[])
+    tracker.update(UserUttered("halo", message_id="wamid.A"))
+    await store.save(tracker)
+    recorded = recorded_by(
+        SimpleNamespace(ctx=SimpleNamespace(agent=SimpleNamespace(tracker_store=store)))
+    )
+    assert await recorded("6281234567890", "wamid.A")
+    assert not await recorded("6281234567890", "wamid.B")
+    assert not await recorded("6289999999999", "wamid.A")
+    assert not await recorded_by(SimpleNamespace(ctx=SimpleNamespace()))("6281234567890", "wamid.A")
