@@ -13,7 +13,7 @@ ST_STAMP  := $(ST_VENV)/.installed
 MODEL_STAMP := models/.trained
 TRAIN_INPUTS := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml' 2>/dev/null) $(wildcard components/*.py)
 
-.PHONY: help venv st test-st run run-cluster systemd train index engines engines-down test-postgres test-chaos test test-unit test-stories test-conversations test-live test-browser browser-deps validate eval bench lint format clean
+.PHONY: help venv st test-st run run-cluster systemd train index engines engines-down test-postgres test-chaos test test-unit test-stories test-conversations test-live test-browser browser-deps compose compose-deps validate eval bench lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -60,10 +60,13 @@ run-cluster: $(MODEL_STAMP) index ## The assistant as a cluster: nginx in front 
 systemd: $(STAMP) ## Write systemd units (and their 0600 environment file) for make run-cluster's processes into var/systemd
 	$(PY) scripts/cluster_plan.py systemd var/systemd
 
+compose: $(STAMP) ## Regenerate deploy/ (compose.yml, nginx.conf and what they mount) from make run-cluster's plan
+	$(PY) scripts/cluster_plan.py compose deploy
+
 validate: $(STAMP) ## rasa data validate
 	$(RASA) data validate --config config.yml --domain domain --data data --fail-on-warnings
 
-test-unit: $(STAMP) ## Unit, action and connector tests (pytest, no live servers)
+test-unit: $(STAMP) compose-deps ## Unit, action and connector tests (pytest, no live servers)
 	$(PY) -m pytest -q -m "not browser and not live"
 
 test-stories: $(MODEL_STAMP) ## Test stories against the trained model and a live action server
@@ -74,6 +77,17 @@ test-conversations: $(MODEL_STAMP) ## Held-out REST conversations against the si
 
 test-live: $(MODEL_STAMP) ## Tests against a live stack: idle sweeper end to end (pytest -m live)
 	$(PY) -m pytest -q -m live
+
+#: A Compose client checks deploy/compose.yml offline (`config`, tests/unit/test_compose_plan.py):
+#: `docker compose` where the plugin is, else Debian's docker-compose.
+compose-deps: ## A Compose client to check deploy/compose.yml (Debian's docker-compose, installed when root)
+	@if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose; \
+	  else \
+	    echo "note: no Compose client, deploy/compose.yml is not checked; as root run: apt-get install -y docker-compose" >&2; \
+	  fi; \
+	fi
 
 CHROMIUM     := /usr/bin/chromium
 CHROMEDRIVER := /usr/bin/chromedriver
