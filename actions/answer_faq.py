@@ -17,6 +17,7 @@ from actions.base import (
     latest_text,
     note_cut_message,
 )
+from helpdesk import metrics
 from helpdesk.knowledge.query import QUERY_EMBEDDING_KEY, QueryEmbedding
 
 logger = logging.getLogger(__name__)
@@ -73,9 +74,11 @@ class ActionAnswerFaq(ServicesMixin, Action):
             answer = self._answer_for(question, chosen, tracker)
         except Exception:
             logger.exception("the knowledge base could not answer %r", question or chosen)
+            metrics.faq_answer("error")
             dispatcher.utter_message(response=UTTER_TECHNICAL_PROBLEM)
             return not_waiting
         question = answer.query
+        metrics.faq_answer(metrics.faq_outcome(answer.reason))
 
         if answer.reason == "empty":
             dispatcher.utter_message(response="utter_ask_type_question")

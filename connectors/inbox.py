@@ -49,6 +49,7 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 from connectors.common import KeyedLocks, OnNewMessage, failure_trace, inbound_repository, mask_id
 from connectors.common.replies import TurnOutput, replies_sent
 from connectors.inbound import Accepted, Inbound, InboxPolicy
+from helpdesk import metrics
 
 __all__ = ["Accepted", "Inbound", "Inbox", "InboxPolicy", "Recorded"]
 
@@ -309,6 +310,7 @@ class Inbox:
                 await asyncio.to_thread(repository.mark_done, self.channel, item.key)
                 return
             sent = await replies_sent(repository, self.channel, item.key, self._log)
+        metrics.message_in(self.channel)
         output = TurnOutput(
             self.output, self.channel, item.key, repository=repository, sent=sent, log=self._log
         )

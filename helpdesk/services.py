@@ -86,6 +86,12 @@ class Services:
             return self._retriever
 
     @property
+    def loaded_retriever(self) -> "Retriever | None":
+        """The FAQ retriever when this process has already built it, else None (health
+        checks: never builds it, never waits for a build in progress)."""
+        return self._retriever
+
+    @property
     def session_factory(self) -> "sessionmaker":
         """The SQLAlchemy session factory of the ticket store (migrated to head on first use)."""
         with self._lock:

@@ -81,6 +81,9 @@ class Settings:
         default_factory=lambda: PROJECT_ROOT / "helpdesk" / "office_hours.yml"
     )
     idle_seconds: int = 300
+    sweeper_host: str = "127.0.0.1"
+    sweeper_port: int = 5070
+    metrics_token: str = field(default="", repr=False)
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_user: str = ""
@@ -118,13 +121,17 @@ class Settings:
 
         Raises:
             ValueError: When `sakti_trusted_channels` lists "rest" without `rest_token`, or
-                `rest_token` is too short to resist guessing.
+                `rest_token` or `metrics_token` is too short to resist guessing.
         """
-        if self.rest_token and len(self.rest_token) < REST_TOKEN_MIN_LENGTH:
-            raise ValueError(
-                f"HELPDESK_REST_TOKEN must be at least {REST_TOKEN_MIN_LENGTH} characters "
-                f"(e.g. the output of: {KEYGEN_COMMAND})"
-            )
+        for variable, token in (
+            ("HELPDESK_REST_TOKEN", self.rest_token),
+            ("HELPDESK_METRICS_TOKEN", self.metrics_token),
+        ):
+            if token and len(token) < REST_TOKEN_MIN_LENGTH:
+                raise ValueError(
+                    f"{variable} must be at least {REST_TOKEN_MIN_LENGTH} characters "
+                    f"(e.g. the output of: {KEYGEN_COMMAND})"
+                )
         if "rest" in self.sakti_trusted_channels and not self.rest_token:
             raise ValueError(
                 "HELPDESK_SAKTI_CHANNELS lists rest, but HELPDESK_REST_TOKEN is not set: "
@@ -198,6 +205,9 @@ class Settings:
                 get("HELPDESK_OFFICE_HOURS_FILE", "helpdesk/office_hours.yml")
             ),
             idle_seconds=int(get("HELPDESK_IDLE_SECONDS", "300")),
+            sweeper_host=get("HELPDESK_SWEEPER_HOST", "127.0.0.1").strip(),
+            sweeper_port=int(get("HELPDESK_SWEEPER_PORT", "5070")),
+            metrics_token=get("HELPDESK_METRICS_TOKEN").strip(),
             smtp_host=get("SMTP_HOST"),
             smtp_port=int(get("SMTP_PORT", "25")),
             smtp_user=get("SMTP_USER"),

@@ -6,7 +6,9 @@ project root, on `sys.path`) and calls `init_hooks` with its plugin manager. Wha
 does is in its module:
 
 - `action_auth`: only the Rasa server may call the action server (loopback by default, a shared
-  bearer token on every call but `/health`).
+  bearer token on every call but `/health`, `/healthz` and `/metrics`).
+- `ops`: `/healthz` (the helpdesk database, the FAQ index, the backend API) and `/metrics`
+  (Prometheus; this machine only, or with `HELPDESK_METRICS_TOKEN`).
 """
 
 from __future__ import annotations
@@ -21,5 +23,14 @@ def init_hooks(manager: Any) -> None:
 
     Args:
         manager: rasa-sdk's `pluggy.PluginManager` (`rasa_sdk.plugin.plugin_manager`).
+
+    Raises:
+        RuntimeError: When a plugin cannot be imported. rasa-sdk skips the whole package
+            silently on a `ModuleNotFoundError`: the action server must rather not start.
     """
     manager.register(action_auth)
+    try:
+        from rasa_sdk_plugins import ops
+    except ImportError as error:
+        raise RuntimeError(f"the action server's /healthz and /metrics: {error}") from error
+    manager.register(ops)

@@ -8,7 +8,8 @@ So the action server
 - listens on loopback unless `RASA_ACTIONS_HOST` says otherwise (an address of a private
   network, for Rasa servers on other machines): rasa-sdk reads `SANIC_HOST` after the plugins
   are attached (`rasa_sdk.endpoint.run`), and this plugin sets it;
-- answers every request but `GET /health` only when it carries `Authorization: Bearer <token>`
+- answers every request but `GET /health`, `/healthz` and `/metrics` only when it carries
+  `Authorization: Bearer <token>`
   with the shared secret `RASA_ACTIONS_TOKEN`, which the Rasa server sends on every call
   (endpoints.yml `action_endpoint.headers`); anything else gets 401 with a JSON body. The
   comparison is constant-time (`hmac.compare_digest`).
@@ -41,8 +42,9 @@ TOKEN_VARIABLE = "RASA_ACTIONS_TOKEN"  # noqa: S105 - a variable name, not a sec
 #: Where the action server listens; rasa-sdk's own `SANIC_HOST` is used when this is unset.
 HOST_VARIABLE = "RASA_ACTIONS_HOST"
 DEFAULT_HOST = "127.0.0.1"
-#: Paths answered without the token: the health check of `make run`, the stacks and probes.
-OPEN_PATHS = frozenset({"/health"})
+#: Paths answered without the token: the health checks of `make run`, the stacks and probes,
+#: and Prometheus' `/metrics`, which checks its own callers (`rasa_sdk_plugins.ops`).
+OPEN_PATHS = frozenset({"/health", "/healthz", "/metrics"})
 #: Shorter tokens are accepted with a warning (`make run` generates 32 characters).
 MIN_TOKEN_LENGTH = 16
 
@@ -96,7 +98,7 @@ def refusal() -> HTTPResponse:
 
 
 def attach(app: Sanic, token: str) -> None:
-    """Make `app` refuse every request but `/health` that lacks `token`.
+    """Make `app` refuse every request but `OPEN_PATHS` that lacks `token`.
 
     Args:
         app: The action server's Sanic app (`rasa_sdk.endpoint.create_app`).

@@ -18,6 +18,10 @@ packages when missing) unless `HELPDESK_DATABASE_URL`, `RASA_TRACKER_STORE_URL` 
 `HELPDESK_REDIS_URL` name others, and the proxy count that lets the servers see the client's
 address behind nginx. `cluster_plan()` is every service in start order, nginx last (it is
 the load balancer: nothing reaches a server before all of them are up).
+
+The same plan runs without `make`: `systemd_units()` (`make systemd`), and in containers
+(`make compose`: scripts/compose_plan.py, from `cluster_servers()` and `nginx_config()` with
+the containers' names as upstream hosts).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 if __name__ == "__main__":  # pragma: no cover - `python scripts/cluster_plan.py` prints the config
@@ -84,11 +88,12 @@ def cluster_environment(env: dict[str, str]) -> dict[str, str]:
         engines.start_postgres()
     if not given["HELPDESK_REDIS_URL"]:
         engines.start_redis()
-    found = engines.urls()
-    for name, database in CLUSTER_DATABASES.items():
-        if not given[name]:
-            env[name] = _ensure_database(found.postgres, database)
-    env["HELPDESK_REDIS_URL"] = given["HELPDESK_REDIS_URL"] or found.redis
+    if not all(given.values()):  # the engines' URLs (and passwords) only when they are used
+        found = engines.urls()
+        for name, database in CLUSTER_DATABASES.items():
+            if not given[name]:
+                env[name] = _ensure_database(found.postgres, database)
+        env["HELPDESK_REDIS_URL"] = given["HELPDESK_REDIS_URL"] or found.redis
     # Behind nginx: the client's address is the last one nginx adds to X-Forwarded-For (read
     # by Sanic in every server: the desk's login throttle, the channels' logs).
     env.setdefault("SANIC_PROXIES_COUNT", "1")
@@ -97,6 +102,79 @@ def cluster_environment(env: dict[str, str]) -> dict[str, str]:
 
 def _port(env: Mapping[str, str], variable: str, number: int) -> int:
     return int(env[variable]) + CLUSTER_PORT_OFFSET + number
+
+
+#: Where the servers behind nginx listen when they share its machine (`make run-cluster`).
+LOOPBACK = "127.0.0.1"
+
+
+def cluster_servers(
+    env: Mapping[str, str],
+    credentials: Path,
+    endpoints: Path,
+    *,
+    size: int = CLUSTER_SIZE,
+    bind_host: str = LOOPBACK,
+) -> tuple[list[Service], dict[str, list[tuple[str, int]]]]:
+    """The servers of the cluster in start order, without nginx: the backend simulator (when
+    used), then `size` action servers, Rasa servers, sweepers and desks.
+
+    Each server is `scripts.run_plan.plan()`'s own service on its own port (the public port
+    plus `CLUSTER_PORT_OFFSET` plus its number), named `<service>-<number>`.
+
+    Args:
+        env: The cluster's environment (`cluster_environment`).
+        credentials: The Rasa servers' credentials file.
+        endpoints: The Rasa servers' endpoints file.
+        size: How many of each server.
+        bind_host: The address the servers (and the simulator) listen on: loopback when nginx
+            runs on the same machine, every interface ("0.0.0.0") in containers.
+
+    Returns:
+        The services, and nginx's upstreams: for `rasa`, `actions` and `desk`, each server's
+        name and port.
+
+    Raises:
+        ValueError: When `size` is below 1.
+    """
+    if size < 1:
+        raise ValueError("a cluster needs at least one of each server")
+    services: list[Service] = []
+    upstreams: dict[str, list[tuple[str, int]]] = {"rasa": [], "actions": [], "desk": []}
+    for number in range(1, size + 1):
+        own = dict(env)
+        own["RASA_PORT"] = str(_port(env, "RASA_PORT", number))
+        own["RASA_ACTIONS_PORT"] = str(_port(env, "RASA_ACTIONS_PORT", number))
+        own["HELPDESK_DESK_PORT"] = str(_port(env, "HELPDESK_DESK_PORT", number))
+        own["HELPDESK_DESK_HOST"] = bind_host
+        own["HELPDESK_SWEEPER_PORT"] = str(_port(env, "HELPDESK_SWEEPER_PORT", number))
+        own["HELPDESK_SWEEPER_HOST"] = bind_host
+        for service in plan(own, credentials, endpoints=endpoints):
+            if service.name == "backend":
+                if number == 1:
+                    args = [*service.args, "--host", bind_host]
+                    services.append(
+                        Service(service.name, service.label, args, service.health, service.timeout)
+                    )
+                continue
+            args = list(service.args)
+            if service.name == "rasa":  # behind nginx: on bind_host only
+                args += ["--interface", bind_host]
+            services.append(
+                Service(
+                    f"{service.name}-{number}",
+                    f"{service.label} {number}",
+                    args,
+                    service.health,
+                    service.timeout,
+                )
+            )
+        upstreams["rasa"].append((f"rasa-{number}", int(own["RASA_PORT"])))
+        upstreams["actions"].append((f"actions-{number}", int(own["RASA_ACTIONS_PORT"])))
+        upstreams["desk"].append((f"desk-{number}", int(own["HELPDESK_DESK_PORT"])))
+    order = {"backend": 0, "actions": 1, "rasa": 2, "sweeper": 3, "desk": 4}
+    services.sort(key=lambda s: order[s.name.split("-")[0]])  # stable: 1 before 2
+    return services, upstreams
 
 
 def cluster_plan(
@@ -108,45 +186,15 @@ def cluster_plan(
     nginx_dir: Path | None = None,
 ) -> list[Service]:
     """Every service of the cluster in start order: the backend simulator (when used), `size`
-    action servers, Rasa servers, sweepers and desks, then nginx in front of them.
+    action servers, Rasa servers, sweepers and desks (`cluster_servers`, on loopback), then
+    nginx in front of them.
 
-    Each server is `scripts.run_plan.plan()`'s own service on its loopback port; nginx's
-    configuration is written to `nginx_dir` (default: `HELPDESK_VAR_DIR/cluster/nginx`).
+    nginx's configuration is written to `nginx_dir` (default: `HELPDESK_VAR_DIR/cluster/nginx`).
     """
-    if size < 1:
-        raise ValueError("a cluster needs at least one of each server")
-    services: list[Service] = []
-    upstreams: dict[str, list[int]] = {"rasa": [], "actions": [], "desk": []}
-    for number in range(1, size + 1):
-        own = dict(env)
-        own["RASA_PORT"] = str(_port(env, "RASA_PORT", number))
-        own["RASA_ACTIONS_PORT"] = str(_port(env, "RASA_ACTIONS_PORT", number))
-        own["HELPDESK_DESK_PORT"] = str(_port(env, "HELPDESK_DESK_PORT", number))
-        own["HELPDESK_DESK_HOST"] = "127.0.0.1"
-        for service in plan(own, credentials, endpoints=endpoints):
-            if service.name == "backend":
-                if number == 1:
-                    services.append(service)
-                continue
-            args = list(service.args)
-            if service.name == "rasa":  # behind nginx: loopback only
-                args += ["--interface", "127.0.0.1"]
-            services.append(
-                Service(
-                    f"{service.name}-{number}",
-                    f"{service.label} {number}",
-                    args,
-                    service.health,
-                    service.timeout,
-                )
-            )
-        upstreams["rasa"].append(int(own["RASA_PORT"]))
-        upstreams["actions"].append(int(own["RASA_ACTIONS_PORT"]))
-        upstreams["desk"].append(int(own["HELPDESK_DESK_PORT"]))
-    order = {"backend": 0, "actions": 1, "rasa": 2, "sweeper": 3, "desk": 4}
-    services.sort(key=lambda s: order[s.name.split("-")[0]])  # stable: 1 before 2
+    services, upstreams = cluster_servers(env, credentials, endpoints, size=size)
+    ports = {kind: [port for _, port in servers] for kind, servers in upstreams.items()}
     folder = nginx_dir or Path(env["HELPDESK_VAR_DIR"]) / "cluster" / "nginx"
-    config = write_nginx_config(env, upstreams, folder)
+    config = write_nginx_config(env, ports, folder)
     nginx = [nginx_binary(), "-p", str(folder), "-c", str(config), "-g", "daemon off;"]
     health = f"http://127.0.0.1:{env['RASA_PORT']}/nginx-health"
     services.append(Service("nginx", "load balancer (nginx)", nginx, health, 30))
@@ -166,11 +214,22 @@ def nginx_binary() -> str:
     return found
 
 
-def _servers(ports: list[int], extra: str = "") -> str:
-    return "".join(f"        server 127.0.0.1:{port}{extra};\n" for port in ports)
+def _servers(ports: list[int], hosts: Sequence[str] | None, extra: str = "") -> str:
+    addresses = hosts or [LOOPBACK] * len(ports)
+    if len(addresses) != len(ports):
+        raise ValueError(f"{len(ports)} ports but {len(addresses)} hosts for one upstream")
+    pairs = zip(addresses, ports, strict=True)
+    return "".join(f"        server {host}:{port}{extra};\n" for host, port in pairs)
 
 
-def nginx_config(env: Mapping[str, str], upstreams: Mapping[str, list[int]], folder: Path) -> str:
+def nginx_config(
+    env: Mapping[str, str],
+    upstreams: Mapping[str, list[int]],
+    folder: Path,
+    *,
+    hosts: Mapping[str, Sequence[str]] | None = None,
+    log_dir: Path | None = None,
+) -> str:
     """nginx's configuration for the cluster (see the module docstring).
 
     * Rasa: least connections; a server that refuses or times out the connection is skipped
@@ -179,9 +238,23 @@ def nginx_config(env: Mapping[str, str], upstreams: Mapping[str, list[int]], fol
       long polling requires; the rooms are shared through Redis.
     * Action servers: least connections, a dead one skipped the same way.
     * Desk: least connections; sessions live in the database, so any desk serves any agent.
+    * `/metrics` answers 404 on the public Rasa and desk ports: Prometheus scrapes each server
+      on its own port (docs/operations.md, "Metrics and health").
+
+    Args:
+        env: The cluster's environment: the public ports, and the addresses nginx listens on
+            for the desk (`HELPDESK_DESK_HOST`) and the action servers (`RASA_ACTIONS_HOST`).
+        upstreams: The ports of the servers behind nginx, by kind (`rasa`, `actions`, `desk`).
+        folder: nginx's working folder: its pid file and temporary files.
+        hosts: The address of each server of `upstreams`, in the same order (service names in
+            containers); default: loopback, where `make run-cluster` runs them.
+        log_dir: Where the access and error logs go; default: `folder`.
     """
     rasa_port, actions_port = env["RASA_PORT"], env["RASA_ACTIONS_PORT"]
-    desk_host = env.get("HELPDESK_DESK_HOST") or "127.0.0.1"
+    desk_host = env.get("HELPDESK_DESK_HOST") or LOOPBACK
+    actions_host = env.get("RASA_ACTIONS_HOST") or LOOPBACK
+    hosts = hosts or {}
+    logs = log_dir or folder
     rasa_listen = env.get("RASA_HOST", "")  # Rasa listens on every interface, as make run's
     rasa_listen = f"{rasa_listen}:{rasa_port}" if rasa_listen else rasa_port
     health = "nginx-health"
@@ -198,9 +271,9 @@ def nginx_config(env: Mapping[str, str], upstreams: Mapping[str, list[int]], fol
         f"    {kind}_temp_path {folder / 'tmp' / kind};\n"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
-    return f"""# Written by scripts/cluster_plan.py for `make run-cluster`; edits are overwritten.
+    return f"""# Written by scripts/cluster_plan.py (make run-cluster, make compose): do not edit.
 worker_processes 1;
-error_log {folder / "error.log"} warn;
+error_log {logs / "error.log"} warn;
 pid {folder / "nginx.pid"};
 
 events {{
@@ -208,7 +281,7 @@ events {{
 }}
 
 http {{
-    access_log {folder / "access.log"};
+    access_log {logs / "access.log"};
 {temp}    client_max_body_size 16m;
     # Bodies and answers stay in memory: nginx's workers (user nobody when started as root)
     # may not be able to write under the var folder. Rasa sends whole trackers to the action
@@ -224,18 +297,18 @@ http {{
 
     upstream rasa {{
         least_conn;
-{_servers(upstreams["rasa"], " " + dead)}        keepalive 32;
+{_servers(upstreams["rasa"], hosts.get("rasa"), " " + dead)}        keepalive 32;
     }}
     upstream rasa_sticky {{
         ip_hash;
-{_servers(upstreams["rasa"], " " + dead)}    }}
+{_servers(upstreams["rasa"], hosts.get("rasa"), " " + dead)}    }}
     upstream actions {{
         least_conn;
-{_servers(upstreams["actions"], " " + dead)}        keepalive 32;
+{_servers(upstreams["actions"], hosts.get("actions"), " " + dead)}        keepalive 32;
     }}
     upstream desk {{
         least_conn;
-{_servers(upstreams["desk"], " " + dead)}        keepalive 16;
+{_servers(upstreams["desk"], hosts.get("desk"), " " + dead)}        keepalive 16;
     }}
 
     server {{
@@ -243,6 +316,9 @@ http {{
         location = /{health} {{
             access_log off;
             return 200 "ok\\n";
+        }}
+        location = /metrics {{
+            return 404;
         }}
         location /socket.io/ {{
             proxy_pass http://rasa_sticky;
@@ -258,7 +334,7 @@ http {{
     }}
 
     server {{
-        listen 127.0.0.1:{actions_port};
+        listen {actions_host}:{actions_port};
         location / {{
             proxy_pass http://actions;
 {proxy}{keep}{retry}            proxy_read_timeout 120s;
@@ -267,6 +343,9 @@ http {{
 
     server {{
         listen {desk_host}:{env["HELPDESK_DESK_PORT"]};
+        location = /metrics {{
+            return 404;
+        }}
         location / {{
             proxy_pass http://desk;
 {proxy}{keep}{retry}            proxy_read_timeout 120s;
@@ -395,14 +474,23 @@ def _systemd_quote(arg: str) -> str:
     return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def process_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """What every process of the assistant gets from `env`, sorted by name: the assistant's
+    settings and what the libraries it runs read (`_FOR_UNITS`), without a process's own name
+    (`HELPDESK_PROCESS_NAME`, set per process) or the rest of the shell that computed it."""
+    return {
+        name: env[name]
+        for name in sorted(env)
+        if name != "HELPDESK_PROCESS_NAME" and name.startswith(_FOR_UNITS)
+    }
+
+
 def write_env_file(env: Mapping[str, str], path: Path) -> Path:
     """The processes' environment as a systemd `EnvironmentFile` (mode 0600: it holds the
     tokens and database passwords)."""
     lines = []
-    for name in sorted(env):
-        if name == "HELPDESK_PROCESS_NAME" or not name.startswith(_FOR_UNITS):
-            continue
-        value = env[name].replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    for name, raw in process_environment(env).items():
+        value = raw.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
         lines.append(f'{name}="{value}"')
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
@@ -414,17 +502,50 @@ def write_env_file(env: Mapping[str, str], path: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """`python scripts/cluster_plan.py systemd DIR [--single]`: write the units and their
     environment file for this checkout (the cluster's processes, or `make run`'s with
-    `--single`)."""
+    `--single`). `python scripts/cluster_plan.py compose DIR [--size N]`: write the Compose
+    file of the cluster, nginx's configuration and the files they mount
+    (scripts/compose_plan.py)."""
     import argparse
 
     from scripts.run_plan import build_environment, write_credentials, write_endpoints
 
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("what", choices=["systemd"])
+    parser.add_argument("what", choices=["systemd", "compose"])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--single", action="store_true", help="make run's processes instead")
     parser.add_argument("--user", default="helpdesk", help="the service account (default helpdesk)")
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=CLUSTER_SIZE,
+        help=f"compose: servers of each kind ({CLUSTER_SIZE})",
+    )
+    parser.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="compose: add an optional channel (whatsapp, telegram) to the Rasa servers",
+    )
+    parser.add_argument(
+        "--backend-url", default="", help="compose: the backend API instead of the simulator"
+    )
     args = parser.parse_args(argv)
+    if args.what == "compose":
+        from scripts.compose_plan import write_bundle
+
+        try:
+            written = write_bundle(
+                args.folder, args.size, channels=args.channel, backend_url=args.backend_url
+            )
+        except ValueError as exc:
+            parser.error(str(exc))
+        print(f"wrote {', '.join(path.name for path in written)} to {args.folder}")
+        print(
+            f"check: docker compose -f {args.folder / 'compose.yml'} config -q "
+            "(with .env beside it: see .env.example)"
+        )
+        return 0
     env = build_environment()
     var_dir = Path(env["HELPDESK_VAR_DIR"])
     if not args.single:

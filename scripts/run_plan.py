@@ -126,10 +126,13 @@ def write_endpoints(env: dict[str, str], var_dir: Path) -> Path:
     return path
 
 
-def build_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of the child processes: `.env`, then `base` (default: the caller's
-    environment), then defaults."""
-    env = _read_dotenv(ROOT / ".env")
+def build_environment(
+    base: Mapping[str, str] | None = None, *, dotenv: bool = True
+) -> dict[str, str]:
+    """The environment of the child processes: `.env` (unless `dotenv` is false: a generated
+    file such as the Compose file must not depend on this checkout's `.env`), then `base`
+    (default: the caller's environment), then defaults."""
+    env = _read_dotenv(ROOT / ".env") if dotenv else {}
     env.update(os.environ if base is None else base)
     var_dir = Path(env.get("HELPDESK_VAR_DIR") or ROOT / "var")
     if not var_dir.is_absolute():
@@ -163,6 +166,9 @@ def build_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
         env["HELPDESK_BACKEND_URL"] = f"http://localhost:{env['HELPDESK_BACKEND_PORT']}"
     env.setdefault("HELPDESK_DESK_PORT", "5060")
     env.setdefault("HELPDESK_DESK_HOST", "127.0.0.1")
+    # The sweeper's /healthz and /metrics (its readiness check below): loopback.
+    env.setdefault("HELPDESK_SWEEPER_PORT", "5070")
+    env.setdefault("HELPDESK_SWEEPER_HOST", "127.0.0.1")
     env.setdefault("RASA_URL", f"http://localhost:{env['RASA_PORT']}")
     env.setdefault("SANIC_WORKERS", "1")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -179,8 +185,9 @@ class Service:
         name: Short id (`backend`, `actions`, `rasa`, `sweeper`, `desk`): log file, stack API.
         label: What the console calls it.
         args: The command line.
-        health: URL that answers 2xx once the service is up; None for a process with no HTTP
-            side (the sweeper), which counts as up when it is still running after a moment.
+        health: URL that answers 2xx once the service is up (the sweeper's `/healthz` too);
+            None for a process with no HTTP side, which counts as up when it is still running
+            after a moment.
         timeout: Seconds it may take to come up.
     """
 
@@ -243,7 +250,11 @@ def plan(
     rasa += ["--cors", "*", "--port", rasa_port, "--credentials", str(credentials)]
     rasa += ["--endpoints", str(endpoints)]
     services.append(Service("rasa", "rasa server", rasa, f"http://localhost:{rasa_port}/", 300))
-    services.append(Service("sweeper", "idle sweeper", [str(BIN / "helpdesk"), "sweeper"], None, 5))
+    sweeper_host = env.get("HELPDESK_SWEEPER_HOST") or "127.0.0.1"
+    sweeper_port = env.get("HELPDESK_SWEEPER_PORT") or "5070"
+    sweeper = [str(BIN / "helpdesk"), "sweeper", "--host", sweeper_host, "--port", sweeper_port]
+    sweeper_health = f"http://{local_address(sweeper_host)}:{sweeper_port}/healthz"
+    services.append(Service("sweeper", "idle sweeper", sweeper, sweeper_health, 30))
     desk = [str(BIN / "helpdesk"), "desk", "serve", "--host", env["HELPDESK_DESK_HOST"]]
     desk += ["--port", env["HELPDESK_DESK_PORT"]]
     services.append(Service("desk", "agent desk", desk, f"{desk_url(env)}/healthz", 60))

@@ -23,6 +23,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from connectors.common.stores import inbound_repository
+from helpdesk import metrics
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from rasa.core.channels.channel import OutputChannel
@@ -134,7 +135,8 @@ class TurnOutput:
 
 
 class AgentRepliesOnce:
-    """Output channel mixin: an agent's reply (`handoff_message_id`) goes out once.
+    """Output channel mixin: an agent's reply (`handoff_message_id`) goes out once; every
+    message sent is counted (`helpdesk_messages_total`, direction "out").
 
     Put it before the output channel's base class; `reply_ledger` may be set to a repository
     (default: the helpdesk services' inbound message store).
@@ -144,10 +146,11 @@ class AgentRepliesOnce:
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         reply_id = message.get(AGENT_REPLY_KEY)
-        if reply_id is None:
-            await super().send_response(recipient_id, message)  # type: ignore[misc]
-            return
         channel = self.name()  # type: ignore[attr-defined]
+        if reply_id is None:  # a turn's reply (`TurnOutput` keeps its ledger), the idle message
+            await super().send_response(recipient_id, message)  # type: ignore[misc]
+            metrics.message_out(channel)
+            return
         log = logging.getLogger(f"connectors.{channel}")
         cause = f"handoff:{reply_id}"
         try:
@@ -155,9 +158,11 @@ class AgentRepliesOnce:
         except Exception as exc:  # no database configured: send, as without a ledger
             log.warning("%s: no reply ledger (%s); sending", channel, type(exc).__name__)
             await super().send_response(recipient_id, message)  # type: ignore[misc]
+            metrics.message_out(channel)
             return
         if 1 in await replies_sent(repository, channel, cause, log):
             log.info("%s: agent reply %s went out before; not sent again", channel, reply_id)
             return
         await super().send_response(recipient_id, message)  # type: ignore[misc]
+        metrics.message_out(channel)
         await record_reply(repository, channel, cause, 1, log)

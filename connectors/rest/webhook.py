@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
 import json
 import logging
 from typing import Any, Mapping
@@ -33,6 +31,8 @@ from connectors.rest.payloads import (
     RestRequestError,
     parse_body,
 )
+from helpdesk import metrics
+from helpdesk.security.access import bearer_token, is_loopback, token_matches
 
 logger = logging.getLogger("connectors.rest")
 
@@ -43,34 +43,6 @@ AUTH_ENV_NAME = "HELPDESK_REST_TOKEN"
 
 class RestConfigError(RasaException):
     """The `connectors.rest.RestInput` credentials are invalid."""
-
-
-def bearer_token(header: str | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header; None for any other header."""
-    scheme, _, token = (header or "").strip().partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
-
-
-def token_matches(given: str | None, expected: str) -> bool:
-    """Whether `given` is `expected`, compared in constant time (False when either is empty)."""
-    if not given or not expected:
-        return False
-    return hmac.compare_digest(
-        given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
-    )
-
-
-def is_loopback(ip: str | None) -> bool:
-    """Whether a client address is on the loopback interface (127.0.0.0/8, ::1, and
-    IPv4-mapped 127.x); False for anything unparsable, an empty address included."""
-    try:
-        address = ipaddress.ip_address((ip or "").strip("[]").split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
 
 
 def _error(status: int, code: str, message: str, **headers: str) -> HTTPResponse:
@@ -199,6 +171,7 @@ class RestInput(RasaRestInput):
                 self._stream(on_new_message, message), content_type="text/event-stream"
             )
         collector = CollectingOutputChannel()
+        metrics.message_in(CHANNEL_NAME)
         try:
             await on_new_message(self._user_message(message, collector))
         except asyncio.CancelledError:
@@ -207,6 +180,8 @@ class RestInput(RasaRestInput):
         except Exception as error:
             log_failure(f"handling a message from {sender}", error)
             return _error(503, "unavailable", "the assistant could not answer, try again later")
+        for _ in collector.messages:
+            metrics.message_out(CHANNEL_NAME)
         return response.json(collector.messages)
 
     def _user_message(self, message: RestMessage, output: CollectingOutputChannel) -> UserMessage:

@@ -8,9 +8,9 @@ import uuid
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
-from rasa.core.channels.socketio import SocketIOOutput
+from rasa.core.channels.socketio import SocketIOOutput as RasaSocketIOOutput
 from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -37,9 +37,18 @@ from connectors.webchat.payloads import (
     SOCKETIO_METADATA,
     is_session_id,
 )
+from helpdesk import metrics
 from helpdesk.settings import Settings, get_settings
 
 logger = logging.getLogger("connectors.webchat")
+
+
+class SocketIOOutput(RasaSocketIOOutput):
+    """Rasa's socket.io output channel, counting what it sends (`helpdesk_messages_total`)."""
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        await super().send_response(recipient_id, message)
+        metrics.message_out(self.name())
 
 
 class WebChatConfigError(RasaException):
@@ -192,6 +201,10 @@ class SocketIOInput(RasaSocketIOInput):
     Without session persistence, Rasa's behaviour is kept, but for the metadata.
     """
 
+    def get_output_channel(self) -> OutputChannel | None:
+        """The socket.io output channel (agents' replies, the idle message), counting."""
+        return None if self.sio is None else SocketIOOutput(self.sio, self.bot_message_evt)
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Rasa's blueprint, with the session and message handlers replaced."""
         socketio_webhook = super().blueprint(on_new_message)
@@ -268,6 +281,7 @@ class SocketIOInput(RasaSocketIOInput):
                 input_channel=self.name(),
                 metadata=dict(SOCKETIO_METADATA),
             )
+            metrics.message_in(self.name())
             await on_new_message(message)
 
         sio.on("session_request", session_request, namespace=namespace)

@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 import requests
 
+from helpdesk import metrics
 from helpdesk.backends.errors import BackendUnavailable
 from helpdesk.security.masking import mask_digits, mask_identifiers
 
@@ -84,7 +85,9 @@ class ResponseReader:
         self.data: dict[str, Any] = data
 
     def off_spec(self, problem: str) -> NoReturn:
-        """Raise `BackendUnavailable` for an answer that does not match the spec."""
+        """Raise `BackendUnavailable` for an answer that does not match the spec (counted as
+        `helpdesk_backend_errors_total{kind="off_spec"}`)."""
+        metrics.backend_error(self.what, "off_spec")
         logger.warning("backend %s answered off the spec: %s", self.what, problem)
         raise BackendUnavailable(f"backend {self.what} answered off the spec: {problem}")
 

@@ -15,6 +15,13 @@ on connection errors and on 502/503/504 while attempts (`HELPDESK_BACKEND_RETRIE
 remain; read timeouts are never retried (the backend is already slow) and state changes are
 sent once.
 
+Every call is measured (`helpdesk.metrics`): `helpdesk_backend_request_seconds{service,
+operation, outcome}` (the whole call, retries included; `outcome` ok, not_found, rejected or
+unavailable) and, for an unavailable one, `helpdesk_backend_errors_total{service, kind}` with
+why (read_timeout, connect_timeout, connection, busy, server_error, unauthorized, bad_status,
+off_spec, request). `service` and `operation` come from the path ("/v1/sp2d/lookup": sp2d,
+lookup), so every client is measured here.
+
 Request and response bodies are never logged. Messages that come from the backend are scrubbed
 of long digit runs and e-mail addresses before they reach a log line or an exception
 (`helpdesk.backends.decoding` decodes, scrubs and checks the answers).
@@ -29,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 import requests
 
-from helpdesk import retry
+from helpdesk import metrics, retry
 from helpdesk.backends.decoding import _error_body, _error_code, _json_object, scrub
 from helpdesk.backends.errors import BackendUnavailable, NotFound, Rejected
 from helpdesk.retry import Backoff, Failure, RetryPolicy
@@ -51,6 +58,9 @@ DEFAULT_BACKOFF = 0.2
 MIN_ATTEMPT_SECONDS = 0.5
 #: Request fields whose values are personal data (masked wherever they could be echoed).
 SENSITIVE_FIELDS = frozenset({"account_number", "id_value", "nik", "requester_phone", "email"})
+
+#: The API's liveness check (`BackendHttp.ping`).
+HEALTH_PATH = "/v1/health"
 
 _USER_AGENT = "helpdesk-assistant/0.1 (+docs/backend-api.yaml)"
 
@@ -143,6 +153,26 @@ class BackendHttp:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def ping(self, timeout: float = 2.0) -> None:
+        """`GET /v1/health` once, for health checks (not measured as a backend call).
+
+        Args:
+            timeout: Seconds for the connection and for the answer.
+
+        Raises:
+            BackendUnavailable: No connection, no answer in time, or a status other than 200.
+        """
+        try:
+            response = self.session.get(
+                self.base_url + HEALTH_PATH, timeout=(timeout, timeout), allow_redirects=False
+            )
+        except requests.exceptions.RequestException as exc:
+            raise BackendUnavailable(f"backend health: {type(exc).__name__}") from exc
+        status = response.status_code
+        response.close()
+        if status != 200:
+            raise BackendUnavailable(f"backend health: status {status}")
+
     def post(
         self,
         path: str,
@@ -224,12 +254,17 @@ class BackendHttp:
         except _BusyStatus as exc:
             busy = exc.response  # its error is raised below, outside this handler
         except requests.exceptions.ReadTimeout as exc:
-            self._fail(path, start, attempt, "read timeout", exc)
+            self._fail(path, start, attempt, "read timeout", "read_timeout", exc)
         except requests.exceptions.ConnectionError as exc:
             # Includes ConnectTimeout: retried above while attempts and time were left.
-            self._fail(path, start, attempt, _failure_reason(exc), exc)
+            kind = (
+                "connect_timeout"
+                if isinstance(exc, requests.exceptions.ConnectTimeout)
+                else "connection"
+            )
+            self._fail(path, start, attempt, _failure_reason(exc), kind, exc)
         except requests.exceptions.RequestException as exc:
-            self._fail(path, start, attempt, type(exc).__name__, exc)
+            self._fail(path, start, attempt, type(exc).__name__, "request", exc)
         if busy is not None:
             self._raise_for_status(path, busy, start, attempt, secrets)
 
@@ -239,7 +274,9 @@ class BackendHttp:
             data = _json_object(response)
             response.close()
             if data is None:
-                self._fail(path, start, attempt, f"{status} with a body that is not an object")
+                reason = f"{status} with a body that is not an object"
+                self._fail(path, start, attempt, reason, "off_spec")
+            metrics.backend_request(path, "ok", self._clock() - start)
             logger.info(
                 "backend POST %s -> %d in %.0f ms (attempt %d)",
                 path,
@@ -256,9 +293,14 @@ class BackendHttp:
         start: float,
         attempts: int,
         reason: str,
+        kind: str,
         cause: BaseException | None = None,
     ) -> NoReturn:
-        elapsed_ms = (self._clock() - start) * 1000
+        """Measure, log and raise `BackendUnavailable` (`kind`: `metrics.BACKEND_ERROR_KINDS`)."""
+        seconds = self._clock() - start
+        metrics.backend_request(path, "unavailable", seconds)
+        metrics.backend_error(path, kind)
+        elapsed_ms = seconds * 1000
         logger.warning(
             "backend POST %s unavailable: %s after %.0f ms (%d attempt%s)",
             path,
@@ -286,21 +328,24 @@ class BackendHttp:
             code = _error_code(response)
             response.close()
             if status == 401:
-                reason = "401 unauthorized (check HELPDESK_BACKEND_API_KEY)"
+                reason, kind = "401 unauthorized (check HELPDESK_BACKEND_API_KEY)", "unauthorized"
             elif 500 <= status <= 599:
                 reason = f"server error {status}" + (f" {code}" if code else "")
+                kind = "busy" if status in RETRY_STATUSES else "server_error"
             else:
-                reason = f"undocumented status {status}"
-            self._fail(path, start, attempts, reason)
+                reason, kind = f"undocumented status {status}", "bad_status"
+            self._fail(path, start, attempts, reason, kind)
 
         error = _error_body(response)
         response.close()
         if error is None:
-            self._fail(path, start, attempts, f"{status} without an Error body")
+            self._fail(path, start, attempts, f"{status} without an Error body", "off_spec")
         code, message, field = error
         code, message = scrub(code, secrets), scrub(message, secrets)
         field = scrub(field, secrets) if field is not None else None
-        elapsed_ms = (self._clock() - start) * 1000
+        seconds = self._clock() - start
+        metrics.backend_request(path, "not_found" if status == 404 else "rejected", seconds)
+        elapsed_ms = seconds * 1000
         logger.info(
             "backend POST %s -> %d %s in %.0f ms (attempt %d)",
             path,

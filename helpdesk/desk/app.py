@@ -2,8 +2,9 @@
 
 `create_app` wires the pieces: the services and the login sessions on `app.ctx`, the Jinja
 environment, the session/CSRF middleware and security headers (`helpdesk.desk.auth`), the
-blueprints of every view module, static files, `/healthz` and Indonesian error pages. What each
-module may use:
+blueprints of every view module, static files, `/healthz` (the database: 200, or 503 naming
+it), `/metrics` (Prometheus, with the agents' queue read at scrape time; to this machine only,
+or with `HELPDESK_METRICS_TOKEN`) and Indonesian error pages. What each module may use:
 
 - `app.ctx.services`: the `helpdesk.services.Services` (views reach it through
   `helpdesk.desk.views.services_of`: users, divisions, canned responses, contacts, tickets,
@@ -31,6 +32,7 @@ from sanic import Request, Sanic, response
 from sanic.exceptions import NotFound, SanicException
 from sanic.response import HTTPResponse
 
+from helpdesk import metrics
 from helpdesk.conversation.dates import format_datetime_id
 from helpdesk.desk import auth
 from helpdesk.desk.throttle import LoginThrottle
@@ -44,8 +46,8 @@ from helpdesk.desk.views import id_in_range
 from helpdesk.desk.views import queue as queue_views
 from helpdesk.desk.views import reports as report_views
 from helpdesk.desk.views import tickets as ticket_views
+from helpdesk.health import database_check, run_checks
 from helpdesk.services import Services
-from helpdesk.storage.db import ping_database
 from helpdesk.storage.desk_sessions import DeskSessionRepository
 from helpdesk.storage.enums import DeskRole
 
@@ -176,16 +178,26 @@ def create_app(
     app.register_middleware(auth.security_headers_middleware, "response")
     app.static("/static", str(STATIC_DIR), name="static")
 
+    checks = [database_check(lambda: session_factory)]
+    queue = metrics.collector_registry(
+        metrics.HandoffQueueCollector(lambda: services.handoffs.queue_summary())
+    )
+
     async def healthz(request: Request) -> HTTPResponse:
-        """200 when the desk can read its database, 503 (and why) when it cannot."""
-        try:
-            await asyncio.to_thread(ping_database, session_factory)
-        except Exception as error:
-            logger.warning("health check: the database is unavailable: %s", error)
-            return response.json({"status": "error", "database": "unavailable"}, status=503)
-        return response.json({"status": "ok", "database": "ok"})
+        """200 when the desk can read its database, 503 (naming it) when it cannot."""
+        report = await asyncio.to_thread(run_checks, checks)
+        return response.json(report.as_dict(), status=report.http_status)
+
+    async def metrics_page(request: Request) -> HTTPResponse:
+        """Prometheus' text format, with the queue gauges; 403 for callers not let in."""
+        token = services.settings.metrics_token
+        if not metrics.scrape_allowed(request.ip, request.headers, token):
+            return response.json({"error": "forbidden"}, status=403)
+        body = await asyncio.to_thread(metrics.render, queue)
+        return response.raw(body, content_type=metrics.CONTENT_TYPE)
 
     app.add_route(healthz, "/healthz", methods=["GET"], name="healthz")
+    app.add_route(metrics_page, "/metrics", methods=["GET"], name="metrics")
 
     for module in VIEW_MODULES:
         app.blueprint(module.bp)

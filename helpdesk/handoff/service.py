@@ -15,9 +15,10 @@ import enum
 import math
 import statistics
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Callable
 
+from helpdesk import metrics
 from helpdesk.handoff.office_hours import OfficeHours
 from helpdesk.handoff.transcript import Turn, format_transcript
 from helpdesk.storage.enums import HandoffStatus
@@ -148,6 +149,7 @@ class HandoffService:
                 category=category,
             )
         )
+        metrics.handoff_requested("offline")
         return OfflineReply(
             ticket=ticket,
             hours=self.office_hours.describe(),
@@ -179,6 +181,8 @@ class HandoffService:
             division_id=division_id,
             since_ts=since_ts,
         )
+        if created:
+            metrics.handoff_requested("queued")
         return self._place(handoff, created)
 
     def place(self, handoff: "HandoffRecord") -> QueuePlace:
@@ -229,13 +233,19 @@ class HandoffService:
             )
         if not self.handoffs.assign(handoff_id, agent_id, from_waiting_only=True):
             raise HandoffError("Percakapan ini sudah diambil petugas lain atau sudah berakhir.")
-        return self._get(handoff_id)
+        handoff = self._get(handoff_id)
+        _observe_wait(handoff, handoff.assigned_at)
+        return handoff
 
     def assign(self, handoff_id: int, agent_id: int) -> "HandoffRecord":
         """A supervisor assigns (or reassigns) an open conversation to an agent."""
+        before = self.handoffs.get(handoff_id)
         if not self.handoffs.assign(handoff_id, agent_id, from_waiting_only=False):
             raise HandoffError("Percakapan ini sudah berakhir.")
-        return self._get(handoff_id)
+        handoff = self._get(handoff_id)
+        if before is not None and before.status == HandoffStatus.WAITING:
+            _observe_wait(handoff, handoff.assigned_at)  # taken from the queue, not reassigned
+        return handoff
 
     def auto_assign(self) -> list[tuple[int, int]]:
         """Give waiting conversations to online agents with room, round-robin.
@@ -258,6 +268,7 @@ class HandoffService:
                 candidates = same or candidates
             agent = min(candidates, key=_round_robin_key)
             if self.handoffs.assign(handoff.id, agent.agent_id, from_waiting_only=True):
+                _observe_wait(handoff, datetime.now(timezone.utc))
                 assigned.append((handoff.id, agent.agent_id))
                 agents[agent.agent_id] = _after_assignment(agent)
         return assigned
@@ -278,15 +289,21 @@ class HandoffService:
 
     def resolve(self, handoff_id: int) -> bool:
         """End an assigned conversation as resolved (the bot then asks for a rating)."""
-        return self.handoffs.end(
+        ended = self.handoffs.end(
             handoff_id, HandoffStatus.RESOLVED, only_from=(HandoffStatus.ASSIGNED,)
         )
+        if ended:
+            metrics.handoff_ended("resolved")
+        return ended
 
     def cancel(self, handoff_id: int) -> bool:
         """The citizen left the queue ("batal") while waiting; the desk worker resumes the bot."""
-        return self.handoffs.end(
+        ended = self.handoffs.end(
             handoff_id, HandoffStatus.CANCELLED, only_from=(HandoffStatus.WAITING,)
         )
+        if ended:
+            metrics.handoff_ended("cancelled")
+        return ended
 
     def leave_queue(self, sender_id: str) -> LeaveOutcome:
         """The citizen wrote "batal" in a paused conversation: leave the queue if still waiting.
@@ -306,6 +323,7 @@ class HandoffService:
                 only_from=(HandoffStatus.WAITING,),
                 bot_resumed=True,
             ):
+                metrics.handoff_ended("cancelled")
                 return LeaveOutcome.LEFT
             handoff = self._get(handoff.id)  # taken or ended an instant ago
         if handoff.is_open:
@@ -326,9 +344,12 @@ class HandoffService:
         Returns:
             True when this call expired it; False when it stopped waiting meanwhile.
         """
-        return self.handoffs.end(
+        ended = self.handoffs.end(
             handoff_id, HandoffStatus.EXPIRED, only_from=(HandoffStatus.WAITING,)
         )
+        if ended:
+            metrics.handoff_ended("expired")
+        return ended
 
     def ticket_for_expired(self, handoff: "HandoffRecord", turns: list[Turn]) -> str:
         """The ticket id of an expired handoff, made from the transcript on first call."""
@@ -359,6 +380,12 @@ class HandoffService:
         if handoff is None:
             raise HandoffError("Percakapan tidak ditemukan.")
         return handoff
+
+
+def _observe_wait(handoff: "HandoffRecord", taken_at: datetime | None) -> None:
+    """Record how long `handoff` waited in the queue until an agent took it at `taken_at`."""
+    if taken_at is not None:
+        metrics.handoff_taken((taken_at - handoff.created_at).total_seconds())
 
 
 def _round_robin_key(agent: "AgentLoad") -> tuple:

@@ -9,6 +9,11 @@ dropped and the next message starts a new session with the greeting.
 State lives in the helpdesk database (`idle_closure`, one row per conversation and last user
 message), so a restart never closes a conversation twice; conversations that a human agent
 holds (an open `handoff`) are left alone.
+
+While it runs it serves `/healthz` (Rasa's tracker store and the helpdesk database) and
+`/metrics` on `HELPDESK_SWEEPER_HOST`:`HELPDESK_SWEEPER_PORT` (`helpdesk.ops_server`); it counts
+closures (`helpdesk_idle_closures_total`) and passes (`helpdesk_sweeps_total`,
+`helpdesk_sweeper_last_success_timestamp_seconds`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from typing import Any, Callable
 
 from sqlalchemy.engine import Engine
 
+from helpdesk import metrics
+from helpdesk.health import Check, database_check, tracker_store_check
 from helpdesk.jobs.housekeeping import Housekeeping
 from helpdesk.rasa_bridge.client import RasaClient
 from helpdesk.rasa_bridge.events import last_user_messages
@@ -117,9 +124,11 @@ class IdleSweeper:
                 continue
             if self.closer(conversation.sender_id):
                 self.closures.mark_closed(conversation.sender_id, conversation.last_user_at)
+                metrics.idle_closure("closed")
                 closed += 1
             else:
                 self.closures.mark_failed(conversation.sender_id, conversation.last_user_at)
+                metrics.idle_closure("failed")
         if closed:
             logger.info("closed %d idle conversation(s)", closed)
         return closed
@@ -130,7 +139,10 @@ class IdleSweeper:
             try:
                 self.sweep()
             except Exception:  # a locked or missing database must not end the sweeper
+                metrics.sweep_done(False)
                 logger.exception("idle sweep failed; retrying in %.0f s", interval)
+            else:
+                metrics.sweep_done(True)
             if self.housekeeping is not None:
                 try:
                     self.housekeeping.run_if_due()
@@ -139,13 +151,37 @@ class IdleSweeper:
             stop.wait(interval)
 
 
-def run_sweeper(interval: float = 15.0, once: bool = False) -> int:
+def sweeper_checks(tracker_engine: Engine, services: Any) -> list[Check]:
+    """What the sweeper's `/healthz` checks: Rasa's tracker store (where it finds idle
+    conversations) and the helpdesk database (where it records closures)."""
+    return [
+        tracker_store_check(lambda: tracker_engine),
+        database_check(lambda: services.session_factory),
+    ]
+
+
+def run_sweeper(
+    interval: float = 15.0,
+    once: bool = False,
+    host: str | None = None,
+    port: int | None = None,
+) -> int:
     """Build the sweeper from settings and run it (until SIGTERM/SIGINT unless `once`).
 
     Identifiers (the sender ids are phone numbers on WhatsApp) are masked in its logs.
+
+    Args:
+        interval: Seconds between passes.
+        once: One pass, then return (no `/healthz`, no `/metrics`).
+        host: Where `/healthz` and `/metrics` listen (default `HELPDESK_SWEEPER_HOST`).
+        port: Their port (default `HELPDESK_SWEEPER_PORT`; 0: not served).
+
+    Raises:
+        OSError: When `/healthz` and `/metrics` cannot listen on `host:port`.
     """
     from sqlalchemy import create_engine
 
+    from helpdesk.ops_server import OpsServer
     from helpdesk.security import logmask
     from helpdesk.services import get_services
 
@@ -166,12 +202,31 @@ def run_sweeper(interval: float = 15.0, once: bool = False) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    host = host or settings.sweeper_host
+    port = settings.sweeper_port if port is None else port
+    ops = None
+    if port:
+        ops = OpsServer(
+            host, port, sweeper_checks(engine, services), metrics_token=settings.metrics_token
+        )
+        try:
+            ops.start()
+        except OSError as exc:
+            raise OSError(
+                f"the sweeper's /healthz and /metrics cannot listen on {host}:{port} "
+                f"({exc.strerror or exc}): set HELPDESK_SWEEPER_PORT to a free port"
+            ) from exc
     print(
         f"idle sweeper: closing conversations idle for {settings.idle_seconds} s, "
-        f"checking every {interval:.0f} s",
+        f"checking every {interval:.0f} s"
+        + (f"; {ops.url}/healthz and /metrics" if ops is not None else ""),
         flush=True,
     )
-    sweeper.run_forever(interval, stop)
+    try:
+        sweeper.run_forever(interval, stop)
+    finally:
+        if ops is not None:
+            ops.stop()
     return 0
 
 
@@ -184,4 +239,17 @@ def add_sweeper_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--interval", type=float, default=15.0, help="seconds between passes (default 15)"
     )
-    parser.set_defaults(func=lambda args: run_sweeper(interval=args.interval, once=args.once))
+    parser.add_argument(
+        "--host", default=None, help="address of /healthz and /metrics (HELPDESK_SWEEPER_HOST)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port of /healthz and /metrics (HELPDESK_SWEEPER_PORT, default 5070; 0: none)",
+    )
+    parser.set_defaults(
+        func=lambda args: run_sweeper(
+            interval=args.interval, once=args.once, host=args.host, port=args.port
+        )
+    )

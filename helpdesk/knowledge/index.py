@@ -30,7 +30,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from helpdesk.knowledge.embedders import Embedder, l2_normalize
-from helpdesk.knowledge.loader import load_faqs
+from helpdesk.knowledge.loader import load_faqs, source_files
 from helpdesk.knowledge.models import FaqEntry
 from helpdesk.knowledge.rows import (  # noqa: F401 - answer_passages, Row: part of this API
     QUERY_KINDS,
@@ -317,6 +317,54 @@ def read_manifest(out_dir: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def index_fingerprint(source: Path, out_dir: Path) -> tuple:
+    """What `check_index`'s answer depends on, cheaply: the size and modification time of the
+    manifest and of every FAQ source file (health checks reuse their last answer while it is the
+    same).
+
+    Raises:
+        FaqSourceError: When `source` holds no FAQ file.
+    """
+    paths = [Path(out_dir) / MANIFEST_FILE, *source_files(Path(source))]
+    stats: list[tuple[str, int | None, int | None]] = []
+    for path in paths:
+        try:
+            found = path.stat()
+        except OSError:
+            stats.append((str(path), None, None))
+        else:
+            stats.append((str(path), found.st_mtime_ns, found.st_size))
+    return tuple(stats)
+
+
+def check_index(source: Path, out_dir: Path) -> dict:
+    """Check, without loading it, that the index in `out_dir` is built for the FAQ sources in
+    `source` in this code's format (health checks: `ensure_index` would otherwise rebuild it
+    at the first question). The embedder is not loaded: the manifest's embedder name goes into
+    the hash, so an index built with another embedder than the configured one passes here and
+    is rebuilt by `ensure_index`.
+
+    Returns:
+        The index's manifest.
+
+    Raises:
+        IndexMissingError: The folder or one of its files is missing.
+        IndexStaleError: Another format version, or built for other sources.
+        FaqSourceError: When the sources are invalid.
+    """
+    out_dir = Path(out_dir)
+    for name in (MANIFEST_FILE, INDEX_FILE, ENTRIES_FILE):
+        if not (out_dir / name).is_file():
+            raise IndexMissingError(f"FAQ index not found: {out_dir / name} is missing")
+    manifest = read_manifest(out_dir)
+    if manifest is None or manifest.get("format_version") != INDEX_FORMAT_VERSION:
+        raise IndexStaleError(f"{out_dir}: unreadable manifest or another index format")
+    wanted = source_hash(load_faqs(Path(source)), str(manifest.get("embedder")))
+    if manifest.get("source_hash") != wanted:
+        raise IndexStaleError(f"{out_dir}: the FAQ sources changed since the index was built")
+    return manifest
 
 
 def load_index(

@@ -137,3 +137,15 @@ def last_user_messages(engine: Engine, *, after: float, until: float) -> list[tu
 def has_events_table(engine: Engine) -> bool:
     """Whether Rasa has created its `events` table in this database yet."""
     return bool(inspect(engine).has_table(RASA_EVENTS.name))
+
+
+def ping_tracker_store(engine: Engine) -> None:
+    """Read one row of Rasa's `events` table: proves the tracker store is reachable and that
+    Rasa created its table (health checks).
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: When the database cannot be reached, or the table is
+            missing.
+    """
+    with engine.connect() as connection:
+        connection.execute(select(RASA_EVENTS.c.id).limit(1)).all()

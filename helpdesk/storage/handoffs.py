@@ -188,6 +188,16 @@ class HandoffRepository(_Repository):
         with session_scope(self._sessions) as session:
             return [HandoffRecord.from_row(row) for row in session.scalars(stmt).all()]
 
+    def queue_summary(self) -> tuple[int, datetime | None]:
+        """How many handoffs wait for an agent, and when the oldest of them was requested
+        (None when nobody waits); read-only, one query (the queue gauges of `/metrics`)."""
+        stmt = select(func.count(Handoff.id), func.min(Handoff.created_at)).where(
+            Handoff.status == HandoffStatus.WAITING
+        )
+        with session_scope(self._sessions) as session:
+            waiting, oldest = session.execute(stmt).one()
+        return int(waiting), oldest
+
     def position(self, handoff_id: int) -> int:
         """1-based place of a waiting handoff in the queue (0 when it is not waiting)."""
         with session_scope(self._sessions) as session:

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Protocol
 from zoneinfo import ZoneInfo
 
+from helpdesk import metrics
 from helpdesk.conversation.validation import validate_attachment, validate_email
 from helpdesk.storage.enums import TicketStatus
 from helpdesk.storage.tickets import DuplicateTicketIdError, TicketRecord
@@ -300,6 +301,7 @@ class TicketService:
             record = self._add_with_random_id(clean, now)
         info = self._info(record)
         logger.info("ticket %s created", info.id)
+        metrics.ticket_created(clean.channel)
         self._notify(info)
         return info
 

@@ -280,3 +280,39 @@ async def test_unreadable_office_hours_keep_the_offline_reply(services, dispatch
     )
 
     assert responses(dispatcher) == ["utter_faq_rejected"]
+
+
+def faq_outcomes() -> dict[str, float]:
+    from prometheus_client import REGISTRY
+
+    return {
+        outcome: REGISTRY.get_sample_value("helpdesk_faq_answers_total", {"outcome": outcome})
+        for outcome in ("answered", "declined", "empty", "error")
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome"),
+    [
+        ("gmn cr reset pw sakti min", "answered"),
+        ("resep rendang padang yang enak", "declined"),
+        ("mau tanya dong", "empty"),
+    ],
+)
+async def test_each_question_is_counted_by_what_was_done(services, dispatcher, text, outcome):
+    before = faq_outcomes()
+
+    await ActionAnswerFaq(services).run(dispatcher, make_tracker(text), {})
+
+    after = faq_outcomes()
+    assert after[outcome] == before[outcome] + 1
+    assert sum(after.values()) == sum(before.values()) + 1  # one outcome per question
+
+
+async def test_a_knowledge_base_failure_is_counted_as_an_error(services, dispatcher):
+    services._retriever = Broken(FileNotFoundError("index missing"))
+    before = faq_outcomes()
+
+    await ActionAnswerFaq(services).run(dispatcher, make_tracker("apa itu sp2d"), {})
+
+    assert faq_outcomes()["error"] == before["error"] + 1

@@ -18,7 +18,8 @@ Citizens, each a thread going through conversation after conversation until the 
 * `wa-faq` (signed WhatsApp deliveries): the FAQ and rating flow, every delivery sent twice
   (Meta re-delivers), answers read from the fake Graph API;
 * `wa-handoff` (WhatsApp): a request for an officer; two agents logged into the desk (through
-  nginx, over HTTP, as a browser does) answer and resolve it; the citizen rates the officer.
+  nginx, over HTTP, as a browser does) send three numbered replies and resolve it; the citizen
+  rates the officer.
 
 Meanwhile the test `kill -9`s, one after the other, spread over the duration: Rasa server 1,
 action server 1, the desk process that leads the desk worker, sweeper 1, Rasa server 2,
@@ -36,15 +37,17 @@ message. Counted:
   second handoff for one request;
 * **doubled answers**: an answer sent twice for one message (WhatsApp: more copies of an answer
   than steps that asked for it);
+* **out of order**: an agent's replies reaching the citizen in another order than sent (each
+  reply the desk accepted must arrive once: a missing one is lost, a second copy doubled);
 * **wrong**: a reply that is not the right one for its step (counted in lost above);
 * **resent**: REST requests that failed during a kill and were sent again (expected, not a
   loss: the caller was never acknowledged).
 
-The run prints one table and exits 1 when anything was lost or a record doubled, or when more
-answers were doubled than `--doubled-answers-per-kill` (default 3) for each Rasa server killed.
-Answers are delivered at least once: a Rasa server killed after sending a turn's reply and
-before saving the turn has that turn handled again (it was not recorded), and its reply sent
-again; the WhatsApp platform offers no idempotency key to stop the second copy.
+The run prints one table and exits 1 when anything was lost, a record doubled or replies out of
+order, or when more answers were doubled than `--doubled-answers-per-kill` for each Rasa server
+killed. A turn handled again after a kill skips the replies the reply ledger recorded
+(`connectors.common.replies`); a kill between a reply going out and its record is the one
+window left for a second copy (the WhatsApp platform offers no idempotency key).
 """
 
 from __future__ import annotations
@@ -94,6 +97,9 @@ QUEUED = "antrean"
 ASK_AGENT_RATING = "Seberapa puas Anda dengan layanan petugas kami?"
 THANKS_AGENT = "terhadap layanan petugas kami"
 AGENT_MARK = "[balasan petugas "
+#: Replies an agent sends in each handoff, numbered; the citizen must get each once, in order.
+AGENT_REPLIES = 3
+AGENT_REPLY = re.compile(re.escape(AGENT_MARK) + r"(\d+)\.(\d+)\]")
 TECHNICAL_PROBLEM = "gangguan teknis"
 #: SP2D lookups: each citizen checks an SP2D of their own (a lookup per identifier is limited
 #: to a few an hour, as in production), from fixtures made for the run.
@@ -133,6 +139,8 @@ class Tally:
     told: dict[str, str] = field(default_factory=dict)
     #: Senders whose rating was given once (the bot thanked).
     rated: Counter[str] = field(default_factory=Counter)
+    #: Handoff id -> how many numbered replies the desk accepted from the agents.
+    agent_sent: Counter[int] = field(default_factory=Counter)
 
     def add(self, what: str, n: int = 1) -> None:
         with self.lock:
@@ -152,6 +160,8 @@ class Tally:
 def kind_loss(what: str) -> str:
     if what.startswith("doubled answer"):
         return "doubled-answers"
+    if what.startswith("out of order"):
+        return "out-of-order"
     return "doubled-records" if what.startswith("doubled record") else "lost"
 
 
@@ -168,13 +178,15 @@ def _port_free(port: int) -> bool:
 
 
 def _cluster_ports() -> list[int]:
-    """Public ports for Rasa, the action servers, the desk and the backend whose cluster ports
-    (`CLUSTER_PORT_OFFSET` + 1 and + 2 above) are free too, below the range the kernel hands
-    out to outgoing connections (a port taken by one would make a server fail to start)."""
+    """Public ports for Rasa, the action servers, the desk, the backend and the sweepers whose
+    cluster ports (`CLUSTER_PORT_OFFSET` + 1 and + 2 above; the backend has none) are free too,
+    below the range the kernel hands out to outgoing connections (a port taken by one would
+    make a server fail to start)."""
     for _ in range(200):
         base = random.randrange(20000, 29000, 40)
-        ports = [base, base + 10, base + 20, base + 30]
-        wanted = [*ports] + [p + CLUSTER_PORT_OFFSET + n for p in ports[:3] for n in (1, 2)]
+        ports = [base, base + 10, base + 20, base + 30, base + 35]
+        behind = [p for i, p in enumerate(ports) if i != 3]
+        wanted = [*ports] + [p + CLUSTER_PORT_OFFSET + n for p in behind for n in (1, 2)]
         if all(_port_free(port) for port in wanted):
             return ports
     raise RuntimeError("no free ports for the cluster")
@@ -213,6 +225,7 @@ class Cluster:
             RASA_ACTIONS_PORT=str(ports[1]),
             HELPDESK_DESK_PORT=str(self.desk_port),
             HELPDESK_BACKEND_PORT=str(ports[3]),
+            HELPDESK_SWEEPER_PORT=str(ports[4]),
             RASA_API_TOKEN=secrets.token_urlsafe(24),
             HELPDESK_OFFICE_HOURS_FILE=str(ALWAYS_OPEN),
             HELPDESK_HANDOFF_TIMEOUT_MINUTES="60",
@@ -562,7 +575,7 @@ class Agent(threading.Thread):
         self.username, self.cluster, self.tally, self.stop_event = username, cluster, tally, stop
         self.http = requests.Session()
         self.csrf = ""
-        self.replied: set[int] = set()
+        self.replied: Counter[int] = Counter()  # handoff id -> numbered replies sent
         self.resolved: set[int] = set()
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response | None:
@@ -624,8 +637,9 @@ class Agent(threading.Thread):
 
     def serve(self, handoff_id: int) -> None:
         json_headers = {"Accept": "application/json"}
-        if handoff_id not in self.replied:
-            text = f"Baik, kami bantu periksa. {AGENT_MARK}{handoff_id}]"
+        while self.replied[handoff_id] < AGENT_REPLIES:
+            number = self.replied[handoff_id] + 1
+            text = f"Baik, kami bantu periksa ({number}). {AGENT_MARK}{handoff_id}.{number}]"
             done = self.call(
                 "POST",
                 f"/conversations/{handoff_id}/reply",
@@ -634,7 +648,9 @@ class Agent(threading.Thread):
             )
             if done is None or done.status_code != 200:
                 return  # the desk is down or restarting: next pass
-            self.replied.add(handoff_id)
+            self.replied[handoff_id] = number
+            with self.tally.lock:
+                self.tally.agent_sent[handoff_id] = number
             self.tally.add("agent:replies")
         if handoff_id not in self.resolved:
             done = self.call(
@@ -701,12 +717,32 @@ def check_store(cluster: Cluster, tally: Tally) -> None:
 
 
 def check_whatsapp(graph: FakeGraph, tally: Tally) -> None:
-    """More copies of an answer than steps that asked for it: doubled answers."""
+    """More copies of an answer than steps that asked for it: doubled answers. Agent replies:
+    each one the desk accepted reaches the citizen once, in the agent's order."""
+    received: dict[int, list[int]] = defaultdict(list)  # handoff id -> reply numbers, in order
     for (phone, needle), asked in tally.expected.items():
+        if needle == AGENT_MARK:
+            for text in graph.texts_to(phone):
+                for handoff_id, number in AGENT_REPLY.findall(text):
+                    received[int(handoff_id)].append(int(number))
+            continue
         sent = sum(needle in t for t in graph.texts_to(phone))
         if sent > asked:
             kind = "wa-handoff" if phone.startswith("62877") else "wa-faq"
             tally.problem(kind, f"doubled answer: {phone} got {needle!r} {sent} times for {asked}")
+    for handoff_id, sent in tally.agent_sent.items():
+        got = received.get(handoff_id, [])
+        for number in range(1, sent + 1):
+            if got.count(number) == 0:
+                tally.problem("wa-handoff", f"agent reply {number} of handoff {handoff_id} lost")
+            elif got.count(number) > 1:
+                tally.problem(
+                    "wa-handoff",
+                    f"doubled answer: agent reply {number} of handoff {handoff_id} "
+                    f"{got.count(number)} times",
+                )
+        if got != sorted(got):
+            tally.problem("wa-handoff", f"out of order: handoff {handoff_id} replies came {got}")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -721,7 +757,7 @@ def report(tally: Tally, kills: list[tuple[str, float, float]], args: argparse.N
         "PostgreSQL, Redis)",
         "",
         f"{'kind':<11} {'convers.':>8} {'messages':>8} {'resent':>7} {'redeliv.':>8} "
-        f"{'lost':>5} {'doubled records':>15} {'doubled answers':>15}",
+        f"{'lost':>5} {'doubled records':>15} {'doubled answers':>15} {'out of order':>12}",
     ]
     c = tally.counts
     for kind in KINDS:
@@ -729,15 +765,17 @@ def report(tally: Tally, kills: list[tuple[str, float, float]], args: argparse.N
             f"{kind:<11} {c[kind + ':conversations']:>8} {c[kind + ':messages']:>8} "
             f"{c[kind + ':resent']:>7} {c[kind + ':redelivered']:>8} "
             f"{c[kind + ':lost']:>5} {c[kind + ':doubled-records']:>15} "
-            f"{c[kind + ':doubled-answers']:>15}"
+            f"{c[kind + ':doubled-answers']:>15} {c[kind + ':out-of-order']:>12}"
         )
     lost = sum(c[k + ":lost"] for k in KINDS)
     records = sum(c[k + ":doubled-records"] for k in KINDS)
     answers = sum(c[k + ":doubled-answers"] for k in KINDS)
+    disorder = sum(c[k + ":out-of-order"] for k in KINDS)
     lines += [
         f"{'total':<11} {sum(c[k + ':conversations'] for k in KINDS):>8} "
         f"{sum(c[k + ':messages'] for k in KINDS):>8} {sum(c[k + ':resent'] for k in KINDS):>7} "
-        f"{sum(c[k + ':redelivered'] for k in KINDS):>8} {lost:>5} {records:>15} {answers:>15}",
+        f"{sum(c[k + ':redelivered'] for k in KINDS):>8} {lost:>5} {records:>15} "
+        f"{answers:>15} {disorder:>12}",
         "",
         f"agent replies {c['agent:replies']}, resolved {c['agent:resolved']}; "
         f"turn latency p50 {percentile(tally.latencies, 0.5):.2f} s, "
@@ -767,8 +805,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--doubled-answers-per-kill",
         type=int,
-        default=3,
-        help="answers a killed Rasa server may send twice (turns in flight; default 3)",
+        default=1,
+        help="answers a killed Rasa server may send twice (a kill between a reply going out "
+        "and its record in the reply ledger; default 1)",
     )
     args = parser.parse_args(argv)
     if not MODEL.is_file():
@@ -841,10 +880,11 @@ def verdict(tally: Tally, kills: list[tuple[str, float, float]], per_kill: int) 
     lost = sum(c[k + ":lost"] for k in KINDS)
     records = sum(c[k + ":doubled-records"] for k in KINDS)
     answers = sum(c[k + ":doubled-answers"] for k in KINDS)
+    disorder = sum(c[k + ":out-of-order"] for k in KINDS)
     allowed = per_kill * sum(label.startswith("rasa server") for label, _, _ in kills)
     if answers > allowed:
         print(f"chaos: {answers} answers doubled, more than {allowed} allowed", file=sys.stderr)
-    return 1 if lost or records or answers > allowed else 0
+    return 1 if lost or records or disorder or answers > allowed else 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from connectors.inbox import Accepted, Inbound, Inbox, InboxPolicy
 from helpdesk.storage.inbound_messages import InboundMessageRepository
-from tests.connectors.test_whatsapp import backdate, wait_until
+from tests.connectors.test_whatsapp import backdate, messages_counted, wait_until
 
 SECRET_TEXT = "NIK saya 3201234567890001 tolong reset"
 log = logging.getLogger("connectors.testchannel")
@@ -377,8 +377,10 @@ def sent_texts(inbox: Inbox) -> list[str]:
 
 async def test_a_new_messages_replies_are_recorded_as_they_go_out(repository) -> None:
     inbox = make_inbox(repository)
+    received_before = messages_counted("other", "in")  # "testchannel" is no known channel
     await inbox.accept([item("k1")], Replier(2).handle_message)
     await inbox.drain()
+    assert messages_counted("other", "in") - received_before == 1
     assert sent_texts(inbox) == ["k1 balasan 1", "k1 balasan 2"]
     assert repository.replies_sent("testchannel", "k1") == {1, 2}
 

@@ -20,6 +20,7 @@ from typing import Any, AsyncIterator, Callable
 
 import aiohttp
 import pytest
+from prometheus_client import REGISTRY
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 from sqlalchemy import update
@@ -1033,6 +1034,7 @@ async def test_an_agents_reply_goes_out_once_whatever_sends_it(
     """Rasa died after sending an agent's reply and before saving it; the desk worker sends
     it again (through another Rasa server): the citizen gets it once."""
     output.reply_ledger = repository
+    sent_before = messages_counted("whatsapp", "out")
     reply = {"text": "Baik Bapak, kami cek dahulu.", "handoff_message_id": 41, "agent": "Rina"}
     async with output:
         await output.send_response(SENDER, dict(reply))
@@ -1044,6 +1046,17 @@ async def test_an_agents_reply_goes_out_once_whatever_sends_it(
     assert bodies == [reply["text"], reply["text"], "Terima kasih.", "Terima kasih."]
     assert repository.replies_sent("whatsapp", "handoff:41") == {1}
     assert repository.replies_sent("whatsapp", "handoff:42") == {1}
+    assert messages_counted("whatsapp", "out") - sent_before == 4  # what went out
+
+
+def messages_counted(channel: str, direction: str) -> float:
+    """`helpdesk_messages_total{channel, direction}` in this process."""
+    return (
+        REGISTRY.get_sample_value(
+            "helpdesk_messages_total", {"channel": channel, "direction": direction}
+        )
+        or 0.0
+    )
 
 
 async def test_long_text_is_split(output, graph_api) -> None:

@@ -117,6 +117,7 @@ def make_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, "Output", dict[
         RASA_ACTIONS_PORT=str(free_port()),
         HELPDESK_BACKEND_PORT=str(free_port()),
         HELPDESK_DESK_PORT=str(free_port()),
+        HELPDESK_SWEEPER_PORT=str(free_port()),
         HELPDESK_VAR_DIR=str(tmp_path / "var"),
         RASA_TRACKER_DB=str(tmp_path / "var" / "tracker.db"),
         PYTHONUNBUFFERED="1",

@@ -156,6 +156,8 @@ class Stack:
             RASA_URL=self.rasa_url,
             HELPDESK_DESK_HOST="127.0.0.1",
             HELPDESK_DESK_PORT=str(self.desk_port),
+            HELPDESK_SWEEPER_HOST="127.0.0.1",
+            HELPDESK_SWEEPER_PORT=str(free_port()),
         )
         if (self.with_desk or self.with_sweeper) and not env.get("RASA_API_TOKEN"):
             env["RASA_API_TOKEN"] = "stack-api-token"

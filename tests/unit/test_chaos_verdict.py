@@ -3,7 +3,7 @@ answers only for turns in flight on a killed Rasa server."""
 
 from __future__ import annotations
 
-from tests.chaos.run import Tally, verdict
+from tests.chaos.run import AGENT_MARK, Tally, check_whatsapp, verdict
 
 KILLS = [("rasa server 1", 86.0, 37.0), ("action server 1", 171.0, 5.0)]
 
@@ -34,3 +34,43 @@ def test_doubled_answers_pass_up_to_the_allowance_per_rasa_kill():
     found.problem("wa-faq", "doubled answer: 6289 got 'y' 2 times for 1")
     assert verdict(found, KILLS, 3) == 1
     assert verdict(found, [], 3) == 1  # no Rasa kill: none allowed
+
+
+class Texts:
+    """What the fake Graph API received, per phone (stands in for tests.support.fake_whatsapp)."""
+
+    def __init__(self, texts: dict[str, list[str]]) -> None:
+        self.texts = texts
+
+    def texts_to(self, phone: str) -> list[str]:
+        return self.texts.get(phone, [])
+
+
+def agent_reply(handoff_id: int, number: int) -> str:
+    return f"Baik ({number}). {AGENT_MARK}{handoff_id}.{number}]"
+
+
+def test_agent_replies_are_checked_for_loss_doubles_and_order():
+    found = Tally()
+    found.expected[("62877001", AGENT_MARK)] = 1
+    found.expected[("62877002", AGENT_MARK)] = 1
+    found.agent_sent.update({11: 3, 12: 3})
+    graph = Texts(
+        {
+            "62877001": [agent_reply(11, 1), agent_reply(11, 3), agent_reply(11, 2)],
+            "62877002": [agent_reply(12, 1), agent_reply(12, 1), agent_reply(12, 2)],
+        }
+    )
+    check_whatsapp(graph, found)
+    assert found.counts["wa-handoff:out-of-order"] == 1
+    assert found.counts["wa-handoff:doubled-answers"] == 1  # reply 1 of handoff 12
+    assert found.counts["wa-handoff:lost"] == 1  # reply 3 of handoff 12
+    assert verdict(found, KILLS, 3) == 1
+
+
+def test_agent_replies_each_once_in_order_pass():
+    found = Tally()
+    found.expected[("62877001", AGENT_MARK)] = 1
+    found.agent_sent[11] = 3
+    check_whatsapp(Texts({"62877001": [agent_reply(11, n) for n in (1, 2, 3)]}), found)
+    assert verdict(found, KILLS, 0) == 0

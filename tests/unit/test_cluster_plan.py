@@ -119,3 +119,25 @@ def test_systemd_units_run_what_the_plan_runs(env, tmp_path):
     assert f'RASA_API_TOKEN="{env["RASA_API_TOKEN"]}"' in text
     assert "HELPDESK_PROCESS_NAME" not in text
     assert env_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_metrics_are_not_served_on_the_public_ports(env, tmp_path):
+    text = nginx_config(env, {"rasa": [1, 2], "actions": [3, 4], "desk": [5, 6]}, tmp_path)
+    rasa = text[text.index(f"listen {env['RASA_PORT']};") :].split("\n    }\n")[0]
+    desk = text[text.index(f":{env['HELPDESK_DESK_PORT']};") :].split("\n    }\n")[0]
+    for block in (rasa, desk):
+        metrics = block.index("location = /metrics {")
+        assert block[metrics:].split("}")[0].split("{")[1].split() == ["return", "404;"]
+        assert metrics < block.index("location / {")  # an exact match, listed before the rest
+
+
+def test_each_sweeper_serves_healthz_on_its_own_loopback_port(env, tmp_path):
+    services = cluster_plan(env, tmp_path / "credentials.yml", tmp_path / "endpoints.yml")
+    by_name = {s.name: s for s in services}
+    public = int(env["HELPDESK_SWEEPER_PORT"])
+    for number in (1, 2):
+        sweeper = by_name[f"sweeper-{number}"]
+        port = str(public + CLUSTER_PORT_OFFSET + number)
+        assert sweeper.args[sweeper.args.index("--port") + 1] == port
+        assert sweeper.args[sweeper.args.index("--host") + 1] == "127.0.0.1"
+        assert sweeper.health == f"http://127.0.0.1:{port}/healthz"

@@ -380,3 +380,18 @@ def test_a_spawned_process_writes_json_records_with_its_name(tmp_path):
 
 
 _PRINT_NAME = "import os; print('I am ' + os.environ['HELPDESK_PROCESS_NAME'], flush=True)"
+
+
+def test_the_sweeper_is_up_when_its_healthz_answers(tmp_path):
+    env = run.build_environment({"HELPDESK_VAR_DIR": str(tmp_path)})
+    assert (env["HELPDESK_SWEEPER_HOST"], env["HELPDESK_SWEEPER_PORT"]) == ("127.0.0.1", "5070")
+    sweeper = {s.name: s for s in run.plan(env, tmp_path / "credentials.yml")}["sweeper"]
+    assert sweeper.args[-4:] == ["--host", "127.0.0.1", "--port", "5070"]
+    assert sweeper.health == "http://127.0.0.1:5070/healthz"
+
+    moved = run.build_environment(
+        {"HELPDESK_VAR_DIR": str(tmp_path), "HELPDESK_SWEEPER_HOST": "0.0.0.0",
+         "HELPDESK_SWEEPER_PORT": "6070"}
+    )  # fmt: skip
+    sweeper = {s.name: s for s in run.plan(moved, tmp_path / "credentials.yml")}["sweeper"]
+    assert sweeper.health == "http://127.0.0.1:6070/healthz"  # reached on this machine

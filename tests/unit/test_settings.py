@@ -44,3 +44,24 @@ def test_a_short_rest_token_is_refused():
     with pytest.raises(ValueError, match=f"at least {REST_TOKEN_MIN_LENGTH} characters"):
         Settings.from_env({"HELPDESK_REST_TOKEN": short})
     assert Settings.from_env({"HELPDESK_REST_TOKEN": short + "x"}).rest_token == short + "x"
+
+
+def test_metrics_token_and_sweeper_address():
+    defaults = Settings.from_env({})
+    assert (defaults.sweeper_host, defaults.sweeper_port, defaults.metrics_token) == (
+        "127.0.0.1",
+        5070,
+        "",
+    )
+    settings = Settings.from_env(
+        {
+            "HELPDESK_SWEEPER_HOST": "10.0.0.5",
+            "HELPDESK_SWEEPER_PORT": "6070",
+            "HELPDESK_METRICS_TOKEN": f" {TOKEN} ",
+        }
+    )
+    assert (settings.sweeper_host, settings.sweeper_port) == ("10.0.0.5", 6070)
+    assert settings.metrics_token == TOKEN
+    assert TOKEN not in repr(settings)
+    with pytest.raises(ValueError, match="HELPDESK_METRICS_TOKEN must be at least"):
+        Settings.from_env({"HELPDESK_METRICS_TOKEN": "x" * (REST_TOKEN_MIN_LENGTH - 1)})

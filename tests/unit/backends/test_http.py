@@ -505,3 +505,114 @@ def test_reader_never_names_the_value_of_a_field():
 
     assert NIK not in str(caught.value)
     assert "'nik' is not an integer" in str(caught.value)
+
+
+# --- metrics --------------------------------------------------------------------------------
+
+SP2D = {"service": "sp2d", "operation": "lookup"}
+
+
+def sample(name: str, **labels: str) -> float:
+    """A metric's value now (0 before its first observation)."""
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def observed(outcome: str) -> tuple[float, float]:
+    """(calls, seconds in all) of SP2D lookups with `outcome` so far."""
+    labels = {**SP2D, "outcome": outcome}
+    return (
+        sample("helpdesk_backend_request_seconds_count", **labels),
+        sample("helpdesk_backend_request_seconds_sum", **labels),
+    )
+
+
+def test_a_successful_call_is_observed_with_its_time_retries_included(mocked, clock):
+    backend = make_http(clock, retries=2, backoff=0.5)
+    mocked.post(URL, json=error_body("unavailable", "down"), status=503)
+    mocked.post(URL, json={"ok": True}, status=200)
+    calls, seconds = observed("ok")
+    unavailable = observed("unavailable")[0]
+    busy = sample("helpdesk_backend_errors_total", service="sp2d", kind="busy")
+
+    backend.post(PATH, BODY, idempotent=True)
+
+    assert observed("ok") == (calls + 1, pytest.approx(seconds + 0.5))  # the backoff pause
+    # The retried attempt is part of the call, not a failure of its own.
+    assert observed("unavailable")[0] == unavailable
+    assert sample("helpdesk_backend_errors_total", service="sp2d", kind="busy") == busy
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "outcome"),
+    [
+        (404, error_body("not_found"), NotFound, "not_found"),
+        (422, error_body("invalid_request", field="nik"), Rejected, "rejected"),
+    ],
+)
+def test_refusals_are_observed_with_their_outcome_and_are_no_errors(
+    mocked, http, status, body, error, outcome
+):
+    mocked.post(URL, json=body, status=status)
+    calls, _ = observed(outcome)
+    errors = {kind: sample("helpdesk_backend_errors_total", service="sp2d", kind=kind)
+              for kind in ("bad_status", "off_spec")}  # fmt: skip
+
+    with pytest.raises(error):
+        http.post(PATH, BODY, idempotent=True)
+
+    assert observed(outcome)[0] == calls + 1
+    for kind, before in errors.items():
+        assert sample("helpdesk_backend_errors_total", service="sp2d", kind=kind) == before
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind"),
+    [
+        ({"body": requests.exceptions.ReadTimeout("read timed out")}, "read_timeout"),
+        ({"body": requests.exceptions.ConnectTimeout("connect timed out")}, "connect_timeout"),
+        ({"body": requests.exceptions.ConnectionError("refused")}, "connection"),
+        ({"body": requests.exceptions.TooManyRedirects("loop")}, "request"),
+        ({"json": error_body("unavailable"), "status": 503}, "busy"),
+        ({"json": error_body("internal"), "status": 500}, "server_error"),
+        ({"json": error_body("unauthorized"), "status": 401}, "unauthorized"),
+        ({"json": {}, "status": 418}, "bad_status"),
+        ({"body": "<html>gateway</html>", "status": 200}, "off_spec"),
+        ({"json": {"unexpected": True}, "status": 404}, "off_spec"),
+    ],
+)
+def test_an_unavailable_call_is_counted_with_why(mocked, http, answer, kind):
+    mocked.post(URL, **answer)
+    errors = sample("helpdesk_backend_errors_total", service="sp2d", kind=kind)
+    calls, _ = observed("unavailable")
+
+    with pytest.raises(BackendUnavailable):
+        http.post(PATH, BODY, idempotent=False)
+
+    assert sample("helpdesk_backend_errors_total", service="sp2d", kind=kind) == errors + 1
+    assert observed("unavailable")[0] == calls + 1
+
+
+def test_an_answer_the_client_finds_off_the_spec_is_counted():
+    before = sample("helpdesk_backend_errors_total", service="sp2d", kind="off_spec")
+    with pytest.raises(BackendUnavailable):
+        ResponseReader({"amount": "banyak"}, "POST /v1/sp2d/lookup").integer("amount")
+    assert sample("helpdesk_backend_errors_total", service="sp2d", kind="off_spec") == before + 1
+
+
+def test_ping_checks_the_health_endpoint_without_counting_a_call(mocked, http):
+    mocked.get(BASE + "/v1/health", json={"status": "ok"}, status=200)
+    calls = sample("helpdesk_backend_request_seconds_count", service="other", operation="other",
+                   outcome="ok")  # fmt: skip
+    http.ping(1.0)
+    assert mocked.calls[-1].request.method == "GET"
+    assert sample("helpdesk_backend_request_seconds_count", service="other", operation="other",
+                  outcome="ok") == calls  # fmt: skip
+
+    mocked.replace(responses.GET, BASE + "/v1/health", status=503)
+    with pytest.raises(BackendUnavailable, match="status 503"):
+        http.ping(1.0)
+    mocked.replace(responses.GET, BASE + "/v1/health", body=requests.exceptions.ConnectionError())
+    with pytest.raises(BackendUnavailable, match="ConnectionError"):
+        http.ping(1.0)

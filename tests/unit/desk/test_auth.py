@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import logging
 from datetime import timedelta
 
@@ -413,7 +414,8 @@ async def test_health_checks_the_database(desk, services):
         session.execute(text("DROP TABLE alembic_version"))
         session.commit()
     health = await client.get("/healthz")
-    assert health.status == 503 and "unavailable" in health.text
+    assert health.status == 503
+    assert json.loads(health.text)["checks"]["database"]["status"] == "error"
 
 
 # -- repositories -----------------------------------------------------------------------------

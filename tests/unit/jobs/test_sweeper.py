@@ -47,6 +47,7 @@ from helpdesk.settings import get_settings
 from helpdesk.storage.db import make_engine, make_session_factory, session_scope
 from helpdesk.storage.idle_closures import IdleClosureRepository
 from helpdesk.storage.models import Handoff, IdleClosure
+from scripts.servers import free_port
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
@@ -615,6 +616,8 @@ def sweeper_env(tmp_path, monkeypatch) -> dict[str, str]:
         "RASA_URL": RASA,
         "RASA_API_TOKEN": "t0ken",
         "HELPDESK_IDLE_SECONDS": "60",
+        "HELPDESK_SWEEPER_HOST": "127.0.0.1",
+        "HELPDESK_SWEEPER_PORT": str(free_port()),
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -706,6 +709,14 @@ def test_cli_sweeper_loop_retries_until_given_up_and_stops_on_sigterm(sweeper_en
         assert wait_until(given_up, timeout=60), "the sweeper did not give up after retries"
         time.sleep(0.5)  # a few more passes: no further attempt
         assert closure_rows(make_session_factory(engine), SENDER) == [("failed", MAX_ATTEMPTS)]
+        # Its /healthz and /metrics, on the port `make run` gives it.
+        ops = f"http://127.0.0.1:{sweeper_env['HELPDESK_SWEEPER_PORT']}"
+        health = requests.get(f"{ops}/healthz", timeout=10)
+        assert health.status_code == 200, health.text
+        assert set(health.json()["checks"]) == {"tracker_store", "database"}
+        scraped = requests.get(f"{ops}/metrics", timeout=10).text
+        assert f'helpdesk_idle_closures_total{{outcome="failed"}} {float(MAX_ATTEMPTS)}' in scraped
+        assert 'helpdesk_sweeps_total{outcome="ok"}' in scraped
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
     finally:
@@ -716,6 +727,7 @@ def test_cli_sweeper_loop_retries_until_given_up_and_stops_on_sigterm(sweeper_en
             engine.dispose()
     assert proc.returncode == 0, out
     assert "idle sweeper: closing conversations idle for 60 s" in out
+    assert "/healthz and /metrics" in out
     assert out.count("running action_idle_close for *********7890 failed") == MAX_ATTEMPTS
     assert SENDER not in out
 

@@ -15,6 +15,7 @@ from helpdesk.knowledge.index import (
     IndexMissingError,
     IndexStaleError,
     build_index,
+    check_index,
     ensure_index,
     load_index,
 )
@@ -118,3 +119,27 @@ def test_ensure_index_rebuilds_only_when_sources_change(tmp_path, faq_dir, fake_
 def test_build_without_entries_is_an_error(tmp_path: Path, fake_embedder) -> None:
     with pytest.raises(ValueError, match="without FAQ entries"):
         build_index([], fake_embedder, tmp_path / "idx")
+
+
+def test_check_index_says_whether_the_index_fits_the_sources(tmp_path, faq_dir, fake_embedder):
+    """The health check's view of the index: built for the current sources, without loading
+    the embedder or FAISS."""
+    out = tmp_path / "idx"
+    with pytest.raises(IndexMissingError):
+        check_index(faq_dir, out)
+    ensure_index(faq_dir, out, fake_embedder)
+    manifest = check_index(faq_dir, out)
+    assert manifest["entries"] == 3 and manifest["embedder"] == fake_embedder.name
+
+    path = faq_dir / "b.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("registrar resmi", "registrar"))
+    with pytest.raises(IndexStaleError, match="sources changed"):
+        check_index(faq_dir, out)
+    ensure_index(faq_dir, out, fake_embedder)
+    assert check_index(faq_dir, out)["entries"] == 3
+
+    manifest_path = out / MANIFEST_FILE
+    data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest_path.write_text(json.dumps({**data, "format_version": -1}), encoding="utf-8")
+    with pytest.raises(IndexStaleError, match="format"):
+        check_index(faq_dir, out)

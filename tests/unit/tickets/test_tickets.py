@@ -351,3 +351,21 @@ def test_a_failing_division_lookup_never_loses_the_ticket(repository, caplog) ->
 
     assert repository.get(info.id).division_id is None
     assert "could not find the division" in caplog.text
+
+
+def test_tickets_created_are_counted_once_per_ticket_by_channel(repository) -> None:
+    from prometheus_client import REGISTRY
+
+    def created(channel: str) -> float:
+        labels = {"channel": channel}
+        return REGISTRY.get_sample_value("helpdesk_tickets_created_total", labels) or 0.0
+
+    service = TicketService(repository, tz=WIB, clock=lambda: NOW)
+    whatsapp, none = created("whatsapp"), created("none")
+
+    service.create(_draft(), submission_key=KEY)
+    service.create(_draft(), submission_key=KEY)  # the same form sent again: no new ticket
+    service.create(_draft(channel=None))
+
+    assert created("whatsapp") == whatsapp + 1
+    assert created("none") == none + 1
