@@ -74,6 +74,18 @@ def leave_active_loop(tracker: Tracker) -> list[EventType]:
     return events
 
 
+def form_started_at(tracker: Tracker, form: str) -> float | None:
+    """The timestamp of the event that activated the current run of `form`, if any (the same
+    each time the tracker is read: the key of one run, `form_submission_key`)."""
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "active_loop" and event.get("name") == form:
+            timestamp = event.get("timestamp")
+            if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool):
+                return float(timestamp)
+            return None
+    return None
+
+
 def is_button_payload(tracker: Tracker) -> bool:
     """Whether the latest user message is a button payload ("/intent{...}"), not typed text."""
     text = (tracker.latest_message or {}).get("text") or ""

@@ -16,21 +16,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
-from actions.base import ServicesMixin, channel_of
+from actions.base import ServicesMixin, channel_of, form_started_at
 from helpdesk.tickets.service import TicketDraft, form_submission_key
 
 logger = logging.getLogger(__name__)
-
-
-def form_started_at(tracker: Tracker) -> float | None:
-    """The timestamp of the event that activated the current run of ticket_form, if any."""
-    for event in reversed(tracker.events or []):
-        if event.get("event") == "active_loop" and event.get("name") == slots.TICKET_FORM:
-            timestamp = event.get("timestamp")
-            if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool):
-                return float(timestamp)
-            return None
-    return None
 
 
 class ActionCreateTicket(ServicesMixin, Action):
@@ -55,7 +44,7 @@ class ActionCreateTicket(ServicesMixin, Action):
             channel=channel_of(tracker),
             category=self.faq_category(tracker),
         )
-        started_at = form_started_at(tracker)
+        started_at = form_started_at(tracker, slots.TICKET_FORM)
         key = None if started_at is None else form_submission_key(tracker.sender_id, started_at)
         try:
             info = self.services.tickets.create(draft, submission_key=key)

@@ -1,4 +1,9 @@
-"""action_save_csat: store the 1-5 rating of an FAQ answer or of a human agent."""
+"""action_save_csat: store the 1-5 rating of an FAQ answer or of a human agent.
+
+One run of csat_form stores at most one rating: it is keyed by the conversation and the moment
+the form was activated, so a turn Rasa runs again after a crash (or a REST client sends again
+after a 502) does not store the rating twice; the citizen is thanked either way.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
-from actions.base import UTTER_TECHNICAL_PROBLEM, ServicesMixin
+from actions.base import UTTER_TECHNICAL_PROBLEM, ServicesMixin, form_started_at
 from actions.forms.validate_csat_form import RATING_LABELS, parse_rating
 from helpdesk.storage.enums import CsatKind
+from helpdesk.tickets.service import form_submission_key
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +59,8 @@ class ActionSaveCsat(ServicesMixin, Action):
             logger.error("action_save_csat ran without a valid csat_rating")
             dispatcher.utter_message(response=UTTER_TECHNICAL_PROBLEM)
             return events
+        started_at = form_started_at(tracker, slots.CSAT_FORM)
+        key = None if started_at is None else form_submission_key(tracker.sender_id, started_at)
         try:
             if kind == CsatKind.AGENT:
                 self.services.csat.add(
@@ -60,6 +68,7 @@ class ActionSaveCsat(ServicesMixin, Action):
                     rating,
                     kind=CsatKind.AGENT,
                     handoff_id=_handoff_id(tracker.get_slot(slots.HANDOFF_ID)),
+                    submission_key=key,
                 )
             else:
                 self.services.csat.add(
@@ -68,6 +77,7 @@ class ActionSaveCsat(ServicesMixin, Action):
                     kind=CsatKind.FAQ,
                     question=tracker.get_slot(slots.LAST_QUESTION),
                     faq_id=tracker.get_slot(slots.FAQ_ID),
+                    submission_key=key,
                 )
         except Exception:
             logger.exception("could not save the rating of %s", tracker.sender_id)

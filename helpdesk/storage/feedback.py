@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from helpdesk.security.masking import mask_identifiers
 from helpdesk.storage.base import _check_aware, _Repository
@@ -25,8 +26,17 @@ class CsatRepository(_Repository):
         question: str | None = None,
         faq_id: str | None = None,
         handoff_id: int | None = None,
-    ) -> None:
+        submission_key: str | None = None,
+    ) -> bool:
         """Store one rating (`handoff_id`: the handoff an "agent" rating is about).
+
+        Args:
+            submission_key: The run of the rating form this rating ends
+                (`helpdesk.tickets.service.form_submission_key`): a second rating with the same
+                key (Rasa ran the turn again after a crash) is not stored.
+
+        Returns:
+            True when stored, False when a rating with `submission_key` was stored before.
 
         Raises:
             ValueError: For a rating outside 1-5 or an unknown kind.
@@ -36,21 +46,29 @@ class CsatRepository(_Repository):
         if kind not in CSAT_KINDS:
             raise ValueError(f"unknown rating kind {kind!r}; expected one of {CSAT_KINDS}")
 
-        def work() -> None:
-            with session_scope(self._sessions) as session:
-                session.add(
-                    CsatRating(
-                        sender_id=sender_id,
-                        rating=rating,
-                        kind=kind,
-                        question=question,
-                        faq_id=faq_id,
-                        handoff_id=handoff_id,
-                        created_at=utcnow(),
+        def work() -> bool:
+            try:
+                with session_scope(self._sessions) as session:
+                    session.add(
+                        CsatRating(
+                            sender_id=sender_id,
+                            rating=rating,
+                            kind=kind,
+                            question=question,
+                            faq_id=faq_id,
+                            handoff_id=handoff_id,
+                            created_at=utcnow(),
+                            submission_key=submission_key,
+                        )
                     )
-                )
+                    session.flush()
+            except IntegrityError:
+                if submission_key is None:
+                    raise
+                return False
+            return True
 
-        retry_on_locked(work)
+        return retry_on_locked(work)
 
 
 class QuestionLogRepository(_Repository):

@@ -163,10 +163,14 @@ class CsatRating(Base):
     # For kind "agent": the handoff rated (and through it, the agent).
     handoff_id = Column(Integer, nullable=True, index=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    # One run of the rating form stores one rating, also when a crash makes Rasa run it again
+    # (`helpdesk.tickets.service.form_submission_key`); None for ratings stored without one.
+    submission_key = Column(CleanString(255), nullable=True)
 
     __table_args__ = (
         CheckConstraint("rating >= 1 AND rating <= 5", name="rating_range"),
         CheckConstraint(_one_of("kind", CsatKind), name="kind_valid"),
+        Index("uq_csat_rating_submission_key", "submission_key", unique=True),
     )
 
 

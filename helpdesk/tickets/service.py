@@ -78,7 +78,8 @@ def _date_part(now: datetime, tz: ZoneInfo) -> str:
 
 
 def form_submission_key(sender_id: str, form_started_at: float) -> str:
-    """The key of one run of the ticket form: the same for every retry of its "Kirim".
+    """The key of one run of a form (the ticket form, the rating form): the same for every
+    retry of its last step (the ticket's "Kirim", the rating).
 
     Args:
         sender_id: The conversation's sender id.

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.forms.validate_csat_form import ActionAskCsatRating, ValidateCsatForm, parse_rating
@@ -94,6 +97,28 @@ async def test_save_csat_stores_rating_with_question_and_faq(services, dispatche
         "apa itu sp2d",
         "sp2d-pengertian",
     )
+
+
+async def test_one_run_of_the_rating_form_stores_one_rating_however_often_it_runs(services):
+    """Rasa died after the action stored the rating and before it saved the turn: the turn
+    runs again on the same tracker (a re-delivery, a REST client sending again); the citizen
+    is thanked again, the rating is not stored twice. A later run of the form is a new rating.
+    """
+
+    def run_of_form(activated_at: float, rating: str) -> Any:
+        tracker = make_tracker(rating, intent="inform", slots={"csat_rating": rating})
+        tracker.events[:0] = [
+            {"event": "active_loop", "name": "csat_form", "timestamp": activated_at}
+        ]
+        return tracker
+
+    for tracker in (run_of_form(100.5, "5"), run_of_form(100.5, "5"), run_of_form(200.25, "3")):
+        dispatcher = CollectingDispatcher()
+        await ActionSaveCsat(services).run(dispatcher, tracker, {})
+        assert responses(dispatcher) == ["utter_csat_thanks"]
+    with services.session_factory() as session:
+        rows = list(session.execute(select(CsatRating.rating)).scalars())
+    assert sorted(rows) == [3, 5]
 
 
 async def test_save_csat_database_failure_is_polite(services, dispatcher, monkeypatch):

@@ -10,8 +10,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
+from actions.base import form_started_at
 from actions.check_ticket_status import ActionCheckTicketStatus
-from actions.create_ticket import ActionCreateTicket, form_started_at
+from actions.create_ticket import ActionCreateTicket
 from actions.forms.validate_ticket_form import ValidateTicketForm
 from actions.forms.validate_ticket_status_form import ValidateTicketStatusForm
 from helpdesk.storage.models import Ticket
@@ -662,5 +663,6 @@ def test_form_started_at_is_the_latest_activation_of_the_ticket_form():
     tracker.events[:0] = [{"event": "active_loop", "name": "ticket_form", "timestamp": 1.0}]
     tracker.events.append({"event": "active_loop", "name": "sp2d_form", "timestamp": 9e9})
 
-    assert form_started_at(tracker) == 1776146400.5
-    assert form_started_at(make_tracker("x")) is None
+    assert form_started_at(tracker, "ticket_form") == 1776146400.5
+    assert form_started_at(tracker, "sp2d_form") == 9e9
+    assert form_started_at(make_tracker("x"), "ticket_form") is None
