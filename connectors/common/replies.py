@@ -13,14 +13,19 @@ Two ways a `kill -9` could make a citizen get a reply twice:
   carries `handoff_message_id` only when the ledger does not have it, and records it.
 
 A reply is recorded after it went out, so the one window left is a database write long (a crash
-there sends that reply again); a ledger that cannot be read or written never holds a reply back.
+there sends that reply again); the ledger's reads and writes run on threads of their own
+(`LEDGER_THREADS`), not behind the inbox's claims and order checks in asyncio's default pool,
+which keeps that window short under load. A ledger that cannot be read or written never holds a
+reply back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from connectors.common.stores import inbound_repository
 from helpdesk import metrics
@@ -32,6 +37,16 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
 
 #: The metadata key of an agent's reply (set by `helpdesk.handoff.worker`).
 AGENT_REPLY_KEY = "handoff_message_id"
+#: Threads that read and write the ledger (each call is one short statement).
+LEDGER_THREADS = 4
+
+_T = TypeVar("_T")
+_ledger_pool = ThreadPoolExecutor(LEDGER_THREADS, thread_name_prefix="reply-ledger")
+
+
+async def _on_ledger_thread(call: Callable[..., _T], *args: Any) -> _T:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_ledger_pool, functools.partial(call, *args))
 
 
 async def replies_sent(
@@ -39,7 +54,7 @@ async def replies_sent(
 ) -> frozenset[int]:
     """The ledger's replies to `cause`; none when it cannot be read (the reply is sent)."""
     try:
-        return await asyncio.to_thread(repository.replies_sent, channel, cause)
+        return await _on_ledger_thread(repository.replies_sent, channel, cause)
     except Exception as exc:
         log.warning(
             "%s: could not read the replies sent for %s (%s); sending",
@@ -59,7 +74,7 @@ async def record_reply(
 ) -> None:
     """Record reply `seq` to `cause` as sent; a failure is logged, never raised."""
     try:
-        await asyncio.to_thread(repository.record_reply, channel, cause, seq)
+        await _on_ledger_thread(repository.record_reply, channel, cause, seq)
     except Exception as exc:
         log.warning(
             "%s: could not record reply %d to %s as sent (%s)",
