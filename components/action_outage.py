@@ -9,7 +9,14 @@ saw stayed in its slot.
 
 `apply()` makes a conversation turn all or nothing with respect to the action server:
 
-- `RemoteAction.run` notes the first failure of the turn (an `ActionExecutionRejection`, a
+- `RemoteAction.run` calls the action again when its server was lost mid-call or could not
+  be reached (killed, restarting; nginx's 502 for an upstream that died), after pauses of
+  about 10 s in all (`RETRY_PAUSES`; behind nginx the second call goes to the other action
+  server at once), unless a second run would repeat an effect outside the helpdesk's
+  database (`NOT_RETRIED`: the SAKTI reset, which sends an SMS). The actions that write
+  (tickets, ratings, handoffs) are keyed so that a second run stores nothing twice. A timeout,
+  a refusal (401) or an action's own error (500) is not retried;
+- it notes the first failure of the turn that remains (an `ActionExecutionRejection`, a
   validation's deliberate 400, is no failure and keeps Rasa's meaning);
 - `MessageProcessor._run_action` stops the turn right after the failed action (before or
   after it, when the failure was in slot extraction), so no further action is predicted and
@@ -37,6 +44,7 @@ the Rasa version they were written for.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -50,6 +58,15 @@ SUPPORTED_RASA = ("3.6.",)
 UTTER_TECHNICAL_PROBLEM = "utter_technical_problem"
 #: Attribute that marks our wrappers (and holds what they wrap).
 MARK = "_helpdesk_action_outage"
+#: Pauses before a custom action is called again after its server was lost mid-call or could
+#: not be reached: about 10 s in all, what a supervisor takes to restart one (behind nginx the
+#: second call goes to the other action server at once).
+RETRY_PAUSES = (0.5, 1.5, 3.0, 5.0)
+#: Proxy statuses for an upstream that died or is busy.
+RETRIED_STATUSES = frozenset({502, 503, 504})
+#: Actions whose second run repeats an effect outside the helpdesk's database (a SAKTI reset
+#: sends an SMS): called once; when the call is lost the turn fails with the apology.
+NOT_RETRIED = frozenset({"action_sakti_reset"})
 
 
 class ActionServerUnavailable(Exception):
@@ -95,6 +112,25 @@ def describe(error: BaseException) -> str:
     return ": ".join(parts)
 
 
+def should_retry(action: str, error: BaseException) -> bool:
+    """Whether a failed call of `action` is made again: the action server was lost mid-call
+    or could not be reached (a crash, a restart, a proxy's 502/503/504 for an upstream that
+    died or is busy), and a second run of the action repeats nothing outside the helpdesk's
+    database. A timeout, a refusal (401), an action's own error (500) are not retried."""
+    import aiohttp
+
+    if action in NOT_RETRIED:
+        return False
+    cause = error.__cause__
+    if cause is None and not error.__suppress_context__:
+        cause = error.__context__
+    if isinstance(cause, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return False
+    if isinstance(cause, aiohttp.ClientConnectionError):
+        return True
+    return getattr(cause, "status", None) in RETRIED_STATUSES
+
+
 def _check(turn: _Turn | None) -> None:
     if turn is not None and turn.failure is not None:
         raise turn.failure
@@ -102,18 +138,30 @@ def _check(turn: _Turn | None) -> None:
 
 def _make_remote_run(original: Callable[..., Any]) -> Callable[..., Any]:
     async def run(self: Any, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> Any:
-        """Rasa's `RemoteAction.run`, noting the turn's first failure before re-raising."""
+        """Rasa's `RemoteAction.run`, called again while `should_retry` says so (its server
+        was lost), then noting the turn's first failure before re-raising."""
         from rasa.core.actions.action import ActionExecutionRejection
 
-        try:
-            return await original(self, output_channel, nlg, tracker, domain)
-        except ActionExecutionRejection:
-            raise
-        except Exception as error:
-            turn = _turn.get()
-            if turn is not None and turn.failure is None:
-                turn.failure = ActionServerUnavailable(self.name(), describe(error))
-            raise
+        pauses = iter(RETRY_PAUSES)
+        while True:
+            try:
+                return await original(self, output_channel, nlg, tracker, domain)
+            except ActionExecutionRejection:
+                raise
+            except Exception as error:
+                pause = next(pauses, None) if should_retry(self.name(), error) else None
+                if pause is None:
+                    turn = _turn.get()
+                    if turn is not None and turn.failure is None:
+                        turn.failure = ActionServerUnavailable(self.name(), describe(error))
+                    raise
+                logger.warning(
+                    "custom action %r failed (%s); called again in %.1f s",
+                    self.name(),
+                    describe(error),
+                    pause,
+                )
+            await asyncio.sleep(pause)
 
     setattr(run, MARK, original)
     return run

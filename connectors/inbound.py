@@ -86,6 +86,14 @@ class InboxPolicy:
             other processes (longer than `recovery_delay`: an earlier message whose process
             died is taken over and handled first once its claim is that old).
         order_poll: Seconds between two looks at those earlier messages.
+        heartbeat: Seconds between two renewals of the claims this process has in work (well
+            under `recovery_delay`: a live process's claim never looks abandoned, however long
+            a message waits for the sender's earlier ones or for Rasa's lock); default a
+            quarter of `recovery_delay`.
+        recovery_interval: Seconds between two looks for claims a dead process left (every
+            process looks, so a survivor takes them over without waiting for a restart);
+            default half of `recovery_delay`.
+        purge_interval: Seconds between two purges of handled ids past `retention`.
     """
 
     recovery_delay: timedelta = timedelta(minutes=1)
@@ -94,6 +102,19 @@ class InboxPolicy:
     shutdown_timeout: float = 10.0
     order_timeout: float = 90.0
     order_poll: float = 0.05
+    heartbeat: float | None = None
+    recovery_interval: float | None = None
+    purge_interval: float = 3600.0
+
+    @property
+    def heartbeat_every(self) -> float:
+        """Seconds between two renewals of the claims in work."""
+        return self.heartbeat or self.recovery_delay.total_seconds() / 4
+
+    @property
+    def recovery_every(self) -> float:
+        """Seconds between two looks for abandoned claims."""
+        return self.recovery_interval or self.recovery_delay.total_seconds() / 2
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,14 @@ not answered 200 in time. The inbox makes that safe and keeps the platform waiti
 4. **Mark done** once Rasa has handled it (a failure is logged, never the content). Each
    reply is recorded as it goes out (`connectors.common.replies.TurnOutput`), so a message
    handled again after a crash does not send the citizen what they already got.
-5. **Recover** what a crash left: at start, and once the claims made just before are old enough,
-   messages claimed over `InboxPolicy.recovery_delay` ago and unfinished are taken over
-   atomically and handled again (a re-delivery takes them over too); those older than
-   `max_age` are dropped, handled ids are forgotten after `retention`.
+5. **Keep claims alive, recover what a crash left**: every process renews the claims of the
+   messages it has in work (every `InboxPolicy.heartbeat_every` seconds), so a claim older
+   than `InboxPolicy.recovery_delay` is one whose process died, never one waiting its turn
+   in a live process. At start and then every `recovery_every` seconds, each process takes
+   such claims over atomically and handles them again (a re-delivery, or a later message of
+   the same sender, takes them over too): a survivor does not wait for the dead process's
+   restart. Those older than `max_age` are dropped, handled ids are forgotten after
+   `retention`.
 
 A channel supplies its name, output channel and logger, and turns deliveries into `Inbound`
 items; its webhook keeps authentication, body limits and parsing. REST and the web chat need no
@@ -370,7 +374,7 @@ class Inbox:
 
     # ----------------------------------------------------------------- recovery
 
-    async def recover(self, on_new_message: OnNewMessage) -> int:
+    async def recover(self, on_new_message: OnNewMessage, *, purge: bool = True) -> int:
         """Handle again the messages claimed earlier and never finished (the process died).
 
         Only messages claimed more than `recovery_delay` ago are taken (a younger one may be
@@ -381,6 +385,7 @@ class Inbox:
 
         Args:
             on_new_message: Rasa's message handler.
+            purge: Also forget handled ids and replies past `retention`.
 
         Returns:
             How many messages were handed to background tasks.
@@ -425,6 +430,8 @@ class Inbox:
                 )
                 self._start(item, on_new_message, again=True)
                 count += 1
+        if not purge:
+            return count
         purged = await asyncio.to_thread(repository.purge_done, self.policy.retention)
         await asyncio.to_thread(repository.purge_replies, self.policy.retention)
         if purged:
@@ -437,24 +444,55 @@ class Inbox:
             )
         return count
 
-    async def _recover_at_start(self, on_new_message: OnNewMessage) -> None:
-        """Recover at start, and again once messages claimed just before it are old enough."""
-        for pause in (0.0, self.policy.recovery_delay.total_seconds()):
-            await asyncio.sleep(pause)
-            try:
-                await self.recover(on_new_message)
-            except Exception as exc:
-                self._log.error(
-                    "%s: recovering unfinished %ss failed (%s)",
-                    self.channel,
-                    self.noun,
-                    type(exc).__name__,
-                )
+    async def heartbeat(self) -> int:
+        """Renew the claims of the messages this process has in work; how many were renewed
+        (a failure is logged: the claims may then be taken over after `recovery_delay`)."""
+        keys = set(self._in_work)
+        if not keys:
+            return 0
+        try:
+            return await asyncio.to_thread(self.repository.touch, self.channel, keys)
+        except Exception as exc:
+            self._log.warning(
+                "%s: could not renew the claims of %d %ss in work (%s)",
+                self.channel,
+                len(keys),
+                self.noun,
+                type(exc).__name__,
+            )
+            return 0
+
+    async def _keep(self, on_new_message: OnNewMessage) -> None:
+        """Until stopped: renew this process's claims every `heartbeat_every` seconds; recover
+        what dead processes left at start and every `recovery_every` seconds; purge every
+        `purge_interval`."""
+        loop = asyncio.get_running_loop()
+        policy = self.policy
+        next_recovery = next_purge = loop.time()
+        while True:
+            await self.heartbeat()
+            now = loop.time()
+            if now >= next_recovery:
+                purge = now >= next_purge
+                try:
+                    await self.recover(on_new_message, purge=purge)
+                except Exception as exc:
+                    self._log.error(
+                        "%s: recovering unfinished %ss failed (%s)",
+                        self.channel,
+                        self.noun,
+                        type(exc).__name__,
+                    )
+                next_recovery = now + policy.recovery_every
+                if purge:
+                    next_purge = now + policy.purge_interval
+            await asyncio.sleep(min(policy.heartbeat_every, policy.recovery_every))
 
     # ----------------------------------------------------------------- server lifecycle
 
     def start(self, on_new_message: OnNewMessage, recorded: Recorded | None = None) -> None:
-        """Start recovery in the background (the server's `after_server_start`).
+        """Start the heartbeat and recovery in the background (the server's
+        `after_server_start`).
 
         Args:
             on_new_message: Rasa's message handler.
@@ -463,12 +501,11 @@ class Inbox:
                 that Rasa saved is only marked done (a crash between saving and marking).
         """
         self._recorded = recorded
-        self._recovery_task = asyncio.get_running_loop().create_task(
-            self._recover_at_start(on_new_message)
-        )
+        self._recovery_task = asyncio.get_running_loop().create_task(self._keep(on_new_message))
 
     async def stop(self) -> bool:
-        """Stop recovery and wait for the messages in work (the server's `before_server_stop`).
+        """Stop the heartbeat and recovery and wait for the messages in work (the server's
+        `before_server_stop`).
 
         Returns:
             True when nothing was left in work; else the rest is handled again at the next start.

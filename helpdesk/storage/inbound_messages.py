@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Iterable
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -194,6 +195,37 @@ class InboundMessageRepository(_Repository):
             )
             with session_scope(self._sessions) as session:
                 return bool(session.execute(stmt).rowcount)
+
+        return retry_on_locked(work)
+
+    def touch(self, channel: str, message_ids: Iterable[str]) -> int:
+        """Renew the claims of messages still in work (a live process's heartbeat), so that
+        no other process takes them over (`reclaim` waits for a claim `older_than`).
+
+        Returns:
+            How many unfinished claims were renewed.
+        """
+        ids = sorted(set(message_ids))
+        if not ids:
+            return 0
+
+        def work() -> int:
+            now = utcnow()
+            renewed = 0
+            with session_scope(self._sessions) as session:
+                for start in range(0, len(ids), 500):
+                    stmt = (
+                        update(InboundMessage)
+                        .where(
+                            InboundMessage.channel == channel,
+                            InboundMessage.message_id.in_(ids[start : start + 500]),
+                            InboundMessage.status == InboundMessageStatus.RECEIVED,
+                        )
+                        .values(received_at=now)
+                        .execution_options(synchronize_session=False)
+                    )
+                    renewed += session.execute(stmt).rowcount
+            return renewed
 
         return retry_on_locked(work)
 

@@ -71,7 +71,12 @@ DOMAIN = Domain.from_dict(
             }
         },
         "forms": {"sakti_form": {"required_slots": ["nik"]}},
-        "actions": ["action_session_start", "action_answer_faq", "validate_sakti_form"],
+        "actions": [
+            "action_session_start",
+            "action_answer_faq",
+            "validate_sakti_form",
+            "action_sakti_reset",
+        ],
         "responses": {
             "utter_greet": [{"text": "Halo!"}],
             "utter_default": [{"text": NOT_UNDERSTOOD}],
@@ -91,6 +96,12 @@ def test_the_project_domain_has_the_response():
 # --- the action server -------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def no_retry_pauses(monkeypatch):
+    """Calls made again after a lost action server go at once (the pauses are for a restart)."""
+    monkeypatch.setattr(action_outage, "RETRY_PAUSES", (0.0, 0.0))
+
+
 @pytest.fixture
 def refused_url() -> Iterator[str]:
     """An action server URL that refuses connections (a port bound but not listening)."""
@@ -103,16 +114,26 @@ def refused_url() -> Iterator[str]:
 
 
 class FakeActionServer:
-    """Answers every call with `status` and `body`; records the actions called."""
+    """Answers every call with `status` and `body`, after the `failures` first calls (an HTTP
+    status, or "drop": the connection is closed unanswered, as when the server is killed
+    mid-call); records the actions called."""
 
     def __init__(self) -> None:
         self.url = ""
         self.status = 200
         self.body: dict[str, Any] = {"events": [], "responses": []}
         self.called: list[str] = []
+        self.failures: list[int | str] = []
 
-    async def handle(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         self.called.append((await request.json())["next_action"])
+        if self.failures:
+            failure = self.failures.pop(0)
+            if failure == "drop":
+                assert request.transport is not None
+                request.transport.close()
+                return web.Response()
+            return web.json_response({"error": "x"}, status=failure)
         return web.json_response(self.body, status=self.status)
 
 
@@ -272,7 +293,7 @@ async def test_a_form_keeps_asking_for_the_value_its_validation_never_saw(refuse
     assert tracker.get_slot("requested_slot") == "nik"
 
 
-@pytest.mark.parametrize("status", [401, 404, 500, 502])
+@pytest.mark.parametrize("status", [401, 404, 500])
 async def test_an_action_server_error_status_is_a_technical_problem(action_server, status):
     action_server.status = status
     action_server.body = {"error": "x"}
@@ -284,6 +305,72 @@ async def test_an_action_server_error_status_is_a_technical_problem(action_serve
     assert texts(reply) == [TECHNICAL_TEXT]
     assert action_server.called == ["action_answer_faq"]
     assert await stored(processor) == before
+
+
+@pytest.mark.parametrize("failure", [502, 503, 504, "drop"])
+async def test_a_call_lost_with_its_server_is_made_again_and_the_turn_goes_on(
+    action_server, failure
+):
+    """The action server died mid-call (nginx answers 502 for it) or is restarting: the call
+    goes again (behind nginx, to the other action server) and the citizen is answered."""
+    action_server.failures = [failure]
+    action_server.body = {"events": [], "responses": [{"text": "SP2D adalah ..."}]}
+    processor, script = make_processor(action_server.url, ["action_answer_faq", "action_listen"])
+    await store(processor, started())
+
+    reply = await processor.handle_message(message("apa itu sp2d?", "ask_question"))
+
+    assert texts(reply) == ["SP2D adalah ..."]
+    assert action_server.called == ["action_answer_faq", "action_answer_faq"]
+    assert script.predicted == ["action_answer_faq", "action_listen"]
+    tracker = await processor.tracker_store.retrieve(SENDER)
+    assert tracker.latest_message.text == "apa itu sp2d?"
+
+
+async def test_a_server_lost_for_longer_than_the_pauses_is_a_technical_problem(action_server):
+    action_server.failures = [502] * (len(action_outage.RETRY_PAUSES) + 1)
+    processor, _ = make_processor(action_server.url, ["action_answer_faq", "utter_default"])
+    before = await store(processor, started())
+
+    reply = await processor.handle_message(message("apa itu sp2d?", "ask_question"))
+
+    assert texts(reply) == [TECHNICAL_TEXT]
+    assert action_server.called == ["action_answer_faq"] * (len(action_outage.RETRY_PAUSES) + 1)
+    assert await stored(processor) == before
+
+
+async def test_a_sakti_reset_is_never_called_twice(action_server):
+    """A second run would send a second reset (and SMS): the turn fails as before."""
+    action_server.failures = ["drop"]
+    processor, _ = make_processor(action_server.url, ["action_sakti_reset", "utter_default"])
+    before = await store(processor, started())
+
+    reply = await processor.handle_message(message("ya, reset", "sakti_service"))
+
+    assert texts(reply) == [TECHNICAL_TEXT]
+    assert action_server.called == ["action_sakti_reset"]
+    assert await stored(processor) == before
+
+
+def test_only_a_lost_server_is_a_reason_to_call_again():
+    import asyncio
+
+    import aiohttp
+    from rasa.utils.endpoints import ClientResponseError
+
+    def failed(cause: BaseException) -> Exception:
+        error = RuntimeError("Failed to execute custom action")
+        error.__cause__ = cause
+        return error
+
+    lost = failed(aiohttp.ServerDisconnectedError())
+    assert action_outage.should_retry("action_answer_faq", lost)
+    assert action_outage.should_retry("action_answer_faq", failed(ClientResponseError(502, "", "")))
+    assert not action_outage.should_retry("action_sakti_reset", lost)
+    assert not action_outage.should_retry("x", failed(ClientResponseError(500, "", "")))
+    assert not action_outage.should_retry("x", failed(ClientResponseError(401, "", "")))
+    assert not action_outage.should_retry("x", failed(asyncio.TimeoutError()))
+    assert not action_outage.should_retry("x", failed(aiohttp.ServerTimeoutError()))
 
 
 async def test_an_invalid_answer_is_a_technical_problem(action_server):

@@ -330,12 +330,106 @@ async def test_recovery_leaves_other_channels_alone(collector, repository, sessi
 
 
 async def test_start_recovers_at_once_and_again_after_the_delay(collector, repository) -> None:
-    inbox = make_inbox(repository, recovery_delay=timedelta(seconds=0.3))
+    inbox = make_inbox(
+        repository, recovery_delay=timedelta(seconds=0.3), recovery_interval=0.1, heartbeat=0.05
+    )
     inbox.start(collector.handle_message)
     # claimed just after the start by a process that then died
     assert repository.claim("testchannel", "k1", "6281", item("k1").to_json())
     await wait_until(lambda: collector.texts == ["halo"])
     assert await inbox.stop()
+    assert repository.get("testchannel", "k1").status == "done"
+
+
+async def test_a_claim_in_work_is_renewed_and_not_taken_over_by_another_process(
+    collector, repository, session_factory
+) -> None:
+    """A message that waits long in a live process (for the sender's earlier ones, for Rasa's
+    lock) is not another process's to handle: its claim is renewed while in work."""
+    collector.block = asyncio.Event()
+    inbox = make_inbox(repository)
+    await inbox.accept([item("k1")], collector.handle_message)
+    await wait_until(lambda: len(collector.messages) == 1)
+    backdate(session_factory, "k1", timedelta(minutes=5))  # long in work
+    other = make_inbox(InboundMessageRepository(session_factory))
+
+    assert await inbox.heartbeat() == 1
+
+    assert await other.recover(collector.handle_message) == 0
+    assert not repository.reclaim("testchannel", "k1", timedelta(minutes=1))
+    collector.block.set()
+    assert await inbox.drain(5)
+    assert collector.texts == ["halo"]  # once
+    assert await inbox.heartbeat() == 0  # nothing in work, nothing renewed
+
+
+def test_touch_renews_only_unfinished_claims_of_its_channel(repository, session_factory) -> None:
+    for channel, key in [("testchannel", "k1"), ("testchannel", "k2"), ("otherchannel", "k3")]:
+        assert repository.claim(channel, key, "6281", item(key).to_json())
+        backdate(session_factory, key, timedelta(minutes=5))
+    assert repository.mark_done("testchannel", "k2")
+
+    assert repository.touch("testchannel", ["k1", "k2", "k3", "unknown"]) == 1
+    assert repository.touch("testchannel", []) == 0
+
+    minute = timedelta(minutes=1)
+    assert not repository.reclaim("testchannel", "k1", minute)  # renewed just now
+    assert repository.reclaim("otherchannel", "k3", minute)  # another channel's: left old
+
+
+async def test_a_running_inbox_keeps_its_claims_alive_past_the_recovery_delay(
+    collector, repository, session_factory
+) -> None:
+    collector.block = asyncio.Event()
+    policy = {"recovery_delay": timedelta(seconds=0.3), "heartbeat": 0.05}
+    inbox = make_inbox(repository, **policy)
+    inbox.start(collector.handle_message)
+    await inbox.accept([item("k1")], collector.handle_message)
+    await asyncio.sleep(0.8)  # in work for over twice the recovery delay
+    other = make_inbox(InboundMessageRepository(session_factory), **policy)
+
+    assert await other.recover(collector.handle_message) == 0
+
+    collector.block.set()
+    assert await inbox.stop()
+    assert collector.texts == ["halo"]
+
+
+async def test_a_survivor_takes_over_a_dead_process_s_claims_without_a_restart(
+    collector, repository
+) -> None:
+    survivor = make_inbox(
+        repository, recovery_delay=timedelta(seconds=0.3), recovery_interval=0.1, heartbeat=0.05
+    )
+    survivor.start(collector.handle_message)
+    await asyncio.sleep(0.15)  # its start's recovery is over
+    # claimed by a process that died at once (no heartbeat renews it)
+    assert repository.claim("testchannel", "k1", "6281", item("k1").to_json())
+
+    await wait_until(lambda: collector.texts == ["halo"])
+
+    assert await survivor.stop()
+    assert repository.get("testchannel", "k1").status == "done"
+
+
+async def test_a_failing_heartbeat_is_logged_and_the_message_still_handled(
+    collector, repository, caplog
+) -> None:
+    class Broken(InboundMessageRepository):
+        def touch(self, channel, message_ids):
+            raise OperationalError("UPDATE", {}, Exception("database is locked"))
+
+    collector.block = asyncio.Event()
+    inbox = make_inbox(Broken(repository._sessions))
+    await inbox.accept([item("k1", SECRET_TEXT)], collector.handle_message)
+    await wait_until(lambda: len(collector.messages) == 1)
+
+    assert await inbox.heartbeat() == 0
+
+    assert "could not renew the claims of 1 messages in work (OperationalError)" in log_text(caplog)
+    assert SECRET_TEXT not in log_text(caplog)
+    collector.block.set()
+    assert await inbox.drain(5)
     assert repository.get("testchannel", "k1").status == "done"
 
 
