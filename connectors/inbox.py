@@ -50,6 +50,7 @@ from typing import (
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
+from connectors.claims import ClaimKeeper, stored_item
 from connectors.common import KeyedLocks, OnNewMessage, failure_trace, inbound_repository, mask_id
 from connectors.common.replies import TurnOutput, replies_sent
 from connectors.inbound import Accepted, Inbound, InboxPolicy
@@ -109,6 +110,16 @@ class Inbox:
         self._in_work: set[str] = set()
         self._locks = KeyedLocks()
         self._recovery_task: asyncio.Task | None = None
+        self._claims = ClaimKeeper(
+            channel,
+            lambda: self.repository,
+            policy,
+            in_work=self._in_work,
+            start=self._start,
+            log=log,
+            noun=noun,
+            mask=mask,
+        )
         self._recorded: Recorded | None = None
 
     @property
@@ -274,10 +285,7 @@ class Inbox:
         self, record: "InboundMessageRecord", item: Inbound, on_new_message: OnNewMessage
     ) -> None:
         """Handle an earlier message left by a dead process before `item` (it is ours now)."""
-        earlier = None
-        if record.payload and record.received_at >= _utcnow() - self.policy.max_age:
-            with contextlib.suppress(ValueError):
-                earlier = Inbound.from_json(record.payload)
+        earlier = stored_item(record, self.policy)
         if earlier is None:
             await asyncio.to_thread(self.repository.mark_done, self.channel, record.message_id)
             return
@@ -375,118 +383,13 @@ class Inbox:
     # ----------------------------------------------------------------- recovery
 
     async def recover(self, on_new_message: OnNewMessage, *, purge: bool = True) -> int:
-        """Handle again the messages claimed earlier and never finished (the process died).
-
-        Only messages claimed more than `recovery_delay` ago are taken (a younger one may be
-        in work in another process), each taken over atomically (`reclaim`), so of several
-        processes starting together one handles it. Messages older than `max_age`, or stored
-        without a readable payload, are marked done without an answer. Handled message ids
-        older than `retention` are forgotten.
-
-        Args:
-            on_new_message: Rasa's message handler.
-            purge: Also forget handled ids and replies past `retention`.
-
-        Returns:
-            How many messages were handed to background tasks.
-        """
-        repository = self.repository
-        delay = self.policy.recovery_delay
-        count = 0
-        for _ in range(1000):  # a bound, should the store keep returning the same rows
-            records = await asyncio.to_thread(
-                repository.pending, delay, channel=self.channel, limit=100
-            )
-            if not records:
-                break
-            for record in records:
-                if record.message_id in self._in_work:
-                    continue
-                taken = await asyncio.to_thread(
-                    repository.reclaim, self.channel, record.message_id, delay
-                )
-                if not taken:
-                    continue
-                item: Inbound | None = None
-                if record.payload and record.received_at >= _utcnow() - self.policy.max_age:
-                    with contextlib.suppress(ValueError):
-                        item = Inbound.from_json(record.payload)
-                if item is None:
-                    self._log.warning(
-                        "%s: unfinished %s %s from %s is too old or unreadable; dropped",
-                        self.channel,
-                        self.noun,
-                        record.message_id,
-                        self._mask(record.sender),
-                    )
-                    await asyncio.to_thread(repository.mark_done, self.channel, record.message_id)
-                    continue
-                self._log.info(
-                    "%s: handling unfinished %s %s from %s again",
-                    self.channel,
-                    self.noun,
-                    item.log_id,
-                    self._mask(item.sender),
-                )
-                self._start(item, on_new_message, again=True)
-                count += 1
-        if not purge:
-            return count
-        purged = await asyncio.to_thread(repository.purge_done, self.policy.retention)
-        await asyncio.to_thread(repository.purge_replies, self.policy.retention)
-        if purged:
-            self._log.info(
-                "%s: forgot %d handled %s ids older than %d days",
-                self.channel,
-                purged,
-                self.noun,
-                self.policy.retention.days,
-            )
-        return count
+        """Handle again the messages dead processes claimed and never finished
+        (`ClaimKeeper.recover`); how many were handed to background tasks."""
+        return await self._claims.recover(on_new_message, purge=purge)
 
     async def heartbeat(self) -> int:
-        """Renew the claims of the messages this process has in work; how many were renewed
-        (a failure is logged: the claims may then be taken over after `recovery_delay`)."""
-        keys = set(self._in_work)
-        if not keys:
-            return 0
-        try:
-            return await asyncio.to_thread(self.repository.touch, self.channel, keys)
-        except Exception as exc:
-            self._log.warning(
-                "%s: could not renew the claims of %d %ss in work (%s)",
-                self.channel,
-                len(keys),
-                self.noun,
-                type(exc).__name__,
-            )
-            return 0
-
-    async def _keep(self, on_new_message: OnNewMessage) -> None:
-        """Until stopped: renew this process's claims every `heartbeat_every` seconds; recover
-        what dead processes left at start and every `recovery_every` seconds; purge every
-        `purge_interval`."""
-        loop = asyncio.get_running_loop()
-        policy = self.policy
-        next_recovery = next_purge = loop.time()
-        while True:
-            await self.heartbeat()
-            now = loop.time()
-            if now >= next_recovery:
-                purge = now >= next_purge
-                try:
-                    await self.recover(on_new_message, purge=purge)
-                except Exception as exc:
-                    self._log.error(
-                        "%s: recovering unfinished %ss failed (%s)",
-                        self.channel,
-                        self.noun,
-                        type(exc).__name__,
-                    )
-                next_recovery = now + policy.recovery_every
-                if purge:
-                    next_purge = now + policy.purge_interval
-            await asyncio.sleep(min(policy.heartbeat_every, policy.recovery_every))
+        """Renew the claims of the messages in work here (`ClaimKeeper.heartbeat`)."""
+        return await self._claims.heartbeat()
 
     # ----------------------------------------------------------------- server lifecycle
 
@@ -501,7 +404,9 @@ class Inbox:
                 that Rasa saved is only marked done (a crash between saving and marking).
         """
         self._recorded = recorded
-        self._recovery_task = asyncio.get_running_loop().create_task(self._keep(on_new_message))
+        self._recovery_task = asyncio.get_running_loop().create_task(
+            self._claims.run(on_new_message)
+        )
 
     async def stop(self) -> bool:
         """Stop the heartbeat and recovery and wait for the messages in work (the server's
