@@ -3,7 +3,9 @@
     helpdesk kb build [--source DIR] [--out DIR]
     helpdesk kb search "text" [-k 5]
     helpdesk kb eval --source PATH --queries FILE.jsonl [--baselines]
-    helpdesk kb import FILE.csv [--out FILE.yml]
+    helpdesk kb import PATH [--draft] [--retire-missing]
+    helpdesk kb export --out DIR [--format yaml|csv]
+    helpdesk kb convert FILE.csv [--out FILE.yml]
 
 The other command groups (`report`, `backend`, `sweeper`, `desk`) live with their domain; each
 module has a function that adds its sub-parser and sets `func` on it, listed explicitly in
@@ -35,29 +37,39 @@ def _settings():
 
 
 # -- kb build ---------------------------------------------------------------------------------
+def _kb_entries(source: str | None) -> list:
+    """The entries of FAQ files (`--source`), else the curated knowledge base (seeded from
+    HELPDESK_KB_SOURCE when empty)."""
+    if source:
+        from helpdesk.knowledge.loader import load_faqs
+
+        return load_faqs(Path(source))
+    from helpdesk.services import get_services
+
+    return get_services().knowledge_entries()
+
+
 def _cmd_kb_build(args: argparse.Namespace) -> int:
     from helpdesk.knowledge.embedders import make_embedder
-    from helpdesk.knowledge.index import ensure_index
+    from helpdesk.knowledge.index_build import ensure_index
 
     settings = _settings()
-    source = Path(args.source) if args.source else settings.kb_source
+    entries = _kb_entries(args.source)
     out = Path(args.out) if args.out else settings.kb_index_dir
     embedder = make_embedder(args.embedder or settings.embedder)
     labelled = None
     queries = Path(args.queries) if args.queries else settings.kb_calibration_queries
     if queries is not None:
         from helpdesk.knowledge.evaluation import load_queries
-        from helpdesk.knowledge.loader import load_faqs as _load
 
-        labelled = load_queries(queries, known_ids={e.id for e in _load(source)})
+        labelled = load_queries(queries, known_ids={e.id for e in entries})
     if args.force:
-        from helpdesk.knowledge.index import build_index
-        from helpdesk.knowledge.loader import load_faqs
+        from helpdesk.knowledge.index_build import build_index
 
-        index = build_index(load_faqs(source), embedder, out, calibrate=True, labelled=labelled)
+        index = build_index(entries, embedder, out, calibrate=True, labelled=labelled)
         rebuilt = True
     else:
-        index, rebuilt = ensure_index(source, out, embedder, labelled=labelled)
+        index, rebuilt = ensure_index(entries, out, embedder, labelled=labelled)
     state = "built" if rebuilt else "up to date, not rebuilt"
     print(
         f"FAQ index {state}: {len(index.entries)} entries, "
@@ -95,7 +107,9 @@ def _cmd_kb_search(args: argparse.Namespace) -> int:
             kb_index_dir=Path(args.index) if args.index else settings.kb_index_dir,
             embedder=args.embedder or settings.embedder,
         )
-    retriever: Retriever = build_retriever(settings, embedder=make_embedder(settings.embedder))
+    retriever: Retriever = build_retriever(
+        settings, embedder=make_embedder(settings.embedder), entries=_kb_entries(args.source)
+    )
     answer = retriever.answer(args.text)
     matches = retriever.search(args.text, k=args.k) if answer.reason != "empty" else []
     if args.json:
@@ -136,7 +150,7 @@ def _cmd_kb_search(args: argparse.Namespace) -> int:
 def _cmd_kb_eval(args: argparse.Namespace) -> int:
     from helpdesk.knowledge.embedders import make_embedder
     from helpdesk.knowledge.evaluation import baseline_factories, evaluate, load_queries
-    from helpdesk.knowledge.index import build_index
+    from helpdesk.knowledge.index_build import build_index
     from helpdesk.knowledge.loader import load_faqs
     from helpdesk.knowledge.retriever import Retriever
 
@@ -169,7 +183,7 @@ def _cmd_kb_eval(args: argparse.Namespace) -> int:
 def _cmd_kb_suite(args: argparse.Namespace) -> int:
     from helpdesk.knowledge.embedders import make_embedder
     from helpdesk.knowledge.evaluation import DenseBaseline, TfidfCharBaseline
-    from helpdesk.knowledge.index import build_index
+    from helpdesk.knowledge.index_build import build_index
     from helpdesk.knowledge.retriever import Retriever
     from helpdesk.knowledge.suite import (
         discover_sets,
@@ -224,8 +238,43 @@ def _cmd_kb_suite(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- kb import --------------------------------------------------------------------------------
+# -- kb import / export / convert ------------------------------------------------------------
 def _cmd_kb_import(args: argparse.Namespace) -> int:
+    from helpdesk.knowledge.curation import import_source
+    from helpdesk.services import get_services
+
+    outcome = import_source(
+        get_services().knowledge_base,
+        Path(args.path),
+        author=args.author,
+        publish=not args.draft,
+        retire_missing=args.retire_missing,
+    )
+    state = "as drafts to review in the desk" if args.draft else "published"
+    print(
+        f"Imported {args.path} ({state}): {len(outcome.created)} new, "
+        f"{len(outcome.changed)} changed, {len(outcome.unchanged)} unchanged, "
+        f"{len(outcome.retired)} retired"
+    )
+    for label, slugs in (("new", outcome.created), ("changed", outcome.changed)):
+        if slugs:
+            print(f"  {label}: {', '.join(slugs[:20])}" + (" ..." if len(slugs) > 20 else ""))
+    if outcome.retired:
+        print(f"  retired: {', '.join(outcome.retired)}")
+    return 0
+
+
+def _cmd_kb_export(args: argparse.Namespace) -> int:
+    from helpdesk.knowledge.curation import export
+    from helpdesk.services import get_services
+
+    written = export(get_services().knowledge_base, Path(args.out), fmt=args.format)
+    for path, count in written.items():
+        print(f"Wrote {count} entries to {path}")
+    return 0
+
+
+def _cmd_kb_convert(args: argparse.Namespace) -> int:
     from helpdesk.knowledge.loader import import_csv
 
     csv_path = Path(args.csv)
@@ -233,18 +282,26 @@ def _cmd_kb_import(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:
         raise CliError(f"{out} exists already; choose another --out or pass --overwrite")
     count = import_csv(csv_path, out)
-    print(f"Imported {count} FAQ entries from {csv_path} into {out}")
+    print(f"Converted {count} FAQ entries from {csv_path} into {out}")
     return 0
 
 
 def add_kb_parser(subparsers: argparse._SubParsersAction) -> None:
     """The `kb` command group."""
-    kb = subparsers.add_parser("kb", help="knowledge base: build, search, eval, import")
-    kb_sub = kb.add_subparsers(dest="kb_command", metavar="{build,search,eval,suite,import}")
+    kb = subparsers.add_parser(
+        "kb", help="knowledge base: build, search, eval, import, export, convert"
+    )
+    kb_sub = kb.add_subparsers(
+        dest="kb_command", metavar="{build,search,eval,suite,import,export,convert}"
+    )
     kb_sub.required = True
 
     build = kb_sub.add_parser("build", help="build the FAQ index (only if the sources changed)")
-    build.add_argument("--source", help="FAQ file or folder (default: HELPDESK_KB_SOURCE)")
+    build.add_argument(
+        "--source",
+        help="FAQ file or folder (default: the knowledge base in the database, seeded from "
+        "HELPDESK_KB_SOURCE when empty)",
+    )
     build.add_argument("--out", help="index folder (default: HELPDESK_KB_INDEX)")
     build.add_argument("--embedder", help="embedder spec (default: HELPDESK_EMBEDDER)")
     build.add_argument("--force", action="store_true", help="rebuild even when up to date")
@@ -258,7 +315,9 @@ def add_kb_parser(subparsers: argparse._SubParsersAction) -> None:
     search = kb_sub.add_parser("search", help="show the best FAQ matches for a question")
     search.add_argument("text", help="the question, in quotes")
     search.add_argument("-k", type=int, default=5, help="how many matches (default 5)")
-    search.add_argument("--source", help="FAQ file or folder (default: HELPDESK_KB_SOURCE)")
+    search.add_argument(
+        "--source", help="FAQ file or folder (default: the knowledge base in the database)"
+    )
     search.add_argument("--index", help="index folder (default: HELPDESK_KB_INDEX)")
     search.add_argument("--embedder", help="embedder spec (default: HELPDESK_EMBEDDER)")
     search.add_argument("--json", action="store_true", help="print one JSON object")
@@ -287,11 +346,33 @@ def add_kb_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     suite.set_defaults(func=_cmd_kb_suite)
 
-    imp = kb_sub.add_parser("import", help="convert a CSV of FAQs into a YAML source file")
-    imp.add_argument("csv", help="CSV with columns id, category, question, answer[, alternatives]")
-    imp.add_argument("--out", help="YAML file to write (default: <source folder>/<name>.yml)")
-    imp.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    imp = kb_sub.add_parser(
+        "import", help="bring FAQ files (YAML file or folder, or a CSV) into the knowledge base"
+    )
+    imp.add_argument("path", help="a YAML file or folder, or a CSV (as `kb export` writes)")
+    imp.add_argument(
+        "--draft", action="store_true", help="leave the changes as drafts to publish in the desk"
+    )
+    imp.add_argument(
+        "--retire-missing", action="store_true", help="retire live entries the files do not have"
+    )
+    imp.add_argument("--author", default="import", help="who imports (shown in the history)")
     imp.set_defaults(func=_cmd_kb_import)
+
+    exp = kb_sub.add_parser(
+        "export", help="write the published knowledge base as YAML files (one per group) or CSV"
+    )
+    exp.add_argument("--out", required=True, help="a folder (YAML), or a CSV file or folder")
+    exp.add_argument("--format", choices=("yaml", "csv"), default="yaml")
+    exp.set_defaults(func=_cmd_kb_export)
+
+    convert = kb_sub.add_parser("convert", help="convert a CSV of FAQs into a YAML source file")
+    convert.add_argument(
+        "csv", help="CSV with columns id, category, question, answer[, alternatives]"
+    )
+    convert.add_argument("--out", help="YAML file to write (default: <source folder>/<name>.yml)")
+    convert.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    convert.set_defaults(func=_cmd_kb_convert)
 
 
 def command_groups() -> list[Callable[[argparse._SubParsersAction], None]]:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.handoff.desk_settings import OfficeHoursProvider, OfficeHoursSettings
     from helpdesk.handoff.office_hours import OfficeHours
     from helpdesk.handoff.service import HandoffService
+    from helpdesk.knowledge.models import FaqEntry
     from helpdesk.knowledge.retriever import Retriever
     from helpdesk.security.ratelimit import LookupLimits, RateLimiter
     from helpdesk.storage.button_payloads import ButtonPayloadRepository
@@ -38,6 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.storage.handoff_messages import HandoffMessageRepository
     from helpdesk.storage.handoffs import HandoffRepository
     from helpdesk.storage.inbound_messages import InboundMessageRepository
+    from helpdesk.storage.knowledge_base import KnowledgeBaseRepository
     from helpdesk.storage.tickets import TicketRepository
     from helpdesk.tickets.service import TicketService
 
@@ -74,16 +76,48 @@ class Services:
         self._sakti = sakti
         self._rate_limiter = rate_limiter
         self._lock = threading.RLock()
+        self._refresh_lock = threading.Lock()
+        self._retriever_revision: int | None = None
 
     @property
     def retriever(self) -> "Retriever":
-        """The FAQ retriever; builds the index if the sources changed, loads it once."""
+        """The FAQ retriever over the published knowledge base; builds the index if it
+        changed, loads it once (`refresh_knowledge` swaps in the next one)."""
         with self._lock:
             if self._retriever is None:
                 from helpdesk.knowledge.retriever import build_retriever
 
-                self._retriever = build_retriever(self.settings)
+                revision, entries = self._knowledge()
+                self._retriever = build_retriever(self.settings, entries=entries)
+                self._retriever_revision = revision
             return self._retriever
+
+    def refresh_knowledge(self) -> bool:
+        """Swap in a retriever for the knowledge base's current revision when a publication
+        came after the one in use (built outside the lock, reusing the unchanged rows'
+        vectors: questions go on with the old one meanwhile, never a half-built one).
+
+        Returns:
+            True when a new retriever is in use; False when nothing changed, no retriever
+            is loaded yet (the first question builds it) or it was given (tests).
+        """
+        if self._retriever is None or self._retriever_revision is None:
+            return False
+        with self._refresh_lock:
+            if self.knowledge_base.revision() == self._retriever_revision:
+                return False
+            from helpdesk.knowledge.retriever import build_retriever
+
+            revision, entries = self._knowledge()
+            fresh = build_retriever(self.settings, entries=entries, previous=self._retriever)
+            with self._lock:
+                self._retriever, self._retriever_revision = fresh, revision
+            return True
+
+    @property
+    def retriever_revision(self) -> int | None:
+        """The knowledge base revision the retriever in use was built from (None: none yet)."""
+        return self._retriever_revision
 
     @property
     def loaded_retriever(self) -> "Retriever | None":
@@ -102,6 +136,28 @@ class Services:
                 upgrade(url)
                 self._session_factory = make_session_factory(make_engine(url))
             return self._session_factory
+
+    @property
+    def knowledge_base(self) -> "KnowledgeBaseRepository":
+        """The curated knowledge base: entries, versions, the publication revision."""
+        from helpdesk.storage.knowledge_base import KnowledgeBaseRepository
+
+        return KnowledgeBaseRepository(self.session_factory)
+
+    def knowledge_entries(self) -> "list[FaqEntry]":
+        """The published FAQ entries; an empty knowledge base is seeded from
+        `HELPDESK_KB_SOURCE` first (`helpdesk.knowledge.curation.curated_entries`)."""
+        return self._knowledge()[1]
+
+    def _knowledge(self) -> "tuple[int, list[FaqEntry]]":
+        """The revision and the published entries (the revision read first: a publication
+        in between is caught by the next refresh)."""
+        from helpdesk.knowledge.curation import curated_entries, seed
+
+        repository = self.knowledge_base
+        seed(repository, self.settings.kb_source)
+        revision = repository.revision()
+        return revision, curated_entries(repository, self.settings.kb_source)
 
     @property
     def ticket_repository(self) -> "TicketRepository":

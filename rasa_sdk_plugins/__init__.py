@@ -9,6 +9,8 @@ does is in its module:
   bearer token on every call but `/health`, `/healthz` and `/metrics`).
 - `ops`: `/healthz` (the helpdesk database, the FAQ index, the backend API) and `/metrics`
   (Prometheus; this machine only, or with `HELPDESK_METRICS_TOKEN`).
+- `knowledge`: what a knowledge manager publishes is answered without a restart (the
+  retriever of the newest revision swapped in, `HELPDESK_KB_REFRESH_SECONDS`).
 """
 
 from __future__ import annotations
@@ -34,3 +36,6 @@ def init_hooks(manager: Any) -> None:
     except ImportError as error:
         raise RuntimeError(f"the action server's /healthz and /metrics: {error}") from error
     manager.register(ops)
+    from rasa_sdk_plugins import knowledge
+
+    manager.register(knowledge)

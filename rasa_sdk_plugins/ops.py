@@ -36,15 +36,16 @@ BACKEND_TIMEOUT = 2.0
 
 
 def faq_index_probe(services: Any, memo: dict | None = None) -> str:
-    """The FAQ index: loaded in this process, or built on disk for the current sources.
+    """The FAQ index: loaded in this process, or built on disk for the published knowledge
+    base.
 
-    Reading and hashing the sources takes about half a second: with `memo`, the last good
-    answer is reused while the manifest and the source files are unchanged
+    Reading and hashing the entries takes a moment: with `memo`, the last good answer is
+    reused while the manifest and the knowledge base's revision are unchanged
     (`helpdesk.knowledge.index.index_fingerprint`).
 
     Raises:
         CheckFailed: "index missing", "index stale" or "FAQ sources invalid" (`helpdesk kb
-            build` rebuilds it, or says what is wrong with the sources).
+            build` rebuilds it, or says what is wrong with the knowledge base).
     """
     from helpdesk.knowledge.index import (
         IndexMissingError,
@@ -57,12 +58,16 @@ def faq_index_probe(services: Any, memo: dict | None = None) -> str:
     retriever = services.loaded_retriever
     if retriever is not None:
         return f"loaded, {len(retriever.index.entries)} entries"
+    from helpdesk.knowledge.curation import seed
+
     settings = services.settings
     memo = {} if memo is None else memo
     try:
-        fingerprint = index_fingerprint(settings.kb_source, settings.kb_index_dir)
+        knowledge_base = services.knowledge_base
+        seed(knowledge_base, settings.kb_source)  # a new installation's first look
+        fingerprint = (index_fingerprint(None, settings.kb_index_dir), knowledge_base.revision())
         if memo.get("fingerprint") != fingerprint:
-            manifest = check_index(settings.kb_source, settings.kb_index_dir)
+            manifest = check_index(services.knowledge_entries(), settings.kb_index_dir)
             memo.update(fingerprint=fingerprint, entries=manifest.get("entries"))
     except IndexMissingError as error:
         raise CheckFailed("index missing: run `helpdesk kb build`") from error

@@ -103,7 +103,8 @@ def _queries(limit: int) -> list[str]:
 
 def _derived_index(entries, base_index, embedder):
     """An index of `entries` whose vectors are the base entries' plus noise (no embedding)."""
-    from helpdesk.knowledge.index import KnowledgeIndex, _make_faiss, rows_for
+    from helpdesk.knowledge.index import KnowledgeIndex, rows_for
+    from helpdesk.knowledge.index_build import make_faiss
 
     base_rows = {}
     vectors = base_index.row_vectors()
@@ -116,7 +117,7 @@ def _derived_index(entries, base_index, embedder):
     )
     derived = vectors[picked] + rng.normal(0.0, 0.02, size=(len(rows), vectors.shape[1]))
     derived /= np.linalg.norm(derived, axis=1, keepdims=True)
-    faiss_index = _make_faiss(np.ascontiguousarray(derived, dtype=np.float32))
+    faiss_index = make_faiss(np.ascontiguousarray(derived, dtype=np.float32))
     manifest = dict(base_index.manifest, entries=len(entries), vectors=len(rows))
     manifest["near_duplicates"] = []
     return KnowledgeIndex.from_rows(entries, rows, faiss_index, manifest)
@@ -124,7 +125,8 @@ def _derived_index(entries, base_index, embedder):
 
 def bench_size(size: int, embedder, queries: list[str], rate: dict) -> dict:
     """Build (or load) a synthetic index of `size` entries and time queries against it."""
-    from helpdesk.knowledge.index import build_index, load_index, source_hash
+    from helpdesk.knowledge.index import load_index, source_hash
+    from helpdesk.knowledge.index_build import build_index
     from helpdesk.knowledge.retriever import Retriever
 
     entries = synthetic_entries(size)

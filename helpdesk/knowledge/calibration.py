@@ -36,7 +36,8 @@ from helpdesk.knowledge.evaluation import (
     calibrate_threshold,
     metrics_from_rankings,
 )
-from helpdesk.knowledge.index import KnowledgeIndex, _make_faiss, rows_for
+from helpdesk.knowledge.index import KnowledgeIndex, rows_for
+from helpdesk.knowledge.index_build import make_faiss
 from helpdesk.knowledge.models import FaqEntry
 from helpdesk.knowledge.normalize import content_tokens
 
@@ -141,7 +142,7 @@ def _sub_index(index: KnowledgeIndex, entries: list[FaqEntry]) -> KnowledgeIndex
     }
     rows = rows_for(entries)
     picked = [row_of[(row.entry, row.kind, row.text)] for row in rows]
-    faiss_index = _make_faiss(np.ascontiguousarray(vectors[picked]), exact=True)
+    faiss_index = make_faiss(np.ascontiguousarray(vectors[picked]), exact=True)
     return KnowledgeIndex.from_rows(entries, rows, faiss_index, dict(index.manifest))
 
 

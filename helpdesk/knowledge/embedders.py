@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Protocol, Sequence, runtime_checkable
 
@@ -177,6 +179,53 @@ class SentenceTransformerEmbedder:
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Embed passages (with the model's passage prefix, if any)."""
         return self._embed(texts, self.passage_prefix)
+
+
+class QueryCache:
+    """An embedder that remembers the vectors of the most recent `size` query texts.
+
+    Citizens ask the same questions in the same words, and each rebuild of the index after a
+    publication calibrates on the same probe questions: a text embedded once is not embedded
+    again (the model is deterministic). Passages are not remembered (a rebuild reuses the
+    index's own vectors). Safe across threads; the embedding runs outside the lock.
+
+    Args:
+        inner: The embedder.
+        size: How many query texts are remembered (384 floats each for e5-small: 4,096
+            texts take about 6 MB).
+    """
+
+    def __init__(self, inner: Embedder, size: int = 4096) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """The texts' query vectors, embedding only those not remembered."""
+        items = [str(t) for t in texts]
+        if not items:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        unique = list(dict.fromkeys(items))
+        with self._lock:
+            known = {t: self._vectors[t] for t in unique if t in self._vectors}
+        missing = [t for t in unique if t not in known]
+        if missing:
+            fresh = np.asarray(self.inner.embed_queries(missing), dtype=np.float32)
+            known.update(zip(missing, fresh, strict=True))
+        with self._lock:
+            for text in unique:
+                self._vectors[text] = known[text]
+                self._vectors.move_to_end(text)
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+        return np.stack([known[t] for t in items])
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """The inner embedder's passage vectors."""
+        return self.inner.embed_passages(texts)
 
 
 def make_embedder(spec: str) -> Embedder:

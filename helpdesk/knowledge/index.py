@@ -19,13 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import sys
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -48,7 +44,6 @@ ENTRIES_FILE = "entries.json"
 MANIFEST_FILE = "manifest.json"
 #: Builds with more passages than this show a progress bar on stderr.
 PROGRESS_MIN_PASSAGES = 200
-_BATCH = 64
 #: Up to this many rows the FAISS index is exact (flat); above, an HNSW graph.
 EXACT_MAX_ROWS = 50_000
 HNSW_NEIGHBOURS = 32
@@ -160,153 +155,11 @@ def source_hash(entries: Iterable[FaqEntry], embedder_name: str) -> str:
     return digest.hexdigest()
 
 
-def _embed_rows(embedder: Embedder, rows: Sequence[Row], progress: bool) -> np.ndarray:
-    """The L2-normalised vector of every row, queries and passages batched apart."""
-    vectors = np.zeros((len(rows), embedder.dim), dtype=np.float32)
-    if not rows:
-        return vectors
-    bar = None
-    if progress:
-        try:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(rows), desc="Embedding FAQ", unit="teks", file=sys.stderr)
-        except ImportError:  # pragma: no cover - tqdm comes with rasa
-            bar = None
-    for as_query in (True, False):
-        picked = [i for i, row in enumerate(rows) if (row.kind in QUERY_KINDS) == as_query]
-        embed = embedder.embed_queries if as_query else embedder.embed_passages
-        for start in range(0, len(picked), _BATCH):
-            batch = picked[start : start + _BATCH]
-            got = np.asarray(embed([rows[i].text for i in batch]), dtype=np.float32)
-            if got.shape != (len(batch), embedder.dim):
-                raise ValueError(
-                    f"embedder {embedder.name} returned shape {got.shape}, "
-                    f"expected {(len(batch), embedder.dim)}"
-                )
-            vectors[batch] = got
-            if bar is not None:
-                bar.update(len(batch))
-    if bar is not None:
-        bar.close()
-    return l2_normalize(vectors)
-
-
-def _make_faiss(vectors: np.ndarray, *, exact: bool = False) -> object:
-    """The FAISS index for `vectors`: exact (flat) up to `EXACT_MAX_ROWS` rows, else HNSW.
-
-    A flat index compares the query with every row: exact, and fast enough below ~50k rows on
-    two cores. Above that, an HNSW graph (approximate; `HNSW_EF_SEARCH` candidates explored
-    per query) keeps a query's search in a few milliseconds.
-    """
-    import faiss
-
-    dim = int(vectors.shape[1])
-    if exact or len(vectors) <= EXACT_MAX_ROWS:
-        index = faiss.IndexFlatIP(dim)
-    else:
-        index = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-    if len(vectors):
-        index.add(vectors)
-    _tune(index)
-    return index
-
-
 def _tune(index: object) -> None:
     """Search settings that FAISS does not keep in the index file."""
     hnsw = getattr(index, "hnsw", None)
     if hnsw is not None:
         hnsw.efSearch = HNSW_EF_SEARCH
-
-
-def build_index(
-    entries: Sequence[FaqEntry],
-    embedder: Embedder,
-    out_dir: Path | None,
-    *,
-    progress: bool | None = None,
-    calibrate: bool = False,
-    labelled: Sequence[Any] | None = None,
-) -> KnowledgeIndex:
-    """Embed the entries and write the index folder atomically.
-
-    Args:
-        entries: FAQ entries (ids must be unique).
-        embedder: The passage embedder.
-        out_dir: Folder to write; None keeps the index in memory only.
-        progress: Show a progress bar; by default when there are many passages.
-        calibrate: Fit the decline threshold on the knowledge base (`calibration.calibrate`)
-            and keep it in the manifest, where the retriever finds it.
-        labelled: Labelled queries (`EvalQuery`) to calibrate on instead of probes.
-
-    Returns:
-        The built index.
-    """
-    entries = list(entries)
-    if not entries:
-        raise ValueError("cannot build an index without FAQ entries")
-    rows = rows_for(entries)
-    if progress is None:
-        progress = len(rows) >= PROGRESS_MIN_PASSAGES
-    vectors = _embed_rows(embedder, rows, progress)
-    faiss_index = _make_faiss(vectors)
-    manifest = {
-        "format_version": INDEX_FORMAT_VERSION,
-        "embedder": embedder.name,
-        "dim": int(embedder.dim),
-        "source_hash": source_hash(entries, embedder.name),
-        "entries": len(entries),
-        "vectors": len(rows),
-        "near_duplicates": near_duplicates(
-            entries, [row.entry for row in rows], [row.kind for row in rows], vectors
-        ),
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    index = KnowledgeIndex.from_rows(
-        entries, rows, faiss_index, manifest, Path(out_dir) if out_dir is not None else None
-    )
-    if calibrate:
-        from helpdesk.knowledge.calibration import calibrate as fit_threshold
-
-        manifest["calibration"] = fit_threshold(index, embedder, labelled=labelled).as_dict()
-    if out_dir is not None:
-        _write_atomically(index, Path(out_dir))
-    return index
-
-
-def _write_atomically(index: KnowledgeIndex, out_dir: Path) -> None:
-    import faiss
-
-    out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=str(out_dir.parent)))
-    try:
-        faiss.write_index(index.faiss_index, str(tmp / INDEX_FILE))
-        mapping = {
-            "entries": [e.to_dict() for e in index.entries],
-            "rows": [
-                {"entry": owner, "kind": kind, "text": text}
-                for owner, kind, text in zip(
-                    index.row_entry, index.row_kind, index.row_text, strict=True
-                )
-            ],
-        }
-        (tmp / ENTRIES_FILE).write_text(
-            json.dumps(mapping, ensure_ascii=False, indent=1), encoding="utf-8"
-        )
-        # The manifest is written last: a folder without it is never taken as an index.
-        (tmp / MANIFEST_FILE).write_text(json.dumps(index.manifest, indent=2), encoding="utf-8")
-        old = None
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{time.time_ns()}")
-            out_dir.rename(old)
-        tmp.rename(out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def read_manifest(out_dir: Path) -> dict | None:
@@ -319,15 +172,16 @@ def read_manifest(out_dir: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def index_fingerprint(source: Path, out_dir: Path) -> tuple:
+def index_fingerprint(source: Path | None, out_dir: Path) -> tuple:
     """What `check_index`'s answer depends on, cheaply: the size and modification time of the
-    manifest and of every FAQ source file (health checks reuse their last answer while it is the
-    same).
+    manifest and of every FAQ source file (none when the entries come from the database; the
+    caller adds its revision). Health checks reuse their last answer while it is the same.
 
     Raises:
         FaqSourceError: When `source` holds no FAQ file.
     """
-    paths = [Path(out_dir) / MANIFEST_FILE, *source_files(Path(source))]
+    sources = source_files(Path(source)) if source is not None else []
+    paths = [Path(out_dir) / MANIFEST_FILE, *sources]
     stats: list[tuple[str, int | None, int | None]] = []
     for path in paths:
         try:
@@ -339,7 +193,14 @@ def index_fingerprint(source: Path, out_dir: Path) -> tuple:
     return tuple(stats)
 
 
-def check_index(source: Path, out_dir: Path) -> dict:
+def _entries_of(source: Path | Sequence[FaqEntry]) -> Sequence[FaqEntry]:
+    """The entries of a FAQ file or folder (validated), or the entries given."""
+    if isinstance(source, (str, Path)):
+        return load_faqs(Path(source))
+    return source
+
+
+def check_index(source: Path | Sequence[FaqEntry], out_dir: Path) -> dict:
     """Check, without loading it, that the index in `out_dir` is built for the FAQ sources in
     `source` in this code's format (health checks: `ensure_index` would otherwise rebuild it
     at the first question). The embedder is not loaded: the manifest's embedder name goes into
@@ -361,7 +222,7 @@ def check_index(source: Path, out_dir: Path) -> dict:
     manifest = read_manifest(out_dir)
     if manifest is None or manifest.get("format_version") != INDEX_FORMAT_VERSION:
         raise IndexStaleError(f"{out_dir}: unreadable manifest or another index format")
-    wanted = source_hash(load_faqs(Path(source)), str(manifest.get("embedder")))
+    wanted = source_hash(_entries_of(source), str(manifest.get("embedder")))
     if manifest.get("source_hash") != wanted:
         raise IndexStaleError(f"{out_dir}: the FAQ sources changed since the index was built")
     return manifest
@@ -436,37 +297,3 @@ def load_index(
         manifest=manifest,
         path=out_dir,
     )
-
-
-def ensure_index(
-    source: Path,
-    out_dir: Path,
-    embedder: Embedder,
-    *,
-    progress: bool | None = None,
-    labelled: Sequence[Any] | None = None,
-) -> tuple[KnowledgeIndex, bool]:
-    """Load the index of `source`, rebuilding it only when the sources or embedder changed.
-
-    Args:
-        source: FAQ file or folder (validated with `load_faqs`).
-        out_dir: Index folder.
-        embedder: The embedder.
-        progress: Progress bar on rebuilds (see `build_index`).
-        labelled: Labelled queries to calibrate the threshold on (default: probes).
-
-    Returns:
-        The index and whether it was rebuilt.
-
-    Raises:
-        FaqSourceError: When the sources are invalid (the old index is left untouched).
-    """
-    entries = load_faqs(Path(source))
-    wanted = source_hash(entries, embedder.name)
-    try:
-        return load_index(Path(out_dir), embedder, expected_hash=wanted), False
-    except (IndexMissingError, IndexStaleError):
-        index = build_index(
-            entries, embedder, Path(out_dir), progress=progress, calibrate=True, labelled=labelled
-        )
-        return index, True

@@ -7,6 +7,7 @@ import io
 import os
 import re
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -20,6 +21,8 @@ REQUIRED_KEYS = ("id", "category", "question", "answer")
 OPTIONAL_KEYS = ("alternatives", "source")
 ENTRY_KEYS = set(REQUIRED_KEYS) | set(OPTIONAL_KEYS)
 YAML_SUFFIXES = (".yml", ".yaml")
+#: The CSV column naming the YAML file an entry belongs to (optional).
+CSV_FILE_COLUMN = "file"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -211,7 +214,7 @@ def dump_faqs(entries: Iterable[FaqEntry]) -> str:
     return yaml.dump(doc, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False, width=100)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
     try:
@@ -224,10 +227,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 
 def import_csv(csv_path: Path, out_path: Path) -> int:
-    """Convert a CSV of FAQs into a YAML source file.
-
-    The CSV has a header with columns id, category, question, answer and optionally
-    alternatives (several paraphrases separated by `|`) and source.
+    """Convert a CSV of FAQs (`read_csv`) into a YAML source file.
 
     Args:
         csv_path: The CSV file (UTF-8, a BOM is accepted).
@@ -235,6 +235,21 @@ def import_csv(csv_path: Path, out_path: Path) -> int:
 
     Returns:
         The number of entries written.
+
+    Raises:
+        FaqSourceError: See `read_csv`.
+    """
+    entries = read_csv(csv_path)
+    atomic_write_text(Path(out_path), dump_faqs(entries))
+    return len(entries)
+
+
+def read_csv(csv_path: Path) -> list[FaqEntry]:
+    """Read and validate a CSV of FAQs.
+
+    The CSV has a header with columns id, category, question, answer and optionally
+    alternatives (several paraphrases separated by `|`), source, and file (the group the entry
+    is exported with, as `helpdesk kb export --format csv` writes it).
 
     Raises:
         FaqSourceError: For a missing file, missing columns or an invalid row (the message
@@ -256,7 +271,7 @@ def import_csv(csv_path: Path, out_path: Path) -> int:
             f"{name}: missing column(s) {', '.join(missing)} "
             "(expected id, category, question, answer[, alternatives][, source])"
         )
-    unknown = [h for h in header if h and h not in ENTRY_KEYS]
+    unknown = [h for h in header if h and h not in ENTRY_KEYS and h != CSV_FILE_COLUMN]
     if unknown:
         raise FaqSourceError(f"{name}: unknown column(s) {', '.join(unknown)}")
     reader.fieldnames = header
@@ -272,9 +287,10 @@ def import_csv(csv_path: Path, out_path: Path) -> int:
         if not raw.get("source"):
             raw.pop("source", None)
         # line_num counts the header as line 1, as spreadsheets and editors show it.
-        entries.append(parse_entry(raw, file=f"{name} line {reader.line_num}", index=i))
+        entry = parse_entry(raw, file=f"{name} line {reader.line_num}", index=i)
+        group = (row.get(CSV_FILE_COLUMN) or "").strip()
+        entries.append(replace(entry, file=group) if group else entry)
     if not entries:
         raise FaqSourceError(f"{name}: holds no FAQ rows")
     check_unique(entries)
-    _atomic_write_text(Path(out_path), dump_faqs(entries))
-    return len(entries)
+    return entries

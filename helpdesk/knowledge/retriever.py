@@ -24,13 +24,9 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
-from helpdesk.knowledge.embedders import Embedder, make_embedder
-from helpdesk.knowledge.index import (
-    ROW_KINDS,
-    KnowledgeIndex,
-    answer_passages,
-    ensure_index,
-)
+from helpdesk.knowledge.embedders import Embedder, QueryCache, make_embedder
+from helpdesk.knowledge.index import ROW_KINDS, KnowledgeIndex, answer_passages
+from helpdesk.knowledge.index_build import ensure_index
 from helpdesk.knowledge.lexical import CharNgramScorer, LexicalScorer
 from helpdesk.knowledge.models import FaqEntry
 from helpdesk.knowledge.normalize import content_tokens
@@ -353,13 +349,30 @@ class Retriever:
         )
 
 
-def build_retriever(settings: "Settings", *, embedder: Embedder | None = None) -> Retriever:
-    """The retriever the assistant uses: embedder and index from `settings`.
+def build_retriever(
+    settings: "Settings",
+    *,
+    embedder: Embedder | None = None,
+    entries: Sequence[FaqEntry] | None = None,
+    previous: Retriever | None = None,
+) -> Retriever:
+    """The retriever the assistant uses: embedder and index from `settings`, over `entries`
+    (default: the files of `HELPDESK_KB_SOURCE`; the assistant passes the curated knowledge
+    base, `Services.knowledge_entries`).
 
-    Builds the index when the FAQ sources or the embedder changed, loads it otherwise.
+    Builds the index when the entries or the embedder changed, loads it otherwise. A
+    `previous` retriever lends its embedder and the vectors of the rows that did not change.
     """
-    embedder = embedder or make_embedder(settings.embedder)
-    index, _rebuilt = ensure_index(settings.kb_source, settings.kb_index_dir, embedder)
+    if previous is not None:
+        embedder = embedder or previous.embedder
+    embedder = embedder or QueryCache(make_embedder(settings.embedder))
+    source = settings.kb_source if entries is None else entries
+    index, _rebuilt = ensure_index(
+        source,
+        settings.kb_index_dir,
+        embedder,
+        reuse=previous.index if previous is not None else None,
+    )
     return Retriever(index, embedder, threshold=settings.kb_threshold)
 
 
@@ -367,7 +380,7 @@ def retriever_for_entries(
     entries: Sequence[FaqEntry], embedder: Embedder, **kwargs: object
 ) -> Retriever:
     """An in-memory retriever over `entries` (evaluation, tests)."""
-    from helpdesk.knowledge.index import build_index
+    from helpdesk.knowledge.index_build import build_index
 
     index = build_index(entries, embedder, None, progress=False)
     return Retriever(index, embedder, **kwargs)  # type: ignore[arg-type]

@@ -75,6 +75,8 @@ class DeskRole(StrEnum):
     AGENT = "agent"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    #: A knowledge manager: curates and publishes the knowledge base, sees no conversations.
+    KNOWLEDGE = "knowledge"
 
 
 class OutboxStatus(StrEnum):
@@ -91,3 +93,17 @@ class IdleClosureStatus(StrEnum):
     CLOSING = "closing"
     CLOSED = "closed"
     FAILED = "failed"
+
+
+class FaqVersionStatus(StrEnum):
+    """A version of an FAQ entry (column `faq_version.status`).
+
+    A draft is edited until a supervisor or knowledge manager publishes it (or discards it);
+    publishing makes the entry's published version superseded. At most one draft and one
+    published version per entry.
+    """
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    SUPERSEDED = "superseded"
+    DISCARDED = "discarded"

@@ -151,12 +151,13 @@ async def test_metrics_answer_this_machine_without_the_actions_token(tmp_path, s
     assert "helpdesk_backend_request_seconds" in text
 
 
-def test_the_index_on_disk_is_checked_once_until_it_or_the_sources_change(
+def test_the_index_on_disk_is_checked_once_until_it_or_the_knowledge_base_change(
     tmp_path, session_factory, monkeypatch
 ):
     from helpdesk.health import CheckFailed
     from helpdesk.knowledge import index as index_module
-    from helpdesk.knowledge.index import ensure_index
+    from helpdesk.knowledge.curation import import_source
+    from helpdesk.knowledge.index_build import ensure_index
     from tests.unit.knowledge.conftest import FAQ_B, FakeEmbedder
 
     services = install(tmp_path, session_factory)
@@ -177,9 +178,12 @@ def test_the_index_on_disk_is_checked_once_until_it_or_the_sources_change(
     detail = "built, 3 entries, loaded at the first question"
     assert ops.faq_index_probe(services, memo) == detail
     assert ops.faq_index_probe(services, memo) == detail
-    assert len(checks) == 1  # the sources and the manifest did not change
+    assert len(checks) == 1  # the knowledge base and the manifest did not change
 
-    (faq / "b.yml").write_text(FAQ_B.replace("registrar resmi", "registrar"), encoding="utf-8")
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    (edited / "b.yml").write_text(FAQ_B.replace("registrar resmi", "registrar"), "utf-8")
+    import_source(services.knowledge_base, edited, author="km1")  # a publication
     with pytest.raises(CheckFailed, match="index stale"):
         ops.faq_index_probe(services, memo)
     assert len(checks) == 2

@@ -14,7 +14,7 @@ from helpdesk.knowledge.calibration import (
     out_of_scope_questions,
 )
 from helpdesk.knowledge.evaluation import EvalQuery
-from helpdesk.knowledge.index import build_index
+from helpdesk.knowledge.index_build import build_index
 from helpdesk.knowledge.models import FaqEntry
 from helpdesk.knowledge.normalize import normalize
 from helpdesk.knowledge.retriever import DEFAULT_SCORING, Retriever

@@ -15,7 +15,7 @@ from helpdesk.knowledge.embedders import (
     detect_prefixes,
     make_embedder,
 )
-from helpdesk.knowledge.index import build_index
+from helpdesk.knowledge.index_build import build_index
 from helpdesk.knowledge.retriever import Retriever
 
 

@@ -18,7 +18,7 @@ from helpdesk.knowledge.evaluation import (
     load_queries,
     metrics_from_rankings,
 )
-from helpdesk.knowledge.index import build_index
+from helpdesk.knowledge.index_build import build_index
 from helpdesk.knowledge.retriever import Retriever, ScoringModel
 
 QUERIES = [

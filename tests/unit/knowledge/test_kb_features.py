@@ -12,10 +12,10 @@ from helpdesk.knowledge.index import (
     ENTRIES_FILE,
     IndexStaleError,
     answer_passages,
-    build_index,
     load_index,
     rows_for,
 )
+from helpdesk.knowledge.index_build import build_index
 from helpdesk.knowledge.lexical import CharNgramScorer, LexicalScorer, stem
 from helpdesk.knowledge.models import FaqEntry
 from helpdesk.knowledge.normalize import content_tokens
@@ -188,8 +188,9 @@ def test_a_large_index_is_an_hnsw_graph_that_round_trips(
     tmp_path, entries, fake_embedder, monkeypatch
 ):
     from helpdesk.knowledge import index as index_module
+    from helpdesk.knowledge import index_build
 
-    monkeypatch.setattr(index_module, "EXACT_MAX_ROWS", 10)
+    monkeypatch.setattr(index_build, "EXACT_MAX_ROWS", 10)
     build_index(entries, fake_embedder, tmp_path / "idx")
     loaded = load_index(tmp_path / "idx", fake_embedder)
 

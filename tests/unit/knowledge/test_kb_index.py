@@ -14,11 +14,10 @@ from helpdesk.knowledge.index import (
     MANIFEST_FILE,
     IndexMissingError,
     IndexStaleError,
-    build_index,
     check_index,
-    ensure_index,
     load_index,
 )
+from helpdesk.knowledge.index_build import build_index, ensure_index
 
 
 def test_build_writes_index_mapping_and_manifest(tmp_path, entries, fake_embedder) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpdesk.knowledge.index import build_index
+from helpdesk.knowledge.index_build import build_index
 from helpdesk.knowledge.retriever import Answer, Retriever, ScoringModel
 
 #: A scoring for the fake embedder's cosines (0..1): dense dominates, lexical breaks ties.

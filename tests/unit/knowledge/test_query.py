@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpdesk.knowledge.index import build_index
+from helpdesk.knowledge.index_build import build_index
 from helpdesk.knowledge.query import QueryEmbedding, embedding_text
 from helpdesk.knowledge.retriever import Retriever
 

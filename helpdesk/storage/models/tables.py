@@ -1,32 +1,23 @@
-"""SQLAlchemy declarative models of the helpdesk store.
+"""The tables of the helpdesk store: tickets, ratings, questions, conversations, the agent
+desk, handoffs, inbound deliveries and the reply ledger, idle closures, rate limits, button
+payloads.
 
-Table names are singular, times end in `_at` and are timezone-aware UTC. SQLite keeps no
-time zone, so `UTCDateTime` stores naive UTC and gives aware UTC back on every backend.
+Table names are singular, times end in `_at` and are timezone-aware UTC (`UTCDateTime`).
 """
 
 from __future__ import annotations
-
-from datetime import datetime, timezone
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
-    String,
-    Text,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import declarative_base
-from sqlalchemy.types import TypeDecorator
 
 from helpdesk.storage.enums import (
     CsatKind,
@@ -35,8 +26,15 @@ from helpdesk.storage.enums import (
     IdleClosureStatus,
     InboundMessageStatus,
     OutboxStatus,
-    StrEnum,
     TicketStatus,
+)
+from helpdesk.storage.models.columns import (
+    Base,
+    CleanString,
+    CleanText,
+    UTCDateTime,
+    one_of,
+    utcnow,
 )
 
 #: Ticket status codes, in workflow order (the values of `TicketStatus`).
@@ -45,80 +43,6 @@ TICKET_STATUSES = tuple(status.value for status in TicketStatus)
 CSAT_KINDS = tuple(kind.value for kind in CsatKind)
 #: States of an inbound channel message: claimed for processing, or fully processed.
 INBOUND_MESSAGE_STATUSES = tuple(status.value for status in InboundMessageStatus)
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-metadata = MetaData(naming_convention=NAMING_CONVENTION)
-Base: Any = declarative_base(metadata=metadata)
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware, in UTC."""
-    return datetime.now(timezone.utc)
-
-
-def _one_of(column: str, values: type[StrEnum]) -> str:
-    """The SQL of a CHECK constraint keeping `column` to an enum's values."""
-    return f"{column} IN ({', '.join(repr(member.value) for member in values)})"
-
-
-class UTCDateTime(TypeDecorator):
-    """A timezone-aware UTC datetime on every backend (SQLite included).
-
-    Naive datetimes are refused on the way in: a time without a zone is ambiguous.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
-        value = value.astimezone(timezone.utc)
-        if dialect.name == "sqlite":
-            return value.replace(tzinfo=None)
-        return value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
-
-
-def _without_nul(value: Any) -> Any:
-    return value.replace("\x00", "") if isinstance(value, str) else value
-
-
-class CleanText(TypeDecorator):
-    """Text without NUL characters: PostgreSQL refuses them in text ("A string literal cannot
-    contain NUL"), and they carry nothing a citizen meant; removed on every backend alike."""
-
-    impl = Text
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        return _without_nul(value)
-
-
-class CleanString(TypeDecorator):
-    """A bounded string without NUL characters (see `CleanText`)."""
-
-    impl = String
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        return _without_nul(value)
-
 
 class Ticket(Base):
     """A citizen's ticket, id `YYYYMMDD-XXXXXX`."""
@@ -146,7 +70,7 @@ class Ticket(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
-    __table_args__ = (CheckConstraint(_one_of("status", TicketStatus), name="status_valid"),)
+    __table_args__ = (CheckConstraint(one_of("status", TicketStatus), name="status_valid"),)
 
 
 class CsatRating(Base):
@@ -169,7 +93,7 @@ class CsatRating(Base):
 
     __table_args__ = (
         CheckConstraint("rating >= 1 AND rating <= 5", name="rating_range"),
-        CheckConstraint(_one_of("kind", CsatKind), name="kind_valid"),
+        CheckConstraint(one_of("kind", CsatKind), name="kind_valid"),
         Index("uq_csat_rating_submission_key", "submission_key", unique=True),
     )
 
@@ -244,7 +168,7 @@ class DeskUser(Base):
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
     __table_args__ = (
-        CheckConstraint(_one_of("role", DeskRole), name="role_valid"),
+        CheckConstraint(one_of("role", DeskRole), name="role_valid"),
         CheckConstraint("max_conversations >= 1", name="max_conversations_positive"),
     )
 
@@ -333,7 +257,7 @@ class Handoff(Base):
 
     __table_args__ = (
         CheckConstraint(
-            _one_of("status", HandoffStatus),
+            one_of("status", HandoffStatus),
             name="status_valid",
         ),
     )
@@ -353,7 +277,7 @@ class HandoffMessage(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     sent_at = Column(UTCDateTime, nullable=True)
 
-    __table_args__ = (CheckConstraint(_one_of("status", OutboxStatus), name="status_valid"),)
+    __table_args__ = (CheckConstraint(one_of("status", OutboxStatus), name="status_valid"),)
 
 
 class InboundMessage(Base):
@@ -381,7 +305,7 @@ class InboundMessage(Base):
 
     __table_args__ = (
         UniqueConstraint("channel", "message_id", name="uq_inbound_message_channel_message_id"),
-        CheckConstraint(_one_of("status", InboundMessageStatus), name="status_valid"),
+        CheckConstraint(one_of("status", InboundMessageStatus), name="status_valid"),
         # A sender's earlier unfinished messages (per-conversation order across processes).
         Index("ix_inbound_message_channel_sender", "channel", "sender", "id"),
     )
@@ -432,7 +356,7 @@ class IdleClosure(Base):
         UniqueConstraint(
             "sender_id", "last_user_at", name="uq_idle_closure_sender_id_last_user_at"
         ),
-        CheckConstraint(_one_of("status", IdleClosureStatus), name="status_valid"),
+        CheckConstraint(one_of("status", IdleClosureStatus), name="status_valid"),
     )
 
 
