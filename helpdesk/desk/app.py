@@ -43,6 +43,7 @@ from helpdesk.desk.views import admin_users as admin_user_views
 from helpdesk.desk.views import auth as auth_views
 from helpdesk.desk.views import conversations as conversation_views
 from helpdesk.desk.views import id_in_range
+from helpdesk.desk.views import knowledge as knowledge_views
 from helpdesk.desk.views import queue as queue_views
 from helpdesk.desk.views import reports as report_views
 from helpdesk.desk.views import tickets as ticket_views
@@ -83,6 +84,7 @@ VIEW_MODULES = (
     queue_views,
     conversation_views,
     ticket_views,
+    knowledge_views,
     report_views,
 )
 
@@ -122,6 +124,7 @@ ROLE_LABELS: dict[str, str] = {
     DeskRole.AGENT: "Agen",
     DeskRole.SUPERVISOR: "Supervisor",
     DeskRole.ADMIN: "Admin",
+    DeskRole.KNOWLEDGE: "Pengelola Pengetahuan",
 }
 
 

@@ -55,6 +55,13 @@ CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Roles that see every conversation and the reports.
 SUPERVISOR_ROLES = (DeskRole.SUPERVISOR, DeskRole.ADMIN)
+#: Roles that work the queue, the conversations and the tickets (a knowledge manager sees no
+#: citizen's conversation).
+STAFF_ROLES = (DeskRole.AGENT, DeskRole.SUPERVISOR, DeskRole.ADMIN)
+#: Roles that write and publish the knowledge base (agents read it).
+KNOWLEDGE_EDITORS = (DeskRole.KNOWLEDGE, DeskRole.SUPERVISOR, DeskRole.ADMIN)
+#: Where each role lands after logging in.
+HOME_BY_ROLE: dict[str, str] = {DeskRole.KNOWLEDGE: "/knowledge"}
 #: Paths answered with JSON (401/403) instead of pages and redirects.
 API_PREFIX = "/api/"
 #: Paths served without looking up a session.
@@ -283,8 +290,9 @@ class NavItem:
 
 
 _NAV = (
-    ("Antrean & Percakapan", "/", DESK_ROLES, ("/conversations",)),
-    ("Tiket", "/tickets", DESK_ROLES, ()),
+    ("Antrean & Percakapan", "/", STAFF_ROLES, ("/conversations",)),
+    ("Tiket", "/tickets", STAFF_ROLES, ()),
+    ("Basis Pengetahuan", "/knowledge", DESK_ROLES, ()),
     ("Laporan", "/reports", SUPERVISOR_ROLES, ()),
     ("Admin", "/admin", (DeskRole.ADMIN,), ()),
 )

@@ -2,7 +2,7 @@
 
     helpdesk desk serve [--host 127.0.0.1] [--port 5060] [--no-worker]
     helpdesk desk create-admin --username U [--name N] [--password-stdin]
-    helpdesk desk add-user --username U --role agent|supervisor|admin [--name N]
+    helpdesk desk add-user --username U --role agent|supervisor|admin|knowledge [--name N]
                            [--division NAME] [--max-conversations 3] [--password-stdin]
 
 There is never a default password: the first admin is made by `create-admin` (the password is
@@ -251,7 +251,9 @@ def add_desk_parser(subparsers: Any) -> None:
     )
     admin.set_defaults(func=_cmd_create_admin)
 
-    user = desk_sub.add_parser("add-user", help="create a desk user (agent, supervisor, admin)")
+    user = desk_sub.add_parser(
+        "add-user", help="create a desk user (agent, supervisor, admin, knowledge manager)"
+    )
     user.add_argument("--username", required=True)
     user.add_argument("--role", choices=DESK_ROLES, default=DeskRole.AGENT)
     user.add_argument("--name", help="display name (default: the username)")

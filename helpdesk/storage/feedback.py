@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from helpdesk.security.masking import mask_identifiers
@@ -69,6 +70,30 @@ class CsatRepository(_Repository):
             return True
 
         return retry_on_locked(work)
+
+
+@dataclass(frozen=True)
+class FaqFigures:
+    """How one FAQ entry fares with citizens.
+
+    Attributes:
+        answered: Times the assistant answered with it.
+        rejected: Times a citizen said "Tidak" (not the answer they needed).
+        ratings: Ratings given after a "Ya", and their average (None without any).
+        last_asked: When it was last answered with or rejected.
+    """
+
+    answered: int = 0
+    rejected: int = 0
+    ratings: int = 0
+    rating_average: float | None = None
+    last_asked: datetime | None = None
+
+    @property
+    def yes_rate(self) -> float | None:
+        """Of the citizens who said "Ya" (and rated) or "Tidak", the share of "Ya"."""
+        said = self.ratings + self.rejected
+        return self.ratings / said if said else None
 
 
 class QuestionLogRepository(_Repository):
@@ -142,3 +167,35 @@ class QuestionLogRepository(_Repository):
         )
         with session_scope(self._sessions) as session:
             return [(str(q).strip(), int(n)) for q, n in session.execute(stmt).all()]
+
+    def figures_by_faq(self) -> dict[str, FaqFigures]:
+        """Each FAQ entry's figures (`FaqFigures`), by entry id; entries never asked are
+        absent."""
+        answered = func.sum(case((QuestionLog.answered.is_(True), 1), else_=0))
+        rejected = func.sum(case((QuestionLog.answered.is_(False), 1), else_=0))
+        asked = (
+            select(
+                QuestionLog.faq_id,
+                answered,
+                rejected,
+                func.max(QuestionLog.created_at),
+            )
+            .where(QuestionLog.faq_id.is_not(None))
+            .group_by(QuestionLog.faq_id)
+        )
+        rated = (
+            select(CsatRating.faq_id, func.count(CsatRating.id), func.avg(CsatRating.rating))
+            .where(CsatRating.kind == CsatKind.FAQ, CsatRating.faq_id.is_not(None))
+            .group_by(CsatRating.faq_id)
+        )
+        with session_scope(self._sessions) as session:
+            ratings: dict[str, tuple[int, float | None]] = {
+                faq: (int(n), float(avg)) for faq, n, avg in session.execute(rated)
+            }
+            figures = {}
+            for faq, yes, no, last in session.execute(asked):
+                count, average = ratings.pop(faq, (0, None))
+                figures[faq] = FaqFigures(int(yes or 0), int(no or 0), count, average, last)
+        for faq, (n, avg) in ratings.items():
+            figures[faq] = FaqFigures(ratings=n, rating_average=avg)
+        return figures

@@ -69,7 +69,7 @@ def _profile_from_form(request: Request, errors: dict[str, str]) -> dict[str, An
         errors["display_name"] = "Nama lengkap maksimal 128 karakter."
     role = form_field(request, "role")
     if role not in DESK_ROLES:
-        errors["role"] = "Pilih peran: agen, supervisor atau admin."
+        errors["role"] = "Pilih peran: agen, supervisor, admin atau pengelola pengetahuan."
     division_text = form_field(request, "division_id")
     division_id: int | None = None
     if division_text:

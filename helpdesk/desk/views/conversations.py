@@ -22,6 +22,7 @@ from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
 from helpdesk.desk.auth import (
+    STAFF_ROLES,
     DeskUserRecord,
     current_user,
     error_page,
@@ -169,7 +170,7 @@ def _conversation_url(handoff_id: int) -> str:
 
 # -- one conversation -------------------------------------------------------------------------
 @bp.get("/conversations/<handoff_id:int>")
-@login_required()
+@login_required(*STAFF_ROLES)
 @with_conversation
 async def conversation_page(request: Request, handoff: HandoffRecord) -> HTTPResponse:
     """The transcript, what the bot tried, the contact and the reply box."""
@@ -228,7 +229,7 @@ async def conversation_page(request: Request, handoff: HandoffRecord) -> HTTPRes
 
 
 @bp.get("/api/conversations/<handoff_id:int>/events")
-@login_required()
+@login_required(*STAFF_ROLES)
 @with_conversation
 async def conversation_events(request: Request, handoff: HandoffRecord) -> HTTPResponse:
     """What changed since `after` (a tracker event id): new messages, replies' delivery status
@@ -275,7 +276,7 @@ async def conversation_events(request: Request, handoff: HandoffRecord) -> HTTPR
 
 
 @bp.post("/conversations/<handoff_id:int>/reply")
-@login_required()
+@login_required(*STAFF_ROLES)
 @with_conversation
 async def reply(request: Request, handoff: HandoffRecord) -> HTTPResponse:
     """Store the agent's reply in the outbox and wake the relay to deliver it."""
@@ -303,7 +304,7 @@ async def reply(request: Request, handoff: HandoffRecord) -> HTTPResponse:
 
 
 @bp.post("/conversations/<handoff_id:int>/resolve")
-@login_required()
+@login_required(*STAFF_ROLES)
 @with_conversation
 async def resolve(request: Request, handoff: HandoffRecord) -> HTTPResponse:
     """End the conversation as resolved; the bot then thanks the citizen and asks a rating."""
@@ -321,7 +322,7 @@ async def resolve(request: Request, handoff: HandoffRecord) -> HTTPResponse:
 
 
 @bp.post("/conversations/<handoff_id:int>/contact")
-@login_required()
+@login_required(*STAFF_ROLES)
 @with_conversation
 async def update_contact(request: Request, handoff: HandoffRecord) -> HTTPResponse:
     """Save the contact's notes and tags (kept across the citizen's handoffs)."""

@@ -17,7 +17,10 @@ from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
 from helpdesk.desk.auth import (
+    HOME_BY_ROLE,
+    STAFF_ROLES,
     SUPERVISOR_ROLES,
+    current_user,
     error_page,
     flash_redirect,
     login_required,
@@ -134,19 +137,24 @@ def queue_state(request: Request, now: datetime | None = None) -> dict[str, Any]
 @bp.get("/")
 @login_required()
 async def queue_page(request: Request) -> HTTPResponse:
-    """The queue, my conversations and (supervisors) everyone's."""
+    """The queue, my conversations and (supervisors) everyone's; a role without
+    conversations (knowledge manager) goes to its own home."""
+    user = current_user(request)
+    home = HOME_BY_ROLE.get(user.role) if user is not None else None
+    if home is not None:
+        return response.redirect(home)
     return render(request, "conversations_queue.html", state=queue_state(request))
 
 
 @bp.get("/api/queue")
-@login_required()
+@login_required(*STAFF_ROLES)
 async def queue_api(request: Request) -> HTTPResponse:
     """The queue page's data as JSON (polled by desk.js)."""
     return response.json(queue_state(request))
 
 
 @bp.post("/agents/me/status")
-@login_required()
+@login_required(*STAFF_ROLES)
 async def set_status(request: Request) -> HTTPResponse:
     """Go online or offline (field `online`: 1/0; without it the status flips)."""
     user = _user(request)
@@ -168,7 +176,7 @@ async def set_status(request: Request) -> HTTPResponse:
 
 
 @bp.post("/conversations/<handoff_id:int>/take")
-@login_required()
+@login_required(*STAFF_ROLES)
 @with_conversation
 async def take(request: Request, handoff: HandoffRecord) -> HTTPResponse:
     """Take a waiting conversation (refused at the user's own limit)."""

@@ -26,6 +26,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from helpdesk.desk.auth import (
+    STAFF_ROLES,
     SUPERVISOR_ROLES,
     DeskUserRecord,
     current_user,
@@ -163,7 +164,7 @@ def _owner_names(request: Request) -> tuple[dict[int, str], dict[int, str]]:
 
 
 @bp.get("/tickets")
-@login_required()
+@login_required(*STAFF_ROLES)
 async def ticket_list(request: Request) -> HTTPResponse:
     """The tickets the user may see, newest first, filtered by status, text, creation date and
     owner."""
@@ -247,7 +248,7 @@ def _load(request: Request, ticket_id: str) -> tuple[TicketRecord | None, HTTPRe
 
 
 @bp.get("/tickets/<ticket_id:str>")
-@login_required()
+@login_required(*STAFF_ROLES)
 async def ticket_detail(request: Request, ticket_id: str) -> HTTPResponse:
     """One ticket with the form to change its status and public reply."""
     ticket, refusal = _load(request, ticket_id)
@@ -258,7 +259,7 @@ async def ticket_detail(request: Request, ticket_id: str) -> HTTPResponse:
 
 
 @bp.post("/tickets/<ticket_id:str>")
-@login_required()
+@login_required(*STAFF_ROLES)
 async def ticket_update(request: Request, ticket_id: str) -> HTTPResponse:
     """Change the status and/or the public reply (what the citizen's status check shows)."""
     ticket, refusal = _load(request, ticket_id)
