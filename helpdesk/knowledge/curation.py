@@ -199,13 +199,31 @@ def curated_entries(repository: KnowledgeBaseRepository, source: Path) -> list[F
     return entries
 
 
-def export(repository: KnowledgeBaseRepository, out: Path, *, fmt: str = "yaml") -> dict[Path, int]:
-    """Write the published knowledge base: `out`/<file group>.yml per group, or one CSV.
+def export_files(repository: KnowledgeBaseRepository, *, fmt: str = "yaml") -> dict[str, str]:
+    """The published knowledge base as files: <file group>.yml per group, or one faq.csv.
 
-    Args:
-        repository: The knowledge base.
-        out: A folder for YAML; a file (or a folder, then `faq.csv` in it) for CSV.
-        fmt: "yaml" or "csv".
+    Returns:
+        File name -> text, in the entries' order.
+
+    Raises:
+        FaqSourceError: The knowledge base is empty, or `fmt` is neither "yaml" nor "csv".
+    """
+    if fmt not in ("yaml", "csv"):
+        raise FaqSourceError(f"unknown format {fmt!r} (yaml or csv)")
+    entries = published_entries(repository)
+    if not entries:
+        raise FaqSourceError("the knowledge base has no published entries to export")
+    if fmt == "csv":
+        return {f"{DEFAULT_FILE}.csv": dump_csv(entries)}
+    groups: OrderedDict[str, list[FaqEntry]] = OrderedDict()
+    for entry in entries:
+        groups.setdefault(file_group(entry.file), []).append(entry)
+    return {f"{group}.yml": dump_faqs(members) for group, members in groups.items()}
+
+
+def export(repository: KnowledgeBaseRepository, out: Path, *, fmt: str = "yaml") -> dict[Path, int]:
+    """Write the published knowledge base (`export_files`) into the folder `out`; for CSV,
+    `out` may also name the file.
 
     Returns:
         How many entries went into each file written.
@@ -213,24 +231,13 @@ def export(repository: KnowledgeBaseRepository, out: Path, *, fmt: str = "yaml")
     Raises:
         FaqSourceError: The knowledge base is empty, or `fmt` is unknown.
     """
-    entries = published_entries(repository)
-    if not entries:
-        raise FaqSourceError("the knowledge base has no published entries to export")
+    files = export_files(repository, fmt=fmt)
     out = Path(out)
-    if fmt == "csv":
-        target = out / f"{DEFAULT_FILE}.csv" if out.is_dir() else out
-        atomic_write_text(target, dump_csv(entries))
-        return {target: len(entries)}
-    if fmt != "yaml":
-        raise FaqSourceError(f"unknown format {fmt!r} (yaml or csv)")
-    groups: OrderedDict[str, list[FaqEntry]] = OrderedDict()
-    for entry in entries:
-        groups.setdefault(file_group(entry.file), []).append(entry)
     written: dict[Path, int] = {}
-    for group, members in groups.items():
-        target = out / f"{group}.yml"
-        atomic_write_text(target, dump_faqs(members))
-        written[target] = len(members)
+    for name, text in files.items():
+        target = out if fmt == "csv" and not out.is_dir() and out.suffix else out / name
+        atomic_write_text(target, text)
+        written[target] = len(read_source(target))
     return written
 
 

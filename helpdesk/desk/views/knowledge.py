@@ -14,14 +14,24 @@ revision), without a restart.
 - `GET|POST /knowledge/<id>/edit`: change the draft (made from the published version).
 - `POST /knowledge/<id>/publish`, `.../discard`, `.../retire`: publish or discard the draft;
   draft the entry's retirement.
+- `GET /knowledge/try?q=...`: what the assistant would do with a question (ranking, scores,
+  decision and why), now and with every draft published.
+- `GET /knowledge/export?format=yaml|csv`: the published entries as `helpdesk kb export`
+  writes them (a zip of one YAML file per group, or a CSV); `GET|POST /knowledge/import`: a
+  YAML or CSV file in, as drafts or published at once (`helpdesk kb import`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
+import tempfile
+import zipfile
+from pathlib import Path
 from typing import Any
 
-from sanic import Blueprint, Request
+from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
 from helpdesk.desk.auth import (
@@ -36,8 +46,9 @@ from helpdesk.desk.auth import (
 from helpdesk.desk.views import services_of
 from helpdesk.desk.views.admin import form_field
 from helpdesk.knowledge.changes import changes
-from helpdesk.knowledge.curation import DEFAULT_FILE, checked
+from helpdesk.knowledge.curation import DEFAULT_FILE, checked, export_files, import_source
 from helpdesk.knowledge.loader import FaqSourceError
+from helpdesk.knowledge.trial import Trial, drafted_entries, drafted_retriever, put
 from helpdesk.storage.feedback import FaqFigures
 from helpdesk.storage.knowledge_base import FaqContent, FaqEntrySummary
 
@@ -54,6 +65,10 @@ STATES = {
 }
 #: Longest text accepted in one field (an answer of a few screens).
 MAX_FIELD = 8000
+#: Longest question a trial takes (what a citizen's message is clipped to).
+MAX_QUESTION = 500
+#: The files the desk imports.
+IMPORT_SUFFIXES = (".yml", ".yaml", ".csv")
 #: The fields of the entry form.
 FORM_FIELDS = ("id", "category", "question", "alternatives", "answer", "source", "file", "note")
 
@@ -226,6 +241,108 @@ async def new_form(request: Request) -> HTTPResponse:
 async def create(request: Request) -> HTTPResponse:
     """Save a new entry as a draft."""
     return await _save(request, None)
+
+
+@bp.get("/export")
+@login_required(*DESK_ROLES)
+async def export_download(request: Request) -> HTTPResponse:
+    """The published knowledge base as `helpdesk kb export` writes it: a zip of YAML files,
+    one per group (`?format=yaml`), or one CSV (`?format=csv`)."""
+    fmt = request.args.get("format") or "yaml"
+    try:
+        files = export_files(services_of(request).knowledge_base, fmt=fmt)
+    except FaqSourceError:
+        return error_page(request, 404, "Belum ada entri terbit untuk diekspor.")
+    if fmt == "csv":
+        ((name, text),) = files.items()
+        return response.raw(
+            ("\ufeff" + text).encode("utf-8"),
+            content_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return response.raw(
+        buffer.getvalue(),
+        content_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="basis-pengetahuan.zip"'},
+    )
+
+
+@bp.get("/import")
+@login_required(*KNOWLEDGE_EDITORS)
+async def import_form(request: Request) -> HTTPResponse:
+    """The upload form of a YAML or CSV file."""
+    return render(request, "knowledge_import.html", error=None, outcome=None)
+
+
+@bp.post("/import")
+@login_required(*KNOWLEDGE_EDITORS)
+async def import_upload(request: Request) -> HTTPResponse:
+    """Import an uploaded YAML or CSV file: as drafts, or published at once."""
+    upload = request.files.get("file") if request.files else None
+    name = Path(upload.name or "").name if upload is not None else ""
+    suffix = Path(name).suffix.lower()
+    if upload is None or not upload.body or suffix not in IMPORT_SUFFIXES:
+        return render(
+            request,
+            "knowledge_import.html",
+            status=400,
+            error="Pilih berkas YAML (.yml, .yaml) atau CSV (.csv) yang berisi entri.",
+            outcome=None,
+        )
+    publish = form_field(request, "publish") == "1"
+    with tempfile.TemporaryDirectory(prefix="kb-import-") as folder:
+        path = Path(folder) / f"{Path(name).stem[:100] or DEFAULT_FILE}{suffix}"
+        path.write_bytes(upload.body)
+        try:
+            outcome = import_source(
+                services_of(request).knowledge_base, path, author=_actor(request), publish=publish
+            )
+        except FaqSourceError as error:
+            message = str(error).replace(str(path), name)
+            return render(
+                request,
+                "knowledge_import.html",
+                status=400,
+                error=f"Berkas tidak dapat diimpor: {message}",
+                outcome=None,
+            )
+    logger.info(
+        "knowledge base: %s imported %s (%s): %d new, %d changed",
+        _actor(request),
+        name,
+        "published" if publish else "drafts",
+        len(outcome.created),
+        len(outcome.changed),
+    )
+    return render(request, "knowledge_import.html", error=None, outcome=outcome, publish=publish)
+
+
+@bp.get("/try")
+@login_required(*DESK_ROLES)
+async def try_question(request: Request) -> HTTPResponse:
+    """What the assistant would do with a question: now, and with the drafts published."""
+    question = (request.args.get("q") or "").strip()[:MAX_QUESTION]
+    if not question:
+        return render(request, "knowledge_try.html", question="", now=None, drafted=None)
+    services = services_of(request)
+
+    def work() -> tuple[Trial, Trial | None]:
+        services.refresh_knowledge()  # the desk answers with what the action servers have
+        live = services.retriever
+        entries = drafted_entries(services.knowledge_base)
+        later = put(drafted_retriever(live, entries), question) if entries else None
+        return put(live, question), later
+
+    try:
+        now, drafted = await asyncio.to_thread(work)
+    except Exception as exc:  # no index yet and it cannot be built, the database
+        logger.error("knowledge base trial failed: %s", type(exc).__name__)
+        return error_page(request, 503, "Basis pengetahuan belum dapat dicoba. Coba lagi nanti.")
+    return render(request, "knowledge_try.html", question=question, now=now, drafted=drafted)
 
 
 def _entry_or_404(request: Request, slug: str) -> FaqEntrySummary | None:

@@ -179,3 +179,91 @@ def test_a_word_diff_marks_what_went_and_what_came() -> None:
     assert found == []
     new = changes(None, SAKTI)
     assert [c.field for c in new] == ["category", "question", "answer"]
+
+
+async def test_the_desk_exports_what_helpdesk_kb_export_writes_and_imports_it_back(
+    desk, kb
+) -> None:
+    import io
+    import zipfile
+
+    from helpdesk.knowledge.curation import export_files
+
+    client, _ = await desk.client_for("knowledge")
+    async with client.http.get(desk.url + "/knowledge/export?format=yaml") as resp:
+        assert resp.status == 200 and resp.headers["Content-Type"] == "application/zip"
+        archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
+    files = {name: archive.read(name).decode("utf-8") for name in archive.namelist()}
+    assert files == export_files(kb)
+    csv_page = await client.get("/knowledge/export?format=csv")
+    assert csv_page.status == 200 and "sp2d-pengertian" in csv_page.text
+
+    edited = files["treasury.yml"].replace("Surat Perintah Pencairan Dana", "surat perintah")
+    upload = io.BytesIO(edited.encode("utf-8"))
+    upload.name = "treasury.yml"
+    page = await client.post("/knowledge/import", {"file": upload})
+
+    assert page.status == 200
+    assert "Disimpan sebagai draf: 0 entri baru, 1 berubah, 0 tidak berubah" in text_of(page)
+    assert kb.entry("sp2d-pengertian").draft is not None  # to review, not yet answered with
+    assert kb.revision() == 1
+
+    upload = io.BytesIO(edited.encode("utf-8"))
+    upload.name = "treasury.yml"
+    page = await client.post("/knowledge/import", {"file": upload, "publish": "1"})
+    assert "Diterbitkan: 0 entri baru, 1 berubah" in text_of(page)
+    assert kb.revision() == 2
+
+
+async def test_a_bad_upload_is_refused_with_the_reason(desk, kb) -> None:
+    import io
+
+    client, _ = await desk.client_for("knowledge")
+    broken = io.BytesIO(b"version: 1\nfaqs:\n  - id: x\n    category: A\n    question: Q?\n")
+    broken.name = "baru.yml"
+    page = await client.post("/knowledge/import", {"file": broken})
+    assert page.status == 400
+    assert "baru.yml" in text_of(page) and "'answer' is missing" in text_of(page)
+    assert "/tmp" not in page.text  # the server's temporary path is not shown
+
+    other = io.BytesIO(b"apa saja")
+    other.name = "catatan.txt"
+    assert (await client.post("/knowledge/import", {"file": other})).status == 400
+    agent, _ = await desk.client_for("agent")
+    assert (await agent.get("/knowledge/import")).status == 403
+
+
+@pytest.fixture
+def live(services, kb):
+    """The retriever in use, over the published entries (a 4-d fake embedder)."""
+    from helpdesk.knowledge.curation import published_entries
+    from helpdesk.knowledge.retriever import retriever_for_entries
+    from tests.unit.knowledge.conftest import FakeEmbedder
+
+    retriever = retriever_for_entries(published_entries(kb), FakeEmbedder(), threshold=0.5)
+    services._retriever = retriever
+    return retriever
+
+
+async def test_try_shows_the_decision_now_and_with_the_drafts(desk, kb, live) -> None:
+    client, _ = await desk.client_for("knowledge")
+    question = "bagaimana cara reset password sakti"
+
+    page = text_of(await client.get("/knowledge/try?q=" + question.replace(" ", "+")))
+
+    assert "Sekarang (versi terbit)" in page and "Dijawab" in page
+    assert "menjawab dengan “Bagaimana reset password SAKTI?”" in page
+    assert "Tidak ada draf" in page
+
+    kb.save_draft("sakti-reset", SAKTI, author="km1", retire=True)  # retiring the answer
+    page = text_of(await client.get("/knowledge/try?q=" + question.replace(" ", "+")))
+    assert "Setelah semua draf diterbitkan" in page
+    after = page.split("Setelah semua draf diterbitkan")[-1]
+    assert "Ditolak (tidak yakin)" in after and "tidak menebak" in after
+    assert (await client.get("/knowledge/try")).status == 200  # the empty form
+
+
+async def test_try_explains_an_empty_question(desk, kb, live) -> None:
+    client, _ = await desk.client_for("agent")
+    page = text_of(await client.get("/knowledge/try?q=halo+min"))
+    assert "Diminta menulis pertanyaan" in page
