@@ -1,0 +1,95 @@
+"""SQLAlchemy declarative models of the helpdesk store, one module per area.
+
+- `columns`: the declarative base, `metadata` and the column types (`UTCDateTime`: aware UTC
+  on every backend; `CleanText`, `CleanString`: no NUL characters);
+- `tables`: tickets, ratings, questions, conversations, the agent desk, handoffs, inbound
+  deliveries and the reply ledger, idle closures, rate limits, button payloads;
+- `knowledge`: the curated knowledge base (entries, versions, the publication revision).
+
+Everything is importable from here (`from helpdesk.storage.models import Ticket, utcnow`);
+importing the package registers every table on `metadata` (Alembic, `create_all`).
+"""
+
+from __future__ import annotations
+
+from helpdesk.storage.models.columns import (
+    Base,
+    CleanString,
+    CleanText,
+    NAMING_CONVENTION,
+    UTCDateTime,
+    metadata,
+    utcnow,
+)
+from helpdesk.storage.models.knowledge import (
+    FAQ_VERSION_STATUSES,
+    FaqEntryRow,
+    FaqVersion,
+    KbRevision,
+)
+from helpdesk.storage.models.tables import (
+    ButtonPayload,
+    CSAT_KINDS,
+    CannedResponse,
+    Contact,
+    Conversation,
+    CsatRating,
+    DESK_ROLES,
+    DeskSession,
+    DeskSetting,
+    DeskTrustedDevice,
+    DeskUser,
+    Division,
+    HANDOFF_OPEN_STATUSES,
+    HANDOFF_STATUSES,
+    Handoff,
+    HandoffMessage,
+    INBOUND_MESSAGE_STATUSES,
+    IdleClosure,
+    InboundMessage,
+    OUTBOX_STATUSES,
+    QuestionLog,
+    RateLimitCounter,
+    SentReply,
+    TICKET_STATUSES,
+    Ticket,
+)
+
+__all__ = [
+    "Base",
+    "ButtonPayload",
+    "CSAT_KINDS",
+    "CannedResponse",
+    "CleanString",
+    "CleanText",
+    "Contact",
+    "Conversation",
+    "CsatRating",
+    "DESK_ROLES",
+    "DeskSession",
+    "DeskSetting",
+    "DeskTrustedDevice",
+    "DeskUser",
+    "Division",
+    "FAQ_VERSION_STATUSES",
+    "FaqEntryRow",
+    "FaqVersion",
+    "HANDOFF_OPEN_STATUSES",
+    "HANDOFF_STATUSES",
+    "Handoff",
+    "HandoffMessage",
+    "INBOUND_MESSAGE_STATUSES",
+    "IdleClosure",
+    "InboundMessage",
+    "KbRevision",
+    "NAMING_CONVENTION",
+    "OUTBOX_STATUSES",
+    "QuestionLog",
+    "RateLimitCounter",
+    "SentReply",
+    "TICKET_STATUSES",
+    "Ticket",
+    "UTCDateTime",
+    "metadata",
+    "utcnow",
+]
