@@ -87,6 +87,12 @@ def request_timestamp(tracker: Tracker) -> float | None:
     return None
 
 
+def request_key(tracker: Tracker) -> str | None:
+    """The channel's id of the message that asked for an agent (None without one)."""
+    message_id = (tracker.latest_message or {}).get("message_id")
+    return f"{tracker.sender_id}:{message_id}"[:255] if message_id else None
+
+
 class HandsOver(ServicesMixin):
     """The handoff step every action that hands a conversation over shares (`hand_over`).
 
@@ -116,7 +122,12 @@ class HandsOver(ServicesMixin):
                     question=question_of(tracker),
                     category=self.faq_category(tracker),
                     since_ts=request_timestamp(tracker),
+                    request_key=request_key(tracker),
                 )
+                if not place.handoff.is_open:
+                    # This very message was handed over before a crash, and an agent has
+                    # served it since (Rasa runs the turn again): nothing to queue or pause.
+                    return [*events, SlotSet(slots.AWAITING_FEEDBACK, False)]
                 self._tell_place(dispatcher, handoff, place)
                 return [
                     *events,

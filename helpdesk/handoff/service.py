@@ -167,8 +167,10 @@ class HandoffService:
         question: str | None = None,
         category: str | None = None,
         since_ts: float | None = None,
+        request_key: str | None = None,
     ) -> QueuePlace:
-        """Queue the conversation for an agent (once: a second request gives the same place)."""
+        """Queue the conversation for an agent (once: a second request gives the same place;
+        the same request message, `request_key`, always gives its own handoff)."""
         division_id = None
         if category and self._division_for_category is not None:
             division_id = self._division_for_category(category)
@@ -180,6 +182,7 @@ class HandoffService:
             category=category,
             division_id=division_id,
             since_ts=since_ts,
+            request_key=request_key,
         )
         if created:
             metrics.handoff_requested("queued")

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from helpdesk.storage.base import _check_aware, _Repository
 from helpdesk.storage.db import retry_on_locked, session_scope
@@ -132,17 +133,26 @@ class HandoffRepository(_Repository):
         category: str | None = None,
         division_id: int | None = None,
         since_ts: float | None = None,
+        request_key: str | None = None,
     ) -> tuple[HandoffRecord, bool]:
-        """Queue the conversation, unless it already has an open handoff.
+        """Queue the conversation, unless it already has an open handoff, or the message
+        `request_key` (a channel message id) asked for one already (whatever its status now:
+        a turn run again after a crash).
 
         Returns:
-            (the open handoff, True when this call created it).
+            (the open handoff, or the request's, True when this call created it).
         """
         if not sender_id:
             raise ValueError("sender_id must not be empty")
 
         def work() -> tuple[HandoffRecord, bool]:
             with session_scope(self._sessions) as session:
+                if request_key:
+                    asked = session.execute(
+                        select(Handoff).where(Handoff.request_key == request_key)
+                    ).scalar_one_or_none()
+                    if asked is not None:
+                        return HandoffRecord.from_row(asked), False
                 existing = session.execute(
                     select(Handoff)
                     .where(
@@ -166,12 +176,16 @@ class HandoffRepository(_Repository):
                     created_at=now,
                     updated_at=now,
                     resume_attempts=0,
+                    request_key=request_key or None,
                 )
                 session.add(row)
                 session.flush()
                 return HandoffRecord.from_row(row), True
 
-        return retry_on_locked(work)
+        try:
+            return retry_on_locked(work)
+        except IntegrityError:  # the same request in another process just now
+            return retry_on_locked(work)
 
     def get(self, handoff_id: int) -> HandoffRecord | None:
         with session_scope(self._sessions) as session:

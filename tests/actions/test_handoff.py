@@ -444,3 +444,39 @@ def test_the_replies_use_exactly_the_values_the_action_sends(response, values):
 def test_the_ticket_is_offered_with_a_button():
     (reply,) = domain_dict()["responses"]["utter_handoff_offer_ticket"]
     assert [b["payload"] for b in reply["buttons"]] == ["/create_ticket"]
+
+
+async def test_a_request_run_again_after_a_crash_opens_no_second_handoff(services, dispatcher):
+    """Rasa died after the handoff was made and before it saved the turn; an agent served and
+    resolved it meanwhile; the inbox hands the same message (same id) to Rasa again."""
+    now = wita(2026, 11, 19, 10, 0)
+    agent = add_agent(services)
+    tracker = queued_tracker(now)
+    tracker.latest_message["message_id"] = "wamid.MINTA-PETUGAS"
+    await handoff(services, now).run(CollectingDispatcher(), tracker, {})
+    (first,) = services.handoffs.search(statuses=["waiting"])
+    services.handoff.take(first.id, agent, 3)
+    assert services.handoff.resolve(first.id)
+
+    events = await handoff(services, now).run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == []  # the citizen was told the first time
+    assert {"event": "pause", "timestamp": None} not in events  # nobody would resume it
+    assert slot_events(events) == {"awaiting_feedback": False}
+    assert services.handoffs.open_for(SENDER) is None
+    assert len(services.handoffs.search()) == 1
+
+    other = queued_tracker(now)
+    other.latest_message["message_id"] = "wamid.MINTA-LAGI"  # a new request: a new handoff
+    await handoff(services, now).run(CollectingDispatcher(), other, {})
+    assert services.handoffs.open_for(SENDER).id != first.id
+
+
+def test_the_same_request_key_gives_the_same_handoff_in_any_state(services):
+    handoffs = services.handoffs
+    first, created = handoffs.open(SENDER, request_key="6281:wamid.A")
+    assert created
+    again, created = handoffs.open(SENDER, request_key="6281:wamid.A")
+    assert (again.id, created) == (first.id, False)
+    queued, created = handoffs.open(SENDER, request_key="6281:wamid.B")  # still open: the same
+    assert (queued.id, created) == (first.id, False)

@@ -254,12 +254,16 @@ class Handoff(Base):
     bot_resumed_at = Column(UTCDateTime, nullable=True)
     resume_attempts = Column(Integer, nullable=False, default=0, server_default="0")
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    # The message that asked for an agent (its channel message id): a turn Rasa runs again
+    # after a crash finds this handoff, also once it is over, and opens no second one.
+    request_key = Column(CleanString(255), nullable=True)
 
     __table_args__ = (
         CheckConstraint(
             one_of("status", HandoffStatus),
             name="status_valid",
         ),
+        Index("uq_handoff_request_key", "request_key", unique=True),
     )
 
 
