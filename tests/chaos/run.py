@@ -719,12 +719,15 @@ def check_store(cluster: Cluster, tally: Tally) -> None:
 def check_whatsapp(graph: FakeGraph, tally: Tally) -> None:
     """More copies of an answer than steps that asked for it: doubled answers. Agent replies:
     each one the desk accepted reaches the citizen once, in the agent's order."""
-    received: dict[int, list[int]] = defaultdict(list)  # handoff id -> reply numbers, in order
+    # Handoff id -> reply numbers, in order, from every phone: an agent also answers a
+    # request whose citizen stopped (the run ended) before seeing it queued.
+    received: dict[int, list[int]] = defaultdict(list)
+    for phone in graph.recipients():
+        for text in graph.texts_to(phone):
+            for handoff_id, number in AGENT_REPLY.findall(text):
+                received[int(handoff_id)].append(int(number))
     for (phone, needle), asked in tally.expected.items():
         if needle == AGENT_MARK:
-            for text in graph.texts_to(phone):
-                for handoff_id, number in AGENT_REPLY.findall(text):
-                    received[int(handoff_id)].append(int(number))
             continue
         sent = sum(needle in t for t in graph.texts_to(phone))
         if sent > asked:

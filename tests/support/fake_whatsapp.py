@@ -56,6 +56,11 @@ class FakeGraph:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v20.0"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def recipients(self) -> set[str]:
+        """Every phone the assistant sent something to."""
+        with self.lock:
+            return {str(b["to"]) for b in self.bodies if b.get("to")}
+
     def texts_to(self, phone: str) -> list[str]:
         """Every text the assistant sent to `phone` (body of text and interactive messages)."""
         with self.lock:
