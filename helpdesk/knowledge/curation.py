@@ -199,6 +199,21 @@ def curated_entries(repository: KnowledgeBaseRepository, source: Path) -> list[F
     return entries
 
 
+def _export_groups(repository: KnowledgeBaseRepository, fmt: str) -> dict[str, list[FaqEntry]]:
+    """The published entries by the file they are exported to (see `export_files`)."""
+    if fmt not in ("yaml", "csv"):
+        raise FaqSourceError(f"unknown format {fmt!r} (yaml or csv)")
+    entries = published_entries(repository)
+    if not entries:
+        raise FaqSourceError("the knowledge base has no published entries to export")
+    if fmt == "csv":
+        return {f"{DEFAULT_FILE}.csv": entries}
+    groups: OrderedDict[str, list[FaqEntry]] = OrderedDict()
+    for entry in entries:
+        groups.setdefault(f"{file_group(entry.file)}.yml", []).append(entry)
+    return groups
+
+
 def export_files(repository: KnowledgeBaseRepository, *, fmt: str = "yaml") -> dict[str, str]:
     """The published knowledge base as files: <file group>.yml per group, or one faq.csv.
 
@@ -208,17 +223,8 @@ def export_files(repository: KnowledgeBaseRepository, *, fmt: str = "yaml") -> d
     Raises:
         FaqSourceError: The knowledge base is empty, or `fmt` is neither "yaml" nor "csv".
     """
-    if fmt not in ("yaml", "csv"):
-        raise FaqSourceError(f"unknown format {fmt!r} (yaml or csv)")
-    entries = published_entries(repository)
-    if not entries:
-        raise FaqSourceError("the knowledge base has no published entries to export")
-    if fmt == "csv":
-        return {f"{DEFAULT_FILE}.csv": dump_csv(entries)}
-    groups: OrderedDict[str, list[FaqEntry]] = OrderedDict()
-    for entry in entries:
-        groups.setdefault(file_group(entry.file), []).append(entry)
-    return {f"{group}.yml": dump_faqs(members) for group, members in groups.items()}
+    dump = dump_csv if fmt == "csv" else dump_faqs
+    return {name: dump(members) for name, members in _export_groups(repository, fmt).items()}
 
 
 def export(repository: KnowledgeBaseRepository, out: Path, *, fmt: str = "yaml") -> dict[Path, int]:
@@ -231,13 +237,13 @@ def export(repository: KnowledgeBaseRepository, out: Path, *, fmt: str = "yaml")
     Raises:
         FaqSourceError: The knowledge base is empty, or `fmt` is unknown.
     """
-    files = export_files(repository, fmt=fmt)
+    dump = dump_csv if fmt == "csv" else dump_faqs
     out = Path(out)
     written: dict[Path, int] = {}
-    for name, text in files.items():
+    for name, members in _export_groups(repository, fmt).items():
         target = out if fmt == "csv" and not out.is_dir() and out.suffix else out / name
-        atomic_write_text(target, text)
-        written[target] = len(read_source(target))
+        atomic_write_text(target, dump(members))
+        written[target] = len(members)
     return written
 
 
