@@ -42,6 +42,9 @@ class Texts:
     def __init__(self, texts: dict[str, list[str]]) -> None:
         self.texts = texts
 
+    def recipients(self) -> set[str]:
+        return set(self.texts)
+
     def texts_to(self, phone: str) -> list[str]:
         return self.texts.get(phone, [])
 
