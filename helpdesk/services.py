@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.handoff.desk_settings import OfficeHoursProvider, OfficeHoursSettings
     from helpdesk.handoff.office_hours import OfficeHours
     from helpdesk.handoff.service import HandoffService
+    from helpdesk.knowledge.inbox import QuestionInbox
     from helpdesk.knowledge.models import FaqEntry
     from helpdesk.knowledge.retriever import Retriever
     from helpdesk.security.ratelimit import LookupLimits, RateLimiter
@@ -176,6 +177,18 @@ class Services:
         from helpdesk.storage.feedback import QuestionLogRepository
 
         return QuestionLogRepository(self.session_factory)
+
+    @property
+    def question_inbox(self) -> "QuestionInbox":
+        """The knowledge managers' questions inbox, over the retriever in use."""
+        from helpdesk.knowledge.inbox import QuestionInbox
+        from helpdesk.storage.question_inbox import QuestionInboxRepository
+
+        return QuestionInbox(
+            QuestionInboxRepository(self.session_factory),
+            self.knowledge_base,
+            lambda: self.retriever,
+        )
 
     @property
     def conversations(self) -> "ConversationRepository":

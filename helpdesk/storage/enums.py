@@ -107,3 +107,25 @@ class FaqVersionStatus(StrEnum):
     PUBLISHED = "published"
     SUPERSEDED = "superseded"
     DISCARDED = "discarded"
+
+
+class QuestionSource(StrEnum):
+    """Where a question of the knowledge managers' inbox comes from (`question_triage.source`)."""
+
+    #: A question the assistant declined, or whose answer the citizen said "Tidak" to.
+    QUESTION_LOG = "question_log"
+    #: A conversation handed to an officer (`handoff.question`).
+    HANDOFF = "handoff"
+    #: A ticket (`ticket.subject`).
+    TICKET = "ticket"
+
+
+class TriageOutcome(StrEnum):
+    """What a knowledge manager did with a question of the inbox (`question_triage.outcome`)."""
+
+    #: Added as an alternative of an entry (in a draft).
+    ADDED = "added"
+    #: Taken into a new draft entry.
+    DRAFTED = "drafted"
+    #: Set aside: not a question for the knowledge base.
+    DISMISSED = "dismissed"

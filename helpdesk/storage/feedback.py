@@ -168,6 +168,23 @@ class QuestionLogRepository(_Repository):
         with session_scope(self._sessions) as session:
             return [(str(q).strip(), int(n)) for q, n in session.execute(stmt).all()]
 
+    def unanswered_since(self, since: datetime, *, limit: int = 2000) -> list[str]:
+        """The questions the assistant declined since `since` (not those answered "Tidak"),
+        newest first, at most `limit`."""
+        _check_aware(since, "since")
+        stmt = (
+            select(QuestionLog.question)
+            .where(
+                QuestionLog.answered.is_(False),
+                QuestionLog.faq_id.is_(None),
+                QuestionLog.created_at >= since,
+            )
+            .order_by(QuestionLog.created_at.desc())
+            .limit(limit)
+        )
+        with session_scope(self._sessions) as session:
+            return [str(q) for q in session.scalars(stmt)]
+
     def figures_by_faq(self) -> dict[str, FaqFigures]:
         """Each FAQ entry's figures (`FaqFigures`), by entry id; entries never asked are
         absent."""

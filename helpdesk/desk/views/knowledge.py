@@ -150,14 +150,16 @@ def _values_of(content: FaqContent | None, slug: str = "") -> dict[str, str]:
     }
 
 
-def _form(
+def entry_form(
     request: Request,
     *,
     values: dict[str, str],
     entry: FaqEntrySummary | None,
     error: str | None = None,
     status: int = 200,
+    refs: tuple[str, ...] = (),
 ) -> HTTPResponse:
+    """The entry form (`refs`: the inbox questions a new entry is made from)."""
     return render(
         request,
         "knowledge_form.html",
@@ -165,6 +167,7 @@ def _form(
         values=values,
         entry=entry,
         error=error,
+        refs=refs,
         categories=sorted({e.current.content.category for e in _all(request)}),
     )
 
@@ -179,14 +182,16 @@ def _submitted(request: Request) -> dict[str, str]:
 
 async def _save(request: Request, entry: FaqEntrySummary | None) -> HTTPResponse:
     values = _submitted(request)
+    refs = tuple(request.form.getlist("ref") or ()) if entry is None else ()
     slug = entry.slug if entry is not None else values["id"]
     if entry is None and services_of(request).knowledge_base.entry(slug) is not None:
-        return _form(
+        return entry_form(
             request,
             values=values,
             entry=None,
             error=f"Kode \u201c{slug}\u201d sudah dipakai entri lain. Pilih kode lain.",
             status=400,
+            refs=refs,
         )
     try:
         content = checked(
@@ -199,10 +204,16 @@ async def _save(request: Request, entry: FaqEntrySummary | None) -> HTTPResponse
             file=values["file"] or (entry.current.content.file if entry else None),
         )
     except FaqSourceError as error:
-        return _form(request, values=values, entry=entry, error=_explain(error), status=400)
-    services_of(request).knowledge_base.save_draft(
+        return entry_form(
+            request, values=values, entry=entry, error=_explain(error), status=400, refs=refs
+        )
+    services = services_of(request)
+    services.knowledge_base.save_draft(
         slug, content, author=_actor(request), note=values["note"] or None
     )
+    if refs:
+        taken = services.question_inbox.drafted(refs, slug, actor=_actor(request))
+        logger.info("knowledge base: %d inbox questions went into %s", taken, slug)
     logger.info("knowledge base: %s saved the draft of %s", _actor(request), slug)
     return flash_redirect(
         request,
@@ -233,7 +244,7 @@ async def new_form(request: Request) -> HTTPResponse:
     """The form of a new entry."""
     values = _values_of(None)
     values["file"] = DEFAULT_FILE
-    return _form(request, values=values, entry=None)
+    return entry_form(request, values=values, entry=None)
 
 
 @bp.post("/new")
@@ -389,7 +400,7 @@ async def edit_form(request: Request, slug: str) -> HTTPResponse:
     entry = _entry_or_404(request, slug)
     if entry is None:
         return error_page(request, 404)
-    return _form(request, values=_values_of(entry.current.content, slug), entry=entry)
+    return entry_form(request, values=_values_of(entry.current.content, slug), entry=entry)
 
 
 @bp.post("/<slug:str>/edit")

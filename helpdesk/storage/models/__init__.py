@@ -4,7 +4,8 @@
   on every backend; `CleanText`, `CleanString`: no NUL characters);
 - `tables`: tickets, ratings, questions, conversations, the agent desk, handoffs, inbound
   deliveries and the reply ledger, idle closures, rate limits, button payloads;
-- `knowledge`: the curated knowledge base (entries, versions, the publication revision).
+- `knowledge`: the curated knowledge base (entries, versions, the publication revision) and
+  the questions inbox's triage (questions dealt with, dismissed groups).
 
 Everything is importable from here (`from helpdesk.storage.models import Ticket, utcnow`);
 importing the package registers every table on `metadata` (Alembic, `create_all`).
@@ -23,9 +24,11 @@ from helpdesk.storage.models.columns import (
 )
 from helpdesk.storage.models.knowledge import (
     FAQ_VERSION_STATUSES,
+    DismissedGroup,
     FaqEntryRow,
     FaqVersion,
     KbRevision,
+    QuestionTriage,
 )
 from helpdesk.storage.models.tables import (
     ButtonPayload,
@@ -57,6 +60,8 @@ from helpdesk.storage.models.tables import (
 
 __all__ = [
     "Base",
+    "DismissedGroup",
+    "QuestionTriage",
     "ButtonPayload",
     "CSAT_KINDS",
     "CannedResponse",

@@ -20,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from helpdesk.storage.enums import FaqVersionStatus
+from helpdesk.storage.enums import FaqVersionStatus, QuestionSource, TriageOutcome
 from helpdesk.storage.models.columns import Base, CleanString, CleanText, UTCDateTime, one_of, utcnow
 
 #: States of an FAQ version, in their lifecycle order.
@@ -75,3 +75,43 @@ class KbRevision(Base):
     id = Column(Integer, primary_key=True, autoincrement=False)
     revision = Column(Integer, nullable=False, default=0)
     changed_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class QuestionTriage(Base):
+    """A citizen's question a knowledge manager dealt with: it leaves the questions inbox.
+
+    One row per question (`source`, `source_id`: the question log row, the handoff or the
+    ticket it was read from); `outcome` says how, `faq_slug` with which entry.
+    """
+
+    __tablename__ = "question_triage"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    source = Column(CleanString(16), nullable=False)
+    source_id = Column(CleanString(64), nullable=False)
+    outcome = Column(CleanString(16), nullable=False)
+    faq_slug = Column(CleanString(255), nullable=True)
+    actor = Column(CleanString(64), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("source", "source_id", name="uq_question_triage_source_source_id"),
+        CheckConstraint(one_of("source", QuestionSource), name="source_valid"),
+        CheckConstraint(one_of("outcome", TriageOutcome), name="outcome_valid"),
+    )
+
+
+class DismissedGroup(Base):
+    """A group of questions a knowledge manager dismissed: later questions of the same meaning
+    (close to its `centroid`, the mean of its questions' vectors by the embedder `model`, as
+    base64 of little-endian float32) stay out of the inbox too."""
+
+    __tablename__ = "question_group_dismissal"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    label = Column(CleanText, nullable=False)
+    size = Column(Integer, nullable=False)
+    model = Column(CleanString(255), nullable=False)
+    centroid = Column(CleanText, nullable=False)
+    actor = Column(CleanString(64), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
