@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Collection
 
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
@@ -185,9 +186,9 @@ class QuestionLogRepository(_Repository):
         with session_scope(self._sessions) as session:
             return [str(q) for q in session.scalars(stmt)]
 
-    def figures_by_faq(self) -> dict[str, FaqFigures]:
-        """Each FAQ entry's figures (`FaqFigures`), by entry id; entries never asked are
-        absent."""
+    def figures_by_faq(self, faq_ids: Collection[str] | None = None) -> dict[str, FaqFigures]:
+        """Each FAQ entry's figures (`FaqFigures`), by entry id, of every entry or of
+        `faq_ids`; entries never asked are absent."""
         answered = func.sum(case((QuestionLog.answered.is_(True), 1), else_=0))
         rejected = func.sum(case((QuestionLog.answered.is_(False), 1), else_=0))
         asked = (
@@ -200,11 +201,15 @@ class QuestionLogRepository(_Repository):
             .where(QuestionLog.faq_id.is_not(None))
             .group_by(QuestionLog.faq_id)
         )
+        if faq_ids is not None:
+            asked = asked.where(QuestionLog.faq_id.in_(list(faq_ids)))
         rated = (
             select(CsatRating.faq_id, func.count(CsatRating.id), func.avg(CsatRating.rating))
             .where(CsatRating.kind == CsatKind.FAQ, CsatRating.faq_id.is_not(None))
             .group_by(CsatRating.faq_id)
         )
+        if faq_ids is not None:
+            rated = rated.where(CsatRating.faq_id.in_(list(faq_ids)))
         with session_scope(self._sessions) as session:
             ratings: dict[str, tuple[int, float | None]] = {
                 faq: (int(n), float(avg)) for faq, n, avg in session.execute(rated)

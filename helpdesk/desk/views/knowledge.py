@@ -14,24 +14,16 @@ revision), without a restart.
 - `GET|POST /knowledge/<id>/edit`: change the draft (made from the published version).
 - `POST /knowledge/<id>/publish`, `.../discard`, `.../retire`: publish or discard the draft;
   draft the entry's retirement.
-- `GET /knowledge/try?q=...`: what the assistant would do with a question (ranking, scores,
-  decision and why), now and with every draft published.
-- `GET /knowledge/export?format=yaml|csv`: the published entries as `helpdesk kb export`
-  writes them (a zip of one YAML file per group, or a CSV); `GET|POST /knowledge/import`: a
-  YAML or CSV file in, as drafts or published at once (`helpdesk kb import`).
+- `/knowledge/export`, `/knowledge/import`, `/knowledge/try`: `knowledge_files`;
+  `/knowledge/questions`, `/knowledge/weak`: `knowledge_inbox`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import io
 import logging
-import tempfile
-import zipfile
-from pathlib import Path
 from typing import Any
 
-from sanic import Blueprint, Request, response
+from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from helpdesk.desk.auth import (
@@ -44,11 +36,10 @@ from helpdesk.desk.auth import (
     render,
 )
 from helpdesk.desk.views import services_of
-from helpdesk.desk.views.admin import form_field
+from helpdesk.desk.views.admin import actor, form_field
 from helpdesk.knowledge.changes import changes
-from helpdesk.knowledge.curation import DEFAULT_FILE, checked, export_files, import_source
+from helpdesk.knowledge.curation import DEFAULT_FILE, checked
 from helpdesk.knowledge.loader import FaqSourceError
-from helpdesk.knowledge.trial import Trial, drafted_entries, drafted_retriever, put
 from helpdesk.storage.feedback import FaqFigures
 from helpdesk.storage.knowledge_base import FaqContent, FaqEntrySummary
 
@@ -65,10 +56,6 @@ STATES = {
 }
 #: Longest text accepted in one field (an answer of a few screens).
 MAX_FIELD = 8000
-#: Longest question a trial takes (what a citizen's message is clipped to).
-MAX_QUESTION = 500
-#: The files the desk imports.
-IMPORT_SUFFIXES = (".yml", ".yaml", ".csv")
 #: The fields of the entry form.
 FORM_FIELDS = ("id", "category", "question", "alternatives", "answer", "source", "file", "note")
 
@@ -88,11 +75,6 @@ def _matches(entry: FaqEntrySummary, words: list[str]) -> bool:
         (entry.slug, content.category, content.question, content.answer, *content.alternatives)
     ).lower()
     return all(word in haystack for word in words)
-
-
-def _actor(request: Request) -> str:
-    user = current_user(request)
-    return user.username if user is not None else "-"
 
 
 def _can_edit(request: Request) -> bool:
@@ -209,12 +191,12 @@ async def _save(request: Request, entry: FaqEntrySummary | None) -> HTTPResponse
         )
     services = services_of(request)
     services.knowledge_base.save_draft(
-        slug, content, author=_actor(request), note=values["note"] or None
+        slug, content, author=actor(request), note=values["note"] or None
     )
     if refs:
-        taken = services.question_inbox.drafted(refs, slug, actor=_actor(request))
+        taken = services.question_inbox.drafted(refs, slug, actor=actor(request))
         logger.info("knowledge base: %d inbox questions went into %s", taken, slug)
-    logger.info("knowledge base: %s saved the draft of %s", _actor(request), slug)
+    logger.info("knowledge base: %s saved the draft of %s", actor(request), slug)
     return flash_redirect(
         request,
         f"/knowledge/{slug}",
@@ -254,109 +236,7 @@ async def create(request: Request) -> HTTPResponse:
     return await _save(request, None)
 
 
-@bp.get("/export")
-@login_required(*DESK_ROLES)
-async def export_download(request: Request) -> HTTPResponse:
-    """The published knowledge base as `helpdesk kb export` writes it: a zip of YAML files,
-    one per group (`?format=yaml`), or one CSV (`?format=csv`)."""
-    fmt = request.args.get("format") or "yaml"
-    try:
-        files = export_files(services_of(request).knowledge_base, fmt=fmt)
-    except FaqSourceError:
-        return error_page(request, 404, "Belum ada entri terbit untuk diekspor.")
-    if fmt == "csv":
-        ((name, text),) = files.items()
-        return response.raw(
-            ("\ufeff" + text).encode("utf-8"),
-            content_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return response.raw(
-        buffer.getvalue(),
-        content_type="application/zip",
-        headers={"Content-Disposition": 'attachment; filename="basis-pengetahuan.zip"'},
-    )
-
-
-@bp.get("/import")
-@login_required(*KNOWLEDGE_EDITORS)
-async def import_form(request: Request) -> HTTPResponse:
-    """The upload form of a YAML or CSV file."""
-    return render(request, "knowledge_import.html", error=None, outcome=None)
-
-
-@bp.post("/import")
-@login_required(*KNOWLEDGE_EDITORS)
-async def import_upload(request: Request) -> HTTPResponse:
-    """Import an uploaded YAML or CSV file: as drafts, or published at once."""
-    upload = request.files.get("file") if request.files else None
-    name = Path(upload.name or "").name if upload is not None else ""
-    suffix = Path(name).suffix.lower()
-    if upload is None or not upload.body or suffix not in IMPORT_SUFFIXES:
-        return render(
-            request,
-            "knowledge_import.html",
-            status=400,
-            error="Pilih berkas YAML (.yml, .yaml) atau CSV (.csv) yang berisi entri.",
-            outcome=None,
-        )
-    publish = form_field(request, "publish") == "1"
-    with tempfile.TemporaryDirectory(prefix="kb-import-") as folder:
-        path = Path(folder) / f"{Path(name).stem[:100] or DEFAULT_FILE}{suffix}"
-        path.write_bytes(upload.body)
-        try:
-            outcome = import_source(
-                services_of(request).knowledge_base, path, author=_actor(request), publish=publish
-            )
-        except FaqSourceError as error:
-            message = str(error).replace(str(path), name)
-            return render(
-                request,
-                "knowledge_import.html",
-                status=400,
-                error=f"Berkas tidak dapat diimpor: {message}",
-                outcome=None,
-            )
-    logger.info(
-        "knowledge base: %s imported %s (%s): %d new, %d changed",
-        _actor(request),
-        name,
-        "published" if publish else "drafts",
-        len(outcome.created),
-        len(outcome.changed),
-    )
-    return render(request, "knowledge_import.html", error=None, outcome=outcome, publish=publish)
-
-
-@bp.get("/try")
-@login_required(*DESK_ROLES)
-async def try_question(request: Request) -> HTTPResponse:
-    """What the assistant would do with a question: now, and with the drafts published."""
-    question = (request.args.get("q") or "").strip()[:MAX_QUESTION]
-    if not question:
-        return render(request, "knowledge_try.html", question="", now=None, drafted=None)
-    services = services_of(request)
-
-    def work() -> tuple[Trial, Trial | None]:
-        services.refresh_knowledge()  # the desk answers with what the action servers have
-        live = services.retriever
-        entries = drafted_entries(services.knowledge_base)
-        later = put(drafted_retriever(live, entries), question) if entries else None
-        return put(live, question), later
-
-    try:
-        now, drafted = await asyncio.to_thread(work)
-    except Exception as exc:  # no index yet and it cannot be built, the database
-        logger.error("knowledge base trial failed: %s", type(exc).__name__)
-        return error_page(request, 503, "Basis pengetahuan belum dapat dicoba. Coba lagi nanti.")
-    return render(request, "knowledge_try.html", question=question, now=now, drafted=drafted)
-
-
-def _entry_or_404(request: Request, slug: str) -> FaqEntrySummary | None:
+def _entry(request: Request, slug: str) -> FaqEntrySummary | None:
     return services_of(request).knowledge_base.entry(slug)
 
 
@@ -364,7 +244,7 @@ def _entry_or_404(request: Request, slug: str) -> FaqEntrySummary | None:
 @login_required(*DESK_ROLES)
 async def entry_page(request: Request, slug: str) -> HTTPResponse:
     """One entry: draft and published side by side, figures, history."""
-    entry = _entry_or_404(request, slug)
+    entry = _entry(request, slug)
     if entry is None:
         return error_page(request, 404)
     services = services_of(request)
@@ -388,7 +268,7 @@ async def entry_page(request: Request, slug: str) -> HTTPResponse:
         history=history,
         version_changes=earlier,
         draft_changes=draft_changes,
-        figures=services.questions.figures_by_faq().get(slug, FaqFigures()),
+        figures=services.questions.figures_by_faq([slug]).get(slug, FaqFigures()),
         can_edit=_can_edit(request),
     )
 
@@ -397,7 +277,7 @@ async def entry_page(request: Request, slug: str) -> HTTPResponse:
 @login_required(*KNOWLEDGE_EDITORS)
 async def edit_form(request: Request, slug: str) -> HTTPResponse:
     """The form of the entry's draft (made from the published version when there is none)."""
-    entry = _entry_or_404(request, slug)
+    entry = _entry(request, slug)
     if entry is None:
         return error_page(request, 404)
     return entry_form(request, values=_values_of(entry.current.content, slug), entry=entry)
@@ -407,7 +287,7 @@ async def edit_form(request: Request, slug: str) -> HTTPResponse:
 @login_required(*KNOWLEDGE_EDITORS)
 async def save(request: Request, slug: str) -> HTTPResponse:
     """Save the entry's draft."""
-    entry = _entry_or_404(request, slug)
+    entry = _entry(request, slug)
     if entry is None:
         return error_page(request, 404)
     return await _save(request, entry)
@@ -419,10 +299,10 @@ async def publish(request: Request, slug: str) -> HTTPResponse:
     """Publish the entry's draft: the assistant answers with it within seconds."""
     knowledge_base = services_of(request).knowledge_base
     try:
-        version = knowledge_base.publish(slug, by=_actor(request))
+        version = knowledge_base.publish(slug, by=actor(request))
     except LookupError:
         return error_page(request, 404, "Entri ini tidak memiliki draf untuk diterbitkan.")
-    logger.info("knowledge base: %s published %s version %d", _actor(request), slug, version.number)
+    logger.info("knowledge base: %s published %s version %d", actor(request), slug, version.number)
     if version.retired:
         message = "Entri dipensiunkan: asisten tidak lagi menjawab dengannya."
     else:
@@ -436,10 +316,10 @@ async def publish(request: Request, slug: str) -> HTTPResponse:
 @login_required(*KNOWLEDGE_EDITORS)
 async def discard(request: Request, slug: str) -> HTTPResponse:
     """Discard the entry's draft (an entry never published goes with it)."""
-    entry = _entry_or_404(request, slug)
+    entry = _entry(request, slug)
     if entry is None or not services_of(request).knowledge_base.discard(slug):
         return error_page(request, 404, "Entri ini tidak memiliki draf.")
-    logger.info("knowledge base: %s discarded the draft of %s", _actor(request), slug)
+    logger.info("knowledge base: %s discarded the draft of %s", actor(request), slug)
     if entry.published is None:
         return flash_redirect(request, "/knowledge", "Draf entri baru dibuang.")
     return flash_redirect(request, f"/knowledge/{slug}", "Draf dibuang.")
@@ -449,13 +329,13 @@ async def discard(request: Request, slug: str) -> HTTPResponse:
 @login_required(*KNOWLEDGE_EDITORS)
 async def retire(request: Request, slug: str) -> HTTPResponse:
     """Draft the entry's retirement (published like an edit)."""
-    entry = _entry_or_404(request, slug)
+    entry = _entry(request, slug)
     if entry is None or entry.published is None or entry.published.retired:
         return error_page(request, 404, "Hanya entri yang terbit dapat dipensiunkan.")
     services_of(request).knowledge_base.save_draft(
         slug,
         entry.published.content,
-        author=_actor(request),
+        author=actor(request),
         note=form_field(request, "note")[:MAX_FIELD] or None,
         retire=True,
     )
