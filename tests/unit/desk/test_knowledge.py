@@ -45,6 +45,7 @@ async def test_a_knowledge_manager_lands_on_the_knowledge_base_and_sees_no_conve
     assert listing.status == 200
     assert "Apa itu SP2D?" in text_of(listing) and "Basis Pengetahuan" in text_of(listing)
     assert 'href="/tickets"' not in listing.text and "Antrean" not in listing.text
+    assert "/agents/me/status" not in listing.text  # takes no conversations: no presence
     for path in ("/api/queue", "/tickets", "/conversations/1", "/reports", "/admin"):
         assert (await client.get(path)).status == 403, path
 
