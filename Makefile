@@ -11,6 +11,10 @@ ST_VENV   := .venv-st
 ST_PY     := $(ST_VENV)/bin/python
 ST_STAMP  := $(ST_VENV)/.installed
 MODEL_STAMP := models/.trained
+# `make run PROFILE=krs`: the organisation's profile (profiles/<name>/) for this run.
+ifdef PROFILE
+export HELPDESK_PROFILE := $(PROFILE)
+endif
 TRAIN_INPUTS := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml' 2>/dev/null) $(wildcard components/*.py)
 
 .PHONY: help venv st test-st run run-cluster systemd train index engines engines-down test-postgres test-chaos test test-unit test-stories test-conversations test-live test-browser browser-deps compose compose-deps validate eval bench lint format clean

@@ -47,7 +47,9 @@ class ActionGreet(ServicesMixin, Action):
         if not opened_the_session(tracker):
             dispatcher.utter_message(response="utter_greet")
             return []
-        dispatcher.utter_message(response="utter_service_intro")
+        dispatcher.utter_message(
+            response="utter_service_intro", introduction=self.services.settings.profile.introduction
+        )
         try:
             utter_menu(dispatcher, self.services.menu)
         except Exception:

