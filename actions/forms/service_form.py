@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
@@ -34,10 +35,22 @@ def stop_form() -> dict[str, Any]:
 
 
 class ServiceFormValidation(ServicesMixin):
-    """Mixed into a `FormValidationAction`: counts refused answers, stops at `MAX_FAILURES`.
+    """Mixed into a `FormValidationAction`: counts refused answers, stops at `MAX_FAILURES`,
+    and stops at once when the organisation's profile does not offer the form's lookup (a
+    citizen of a domain registry typing "cek sp2d"): the form's action then only cleans up.
 
     A mixin rather than an `Action` subclass, so the action server does not register it.
     """
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        form = self.form_name()  # type: ignore[attr-defined]
+        profile = self.services.settings.profile
+        if form in profile.disabled_forms:
+            dispatcher.utter_message(response="utter_lookup_unavailable", service=profile.name)
+            return [SlotSet(name, value) for name, value in stop_form().items()]
+        return await super().run(dispatcher, tracker, domain)  # type: ignore[misc]
 
     def reject(
         self,

@@ -1086,3 +1086,42 @@ async def test_ask_satker_code_without_several_options_asks_to_type_it(dispatche
 
     assert responses(dispatcher) == ["utter_ask_sakti_satker_code"]
     assert dispatcher.messages[0]["buttons"] == []
+
+
+# --- a lookup the organisation does not offer ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("validator", "form", "text"),
+    [
+        (ValidateSp2dForm, "sp2d_form", "cek sp2d 260011301000123"),
+        (ValidateContractForm, "contract_form", "cek kontrak"),
+        (ValidateDigitForm, "digit_form", "reset akun digit"),
+        (ValidateSaktiForm, "sakti_form", "reset password sakti"),
+    ],
+)
+async def test_a_lookup_the_profile_does_not_offer_stops_its_form_at_once(
+    settings, dispatcher, validator, form, text
+):
+    from dataclasses import replace
+
+    from helpdesk.profile import PROFILES_DIR
+
+    pandi = replace(settings, profile_dir=PROFILES_DIR / "pandi")
+    tracker = form_tracker(form, text, intent="inform")
+
+    events = await validator(Services(pandi)).run(dispatcher, tracker, domain())
+
+    assert responses(dispatcher) == ["utter_lookup_unavailable"]
+    assert message(dispatcher, "utter_lookup_unavailable")["service"] == "Helpdesk PANDI"
+    assert last_requested_slot(events) is None
+    assert {(e["name"], e["value"]) for e in events} >= {("form_stopped", True)}
+    assert_renders(dispatcher)
+
+
+async def test_a_lookup_the_profile_offers_runs_as_before(sp2d_form, dispatcher):
+    tracker = form_tracker("sp2d_form", "cek sp2d", intent="sp2d_info")
+
+    await sp2d_form.run(dispatcher, tracker, domain())
+
+    assert "utter_lookup_unavailable" not in responses(dispatcher)
