@@ -21,6 +21,7 @@ files:
   menu: menu.yml
   office_hours: office_hours.yml
   faq: faq                               # a folder of YAML files, or one YAML/CSV file
+  flows: flows.yml                       # optional: guided flows (helpdesk/conversation/flows.py)
 ```
 
 A profile is checked when it is read; every error names the file and the key
@@ -50,7 +51,7 @@ LOOKUP_FORMS = {
     "digit": "digit_form",
     "sakti": "sakti_form",
 }
-_FILES = ("menu", "office_hours", "faq")
+_FILES = ("menu", "office_hours", "faq", "flows")
 _KEYS = {"version", "name", "organisation", "introduction", "greeting", "timezone", "website"}
 _KEYS |= {"lookups", "files"}
 
@@ -74,6 +75,7 @@ class Profile:
         website: The organisation's website, or None.
         lookups: The self-service lookups offered (`LOOKUP_FORMS` keys).
         menu_file, office_hours_file, faq_source: The profile's files.
+        flows_file: Its guided flows, or None.
     """
 
     key: str
@@ -88,6 +90,7 @@ class Profile:
     menu_file: Path
     office_hours_file: Path
     faq_source: Path
+    flows_file: Path | None = None
 
     @property
     def disabled_forms(self) -> frozenset[str]:
@@ -185,10 +188,36 @@ def read_profile(folder: Path) -> Profile:
         menu_file=_file(folder, files, "menu", where),
         office_hours_file=_file(folder, files, "office_hours", where),
         faq_source=_file(folder, files, "faq", where),
+        flows_file=_file(folder, files, "flows", where) if "flows" in files else None,
     )
     _check_menu(profile)
+    _check_flows(profile)
     _check_office_hours(profile)
     return profile
+
+
+def _check_flows(profile: Profile) -> None:
+    """The flows must load, and the entries and categories they end with must be in the
+    profile's FAQ sources."""
+    if profile.flows_file is None:
+        return
+    from helpdesk.conversation.flows import FlowError, load_flows
+    from helpdesk.knowledge.loader import FaqSourceError, load_faqs
+
+    try:
+        flows = load_flows(profile.flows_file)
+        entries = load_faqs(profile.faq_source)
+    except (FlowError, FaqSourceError) as exc:
+        raise ProfileError(str(exc)) from exc
+    known = {"faq": {e.id for e in entries}, "faq_category": {e.category for e in entries}}
+    for flow in flows.values():
+        for node in flow.nodes.values():
+            for end in [node.then, *(c.then for c in node.choices)]:
+                if end is not None and end.kind in known and end.target not in known[end.kind]:
+                    raise ProfileError(
+                        f"{profile.flows_file}, flow {flow.id!r}, node {node.id!r}: "
+                        f"{end.kind} {end.target!r} is not in {profile.faq_source}"
+                    )
 
 
 def _check_office_hours(profile: Profile) -> None:

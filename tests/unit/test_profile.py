@@ -33,7 +33,8 @@ def write_profile(folder: Path, text: str, *, menu: str | None = None) -> Path:
         (PROJECT_ROOT / "helpdesk" / "office_hours.yml").read_text()
     )
     (folder / "faq.yml").write_text(
-        "version: 1\nfaqs:\n  - {id: a, category: A, question: Apa?, answer: Ini.}\n"
+        "version: 1\nfaqs:\n  - id: a\n    category: A\n    question: Apa ini\n"
+        "    answer: Ini contohnya.\n"
     )
     return folder
 
@@ -157,3 +158,23 @@ def test_every_shipped_profile_has_its_own_knowledge_base(key: str) -> None:
 
     assert len(entries) >= 30
     assert len({e.question.lower() for e in entries}) == len(entries)  # no entry twice
+
+
+def test_a_flow_ending_with_an_entry_the_knowledge_base_lacks_is_refused(tmp_path: Path) -> None:
+    folder = write_profile(
+        tmp_path / "contoh", GOOD.replace("faq: faq.yml}", "faq: faq.yml, flows: flows.yml}")
+    )
+    (folder / "flows.yml").write_text(
+        "version: 1\nflows:\n  coba:\n    title: Coba\n    start: a\n    nodes:\n"
+        "      a: {text: Halo, then: {faq: tidak-ada}}\n"
+    )
+
+    with pytest.raises(ProfileError) as error:
+        read_profile(folder)
+
+    assert "flow 'coba', node 'a': faq 'tidak-ada' is not in" in str(error.value)
+    (folder / "flows.yml").write_text(
+        "version: 1\nflows:\n  coba:\n    title: Coba\n    start: a\n    nodes:\n"
+        "      a: {text: Halo, then: {faq: a}}\n"
+    )
+    assert read_profile(folder).flows_file == folder / "flows.yml"
