@@ -77,6 +77,14 @@ class ActionAnswerFaq(ServicesMixin, Action):
             metrics.faq_answer("error")
             dispatcher.utter_message(response=UTTER_TECHNICAL_PROBLEM)
             return not_waiting
+        return self.reply(dispatcher, tracker, answer)
+
+    def reply(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, answer: Any
+    ) -> list[EventType]:
+        """Send the retriever's `answer` (the entry with its disclaimer, related questions and
+        the "is this right?" question, or the polite decline) and record the question."""
+        not_waiting = [SlotSet(slots.AWAITING_FEEDBACK, False)]
         question = answer.query
         metrics.faq_answer(metrics.faq_outcome(answer.reason))
 

@@ -48,10 +48,22 @@ class ActionMenuSelect(ServicesMixin, Action):
             return [*events, SlotSet(slots.MENU_TARGET, None)]
 
         events.extend(
-            [
-                SlotSet(slots.AWAITING_FEEDBACK, False),
-                SlotSet(slots.MENU_TARGET, item.action),
-                FollowupAction(item.action),
-            ]
+            [SlotSet(slots.AWAITING_FEEDBACK, False), SlotSet(slots.MENU_TARGET, item.action)]
         )
-        return events
+        if item.flow is not None:
+            return [*events, *self._start_flow(dispatcher, item.flow)]
+        return [*events, FollowupAction(item.action)]
+
+    def _start_flow(self, dispatcher: CollectingDispatcher, flow_id: str) -> list[EventType]:
+        """The guided flow the item names, from its start (or an apology when it is gone)."""
+        from actions.flow import start_events
+
+        try:
+            flow = self.services.flows.get(flow_id)
+        except Exception:
+            logger.exception("the flows could not be loaded")
+            flow = None
+        if flow is None:
+            dispatcher.utter_message(response="utter_flow_unavailable")
+            return [SlotSet(slots.MENU_TARGET, None)]
+        return start_events(dispatcher, flow)

@@ -73,8 +73,16 @@ SAKTI_NIK = "sakti_nik"
 SAKTI_SATKER_CODE = "sakti_satker_code"
 SAKTI_SATKER_OPTIONS = "sakti_satker_options"
 
+# Guided flows (helpdesk/conversation/flows.py)
+FLOW_STATE = "flow_state"
+FLOW_REPLY = "flow_reply"
+#: The prefix of `flow_reply` once the flow ended: "end:<kind>:<target>".
+FLOW_ENDED = "end:"
+ENTITY_OPTION = "option"
+
 # Forms
 TICKET_FORM = "ticket_form"
+FLOW_FORM = "flow_form"
 TICKET_STATUS_FORM = "ticket_status_form"
 CSAT_FORM = "csat_form"
 SP2D_FORM = "sp2d_form"
@@ -99,6 +107,7 @@ FORM_SLOTS: dict[str, tuple[str, ...]] = {
     SP2D_FORM: (SP2D_NUMBER, SP2D_ACCOUNT, *_SERVICE_FORM_STATE),
     CONTRACT_FORM: (CONTRACT_SATKER_CODE, CONTRACT_NUMBER, *_SERVICE_FORM_STATE),
     DIGIT_FORM: (DIGIT_SERVICE, DIGIT_ID_TYPE, DIGIT_ID_VALUE, DIGIT_EMAIL, *_SERVICE_FORM_STATE),
+    FLOW_FORM: (FLOW_STATE, FLOW_REPLY),
     SAKTI_FORM: (
         SAKTI_KIND,
         SAKTI_NIK,

@@ -209,6 +209,14 @@ def _check_flows(profile: Profile) -> None:
         entries = load_faqs(profile.faq_source)
     except (FlowError, FaqSourceError) as exc:
         raise ProfileError(str(exc)) from exc
+    from helpdesk.conversation.menu import load_menu
+
+    for item in load_menu(profile.menu_file).items:
+        if item.flow is not None and item.flow not in flows:
+            raise ProfileError(
+                f"{profile.menu_file}: item {item.number} ({item.title!r}) starts flow "
+                f"{item.flow!r}, which {profile.flows_file} does not define"
+            )
     known = {"faq": {e.id for e in entries}, "faq_category": {e.category for e in entries}}
     for flow in flows.values():
         for node in flow.nodes.values():
@@ -231,7 +239,8 @@ def _check_office_hours(profile: Profile) -> None:
 
 
 def _check_menu(profile: Profile) -> None:
-    """Refuse a menu item that starts a lookup the profile does not offer."""
+    """Refuse a menu item that starts a lookup the profile does not offer, or a flow when the
+    profile has none."""
     from helpdesk.conversation.menu import MenuError, load_menu
 
     try:
@@ -239,6 +248,11 @@ def _check_menu(profile: Profile) -> None:
     except MenuError as exc:
         raise ProfileError(str(exc)) from exc
     for item in menu.items:
+        if item.flow is not None and profile.flows_file is None:
+            raise ProfileError(
+                f"{profile.menu_file}: item {item.number} ({item.title!r}) starts flow "
+                f"{item.flow!r}, but {profile.folder / PROFILE_FILE} names no 'files.flows'"
+            )
         if item.action in profile.disabled_forms:
             lookup = next(k for k, form in LOOKUP_FORMS.items() if form == item.action)
             raise ProfileError(

@@ -7,10 +7,14 @@ their own objects injected (fake embedder, in-memory SQLite, fake backend client
 
 from __future__ import annotations
 
+import logging
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from helpdesk.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from sqlalchemy.orm import sessionmaker
@@ -20,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.backends.http import BackendHttp
     from helpdesk.backends.sakti import SaktiClient
     from helpdesk.backends.sp2d import Sp2dClient
+    from helpdesk.conversation.flows import Flow
     from helpdesk.conversation.menu import Menu
     from helpdesk.handoff.desk_settings import OfficeHoursProvider, OfficeHoursSettings
     from helpdesk.handoff.office_hours import OfficeHours
@@ -68,6 +73,7 @@ class Services:
         self._session_factory = session_factory
         self._tickets = tickets
         self._menu = menu
+        self._flows: "tuple[tuple[Path, int], dict[str, Flow]] | None" = None
         self._office_hours = office_hours
         self._office_hours_provider: "OfficeHoursProvider" | None = None
         self._backend_http: "BackendHttp" | None = None
@@ -77,21 +83,45 @@ class Services:
         self._sakti = sakti
         self._rate_limiter = rate_limiter
         self._lock = threading.RLock()
+        self._retriever_lock = threading.RLock()
+        self._warming: threading.Thread | None = None
         self._refresh_lock = threading.Lock()
         self._retriever_revision: int | None = None
 
     @property
     def retriever(self) -> "Retriever":
         """The FAQ retriever over the published knowledge base; builds the index if it
-        changed, loads it once (`refresh_knowledge` swaps in the next one)."""
-        with self._lock:
+        changed, loads it once (`refresh_knowledge` swaps in the next one). The build holds
+        its own lock, not the container's: the database and the rest stay usable meanwhile."""
+        if self._retriever is not None:
+            return self._retriever
+        with self._retriever_lock:
             if self._retriever is None:
                 from helpdesk.knowledge.retriever import build_retriever
 
                 revision, entries = self._knowledge()
-                self._retriever = build_retriever(self.settings, entries=entries)
-                self._retriever_revision = revision
+                built = build_retriever(self.settings, entries=entries)
+                with self._lock:
+                    self._retriever, self._retriever_revision = built, revision
             return self._retriever
+
+    def warm_retriever(self) -> bool:
+        """True when the retriever is loaded; else start loading it in the background (once)
+        and return False: a page that needs it says so instead of waiting for a build."""
+        if self._retriever is not None:
+            return True
+        with self._lock:
+            if self._warming is None or not self._warming.is_alive():
+
+                def load() -> None:
+                    try:
+                        self.retriever  # noqa: B018 - built for later requests
+                    except Exception:
+                        logger.exception("the knowledge base could not be loaded")
+
+                self._warming = threading.Thread(target=load, name="kb-warm", daemon=True)
+                self._warming.start()
+        return False
 
     def refresh_knowledge(self) -> bool:
         """Swap in a retriever for the knowledge base's current revision when a publication
@@ -254,6 +284,21 @@ class Services:
 
                 self._menu = load_menu(self.settings.menu_file)
             return self._menu
+
+    @property
+    def flows(self) -> "dict[str, Flow]":
+        """The organisation's guided flows (its profile's flows file; none without one),
+        read again when the file changes: a changed flow is live without a restart."""
+        from helpdesk.conversation.flows import load_flows
+
+        path = self.settings.profile.flows_file
+        if path is None:
+            return {}
+        stamp = path.stat().st_mtime_ns if path.is_file() else 0
+        with self._lock:
+            if self._flows is None or self._flows[0] != (path, stamp):
+                self._flows = ((path, stamp), load_flows(path))
+            return self._flows[1]
 
     @property
     def office_hours(self) -> "OfficeHours":

@@ -340,18 +340,19 @@ def load_flows(path: Path) -> dict[str, Flow]:
 
 
 # -- walking ---------------------------------------------------------------------------
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
+    """`text` lower-cased, letters and digits only, single spaces (how replies are compared)."""
     text = unicodedata.normalize("NFKC", text).lower()
     return " ".join(re.sub(r"[^0-9a-z]+", " ", text).split())
 
 
 def pick(node: Node, reply: str) -> Choice | None:
     """The choice a reply names: its number ("2", "2."), its title, or a payload title."""
-    folded = _fold(reply)
+    folded = fold(reply)
     if folded.isdigit() and 1 <= int(folded) <= len(node.choices):
         return node.choices[int(folded) - 1]
     for choice in node.choices:
-        if _fold(choice.title) == folded:
+        if fold(choice.title) == folded:
             return choice
     return None
 

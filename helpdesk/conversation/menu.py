@@ -16,6 +16,8 @@ from typing import Any, Iterable, Union
 
 import yaml
 
+#: The form that walks a guided flow (a menu item with `flow:` starts it).
+FLOW_FORM = "flow_form"
 #: Smallest similarity (0-1) for a fuzzy name match to count.
 FUZZY_THRESHOLD = 0.8
 
@@ -38,6 +40,8 @@ class MenuItem:
         action: The Rasa action, response or form the choice starts.
         description: Optional one-line description shown after the title.
         aliases: Names the item can be chosen by (the title is always one).
+        flow: The guided flow it starts (`flow: <id>` in the file; its action is
+            `FLOW_FORM`), or None.
     """
 
     number: int
@@ -45,6 +49,7 @@ class MenuItem:
     action: str
     description: str = ""
     aliases: tuple[str, ...] = ()
+    flow: str | None = None
 
     @property
     def label(self) -> str:
@@ -142,6 +147,11 @@ class Menu:
 def _item_from_dict(data: Any, where: str) -> MenuItem:
     if not isinstance(data, dict):
         raise MenuError(f"{where}: each item must be a mapping")
+    flow = data.get("flow")
+    if flow is not None:
+        if not isinstance(flow, str) or not flow.strip() or data.get("action"):
+            raise MenuError(f"{where}: 'flow' names a flow of the profile, instead of 'action'")
+        data = {**data, "action": FLOW_FORM}
     missing = [key for key in ("number", "title", "action") if not data.get(key)]
     if missing:
         raise MenuError(f"{where}: missing {', '.join(missing)}")
@@ -160,6 +170,7 @@ def _item_from_dict(data: Any, where: str) -> MenuItem:
         action=str(data["action"]).strip(),
         description=str(data.get("description") or "").strip(),
         aliases=tuple(a.strip() for a in aliases if a.strip()),
+        flow=flow.strip() if isinstance(flow, str) else None,
     )
 
 

@@ -129,6 +129,8 @@ async def try_question(request: Request) -> HTTPResponse:
     if not question:
         return render(request, "knowledge_try.html", question="", now=None, drafted=None)
     services = services_of(request)
+    if not services.warm_retriever():
+        return render(request, "knowledge_loading.html")
 
     def work() -> tuple[Trial, Trial | None]:
         services.refresh_knowledge()  # the desk answers with what the action servers have

@@ -61,6 +61,8 @@ async def inbox(request: Request) -> HTTPResponse:
     """The open questions grouped by meaning, with the closest entries."""
     services = services_of(request)
     days = _days(request)
+    if not services.warm_retriever():
+        return render(request, "knowledge_loading.html")
 
     def work() -> tuple[list[QuestionGroup], int]:
         services.refresh_knowledge()
@@ -85,7 +87,11 @@ async def inbox(request: Request) -> HTTPResponse:
     )
 
 
+LOADING = "Basis pengetahuan sedang dimuat pada proses ini. Silakan coba lagi sesaat lagi."
+
+
 async def _group(request: Request) -> QuestionGroup | None:
+    """The open questions the form names, as one group (None when none is still open)."""
     services = services_of(request)
     refs = _refs(request)
     return await asyncio.to_thread(
@@ -101,6 +107,8 @@ GONE = "Pertanyaan ini sudah ditangani (mungkin oleh rekan Anda). Daftar telah d
 async def add(request: Request) -> HTTPResponse:
     """Add a group's wordings as alternatives of an entry (in its draft)."""
     slug = form_field(request, "slug")
+    if not services_of(request).warm_retriever():
+        return flash_redirect(request, "/knowledge/questions", LOADING, kind="info")
     group = await _group(request)
     if group is None:
         return flash_redirect(request, "/knowledge/questions", GONE, kind="info")
@@ -131,6 +139,8 @@ async def add(request: Request) -> HTTPResponse:
 @login_required(*KNOWLEDGE_EDITORS)
 async def draft(request: Request) -> HTTPResponse:
     """The new-entry form, prefilled from a group."""
+    if not services_of(request).warm_retriever():
+        return flash_redirect(request, "/knowledge/questions", LOADING, kind="info")
     group = await _group(request)
     if group is None:
         return flash_redirect(request, "/knowledge/questions", GONE, kind="info")
@@ -145,6 +155,8 @@ async def draft(request: Request) -> HTTPResponse:
 @login_required(*KNOWLEDGE_EDITORS)
 async def dismiss(request: Request) -> HTTPResponse:
     """Dismiss a group: its questions, and later ones of the same meaning, leave the inbox."""
+    if not services_of(request).warm_retriever():
+        return flash_redirect(request, "/knowledge/questions", LOADING, kind="info")
     group = await _group(request)
     if group is None:
         return flash_redirect(request, "/knowledge/questions", GONE, kind="info")
@@ -164,6 +176,8 @@ async def weak(request: Request) -> HTTPResponse:
     """The weak spots report."""
     services = services_of(request)
     days = _days(request)
+    if not services.warm_retriever():
+        return render(request, "knowledge_loading.html")
 
     def work():
         services.refresh_knowledge()

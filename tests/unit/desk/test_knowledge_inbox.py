@@ -177,3 +177,17 @@ async def test_the_weak_spots_report(desk, services, kb) -> None:
     assert re.search(r">KPPN</a></td>\s*<td[^>]*>2</td>", categories)
     duplicates = page.split("Entri yang hampir sama")[1]
     assert "Bagaimana cara reset password SAKTI yang lupa?" in duplicates
+
+
+async def test_the_pages_wait_for_the_knowledge_base_without_blocking(desk, services, kb) -> None:
+    services.warm_retriever = lambda: False  # still loading in this desk process
+    ask(services, *HOURS)
+    client, _ = await desk.client_for("knowledge")
+
+    for path in ("/knowledge/questions", "/knowledge/weak", "/knowledge/try?q=sp2d"):
+        page = await client.get(path)
+        assert page.status == 200 and "sedang dimuat" in page.text, path
+        assert '<meta http-equiv="refresh" content="3">' in page.text
+    acted = await client.post("/knowledge/questions/dismiss", {"ref": ["question_log:1"]})
+    assert acted.status == 303 and acted.location == "/knowledge/questions"
+    assert kb.entry("kppn-jam-layanan").draft is None
