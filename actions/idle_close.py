@@ -40,7 +40,10 @@ class ActionIdleClose(ServicesMixin, Action):
         )
         if last_user is None or self._clock() - float(last_user) < idle_seconds - CLOCK_SLACK:
             return []
+        website = self.services.settings.profile.website
         dispatcher.utter_message(
-            response="utter_session_idle", minutes=max(1, round(idle_seconds / 60))
+            response="utter_session_idle",
+            minutes=max(1, round(idle_seconds / 60)),
+            website=f" Informasi lengkap: {website}" if website else "",
         )
         return [SessionStarted()]

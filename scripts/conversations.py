@@ -59,6 +59,8 @@ class Conversation:
     turns: list[Turn]
     sender: str | None = None
     xfail: str | None = None
+    #: The organisation's profile the conversation is played against (the file's `profile:`).
+    profile: str = "djpb"
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -119,6 +121,9 @@ def load_conversations(directory: Path = CONVERSATIONS_DIR) -> list[Conversation
         except yaml.YAMLError as error:
             raise ConversationFileError(f"{path.name}: not valid YAML: {error}") from error
         items = data.get("conversations") if isinstance(data, dict) else None
+        profile = data.get("profile", "djpb") if isinstance(data, dict) else "djpb"
+        if not isinstance(profile, str) or not profile.strip():
+            raise ConversationFileError(f"{path.name}: `profile:` names a folder of profiles/")
         if not isinstance(items, list) or not items:
             raise ConversationFileError(f"{path.name}: needs a non-empty `conversations:` list")
         for index, raw in enumerate(items):
@@ -146,6 +151,7 @@ def load_conversations(directory: Path = CONVERSATIONS_DIR) -> list[Conversation
                     turns=[_turn(t, f"{where}.turns[{i}]") for i, t in enumerate(turns)],
                     sender=sender,
                     xfail=xfail,
+                    profile=profile.strip(),
                 )
             )
     names: dict[str, str] = {}

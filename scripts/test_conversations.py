@@ -81,12 +81,13 @@ class Result:
 
 
 # -- the time of day --------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def _timezone() -> ZoneInfo:
-    """The helpdesk's time zone as the assistant reads it (HELPDESK_TIMEZONE, also from .env)."""
-    from helpdesk.settings import Settings
+@lru_cache(maxsize=8)
+def _timezone(profile: str = "djpb") -> ZoneInfo:
+    """The helpdesk's time zone as the assistant reads it (HELPDESK_TIMEZONE, also from .env,
+    else the profile's)."""
+    from helpdesk.settings import Settings, environment
 
-    return Settings.from_env().tz
+    return Settings.from_env({**environment(), "HELPDESK_PROFILE": profile}).tz
 
 
 def time_of_day(moment: datetime) -> str:
@@ -104,7 +105,7 @@ def play(
     """Send every turn of a conversation until one fails."""
     sender = conversation.sender or f"conv-{uuid.uuid4().hex[:12]}"
     variables: dict[str, str] = {}
-    tz = _timezone()
+    tz = _timezone(conversation.profile)
     results: list[TurnResult] = []
     started = time.perf_counter()
     for index, turn in enumerate(conversation.turns, start=1):
@@ -186,14 +187,19 @@ def newer_than_model() -> list[str]:
     )
 
 
-def warm_up(session: requests.Session, url: str) -> None:
-    """Ask one FAQ question first: the action server builds the FAQ index of its fresh var dir
-    on the first question (about 15 s), which is no conversation's latency."""
+def warm_up(session: requests.Session, url: str, profile: str = "djpb") -> None:
+    """Ask one FAQ question first (the first question of the profile's knowledge base): the
+    action server builds the FAQ index of its fresh var dir on the first question (about
+    15 s), which is no conversation's latency."""
+    from helpdesk.knowledge.loader import load_faqs
+    from helpdesk.profile import load_profile
+
+    question = load_faqs(load_profile(profile).faq_source)[0].question
     started = time.perf_counter()
     try:
         session.post(
             url,
-            json={"sender": f"warm-up-{uuid.uuid4().hex[:8]}", "message": "apa itu sp2d"},
+            json={"sender": f"warm-up-{uuid.uuid4().hex[:8]}", "message": question},
             timeout=120,
         )
     except requests.RequestException as error:
@@ -231,29 +237,40 @@ def main(argv: list[str] | None = None) -> int:
             "run `make train` for replies that match them"
         )
     total_turns = sum(len(c.turns) for c in conversations)
-    print(f"{len(conversations)} conversations, {total_turns} turns; starting the stack...")
+    profiles = list(dict.fromkeys(c.profile for c in conversations))
+    print(
+        f"{len(conversations)} conversations, {total_turns} turns, "
+        f"profile(s) {', '.join(profiles)}; starting the stack..."
+    )
     started = time.perf_counter()
     results: list[Result] = []
     latencies: list[float] = []
+    played = 0.0
+    stop = False
     try:
-        with Stack(rasa=True, fixtures=FIXTURES, env=STACK_ENV) as stack:
-            ready = time.perf_counter()
-            print(f"stack ready in {ready - started:.0f} s ({stack.rest_url})", flush=True)
-            with requests.Session() as session:
-                session.headers["Authorization"] = f"Bearer {REST_TOKEN}"
-                warm_up(session, stack.rest_url)
+        for profile in profiles:
+            if stop:
+                break
+            env = {**STACK_ENV, "HELPDESK_PROFILE": profile}
+            with Stack(rasa=True, fixtures=FIXTURES, env=env) as stack:
                 ready = time.perf_counter()
-                for conversation in conversations:
-                    result = play(session, stack.rest_url, conversation, latencies)
-                    results.append(result)
-                    report(result)
-                    if result.outcome in ("FAIL", "XPASS") and not args.keep_going:
-                        print("\nstopped at the first failure (--keep-going runs them all)")
-                        break
-            played = time.perf_counter() - ready
-            if any(r.outcome in ("FAIL", "XPASS") for r in results):
-                print("\n--- action server log (tail) ---")
-                print(stack.log_tail("actions", 3000))
+                print(f"stack ({profile}) ready in {ready - started:.0f} s", flush=True)
+                with requests.Session() as session:
+                    session.headers["Authorization"] = f"Bearer {REST_TOKEN}"
+                    warm_up(session, stack.rest_url, profile)
+                    ready = time.perf_counter()
+                    for conversation in (c for c in conversations if c.profile == profile):
+                        result = play(session, stack.rest_url, conversation, latencies)
+                        results.append(result)
+                        report(result)
+                        if result.outcome in ("FAIL", "XPASS") and not args.keep_going:
+                            print("\nstopped at the first failure (--keep-going runs them all)")
+                            stop = True
+                            break
+                played += time.perf_counter() - ready
+                if any(r.outcome in ("FAIL", "XPASS") for r in results):
+                    print("\n--- action server log (tail) ---")
+                    print(stack.log_tail("actions", 3000))
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -36,6 +36,7 @@ async def test_an_idle_conversation_gets_the_idle_message_and_a_new_session(serv
 
     assert responses(dispatcher) == ["utter_session_idle"]
     assert dispatcher.messages[0]["minutes"] == 5  # HELPDESK_IDLE_SECONDS=300
+    assert dispatcher.messages[0]["website"].endswith("https://djpb.kemenkeu.go.id")
     assert [e["event"] for e in events] == ["session_started"]
 
 
@@ -98,5 +99,19 @@ def test_the_action_and_its_response_are_in_the_domain():
     assert ActionIdleClose().name() == "action_idle_close"
     assert "action_idle_close" in domain["actions"]
     (variant,) = domain["responses"]["utter_session_idle"]
-    assert set(re.findall(r"{(\w+)}", variant["text"])) == {"minutes"}
+    assert set(re.findall(r"{(\w+)}", variant["text"])) == {"minutes", "website"}
     assert variant["text"].startswith("Sesi chat berakhir")
+
+
+async def test_the_goodbye_gives_the_organisations_website(services, dispatcher):
+    from dataclasses import replace
+
+    from helpdesk.profile import PROFILES_DIR
+    from helpdesk.services import Services
+
+    krs = Services(replace(services.settings, profile_dir=PROFILES_DIR / "krs"))
+    tracker = make_tracker(events=[user(400), bot(399)])
+
+    await action(krs).run(dispatcher, tracker, {})
+
+    assert dispatcher.messages[0]["website"] == " Informasi lengkap: https://perumahan.pu.go.id"

@@ -215,7 +215,13 @@ class Stack:
         """Build (or find up to date) the FAQ index the action server will load, before it
         starts, with `helpdesk kb build` as `make index` does; a stack given its own
         HELPDESK_KB_INDEX in `env` gets that one."""
-        self.env.setdefault("HELPDESK_KB_INDEX", str(SHARED_KB_INDEX))
+        profile = self.env.get("HELPDESK_PROFILE") or "djpb"
+        shared = (
+            SHARED_KB_INDEX
+            if profile == "djpb"
+            else SHARED_KB_INDEX.with_name(f"{SHARED_KB_INDEX.name}_{Path(profile).name}")
+        )  # each organisation's knowledge base its own index
+        self.env.setdefault("HELPDESK_KB_INDEX", str(shared))
         key = (self.env.get("HELPDESK_KB_SOURCE", ""), self.env["HELPDESK_KB_INDEX"])
         if key in _built_indexes:
             return
