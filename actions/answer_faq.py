@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
@@ -44,6 +44,13 @@ class ActionAnswerFaq(ServicesMixin, Action):
         except Exception:
             logger.exception("could not record the question of %s", tracker.sender_id)
 
+    def _names_a_menu_item(self, text: str) -> bool:
+        try:
+            return self.services.menu.named(text) is not None
+        except Exception:
+            logger.exception("the menu could not be loaded")
+            return False
+
     def _answer_for(self, question: str, chosen: str | None, tracker: Tracker) -> Any:
         """The retriever's answer: to the entry a related-question button names, else to the
         question typed (also when the named entry no longer exists), reusing the question's
@@ -68,6 +75,9 @@ class ActionAnswerFaq(ServicesMixin, Action):
         if not question and not chosen:
             dispatcher.utter_message(response="utter_ask_type_question")
             return not_waiting
+        if not chosen and self._names_a_menu_item(question):
+            # "konsultasi rumah": an item of this organisation's menu, by its name.
+            return [FollowupAction("action_menu_select")]
         # A long message: the answer comes from its beginning only (components/length_guard).
         note_cut_message(dispatcher, tracker)
         try:

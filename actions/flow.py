@@ -151,6 +151,10 @@ class ValidateFlowForm(FlowActionMixin, FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
+        if tracker.get_slot(slots.REQUESTED_SLOT) != slots.FLOW_REPLY:
+            # The message that started the flow ("1", "konsultasi rumah", a menu button) is
+            # no answer to a node not yet shown: the form shows the first one now.
+            return {slots.FLOW_REPLY: None}
         found = self.current(tracker)
         if found is None:
             dispatcher.utter_message(response="utter_flow_unavailable")

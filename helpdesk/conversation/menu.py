@@ -97,6 +97,16 @@ class Menu:
             return None
         return next((item for item in self.items if item.number == wanted), None)
 
+    def named(self, text: str | None) -> MenuItem | None:
+        """The item whose title or an alias is exactly `text` (case, spaces and punctuation
+        aside), else None: a choice by name NLU could not know (a profile's own item)."""
+        cleaned = normalize(text or "")
+        return (
+            next((item for item in self.items if cleaned in item.names()), None)
+            if cleaned
+            else None
+        )
+
     def match(self, text: str | None) -> MenuItem | None:
         """The item the user chose by number ("2", "pilih 2") or by name, or None.
 

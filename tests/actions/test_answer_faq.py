@@ -110,16 +110,16 @@ async def test_the_question_embedding_of_the_nlu_pipeline_reaches_the_retriever(
     stub = _StubRetriever(Answer("sakti", best, [], [best], "answered"))
     services._retriever = stub
     vector = np.arange(4, dtype=np.float32)
-    tracker = make_tracker("reset sakti")
+    tracker = make_tracker("sakti saya terkunci")
     tracker.latest_message[QUERY_EMBEDDING_KEY] = QueryEmbedding(
-        "m", "reset sakti", vector
+        "m", "sakti saya terkunci", vector
     ).to_json()
 
     await ActionAnswerFaq(services).run(dispatcher, tracker, {})
-    await ActionAnswerFaq(services).run(dispatcher, make_tracker("reset sakti"), {})
+    await ActionAnswerFaq(services).run(dispatcher, make_tracker("sakti saya terkunci"), {})
 
     first, second = stub.embeddings
-    assert first.model == "m" and first.text == "reset sakti"
+    assert first.model == "m" and first.text == "sakti saya terkunci"
     np.testing.assert_array_equal(first.vector, vector)
     assert second is None
 
@@ -316,3 +316,28 @@ async def test_a_knowledge_base_failure_is_counted_as_an_error(services, dispatc
     await ActionAnswerFaq(services).run(dispatcher, make_tracker("apa itu sp2d"), {})
 
     assert faq_outcomes()["error"] == before["error"] + 1
+
+
+async def test_a_menu_items_name_starts_the_item_not_an_answer(services, dispatcher):
+    from dataclasses import replace
+
+    from helpdesk.profile import PROFILES_DIR
+    from helpdesk.services import Services
+
+    krs = PROFILES_DIR / "krs"
+    krs_services = Services(
+        replace(services.settings, profile_dir=krs, menu_file=krs / "menu.yml"),
+        session_factory=services.session_factory,
+        retriever=services.retriever,
+    )
+
+    events = await ActionAnswerFaq(krs_services).run(
+        dispatcher, make_tracker("Konsultasi Rumah!"), {}
+    )
+
+    assert dispatcher.messages == []
+    assert events == [{"event": "followup", "timestamp": None, "name": "action_menu_select"}]
+    answered = await ActionAnswerFaq(krs_services).run(
+        dispatcher, make_tracker("konsultasi rumah tahan gempa bagaimana"), {}
+    )
+    assert {"event": "followup", "timestamp": None, "name": "action_menu_select"} not in answered

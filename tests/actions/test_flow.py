@@ -179,3 +179,18 @@ async def test_a_flow_that_is_gone_is_apologised_for(krs, dispatcher) -> None:
 def test_every_flow_node_of_the_krs_profile_renders(konsultasi) -> None:
     for node in konsultasi.nodes.values():
         assert node.text and all(len(c.title) <= 20 for c in node.choices)
+
+
+async def test_the_message_that_started_the_flow_is_no_answer(krs, dispatcher) -> None:
+    tracker = make_tracker(
+        "konsultasi rumah",
+        slots={slots.FLOW_STATE: FlowState("konsultasi", "nama").to_json()},
+        active_loop="flow_form",
+        events=[{"event": "slot", "name": slots.FLOW_REPLY, "value": "konsultasi rumah"}],
+    )
+
+    events = await ValidateFlowForm(krs).run(dispatcher, tracker, domain())
+
+    assert dispatcher.messages == []
+    assert slots.FLOW_STATE not in slot_events(events)  # still at the first node
+    assert slot_events(events)[slots.FLOW_REPLY] is None
