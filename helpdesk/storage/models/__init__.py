@@ -3,8 +3,7 @@
 - `columns`: the declarative base, `metadata` and the column types (`UTCDateTime`: aware UTC
   on every backend; `CleanText`, `CleanString`: no NUL characters);
 - `tables`: tickets, ratings, questions, conversations, the agent desk, handoffs, inbound
-  deliveries and the reply ledger, idle closures, rate limits, button payloads, what guided
-  flows collected;
+  deliveries and the reply ledger, idle closures, rate limits, button payloads;
 - `knowledge`: the curated knowledge base (entries, versions, the publication revision) and
   the questions inbox's triage (questions dealt with, dismissed groups).
 
@@ -44,7 +43,6 @@ from helpdesk.storage.models.tables import (
     DeskTrustedDevice,
     DeskUser,
     Division,
-    FlowSubmission,
     HANDOFF_OPEN_STATUSES,
     HANDOFF_STATUSES,
     Handoff,
@@ -63,7 +61,6 @@ from helpdesk.storage.models.tables import (
 __all__ = [
     "Base",
     "DismissedGroup",
-    "FlowSubmission",
     "QuestionTriage",
     "ButtonPayload",
     "CSAT_KINDS",
