@@ -99,6 +99,11 @@ def latest_text(tracker: Tracker) -> str:
     return "" if text.startswith("/") else text
 
 
+def latest_intent(tracker: Tracker) -> str:
+    """The intent NLU gave the latest user message ("" when none)."""
+    return str(((tracker.latest_message or {}).get("intent") or {}).get("name") or "")
+
+
 def channel_of(tracker: Tracker) -> str | None:
     """The channel of the conversation: the one Rasa recorded for the latest message, else the
     session metadata's (a client can choose its metadata, so Rasa's record comes first)."""

@@ -26,7 +26,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import slots
 from actions.answer_faq import ActionAnswerFaq, faq_payload
-from actions.base import ServicesMixin, latest_text, leave_active_loop
+from actions.base import ServicesMixin, latest_intent, latest_text, leave_active_loop
 from actions.handoff import HandsOver
 from actions.show_menu import utter_menu
 from helpdesk.conversation.flows import (
@@ -62,6 +62,11 @@ def choice_payload(number: int) -> str:
     )
 
 
+def end_reply(end: End) -> str:
+    """The `flow_reply` that ends the form with `end` ("end:<kind>" or "end:<kind>:<target>")."""
+    return f"{slots.FLOW_ENDED}{end.kind}" + (f":{end.target}" if end.target else "")
+
+
 def flow_state(tracker: Tracker) -> FlowState | None:
     return FlowState.from_json(tracker.get_slot(slots.FLOW_STATE))
 
@@ -75,8 +80,7 @@ def start_events(dispatcher: CollectingDispatcher, flow: Flow) -> list[EventType
     if outcome.end is not None:
         for text in texts:
             dispatcher.utter_message(text=text)
-        end = outcome.end
-        reply = f"{slots.FLOW_ENDED}{end.kind}:{end.target or ''}"
+        reply = end_reply(outcome.end)
         return [*events, SlotSet(slots.FLOW_REPLY, reply), FollowupAction("action_flow_end")]
     for text in texts[:-1]:
         dispatcher.utter_message(text=text)
@@ -158,14 +162,14 @@ class ValidateFlowForm(FlowActionMixin, FormValidationAction):
         found = self.current(tracker)
         if found is None:
             dispatcher.utter_message(response="utter_flow_unavailable")
-            return {slots.FLOW_REPLY: f"{slots.FLOW_ENDED}end", slots.FLOW_STATE: None}
+            return {slots.FLOW_REPLY: end_reply(End("end")), slots.FLOW_STATE: None}
         flow, state = found
-        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        intent = latest_intent(tracker)
         text = latest_text(tracker)
         if fold(text) in BACK_WORDS:
             outcome = back(flow, state)
         elif intent == MENU_INTENT:
-            return {slots.FLOW_REPLY: f"{slots.FLOW_ENDED}menu", slots.FLOW_STATE: None}
+            return {slots.FLOW_REPLY: end_reply(End("menu")), slots.FLOW_STATE: None}
         elif intent == CHOICE_INTENT:
             option = next(tracker.get_latest_entity_values(slots.ENTITY_OPTION), None)
             outcome = advance(flow, state, str(option or ""))
@@ -182,9 +186,7 @@ class ValidateFlowForm(FlowActionMixin, FormValidationAction):
         if outcome.end is not None:
             if outcome.prompt is not None:
                 utter_prompt(dispatcher, outcome.prompt.texts, ())
-            end = outcome.end
-            reply = f"{slots.FLOW_ENDED}{end.kind}:{end.target or ''}"
-            return {slots.FLOW_REPLY: reply, slots.FLOW_STATE: state}
+            return {slots.FLOW_REPLY: end_reply(outcome.end), slots.FLOW_STATE: state}
         if outcome.prompt is not None:
             # Messages passed on the way; the form's question shows the node itself.
             for text in outcome.prompt.texts[:-1]:

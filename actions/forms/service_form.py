@@ -13,6 +13,7 @@ from actions.base import (
     UTTER_BUTTON_OUTDATED,
     ServicesMixin,
     is_button_payload,
+    latest_intent,
     note_cut_message,
 )
 from helpdesk.conversation.identifiers import DigitRule, IdentifierError, parse_choice
@@ -153,6 +154,4 @@ class ServiceFormValidation(ServicesMixin):
         """The slot the form is asking for now."""
         return tracker.get_slot(slots.REQUESTED_SLOT)
 
-    @staticmethod
-    def latest_intent(tracker: Tracker) -> str:
-        return str((tracker.latest_message or {}).get("intent", {}).get("name") or "")
+    latest_intent = staticmethod(latest_intent)

@@ -90,13 +90,19 @@ async def inbox(request: Request) -> HTTPResponse:
 LOADING = "Basis pengetahuan sedang dimuat pada proses ini. Silakan coba lagi sesaat lagi."
 
 
-async def _group(request: Request) -> QuestionGroup | None:
-    """The open questions the form names, as one group (None when none is still open)."""
+async def _group(request: Request) -> QuestionGroup | HTTPResponse:
+    """The open questions the form names, as one group; or the redirect back to the inbox
+    when the knowledge base is still loading in this process, or none is still open."""
     services = services_of(request)
+    if not services.warm_retriever():
+        return flash_redirect(request, "/knowledge/questions", LOADING, kind="info")
     refs = _refs(request)
-    return await asyncio.to_thread(
+    group = await asyncio.to_thread(
         lambda: services.question_inbox.group_of(refs, now=_now(), days=max(PERIODS))
     )
+    if group is None:
+        return flash_redirect(request, "/knowledge/questions", GONE, kind="info")
+    return group
 
 
 GONE = "Pertanyaan ini sudah ditangani (mungkin oleh rekan Anda). Daftar telah diperbarui."
@@ -107,11 +113,9 @@ GONE = "Pertanyaan ini sudah ditangani (mungkin oleh rekan Anda). Daftar telah d
 async def add(request: Request) -> HTTPResponse:
     """Add a group's wordings as alternatives of an entry (in its draft)."""
     slug = form_field(request, "slug")
-    if not services_of(request).warm_retriever():
-        return flash_redirect(request, "/knowledge/questions", LOADING, kind="info")
     group = await _group(request)
-    if group is None:
-        return flash_redirect(request, "/knowledge/questions", GONE, kind="info")
+    if isinstance(group, HTTPResponse):
+        return group
     try:
         added = services_of(request).question_inbox.add_as_alternatives(
             group, slug, actor=actor(request)
@@ -139,11 +143,9 @@ async def add(request: Request) -> HTTPResponse:
 @login_required(*KNOWLEDGE_EDITORS)
 async def draft(request: Request) -> HTTPResponse:
     """The new-entry form, prefilled from a group."""
-    if not services_of(request).warm_retriever():
-        return flash_redirect(request, "/knowledge/questions", LOADING, kind="info")
     group = await _group(request)
-    if group is None:
-        return flash_redirect(request, "/knowledge/questions", GONE, kind="info")
+    if isinstance(group, HTTPResponse):
+        return group
     services = services_of(request)
     values = await asyncio.to_thread(
         lambda: services.question_inbox.draft_values(services.question_inbox.suggest(group))
@@ -155,11 +157,9 @@ async def draft(request: Request) -> HTTPResponse:
 @login_required(*KNOWLEDGE_EDITORS)
 async def dismiss(request: Request) -> HTTPResponse:
     """Dismiss a group: its questions, and later ones of the same meaning, leave the inbox."""
-    if not services_of(request).warm_retriever():
-        return flash_redirect(request, "/knowledge/questions", LOADING, kind="info")
     group = await _group(request)
-    if group is None:
-        return flash_redirect(request, "/knowledge/questions", GONE, kind="info")
+    if isinstance(group, HTTPResponse):
+        return group
     dismissed = services_of(request).question_inbox.dismiss(group, actor=actor(request))
     logger.info("knowledge base: %s dismissed a group of %d questions", actor(request), dismissed)
     return flash_redirect(
