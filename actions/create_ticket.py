@@ -17,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
 from actions.base import ServicesMixin, channel_of, form_started_at
+from actions.flow import flow_notes
 from helpdesk.tickets.service import TicketDraft, form_submission_key
 
 logger = logging.getLogger(__name__)
@@ -35,9 +36,13 @@ class ActionCreateTicket(ServicesMixin, Action):
             dispatcher.utter_message(response="utter_cancelled")
             return [SlotSet(name, None) for name in slots.FORM_SLOTS[slots.TICKET_FORM]]
         attachment = tracker.get_slot(slots.TICKET_ATTACHMENT)
+        chronology = tracker.get_slot(slots.TICKET_CHRONOLOGY) or ""
+        notes = flow_notes(self.services, tracker.sender_id)
+        if notes and chronology.strip():
+            chronology = f"{chronology}\n\n{notes}"
         draft = TicketDraft(
             subject=tracker.get_slot(slots.TICKET_SUBJECT) or "",
-            chronology=tracker.get_slot(slots.TICKET_CHRONOLOGY) or "",
+            chronology=chronology,
             email=tracker.get_slot(slots.TICKET_EMAIL) or "",
             attachment=None if attachment in (None, slots.NO_ATTACHMENT) else attachment,
             sender_id=tracker.sender_id,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -26,7 +27,13 @@ from rasa_sdk.types import DomainDict
 
 from actions import slots
 from actions.answer_faq import ActionAnswerFaq, faq_payload
-from actions.base import ServicesMixin, latest_intent, latest_text, leave_active_loop
+from actions.base import (
+    ServicesMixin,
+    channel_of,
+    latest_intent,
+    latest_text,
+    leave_active_loop,
+)
 from actions.handoff import HandsOver
 from actions.show_menu import utter_menu
 from helpdesk.conversation.flows import (
@@ -203,17 +210,53 @@ def ended_with(tracker: Tracker) -> End | None:
     return End(kind, target or None)
 
 
-class ActionFlowEnd(HandsOver, ActionAnswerFaq):
-    """Do what the flow ended with."""
+#: A ticket carries what flows collected in this long before it.
+FLOW_NOTES_WINDOW = timedelta(hours=2)
+
+
+def flow_notes(services: Any, sender_id: str, now: datetime | None = None) -> str:
+    """What the sender's recent flows collected, as lines for a ticket's chronology ("" when
+    nothing, or when it cannot be read: the ticket is made anyway)."""
+    now = now or datetime.now(timezone.utc)
+    try:
+        found = services.flow_submissions.recent(sender_id, since=now - FLOW_NOTES_WINDOW)
+    except Exception:
+        logger.exception("the flow submissions of %s could not be read", sender_id)
+        return ""
+    parts = [f"Data dari alur \u201c{s.flow_title}\u201d:\n{s.summary()}" for s in found if s.data]
+    return "\n\n".join(parts)
+
+
+class ActionFlowEnd(FlowActionMixin, HandsOver, ActionAnswerFaq):
+    """Store what the flow collected, then do what it ended with."""
 
     def name(self) -> str:
         return "action_flow_end"
+
+    def _store(self, tracker: Tracker, end: End) -> None:
+        found = self.current(tracker)
+        if found is None or not found[1].data:
+            return
+        flow, state = found
+        try:
+            self.services.flow_submissions.add(
+                tracker.sender_id,
+                channel=channel_of(tracker),
+                flow_id=flow.id,
+                flow_title=flow.title,
+                data=state.data,
+                outcome=f"{end.kind}:{end.target}" if end.target else end.kind,
+            )
+        except Exception:
+            logger.exception("what the flow of %s collected could not be stored", tracker.sender_id)
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         end = ended_with(tracker)
         cleared = [SlotSet(slots.FLOW_REPLY, None), SlotSet(slots.FLOW_STATE, None)]
+        if end is not None:
+            self._store(tracker, end)
         if end is None or end.kind == "end":
             return cleared
         try:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.storage.desk_users import DeskUserRepository
     from helpdesk.storage.divisions import DivisionRepository
     from helpdesk.storage.feedback import CsatRepository, QuestionLogRepository
+    from helpdesk.storage.flow_submissions import FlowSubmissionRepository
     from helpdesk.storage.handoff_messages import HandoffMessageRepository
     from helpdesk.storage.handoffs import HandoffRepository
     from helpdesk.storage.inbound_messages import InboundMessageRepository
@@ -219,6 +220,13 @@ class Services:
             self.knowledge_base,
             lambda: self.retriever,
         )
+
+    @property
+    def flow_submissions(self) -> "FlowSubmissionRepository":
+        """What citizens gave in the profile's guided flows."""
+        from helpdesk.storage.flow_submissions import FlowSubmissionRepository
+
+        return FlowSubmissionRepository(self.session_factory)
 
     @property
     def conversations(self) -> "ConversationRepository":

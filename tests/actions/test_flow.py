@@ -194,3 +194,35 @@ async def test_the_message_that_started_the_flow_is_no_answer(krs, dispatcher) -
     assert dispatcher.messages == []
     assert slots.FLOW_STATE not in slot_events(events)  # still at the first node
     assert slot_events(events)[slots.FLOW_REPLY] is None
+
+
+async def test_what_the_flow_collected_is_stored_and_goes_into_a_ticket(krs, dispatcher) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from actions.flow import flow_notes
+
+    data = {
+        "nama": "Siti Aminah",
+        "alamat": "Bogor",
+        "hp": "6281234567890",
+        "topik": "Informasi KRS",
+    }
+    tracker = make_tracker(
+        "Apa itu KRS",
+        slots={
+            slots.FLOW_REPLY: "end:faq:krs-apa-itu",
+            slots.FLOW_STATE: FlowState("konsultasi", "informasi", ("nama",), data).to_json(),
+        },
+    )
+
+    await ActionFlowEnd(krs).run(dispatcher, tracker, {})
+
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    (stored,) = krs.flow_submissions.recent(tracker.sender_id, since=since)
+    assert stored.data == data and stored.outcome == "faq:krs-apa-itu"
+    assert stored.flow_title == "Konsultasi Rumah Swadaya"
+    notes = flow_notes(krs, tracker.sender_id)
+    assert notes.startswith(
+        "Data dari alur \u201cKonsultasi Rumah Swadaya\u201d:\nnama: Siti Aminah"
+    )
+    assert flow_notes(krs, "someone-else") == ""

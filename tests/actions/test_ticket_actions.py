@@ -666,3 +666,22 @@ def test_form_started_at_is_the_latest_activation_of_the_ticket_form():
     assert form_started_at(tracker, "ticket_form") == 1776146400.5
     assert form_started_at(tracker, "sp2d_form") == 9e9
     assert form_started_at(make_tracker("x"), "ticket_form") is None
+
+
+async def test_a_ticket_carries_what_a_guided_flow_collected_before_it(services, dispatcher):
+    tracker = make_tracker("/affirm", intent="affirm", slots=TICKET_SLOTS)
+    services.flow_submissions.add(
+        tracker.sender_id,
+        flow_id="konsultasi",
+        flow_title="Konsultasi Rumah Swadaya",
+        data={"nama": "Siti Aminah", "hp": "6281234567890"},
+        outcome="ticket",
+    )
+
+    await ActionCreateTicket(services).run(dispatcher, tracker, {})
+
+    record = services.ticket_repository.get(dispatcher.messages[0]["ticket_number"])
+    assert record.chronology.startswith(TICKET_SLOTS["ticket_chronology"])
+    assert record.chronology.endswith(
+        "Data dari alur \u201cKonsultasi Rumah Swadaya\u201d:\nnama: Siti Aminah\nhp: 6281234567890"
+    )

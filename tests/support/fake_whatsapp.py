@@ -73,6 +73,24 @@ class FakeGraph:
                 texts.append(body["interactive"]["body"]["text"])
         return texts
 
+    def options_to(self, phone: str) -> list[tuple[str, str]]:
+        """(id, title) of every button or list row of the last interactive message to `phone`."""
+        with self.lock:
+            bodies = [
+                b for b in self.bodies if b.get("to") == phone and b.get("type") == "interactive"
+            ]
+        if not bodies:
+            return []
+        interactive = bodies[-1]["interactive"]
+        action = interactive.get("action") or {}
+        if interactive.get("type") == "button":
+            return [(b["reply"]["id"], b["reply"]["title"]) for b in action.get("buttons", [])]
+        return [
+            (row["id"], row["title"])
+            for section in action.get("sections", [])
+            for row in section.get("rows", [])
+        ]
+
     def wait_for(self, phone: str, needle: str, timeout: float = 30) -> list[str]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -85,6 +103,31 @@ class FakeGraph:
 
 def deliver(stack: Any, phone: str, name: str, text: str, message_id: str) -> requests.Response:
     """POST one signed Meta delivery of a text message."""
+    return deliver_message(stack, phone, name, message_id, type="text", text={"body": text})
+
+
+def press(
+    stack: Any,
+    phone: str,
+    name: str,
+    option: tuple[str, str],
+    message_id: str,
+    *,
+    list_row: bool = False,
+) -> requests.Response:
+    """POST one signed Meta delivery of a reply button (or list row) pressed: `option` is the
+    (id, title) the assistant sent (`FakeGraph.options_to`)."""
+    kind = "list_reply" if list_row else "button_reply"
+    reply = {"id": option[0], "title": option[1]}
+    return deliver_message(
+        stack, phone, name, message_id, type="interactive", interactive={"type": kind, kind: reply}
+    )
+
+
+def deliver_message(
+    stack: Any, phone: str, name: str, message_id: str, **message: Any
+) -> requests.Response:
+    """POST one signed Meta delivery of a message (`message`: its type and content)."""
     payload = {
         "object": "whatsapp_business_account",
         "entry": [
@@ -105,8 +148,7 @@ def deliver(stack: Any, phone: str, name: str, text: str, message_id: str) -> re
                                     "from": phone,
                                     "id": message_id,
                                     "timestamp": str(int(time.time())),
-                                    "type": "text",
-                                    "text": {"body": text},
+                                    **message,
                                 }
                             ],
                         },

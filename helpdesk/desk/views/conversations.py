@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable
 
 import sqlalchemy
@@ -53,6 +53,8 @@ bp = Blueprint("desk_conversations")
 
 #: Longest agent reply accepted (WhatsApp allows 4096 characters per text message).
 MAX_REPLY_LENGTH = 4000
+#: What guided flows collected up to this long before a handoff is shown with it.
+FLOW_DATA_WINDOW = timedelta(hours=2)
 
 MSG_NOT_FOUND = "Percakapan tidak ditemukan."
 MSG_FORBIDDEN = "Percakapan ini ditangani petugas lain."
@@ -195,6 +197,11 @@ async def conversation_page(request: Request, handoff: HandoffRecord) -> HTTPRes
         }
         for h in queries.handoffs_of(handoff.sender_id, exclude_id=handoff.id)
     ]
+    flows = services.flow_submissions.recent(
+        handoff.sender_id,
+        since=handoff.created_at - FLOW_DATA_WINDOW,
+        until=handoff.created_at + timedelta(minutes=5),
+    )
     contact = services.contacts.get_or_create(handoff.sender_id, handoff.channel, handoff.name)
     citizen_name = handoff.name or contact.name
     canned = [
@@ -215,6 +222,7 @@ async def conversation_page(request: Request, handoff: HandoffRecord) -> HTTPRes
         cursor=transcript.cursor,
         tracker_available=engine is not None,
         questions=questions,
+        flows=[f for f in flows if f.data],
         contact=contact,
         earlier=earlier,
         canned=canned,

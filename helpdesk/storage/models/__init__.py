@@ -3,7 +3,8 @@
 - `columns`: the declarative base, `metadata` and the column types (`UTCDateTime`: aware UTC
   on every backend; `CleanText`, `CleanString`: no NUL characters);
 - `tables`: tickets, ratings, questions, conversations, the agent desk, handoffs, inbound
-  deliveries and the reply ledger, idle closures, rate limits, button payloads;
+  deliveries and the reply ledger, idle closures, rate limits, button payloads, what guided
+  flows collected;
 - `knowledge`: the curated knowledge base (entries, versions, the publication revision) and
   the questions inbox's triage (questions dealt with, dismissed groups).
 
@@ -43,6 +44,7 @@ from helpdesk.storage.models.tables import (
     DeskTrustedDevice,
     DeskUser,
     Division,
+    FlowSubmission,
     HANDOFF_OPEN_STATUSES,
     HANDOFF_STATUSES,
     Handoff,
@@ -61,6 +63,7 @@ from helpdesk.storage.models.tables import (
 __all__ = [
     "Base",
     "DismissedGroup",
+    "FlowSubmission",
     "QuestionTriage",
     "ButtonPayload",
     "CSAT_KINDS",

@@ -339,6 +339,23 @@ class SentReply(Base):
     )
 
 
+class FlowSubmission(Base):
+    """What a citizen gave in a guided flow of the profile (`helpdesk.conversation.flows`),
+    stored when the flow ended: shown to the officer who takes the conversation and added to
+    the ticket it leads to."""
+
+    __tablename__ = "flow_submission"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    sender_id = Column(CleanString(255), nullable=False, index=True)
+    channel = Column(CleanString(64), nullable=True)
+    flow_id = Column(CleanString(100), nullable=False)
+    flow_title = Column(CleanString(255), nullable=False)
+    data = Column(CleanText, nullable=False, default="{}")  # JSON: key -> what was given
+    outcome = Column(CleanString(300), nullable=False)  # how it ended: "faq:<id>", "handoff", ...
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
 class IdleClosure(Base):
     """An idle conversation closed by the sweeper: one row per conversation and last message.
 

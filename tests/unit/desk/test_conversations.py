@@ -552,3 +552,25 @@ async def test_conversation_page_without_a_tracker_store(desk, services):
     assert page.status == 200 and "belum dapat dibaca" in page.text
     data = await json_of(client, f"/api/conversations/{handoff.id}/events?after=0")
     assert data["items"] == [] and data["cursor"] == 0
+
+
+async def test_the_officer_sees_what_a_guided_flow_collected(desk, services):
+    services.flow_submissions.add(
+        SENDER,
+        flow_id="konsultasi",
+        flow_title="Konsultasi Rumah Swadaya",
+        data={"nama": "Siti Aminah", "alamat": "Desa Sukamaju, Bogor"},
+        outcome="handoff",
+    )
+    services.flow_submissions.add(
+        "6289999999", flow_id="konsultasi", flow_title="Lain", data={"nama": "X"}, outcome="menu"
+    )
+    handoff = queue(services)
+    client, _ = await desk.client_for("agent")
+    await client.post(f"/conversations/{handoff.id}/take")
+
+    page = await client.get(f"/conversations/{handoff.id}")
+
+    assert "Data dari alur" in page.text and "Konsultasi Rumah Swadaya" in page.text
+    assert "<dt>alamat</dt><dd>Desa Sukamaju, Bogor</dd>" in page.text
+    assert "Lain" not in page.text  # another citizen's
