@@ -43,10 +43,12 @@ from helpdesk.conversation.flows import (
     Outcome,
     advance,
     back,
+    collected_name,
     fold,
     show,
     start,
 )
+from helpdesk.conversation.question_shape import reads_as_question
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,10 @@ BACK_WORDS = frozenset(
 MENU_INTENT = "menu"
 #: Intent of a flow's buttons (`/flow_choice{"option":"2"}`).
 CHOICE_INTENT = "flow_choice"
+#: Inputs a question cannot be the answer to: a question there leaves the flow.
+CHECKED_INPUTS = frozenset({"name", "phone", "email", "nik", "number"})
+#: How a flow ends when the citizen asked a question instead of answering (not a file's end).
+QUESTION_END = "question"
 #: At most this many of a category's questions are offered at a flow's end.
 CATEGORY_QUESTIONS = 10
 
@@ -182,6 +188,13 @@ class ValidateFlowForm(FlowActionMixin, FormValidationAction):
             outcome = advance(flow, state, str(option or ""))
         else:
             outcome = advance(flow, state, text or str(slot_value or ""))
+            node = flow.nodes.get(state.node)
+            checked = node is not None and node.input in CHECKED_INPUTS
+            if outcome.error and checked and reads_as_question(text):
+                # Asked for a name or a number, the citizen asks something instead: the flow
+                # is left and the question answered.
+                ended = end_reply(End(QUESTION_END))
+                return {slots.FLOW_REPLY: ended, slots.FLOW_STATE: state.to_json()}
         return self._after(dispatcher, outcome)
 
     @staticmethod
@@ -254,11 +267,20 @@ class ActionFlowEnd(FlowActionMixin, HandsOver, ActionAnswerFaq):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         end = ended_with(tracker)
-        cleared = [SlotSet(slots.FLOW_REPLY, None), SlotSet(slots.FLOW_STATE, None)]
+        cleared: list[EventType] = [
+            SlotSet(slots.FLOW_REPLY, None),
+            SlotSet(slots.FLOW_STATE, None),
+        ]
         if end is not None:
             self._store(tracker, end)
+            found = self.current(tracker)
+            name = collected_name(found[0], found[1].data) if found else None
+            if name:
+                cleared.append(SlotSet(slots.CITIZEN_NAME, name))
         if end is None or end.kind == "end":
             return cleared
+        if end.kind == QUESTION_END:
+            return [*cleared, *await ActionAnswerFaq.run(self, dispatcher, tracker, domain)]
         try:
             if end.kind == "faq":
                 answer = self.services.retriever.answer_entry(str(end.target))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
 from rasa_sdk import Action, Tracker
@@ -50,9 +50,12 @@ _NOT_A_QUESTION = frozenset(
 
 
 def citizen_name(tracker: Tracker) -> str | None:
-    """The citizen's name from the session metadata, or None when the channel gave none."""
+    """The citizen's name from the session metadata, else the one they gave in a flow, or
+    None."""
     metadata = tracker.get_slot(slots.SESSION_STARTED_METADATA)
     name = display_name(metadata if isinstance(metadata, dict) else None)
+    if name == POLITE_FORM:
+        name = display_name({"name": tracker.get_slot(slots.CITIZEN_NAME)})
     return None if name == POLITE_FORM else name
 
 
@@ -105,7 +108,7 @@ class HandsOver(ServicesMixin):
         self, *args: Any, clock: Callable[[], datetime] | None = None, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._clock = clock or (lambda: self.services.settings.now())
 
     def hand_over(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         """In office hours: queue the conversation for an agent and pause it. Outside them:

@@ -56,7 +56,7 @@ class ActionSessionStart(ServicesMixin, Action):
         tz = self.services.settings.tz
         if self._clock is not None:
             return self._clock().astimezone(tz)
-        return datetime.now(tz)
+        return self.services.settings.now().astimezone(tz)
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]

@@ -76,6 +76,8 @@ SAKTI_SATKER_OPTIONS = "sakti_satker_options"
 # Guided flows (helpdesk/conversation/flows.py)
 FLOW_STATE = "flow_state"
 FLOW_REPLY = "flow_reply"
+#: The name the citizen gave in a flow (when the channel gave none).
+CITIZEN_NAME = "citizen_name"
 #: The prefix of `flow_reply` once the flow ended: "end:<kind>:<target>".
 FLOW_ENDED = "end:"
 ENTITY_OPTION = "option"

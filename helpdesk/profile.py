@@ -14,8 +14,11 @@ introduction: >-                         # the first reply to a greeting, before
   Saya asisten virtual ...
 greeting:
   time_of_day: true                      # "Selamat pagi, Budi!" (false: "Halo, Budi!")
+  name_flow: perkenalan                  # optional: a flow that asks the visitor's name when
+                                         # the channel gives none, walked on the first greeting
 timezone: WIB                            # optional: the helpdesk's time zone
 website: https://...                     # optional
+mailbox: helpdesk@...                    # optional: where new tickets are e-mailed (SMTP_*)
 lookups: [sp2d, contract, digit, sakti]  # the self-service lookups offered (may be empty)
 files:
   menu: menu.yml
@@ -53,7 +56,7 @@ LOOKUP_FORMS = {
 }
 _FILES = ("menu", "office_hours", "faq", "flows")
 _KEYS = {"version", "name", "organisation", "introduction", "greeting", "timezone", "website"}
-_KEYS |= {"lookups", "files"}
+_KEYS |= {"lookups", "files", "mailbox"}
 
 
 class ProfileError(ValueError):
@@ -71,8 +74,11 @@ class Profile:
         organisation: The organisation behind it.
         introduction: The first reply to a greeting, before the menu.
         time_of_day_greeting: Greet with the time of day ("Selamat pagi") or "Halo".
+        name_flow: The flow that asks a visitor's name the channel did not give, walked
+            when a session opens with a greeting; None to greet without asking.
         timezone: The helpdesk's time zone when the profile sets one, else None.
         website: The organisation's website, or None.
+        mailbox: The helpdesk mailbox new tickets are e-mailed to, or None.
         lookups: The self-service lookups offered (`LOOKUP_FORMS` keys).
         menu_file, office_hours_file, faq_source: The profile's files.
         flows_file: Its guided flows, or None.
@@ -91,6 +97,8 @@ class Profile:
     office_hours_file: Path
     faq_source: Path
     flows_file: Path | None = None
+    name_flow: str | None = None
+    mailbox: str | None = None
 
     @property
     def disabled_forms(self) -> frozenset[str]:
@@ -150,11 +158,22 @@ def read_profile(folder: Path) -> Profile:
     if unknown:
         raise ProfileError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}")
     greeting = raw.get("greeting") or {}
-    if not isinstance(greeting, dict) or set(greeting) - {"time_of_day"}:
-        raise ProfileError(f"{where}: 'greeting' may only hold 'time_of_day' (true or false)")
+    if not isinstance(greeting, dict) or set(greeting) - {"time_of_day", "name_flow"}:
+        raise ProfileError(
+            f"{where}: 'greeting' may only hold 'time_of_day' (true or false) and 'name_flow'"
+        )
     time_of_day = greeting.get("time_of_day", True)
     if not isinstance(time_of_day, bool):
         raise ProfileError(f"{where}: 'greeting.time_of_day' must be true or false")
+    name_flow = greeting.get("name_flow")
+    if name_flow is not None and (not isinstance(name_flow, str) or not name_flow.strip()):
+        raise ProfileError(f"{where}: 'greeting.name_flow' must name a flow of 'files.flows'")
+    mailbox = _text(raw, "mailbox", where, required=False)
+    if mailbox is not None:
+        from helpdesk.conversation.validation import validate_email
+
+        if validate_email(mailbox) is None:
+            raise ProfileError(f"{where}: 'mailbox' {mailbox!r} is not an e-mail address")
     lookups = raw.get("lookups") or []
     if not isinstance(lookups, list) or not all(isinstance(x, str) for x in lookups):
         raise ProfileError(f"{where}: 'lookups' must be a list of lookup names")
@@ -189,6 +208,8 @@ def read_profile(folder: Path) -> Profile:
         office_hours_file=_file(folder, files, "office_hours", where),
         faq_source=_file(folder, files, "faq", where),
         flows_file=_file(folder, files, "flows", where) if "flows" in files else None,
+        name_flow=name_flow.strip() if name_flow else None,
+        mailbox=mailbox,
     )
     _check_menu(profile)
     _check_flows(profile)
@@ -200,8 +221,13 @@ def _check_flows(profile: Profile) -> None:
     """The flows must load, and the entries and categories they end with must be in the
     profile's FAQ sources."""
     if profile.flows_file is None:
+        if profile.name_flow is not None:
+            raise ProfileError(
+                f"{profile.folder / PROFILE_FILE}: 'greeting.name_flow' names flow "
+                f"{profile.name_flow!r}, but the profile names no 'files.flows'"
+            )
         return
-    from helpdesk.conversation.flows import FlowError, load_flows
+    from helpdesk.conversation.flows import FlowError, check_targets, load_flows
     from helpdesk.knowledge.loader import FaqSourceError, load_faqs
 
     try:
@@ -211,21 +237,23 @@ def _check_flows(profile: Profile) -> None:
         raise ProfileError(str(exc)) from exc
     from helpdesk.conversation.menu import load_menu
 
+    if profile.name_flow is not None and profile.name_flow not in flows:
+        raise ProfileError(
+            f"{profile.folder / PROFILE_FILE}: 'greeting.name_flow' names flow "
+            f"{profile.name_flow!r}, which {profile.flows_file} does not define"
+        )
     for item in load_menu(profile.menu_file).items:
         if item.flow is not None and item.flow not in flows:
             raise ProfileError(
                 f"{profile.menu_file}: item {item.number} ({item.title!r}) starts flow "
                 f"{item.flow!r}, which {profile.flows_file} does not define"
             )
-    known = {"faq": {e.id for e in entries}, "faq_category": {e.category for e in entries}}
-    for flow in flows.values():
-        for node in flow.nodes.values():
-            for end in [node.then, *(c.then for c in node.choices)]:
-                if end is not None and end.kind in known and end.target not in known[end.kind]:
-                    raise ProfileError(
-                        f"{profile.flows_file}, flow {flow.id!r}, node {node.id!r}: "
-                        f"{end.kind} {end.target!r} is not in {profile.faq_source}"
-                    )
+    try:
+        check_targets(
+            flows, {e.id for e in entries}, {e.category for e in entries}, str(profile.flows_file)
+        )
+    except FlowError as exc:
+        raise ProfileError(f"{exc} ({profile.faq_source})") from exc
 
 
 def _check_office_hours(profile: Profile) -> None:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 from helpdesk.settings import Settings, get_settings
 
@@ -24,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.backends.http import BackendHttp
     from helpdesk.backends.sakti import SaktiClient
     from helpdesk.backends.sp2d import Sp2dClient
+    from helpdesk.conversation.flow_store import FlowStore
     from helpdesk.conversation.flows import Flow
     from helpdesk.conversation.menu import Menu
     from helpdesk.handoff.desk_settings import OfficeHoursProvider, OfficeHoursSettings
@@ -74,7 +74,7 @@ class Services:
         self._session_factory = session_factory
         self._tickets = tickets
         self._menu = menu
-        self._flows: "tuple[tuple[Path, int], dict[str, Flow]] | None" = None
+        self._flow_store: "FlowStore | None" = None
         self._office_hours = office_hours
         self._office_hours_provider: "OfficeHoursProvider" | None = None
         self._backend_http: "BackendHttp" | None = None
@@ -294,19 +294,37 @@ class Services:
             return self._menu
 
     @property
-    def flows(self) -> "dict[str, Flow]":
-        """The organisation's guided flows (its profile's flows file; none without one),
-        read again when the file changes: a changed flow is live without a restart."""
-        from helpdesk.conversation.flows import load_flows
+    def flow_store(self) -> "FlowStore":
+        """The guided flows in force (published in the desk, else the profile's file) and
+        their draft; a document saved or published is checked against the published FAQ."""
+        from helpdesk.conversation.flow_store import FlowStore
 
-        path = self.settings.profile.flows_file
-        if path is None:
-            return {}
-        stamp = path.stat().st_mtime_ns if path.is_file() else 0
         with self._lock:
-            if self._flows is None or self._flows[0] != (path, stamp):
-                self._flows = ((path, stamp), load_flows(path))
-            return self._flows[1]
+            if self._flow_store is None:
+                self._flow_store = FlowStore(
+                    self.settings.profile.flows_file,
+                    self.session_factory,
+                    check=self._check_flow_targets,
+                )
+            return self._flow_store
+
+    def _check_flow_targets(self, flows: "Mapping[str, Flow]") -> None:
+        from helpdesk.conversation.flows import check_targets
+
+        published = [v for v in self.knowledge_base.published() if not v.retired]
+        if published:
+            pairs = {(v.slug, v.content.category) for v in published}
+        else:  # not yet seeded into the database: the profile's FAQ sources
+            from helpdesk.knowledge.loader import load_faqs
+
+            pairs = {(e.id, e.category) for e in load_faqs(self.settings.kb_source)}
+        check_targets(flows, {i for i, _ in pairs}, {c for _, c in pairs}, "alur")
+
+    @property
+    def flows(self) -> "dict[str, Flow]":
+        """The organisation's guided flows, read again when they change (published in the
+        desk, or the file edited): a changed flow is live without a restart."""
+        return self.flow_store.flows()
 
     @property
     def office_hours(self) -> "OfficeHours":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
@@ -118,6 +119,7 @@ class Settings:
     smtp_timeout: float = 10.0
     mail_from: str = "helpdesk@localhost"
     helpdesk_mailbox: str = ""
+    test_clock_file: Path | None = None
     backend_url: str = "http://localhost:8081"
     backend_api_key: str = field(default="", repr=False)
     backend_timeout: float = 4.0
@@ -170,6 +172,13 @@ class Settings:
     def profile(self) -> "Profile":
         """The organisation's profile (`helpdesk.profile`), read again when its file changes."""
         return load_profile(self.profile_dir)
+
+    def now(self) -> datetime:
+        """The time office hours and greetings go by (`helpdesk.clock`: the system clock,
+        or the test clock of `HELPDESK_TEST_CLOCK_FILE`), aware."""
+        from helpdesk.clock import now
+
+        return now(self.test_clock_file)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -248,7 +257,8 @@ class Settings:
             smtp_starttls=_to_bool(get("SMTP_STARTTLS", "false")),
             smtp_timeout=float(get("SMTP_TIMEOUT", "10")),
             mail_from=get("HELPDESK_MAIL_FROM", "helpdesk@localhost"),
-            helpdesk_mailbox=get("HELPDESK_MAILBOX"),
+            helpdesk_mailbox=get("HELPDESK_MAILBOX", profile.mailbox or ""),
+            test_clock_file=_resolve(clock) if (clock := get("HELPDESK_TEST_CLOCK_FILE")) else None,
             backend_url=get("HELPDESK_BACKEND_URL", "http://localhost:8081").rstrip("/"),
             backend_api_key=get("HELPDESK_BACKEND_API_KEY"),
             backend_timeout=float(get("HELPDESK_BACKEND_TIMEOUT", "4")),

@@ -26,14 +26,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 CONVERSATIONS_DIR = Path(__file__).resolve().parent.parent / "tests" / "conversations"
-CONVERSATION_KEYS = {"name", "sender", "xfail", "turns"}
+CONVERSATION_KEYS = {"name", "sender", "xfail", "turns", "clock"}
 TURN_KEYS = {"user", "expect", "expect_not", "expect_regex", "buttons", "max_seconds", "save"}
+TURN_KEYS |= {"mail"}
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
 
@@ -50,6 +52,8 @@ class Turn:
     buttons: list[str] = field(default_factory=list)
     max_seconds: float | None = None
     save: dict[str, str] = field(default_factory=dict)
+    #: Texts the e-mails sent during the turn must hold (headers and body, one mail each).
+    mail: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -61,6 +65,9 @@ class Conversation:
     xfail: str | None = None
     #: The organisation's profile the conversation is played against (the file's `profile:`).
     profile: str = "djpb"
+    #: The moment office hours and greetings go by while it plays ("2026-12-07T19:30", in
+    #: the profile's time zone unless it has an offset); None: the real time.
+    clock: datetime | None = None
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -99,6 +106,7 @@ def _turn(raw: Any, where: str) -> Turn:
         expect_not=_strings(raw.get("expect_not"), f"{where}.expect_not"),
         expect_regex=_strings(raw.get("expect_regex"), f"{where}.expect_regex"),
         buttons=_strings(raw.get("buttons"), f"{where}.buttons"),
+        mail=_strings(raw.get("mail"), f"{where}.mail"),
         max_seconds=float(max_seconds) if max_seconds is not None else None,
         save=dict(save),
     )
@@ -110,6 +118,17 @@ def _turn(raw: Any, where: str) -> Turn:
                 f"{where}: bad regular expression {pattern!r}: {error}"
             ) from error
     return turn
+
+
+def _clock(value: Any, where: str) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):  # YAML reads an unquoted timestamp itself
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError as error:
+        raise ConversationFileError(f"{where}: {value!r} is not a date and time") from error
 
 
 def load_conversations(directory: Path = CONVERSATIONS_DIR) -> list[Conversation]:
@@ -140,6 +159,7 @@ def load_conversations(directory: Path = CONVERSATIONS_DIR) -> list[Conversation
             if not isinstance(turns, list) or not turns:
                 raise ConversationFileError(f"{where} ({name}) needs a non-empty `turns:` list")
             sender, xfail = raw.get("sender"), raw.get("xfail")
+            clock = _clock(raw.get("clock"), f"{where}.clock")
             if sender is not None and not isinstance(sender, str):
                 raise ConversationFileError(f"{where}.sender must be a quoted string")
             if xfail is not None and (not isinstance(xfail, str) or not xfail.strip()):
@@ -152,6 +172,7 @@ def load_conversations(directory: Path = CONVERSATIONS_DIR) -> list[Conversation
                     sender=sender,
                     xfail=xfail,
                     profile=profile.strip(),
+                    clock=clock,
                 )
             )
     names: dict[str, str] = {}
@@ -207,6 +228,20 @@ def expand(template: str, variables: dict[str, str], tods: list[str], as_regex: 
         return _PLACEHOLDER.sub(replace, template)
 
     return list(dict.fromkeys(fill(tod) for tod in tods))
+
+
+def check_mail(turn: Turn, mails: list[str], variables: dict[str, str]) -> list[str]:
+    """The `mail:` texts of a turn no e-mail sent during it holds (`mails`: each as text)."""
+    problems: list[str] = []
+    for expected in turn.mail:
+        try:
+            text = expand(expected, variables, [""], as_regex=False)[0]
+        except KeyError as error:
+            problems.append(f"placeholder ${{{error.args[0]}}} was never saved")
+            continue
+        if not any(_fold(text) in _fold(mail) for mail in mails):
+            problems.append(f"no e-mail holds {text!r} ({len(mails)} sent in the turn)")
+    return problems
 
 
 def check_turn(

@@ -18,9 +18,13 @@ defect looks fixed, remove the mark); 2 when the files or the stack are unusable
 from __future__ import annotations
 
 import argparse
+import email
+import email.policy
 import secrets
 import statistics
 import sys
+import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -40,6 +44,7 @@ from scripts.conversations import (  # noqa: E402
     CONVERSATIONS_DIR,
     Conversation,
     ConversationFileError,
+    check_mail,
     check_turn,
     expand,
     load_conversations,
@@ -98,24 +103,96 @@ def time_of_day(moment: datetime) -> str:
     return assistant_time_of_day(moment)
 
 
+# -- e-mail -----------------------------------------------------------------------------------
+class MailSink:
+    """A local SMTP server (aiosmtpd) the stack sends its e-mails to (ticket notices to the
+    helpdesk mailbox and to citizens): a turn's `mail:` checks what arrived during it."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.mails: list[str] = []
+        self._lock = threading.Lock()
+        from scripts.servers import free_port
+
+        self.port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        body = message.get_body(preferencelist=("plain",))
+        text = "\n".join(
+            [
+                f"To: {', '.join(envelope.rcpt_tos)}",
+                f"Subject: {message['Subject']}",
+                body.get_content() if body is not None else "",
+            ]
+        )
+        with self._lock:
+            self.mails.append(text)
+        return "250 OK"
+
+    def __enter__(self) -> "MailSink":
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._controller.stop()
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.port), "SMTP_STARTTLS": "false"}
+
+    def since(self, mark: int, *, wait: float = 0.0) -> list[str]:
+        """The mails that arrived after the first `mark`, waiting up to `wait` s for one."""
+        deadline = time.monotonic() + wait
+        while True:
+            with self._lock:
+                found = self.mails[mark:]
+            if found or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.05)
+
+
 # -- playing ----------------------------------------------------------------------------------
+def set_clock(path: Path, conversation: Conversation) -> datetime | None:
+    """Move the stack's test clock (HELPDESK_TEST_CLOCK_FILE) to the conversation's `clock:`
+    (in the profile's time zone unless it has an offset), or back to the real time."""
+    moment = conversation.clock
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_timezone(conversation.profile))
+    path.write_text(moment.isoformat() if moment is not None else "", encoding="utf-8")
+    return moment
+
+
 def play(
-    session: requests.Session, url: str, conversation: Conversation, latencies: list[float]
+    session: requests.Session,
+    url: str,
+    conversation: Conversation,
+    latencies: list[float],
+    clock: datetime | None = None,
+    mail: MailSink | None = None,
 ) -> Result:
-    """Send every turn of a conversation until one fails."""
+    """Send every turn of a conversation until one fails (`clock`: the moment the stack's
+    test clock is at, for the greeting's part of the day)."""
     sender = conversation.sender or f"conv-{uuid.uuid4().hex[:12]}"
     variables: dict[str, str] = {}
     tz = _timezone(conversation.profile)
+
+    def current() -> datetime:
+        return clock.astimezone(tz) if clock is not None else datetime.now(tz)
+
     results: list[TurnResult] = []
     started = time.perf_counter()
     for index, turn in enumerate(conversation.turns, start=1):
-        tods = [time_of_day(datetime.now(tz))]
+        tods = [time_of_day(current())]
         try:
             message = expand(turn.user, variables, tods, as_regex=False)[0]
         except KeyError as error:
             problem = f"placeholder ${{{error.args[0]}}} was never saved"
             results.append(TurnResult(index, turn.user, [], 0.0, [problem]))
             break
+        mark = len(mail.mails) if mail is not None else 0
         sent = time.perf_counter()
         try:
             response = session.post(
@@ -131,8 +208,11 @@ def play(
             break
         seconds = time.perf_counter() - sent
         latencies.append(seconds)
-        tods = list(dict.fromkeys([*tods, time_of_day(datetime.now(tz))]))
+        tods = list(dict.fromkeys([*tods, time_of_day(current())]))
         problems = check_turn(turn, replies, seconds, variables, tods)
+        if turn.mail:
+            mails = mail.since(mark, wait=3.0) if mail is not None else []
+            problems += check_mail(turn, mails, variables)
         results.append(TurnResult(index, message, replies, seconds, problems))
         if problems:
             break
@@ -247,11 +327,19 @@ def main(argv: list[str] | None = None) -> int:
     latencies: list[float] = []
     played = 0.0
     stop = False
+    clock_dir = tempfile.TemporaryDirectory(prefix="conversations-clock-")
+    clock_file = Path(clock_dir.name) / "clock"
+    sink = MailSink().__enter__()
     try:
         for profile in profiles:
             if stop:
                 break
-            env = {**STACK_ENV, "HELPDESK_PROFILE": profile}
+            env = {
+                **STACK_ENV,
+                "HELPDESK_PROFILE": profile,
+                "HELPDESK_TEST_CLOCK_FILE": str(clock_file),
+                **sink.env,
+            }
             with Stack(rasa=True, fixtures=FIXTURES, env=env) as stack:
                 ready = time.perf_counter()
                 print(f"stack ({profile}) ready in {ready - started:.0f} s", flush=True)
@@ -260,7 +348,10 @@ def main(argv: list[str] | None = None) -> int:
                     warm_up(session, stack.rest_url, profile)
                     ready = time.perf_counter()
                     for conversation in (c for c in conversations if c.profile == profile):
-                        result = play(session, stack.rest_url, conversation, latencies)
+                        moment = set_clock(clock_file, conversation)
+                        result = play(
+                            session, stack.rest_url, conversation, latencies, moment, sink
+                        )
                         results.append(result)
                         report(result)
                         if result.outcome in ("FAIL", "XPASS") and not args.keep_going:
@@ -274,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    finally:
+        sink.__exit__()
+        clock_dir.cleanup()
 
     counts = {o: sum(r.outcome == o for r in results) for o in ("PASS", "FAIL", "XFAIL", "XPASS")}
     skipped = len(conversations) - len(results)

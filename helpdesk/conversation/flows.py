@@ -28,8 +28,10 @@ flows:
         then: {faq: rab-pengertian}      # how the flow ends (below)
 ```
 
-A node has a `text` and one of: `input` (+ `next`), `choices` (each with `next` or `then`),
-`next` alone (a message, then the next node) or `then` (the end). Ends: `{faq: <entry id>}`
+A node's text may name what the flow collected so far: "Terima kasih, {nama}." (a key some
+node of the flow saves; empty until it is collected). A node has a `text` and one of:
+`input` (+ `next`), `choices` (each with `next` or `then`), `next` alone (a message, then the
+next node) or `then` (the end). Ends: `{faq: <entry id>}`
 answers an entry, `{faq_category: <category>}` offers that category's questions, `ticket`
 opens the ticket form, `handoff` hands over to an officer, `menu` shows the menu, `end` says
 nothing more. "kembali" goes back one step, "menu"/"0" and "batal" leave the flow (the Rasa
@@ -65,6 +67,8 @@ MAX_ANSWER = 500
 #: A node may be passed through at most this many times in one step (a loop of messages).
 MAX_HOPS = 20
 _ID = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+#: A placeholder of a node's text: what the flow saved under that key.
+_FIELD = re.compile(r"\{([a-z0-9_]+)\}")
 _NAME = re.compile(r"^[^\W\d_][^\W\d_ .'\-]*(?:[ .'\-]+[^\W\d_][^\W\d_ .'\-]*)*\.?$")
 #: Polite re-asks, per input kind (a node may give its own `error`).
 INPUT_ERRORS = {
@@ -303,6 +307,14 @@ def _flow(flow_id: str, raw: Any, where: str) -> Flow:
     lost = sorted(set(nodes) - reached)
     if lost:
         raise FlowError(f"{where}: nothing leads to node(s) {', '.join(map(repr, lost))}")
+    saved = {node.save for node in nodes.values() if node.save}
+    for node in nodes.values():
+        unknown = sorted(set(_FIELD.findall(node.text)) - saved)
+        if unknown:
+            raise FlowError(
+                f"{where}, node {node.id!r}: the text names {{{unknown[0]}}}, which no node of "
+                "the flow saves"
+            )
     for node in nodes.values():  # messages leading to each other forever
         seen, current = set(), node
         while not (current.input or current.choices or current.then):
@@ -326,6 +338,25 @@ def parse_flows(raw: Any, where: str) -> dict[str, Flow]:
             raise FlowError(f"{where}: flow id {flow_id!r}: lower-case letters, digits, - and _")
         flows[flow_id] = _flow(flow_id, flow_raw, f"{where}, flow {flow_id!r}")
     return flows
+
+
+def check_targets(
+    flows: Mapping[str, Flow], entry_ids: set[str], categories: set[str], where: str
+) -> None:
+    """Refuse an end naming an FAQ entry or category the knowledge base lacks.
+
+    Raises:
+        FlowError: Naming `where`, the flow and the node.
+    """
+    known = {"faq": entry_ids, "faq_category": categories}
+    for flow in flows.values():
+        for node in flow.nodes.values():
+            for end in [node.then, *(c.then for c in node.choices)]:
+                if end is not None and end.kind in known and end.target not in known[end.kind]:
+                    raise FlowError(
+                        f"{where}, flow {flow.id!r}, node {node.id!r}: "
+                        f"{end.kind} {end.target!r} is not in the knowledge base"
+                    )
 
 
 def load_flows(path: Path) -> dict[str, Flow]:
@@ -386,10 +417,23 @@ def start(flow: Flow) -> Outcome:
     return _arrive(flow, FlowState(flow.id, flow.start), flow.start, ())
 
 
+def say(node: Node, data: Mapping[str, str]) -> str:
+    """The node's text with what the flow collected filled in."""
+    return _FIELD.sub(lambda m: data.get(m.group(1), ""), node.text)
+
+
+def collected_name(flow: Flow, data: Mapping[str, str]) -> str | None:
+    """The name the flow collected (the value of its first `input: name` node), or None."""
+    for node in flow.nodes.values():
+        if node.input == "name" and data.get(str(node.save)):
+            return data[str(node.save)]
+    return None
+
+
 def show(flow: Flow, state: FlowState) -> Prompt:
     """The prompt of the node the conversation is at (to ask it again)."""
     node = flow.nodes[state.node]
-    return Prompt((node.text,), tuple(c.title for c in node.choices))
+    return Prompt((say(node, state.data),), tuple(c.title for c in node.choices))
 
 
 def back(flow: Flow, state: FlowState) -> Outcome:
@@ -444,8 +488,9 @@ def _arrive(flow: Flow, state: FlowState, node_id: str, came_from: tuple[str, ..
         node = flow.nodes[node_id]
         if node.input or node.choices:
             moved = replace(state, node=node_id, history=history)
-            return Outcome(moved, Prompt((*texts, node.text), tuple(c.title for c in node.choices)))
-        texts.append(node.text)
+            prompt = Prompt((*texts, say(node, state.data)), tuple(c.title for c in node.choices))
+            return Outcome(moved, prompt)
+        texts.append(say(node, state.data))
         if node.then is not None:
             moved = replace(state, node=node_id, history=history)
             return Outcome(moved, Prompt(tuple(texts)), end=node.then)

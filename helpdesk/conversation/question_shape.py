@@ -76,3 +76,23 @@ def is_question_about_service(text: str) -> bool:
     if HOW_WORD in words:
         return not any(word in CASE_STATE_WORDS for word in words)
     return False
+
+
+#: Words a question starts with ("berapa lama ...", "kapan ...", "gimana ...").
+QUESTION_STARTS = frozenset(
+    {"apa", "apakah", "bagaimana", "berapa", "kapan", "siapa", "kenapa", "mengapa", "dimana"}
+    | {"kemana", "bisakah", "bolehkah", "adakah", "mana"}
+)
+
+
+def reads_as_question(text: str) -> bool:
+    """True when `text` is a question of its own (a "?", a question word first, or a how-to
+    question), not an answer to what was asked: a visitor asked for their name who asks
+    something instead."""
+    raw = (text or "").strip()
+    if not raw or raw.startswith("/"):
+        return False
+    words = normalize(raw).split()
+    if len(words) < 2:
+        return False
+    return raw.endswith("?") or words[0] in QUESTION_STARTS or is_question_about_service(raw)

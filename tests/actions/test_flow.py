@@ -226,3 +226,104 @@ async def test_what_the_flow_collected_is_stored_and_goes_into_a_ticket(krs, dis
         "Data dari alur \u201cKonsultasi Rumah Swadaya\u201d:\nnama: Siti Aminah"
     )
     assert flow_notes(krs, "someone-else") == ""
+
+
+KALTIM = PROFILES_DIR / "kaltim"
+
+
+@pytest.fixture
+def kaltim(settings, session_factory) -> Services:
+    entries = load_faqs(KALTIM / "faq")
+    retriever = retriever_for_entries(entries, FakeEmbedder(), threshold=0.5)
+    kaltim_settings = replace(settings, profile_dir=KALTIM, menu_file=KALTIM / "menu.yml")
+    return Services(kaltim_settings, session_factory=session_factory, retriever=retriever)
+
+
+def _session_opened_with(text: str, metadata: dict[str, Any] | None = None):
+    events = [
+        {"event": "action", "name": "action_session_start"},
+        {"event": "session_started"},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": text, "parse_data": {"intent": {"name": "greet"}}},
+    ]
+    slots_ = {slots.SESSION_STARTED_METADATA: metadata} if metadata else {}
+    return make_tracker(text, intent="greet", events=events, slots=slots_)
+
+
+async def test_a_profile_asks_a_nameless_visitor_their_name_first(kaltim, dispatcher) -> None:
+    from actions.greet import ActionGreet
+
+    events = await ActionGreet(kaltim).run(dispatcher, _session_opened_with("halo"), {})
+
+    set_ = slot_events(events)
+    assert set_[slots.MENU_TARGET] == "flow_form"
+    state = FlowState.from_json(set_[slots.FLOW_STATE])
+    assert (state.flow, state.node) == ("perkenalan", "nama")
+    assert {"event": "followup", "name": "flow_form"} in [
+        {"event": e["event"], "name": e.get("name")} for e in events
+    ]
+    # The introduction now, the menu after the name (the form asks for it).
+    assert responses(dispatcher) == ["utter_service_intro"]
+
+    named = CollectingDispatcher()
+    tracker = _session_opened_with("halo", {"name": "Rina Wulandari"})
+    assert slot_events(await ActionGreet(kaltim).run(named, tracker, {})) == {
+        slots.MENU_TARGET: None
+    }
+    assert responses(named) == ["utter_service_intro", "utter_menu"]  # the channel named her
+
+
+async def test_the_name_given_thanks_by_name_shows_the_menu_and_is_kept(kaltim, dispatcher) -> None:
+    from actions.handoff import citizen_name
+
+    state = FlowState("perkenalan", "nama").to_json()
+    result = await ValidateFlowForm(kaltim).run(
+        dispatcher, reply("Rina Wulandari", state), domain()
+    )
+    set_ = slot_events(result)
+    assert set_[slots.FLOW_REPLY] == "end:menu"
+    assert [m.get("text") for m in dispatcher.messages] == [
+        "Terima kasih, Rina Wulandari. Silakan pilih layanan di bawah ini atau tuliskan "
+        "pertanyaan Anda."
+    ]
+
+    ended = make_tracker(
+        "Rina Wulandari",
+        slots={slots.FLOW_STATE: set_[slots.FLOW_STATE], slots.FLOW_REPLY: "end:menu"},
+    )
+    shown = CollectingDispatcher()
+    events = await ActionFlowEnd(kaltim).run(shown, ended, {})
+
+    assert slot_events(events)[slots.CITIZEN_NAME] == "Rina Wulandari"
+    assert responses(shown) == ["utter_menu"]
+    assert "Bicara dengan Petugas" in shown.messages[0]["menu_items"]
+    later = make_tracker("petugas", slots={slots.CITIZEN_NAME: "Rina Wulandari"})
+    assert citizen_name(later) == "Rina Wulandari"  # what an officer sees on handoff
+
+
+async def test_a_name_that_is_no_name_is_asked_again(kaltim, dispatcher) -> None:
+    state = FlowState("perkenalan", "nama").to_json()
+
+    result = await ValidateFlowForm(kaltim).run(dispatcher, reply("12345", state), domain())
+
+    assert slot_events(result)[slots.FLOW_REPLY] is None
+    assert "Mohon tuliskan nama Anda dengan huruf saja" in dispatcher.messages[0]["text"]
+
+
+async def test_a_question_instead_of_a_name_leaves_the_flow_and_is_answered(kaltim) -> None:
+    state = FlowState("perkenalan", "nama").to_json()
+    question = "Berapa lama permohonan informasi akan dijawab?"
+    asked = CollectingDispatcher()
+
+    result = await ValidateFlowForm(kaltim).run(asked, reply(question, state), domain())
+
+    assert slot_events(result)[slots.FLOW_REPLY] == "end:question"
+    assert asked.messages == []  # not "Mohon tuliskan nama"
+    ended = make_tracker(
+        question, slots={slots.FLOW_STATE: state, slots.FLOW_REPLY: "end:question"}
+    )
+    answered = CollectingDispatcher()
+    events = await ActionFlowEnd(kaltim).run(answered, ended, {})
+
+    assert "paling lambat 10 hari kerja" in answered.messages[0]["answer"]
+    assert slot_events(events)[slots.FLOW_STATE] is None

@@ -22,7 +22,7 @@ async def test_first_greeting_of_the_session_gets_the_introduction_and_menu(serv
 
     events = await ActionGreet(services).run(dispatcher, tracker, {})
 
-    assert events == []
+    assert events == [{"event": "slot", "timestamp": None, "name": "menu_target", "value": None}]
     # No second "Halo": action_session_start has just greeted by name.
     assert responses(dispatcher) == ["utter_service_intro", "utter_menu"]
     menu = dispatcher.messages[1]

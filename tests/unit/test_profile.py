@@ -110,6 +110,11 @@ def test_settings_follow_the_profile_and_explicit_settings_win(tmp_path: Path) -
         (lambda t: t.replace("faq: faq.yml", "faq: tidak-ada"), "'files.faq' names"),
         (lambda t: t.replace("{time_of_day: false}", "{time_of_day: kadang}"), "true or false"),
         (lambda t: "name: [", "not valid YAML"),
+        (lambda t: t + "mailbox: bukan-email\n", "'mailbox' 'bukan-email' is not an e-mail"),
+        (
+            lambda t: t.replace("{time_of_day: false}", "{name_flow: kenalan}"),
+            "'greeting.name_flow' names flow 'kenalan', but the profile names no 'files.flows'",
+        ),
     ],
 )
 def test_a_bad_profile_is_refused_naming_the_file_and_the_key(
@@ -178,3 +183,14 @@ def test_a_flow_ending_with_an_entry_the_knowledge_base_lacks_is_refused(tmp_pat
         "      a: {text: Halo, then: {faq: a}}\n"
     )
     assert read_profile(folder).flows_file == folder / "flows.yml"
+
+
+def test_a_profile_names_its_mailbox_and_the_flow_asking_a_name() -> None:
+    pandi = read_profile(PROFILES_DIR / "pandi")
+    kaltim = read_profile(PROFILES_DIR / "kaltim")
+
+    assert pandi.mailbox == "helpdesk@pandi.id" and pandi.name_flow is None
+    assert kaltim.name_flow == "perkenalan"
+    assert Settings.from_env({"HELPDESK_PROFILE": "pandi"}).helpdesk_mailbox == "helpdesk@pandi.id"
+    mine = Settings.from_env({"HELPDESK_PROFILE": "pandi", "HELPDESK_MAILBOX": "a@b.go.id"})
+    assert mine.helpdesk_mailbox == "a@b.go.id"

@@ -16,6 +16,7 @@ from helpdesk.conversation.flows import (
     FlowState,
     advance,
     back,
+    collected_name,
     load_flows,
     parse_flows,
     start,
@@ -155,6 +156,10 @@ def broken(change) -> dict:
             lambda f: f["nodes"].update(b={"text": "x", "next": "c"}, c={"text": "y", "next": "b"}),
             "its messages lead back to it",
         ),
+        (
+            lambda f: f["nodes"]["b"].update(text="Terima kasih, {alamat}."),
+            "node 'b': the text names {alamat}, which no node of the flow saves",
+        ),
     ],
 )
 def test_a_bad_flow_is_refused_naming_the_file_flow_and_node(change, message: str) -> None:
@@ -192,3 +197,15 @@ def test_inputs_keep_only_what_fits(kind: str, reply: str, kept: str | None) -> 
     from helpdesk.conversation.flows import accept
 
     assert accept(kind, reply) == kept
+
+
+def test_a_text_names_what_the_flow_collected() -> None:
+    raw = yaml.safe_load(yaml.safe_dump(GOOD))
+    raw["flows"]["coba"]["nodes"]["b"]["text"] = "Terima kasih, {nama}. Pilih."
+    flow = parse_flows(raw, "coba.yml")["coba"]
+
+    outcome = advance(flow, start(flow).state, "Budi Santoso")
+
+    assert outcome.prompt.texts == ("Terima kasih, Budi Santoso. Pilih.",)
+    assert collected_name(flow, outcome.state.data) == "Budi Santoso"
+    assert collected_name(flow, {}) is None
