@@ -101,12 +101,13 @@ class FlowStore:
 
     # -- changing ------------------------------------------------------------------------
     def save_draft(self, doc: Mapping[str, Any], *, by: str) -> FlowsVersion:
-        """Check `doc` as a whole and keep it as the draft.
+        """Check `doc` as a whole and keep it as the draft (it may hold steps nothing leads
+        to while it is edited; publishing refuses them).
 
         Raises:
             FlowError: The document does not parse or fails the store's `check`.
         """
-        flows = parse_flows(dict(doc), "alur")
+        flows = parse_flows(dict(doc), "alur", drafting=True)
         if self._check is not None:
             self._check(flows)
         text = dump(doc)
@@ -124,6 +125,7 @@ class FlowStore:
         draft = self.draft()
         if draft is None:
             raise LookupError("no draft of the flows")
+        parse_flows(yaml.safe_load(draft.text), "alur")  # no step left that nothing leads to
         if self._check is not None:
             self._check(draft.flows)
         record = self._settings.set(PUBLISHED_KEY, json.dumps({"yaml": draft.text, "by": by}))
@@ -143,7 +145,7 @@ class FlowStore:
         try:
             stored = json.loads(record.value)
             text = str(stored["yaml"])
-            flows = parse_flows(yaml.safe_load(text), key)
+            flows = parse_flows(yaml.safe_load(text), key, drafting=key == DRAFT_KEY)
         except (ValueError, KeyError, TypeError, yaml.YAMLError, FlowError):
             logger.exception("the stored %s cannot be read; it is ignored", key)
             return None

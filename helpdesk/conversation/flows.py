@@ -275,7 +275,23 @@ def _node(node_id: str, raw: Any, where: str) -> Node:
     return node
 
 
-def _flow(flow_id: str, raw: Any, where: str) -> Flow:
+def _unreached(start: str, nodes: Mapping[str, Node]) -> list[str]:
+    reached, todo = {start}, [start]
+    while todo:
+        node = nodes[todo.pop()]
+        for target in [node.next] + [c.next for c in node.choices]:
+            if target is not None and target not in reached:
+                reached.add(target)
+                todo.append(target)
+    return sorted(set(nodes) - reached)
+
+
+def unreached(flow: Flow) -> list[str]:
+    """The flow's nodes nothing leads to (a draft may have them while it is being edited)."""
+    return _unreached(flow.start, flow.nodes)
+
+
+def _flow(flow_id: str, raw: Any, where: str, drafting: bool = False) -> Flow:
     if not isinstance(raw, dict) or set(raw) - {"title", "start", "nodes"}:
         raise FlowError(f"{where}: a flow has 'title', 'start' and 'nodes'")
     title = str(_text(raw, "title", where))
@@ -297,15 +313,8 @@ def _flow(flow_id: str, raw: Any, where: str) -> Flow:
                 raise FlowError(
                     f"{where}, node {node.id!r}: 'next' names {target!r}, which is not a node"
                 )
-    reached, todo = {start}, [start]
-    while todo:
-        node = nodes[todo.pop()]
-        for target in [node.next] + [c.next for c in node.choices]:
-            if target is not None and target not in reached:
-                reached.add(target)
-                todo.append(target)
-    lost = sorted(set(nodes) - reached)
-    if lost:
+    lost = _unreached(start, nodes)
+    if lost and not drafting:
         raise FlowError(f"{where}: nothing leads to node(s) {', '.join(map(repr, lost))}")
     saved = {node.save for node in nodes.values() if node.save}
     for node in nodes.values():
@@ -325,8 +334,9 @@ def _flow(flow_id: str, raw: Any, where: str) -> Flow:
     return Flow(flow_id, title, start, nodes)
 
 
-def parse_flows(raw: Any, where: str) -> dict[str, Flow]:
-    """The flows of a parsed flows file (`where`: its name, for the errors)."""
+def parse_flows(raw: Any, where: str, *, drafting: bool = False) -> dict[str, Flow]:
+    """The flows of a parsed flows file (`where`: its name, for the errors). `drafting`: a
+    draft being edited, which may hold nodes nothing leads to yet (or any more)."""
     if not isinstance(raw, dict) or raw.get("version") != 1:
         raise FlowError(f"{where}: expected 'version: 1' and 'flows'")
     flows_raw = raw.get("flows")
@@ -336,7 +346,7 @@ def parse_flows(raw: Any, where: str) -> dict[str, Flow]:
     for flow_id, flow_raw in flows_raw.items():
         if not isinstance(flow_id, str) or not _ID.match(flow_id):
             raise FlowError(f"{where}: flow id {flow_id!r}: lower-case letters, digits, - and _")
-        flows[flow_id] = _flow(flow_id, flow_raw, f"{where}, flow {flow_id!r}")
+        flows[flow_id] = _flow(flow_id, flow_raw, f"{where}, flow {flow_id!r}", drafting)
     return flows
 
 

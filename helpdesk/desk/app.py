@@ -45,6 +45,7 @@ from helpdesk.desk.views import conversations as conversation_views
 from helpdesk.desk.views import id_in_range
 from helpdesk.desk.views import knowledge as knowledge_views
 from helpdesk.desk.views import knowledge_files as knowledge_file_views
+from helpdesk.desk.views import knowledge_flows as knowledge_flow_views
 from helpdesk.desk.views import knowledge_inbox as knowledge_inbox_views
 from helpdesk.desk.views import queue as queue_views
 from helpdesk.desk.views import reports as report_views
@@ -87,6 +88,7 @@ VIEW_MODULES = (
     conversation_views,
     ticket_views,
     knowledge_inbox_views,
+    knowledge_flow_views,
     knowledge_file_views,
     knowledge_views,
     report_views,

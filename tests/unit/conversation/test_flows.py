@@ -209,3 +209,31 @@ def test_a_text_names_what_the_flow_collected() -> None:
     assert outcome.prompt.texts == ("Terima kasih, Budi Santoso. Pilih.",)
     assert collected_name(flow, outcome.state.data) == "Budi Santoso"
     assert collected_name(flow, {}) is None
+
+
+@pytest.mark.parametrize("key", ["krs", "kaltim"])
+def test_a_profiles_flows_survive_the_editors_round_trip(key: str) -> None:
+    from helpdesk.conversation.flow_editing import document, dump, node_from_form, walk_order
+
+    flows = load_flows(PROFILES_DIR / key / "flows.yml")
+
+    assert parse_flows(yaml.safe_load(dump(document(flows))), "x") == flows
+    for flow in flows.values():
+        assert [n.id for n in walk_order(flow)][0] == flow.start
+        assert sorted(n.id for n in walk_order(flow)) == sorted(flow.nodes)
+        for node in flow.nodes.values():  # the editor's form of each step gives it back
+            from helpdesk.conversation.flow_editing import choices_text, end_text
+
+            form = {
+                "text": node.text,
+                "input": node.input or "",
+                "save": node.save or "",
+                "error": node.error or "",
+                "choices": choices_text(node),
+                "next": node.next or "",
+                "then": end_text(node.then),
+            }
+            assert (
+                node_from_form(form, node)
+                == document({flow.id: flow})["flows"][flow.id]["nodes"][node.id]
+            )
