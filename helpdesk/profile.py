@@ -19,6 +19,10 @@ greeting:
 timezone: WIB                            # optional: the helpdesk's time zone
 website: https://...                     # optional
 mailbox: helpdesk@...                    # optional: where new tickets are e-mailed (SMTP_*)
+widget:                                  # optional: the chat widget on the organisation's site
+  colour: "#0b4a8b"                      # launcher and header; white text on it >= 4.5:1
+  allowed_origins: [https://contoh.go.id]  # sites that may embed it (+ HELPDESK_WIDGET_ORIGINS)
+  prechat_name: true                     # ask the visitor's name before the chat
 lookups: [sp2d, contract, digit, sakti]  # the self-service lookups offered (may be empty)
 files:
   menu: menu.yml
@@ -34,7 +38,8 @@ A profile is checked when it is read; every error names the file and the key
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -56,11 +61,84 @@ LOOKUP_FORMS = {
 }
 _FILES = ("menu", "office_hours", "faq", "flows")
 _KEYS = {"version", "name", "organisation", "introduction", "greeting", "timezone", "website"}
-_KEYS |= {"lookups", "files", "mailbox"}
+_KEYS |= {"lookups", "files", "mailbox", "widget"}
 
 
 class ProfileError(ValueError):
     """A profile that cannot be used (the message names the file and the key)."""
+
+
+#: The widget's colour when the profile gives none (white text on it: 9:1).
+DEFAULT_WIDGET_COLOUR = "#0b4a8b"
+_HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$")
+
+
+@dataclass(frozen=True)
+class WidgetProfile:
+    """The chat widget of the organisation's website.
+
+    Attributes:
+        colour: The launcher's and the chat header's colour ("#rrggbb", white text on it).
+        allowed_origins: The sites ("https://host[:port]") that may embed the chat.
+        prechat_name: Ask the visitor's name before the chat starts.
+    """
+
+    colour: str = DEFAULT_WIDGET_COLOUR
+    allowed_origins: tuple[str, ...] = ()
+    prechat_name: bool = False
+
+
+def contrast_with_white(colour: str) -> float:
+    """The WCAG contrast ratio of white text on `colour` ("#rrggbb")."""
+
+    def channel(hex_pair: str) -> float:
+        value = int(hex_pair, 16) / 255
+        return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (channel(colour[i : i + 2]) for i in (1, 3, 5))
+    luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    return 1.05 / (luminance + 0.05)
+
+
+def check_origin(origin: str) -> str:
+    """An embedding origin as the browser sends it ("https://host[:port]", no path).
+
+    Raises:
+        ValueError: Anything else.
+    """
+    text = origin.strip().rstrip("/")
+    if not _ORIGIN.match(text):
+        raise ValueError(f"{origin!r} is not an origin such as https://contoh.go.id")
+    return text.lower()
+
+
+def _widget(raw: Any, where: str) -> WidgetProfile:
+    if raw is None:
+        return WidgetProfile()
+    if not isinstance(raw, dict) or set(raw) - {"colour", "allowed_origins", "prechat_name"}:
+        raise ProfileError(
+            f"{where}: 'widget' may hold 'colour', 'allowed_origins' and 'prechat_name'"
+        )
+    colour = raw.get("colour", DEFAULT_WIDGET_COLOUR)
+    if not isinstance(colour, str) or not _HEX_COLOUR.match(colour):
+        raise ProfileError(f"{where}: 'widget.colour' must be a colour such as \"#0b4a8b\"")
+    if contrast_with_white(colour) < 4.5:
+        raise ProfileError(
+            f"{where}: 'widget.colour' {colour} is too light for white text "
+            f"({contrast_with_white(colour):.1f}:1; WCAG AA needs 4.5:1)"
+        )
+    origins = raw.get("allowed_origins") or []
+    if not isinstance(origins, list):
+        raise ProfileError(f"{where}: 'widget.allowed_origins' must be a list of origins")
+    try:
+        allowed = tuple(check_origin(str(o)) for o in origins)
+    except ValueError as exc:
+        raise ProfileError(f"{where}: 'widget.allowed_origins': {exc}") from exc
+    prechat = raw.get("prechat_name", False)
+    if not isinstance(prechat, bool):
+        raise ProfileError(f"{where}: 'widget.prechat_name' must be true or false")
+    return WidgetProfile(colour.lower(), allowed, prechat)
 
 
 @dataclass(frozen=True)
@@ -99,6 +177,7 @@ class Profile:
     flows_file: Path | None = None
     name_flow: str | None = None
     mailbox: str | None = None
+    widget: "WidgetProfile" = field(default_factory=lambda: WidgetProfile())
 
     @property
     def disabled_forms(self) -> frozenset[str]:
@@ -210,6 +289,7 @@ def read_profile(folder: Path) -> Profile:
         flows_file=_file(folder, files, "flows", where) if "flows" in files else None,
         name_flow=name_flow.strip() if name_flow else None,
         mailbox=mailbox,
+        widget=_widget(raw.get("widget"), where),
     )
     _check_menu(profile)
     _check_flows(profile)

@@ -120,6 +120,8 @@ class Settings:
     mail_from: str = "helpdesk@localhost"
     helpdesk_mailbox: str = ""
     test_clock_file: Path | None = None
+    #: The sites that may embed the web chat widget (profile + HELPDESK_WIDGET_ORIGINS).
+    widget_origins: tuple[str, ...] = ()
     backend_url: str = "http://localhost:8081"
     backend_api_key: str = field(default="", repr=False)
     backend_timeout: float = 4.0
@@ -258,6 +260,7 @@ class Settings:
             smtp_timeout=float(get("SMTP_TIMEOUT", "10")),
             mail_from=get("HELPDESK_MAIL_FROM", "helpdesk@localhost"),
             helpdesk_mailbox=get("HELPDESK_MAILBOX", profile.mailbox or ""),
+            widget_origins=_origins(profile.widget.allowed_origins, get("HELPDESK_WIDGET_ORIGINS")),
             test_clock_file=_resolve(clock) if (clock := get("HELPDESK_TEST_CLOCK_FILE")) else None,
             backend_url=get("HELPDESK_BACKEND_URL", "http://localhost:8081").rstrip("/"),
             backend_api_key=get("HELPDESK_BACKEND_API_KEY"),
@@ -287,6 +290,18 @@ class Settings:
             ),
             rest_token=get("HELPDESK_REST_TOKEN").strip(),
         )
+
+
+def _origins(profile: tuple[str, ...], extra: str) -> tuple[str, ...]:
+    """The profile's embedding origins and those of a comma/space separated setting.
+
+    Raises:
+        ValueError: A setting's value that is no origin ("https://host[:port]").
+    """
+    from helpdesk.profile import check_origin
+
+    added = [check_origin(o) for o in extra.replace(",", " ").split()]
+    return tuple(dict.fromkeys([*profile, *added]))
 
 
 def environment() -> dict[str, str]:

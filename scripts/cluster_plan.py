@@ -150,6 +150,8 @@ def cluster_servers(
         own["HELPDESK_SWEEPER_PORT"] = str(_port(env, "HELPDESK_SWEEPER_PORT", number))
         own["HELPDESK_SWEEPER_HOST"] = bind_host
         for service in plan(own, credentials, endpoints=endpoints):
+            if service.name == "demo":  # the widget's demo page: `make run` only
+                continue
             if service.name == "backend":
                 if number == 1:
                     args = [*service.args, "--host", bind_host]

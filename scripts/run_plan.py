@@ -174,7 +174,21 @@ def build_environment(
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # The e5 embedder runs in both servers: its idle OpenMP threads must sleep, not spin.
     quiet_openmp(env)
+    if dotenv:  # `make run` (not a generated deployment): the widget's demo page too
+        env.setdefault("HELPDESK_WIDGET_DEMO_PORT", "5090")
+        allow_widget_demo(env)
     return env
+
+
+def allow_widget_demo(env: dict[str, str]) -> None:
+    """Let the widget's demo page (another port of this machine) embed the chat."""
+    port = (env.get("HELPDESK_WIDGET_DEMO_PORT") or "").strip()
+    if not port:
+        return
+    demo = f"http://localhost:{port} http://127.0.0.1:{port}"
+    env["HELPDESK_WIDGET_ORIGINS"] = " ".join(
+        part for part in (env.get("HELPDESK_WIDGET_ORIGINS", "").strip(), demo) if part
+    )
 
 
 @dataclass(frozen=True)
@@ -182,7 +196,8 @@ class Service:
     """How one process of the assistant starts.
 
     Attributes:
-        name: Short id (`backend`, `actions`, `rasa`, `sweeper`, `desk`): log file, stack API.
+        name: Short id (`backend`, `actions`, `rasa`, `sweeper`, `desk`, `demo`): log file,
+            stack API.
         label: What the console calls it.
         args: The command line.
         health: URL that answers 2xx once the service is up (the sweeper's `/healthz` too);
@@ -258,4 +273,11 @@ def plan(
     desk = [str(BIN / "helpdesk"), "desk", "serve", "--host", env["HELPDESK_DESK_HOST"]]
     desk += ["--port", env["HELPDESK_DESK_PORT"]]
     services.append(Service("desk", "agent desk", desk, f"{desk_url(env)}/healthz", 60))
+    demo_port = (env.get("HELPDESK_WIDGET_DEMO_PORT") or "").strip()
+    if demo_port:
+        chat = f"http://localhost:{rasa_port}/webhooks/webchat/"
+        demo = [sys.executable, str(ROOT / "scripts" / "widget_demo.py"), "--port", demo_port]
+        demo += ["--assistant", chat]
+        health = f"http://127.0.0.1:{demo_port}/"
+        services.append(Service("demo", "widget demo page", demo, health, 15))
     return services

@@ -14,6 +14,11 @@
  * tab closes, so a shared computer does not show it to the next user). A new session starts
  * with a hidden "/greet", which the assistant answers with its session greeting and the menu.
  *
+ * When the profile asks a visitor's name first (`data-prechat-name="true"`), a new visitor's
+ * connection waits for `window.__webchat.begin(name)` (embed.js's pre-chat form); the name goes
+ * with `session_request`. Every bot message is also announced as a `webchat:message` event on
+ * the chat element (embed.js counts them for the widget's unread badge).
+ *
  * Bot text is always rendered with textContent (links are built as elements), never innerHTML.
  * `window.__webchat` exposes the socket and state for tests and debugging.
  */
@@ -22,6 +27,7 @@
 
   var SESSION_KEY = "helpdesk-webchat:session";
   var HISTORY_KEY = "helpdesk-webchat:history";
+  var NAME_KEY = "helpdesk-webchat:name";
   var HISTORY_LIMIT = 150;
   var TYPING_TIMEOUT_MS = 30000;
   var USER_EVENT = "user_uttered";
@@ -83,7 +89,11 @@
     history: [],            // the transcript: {from, text, buttons, image, chosen, closed}
     restarting: false,
     typingTimer: null,
+    name: storageGet("localStorage", NAME_KEY),
   };
+  // A new visitor the profile asks for a name: connect once it is given (embed.js).
+  var waitForName =
+    root.getAttribute("data-prechat-name") === "true" && !state.name && !state.sessionId;
 
   // --- rendering -----------------------------------------------------------------------------
   var URL_PATTERN = /https?:\/\/[^\s<>"']+/g;
@@ -335,10 +345,11 @@
     reconnectionDelay: 1000,
     reconnectionDelayMax: 5000,
     timeout: 10000,
+    autoConnect: !waitForName,
   });
 
   socket.on("connect", function () {
-    socket.emit("session_request", { session_id: state.sessionId });
+    socket.emit("session_request", { session_id: state.sessionId, name: state.name || undefined });
   });
 
   socket.on("session_confirm", function (sessionId) {
@@ -366,6 +377,7 @@
     }
     hideTyping();
     addEntry(entry);
+    root.dispatchEvent(new CustomEvent("webchat:message", { detail: entry }));
   });
 
   socket.on("disconnect", function (reason) {
@@ -433,5 +445,20 @@
     addNote(LABELS.resumed);
   }
 
-  window.__webchat = { socket: socket, state: state, send: sendMessage };
+  /** Start a new visitor's chat with the name the pre-chat form asked for. */
+  function begin(name) {
+    state.name = name;
+    storageSet("localStorage", NAME_KEY, name);
+    if (!socket.connected) {
+      socket.connect();
+    }
+  }
+
+  window.__webchat = {
+    socket: socket,
+    state: state,
+    send: sendMessage,
+    begin: begin,
+    waitingForName: waitForName,
+  };
 })();

@@ -96,9 +96,31 @@ def assets_version(assets: Mapping[str, Asset]) -> str:
     return digest.hexdigest()[:12]
 
 
-def render_index(template: str, *, title: str, socket_path: str, version: str) -> str:
-    """Fill the `{{ title }}`, `{{ socket_path }}` and `{{ version }}` slots of the page."""
-    values = {"title": title, "socket_path": socket_path, "version": version}
+def page_headers(frame_ancestors: str) -> dict[str, str]:
+    """The page's headers, with the CSP directive naming who may frame it (the widget)."""
+    headers = dict(PAGE_HEADERS)
+    headers["Content-Security-Policy"] = f"{CONTENT_SECURITY_POLICY}; {frame_ancestors}"
+    return headers
+
+
+def render_index(
+    template: str,
+    *,
+    title: str,
+    socket_path: str,
+    version: str,
+    colour: str = "#0b4a8b",
+    prechat_name: bool = False,
+) -> str:
+    """Fill the `{{ title }}`, `{{ socket_path }}`, `{{ version }}`, `{{ colour }}` and
+    `{{ prechat_name }}` slots of the page."""
+    values = {
+        "title": title,
+        "socket_path": socket_path,
+        "version": version,
+        "colour": colour,
+        "prechat_name": "true" if prechat_name else "false",
+    }
     page = template
     for key, value in values.items():
         page = page.replace("{{ " + key + " }}", html.escape(value, quote=True))

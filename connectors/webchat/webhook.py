@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import json
 import logging
 import uuid
 from pathlib import Path
@@ -23,11 +25,11 @@ from connectors.webchat.page import (
     DEFAULT_SOCKET_PATH,
     DEFAULT_TITLE,
     INDEX_FILE,
-    PAGE_HEADERS,
     TITLE_LIMIT,
     WEBCHAT_DIR,
     assets_version,
     load_assets,
+    page_headers,
     render_index,
 )
 from connectors.webchat.payloads import (
@@ -37,7 +39,19 @@ from connectors.webchat.payloads import (
     SOCKETIO_METADATA,
     is_session_id,
 )
+from connectors.webchat.widget import (
+    LOADER_HEADERS,
+    LOADER_TEMPLATE,
+    clean_name,
+    frame_ancestors,
+    office_status,
+    read_offline,
+    record_offline,
+    render_loader,
+    widget_config,
+)
 from helpdesk import metrics
+from helpdesk.services import get_services
 from helpdesk.settings import Settings, get_settings
 
 logger = logging.getLogger("connectors.webchat")
@@ -89,7 +103,7 @@ class WebChatInput(InputChannel):
                 "(allowed: title, socket_path)"
             )
         return cls(
-            title=credentials.get("title") or DEFAULT_TITLE,
+            title=credentials.get("title") or _profile_name(),
             socket_path=credentials.get("socket_path") or DEFAULT_SOCKET_PATH,
         )
 
@@ -123,19 +137,28 @@ class WebChatInput(InputChannel):
         if not index_path.is_file():
             raise WebChatConfigError(f"the web chat page {index_path} is missing")
         assets = load_assets(self.root)
+        settings = get_settings()
+        config = widget_config(settings, self.title)
         page = render_index(
             index_path.read_text(encoding="utf-8"),
             title=self.title,
             socket_path=self.socket_path,
             version=assets_version(assets),
+            colour=config.colour,
+            prechat_name=config.prechat_name,
         )
+        headers = page_headers(frame_ancestors(config.allowed_origins))
+        template = self.root / LOADER_TEMPLATE
+        if not template.is_file():  # a custom page folder without its own loader
+            template = WEBCHAT_DIR / LOADER_TEMPLATE
+        loader = render_loader(template.read_text(encoding="utf-8"), config)
         logger.debug("web chat: serving %d assets from %s", len(assets), self.root)
 
         webchat = Blueprint("webchat_webhook", __name__)
 
         @webchat.route("/", methods=["GET", "HEAD"], strict_slashes=True)
         async def index(_: Request) -> HTTPResponse:
-            return response.html(page, headers=dict(PAGE_HEADERS))
+            return response.html(page, headers=headers)
 
         @webchat.route("", methods=["GET", "HEAD"], strict_slashes=True)
         async def index_without_slash(request: Request) -> HTTPResponse:
@@ -146,6 +169,7 @@ class WebChatInput(InputChannel):
             return response.redirect(target, status=301)
 
         add_health_route(webchat, "/health")
+        add_widget_routes(webchat, loader)
 
         @webchat.route("/static/<name:path>", methods=["GET", "HEAD"])
         async def static(_: Request, name: str) -> HTTPResponse:
@@ -157,6 +181,84 @@ class WebChatInput(InputChannel):
             )
 
         return webchat
+
+
+def _profile_name() -> str:
+    """The organisation's service name (the page's default title)."""
+    try:
+        return get_settings().profile.name[:TITLE_LIMIT]
+    except Exception:  # a bad profile stops the other processes with its own message
+        logger.exception("web chat: the profile could not be read; default title used")
+        return DEFAULT_TITLE
+
+
+#: Messages left outside office hours: per visitor address, so the form cannot flood tickets.
+OFFLINE_RULE_LIMIT = (5, 3600)
+
+
+def _same_site(request: Request) -> bool:
+    """Whether a POST comes from this server's own page (its Origin names this host)."""
+    origin = request.headers.get("origin") or ""
+    host = origin.partition("://")[2]
+    return bool(host) and host.lower() == (request.host or "").lower()
+
+
+def add_widget_routes(webchat: Blueprint, loader: str) -> None:
+    """`widget.js` (the loader), `status` (office status) and `offline` (a message left
+    outside office hours, kept as a ticket): `connectors.webchat.widget`."""
+
+    @webchat.route("/widget.js", methods=["GET", "HEAD"])
+    async def widget_js(_: Request) -> HTTPResponse:
+        return response.text(
+            loader, content_type="text/javascript; charset=utf-8", headers=dict(LOADER_HEADERS)
+        )
+
+    @webchat.route("/status", methods=["GET"])
+    async def status(_: Request) -> HTTPResponse:
+        def work() -> dict[str, Any]:
+            services = get_services()
+            return office_status(services, services.settings.now())
+
+        try:
+            body = await asyncio.get_running_loop().run_in_executor(None, work)
+        except Exception:
+            logger.exception("web chat: the office status could not be read")
+            return response.json({"error": "unavailable"}, status=503)
+        return response.json(body, headers={"Cache-Control": "no-store"})
+
+    @webchat.route("/offline", methods=["POST"])
+    async def offline(request: Request) -> HTTPResponse:
+        if not _same_site(request):
+            return response.json({"errors": {"form": "Permintaan ditolak."}}, status=403)
+        try:
+            body = json.loads(request.body or b"null")
+        except ValueError:
+            body = None
+        message, errors = read_offline(body)
+        if message is None:
+            return response.json({"errors": errors}, status=400)
+        session_id = body.get("session_id") if isinstance(body, dict) else None
+        client = request.remote_addr or request.ip or "unknown"
+
+        def work() -> tuple[int, dict[str, Any]]:
+            from helpdesk.security.ratelimit import Rule
+
+            services = get_services()
+            rule = Rule("webchat_offline", *OFFLINE_RULE_LIMIT)
+            if not services.rate_limiter.hit(rule, client).allowed:
+                text = "Terlalu banyak pesan dari alamat Anda. Silakan coba lagi nanti."
+                return 429, {"errors": {"form": text}}
+            now = services.settings.now()
+            sender = session_id if is_session_id(session_id) else None
+            return 200, record_offline(services, message, now, sender)
+
+        try:
+            code, result = await asyncio.get_running_loop().run_in_executor(None, work)
+        except Exception:
+            logger.exception("web chat: a message left outside office hours was not stored")
+            text = "Maaf, pesan Anda belum tersimpan karena gangguan teknis. Silakan coba lagi."
+            return response.json({"errors": {"form": text}}, status=503)
+        return response.json(result, status=code)
 
 
 def share_rooms(sio: AsyncServer, settings: Settings | None = None) -> bool:
@@ -230,6 +332,10 @@ class SocketIOInput(RasaSocketIOInput):
             session = await sio.get_session(sid, namespace=namespace)
             return session.get("session_id") if isinstance(session, dict) else None
 
+        async def session_name(sid: str) -> str | None:
+            session = await sio.get_session(sid, namespace=namespace)
+            return session.get("name") if isinstance(session, dict) else None
+
         async def session_request(sid: str, data: Any) -> None:
             requested = data.get("session_id") if isinstance(data, dict) else None
             session_id = requested if is_session_id(requested) else uuid.uuid4().hex
@@ -244,7 +350,11 @@ class SocketIOInput(RasaSocketIOInput):
                 if previous and previous != session_id:
                     await _maybe_await(sio.leave_room(sid, previous, namespace=namespace))
                 await _maybe_await(sio.enter_room(sid, session_id, namespace=namespace))
-                await sio.save_session(sid, {"session_id": session_id}, namespace=namespace)
+                session: dict[str, Any] = {"session_id": session_id}
+                name = clean_name(data.get("name")) if isinstance(data, dict) else None
+                if name:  # the widget's pre-chat name: greeted and shown to officers by it
+                    session["name"] = name
+                await sio.save_session(sid, session, namespace=namespace)
             await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
             logger.debug("socket.io: connection %s confirmed its session", sid)
 
@@ -256,8 +366,12 @@ class SocketIOInput(RasaSocketIOInput):
             if len(text) > MESSAGE_LIMIT:
                 logger.warning("socket.io: a message over %d characters dropped", MESSAGE_LIMIT)
                 return
+            metadata: dict[str, Any] = dict(SOCKETIO_METADATA)
             if self.session_persistence:
                 sender_id = await confirmed_session(sid)
+                name = await session_name(sid)
+                if name:
+                    metadata["name"] = name
                 if sender_id is None or data.get("session_id") != sender_id:
                     logger.warning(
                         "socket.io: message from %s outside its confirmed session dropped", sid
@@ -279,7 +393,7 @@ class SocketIOInput(RasaSocketIOInput):
                 output_channel,
                 sender_id,
                 input_channel=self.name(),
-                metadata=dict(SOCKETIO_METADATA),
+                metadata=metadata,
             )
             metrics.message_in(self.name())
             await on_new_message(message)

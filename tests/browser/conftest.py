@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
+import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "helpdesk.tar.gz"
@@ -105,3 +110,61 @@ def screenshot_dir(tmp_path_factory) -> Path:
         path.mkdir(parents=True, exist_ok=True)
         return path
     return tmp_path_factory.mktemp("screenshots")
+
+
+@dataclass
+class KaltimSite:
+    """The Kaltim profile's assistant with its desk, a test clock, and the widget's demo page
+    served on another port (another origin) that the profile lets embed the chat."""
+
+    stack: Any
+    demo_url: str
+    clock: Path
+
+    def set_clock(self, moment: str) -> None:
+        """Move the assistant's clock (office hours, greetings): an ISO moment with offset."""
+        self.clock.write_text(moment, encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def kaltim_site(browser_prerequisites, tmp_path_factory) -> Iterator[KaltimSite]:
+    from scripts.servers import free_port
+    from tests.support.stack import Stack
+
+    clock = tmp_path_factory.mktemp("clock") / "now"
+    clock.write_text("2026-12-07T09:00:00+08:00", encoding="utf-8")  # Monday 09.00 WITA
+    port = free_port()
+    env = {
+        "HELPDESK_PROFILE": "kaltim",
+        "HELPDESK_TEST_CLOCK_FILE": str(clock),
+        "HELPDESK_WIDGET_ORIGINS": f"http://127.0.0.1:{port}",
+    }
+    with Stack(rasa=True, desk=True, env=env) as running:
+        demo = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "widget_demo.py"),
+                "--port",
+                str(port),
+                "--assistant",
+                f"{running.rasa_url}/webhooks/webchat/",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}/"
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    if requests.get(url, timeout=1).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the widget demo page did not come up")
+                time.sleep(0.2)
+            yield KaltimSite(running, url, clock)
+        finally:
+            demo.terminate()
+            demo.wait(10)

@@ -9,7 +9,7 @@ publishes, and the next visitor over REST is thanked with the new text.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -34,18 +34,15 @@ def thanks(stack: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def kaltim_stack(browser_prerequisites: None) -> Iterator[Any]:
-    from tests.support.stack import Stack
+def kaltim_stack(kaltim_site: Any) -> Any:
+    from helpdesk.desk.passwords import hash_password
+    from helpdesk.storage.desk_users import DeskUserRepository
 
-    with Stack(rasa=True, desk=True, env={"HELPDESK_PROFILE": "kaltim"}) as running:
-        with desk_services(running) as services:
-            from helpdesk.desk.passwords import hash_password
-            from helpdesk.storage.desk_users import DeskUserRepository
-
-            DeskUserRepository(services.session_factory).create(
-                KM[0], KM[1], hash_password(KM[2]), role="knowledge"
-            )
-        yield running
+    with desk_services(kaltim_site.stack) as services:
+        DeskUserRepository(services.session_factory).create(
+            KM[0], KM[1], hash_password(KM[2]), role="knowledge"
+        )
+    return kaltim_site.stack
 
 
 def test_a_flow_step_changed_in_the_desk_is_live_without_a_restart(

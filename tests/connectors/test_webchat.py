@@ -31,7 +31,6 @@ from yarl import URL
 from connectors.webchat.page import (
     CONTENT_SECURITY_POLICY,
     DEFAULT_SOCKET_PATH,
-    DEFAULT_TITLE,
     WEBCHAT_DIR,
     load_assets,
     render_index,
@@ -43,7 +42,7 @@ from connectors.webchat.webhook import (
     WebChatInput,
     share_rooms,
 )
-from helpdesk.settings import Settings
+from helpdesk.settings import Settings, get_settings
 
 PAGE = "/webhooks/webchat/"
 
@@ -120,11 +119,12 @@ async def web() -> AsyncIterator[Server]:
 
 
 # --- credentials -------------------------------------------------------------------------------
-def test_needs_no_credentials() -> None:
+def test_needs_no_credentials_and_is_titled_with_the_profiles_name() -> None:
     channel = WebChatInput.from_credentials(None)
     assert channel.name() == "webchat"
-    assert (channel.title, channel.socket_path) == (DEFAULT_TITLE, DEFAULT_SOCKET_PATH)
-    assert WebChatInput.from_credentials({}).title == DEFAULT_TITLE
+    name = get_settings().profile.name
+    assert (channel.title, channel.socket_path) == (name, DEFAULT_SOCKET_PATH)
+    assert WebChatInput.from_credentials({}).title == name
 
 
 def test_takes_a_title_and_a_socket_path() -> None:
@@ -160,10 +160,13 @@ async def test_serves_the_page_in_indonesian(web: Server) -> None:
 
     assert status == 200
     assert headers["Content-Type"] == "text/html; charset=utf-8"
-    assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    # Framed only by this server and the sites the profile allows (none in the default one).
+    assert headers["Content-Security-Policy"] == (
+        f"{CONTENT_SECURITY_POLICY}; frame-ancestors 'self'"
+    )
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert '<html lang="id">' in page
-    assert f"<title>{DEFAULT_TITLE}</title>" in page
+    assert f"<title>{get_settings().profile.name}</title>" in page
     for label in ("Kirim", "Mulai ulang", "Petugas virtual sedang mengetik…", "Ketik pesan Anda"):
         assert label in page
     assert 'data-socket-path="/socket.io"' in page
@@ -189,7 +192,7 @@ async def test_redirects_to_the_trailing_slash(web: Server) -> None:
 async def test_serves_the_assets_the_page_links(web: Server) -> None:
     _, _, body = await web.get(PAGE)
     links = re.findall(r'(?:href|src)="(static/[^"]+)"', body.decode())
-    assert len(links) == 3
+    assert len(links) == 5  # the chat and its widget side: scripts and styles
 
     types = {}
     for link in links:
@@ -201,6 +204,8 @@ async def test_serves_the_assets_the_page_links(web: Server) -> None:
         if "socket.io.min.js" in link:
             assert content.startswith(b"/*!\n * Socket.IO v4.7.5")
     assert types == {
+        "static/embed.css": "text/css; charset=utf-8",
+        "static/embed.js": "text/javascript; charset=utf-8",
         "static/webchat.css": "text/css; charset=utf-8",
         "static/vendor/socket.io.min.js": "text/javascript; charset=utf-8",
         "static/webchat.js": "text/javascript; charset=utf-8",
@@ -258,7 +263,11 @@ def test_only_known_file_types_are_assets(tmp_path: Path) -> None:
 def test_the_shipped_folder_holds_the_page_and_its_assets() -> None:
     assert (WEBCHAT_DIR / "index.html").is_file()
     assert (WEBCHAT_DIR / "vendor" / "LICENSE").is_file()
+    # The widget's loader template is not an asset (served rendered at widget.js).
+    assert (WEBCHAT_DIR / "widget.js.tmpl").is_file()
     assert sorted(load_assets(WEBCHAT_DIR)) == [
+        "embed.css",
+        "embed.js",
         "vendor/socket.io.min.js",
         "webchat.css",
         "webchat.js",

@@ -275,7 +275,8 @@ def test_no_secret_is_on_any_command_line_of_the_plan(tmp_path):
     credentials, _ = run.write_credentials(env, tmp_path)
     services = run.plan(env, credentials)
 
-    assert [s.name for s in services] == ["backend", "actions", "rasa", "sweeper", "desk"]
+    names = ["backend", "actions", "rasa", "sweeper", "desk", "demo"]
+    assert [s.name for s in services] == names
     for service in services:
         line = " ".join(service.args)
         assert not [name for name, value in SECRETS.items() if value in line], service.name
@@ -395,3 +396,22 @@ def test_the_sweeper_is_up_when_its_healthz_answers(tmp_path):
     )  # fmt: skip
     sweeper = {s.name: s for s in run.plan(moved, tmp_path / "credentials.yml")}["sweeper"]
     assert sweeper.health == "http://127.0.0.1:6070/healthz"  # reached on this machine
+
+
+def test_make_run_serves_the_widget_demo_on_its_own_port_and_lets_it_embed_the_chat(tmp_path):
+    env = run.build_environment({"HELPDESK_VAR_DIR": str(tmp_path), "RASA_PORT": "5005"})
+
+    assert env["HELPDESK_WIDGET_DEMO_PORT"] == "5090"
+    assert env["HELPDESK_WIDGET_ORIGINS"] == "http://localhost:5090 http://127.0.0.1:5090"
+    demo = [s for s in run.plan(env, tmp_path / "c.yml") if s.name == "demo"][0]
+    assert demo.args[-2:] == ["--assistant", "http://localhost:5005/webhooks/webchat/"]
+    assert demo.health == "http://127.0.0.1:5090/"
+    mine = run.build_environment(
+        {
+            "HELPDESK_VAR_DIR": str(tmp_path),
+            "HELPDESK_WIDGET_DEMO_PORT": "",
+            "HELPDESK_WIDGET_ORIGINS": "https://ppid.kaltimprov.go.id",
+        }
+    )
+    assert mine["HELPDESK_WIDGET_ORIGINS"] == "https://ppid.kaltimprov.go.id"
+    assert "demo" not in [s.name for s in run.plan(mine, tmp_path / "c.yml")]
