@@ -307,7 +307,8 @@ def _check_flows(profile: Profile) -> None:
                 f"{profile.name_flow!r}, but the profile names no 'files.flows'"
             )
         return
-    from helpdesk.conversation.flows import FlowError, check_targets, load_flows
+    from helpdesk.conversation.flow_files import check_targets, load_flows
+    from helpdesk.conversation.flows import FlowError
     from helpdesk.knowledge.loader import FaqSourceError, load_faqs
 
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from helpdesk.settings import Settings, get_settings
 
@@ -297,28 +297,16 @@ class Services:
     def flow_store(self) -> "FlowStore":
         """The guided flows in force (published in the desk, else the profile's file) and
         their draft; a document saved or published is checked against the published FAQ."""
-        from helpdesk.conversation.flow_store import FlowStore
+        from helpdesk.conversation.flow_store import FlowStore, in_knowledge_base
 
         with self._lock:
             if self._flow_store is None:
                 self._flow_store = FlowStore(
                     self.settings.profile.flows_file,
                     self.session_factory,
-                    check=self._check_flow_targets,
+                    check=in_knowledge_base(self.knowledge_base, self.settings.kb_source),
                 )
             return self._flow_store
-
-    def _check_flow_targets(self, flows: "Mapping[str, Flow]") -> None:
-        from helpdesk.conversation.flows import check_targets
-
-        published = [v for v in self.knowledge_base.published() if not v.retired]
-        if published:
-            pairs = {(v.slug, v.content.category) for v in published}
-        else:  # not yet seeded into the database: the profile's FAQ sources
-            from helpdesk.knowledge.loader import load_faqs
-
-            pairs = {(e.id, e.category) for e in load_faqs(self.settings.kb_source)}
-        check_targets(flows, {i for i, _ in pairs}, {c for _, c in pairs}, "alur")
 
     @property
     def flows(self) -> "dict[str, Flow]":

@@ -2,7 +2,7 @@
 a node read from a form, and the labels the editor shows.
 
 Pure: the document is the parsed form of a flows file (`{"version": 1, "flows": {...}}`);
-every change returns a new document, which `flows.parse_flows` checks as a whole (the editor
+every change returns a new document, which `flow_files.parse_flows` checks as a whole (the editor
 shows its error, naming the flow and the node, and keeps the draft as it was).
 
 A node's form has: `text`; `input` (empty for none, or an `INPUT_KINDS` kind) with `save` and

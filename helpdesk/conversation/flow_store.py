@@ -16,13 +16,17 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import yaml
 
 from helpdesk.conversation.flow_editing import document, dump
-from helpdesk.conversation.flows import Flow, FlowError, load_flows, parse_flows
+from helpdesk.conversation.flow_files import check_targets, load_flows, parse_flows
+from helpdesk.conversation.flows import Flow, FlowError
 from helpdesk.storage.desk_settings import DeskSettingRepository
+
+if TYPE_CHECKING:  # pragma: no cover
+    from helpdesk.storage.knowledge_base import KnowledgeBaseRepository
 
 logger = logging.getLogger(__name__)
 
@@ -160,3 +164,25 @@ class FlowStore:
             flows = load_flows(path)
             self._file_cache = (stamp, FlowsVersion(flows, path.read_text("utf-8"), "file"))
         return self._file_cache[1]
+
+
+def in_knowledge_base(
+    knowledge_base: "KnowledgeBaseRepository", faq_source: Path
+) -> Callable[[Mapping[str, Flow]], None]:
+    """A check that the FAQ entries and categories flows end with are published (the profile's
+    FAQ sources before the knowledge base is seeded into the database).
+
+    The check raises `FlowError` naming the flow and the node.
+    """
+
+    def check(flows: Mapping[str, Flow]) -> None:
+        published = [v for v in knowledge_base.published() if not v.retired]
+        if published:
+            pairs = {(v.slug, v.content.category) for v in published}
+        else:
+            from helpdesk.knowledge.loader import load_faqs
+
+            pairs = {(e.id, e.category) for e in load_faqs(faq_source)}
+        check_targets(flows, {i for i, _ in pairs}, {c for _, c in pairs}, "alur")
+
+    return check

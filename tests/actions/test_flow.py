@@ -19,7 +19,8 @@ from actions.flow import (
     choice_payload,
 )
 from actions.menu_select import ActionMenuSelect
-from helpdesk.conversation.flows import FlowState, load_flows
+from helpdesk.conversation.flow_files import load_flows
+from helpdesk.conversation.flows import FlowState
 from helpdesk.knowledge.loader import load_faqs
 from helpdesk.knowledge.retriever import retriever_for_entries
 from helpdesk.profile import PROFILES_DIR

@@ -34,7 +34,8 @@ from helpdesk.conversation.flow_editing import (
     with_node,
     without_node,
 )
-from helpdesk.conversation.flows import Flow, FlowError, unreached
+from helpdesk.conversation.flow_files import unreached
+from helpdesk.conversation.flows import Flow, FlowError
 from helpdesk.desk.auth import (
     DESK_ROLES,
     KNOWLEDGE_EDITORS,

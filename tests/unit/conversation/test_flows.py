@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpdesk.conversation.flow_files import load_flows, parse_flows
 from helpdesk.conversation.flows import (
     CHOICE_ERROR,
     NO_WAY_BACK,
@@ -17,8 +18,6 @@ from helpdesk.conversation.flows import (
     advance,
     back,
     collected_name,
-    load_flows,
-    parse_flows,
     start,
 )
 from helpdesk.knowledge.loader import load_faqs

@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 import yaml
 
-from helpdesk.conversation.flows import parse_flows
+from helpdesk.conversation.flow_files import parse_flows
 from helpdesk.profile import PROFILES_DIR
 from helpdesk.services import Services, set_services
 from helpdesk.settings import Settings
