@@ -1,5 +1,5 @@
 """The time the assistant decides by: office hours (hand over or take an offline message) and
-the greeting's part of the day.
+the greeting's part of the day; the helpdesk's time zones (WIB, WITA, WIT or IANA names).
 
 Normally the system clock. A test or a demo can move it without touching the machine's clock:
 `HELPDESK_TEST_CLOCK_FILE` names a file that, while it exists and holds an ISO 8601 moment with
@@ -14,8 +14,32 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 logger = logging.getLogger(__name__)
+
+#: Time zones a helpdesk can be in, by their Indonesian abbreviation.
+TIMEZONE_ALIASES = {
+    "WIB": "Asia/Jakarta",
+    "WITA": "Asia/Makassar",
+    "WIT": "Asia/Jayapura",
+}
+
+
+def check_timezone(name: str) -> str:
+    """`name` when it is a time zone (WIB, WITA, WIT or an IANA name).
+
+    Raises:
+        ValueError: It is not one.
+    """
+    try:
+        ZoneInfo(TIMEZONE_ALIASES.get(name.upper(), name))
+    except Exception as exc:  # ZoneInfoNotFoundError, ValueError
+        raise ValueError(
+            f"{name!r} is not a time zone (use WIB, WITA, WIT or an IANA name such as "
+            "Asia/Makassar)"
+        ) from exc
+    return name
 
 
 class ClockFileError(ValueError):

@@ -267,7 +267,7 @@ def read_profile(folder: Path) -> Profile:
         raise ProfileError(f"{where}: 'files' must map {', '.join(_FILES)} to paths")
     timezone = _text(raw, "timezone", where, required=False)
     if timezone is not None:
-        from helpdesk.settings import check_timezone
+        from helpdesk.clock import check_timezone
 
         try:
             check_timezone(timezone)

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
+from helpdesk.clock import TIMEZONE_ALIASES, check_timezone
+from helpdesk.clock import now as clock_now
 from helpdesk.profile import (
     DEFAULT_PROFILE,
     PROFILES_DIR,
@@ -22,30 +24,6 @@ from helpdesk.profile import (
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-#: Time zones a helpdesk can be in, by their Indonesian abbreviation.
-TIMEZONE_ALIASES = {
-    "WIB": "Asia/Jakarta",
-    "WITA": "Asia/Makassar",
-    "WIT": "Asia/Jayapura",
-}
-
-
-def check_timezone(name: str) -> str:
-    """`name` when it is a time zone (WIB, WITA, WIT or an IANA name).
-
-    Raises:
-        ValueError: It is not one.
-    """
-    try:
-        ZoneInfo(TIMEZONE_ALIASES.get(name.upper(), name))
-    except Exception as exc:  # ZoneInfoNotFoundError, ValueError
-        raise ValueError(
-            f"{name!r} is not a time zone (use WIB, WITA, WIT or an IANA name such as "
-            "Asia/Makassar)"
-        ) from exc
-    return name
-
 
 #: The shortest HELPDESK_REST_TOKEN accepted (a guessable token is no authentication).
 REST_TOKEN_MIN_LENGTH = 16
@@ -178,9 +156,7 @@ class Settings:
     def now(self) -> datetime:
         """The time office hours and greetings go by (`helpdesk.clock`: the system clock,
         or the test clock of `HELPDESK_TEST_CLOCK_FILE`), aware."""
-        from helpdesk.clock import now
-
-        return now(self.test_clock_file)
+        return clock_now(self.test_clock_file)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -19,8 +19,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
+from helpdesk.clock import TIMEZONE_ALIASES
 from helpdesk.conversation.dates import format_datetime_id
-from helpdesk.settings import TIMEZONE_ALIASES
 
 #: How many days ahead `OfficeHours.next_opening` looks before giving up.
 SEARCH_DAYS = 370

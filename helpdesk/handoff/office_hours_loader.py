@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from helpdesk.clock import TIMEZONE_ALIASES
 from helpdesk.handoff.office_hours import (
     _MINUTES_PER_DAY,
     DAYS_ID,
@@ -20,7 +21,6 @@ from helpdesk.handoff.office_hours import (
     SpecialDay,
     _normalise,
 )
-from helpdesk.settings import TIMEZONE_ALIASES
 
 #: Day names accepted in the configuration (English and Indonesian), Monday = 0.
 DAY_NAMES: dict[str, int] = {
