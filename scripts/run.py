@@ -57,6 +57,12 @@ def summary(env: Mapping[str, str], channels: list[str], cluster: str = "") -> s
     actions_host = local_address(env.get("RASA_ACTIONS_HOST") or "")
     actions_host = "localhost" if actions_host == "127.0.0.1" else actions_host
     actions = f"http://{actions_host}:{env['RASA_ACTIONS_PORT']}"
+    demo_port = (env.get("HELPDESK_WIDGET_DEMO_PORT") or "").strip()
+    demo = (
+        f"  widget demo      http://localhost:{demo_port}/ (the chat widget on another site)\n"
+        if demo_port and not cluster
+        else ""
+    )
     token = env.get("HELPDESK_REST_TOKEN")
     auth = ' -H "Authorization: Bearer $HELPDESK_REST_TOKEN"' if token else ""
     rest = (
@@ -73,6 +79,7 @@ def summary(env: Mapping[str, str], channels: list[str], cluster: str = "") -> s
         f"  REST channel     {rest}\n"
         f"                   ({rest_access})\n"
         f"  web chat         {base}/webhooks/webchat/\n"
+        + demo
         + "".join(f"  {name:<16} {base}/webhooks/{name}/webhook\n" for name in channels)
         + f"  HTTP API         {base}/status?token={env['RASA_API_TOKEN']}\n"
         f"  action server    {actions}/health (only the Rasa server may call it: "

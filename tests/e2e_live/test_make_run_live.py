@@ -67,6 +67,11 @@ def ask_faq(text: str) -> str:
     return " ".join(m.get("text") or "" for m in reply.json())
 
 
+def base_of(text: str) -> str:
+    """The Rasa server's address, from the web chat line of the summary."""
+    return re.search(r"^  web chat\s+(http://[^/\s]+)/", text, re.M).group(1)
+
+
 def test_make_run_brings_up_every_service(running):
     proc, output, env = running
     text = output.text
@@ -88,6 +93,18 @@ def test_make_run_brings_up_every_service(running):
     answer = ask_faq(text)
     assert "Surat Perintah Pencairan Dana" in answer, answer
     assert "Silakan pilih layanan" not in answer, "a first question gets its answer, not the menu"
+
+    # The widget's demo page (another origin) carries the snippet, and the chat lets it frame it.
+    demo = re.search(r"^  widget demo\s+(http://\S+)/", text, re.M).group(1)
+    page = requests.get(f"{demo}/", timeout=10)
+    assert page.status_code == 200 and "/webhooks/webchat/widget.js" in page.text
+    loader = requests.get(f"{base_of(text)}/webhooks/webchat/widget.js", timeout=10)
+    assert loader.status_code == 200 and '"colour": "#0b4a8b"' in loader.text
+    chat = requests.get(f"{base_of(text)}/webhooks/webchat/", timeout=10)
+    assert (
+        f"frame-ancestors 'self' http://localhost:{env['HELPDESK_WIDGET_DEMO_PORT']}"
+        in (chat.headers["Content-Security-Policy"])
+    )
 
     # The agent desk: its login page renders and its health check reads the database.
     desk = re.search(r"^  agent desk\s+(http://\S+)/", text, re.M).group(1)

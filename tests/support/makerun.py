@@ -26,7 +26,14 @@ MODEL = ROOT / "models" / "helpdesk.tar.gz"
 READY = "Press Ctrl-C to stop."
 #: A cold start builds the FAQ index and loads two e5 models and the Rasa model.
 START_TIMEOUT = 600
-SERVICES = ("backend simulator", "action server", "rasa server", "idle sweeper", "agent desk")
+SERVICES = (
+    "backend simulator",
+    "action server",
+    "rasa server",
+    "idle sweeper",
+    "agent desk",
+    "widget demo page",
+)
 
 
 class Output:
@@ -118,6 +125,7 @@ def make_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, "Output", dict[
         HELPDESK_BACKEND_PORT=str(free_port()),
         HELPDESK_DESK_PORT=str(free_port()),
         HELPDESK_SWEEPER_PORT=str(free_port()),
+        HELPDESK_WIDGET_DEMO_PORT=str(free_port()),
         HELPDESK_VAR_DIR=str(tmp_path / "var"),
         RASA_TRACKER_DB=str(tmp_path / "var" / "tracker.db"),
         PYTHONUNBUFFERED="1",
