@@ -122,10 +122,10 @@ engines: $(STAMP) ## Start PostgreSQL and Redis on loopback (installs Debian's p
 engines-down: $(STAMP) ## Stop the PostgreSQL and Redis that `make engines` started
 	$(PY) scripts/engines.py down
 
-test-postgres: $(MODEL_STAMP) engines ## The storage, desk, handoff, ticket, job, report suites and the REST conversations on PostgreSQL
+test-postgres: $(MODEL_STAMP) engines ## The storage, desk, handoff, ticket, job, report suites and the default profile's REST conversations on PostgreSQL
 	@eval "$$($(PY) scripts/engines.py env | sed 's/^/export /')" && \
 	  $(PY) -m pytest -q -p no:cacheprovider --db=postgres $(POSTGRES_SUITES) && \
-	  HELPDESK_TEST_STACK_DB=postgres $(PY) scripts/test_conversations.py
+	  HELPDESK_TEST_STACK_DB=postgres $(PY) scripts/test_conversations.py --profile djpb
 
 #: The chaos test's length and load in `make test` (the full run: CHAOS_SECONDS=600).
 CHAOS_SECONDS ?= 120

@@ -9,7 +9,7 @@ The files' format, their loading and the checks of a turn's replies are in
 scripts/conversations.py.
 
 Usage:
-    .venv/bin/python scripts/test_conversations.py [-k SUBSTRING] [--keep-going]
+    .venv/bin/python scripts/test_conversations.py [-k SUBSTRING] [--profile NAME] [--keep-going]
 
 Exits 1 when a conversation fails, or when a conversation marked `xfail` passes (XPASS: the
 defect looks fixed, remove the mark); 2 when the files or the stack are unusable.
@@ -293,6 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep-going", action="store_true", help="run every conversation after a failure"
     )
+    parser.add_argument(
+        "--profile",
+        action="append",
+        help="run only the conversations of this profile (repeatable); default: every profile",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -300,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConversationFileError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.profile:
+        conversations = [c for c in conversations if c.profile in args.profile]
     if args.keyword:
         wanted = args.keyword.casefold()
         conversations = [c for c in conversations if wanted in c.name.casefold()]
