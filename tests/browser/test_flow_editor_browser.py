@@ -26,10 +26,12 @@ NEW = "Terima kasih, Rina Wulandari. Senang berkenalan dengan Anda."
 
 
 def thanks(stack: Any) -> str:
-    """What a new visitor is told after greeting and giving their name."""
+    """What a new visitor is told after greeting and giving their name ("" when the greeting
+    did not ask for the name: the caller waits and asks again)."""
     visitor = f"pengunjung-{uuid.uuid4().hex[:8]}"
     asked = "\n".join(str(m.get("text") or "") for m in say(stack, visitor, "halo"))
-    assert "boleh kami tahu nama Anda?" in asked, asked
+    if "boleh kami tahu nama Anda?" not in asked:
+        return ""
     return "\n".join(str(m.get("text") or "") for m in say(stack, visitor, "Rina Wulandari"))
 
 
@@ -53,7 +55,7 @@ def test_a_flow_step_changed_in_the_desk_is_live_without_a_restart(
     from selenium.webdriver.support.ui import WebDriverWait
 
     stack = kaltim_stack
-    assert OLD in thanks(stack)
+    wait_for(lambda: OLD in thanks(stack), 60, "the name flow's thanks", interval=1)
 
     wait = WebDriverWait(driver, 60)
     driver.set_window_size(1280, 900)
@@ -76,7 +78,7 @@ def test_a_flow_step_changed_in_the_desk_is_live_without_a_restart(
     driver.save_screenshot(str(screenshot_dir / "flow-step-edit.png"))
     step.find_element(By.XPATH, ".//button[normalize-space()='Simpan ke draf']").click()
     wait.until(ec.text_to_be_present_in_element((By.TAG_NAME, "body"), "disimpan di draf"))
-    assert OLD in thanks(stack)  # a draft: citizens still get the published flow
+    assert OLD in thanks(stack), "a draft: citizens still get the published flow"
 
     driver.get(f"{stack.desk_url}/knowledge/flows")
     diff = driver.find_element(By.CSS_SELECTOR, ".flow-diff").text
