@@ -44,8 +44,9 @@ message. Counted:
   loss: the caller was never acknowledged).
 
 The run prints one table and exits 1 when anything was lost, a record doubled or replies out of
-order, or when more answers were doubled than `--doubled-answers-per-kill` for each Rasa server
-killed. A turn handled again after a kill skips the replies the reply ledger recorded
+order, or when more answers were doubled than `--doubled-answers-per-kill` for each killed
+process that sends replies (a Rasa server, or the agent desk whose worker relays agents'
+replies). A turn handled again after a kill skips the replies the reply ledger recorded
 (`connectors.common.replies`); a kill between a reply going out and its record is the one
 window left for a second copy (the WhatsApp platform offers no idempotency key).
 """
@@ -876,15 +877,22 @@ def main(argv: list[str] | None = None) -> int:
     return verdict(tally, kills, args.doubled_answers_per_kill)
 
 
+#: The processes that send replies to citizens: a kill between a reply going out and its
+#: record in the reply ledger may send it again (Rasa servers: the bot's answers; the agent
+#: desk: the leader's worker relays agents' replies).
+REPLY_SENDERS = ("rasa server", "agent desk")
+
+
 def verdict(tally: Tally, kills: list[tuple[str, float, float]], per_kill: int) -> int:
     """0 when nothing was lost, no record doubled, and at most `per_kill` answers doubled for
-    each Rasa server killed (at-least-once delivery of a turn in flight); else 1."""
+    each killed process that sends replies (`REPLY_SENDERS`: at-least-once delivery of a reply
+    in flight); else 1."""
     c = tally.counts
     lost = sum(c[k + ":lost"] for k in KINDS)
     records = sum(c[k + ":doubled-records"] for k in KINDS)
     answers = sum(c[k + ":doubled-answers"] for k in KINDS)
     disorder = sum(c[k + ":out-of-order"] for k in KINDS)
-    allowed = per_kill * sum(label.startswith("rasa server") for label, _, _ in kills)
+    allowed = per_kill * sum(label.startswith(REPLY_SENDERS) for label, _, _ in kills)
     if answers > allowed:
         print(f"chaos: {answers} answers doubled, more than {allowed} allowed", file=sys.stderr)
     return 1 if lost or records or disorder or answers > allowed else 0

@@ -1,5 +1,5 @@
 """The chaos test's verdict (tests/chaos/run.py): nothing lost, no record doubled, doubled
-answers only for turns in flight on a killed Rasa server."""
+answers only for replies in flight on a killed process that sends them (Rasa, the desk)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ def test_doubled_answers_pass_up_to_the_allowance_per_rasa_kill():
     found.problem("wa-faq", "doubled answer: 6289 got 'y' 2 times for 1")
     assert verdict(found, KILLS, 3) == 1
     assert verdict(found, [], 3) == 1  # no Rasa kill: none allowed
+
+
+def test_a_killed_agent_desk_allows_a_doubled_agent_reply_and_a_sweeper_none():
+    found = Tally()
+    found.problem("wa-handoff", "doubled answer: agent reply 2 of handoff 6 2 times")
+    assert verdict(found, [("agent desk 1", 113.0, 6.0)], 1) == 0  # its worker relays replies
+    assert verdict(found, [("idle sweeper 1", 119.0, 4.0)], 1) == 1
 
 
 class Texts:
