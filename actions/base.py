@@ -1,11 +1,13 @@
 """Shared helpers of the actions: the injected `Services`, leaving a form, long messages,
-the self-service lookups' rate limit."""
+the self-service lookups' rate limit and audit record."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
@@ -18,6 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from helpdesk.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Response sent when a service fails (database down, index missing, ...).
 UTTER_TECHNICAL_PROBLEM = "utter_technical_problem"
@@ -199,5 +203,68 @@ async def lookup_allowed(
         return False
     if decision.allowed:
         return True
+    with contextlib.suppress(AuditUnavailable):  # refused all the same; the failure is logged
+        await _audit_lookup(services, tracker, kind, value, "limited")
     dispatcher.utter_message(response=UTTER_LOOKUP_LIMITED, minutes=decision.retry_after_minutes)
     return False
+
+
+class AuditUnavailable(Exception):
+    """The audit trail could not record a lookup: its answer is withheld (the action says
+    there is a technical problem), since no one may look up citizens' data unrecorded."""
+
+
+async def _audit_lookup(
+    services: "Services",
+    tracker: Tracker,
+    kind: str,
+    identifier: str,
+    result: str,
+    service: str | None = None,
+) -> None:
+    try:
+        await asyncio.to_thread(
+            functools.partial(
+                services.audit.lookup,
+                tracker.get_latest_input_channel(),
+                tracker.sender_id,
+                kind,
+                identifier,
+                result,
+                service=service,
+            )
+        )
+    except Exception as exc:
+        logger.exception("the audit trail could not record a %s lookup", kind)
+        raise AuditUnavailable(kind) from exc
+
+
+async def audited(
+    services: "Services",
+    tracker: Tracker,
+    kind: str,
+    identifier: str,
+    call: Callable[..., T],
+    *args: Any,
+    service: str | None = None,
+) -> T:
+    """Run a self-service lookup (`call(*args)`, in a thread) and record it in the audit
+    trail: who (channel, masked sender), which identifier (masked) and the result class
+    (`helpdesk.security.audit.lookup_result`), as "lookup.<service>" (default: `kind`).
+
+    Returns:
+        What `call` returned.
+
+    Raises:
+        AuditUnavailable: When the record could not be written (checked first by callers).
+        Exception: What `call` raised, once it is recorded.
+    """
+    from helpdesk.security.audit import lookup_result
+
+    try:
+        value = await asyncio.to_thread(call, *args)
+    except Exception as error:
+        await _audit_lookup(services, tracker, kind, identifier, lookup_result(error), service)
+        raise
+    await _audit_lookup(services, tracker, kind, identifier, lookup_result(None), service)
+    return value

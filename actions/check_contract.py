@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -11,7 +10,14 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
-from actions.base import ServicesMixin, finish_service_form, lookup_allowed
+from actions.base import (
+    UTTER_TECHNICAL_PROBLEM,
+    AuditUnavailable,
+    ServicesMixin,
+    audited,
+    finish_service_form,
+    lookup_allowed,
+)
 from helpdesk.backends.errors import BackendError, NotFound
 from helpdesk.conversation.dates import format_date_id
 
@@ -39,7 +45,17 @@ class ActionCheckContract(ServicesMixin, Action):
         if not await lookup_allowed(self.services, dispatcher, tracker, "contract", contract):
             return events
         try:
-            contract = await asyncio.to_thread(self.services.contracts.check, satker, number)
+            contract = await audited(
+                self.services,
+                tracker,
+                "contract",
+                contract,
+                self.services.contracts.check,
+                satker,
+                number,
+            )
+        except AuditUnavailable:
+            dispatcher.utter_message(response=UTTER_TECHNICAL_PROBLEM)
         except NotFound:
             dispatcher.utter_message(
                 response="utter_contract_not_found", contract_number=number, satker_code=satker

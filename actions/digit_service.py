@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -11,7 +11,14 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
-from actions.base import ServicesMixin, finish_service_form, lookup_allowed
+from actions.base import (
+    UTTER_TECHNICAL_PROBLEM,
+    AuditUnavailable,
+    ServicesMixin,
+    audited,
+    finish_service_form,
+    lookup_allowed,
+)
 from helpdesk.backends.errors import BackendError, NotFound, Rejected
 from helpdesk.security.masking import mask_digits, mask_email, shown_masked_email
 
@@ -60,9 +67,12 @@ class ActionDigitService(ServicesMixin, Action):
         # An address is never confirmed or shown in full: replies stay in chat histories.
         email_shown = mask_email(email) if email else ""
         digit = self.services.digit
+        lookup = functools.partial(
+            audited, self.services, tracker, id_type, id_value, service=f"digit_{service}"
+        )
         try:
             if service == "status":
-                user = await asyncio.to_thread(digit.user_status, id_type, id_value)
+                user = await lookup(digit.user_status, id_type, id_value)
                 dispatcher.utter_message(
                     response="utter_digit_status",
                     status=user.status,
@@ -70,7 +80,7 @@ class ActionDigitService(ServicesMixin, Action):
                     **who,
                 )
             elif service == "email_check":
-                check = await asyncio.to_thread(digit.check_email, id_type, id_value, email)
+                check = await lookup(digit.check_email, id_type, id_value, email)
                 dispatcher.utter_message(
                     response=EMAIL_CHECK_RESPONSES[check.matches],
                     email=email_shown,
@@ -78,12 +88,14 @@ class ActionDigitService(ServicesMixin, Action):
                     **who,
                 )
             else:
-                result = await asyncio.to_thread(digit.request, service, id_type, id_value, email)
+                result = await lookup(digit.request, service, id_type, id_value, email)
                 dispatcher.utter_message(
                     response=SENT_RESPONSES[service],
                     request_id=result.request_id,
                     sent_to=shown_masked_email(result.sent_to),
                 )
+        except AuditUnavailable:
+            dispatcher.utter_message(response=UTTER_TECHNICAL_PROBLEM)
         except NotFound:
             dispatcher.utter_message(response="utter_digit_not_found", **who)
         except Rejected as error:

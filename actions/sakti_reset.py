@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -12,7 +11,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
 from actions.base import (
+    UTTER_TECHNICAL_PROBLEM,
+    AuditUnavailable,
     ServicesMixin,
+    audited,
     finish_service_form,
     lookup_allowed,
     requester_phone_of,
@@ -50,7 +52,20 @@ class ActionSaktiReset(ServicesMixin, Action):
         if not await lookup_allowed(self.services, dispatcher, tracker, "nik", nik):
             return events
         try:
-            result = await asyncio.to_thread(self.services.sakti.reset, kind, nik, satker, phone)
+            result = await audited(
+                self.services,
+                tracker,
+                "nik",
+                nik,
+                self.services.sakti.reset,
+                kind,
+                nik,
+                satker,
+                phone,
+                service=f"sakti_{kind}_reset",
+            )
+        except AuditUnavailable:
+            dispatcher.utter_message(response=UTTER_TECHNICAL_PROBLEM)
         except Rejected as error:
             logger.info("SAKTI reset refused: %s", error.code)
             dispatcher.utter_message(response="utter_sakti_refused")

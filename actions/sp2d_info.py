@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -11,7 +10,14 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import slots
-from actions.base import ServicesMixin, finish_service_form, lookup_allowed
+from actions.base import (
+    UTTER_TECHNICAL_PROBLEM,
+    AuditUnavailable,
+    ServicesMixin,
+    audited,
+    finish_service_form,
+    lookup_allowed,
+)
 from helpdesk.backends.errors import BackendError, NotFound
 from helpdesk.conversation.dates import format_date_id, format_rupiah
 from helpdesk.security.masking import mask_digits
@@ -39,7 +45,11 @@ class ActionSp2dInfo(ServicesMixin, Action):
         if not await lookup_allowed(self.services, dispatcher, tracker, "sp2d", number):
             return events
         try:
-            info = await asyncio.to_thread(self.services.sp2d.lookup, number, account)
+            info = await audited(
+                self.services, tracker, "sp2d", number, self.services.sp2d.lookup, number, account
+            )
+        except AuditUnavailable:
+            dispatcher.utter_message(response=UTTER_TECHNICAL_PROBLEM)
         except NotFound:
             dispatcher.utter_message(
                 response="utter_sp2d_not_found",

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.knowledge.inbox import QuestionInbox
     from helpdesk.knowledge.models import FaqEntry
     from helpdesk.knowledge.retriever import Retriever
+    from helpdesk.security.audit import AuditTrail
     from helpdesk.security.ratelimit import LookupLimits, RateLimiter
     from helpdesk.storage.button_payloads import ButtonPayloadRepository
     from helpdesk.storage.canned_responses import CannedResponseRepository
@@ -265,6 +266,14 @@ class Services:
         from helpdesk.security.ratelimit import LookupLimits
 
         return LookupLimits(self.rate_limiter)
+
+    @property
+    def audit(self) -> "AuditTrail":
+        """The audit trail: self-service lookups and desk actions, chained by hashes."""
+        from helpdesk.security.audit import AuditTrail
+        from helpdesk.storage.audit import AuditRepository
+
+        return AuditTrail(AuditRepository(self.session_factory))
 
     @property
     def tickets(self) -> "TicketService":

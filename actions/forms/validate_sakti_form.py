@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -12,7 +11,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import slots
-from actions.base import lookup_allowed, requester_phone_of
+from actions.base import (
+    UTTER_TECHNICAL_PROBLEM,
+    AuditUnavailable,
+    audited,
+    lookup_allowed,
+    requester_phone_of,
+)
 from actions.forms.service_form import ServiceFormValidation, shown, stop_form
 from helpdesk.backends.errors import BackendError, NotFound, Rejected
 from helpdesk.conversation.identifiers import (
@@ -92,7 +97,19 @@ class ValidateSaktiForm(ServiceFormValidation, FormValidationAction):
         try:
             if phone is None:  # run() refuses first; kept for direct calls
                 raise Rejected("requester_not_owner")
-            satkers = await asyncio.to_thread(self.services.sakti.satkers, nik, phone)
+            satkers = await audited(
+                self.services,
+                tracker,
+                "nik",
+                nik,
+                self.services.sakti.satkers,
+                nik,
+                phone,
+                service="sakti_owner_check",
+            )
+        except AuditUnavailable:
+            dispatcher.utter_message(response=UTTER_TECHNICAL_PROBLEM)
+            return {slots.SAKTI_NIK: None, **stop_form()}
         except (Rejected, NotFound):
             dispatcher.utter_message(response="utter_sakti_refused")
             return {slots.SAKTI_NIK: None, **stop_form()}

@@ -34,9 +34,11 @@ from sanic.response import HTTPResponse
 
 from helpdesk import metrics
 from helpdesk.conversation.dates import format_datetime_id
+from helpdesk.desk import audit as desk_audit
 from helpdesk.desk import auth
 from helpdesk.desk.throttle import LoginThrottle
 from helpdesk.desk.views import admin as admin_views
+from helpdesk.desk.views import admin_audit as admin_audit_views
 from helpdesk.desk.views import admin_canned as admin_canned_views
 from helpdesk.desk.views import admin_divisions as admin_division_views
 from helpdesk.desk.views import admin_users as admin_user_views
@@ -84,6 +86,7 @@ VIEW_MODULES = (
     admin_user_views,
     admin_division_views,
     admin_canned_views,
+    admin_audit_views,
     queue_views,
     conversation_views,
     ticket_views,
@@ -185,6 +188,7 @@ def create_app(
     app.register_middleware(ids_in_range_middleware, "request")
     app.register_middleware(auth.desk_request_middleware, "request")
     app.register_middleware(auth.security_headers_middleware, "response")
+    app.register_middleware(desk_audit.audit_response_middleware, "response")
     app.static("/static", str(STATIC_DIR), name="static")
 
     checks = [database_check(lambda: session_factory)]

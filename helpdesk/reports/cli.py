@@ -10,7 +10,7 @@ from helpdesk.reports.figures import collect_figures
 from helpdesk.reports.text import format_report
 
 
-def _parse_date(text: str, tz: Any, *, end: bool) -> datetime:
+def parse_day(text: str, tz: Any, *, end: bool) -> datetime:
     """Parse YYYY-MM-DD as the start (or, with `end`, the end) of that day in `tz`."""
     try:
         day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=tz)
@@ -26,8 +26,8 @@ def _cmd_report(args: Any) -> int:
 
     services = Services(Settings.from_env())
     tz = services.settings.tz
-    since = _parse_date(args.since, tz, end=False) if args.since else None
-    until = _parse_date(args.until, tz, end=True) if args.until else None
+    since = parse_day(args.since, tz, end=False) if args.since else None
+    until = parse_day(args.until, tz, end=True) if args.until else None
     figures = collect_figures(services.session_factory, since=since, until=until, tz=tz)
     if args.json:
         print(json.dumps(figures.as_dict(), ensure_ascii=False, indent=2, default=str))

@@ -18,6 +18,18 @@ def mask_digits(value: str | None, keep: int = 4) -> str:
     return "*" * (len(text) - keep) + text[-keep:]
 
 
+def mask_identifier(value: str | None) -> str:
+    """A long identifier with its first and last 4 characters shown, as the desk and the
+    audit trail show a NIK, NIP or account number: "3201234567890001" -> "3201********0001".
+
+    Values shorter than 12 characters keep only their last 4 (`mask_digits`).
+    """
+    text = "".join(str(value or "").split())
+    if len(text) < 12:
+        return mask_digits(text)
+    return text[:4] + "*" * (len(text) - 8) + text[-4:]
+
+
 def mask_phone(phone: str | None) -> str:
     """Keep the operator prefix and the last 4 digits: "6281234567890" -> "62812****7890"."""
     digits = re.sub(r"\D", "", str(phone or ""))

@@ -5,6 +5,7 @@
 - `tables`: tickets, ratings, questions, conversations, the agent desk, handoffs, inbound
   deliveries and the reply ledger, idle closures, rate limits, button payloads, what guided
   flows collected;
+- `audit`: the audit trail (`audit_event`), each row chained to the one before by a hash;
 - `knowledge`: the curated knowledge base (entries, versions, the publication revision) and
   the questions inbox's triage (questions dealt with, dismissed groups).
 
@@ -14,6 +15,7 @@ importing the package registers every table on `metadata` (Alembic, `create_all`
 
 from __future__ import annotations
 
+from helpdesk.storage.models.audit import AuditEvent
 from helpdesk.storage.models.columns import (
     Base,
     CleanString,
@@ -61,6 +63,7 @@ from helpdesk.storage.models.tables import (
 )
 
 __all__ = [
+    "AuditEvent",
     "Base",
     "DismissedGroup",
     "FlowSubmission",
