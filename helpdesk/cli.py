@@ -377,10 +377,12 @@ def add_kb_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def command_groups() -> list[Callable[[argparse._SubParsersAction], None]]:
     """The functions that add each command group to the top-level sub-parsers (each sets
-    `func(args) -> int` on its parsers): `kb`, `report`, `backend`, `sweeper`, `desk`, `audit`."""
+    `func(args) -> int` on its parsers): `kb`, `report`, `backend`, `sweeper`, `desk`, `audit`,
+    `privacy`."""
     from helpdesk.backends.cli import add_backend_parser
     from helpdesk.desk.cli import add_desk_parser
     from helpdesk.jobs.sweeper import add_sweeper_parser
+    from helpdesk.privacy.cli import add_privacy_parser
     from helpdesk.reports.cli import add_report_parser
     from helpdesk.security.audit_cli import add_audit_parser
 
@@ -391,6 +393,7 @@ def command_groups() -> list[Callable[[argparse._SubParsersAction], None]]:
         add_sweeper_parser,
         add_desk_parser,
         add_audit_parser,
+        add_privacy_parser,
     ]
 
 

@@ -23,6 +23,8 @@ widget:                                  # optional: the chat widget on the orga
   colour: "#0b4a8b"                      # launcher and header; white text on it >= 4.5:1
   allowed_origins: [https://contoh.go.id]  # sites that may embed it (+ HELPDESK_WIDGET_ORIGINS)
   prechat_name: true                     # ask the visitor's name before the chat
+privacy:                                 # optional: retention periods (helpdesk/privacy/policy.py)
+  retention_days: {tracker_events: 90, ticket: 1825}
 lookups: [sp2d, contract, digit, sakti]  # the self-service lookups offered (may be empty)
 files:
   menu: menu.yml
@@ -46,6 +48,8 @@ from typing import Any
 
 import yaml
 
+from helpdesk.privacy.policy import PolicyError, RetentionPolicy
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: Where the profile folders are.
 PROFILES_DIR = PROJECT_ROOT / "profiles"
@@ -61,7 +65,7 @@ LOOKUP_FORMS = {
 }
 _FILES = ("menu", "office_hours", "faq", "flows")
 _KEYS = {"version", "name", "organisation", "introduction", "greeting", "timezone", "website"}
-_KEYS |= {"lookups", "files", "mailbox", "widget"}
+_KEYS |= {"lookups", "files", "mailbox", "widget", "privacy"}
 
 
 class ProfileError(ValueError):
@@ -160,6 +164,7 @@ class Profile:
         lookups: The self-service lookups offered (`LOOKUP_FORMS` keys).
         menu_file, office_hours_file, faq_source: The profile's files.
         flows_file: Its guided flows, or None.
+        retention: How long each store keeps personal data (`helpdesk.privacy.policy`).
     """
 
     key: str
@@ -178,6 +183,7 @@ class Profile:
     name_flow: str | None = None
     mailbox: str | None = None
     widget: "WidgetProfile" = field(default_factory=lambda: WidgetProfile())
+    retention: "RetentionPolicy" = field(default_factory=lambda: RetentionPolicy())
 
     @property
     def disabled_forms(self) -> frozenset[str]:
@@ -211,6 +217,13 @@ def _file(folder: Path, files: dict[str, Any], key: str, where: str) -> Path:
     if not path.exists():
         raise ProfileError(f"{where}: 'files.{key}' names {value!r}, which does not exist")
     return path
+
+
+def _retention(raw: Any, where: str) -> RetentionPolicy:
+    try:
+        return RetentionPolicy.from_config(raw, f"{where}: privacy")
+    except PolicyError as exc:
+        raise ProfileError(str(exc)) from exc
 
 
 def read_profile(folder: Path) -> Profile:
@@ -290,6 +303,7 @@ def read_profile(folder: Path) -> Profile:
         name_flow=name_flow.strip() if name_flow else None,
         mailbox=mailbox,
         widget=_widget(raw.get("widget"), where),
+        retention=_retention(raw.get("privacy"), where),
     )
     _check_menu(profile)
     _check_flows(profile)

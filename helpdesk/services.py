@@ -16,6 +16,7 @@ from helpdesk.settings import Settings, get_settings
 logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
+    from sqlalchemy.engine import Engine
     from sqlalchemy.orm import sessionmaker
 
     from helpdesk.backends.contracts import ContractClient
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.knowledge.inbox import QuestionInbox
     from helpdesk.knowledge.models import FaqEntry
     from helpdesk.knowledge.retriever import Retriever
+    from helpdesk.privacy.retention import Retention
     from helpdesk.security.audit import AuditTrail
     from helpdesk.security.ratelimit import LookupLimits, RateLimiter
     from helpdesk.storage.button_payloads import ButtonPayloadRepository
@@ -84,6 +86,7 @@ class Services:
         self._digit = digit
         self._sakti = sakti
         self._rate_limiter = rate_limiter
+        self._tracker_engine: "Engine | None" = None
         self._lock = threading.RLock()
         self._retriever_lock = threading.RLock()
         self._warming: threading.Thread | None = None
@@ -266,6 +269,30 @@ class Services:
         from helpdesk.security.ratelimit import LookupLimits
 
         return LookupLimits(self.rate_limiter)
+
+    @property
+    def tracker_engine(self) -> "Engine":
+        """The engine of Rasa's SQL tracker store (`settings.effective_tracker_store_url`)."""
+        with self._lock:
+            if self._tracker_engine is None:
+                from sqlalchemy import create_engine
+
+                self._tracker_engine = create_engine(self.settings.effective_tracker_store_url)
+            return self._tracker_engine
+
+    @property
+    def retention(self) -> "Retention":
+        """The retention job over every store, with the profile's periods."""
+        from helpdesk.privacy.retention import Retention
+        from helpdesk.rasa_bridge.retention import TrackerRetention
+        from helpdesk.storage.retention import RetentionRepository
+
+        return Retention(
+            self.settings.profile.retention,
+            RetentionRepository(self.session_factory),
+            TrackerRetention(self.tracker_engine),
+            clock=self.settings.now,
+        )
 
     @property
     def audit(self) -> "AuditTrail":

@@ -1,4 +1,6 @@
-"""Periodic clean-up of what the stores keep only for a while (run by the idle sweeper)."""
+"""Periodic clean-up of what the stores keep only for a while (run by the idle sweeper): long
+button payloads, and every store's personal data past its retention period
+(`helpdesk.privacy.retention`)."""
 
 from __future__ import annotations
 
@@ -7,12 +9,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+from helpdesk.privacy.retention import Retention
 from helpdesk.storage.button_payloads import ButtonPayloadRepository
 
 logger = logging.getLogger(__name__)
 
 #: Long button payloads are kept this long: a button in a chat may be tapped weeks later.
 BUTTON_PAYLOAD_RETENTION = timedelta(days=90)
+#: Batches of the retention job per store and pass: a large backlog is worked off over
+#: several passes instead of holding the sweeper (and its locks) for long.
+RETENTION_BATCHES_PER_PASS = 20
 
 
 def _utcnow() -> datetime:
@@ -21,7 +27,8 @@ def _utcnow() -> datetime:
 
 @dataclass
 class Housekeeping:
-    """Forgets long button payloads past their retention, at most once per `every`.
+    """Forgets long button payloads past their retention and runs the data retention job
+    (when given), at most once per `every`.
 
     Idempotent and safe in several processes at once (each delete only removes old rows).
     """
@@ -30,6 +37,7 @@ class Housekeeping:
     every: timedelta = timedelta(hours=1)
     retention: timedelta = BUTTON_PAYLOAD_RETENTION
     clock: Callable[[], datetime] = _utcnow
+    data_retention: Retention | None = None
     _last: datetime | None = field(default=None, init=False)
 
     def run_if_due(self) -> int | None:
@@ -44,4 +52,7 @@ class Housekeeping:
             logger.info(
                 "forgot %d button payload(s) older than %d days", purged, self.retention.days
             )
+        if self.data_retention is not None:
+            done = self.data_retention.run(max_batches=RETENTION_BATCHES_PER_PASS)
+            purged += sum(line.count for line in done)
         return purged

@@ -179,7 +179,6 @@ def run_sweeper(
     Raises:
         OSError: When `/healthz` and `/metrics` cannot listen on `host:port`.
     """
-    from sqlalchemy import create_engine
 
     from helpdesk.ops_server import OpsServer
     from helpdesk.security import logmask
@@ -188,13 +187,13 @@ def run_sweeper(
     logmask.install()
     services = get_services()
     settings = services.settings
-    engine = create_engine(settings.effective_tracker_store_url)
+    engine = services.tracker_engine
     sweeper = IdleSweeper(
         engine,
         IdleClosureRepository(services.session_factory),
         RasaClosingClient(settings.rasa_url, settings.rasa_api_token).close,
         settings.idle_seconds,
-        housekeeping=Housekeeping(services.button_payloads),
+        housekeeping=Housekeeping(services.button_payloads, data_retention=services.retention),
     )
     if once:
         print(f"closed {sweeper.sweep()} idle conversation(s)")

@@ -112,6 +112,14 @@ def test_settings_follow_the_profile_and_explicit_settings_win(tmp_path: Path) -
         (lambda t: "name: [", "not valid YAML"),
         (lambda t: t + "mailbox: bukan-email\n", "'mailbox' 'bukan-email' is not an e-mail"),
         (
+            lambda t: t + "privacy: {retention_days: {tiket: 30}}\n",
+            "privacy.retention_days: unknown store 'tiket'",
+        ),
+        (
+            lambda t: t + "privacy: {retention_days: {ticket: satu}}\n",
+            "privacy.retention_days.ticket: must be a whole number of days",
+        ),
+        (
             lambda t: t.replace("{time_of_day: false}", "{name_flow: kenalan}"),
             "'greeting.name_flow' names flow 'kenalan', but the profile names no 'files.flows'",
         ),
@@ -127,6 +135,15 @@ def test_a_bad_profile_is_refused_naming_the_file_and_the_key(
 
     assert str(folder / "profile.yml") in str(error.value)
     assert message in str(error.value)
+
+
+def test_a_profile_sets_retention_periods_over_the_defaults(tmp_path: Path) -> None:
+    text = GOOD + "privacy:\n  retention_days: {tracker_events: 30, ticket: 0}\n"
+    profile = read_profile(write_profile(tmp_path / "contoh", text))
+
+    assert profile.retention.period("tracker_events").days == 30
+    assert profile.retention.period("ticket") is None  # kept
+    assert profile.retention.period("contact").days == 730  # the default
 
 
 def test_a_menu_item_of_a_lookup_the_profile_does_not_offer_is_refused(tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ async def test_only_admins_see_the_audit_page_and_it_filters(desk, services):
     assert "nik:3201********0001" in page.text and "whatsapp:62812****7890" in page.text
     assert "sp2d:" not in page.text and "3201234567890001" not in page.text
     page = await admin.get("/admin/audit?result=not_found")
-    assert "sp2d:2600*******0123" in page.text and "\"Objek\">nik:" not in page.text
+    assert "sp2d:2600*******0123" in page.text and '"Objek">nik:' not in page.text
     bad = await admin.get("/admin/audit?from=2026-02-31")
     assert bad.status == 400 and "TTTT-BB-HH" in bad.text
 

@@ -7,7 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import update
 
-from helpdesk.jobs.housekeeping import BUTTON_PAYLOAD_RETENTION, Housekeeping
+from helpdesk.jobs.housekeeping import (
+    BUTTON_PAYLOAD_RETENTION,
+    RETENTION_BATCHES_PER_PASS,
+    Housekeeping,
+)
 from helpdesk.jobs.sweeper import IdleSweeper
 from helpdesk.storage.button_payloads import ButtonPayloadRepository
 from helpdesk.storage.db import session_scope
@@ -39,6 +43,24 @@ def test_old_payloads_go_once_per_period(session_factory) -> None:
     assert housekeeping.run_if_due() is None  # not due yet
     now[0] += timedelta(minutes=31)
     assert housekeeping.run_if_due() == 1
+
+
+def test_the_data_retention_job_runs_with_the_housekeeping(session_factory) -> None:
+    class Job:
+        runs: list[int | None] = []
+
+        def run(self, *, max_batches: int | None = None) -> list:
+            Job.runs.append(max_batches)
+            return [type("Line", (), {"count": 3})()]
+
+    now = [datetime(2026, 12, 5, 8, 0, tzinfo=timezone.utc)]
+    housekeeping = Housekeeping(
+        ButtonPayloadRepository(session_factory), clock=lambda: now[0], data_retention=Job()
+    )
+
+    assert housekeeping.run_if_due() == 3
+    assert housekeeping.run_if_due() is None
+    assert Job.runs == [RETENTION_BATCHES_PER_PASS]
 
 
 def test_the_sweeper_runs_housekeeping_and_survives_its_failure(session_factory, engine) -> None:
