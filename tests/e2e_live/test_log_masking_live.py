@@ -11,7 +11,8 @@ citizen whose sender id is their phone number queued for an agent until the requ
 a ticket (the desk's worker), and messages sent while the action server is down.
 
 Then every log file of the stack and every export a supervisor or an operator can make (the
-desk's `/reports.csv`, `helpdesk report` and `helpdesk report --json`) is searched for each
+desk's `/reports.csv`, `helpdesk report` and `helpdesk report --json`, the audit trail's
+`helpdesk audit export`) is searched for each
 value in every spelling it was typed in; the test fails naming the file and the line.
 """
 
@@ -186,6 +187,22 @@ def cli_reports(stack: Stack) -> dict[str, str]:
     return outputs
 
 
+def audit_export(stack: Stack) -> str:
+    """`helpdesk audit export` as an operator gives it to an auditor, checked by `verify`."""
+    out = stack.dir / "audit.jsonl"
+    for args in (["audit", "export", "--out", str(out)], ["audit", "verify", "--file", str(out)]):
+        done = subprocess.run(
+            [str(BIN / "helpdesk"), *args],
+            env=stack.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    return out.read_text(encoding="utf-8")
+
+
 def stopped_logs(stack: Stack) -> dict[str, str]:
     """Every log file of the stack, read after its processes stopped (nothing left unwritten)."""
     for name, _ in reversed(stack.procs):
@@ -216,6 +233,7 @@ def played(stack) -> tuple[dict[str, str], dict[str, str]]:
     """(every log file, every export) once the conversations were played."""
     play_conversations(stack)
     exports = {"desk /reports.csv": supervisor_csv(stack), **cli_reports(stack)}
+    exports["helpdesk audit export"] = audit_export(stack)
     return stopped_logs(stack), exports
 
 
@@ -236,5 +254,9 @@ def test_no_full_identifier_in_any_export(played):
     _, exports = played
 
     assert "Pertanyaan tidak terjawab teratas" in exports["desk /reports.csv"]
+    # The lookups and the supervisor's login and download are in the audit trail, masked.
+    audit = exports["helpdesk audit export"]
+    assert '"action": "lookup.digit_status"' in audit and "nik:3275********0007" in audit
+    assert f"desk:{SUPERVISOR}" in audit
     found = [leak for name, text in exports.items() for leak in leaks(name, text)]
     assert not found, "identifiers in full:\n" + "\n".join(found[:40])
