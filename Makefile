@@ -113,7 +113,7 @@ test-browser: $(MODEL_STAMP) browser-deps ## The web chat end to end in headless
 #: or that several processes share.
 POSTGRES_SUITES = tests/unit/storage tests/unit/desk tests/unit/handoff tests/unit/tickets \
 	tests/unit/knowledge/test_live_knowledge.py \
-	tests/unit/jobs tests/unit/reports tests/unit/conversation tests/unit/security \
+	tests/unit/jobs tests/unit/reports tests/unit/conversation tests/unit/security tests/unit/privacy \
 	tests/unit/test_run_plan_endpoints.py tests/connectors/test_inbox.py tests/connectors/test_webchat.py
 
 engines: $(STAMP) ## Start PostgreSQL and Redis on loopback (installs Debian's packages when root and missing)

@@ -25,6 +25,9 @@ widget:                                  # optional: the chat widget on the orga
   prechat_name: true                     # ask the visitor's name before the chat
 privacy:                                 # optional: retention periods (helpdesk/privacy/policy.py)
   retention_days: {tracker_events: 90, ticket: 1825}
+  approval: [erasure]                    # data requests a supervisor approves first
+  answer_within_days: 3                  # the legal time limit shown
+  erasure_exempt: []                     # stores kept on erasure (state administration)
 lookups: [sp2d, contract, digit, sakti]  # the self-service lookups offered (may be empty)
 files:
   menu: menu.yml
@@ -48,7 +51,7 @@ from typing import Any
 
 import yaml
 
-from helpdesk.privacy.policy import PolicyError, RetentionPolicy
+from helpdesk.privacy.policy import PolicyError, RequestPolicy, RetentionPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: Where the profile folders are.
@@ -165,6 +168,7 @@ class Profile:
         menu_file, office_hours_file, faq_source: The profile's files.
         flows_file: Its guided flows, or None.
         retention: How long each store keeps personal data (`helpdesk.privacy.policy`).
+        requests: How citizens' data requests are handled (approval, time limit, exemptions).
     """
 
     key: str
@@ -184,6 +188,7 @@ class Profile:
     mailbox: str | None = None
     widget: "WidgetProfile" = field(default_factory=lambda: WidgetProfile())
     retention: "RetentionPolicy" = field(default_factory=lambda: RetentionPolicy())
+    requests: "RequestPolicy" = field(default_factory=lambda: RequestPolicy())
 
     @property
     def disabled_forms(self) -> frozenset[str]:
@@ -222,6 +227,13 @@ def _file(folder: Path, files: dict[str, Any], key: str, where: str) -> Path:
 def _retention(raw: Any, where: str) -> RetentionPolicy:
     try:
         return RetentionPolicy.from_config(raw, f"{where}: privacy")
+    except PolicyError as exc:
+        raise ProfileError(str(exc)) from exc
+
+
+def _requests(raw: Any, where: str) -> RequestPolicy:
+    try:
+        return RequestPolicy.from_config(raw, f"{where}: privacy")
     except PolicyError as exc:
         raise ProfileError(str(exc)) from exc
 
@@ -304,6 +316,7 @@ def read_profile(folder: Path) -> Profile:
         mailbox=mailbox,
         widget=_widget(raw.get("widget"), where),
         retention=_retention(raw.get("privacy"), where),
+        requests=_requests(raw.get("privacy"), where),
     )
     _check_menu(profile)
     _check_flows(profile)

@@ -16,6 +16,9 @@ from helpdesk.settings import Settings, get_settings
 logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
+    from email.message import EmailMessage
+    from typing import Callable
+
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import sessionmaker
 
@@ -33,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.knowledge.inbox import QuestionInbox
     from helpdesk.knowledge.models import FaqEntry
     from helpdesk.knowledge.retriever import Retriever
+    from helpdesk.privacy.requests import DataRequests, EmailCodes
     from helpdesk.privacy.retention import Retention
     from helpdesk.security.audit import AuditTrail
     from helpdesk.security.ratelimit import LookupLimits, RateLimiter
@@ -291,6 +295,51 @@ class Services:
             self.settings.profile.retention,
             RetentionRepository(self.session_factory),
             TrackerRetention(self.tracker_engine),
+            clock=self.settings.now,
+        )
+
+    def _mail_sender(self) -> "Callable[[EmailMessage], bool] | None":
+        """Sends one e-mail through the configured SMTP server (None: SMTP not configured)."""
+        if not self.settings.smtp_enabled:
+            return None
+        from helpdesk.tickets.notify import EmailNotifier
+
+        notifier = EmailNotifier(self.settings)
+        return lambda message: notifier.send([("citizen", message)], what=message["Subject"])
+
+    @property
+    def data_requests(self) -> "DataRequests":
+        """Citizens' data requests (copy, erasure) with the profile's privacy settings."""
+        from datetime import timedelta
+
+        from helpdesk.privacy.requests import DataRequests
+        from helpdesk.rasa_bridge.retention import TrackerRetention
+        from helpdesk.storage.data_requests import DataRequestRepository
+        from helpdesk.storage.personal_data import PersonalDataRepository
+
+        return DataRequests(
+            DataRequestRepository(self.session_factory),
+            PersonalDataRepository(self.session_factory),
+            TrackerRetention(self.tracker_engine),
+            self.audit,
+            self.settings.profile.requests,
+            tz=self.settings.tz,
+            clock=self.settings.now,
+            quiet=timedelta(seconds=self.settings.erasure_quiet_seconds),
+            send_mail=self._mail_sender(),
+            mail_from=self.settings.mail_from,
+        )
+
+    @property
+    def email_codes(self) -> "EmailCodes":
+        """Codes e-mailed to web chat visitors to verify an address."""
+        from helpdesk.privacy.requests import EmailCodes
+        from helpdesk.storage.data_requests import EmailVerificationRepository
+
+        return EmailCodes(
+            EmailVerificationRepository(self.session_factory),
+            self._mail_sender(),
+            mail_from=self.settings.mail_from,
             clock=self.settings.now,
         )
 

@@ -86,6 +86,8 @@ class Settings:
         default_factory=lambda: PROJECT_ROOT / "helpdesk" / "office_hours.yml"
     )
     idle_seconds: int = 300
+    #: An approved erasure waits until the citizen's conversation is quiet this long.
+    erasure_quiet_seconds: int = 600
     sweeper_host: str = "127.0.0.1"
     sweeper_port: int = 5070
     metrics_token: str = field(default="", repr=False)
@@ -225,6 +227,7 @@ class Settings:
                 get("HELPDESK_OFFICE_HOURS_FILE", str(profile.office_hours_file))
             ),
             idle_seconds=int(get("HELPDESK_IDLE_SECONDS", "300")),
+            erasure_quiet_seconds=int(get("HELPDESK_ERASURE_QUIET_SECONDS", "600")),
             sweeper_host=get("HELPDESK_SWEEPER_HOST", "127.0.0.1").strip(),
             sweeper_port=int(get("HELPDESK_SWEEPER_PORT", "5070")),
             metrics_token=get("HELPDESK_METRICS_TOKEN").strip(),

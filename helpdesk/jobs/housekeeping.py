@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+from helpdesk.privacy.requests import DataRequests
 from helpdesk.privacy.retention import Retention
 from helpdesk.storage.button_payloads import ButtonPayloadRepository
 
@@ -38,11 +39,30 @@ class Housekeeping:
     retention: timedelta = BUTTON_PAYLOAD_RETENTION
     clock: Callable[[], datetime] = _utcnow
     data_retention: Retention | None = None
+    #: Citizens' data requests to carry out (approved ones; erasures once quiet).
+    data_requests: DataRequests | None = None
+    requests_every: timedelta = timedelta(minutes=1)
     _last: datetime | None = field(default=None, init=False)
+    _last_requests: datetime | None = field(default=None, init=False)
+
+    def carry_out_requests_if_due(self) -> int | None:
+        """Carry out approved data requests when the last look is `requests_every` ago; how
+        many, or None when it was not due."""
+        if self.data_requests is None:
+            return None
+        now = self.clock()
+        if self._last_requests is not None and now - self._last_requests < self.requests_every:
+            return None
+        self._last_requests = now
+        return self.data_requests.carry_out()
 
     def run_if_due(self) -> int | None:
         """Clean up when the last run is `every` ago (or never ran); how many rows went, or
         None when it was not due."""
+        try:
+            self.carry_out_requests_if_due()
+        except Exception:  # the clean-up below goes on; the requests are retried next pass
+            logger.exception("data requests could not be carried out; retried at the next pass")
         now = self.clock()
         if self._last is not None and now - self._last < self.every:
             return None

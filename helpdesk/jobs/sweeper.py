@@ -193,7 +193,11 @@ def run_sweeper(
         IdleClosureRepository(services.session_factory),
         RasaClosingClient(settings.rasa_url, settings.rasa_api_token).close,
         settings.idle_seconds,
-        housekeeping=Housekeeping(services.button_payloads, data_retention=services.retention),
+        housekeeping=Housekeeping(
+            services.button_payloads,
+            data_retention=services.retention,
+            data_requests=services.data_requests,
+        ),
     )
     if once:
         print(f"closed {sweeper.sweep()} idle conversation(s)")

@@ -135,6 +135,12 @@ DATA_MAP: tuple[Store, ...] = (
 STORE_KEYS = tuple(store.key for store in DATA_MAP)
 
 
+#: The keys of a profile's `privacy` mapping.
+PRIVACY_KEYS = frozenset({"retention_days", "approval", "answer_within_days", "erasure_exempt"})
+#: Kinds of citizens' data requests: a copy of their data (UU PDP Pasal 7), its deletion (Pasal 8).
+REQUEST_KINDS = ("access", "erasure")
+
+
 class PolicyError(ValueError):
     """A retention setting that cannot be used (unknown store, not a whole number, too short)."""
 
@@ -162,8 +168,8 @@ class RetentionPolicy:
         days = {store.key: store.default_days for store in DATA_MAP}
         if raw is None:
             return cls(days)
-        if not isinstance(raw, dict) or set(raw) - {"retention_days"}:
-            raise PolicyError(f"{where}: may only hold 'retention_days'")
+        if not isinstance(raw, dict) or set(raw) - PRIVACY_KEYS:
+            raise PolicyError(f"{where}: may only hold {', '.join(sorted(PRIVACY_KEYS))}")
         given = raw.get("retention_days") or {}
         if not isinstance(given, dict):
             raise PolicyError(f"{where}.retention_days: must map stores to days")
@@ -181,3 +187,42 @@ class RetentionPolicy:
                 )
             days[key] = value
         return cls(days)
+
+
+@dataclass(frozen=True)
+class RequestPolicy:
+    """How citizens' data requests are handled (a profile's `privacy` mapping):
+
+    - `approval`: the kinds a supervisor approves before they are carried out (default:
+      erasure: an officer checks the state-administration exemptions first);
+    - `answer_within_days`: the time limit shown to citizens and supervisors (UU PDP: 3 x 24
+      hours, Pasal 32, 33);
+    - `erasure_exempt`: stores kept on an erasure for state administration (Pasal 15), e.g.
+      `[ticket]`; the retention job still anonymises them at the end of their period.
+    """
+
+    approval: frozenset[str] = frozenset({"erasure"})
+    answer_within_days: int = 3
+    erasure_exempt: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_config(cls, raw: Any, where: str = "privacy") -> "RequestPolicy":
+        """The defaults with a profile's `privacy` mapping applied.
+
+        Raises:
+            PolicyError: Naming the key that is wrong.
+        """
+        if raw is None:
+            return cls()
+        if not isinstance(raw, dict):
+            raise PolicyError(f"{where}: must be a mapping")
+        approval = raw.get("approval", sorted(cls.approval))
+        if not isinstance(approval, list) or set(approval) - set(REQUEST_KINDS):
+            raise PolicyError(f"{where}.approval: a list of {', '.join(REQUEST_KINDS)}")
+        days = raw.get("answer_within_days", cls.answer_within_days)
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 30:
+            raise PolicyError(f"{where}.answer_within_days: a whole number of days, 1 to 30")
+        exempt = raw.get("erasure_exempt", [])
+        if not isinstance(exempt, list) or set(exempt) - set(STORE_KEYS):
+            raise PolicyError(f"{where}.erasure_exempt: a list of stores ({', '.join(STORE_KEYS)})")
+        return cls(frozenset(approval), days, frozenset(exempt))

@@ -139,16 +139,29 @@ class EmailNotifier:
             )
         if ticket.email:
             messages.append(("citizen", citizen_message(ticket, mail_from=s.mail_from)))
+        ok = self.send(messages, what=f"ticket {ticket.id}")
+        if ok and messages:
+            logger.info("ticket %s notified by e-mail (%d messages)", ticket.id, len(messages))
+        return ok
+
+    def send(self, messages: list[tuple[str, EmailMessage]], *, what: str) -> bool:
+        """Send (recipient label, message) pairs in one SMTP session.
+
+        Returns:
+            True when every message was accepted (or there was none); False otherwise, the
+            failure logged with `what` and without the message body.
+        """
         if not messages:
             return True
+        s = self._settings
         try:
             client = self._connect()
         except (smtplib.SMTPException, OSError) as exc:
             logger.error(
-                "cannot reach SMTP server %s:%s for ticket %s: %s",
+                "cannot reach SMTP server %s:%s for %s: %s",
                 s.smtp_host,
                 s.smtp_port,
-                ticket.id,
+                what,
                 exc.__class__.__name__ + (f": {exc}" if str(exc) else ""),
             )
             return False
@@ -160,9 +173,9 @@ class EmailNotifier:
                 except (smtplib.SMTPException, OSError) as exc:
                     ok = False
                     logger.error(
-                        "SMTP refused the e-mail to the %s for ticket %s: %s",
+                        "SMTP refused the e-mail to the %s for %s: %s",
                         recipient,
-                        ticket.id,
+                        what,
                         exc.__class__.__name__,
                     )
         finally:
@@ -170,6 +183,4 @@ class EmailNotifier:
                 client.quit()
             except (smtplib.SMTPException, OSError):
                 client.close()
-        if ok:
-            logger.info("ticket %s notified by e-mail (%d messages)", ticket.id, len(messages))
         return ok

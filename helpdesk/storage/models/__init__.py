@@ -6,6 +6,7 @@
   deliveries and the reply ledger, idle closures, rate limits, button payloads, what guided
   flows collected;
 - `audit`: the audit trail (`audit_event`), each row chained to the one before by a hash;
+  citizens' data requests (`data_request`) and e-mail codes (`email_verification`);
 - `knowledge`: the curated knowledge base (entries, versions, the publication revision) and
   the questions inbox's triage (questions dealt with, dismissed groups).
 
@@ -15,7 +16,7 @@ importing the package registers every table on `metadata` (Alembic, `create_all`
 
 from __future__ import annotations
 
-from helpdesk.storage.models.audit import AuditEvent
+from helpdesk.storage.models.audit import AuditEvent, DataRequest, EmailVerification
 from helpdesk.storage.models.columns import (
     Base,
     CleanString,
@@ -64,6 +65,8 @@ from helpdesk.storage.models.tables import (
 
 __all__ = [
     "AuditEvent",
+    "DataRequest",
+    "EmailVerification",
     "Base",
     "DismissedGroup",
     "FlowSubmission",

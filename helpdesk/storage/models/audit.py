@@ -1,4 +1,5 @@
-"""The audit trail's table: `audit_event`, one row per audited act, chained by hashes.
+"""The accountability tables: the audit trail (`audit_event`, one row per audited act,
+chained by hashes) and citizens' data requests (`data_request`, `email_verification`).
 
 Each row carries the hash of the row before it (`prev_hash`, unique: two writers that read
 the same head cannot both append after it) and its own hash over its content and that link
@@ -33,3 +34,47 @@ class AuditEvent(Base):
     detail = Column(CleanText, nullable=False, default="{}")
     prev_hash = Column(CleanString(64), nullable=False, unique=True)
     hash = Column(CleanString(64), nullable=False, unique=True)
+
+
+class DataRequest(Base):
+    """A citizen's request under UU PDP: a copy of their data (access, Pasal 7) or its
+    deletion (erasure, Pasal 8), verified by the channel identity or an e-mail code.
+
+    When carried out, the request keeps its reference, kind, dates and decision; the sender
+    and e-mail are cleared after an erasure (what is left is the record that it happened).
+    """
+
+    __tablename__ = "data_request"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    reference = Column(CleanString(20), nullable=False, unique=True)
+    kind = Column(CleanString(16), nullable=False)  # access | erasure
+    status = Column(CleanString(16), nullable=False, index=True)
+    sender_id = Column(CleanString(255), nullable=True, index=True)
+    channel = Column(CleanString(64), nullable=True)
+    verified_by = Column(CleanString(32), nullable=False)  # the channel, or "email"
+    email = Column(CleanString(320), nullable=True)
+    legal_basis = Column(CleanString(255), nullable=False)
+    requested_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    due_at = Column(UTCDateTime, nullable=False)
+    decided_at = Column(UTCDateTime, nullable=True)
+    decided_by = Column(CleanString(64), nullable=True)
+    decision_note = Column(CleanText, nullable=True)
+    completed_at = Column(UTCDateTime, nullable=True)
+    #: What was found (access) or done (erasure), store by store, as JSON counts.
+    outcome = Column(CleanText, nullable=True)
+
+
+class EmailVerification(Base):
+    """A code e-mailed to prove a web chat visitor holds an address (data requests)."""
+
+    __tablename__ = "email_verification"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    sender_id = Column(CleanString(255), nullable=False, index=True)
+    email = Column(CleanString(320), nullable=False)
+    code_hash = Column(CleanString(64), nullable=False)
+    attempts = Column(Integer, nullable=False, default=0)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at = Column(UTCDateTime, nullable=False)
+    verified_at = Column(UTCDateTime, nullable=True)
