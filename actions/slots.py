@@ -91,6 +91,14 @@ SP2D_FORM = "sp2d_form"
 CONTRACT_FORM = "contract_form"
 DIGIT_FORM = "digit_form"
 SAKTI_FORM = "sakti_form"
+DATA_REQUEST_FORM = "data_request_form"
+
+# Citizens' data requests (domain/privacy.yml)
+DATA_REQUEST_KIND = "data_request_kind"
+DATA_REQUEST_EMAIL = "data_request_email"
+DATA_REQUEST_CODE = "data_request_code"
+DATA_REQUEST_VERIFIED_EMAIL = "data_request_verified_email"
+DATA_REQUEST_CONFIRM = "data_request_confirm"
 
 _SERVICE_FORM_STATE = (FORM_FAILURES, FORM_STOPPED)
 
@@ -110,6 +118,14 @@ FORM_SLOTS: dict[str, tuple[str, ...]] = {
     CONTRACT_FORM: (CONTRACT_SATKER_CODE, CONTRACT_NUMBER, *_SERVICE_FORM_STATE),
     DIGIT_FORM: (DIGIT_SERVICE, DIGIT_ID_TYPE, DIGIT_ID_VALUE, DIGIT_EMAIL, *_SERVICE_FORM_STATE),
     FLOW_FORM: (FLOW_STATE, FLOW_REPLY),
+    DATA_REQUEST_FORM: (
+        DATA_REQUEST_KIND,
+        DATA_REQUEST_EMAIL,
+        DATA_REQUEST_CODE,
+        DATA_REQUEST_VERIFIED_EMAIL,
+        DATA_REQUEST_CONFIRM,
+        *_SERVICE_FORM_STATE,
+    ),
     SAKTI_FORM: (
         SAKTI_KIND,
         SAKTI_NIK,

@@ -49,6 +49,7 @@ from helpdesk.desk.views import knowledge as knowledge_views
 from helpdesk.desk.views import knowledge_files as knowledge_file_views
 from helpdesk.desk.views import knowledge_flows as knowledge_flow_views
 from helpdesk.desk.views import knowledge_inbox as knowledge_inbox_views
+from helpdesk.desk.views import privacy_requests as privacy_request_views
 from helpdesk.desk.views import queue as queue_views
 from helpdesk.desk.views import reports as report_views
 from helpdesk.desk.views import tickets as ticket_views
@@ -95,6 +96,7 @@ VIEW_MODULES = (
     knowledge_file_views,
     knowledge_views,
     report_views,
+    privacy_request_views,
 )
 
 

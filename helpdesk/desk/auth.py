@@ -294,6 +294,7 @@ _NAV = (
     ("Tiket", "/tickets", STAFF_ROLES, ()),
     ("Basis Pengetahuan", "/knowledge", DESK_ROLES, ()),
     ("Laporan", "/reports", SUPERVISOR_ROLES, ()),
+    ("Data Pribadi", "/privacy/requests", SUPERVISOR_ROLES, ("/privacy",)),
     ("Admin", "/admin", (DeskRole.ADMIN,), ()),
 )
 

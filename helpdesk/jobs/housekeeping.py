@@ -41,7 +41,7 @@ class Housekeeping:
     data_retention: Retention | None = None
     #: Citizens' data requests to carry out (approved ones; erasures once quiet).
     data_requests: DataRequests | None = None
-    requests_every: timedelta = timedelta(minutes=1)
+    requests_every: timedelta = timedelta(0)
     _last: datetime | None = field(default=None, init=False)
     _last_requests: datetime | None = field(default=None, init=False)
 

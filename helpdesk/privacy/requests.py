@@ -331,6 +331,7 @@ class DataRequests:
         done = self.personal.erase(sender, request.email, exempt=self.policy.erasure_exempt)
         if "tracker_events" not in self.policy.erasure_exempt:
             done["tracker_events"] = self.tracker.forget_sender(sender)
+        done["data_request"] = self.repository.forget_sender(sender, except_id=request.id)
         for key in sorted(self.policy.erasure_exempt):
             done[f"kept:{key}"] = 0
         if self.repository.complete(request.id, done, forget_requester=True) is None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from helpdesk.storage.base import _check_aware, _Repository
 from helpdesk.storage.db import retry_on_locked, session_scope
@@ -202,6 +202,40 @@ class DataRequestRepository(_Repository):
                 if done.rowcount != 1:
                     return None
                 return _record(session.get(DataRequest, request_id))
+
+        return retry_on_locked(work)
+
+    def forget_sender(self, sender_id: str, *, except_id: int) -> int:
+        """After an erasure: the sender's other requests keep their reference, kind, dates
+        and decision, not who asked (an open one is closed as overtaken by the erasure);
+        their e-mail codes go. How many requests changed."""
+
+        def work() -> int:
+            with session_scope(self._sessions) as session:
+                session.execute(
+                    delete(EmailVerification)
+                    .where(EmailVerification.sender_id == sender_id)
+                    .execution_options(synchronize_session=False)
+                )
+                mine = (DataRequest.sender_id == sender_id) & (DataRequest.id != except_id)
+                session.execute(
+                    update(DataRequest)
+                    .where(mine, DataRequest.status.in_(("pending", "approved")))
+                    .values(
+                        status="rejected",
+                        decided_at=utcnow(),
+                        decided_by="-",
+                        decision_note="Digantikan oleh permintaan penghapusan data.",
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                done = session.execute(
+                    update(DataRequest)
+                    .where(mine)
+                    .values(sender_id=None, email=None)
+                    .execution_options(synchronize_session=False)
+                )
+                return int(done.rowcount or 0)
 
         return retry_on_locked(work)
 

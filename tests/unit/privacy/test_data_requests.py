@@ -99,6 +99,8 @@ def test_an_access_request_is_answered_with_everything_held(requests, session_fa
 def test_an_erasure_waits_for_approval_and_quiet_then_leaves_nothing_of_the_citizen(
     requests, session_factory, engine, clock
 ) -> None:
+    earlier = requests.open("access", SENDER, "whatsapp", verified_by="whatsapp").request
+    requests.answer_access(earlier)
     opened = requests.open("erasure", SENDER, "whatsapp", verified_by="whatsapp")
     again = requests.open("erasure", SENDER, "whatsapp", verified_by="whatsapp")
     assert opened.request.status == "pending" and not again.created
@@ -129,6 +131,8 @@ def test_an_erasure_waits_for_approval_and_quiet_then_leaves_nothing_of_the_citi
     done = requests.repository.get(opened.request.id)
     assert done.status == "completed" and done.sender_id is None and done.email is None
     assert done.outcome["tracker_events"] == 2 and done.outcome["contact"] == 1
+    assert requests.repository.get(earlier.id).sender_id is None  # who asked is forgotten too
+    assert done.outcome["data_request"] == 1
     (record,) = requests.audit.repository.search(AuditFilter(action="privacy.erasure.done"))
     assert record.actor == "whatsapp:62812****7890" and SENDER not in record.detail_text
     assert requests.audit.verify().ok
