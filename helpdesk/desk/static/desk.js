@@ -358,7 +358,7 @@
         return;
       }
       polling = true;
-      getJson(url + "?after=" + cursor).then(function (data) {
+      getJson(url + (url.indexOf("?") < 0 ? "?" : "&") + "after=" + cursor).then(function (data) {
         failures = 0;
         apply(data);
       }).catch(function () {

@@ -11,6 +11,7 @@ one another agent holds or ended: every route of a conversation checks `may_view
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from datetime import datetime, timedelta, timezone
@@ -30,6 +31,13 @@ from helpdesk.desk.auth import (
     login_required,
     render,
 )
+from helpdesk.desk.masked_view import (
+    REVEAL_PARAM,
+    UNMASKED_VIEW,
+    masked,
+    masked_data,
+    may_reveal,
+)
 from helpdesk.desk.transcript_view import (
     HANDOFF_STATUS_LABELS,
     build_transcript,
@@ -44,6 +52,8 @@ from helpdesk.desk.transcript_view import (
 from helpdesk.desk.views import parse_id, services_of
 from helpdesk.handoff.service import HandoffError, HandoffRecord, HandoffStatus
 from helpdesk.rasa_bridge.events import RASA_EVENTS
+from helpdesk.security.audit import desk_actor
+from helpdesk.security.masking import mask_identifiers
 from helpdesk.storage.canned_responses import NAME_FALLBACK
 from helpdesk.storage.contacts import ContactValidationError
 
@@ -188,6 +198,14 @@ async def conversation_page(request: Request, handoff: HandoffRecord) -> HTTPRes
     questions = queries.questions_of(
         handoff.sender_id, since=transcript.window.start, until=transcript.window.end
     )
+    can_reveal = may_reveal(user, handoff)
+    revealed = can_reveal and request.args.get(REVEAL_PARAM) == "1"
+    items = transcript.items
+    if revealed:
+        await _record_unmasked_view(request, handoff)
+    else:
+        items = masked(items, "text")
+        questions = masked(questions, "question")
     earlier = [
         {
             "handoff": h,
@@ -202,6 +220,8 @@ async def conversation_page(request: Request, handoff: HandoffRecord) -> HTTPRes
         since=handoff.created_at - FLOW_DATA_WINDOW,
         until=handoff.created_at + timedelta(minutes=5),
     )
+    if not revealed:
+        flows = masked_data(flows)
     contact = services.contacts.get_or_create(handoff.sender_id, handoff.channel, handoff.name)
     citizen_name = handoff.name or contact.name
     canned = [
@@ -218,7 +238,12 @@ async def conversation_page(request: Request, handoff: HandoffRecord) -> HTTPRes
         citizen_name=citizen_name or NAME_FALLBACK,
         channel_label=channel_label(handoff.channel),
         masked_sender=mask_sender_id(handoff.sender_id),
-        items=[(item, time_label(item.at, tz, now)) for item in transcript.items],
+        items=[(item, time_label(item.at, tz, now)) for item in items],
+        citizen_question=(
+            handoff.question if revealed else mask_identifiers(handoff.question or "")
+        ),
+        revealed=revealed,
+        can_reveal=can_reveal,
         cursor=transcript.cursor,
         tracker_available=engine is not None,
         questions=questions,
@@ -257,19 +282,26 @@ async def conversation_events(request: Request, handoff: HandoffRecord) -> HTTPR
     engine = _tracker_engine(request)
     items: list[dict] = []
     cursor = after
+    user = _user(request)
+    revealed = may_reveal(user, handoff) and request.args.get(REVEAL_PARAM) == "1"
     if engine is not None:
         window = session_window(engine, handoff)
         batch = read_tracker_items(
             engine, handoff, window, after_id=after, outbox_ids=[m.id for m in messages]
         )
-        items = [item.as_json(tz, now) for item in batch.items]
+        shown = batch.items if revealed else masked(batch.items, "text")
+        items = [item.as_json(tz, now) for item in shown]
         cursor = max(after, batch.cursor)
-    user = _user(request)
+    outbox = outbox_items(messages, names)
+    if revealed and (items or outbox):
+        await _record_unmasked_view(request, handoff)
+    elif not revealed:
+        outbox = masked(outbox, "text")
     return response.json(
         {
             "cursor": cursor,
             "items": items,
-            "messages": [item.as_json(tz, now) for item in outbox_items(messages, names)],
+            "messages": [item.as_json(tz, now) for item in outbox],
             "handoff": {
                 "id": handoff.id,
                 "status": handoff.status,
@@ -280,6 +312,19 @@ async def conversation_events(request: Request, handoff: HandoffRecord) -> HTTPR
                 and handoff.agent_id == user.id,
             },
         }
+    )
+
+
+async def _record_unmasked_view(request: Request, handoff: HandoffRecord) -> None:
+    """The audit record of a view that delivered a conversation's identifiers in full."""
+    user = _user(request)
+    await asyncio.to_thread(
+        services_of(request).audit.record,
+        desk_actor(user.username),
+        UNMASKED_VIEW,
+        target=f"handoff:{handoff.id}",
+        result="ok",
+        detail={"path": request.path},
     )
 
 

@@ -255,3 +255,17 @@ async def desk(desk_app, make_user) -> AsyncIterator[DeskServer]:
             await closing
         await server.after_stop()
         sock.close()
+
+
+@pytest.fixture
+def tracker(tmp_path, desk):
+    """Rasa's tracker store (the `events` table) on a SQLite file, wired into the desk."""
+    from sqlalchemy import create_engine
+
+    from helpdesk.rasa_bridge.events import RASA_EVENTS
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
+    RASA_EVENTS.metadata.create_all(engine)
+    desk.app.ctx.tracker_engine = engine
+    yield engine
+    engine.dispose()

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, update
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
 from helpdesk.rasa_bridge.events import RASA_EVENTS
@@ -33,16 +33,6 @@ SENDER = "6281234567890"
 
 
 # -- fixtures and helpers -------------------------------------------------------------------------
-@pytest.fixture
-def tracker(tmp_path, desk) -> Engine:
-    """Rasa's tracker store (the `events` table) on a SQLite file, wired into the desk."""
-    engine = create_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
-    RASA_EVENTS.metadata.create_all(engine)
-    desk.app.ctx.tracker_engine = engine
-    yield engine
-    engine.dispose()
-
-
 def add_event(engine: Engine, sender: str, type_name: str, ts: float, **data: Any) -> int:
     """Store one tracker event the way Rasa's SQLTrackerStore does; returns its row id."""
     payload = {"event": type_name, "timestamp": ts, **data}
