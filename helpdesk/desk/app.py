@@ -54,6 +54,7 @@ from helpdesk.desk.views import queue as queue_views
 from helpdesk.desk.views import reports as report_views
 from helpdesk.desk.views import tickets as ticket_views
 from helpdesk.health import database_check, run_checks
+from helpdesk.security.masking import mask_identifiers
 from helpdesk.services import Services
 from helpdesk.storage.desk_sessions import DeskSessionRepository
 from helpdesk.storage.enums import DeskRole
@@ -126,6 +127,9 @@ def make_jinja(tz: tzinfo) -> Environment:
         lstrip_blocks=True,
     )
     env.filters["localtime"] = lambda value, style="short": format_local(value, tz, style)
+    env.filters["masked"] = lambda value: (
+        mask_identifiers(value) if isinstance(value, str) else value
+    )
     env.globals["role_labels"] = ROLE_LABELS
     return env
 

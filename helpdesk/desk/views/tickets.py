@@ -16,8 +16,9 @@ ticket and give out the ones nobody owns yet.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -35,8 +36,11 @@ from helpdesk.desk.auth import (
     login_required,
     render,
 )
+from helpdesk.desk.masked_view import REVEAL_PARAM
 from helpdesk.desk.transcript_view import channel_label, mask_sender_id
 from helpdesk.desk.views import parse_id, services_of
+from helpdesk.security.audit import desk_actor
+from helpdesk.security.masking import mask_email, mask_identifiers
 from helpdesk.storage.desk_queries import OWNER_ME, OWNER_NONE, TicketFilter, may_view_ticket
 from helpdesk.storage.models import TICKET_STATUSES
 from helpdesk.tickets.service import TicketRecord, TicketStatus, normalize_ticket_id
@@ -62,6 +66,8 @@ MSG_BAD_STATUS = "Status tiket tidak dikenal."
 MSG_SEARCH_TOO_LONG = f"Teks pencarian maksimal {MAX_SEARCH_LENGTH} karakter."
 MSG_REPLY_TOO_LONG = f"Balasan publik maksimal {MAX_PUBLIC_REPLY_LENGTH} karakter."
 MSG_NOT_FOUND = "Tiket tidak ditemukan."
+#: The audit action of a ticket shown with its identifiers in full.
+TICKET_UNMASKED_VIEW = "desk.tickets.unmasked_view"
 MSG_FORBIDDEN = "Tiket ini ditangani divisi atau petugas lain."
 MSG_SAVED = "Tiket {id} disimpan."
 MSG_UNCHANGED = "Tidak ada perubahan pada tiket {id}."
@@ -199,8 +205,18 @@ def _detail(
     errors: list[str] | None = None,
     form: dict[str, str] | None = None,
     status: int = 200,
+    revealed: bool = False,
 ) -> HTTPResponse:
     user = _user(request)
+    shown = ticket
+    if not revealed:  # identifiers masked unless asked for in full (and recorded)
+        shown = replace(
+            ticket,
+            subject=mask_identifiers(ticket.subject),
+            chronology=mask_identifiers(ticket.chronology),
+            email=mask_email(ticket.email) if ticket.email else None,
+            attachment=mask_identifiers(ticket.attachment) if ticket.attachment else None,
+        )
     division_names, user_names = _owner_names(request)
     services = services_of(request)
     divisions = services.divisions.list() if user.is_supervisor else []
@@ -213,7 +229,8 @@ def _detail(
         request,
         "tickets_detail.html",
         status=status,
-        ticket=ticket,
+        ticket=shown,
+        revealed=revealed,
         errors=errors or [],
         form=form or {"status": ticket.status, "public_reply": ticket.public_reply or ""},
         statuses=TICKET_STATUSES,
@@ -255,7 +272,17 @@ async def ticket_detail(request: Request, ticket_id: str) -> HTTPResponse:
     if ticket is None:
         assert refusal is not None
         return refusal
-    return _detail(request, ticket)
+    revealed = request.args.get(REVEAL_PARAM) == "1"
+    if revealed:
+        user = _user(request)
+        await asyncio.to_thread(
+            services_of(request).audit.record,
+            desk_actor(user.username),
+            TICKET_UNMASKED_VIEW,
+            target=f"ticket:{ticket.id}",
+            result="ok",
+        )
+    return _detail(request, ticket, revealed=revealed)
 
 
 @bp.post("/tickets/<ticket_id:str>")

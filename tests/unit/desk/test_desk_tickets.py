@@ -301,11 +301,26 @@ async def test_an_agent_works_on_the_tickets_of_the_division_and_assigned_ones(
     await client.login("rina")
     for ticket_id in ("20260414-SAKTIA", "20260414-DIGITB"):
         page = await client.get(f"/tickets/{ticket_id}")
-        assert page.status == 200 and EMAIL in page.text
+        assert page.status == 200 and EMAIL not in page.text  # masked until asked for
+        assert "si***@co***.go.id" in page.text
         assert "Penanganan" not in page.text  # only supervisors give tickets out
+        full = await client.get(f"/tickets/{ticket_id}?lengkap=1")
+        assert f'href="mailto:{EMAIL}"' in full.text and "tercatat di log audit" in full.text
         page = await client.post(f"/tickets/{ticket_id}", {"status": "in_progress"})
         assert page.status == 303
         assert services.ticket_repository.get(ticket_id).status == "in_progress"
+
+
+async def test_ticket_views_in_full_are_in_the_audit_trail(desk, services, owned):
+    from helpdesk.storage.audit import AuditFilter
+
+    client = await desk.client()
+    await client.login("rina")
+    await client.get("/tickets/20260414-SAKTIA")
+    await client.get("/tickets/20260414-SAKTIA?lengkap=1")
+
+    (view,) = services.audit.repository.search(AuditFilter(action="desk.tickets.unmasked_view"))
+    assert (view.actor, view.target) == ("desk:rina", "ticket:20260414-SAKTIA")
 
 
 async def test_a_moved_agent_loses_the_old_divisions_tickets(desk, services, owned):
