@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import slots
-from actions.base import UTTER_TECHNICAL_PROBLEM, ServicesMixin, latest_text
+from actions.base import UTTER_TECHNICAL_PROBLEM, ServicesMixin, latest_text, lookup_allowed
 from actions.data_request import identity_channel
 from actions.forms.service_form import shown, stop_form
 from helpdesk.conversation.validation import validate_email
@@ -60,6 +60,9 @@ class ValidateDataRequestForm(ServicesMixin, FormValidationAction):
         codes = self.services.email_codes
         if not codes.available:
             dispatcher.utter_message(response="utter_data_request_email_unavailable")
+            return {slots.DATA_REQUEST_EMAIL: None, **stop_form()}
+        # Codes are limited like lookups (per visitor, per address): no mail bomb through us.
+        if not await lookup_allowed(self.services, dispatcher, tracker, "email", email):
             return {slots.DATA_REQUEST_EMAIL: None, **stop_form()}
         try:
             sent = await asyncio.to_thread(codes.send, tracker.sender_id, email)

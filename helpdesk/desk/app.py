@@ -41,6 +41,7 @@ from helpdesk.desk.views import admin as admin_views
 from helpdesk.desk.views import admin_audit as admin_audit_views
 from helpdesk.desk.views import admin_canned as admin_canned_views
 from helpdesk.desk.views import admin_divisions as admin_division_views
+from helpdesk.desk.views import admin_tokens as admin_token_views
 from helpdesk.desk.views import admin_users as admin_user_views
 from helpdesk.desk.views import auth as auth_views
 from helpdesk.desk.views import conversations as conversation_views
@@ -89,6 +90,7 @@ VIEW_MODULES = (
     admin_division_views,
     admin_canned_views,
     admin_audit_views,
+    admin_token_views,
     queue_views,
     conversation_views,
     ticket_views,

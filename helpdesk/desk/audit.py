@@ -35,6 +35,9 @@ DETAIL_FIELDS = (
     "category",
     "max_conversations",
     "online",
+    "name",
+    "scope",
+    "decision",
 )
 #: The URL parameters' names as they appear in a target ("handoff_id" -> "handoff").
 _TARGET_SUFFIX = "_id"
@@ -94,6 +97,9 @@ def _actor(request: Request, result: str) -> str:
     user = getattr(request.ctx, "user", None)
     if user is not None:
         return desk_actor(user.username)
+    token = getattr(request.ctx, "api_token", None)
+    if token is not None:
+        return f"token:{token.name}"
     if request.method == "POST":
         try:
             typed = ((request.form or {}).get("username") or "").strip()

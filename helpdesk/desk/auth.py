@@ -24,7 +24,7 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Coroutine, TypeVar, cast
 from urllib.parse import quote
 
@@ -32,6 +32,7 @@ from sanic import Request, response
 from sanic.response import BaseHTTPResponse, HTTPResponse
 
 # Re-exported: scripts and tests outside tests/unit import it from here.
+from helpdesk.security.access import bearer_token
 from helpdesk.settings import Settings
 from helpdesk.storage.desk_sessions import SESSION_IDLE_TTL, DeskSessionRecord
 from helpdesk.storage.desk_users import DeskUserRecord
@@ -190,13 +191,16 @@ def end_user_sessions(request: Request, user_id: int) -> int:
 HandlerT = TypeVar("HandlerT", bound=Callable[..., Coroutine[Any, Any, HTTPResponse]])
 
 
-def login_required(*roles: str) -> Callable[[HandlerT], HandlerT]:
+def login_required(*roles: str, scope: str | None = None) -> Callable[[HandlerT], HandlerT]:
     """Guard a handler: only logged-in users, and only these roles when any are given.
 
     Roles are listed explicitly (use `SUPERVISOR_ROLES` for supervisors and admins). Without a
     session, pages redirect to /login?next=... and `/api/` paths answer 401 JSON; a user of
     another role gets the 403 page (403 JSON on the API). The user and session are in
     `request.ctx.user` and `request.ctx.desk_session`.
+
+    With `scope`, an integrator's API token holding it (`Authorization: Bearer hd_...`, GET
+    only) is let in too (`request.ctx.api_token`; no user); a token without it gets 403.
     """
     for role in roles:
         if role not in DESK_ROLES:
@@ -206,6 +210,11 @@ def login_required(*roles: str) -> Callable[[HandlerT], HandlerT]:
         @functools.wraps(handler)
         async def guarded(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
             user = current_user(request)
+            token = getattr(request.ctx, "api_token", None)
+            if user is None and token is not None:
+                if scope is not None and scope in token.scopes:
+                    return await handler(request, *args, **kwargs)
+                return response.json({"error": "forbidden", "scope": scope}, status=403)
             if user is None:
                 if wants_json(request):
                     return response.json({"error": "unauthorized"}, status=401)
@@ -353,12 +362,19 @@ def error_page(request: Request, status: int, message: str | None = None) -> HTT
 def _load_session(request: Request) -> None:
     request.ctx.user = None
     request.ctx.desk_session = None
+    request.ctx.api_token = None
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         found = request.app.ctx.desk_sessions.get_valid(token)
         if found is not None:
             request.ctx.desk_session, request.ctx.user = found
     request.ctx.flash = _decode_flash(request.cookies.get(FLASH_COOKIE))
+    bearer = bearer_token(request.headers.get("authorization"))
+    if request.ctx.user is None and bearer and request.method in ("GET", "HEAD"):
+        from helpdesk.storage.api_tokens import ApiTokenRepository
+
+        repository = ApiTokenRepository(request.app.ctx.services.session_factory)
+        request.ctx.api_token = repository.find(bearer, now=datetime.now(timezone.utc))
 
 
 def _submitted_token(request: Request) -> str:

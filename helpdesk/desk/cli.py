@@ -190,6 +190,52 @@ def _cmd_add_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tokens() -> Any:
+    from helpdesk.storage.api_tokens import ApiTokenRepository
+
+    return ApiTokenRepository(_services().session_factory)
+
+
+def _cmd_token_create(args: argparse.Namespace) -> int:
+    """`helpdesk desk token create --name N --scope S [--days D]`: printed once."""
+    import getpass
+    from datetime import datetime, timedelta, timezone
+
+    from helpdesk.storage.api_tokens import TokenError
+
+    expires = None
+    if args.days is not None:
+        if args.days < 1:
+            raise ValueError("--days must be at least 1")
+        expires = datetime.now(timezone.utc) + timedelta(days=args.days)
+    try:
+        secret, record = _tokens().create(
+            args.name, set(args.scope), created_by=f"cli:{getpass.getuser()}", expires_at=expires
+        )
+    except TokenError as exc:
+        raise ValueError(str(exc)) from exc
+    print(secret)
+    scopes = ", ".join(sorted(record.scopes))
+    print(f"token {record.name!r} ({scopes}) made; it is shown only now", file=sys.stderr)
+    return 0
+
+
+def _cmd_token_list(args: argparse.Namespace) -> int:
+    """`helpdesk desk token list`: id, name, scopes, state (never the token)."""
+    for record in _tokens().list():
+        state = "revoked" if record.revoked_at else "active"
+        print(f"{record.id}\t{record.name}\t{','.join(sorted(record.scopes))}\t{state}")
+    return 0
+
+
+def _cmd_token_revoke(args: argparse.Namespace) -> int:
+    """`helpdesk desk token revoke ID`."""
+    if not _tokens().revoke(args.id):
+        raise ValueError(f"no token {args.id}, or it was revoked already")
+    print(f"token {args.id} revoked")
+    return 0
+
+
 def _log_to_stderr() -> None:
     """Show the helpdesk's own INFO logs (logins, worker passes); Sanic logs on its own."""
     package_logger = logging.getLogger("helpdesk")
@@ -263,3 +309,22 @@ def add_desk_parser(subparsers: Any) -> None:
         "--password-stdin", action="store_true", help="read the password from stdin's first line"
     )
     user.set_defaults(func=_cmd_add_user)
+
+    from helpdesk.storage.api_tokens import API_SCOPES
+
+    tokens = desk_sub.add_parser("token", help="integrators' API tokens: create, list, revoke")
+    token_sub = tokens.add_subparsers(dest="token_action", metavar="SUBCOMMAND")
+    token_sub.required = True
+    create = token_sub.add_parser("create", help="make a token (printed once)")
+    create.add_argument("--name", required=True, help="the system that uses it")
+    create.add_argument(
+        "--scope", action="append", required=True, choices=sorted(API_SCOPES), help="repeatable"
+    )
+    create.add_argument("--days", type=int, help="expiry in days (default: none)")
+    create.set_defaults(func=_cmd_token_create)
+    token_sub.add_parser("list", help="the tokens (never the tokens themselves)").set_defaults(
+        func=_cmd_token_list
+    )
+    revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(func=_cmd_token_revoke)

@@ -189,3 +189,27 @@ def test_the_confirmation_reads_yes_and_no(services, typed, value) -> None:
     )
     assert result == {"data_request_confirm": value}
     assert responses(dispatcher) == ([] if value else ["utter_invalid_data_request_confirm"])
+
+
+async def test_codes_are_limited_like_lookups(settings, session_factory) -> None:
+    from helpdesk.security.ratelimit import LookupLimits, RateLimiter, Rule
+    from helpdesk.storage.ratelimits import RateLimitRepository
+
+    class Limited(MailedServices):
+        @property
+        def lookup_limits(self) -> LookupLimits:
+            limiter = RateLimiter(RateLimitRepository(self.session_factory))
+            return LookupLimits(limiter, per_sender=Rule("lookup_sender", 2, 3600))
+
+    services = Limited(settings, session_factory=session_factory)
+    services.sent = []
+    form = ValidateDataRequestForm(services)
+    web = tracker(channel="socketio", sender="web-spam")
+    for _ in range(2):
+        await form.validate_data_request_email("a@contoh.go.id", CollectingDispatcher(), web, {})
+    dispatcher = CollectingDispatcher()
+
+    result = await form.validate_data_request_email("b@contoh.go.id", dispatcher, web, {})
+
+    assert responses(dispatcher) == ["utter_lookup_limited"] and result["form_stopped"] is True
+    assert len(services.sent) == 2

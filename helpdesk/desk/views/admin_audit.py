@@ -106,7 +106,7 @@ async def audit_page(request: Request) -> HTTPResponse:
 
 
 @bp.get("/audit.jsonl")
-@login_required(DeskRole.ADMIN)
+@login_required(DeskRole.ADMIN, scope="audit:read")
 async def audit_export(request: Request) -> HTTPResponse:
     """The records matching the filters as JSON lines (`helpdesk audit verify --file`)."""
     services = services_of(request)

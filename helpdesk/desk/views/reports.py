@@ -310,7 +310,7 @@ def report_csv(report: ReportFigures | Mapping[str, Any], period: ReportRange) -
 
 
 @bp.get("/reports.csv", name="reports_csv")
-@login_required(*SUPERVISOR_ROLES)
+@login_required(*SUPERVISOR_ROLES, scope="reports:read")
 async def reports_csv(request: Request) -> HTTPResponse:
     """The report of the period as a CSV download (UTF-8 with BOM, for Excel).
 

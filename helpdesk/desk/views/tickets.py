@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sanic import Blueprint, Request
+from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
 from helpdesk.desk.auth import (
@@ -262,6 +262,28 @@ def _load(request: Request, ticket_id: str) -> tuple[TicketRecord | None, HTTPRe
         )
         return None, error_page(request, 403, MSG_FORBIDDEN)
     return ticket, None
+
+
+@bp.get("/api/tickets/<ticket_id:str>")
+@login_required(*STAFF_ROLES, scope="tickets:read")
+async def ticket_api(request: Request, ticket_id: str) -> HTTPResponse:
+    """A ticket's status as JSON, for integrators (API token with `tickets:read`) and the
+    desk's own users: no personal data, only where the ticket stands and the public reply."""
+    normalized = normalize_ticket_id(ticket_id)
+    ticket = services_of(request).tickets.get_record(normalized) if normalized else None
+    user = current_user(request)
+    if ticket is None or (user is not None and not may_view_ticket(user, ticket)):
+        return response.json({"error": "not found"}, status=404)
+    return response.json(
+        {
+            "id": ticket.id,
+            "status": ticket.status,
+            "status_label": TICKET_STATUS_LABELS.get(ticket.status, ticket.status),
+            "created_at": ticket.created_at.isoformat(),
+            "updated_at": ticket.updated_at.isoformat(),
+            "public_reply": ticket.public_reply,
+        }
+    )
 
 
 @bp.get("/tickets/<ticket_id:str>")

@@ -7,6 +7,7 @@
   flows collected;
 - `audit`: the audit trail (`audit_event`), each row chained to the one before by a hash;
   citizens' data requests (`data_request`) and e-mail codes (`email_verification`);
+  integrators' API tokens (`api_token`);
 - `knowledge`: the curated knowledge base (entries, versions, the publication revision) and
   the questions inbox's triage (questions dealt with, dismissed groups).
 
@@ -16,7 +17,7 @@ importing the package registers every table on `metadata` (Alembic, `create_all`
 
 from __future__ import annotations
 
-from helpdesk.storage.models.audit import AuditEvent, DataRequest, EmailVerification
+from helpdesk.storage.models.audit import ApiToken, AuditEvent, DataRequest, EmailVerification
 from helpdesk.storage.models.columns import (
     Base,
     CleanString,
@@ -64,6 +65,7 @@ from helpdesk.storage.models.tables import (
 )
 
 __all__ = [
+    "ApiToken",
     "AuditEvent",
     "DataRequest",
     "EmailVerification",

@@ -78,3 +78,20 @@ class EmailVerification(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     expires_at = Column(UTCDateTime, nullable=False)
     verified_at = Column(UTCDateTime, nullable=True)
+
+
+class ApiToken(Base):
+    """A token an integrator's system reads desk data with (reports, the audit trail, ticket
+    status), limited to its scopes; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    name = Column(CleanString(100), nullable=False, unique=True)
+    token_hash = Column(CleanString(64), nullable=False, unique=True)
+    scopes = Column(CleanString(255), nullable=False)  # comma-separated
+    created_by = Column(CleanString(64), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at = Column(UTCDateTime, nullable=True)
+    last_used_at = Column(UTCDateTime, nullable=True)
+    revoked_at = Column(UTCDateTime, nullable=True)
