@@ -17,7 +17,7 @@ import logging
 from typing import Any
 
 from sanic import Request
-from sanic.response import HTTPResponse
+from sanic.response import BaseHTTPResponse
 
 from helpdesk.security.audit import desk_actor
 
@@ -110,17 +110,17 @@ def _actor(request: Request, result: str) -> str:
     return "desk:-"
 
 
-def audited(request: Request, response: HTTPResponse) -> bool:
+def audited(request: Request, response: BaseHTTPResponse) -> bool:
     """Whether the request is an act the trail records: a form sent, or a download."""
     if request.route is None:
         return False
     if request.method == "POST":
         return True
-    disposition = (response.headers or {}).get("content-disposition", "")
+    disposition = str(response.headers.get("content-disposition", "")) if response.headers else ""
     return request.method == "GET" and disposition.lower().startswith("attachment")
 
 
-async def audit_response_middleware(request: Request, response: HTTPResponse) -> None:
+async def audit_response_middleware(request: Request, response: BaseHTTPResponse) -> None:
     """Record the request in the audit trail when it is an act (`audited`)."""
     if not audited(request, response):
         return

@@ -136,7 +136,7 @@ class DataRequestRepository(_Repository):
             row = session.scalars(stmt).first()
             return _record(row) if row is not None else None
 
-    def list(self, *, status: str | None = None, limit: int = 200) -> list[DataRequestRecord]:
+    def recent(self, *, status: str | None = None, limit: int = 200) -> list[DataRequestRecord]:
         """Requests, newest first (of one status when given)."""
         stmt = select(DataRequest).order_by(DataRequest.id.desc()).limit(limit)
         if status:

@@ -89,7 +89,7 @@ async def test_a_whatsapp_access_request_is_answered_in_the_chat(services) -> No
     assert "1 pertanyaan yang Anda ajukan" in sent["summary"]
     assert sent["reference"].startswith("PD-") and "petugas" in sent["copy_note"]
     assert slot_events(events)["data_request_kind"] is None
-    (request,) = services.data_requests.repository.list()
+    (request,) = services.data_requests.repository.recent()
     assert (request.kind, request.status, request.verified_by) == (
         "access",
         "completed",
@@ -108,7 +108,7 @@ async def test_an_erasure_waits_for_a_supervisor_and_is_not_asked_twice(services
     assert responses(first) == ["utter_data_request_pending"]
     assert responses(second) == ["utter_data_request_exists"]
     assert first.messages[0]["reference"] == second.messages[0]["reference"]
-    assert len(services.data_requests.repository.list()) == 1
+    assert len(services.data_requests.repository.recent()) == 1
 
 
 async def test_no_means_nothing_is_recorded(services) -> None:
@@ -117,7 +117,7 @@ async def test_no_means_nothing_is_recorded(services) -> None:
         dispatcher, tracker(data_request_kind="erasure", data_request_confirm="tidak"), {}
     )
     assert responses(dispatcher) == ["utter_data_request_cancelled"]
-    assert services.data_requests.repository.list() == []
+    assert services.data_requests.repository.recent() == []
 
 
 async def test_the_web_chat_proves_the_address_with_an_emailed_code(settings, session_factory):
@@ -157,7 +157,7 @@ async def test_the_web_chat_proves_the_address_with_an_emailed_code(settings, se
         {},
     )
     assert responses(dispatcher) == ["utter_data_request_copy"]
-    (request,) = services.data_requests.repository.list()
+    (request,) = services.data_requests.repository.recent()
     assert (request.verified_by, request.email) == ("email", "budi@contoh.go.id")
 
 
@@ -176,7 +176,7 @@ async def test_an_unverified_web_visitor_gets_nothing(services) -> None:
     unverified.slots["data_request_confirm"] = "ya"
     await ActionDataRequest(services).run(dispatcher, unverified, {})
     assert responses(dispatcher) == ["utter_data_request_email_unavailable"]
-    assert services.data_requests.repository.list() == []
+    assert services.data_requests.repository.recent() == []
 
 
 @pytest.mark.parametrize(

@@ -148,7 +148,7 @@ def test_a_copy_then_an_erasure_leave_nothing_of_the_citizen(stack, graph) -> No
     assert references, texts
 
     with desk_services(stack) as services:
-        pending = services.data_requests.repository.list(status="pending")
+        pending = services.data_requests.repository.recent(status="pending")
         assert [r.reference for r in pending] == references[-1:]
         request_id = pending[0].id
 

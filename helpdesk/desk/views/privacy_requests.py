@@ -67,7 +67,7 @@ async def request_list(request: Request) -> HTTPResponse:
     status = request.args.get("status") or ""
     status = status if status in REQUEST_STATUSES else ""
     requests = services_of(request).data_requests.repository
-    found = await asyncio.to_thread(requests.list, status=status or None)
+    found = await asyncio.to_thread(requests.recent, status=status or None)
     return render(
         request,
         "privacy_requests.html",
