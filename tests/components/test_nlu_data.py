@@ -30,7 +30,8 @@ CONTRACT_INTENTS = {
     "human_handoff",
     "create_ticket",
 }
-EXTRA_INTENTS = {"menu_select", "cancel", "inform"}
+#: Intents beyond the contract: menu choices, cancelling, answers, citizens' data requests (UU PDP).
+EXTRA_INTENTS = {"menu_select", "cancel", "inform", "data_access", "data_erasure"}
 ENTITIES_WITH_REGEX = {
     "ticket_id",
     "email",
