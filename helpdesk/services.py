@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.privacy.retention import Retention
     from helpdesk.security.audit import AuditTrail
     from helpdesk.security.ratelimit import LookupLimits, RateLimiter
+    from helpdesk.storage.api_tokens import ApiTokenRepository
     from helpdesk.storage.button_payloads import ButtonPayloadRepository
     from helpdesk.storage.canned_responses import CannedResponseRepository
     from helpdesk.storage.contacts import ContactRepository
@@ -342,6 +343,13 @@ class Services:
             mail_from=self.settings.mail_from,
             clock=self.settings.now,
         )
+
+    @property
+    def api_tokens(self) -> "ApiTokenRepository":
+        """Integrators' API tokens (scopes, revocation)."""
+        from helpdesk.storage.api_tokens import ApiTokenRepository
+
+        return ApiTokenRepository(self.session_factory)
 
     @property
     def audit(self) -> "AuditTrail":

@@ -371,10 +371,8 @@ def _load_session(request: Request) -> None:
     request.ctx.flash = _decode_flash(request.cookies.get(FLASH_COOKIE))
     bearer = bearer_token(request.headers.get("authorization"))
     if request.ctx.user is None and bearer and request.method in ("GET", "HEAD"):
-        from helpdesk.storage.api_tokens import ApiTokenRepository
-
-        repository = ApiTokenRepository(request.app.ctx.services.session_factory)
-        request.ctx.api_token = repository.find(bearer, now=datetime.now(timezone.utc))
+        tokens = request.app.ctx.services.api_tokens
+        request.ctx.api_token = tokens.find(bearer, now=datetime.now(timezone.utc))
 
 
 def _submitted_token(request: Request) -> str:

@@ -191,9 +191,7 @@ def _cmd_add_user(args: argparse.Namespace) -> int:
 
 
 def _tokens() -> Any:
-    from helpdesk.storage.api_tokens import ApiTokenRepository
-
-    return ApiTokenRepository(_services().session_factory)
+    return _services().api_tokens
 
 
 def _cmd_token_create(args: argparse.Namespace) -> int:

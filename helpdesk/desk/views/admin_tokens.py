@@ -30,7 +30,7 @@ MAX_DAYS = 3650
 
 
 def _repository(request: Request) -> ApiTokenRepository:
-    return ApiTokenRepository(services_of(request).session_factory)
+    return services_of(request).api_tokens
 
 
 def _page(
