@@ -8,6 +8,11 @@ self-service flow, relabels a message whose shape is a how-to / why / where-to q
 classifier's confidence. Requests ("reset sakti saya"), questions about the citizen's own case
 ("statusnya gimana") and messages with an identifier keep their intent.
 
+A message DIET takes for a bare value (`inform`: "lewati", an e-mail) that reads as a question
+of its own ("kppn tutup saat cuti bersama?": a "?", a question word first) and carries no
+entity is routed the same way: outside a form a stray value only gets "anything else?", and a
+question deserves an answer or an honest decline.
+
 The original intent stays in the ranking, and `question_routed_from` in the parse data names
 it, so the decision is visible in the tracker.
 """
@@ -20,10 +25,16 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 
-from helpdesk.conversation.question_shape import is_question_about_service
+from helpdesk.conversation.question_shape import is_question_about_service, reads_as_question
 
 #: Key of the parse data that names the intent a message was routed away from.
 ROUTED_FROM = "question_routed_from"
@@ -36,6 +47,7 @@ class QuestionRouter(GraphComponent):
     Config:
         service_intents: Intents that start a self-service flow.
         question_intent: The intent that asks the knowledge base.
+        answer_intents: Intents of a bare value, routed when the message reads as a question.
     """
 
     @staticmethod
@@ -50,11 +62,13 @@ class QuestionRouter(GraphComponent):
                 "create_ticket",
             ],
             "question_intent": "ask_question",
+            "answer_intents": ["inform"],
         }
 
     def __init__(self, config: Dict[str, Any]) -> None:
         self._service_intents = frozenset(config["service_intents"])
         self._question_intent = str(config["question_intent"])
+        self._answer_intents = frozenset(config.get("answer_intents") or ())
 
     @classmethod
     def create(
@@ -83,9 +97,14 @@ class QuestionRouter(GraphComponent):
     def _route(self, message: Message) -> None:
         intent = message.get(INTENT) or {}
         name = intent.get(INTENT_NAME_KEY)
-        if name not in self._service_intents:
-            return
-        if not is_question_about_service(str(message.get(TEXT) or "")):
+        text = str(message.get(TEXT) or "")
+        if name in self._service_intents:
+            if not is_question_about_service(text):
+                return
+        elif name in self._answer_intents:
+            if message.get(ENTITIES) or not reads_as_question(text):
+                return
+        else:
             return
         confidence = float(intent.get("confidence") or 0.0)
         message.set(INTENT, {INTENT_NAME_KEY: self._question_intent, "confidence": confidence})

@@ -101,10 +101,15 @@ def test_citizen_to_agent_and_back_with_a_rating(desk_stack, graph, driver, serv
     assert asked in transcript.text
     assert "antrean" in transcript.text  # the bot's queue message is part of the record
 
-    # A new message from the citizen appears without reloading the page.
+    # A new message from the citizen appears without reloading the page, its number masked.
     question = "SP2D kami nomor 260011301000123 belum masuk rekening"
+    masked = "SP2D kami nomor ***********0123 belum masuk rekening"
     sent_before = len(graph.texts_to(PHONE))
     assert deliver(stack, PHONE, "Budi Santoso", question, "wamid.desk.3").status_code == 200
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-transcript]"), masked))
+    assert question not in driver.find_element(By.CSS_SELECTOR, "[data-transcript]").text
+    # The officer it is assigned to may show it in full (recorded in the audit trail).
+    driver.find_element(By.LINK_TEXT, "Tampilkan data lengkap").click()
     wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-transcript]"), question))
     # The bot stayed silent: nothing was sent to the citizen for that message.
     time.sleep(1)

@@ -42,3 +42,19 @@ def test_a_request_keeps_its_intent():
 def test_other_intents_are_left_alone():
     message = _routed("bagaimana cara bicara dengan petugas", "human_handoff")
     assert message.get(INTENT)["name"] == "human_handoff"
+
+
+def test_a_question_taken_for_a_bare_value_becomes_a_question():
+    message = _routed("kppn tutup saat cuti bersama?", "inform", 0.48)
+    assert message.get(INTENT) == {"name": "ask_question", "confidence": 0.48}
+    assert message.get(ROUTED_FROM) == "inform"
+
+
+def test_a_bare_value_stays_a_value():
+    for text in ("lewati", "budi@contoh.go.id", "tidak ada"):
+        assert _routed(text, "inform").get(INTENT)["name"] == "inform"
+    with_entity = Message(data={TEXT: "email saya apa ya?"})
+    with_entity.set(INTENT, {"name": "inform", "confidence": 0.9})
+    with_entity.set("entities", [{"entity": "email", "value": "x@y.id"}])
+    routed = QuestionRouter(QuestionRouter.get_default_config()).process([with_entity])[0]
+    assert routed.get(INTENT)["name"] == "inform"
