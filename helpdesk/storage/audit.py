@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping
@@ -26,8 +29,10 @@ from helpdesk.storage.models import AuditEvent, utcnow
 
 #: The `prev_hash` of the first record.
 GENESIS = "0" * 64
-#: Appends tried when other writers keep taking the head meanwhile.
-_APPEND_ATTEMPTS = 8
+#: Appends tried when other writers keep taking the head meanwhile (with a jittered pause).
+_APPEND_ATTEMPTS = 30
+#: The threads of one process append one at a time (other processes: the retries above).
+_APPEND_LOCK = threading.Lock()
 #: The PostgreSQL advisory lock appends take ("audit" as a number).
 _PG_LOCK = int.from_bytes(b"audit", "big")
 
@@ -219,10 +224,12 @@ class AuditRepository(_Repository):
 
         for attempt in range(_APPEND_ATTEMPTS):
             try:
-                return retry_on_locked(work)
+                with _APPEND_LOCK:
+                    return retry_on_locked(work)
             except IntegrityError:
                 if attempt == _APPEND_ATTEMPTS - 1:
                     raise
+                time.sleep(random.uniform(0.002, 0.02) * (1 + attempt))  # noqa: S311 - jitter
         raise AssertionError("unreachable")  # pragma: no cover
 
     def walk(self, *, batch: int = 1000, after_id: int = 0) -> Iterator[AuditRecord]:
