@@ -106,7 +106,11 @@ def test_a_knowledge_manager_closes_the_loop_without_a_restart(
         replies = texts(say(stack, f"warga-{uuid.uuid4().hex[:8]}", question))
         assert hours not in replies and NEW_ANSWER not in replies, (question, replies)
 
-    wait = WebDriverWait(driver, 60)
+    # A page replaced while a condition reads it makes Chromium answer "Node with given id does
+    # not belong to the document" (a WebDriverException, not a stale element): read it again.
+    from selenium.common.exceptions import WebDriverException
+
+    wait = WebDriverWait(driver, 60, ignored_exceptions=(WebDriverException,))
     driver.set_window_size(1280, 900)
     driver.delete_all_cookies()
     driver.get(f"{stack.desk_url}/login")
