@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime, timezone
+from typing import Any
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, raw
@@ -94,15 +95,24 @@ async def request_detail(request: Request, request_id: int) -> HTTPResponse:
     record = await asyncio.to_thread(data_requests.repository.get, request_id)
     if record is None:
         return error_page(request, 404, MSG_NOT_FOUND)
+    return await _detail_page(request, record)
+
+
+async def _detail_page(
+    request: Request, record: Any, *, note: str = "", error: str | None = None
+) -> HTTPResponse:
+    """The request's page: what is held on the citizen now, the decision form's state."""
+    data_requests = services_of(request).data_requests
     held = await asyncio.to_thread(_held, request, record)
     return render(
         request,
         "privacy_request.html",
+        status=400 if error else 200,
         record=record,
         counts=data_requests.counts(held) if held is not None else None,
         exempt=sorted(data_requests.policy.erasure_exempt),
-        note="",
-        error=None,
+        note=note,
+        error=error,
         **_labels(),
     )
 
@@ -145,18 +155,7 @@ async def request_decide(request: Request, request_id: int) -> HTTPResponse:
     elif decision == "reject" and not note:
         error = "Penolakan wajib disertai alasannya (misalnya pengecualian yang berlaku)."
     if error is not None:
-        held = await asyncio.to_thread(_held, request, record)
-        return render(
-            request,
-            "privacy_request.html",
-            status=400,
-            record=record,
-            counts=data_requests.counts(held) if held is not None else None,
-            exempt=sorted(data_requests.policy.erasure_exempt),
-            note=note,
-            error=error,
-            **_labels(),
-        )
+        return await _detail_page(request, record, note=note, error=error)
     decided = await asyncio.to_thread(
         data_requests.decide,
         request_id,
