@@ -114,7 +114,8 @@ test-browser: $(MODEL_STAMP) browser-deps ## The web chat end to end in headless
 POSTGRES_SUITES = tests/unit/storage tests/unit/desk tests/unit/handoff tests/unit/tickets \
 	tests/unit/knowledge/test_live_knowledge.py \
 	tests/unit/jobs tests/unit/reports tests/unit/conversation tests/unit/security tests/unit/privacy \
-	tests/unit/test_run_plan_endpoints.py tests/connectors/test_inbox.py tests/connectors/test_webchat.py
+	tests/unit/test_run_plan_endpoints.py tests/connectors/test_inbox.py tests/connectors/test_webchat.py \
+	tests/components/test_tracker_store.py
 
 engines: $(STAMP) ## Start PostgreSQL and Redis on loopback (installs Debian's packages when root and missing)
 	$(PY) scripts/engines.py up
@@ -150,8 +151,8 @@ eval: $(STAMP) ## Knowledge-base retrieval figures (vs baselines) and NLU figure
 	$(HELPDESK) kb suite --one-question
 	$(PY) scripts/nlu_eval.py --configs default diet-only ours --datasets xsid few-shot
 
-bench: $(MODEL_STAMP) index ## Latency and throughput: KB query in process, REST round trip at 1 and 8 users
-	$(PY) scripts/bench.py
+bench: $(MODEL_STAMP) index engines ## Latency, throughput, memory: KB query in process; the whole stack's REST round trips on SQLite and on PostgreSQL
+	@eval "$$($(PY) scripts/engines.py env | sed 's/^/export /')" && $(PY) scripts/bench.py
 
 lint: $(STAMP) ## Every import declared (scripts/check_deps.py), ruff (lint + format check), mypy on helpdesk/
 	$(PY) scripts/check_deps.py

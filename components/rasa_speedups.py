@@ -12,13 +12,21 @@ event it deserialises; loading a tracker from the SQL tracker store deserialises
 of the session, which was 15% of a single user's round trip. The replacement remembers the
 class found for each type name and otherwise defers to Rasa's own lookup.
 
+`EndpointConfig.request` opened a new aiohttp session, and so a new TCP connection, for every
+call to the action server (about 1 ms of the Rasa server's loop per action). The replacement
+keeps one session per endpoint and event loop, with keep-alive connections that the client
+closes after `KEEPALIVE_SECONDS` idle (before the action server's own 5 s keep-alive timeout,
+so a connection the server is closing is not reused), and sends exactly what Rasa sends.
+
 Nothing else in Rasa is changed. The patch is idempotent and applies only to the Rasa version
 it was written for, so an upgrade does not silently keep a stale patch.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import weakref
 from functools import lru_cache
 from typing import Any, Dict
 
@@ -81,11 +89,109 @@ def _make_resolve_by_type(original: Any) -> Any:
     return resolve_by_type
 
 
+#: Idle keep-alive connections to an endpoint are closed after this many seconds.
+KEEPALIVE_SECONDS = 2.0
+#: Per event loop, the sessions of the endpoints (by URL, headers and credentials).
+_sessions: "weakref.WeakKeyDictionary[Any, Dict[Any, Any]]" = weakref.WeakKeyDictionary()
+
+
+def _shared_session(endpoint: Any) -> Any:
+    """The endpoint's aiohttp session of the running event loop (made on first use)."""
+    import asyncio
+
+    import aiohttp
+    from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT
+
+    sessions = _sessions.setdefault(asyncio.get_running_loop(), {})
+    key = (
+        endpoint.url,
+        tuple(sorted((endpoint.headers or {}).items())),
+        tuple(sorted((endpoint.basic_auth or {}).items())),
+    )
+    session = sessions.get(key)
+    if session is None or session.closed:
+        auth = None
+        if endpoint.basic_auth:
+            auth = aiohttp.BasicAuth(
+                endpoint.basic_auth["username"], endpoint.basic_auth["password"]
+            )
+        session = aiohttp.ClientSession(
+            headers=endpoint.headers,
+            auth=auth,
+            timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+            connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS),
+        )
+        sessions[key] = session
+    return session
+
+
+def close_sessions() -> None:
+    """Closes the kept sessions' connections (at exit: no "unclosed session" warnings)."""
+    for sessions in list(_sessions.values()):
+        for session in sessions.values():
+            if not session.closed:
+                session.connector._close()  # synchronous; close() only wraps it
+        sessions.clear()
+
+
+async def _request(
+    self: Any,
+    method: str = "post",
+    subpath: str | None = None,
+    content_type: str | None = "application/json",
+    compress: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """Drop-in for EndpointConfig.request (Rasa 3.6) on a kept session."""
+    import os
+    import ssl
+
+    from aiohttp import ContentTypeError
+    from rasa.shared.exceptions import FileNotFoundException
+    from rasa.utils.endpoints import ClientResponseError, concat_url
+
+    headers = {}
+    if content_type:
+        headers["Content-Type"] = content_type
+    if "headers" in kwargs:
+        headers.update(kwargs["headers"])
+        del kwargs["headers"]
+    if self.headers:
+        headers.update(self.headers)
+    url = concat_url(self.url, subpath)
+    sslcontext = None
+    if self.cafile:
+        try:
+            sslcontext = ssl.create_default_context(cafile=self.cafile)
+        except FileNotFoundError as e:
+            raise FileNotFoundException(
+                f"Failed to find certificate file, '{os.path.abspath(self.cafile)}' does not exist."
+            ) from e
+    async with _shared_session(self).request(
+        method,
+        url,
+        headers=headers,
+        params=self.combine_parameters(kwargs),
+        compress=compress,
+        ssl=sslcontext,
+        **kwargs,
+    ) as response:
+        if response.status >= 400:
+            raise ClientResponseError(
+                response.status, response.reason, await response.content.read()
+            )
+        try:
+            return await response.json()
+        except ContentTypeError:
+            return None
+
+
 def apply() -> bool:
     """Install the speed-ups; returns whether they are active."""
     import rasa
     from rasa.core.actions.action import RemoteAction
     from rasa.shared.core.events import Event
+    from rasa.utils.endpoints import EndpointConfig
 
     if not rasa.__version__.startswith(SUPPORTED_RASA):
         logger.warning("rasa %s: speed-ups not applied (written for 3.6)", rasa.__version__)
@@ -93,6 +199,10 @@ def apply() -> bool:
     if not getattr(RemoteAction._validate_action_result, "_helpdesk_speedup", False):
         _validate_action_result._helpdesk_speedup = True  # type: ignore[attr-defined]
         RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    if not getattr(EndpointConfig.request, "_helpdesk_speedup", False):
+        _request._helpdesk_speedup = True  # type: ignore[attr-defined]
+        EndpointConfig.request = _request  # type: ignore[method-assign]
+        atexit.register(close_sessions)
     if not getattr(Event.resolve_by_type, "_helpdesk_speedup", False):
         Event.resolve_by_type = staticmethod(  # type: ignore[method-assign]
             _make_resolve_by_type(Event.resolve_by_type)

@@ -1,18 +1,21 @@
-"""Benchmarks: prints latency percentiles and throughput (`make bench`).
+"""Benchmarks: prints latency percentiles, throughput and memory (`make bench`).
 
 1. A knowledge-base query in process (retriever.answer), over the evaluation queries; then the
    same on synthetic knowledge bases of 1k and 100k entries (scripts/kb_bench.py: how the index
    is built and searched at each size).
-2. The full REST round trip of a FAQ question (Rasa server + action server + SQL tracker store on
-   SQLite), with 1 and with 8 concurrent conversations.
-
-Load model: each virtual user asks 25 FAQ questions from the evaluation set, starting a new
-conversation (a new sender, greeted first, not measured) every 5 questions; the same load is
-then repeated with all 25 questions in one long conversation, because Rasa's cost per message
-grows with the length of the session. The targets (2-core machine: round trip p50 <= 100 ms
-for one user, p95 <= 300 ms for eight, zero errors) are judged on the first load; both are
-printed. Everything runs on loopback with throw-away databases; figures go to
-results/bench.json.
+2. The REST round trip of FAQ questions through the whole single-machine stack (the processes
+   `make run` starts: backend simulator, action server, Rasa server, idle sweeper, agent desk;
+   tests/support/stack.py), once on SQLite and once on PostgreSQL with Rasa's Redis lock store
+   (`make engines`), printed side by side as one table with the targets:
+   - 1 user asking 50 questions, a new conversation every 25: p50;
+   - 8 concurrent users, one 25-question conversation each: p95, messages per second;
+   - long conversations: 1 user, 4 conversations of 105 questions; the p50 of the messages
+     around the 5th (3-7) and around the 100th (98-102): the cost of a message must not grow
+     with the conversation;
+   - the resident memory of all the stack's processes after the loads: RSS summed (shared
+     pages counted in each process) and PSS (shared pages divided among them).
+   Each conversation is opened with a greeting, not measured. Everything runs on loopback
+   with throw-away databases. Figures go to results/bench.json.
 """
 
 from __future__ import annotations
@@ -20,22 +23,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-BIN = Path(sys.executable).parent
 
-from helpdesk.knowledge.embedders import OPENMP_ENVIRONMENT  # noqa: E402
-from scripts.servers import free_port, wait_http  # noqa: E402
 
 QUERIES = ROOT / "knowledge_base" / "eval" / "queries.jsonl"
 
@@ -75,11 +73,6 @@ def bench_in_process(queries: list[str], repeat: int) -> dict:
         "p50_ms": round(percentile(timings, 50), 2),
         "p95_ms": round(percentile(timings, 95), 2),
     }
-
-
-def wait_up(url: str, proc: subprocess.Popen, timeout: float) -> None:
-    if not wait_http(url, proc, timeout):
-        raise RuntimeError(f"{url} did not answer within {timeout} s (exit code {proc.poll()})")
 
 
 def post(url: str, sender: str, text: str) -> tuple[float, list]:
@@ -147,88 +140,188 @@ def run_users(
     }
 
 
-def bench_rest(queries: list[str], per_user: int, conversation_length: int) -> list[dict]:
-    tmp = tempfile.mkdtemp(prefix="helpdesk-bench-")
-    actions_port, rasa_port = free_port(), free_port()
-    env = dict(os.environ)
-    env.update(
-        HELPDESK_VAR_DIR=tmp,
-        HELPDESK_DATABASE_URL=f"sqlite:///{tmp}/helpdesk.db",
-        HELPDESK_KB_INDEX=str(ROOT / "var" / "kb_index"),
-        ACTION_ENDPOINT_URL=f"http://127.0.0.1:{actions_port}/webhook",
-        RASA_TRACKER_STORE_URL="",
-        RASA_TRACKER_DB=f"{tmp}/tracker.db",
-        TF_CPP_MIN_LOG_LEVEL="2",
-        # As `make run` (scripts/run_plan.py): idle OpenMP threads of the e5 embedder sleep.
-        **OPENMP_ENVIRONMENT,
-        # The action server answers only calls carrying this token (rasa_sdk_plugins).
-        RASA_ACTIONS_TOKEN=secrets.token_urlsafe(24),
-        HELPDESK_REST_TOKEN="",
-    )
-    env.pop("SMTP_HOST", None)
-    logs = open(Path(tmp) / "servers.log", "w")  # noqa: SIM115 - closed below
-    procs = []
-    try:
-        actions = subprocess.Popen(
-            [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "-p", str(actions_port)],
-            cwd=ROOT,
-            env=env,
-            stdout=logs,
-            stderr=subprocess.STDOUT,
-        )
-        procs.append(actions)
-        wait_up(f"http://127.0.0.1:{actions_port}/health", actions, 120)
-        rasa = subprocess.Popen(
-            [
-                str(BIN / "rasa"),
-                "run",
-                "--model",
-                "models",
-                "-p",
-                str(rasa_port),
-                "--credentials",
-                "credentials.yml",
-                "--endpoints",
-                "endpoints.yml",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=logs,
-            stderr=subprocess.STDOUT,
-        )
-        procs.append(rasa)
-        wait_up(f"http://127.0.0.1:{rasa_port}/", rasa, 300)
-        url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
-        run_users(url, queries, 2, 3)  # warm up both servers (first model calls are slow)
-        return [
-            run_users(url, queries, 1, per_user, conversation_length),
-            run_users(url, queries, 8, per_user, conversation_length),
-            # The same load with every user's questions in one long conversation: Rasa's cost
-            # per message grows with the session's length (tracker load and featurisation).
-            run_users(url, queries, 1, per_user, 0),
-            run_users(url, queries, 8, per_user, 0),
-        ]
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
+#: Questions per conversation in the round-trip loads (a citizen's long WhatsApp session).
+LENGTH = 25
+#: The long-conversation row: conversations of this many questions, the p50 of the messages
+#: around the 5th and around the 100th compared.
+LONG_LENGTH = 105
+LONG_CONVERSATIONS = 4
+EARLY, LATE = range(2, 7), range(97, 102)  # 0-based: messages 3-7 and 98-102
+
+
+def process_tree(pids: list[int]) -> list[int]:
+    """`pids` and all their descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], list(pids)
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def _kilobytes(text: str, field: str) -> int:
+    return next((int(line.split()[1]) for line in text.splitlines() if line.startswith(field)), 0)
+
+
+def memory_mb(processes: dict[str, int]) -> dict[str, Any]:
+    """Resident memory of the processes (and their children): the sum of their RSS (shared
+    pages counted in each) and of their PSS (shared pages divided among them), in MB, in all
+    and per process."""
+    each: dict[str, float] = {}
+    rss = pss = 0
+    for name, root in processes.items():
+        mine = 0
+        for pid in process_tree([root]):
             try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        logs.close()
+                status = Path(f"/proc/{pid}/status").read_text()
+                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            except OSError:
+                continue
+            mine += _kilobytes(status, "VmRSS:")
+            pss += _kilobytes(rollup, "Pss:")
+        rss += mine
+        each[name] = round(mine / 1024, 1)
+    return {"rss_mb": round(rss / 1024, 1), "pss_mb": round(pss / 1024, 1), "rss_each_mb": each}
+
+
+def long_conversations(url: str, queries: list[str]) -> dict:
+    """One user, `LONG_CONVERSATIONS` conversations of `LONG_LENGTH` questions each: the p50
+    latency of the messages around the 5th and around the 100th."""
+    by_index: dict[int, list[float]] = {}
+    errors = 0
+    for n in range(LONG_CONVERSATIONS):
+        sender = f"bench-long-{n}-{time.time_ns()}"
+        post(url, sender, "halo")
+        for i in range(LONG_LENGTH):
+            try:
+                elapsed, replies = post(url, sender, queries[(n * 7 + i) % len(queries)])
+                if not replies:
+                    raise RuntimeError("empty reply")
+                by_index.setdefault(i, []).append(elapsed)
+            except Exception:  # noqa: BLE001 - counted as an error
+                errors += 1
+    early = [ms for i in EARLY for ms in by_index.get(i, [])]
+    late = [ms for i in LATE for ms in by_index.get(i, [])]
+    p_early, p_late = percentile(early, 50), percentile(late, 50)
+    return {
+        "conversations": LONG_CONVERSATIONS,
+        "length": LONG_LENGTH,
+        "p50_5th_ms": round(p_early, 1),
+        "p50_100th_ms": round(p_late, 1),
+        "ratio": round(p_late / p_early, 2) if p_early else None,
+        "errors": errors,
+    }
+
+
+def bench_stack(queries: list[str], database: str) -> dict:
+    """The whole single-machine stack (`make run`'s processes, tests/support/stack.py) on
+    `database` (sqlite, or postgres with Redis: `make engines`): the round-trip loads and the
+    memory of all its processes."""
+    from tests.support.stack import POSTGRES_URL_ENV, STACK_DB_ENV, Stack
+
+    if database == "postgres" and not os.environ.get(POSTGRES_URL_ENV):
+        return {"skipped": f"{POSTGRES_URL_ENV} not set (make engines)"}
+    previous = os.environ.get(STACK_DB_ENV)
+    os.environ[STACK_DB_ENV] = database
+    try:
+        with Stack(rasa=True, desk=True, sweeper=True) as stack:
+            url = stack.rest_url
+            run_users(url, queries, 2, 3)  # warm up both servers (first model calls are slow)
+            processes = {name: proc.pid for name, proc in stack.procs}
+            result = {
+                "one_user": run_users(url, queries, 1, 2 * LENGTH, LENGTH),
+                "eight_users": run_users(url, queries, 8, LENGTH, LENGTH),
+                "long": long_conversations(url, queries),
+            }
+            result["memory"] = memory_mb(processes)
+            return result
+    finally:
+        if previous is None:
+            os.environ.pop(STACK_DB_ENV, None)
+        else:
+            os.environ[STACK_DB_ENV] = previous
+
+
+#: (label, how to read it from a bench_stack result, target text, whether it is met)
+ROWS: list[tuple[str, Any, str, Any]] = [
+    ("1 user, p50 ms", lambda r: r["one_user"]["p50_ms"], "<= 40", lambda v: v <= 40),
+    ("8 users, p95 ms", lambda r: r["eight_users"]["p95_ms"], "<= 200", lambda v: v <= 200),
+    (
+        "8 users, messages/s",
+        lambda r: r["eight_users"]["throughput_rps"],
+        ">= 50",
+        lambda v: v >= 50,
+    ),
+    (
+        "errors (all loads)",
+        lambda r: r["one_user"]["errors"] + r["eight_users"]["errors"] + r["long"]["errors"],
+        "0",
+        lambda v: v == 0,
+    ),
+    ("long: p50 ms, 5th message", lambda r: r["long"]["p50_5th_ms"], "", None),
+    ("long: p50 ms, 100th message", lambda r: r["long"]["p50_100th_ms"], "", None),
+    ("long: 100th / 5th", lambda r: r["long"]["ratio"], "<= 1.2", lambda v: v <= 1.2),
+    (
+        "stack RSS MB, all processes",
+        lambda r: r["memory"]["rss_mb"],
+        "<= 1536",
+        lambda v: v <= 1536,
+    ),
+    ("stack PSS MB, all processes", lambda r: r["memory"]["pss_mb"], "", None),
+]
+
+
+def table(results: dict[str, dict]) -> str:
+    """The round-trip figures of each database side by side, with the targets."""
+    columns = list(results)
+    lines = [f"{'':32}" + "".join(f"{c:>12}" for c in columns) + f"{'target':>10}"]
+    for label, read, target, met in ROWS:
+        cells = []
+        for column in columns:
+            result = results[column]
+            if "skipped" in result:
+                cells.append(f"{'-':>12}")
+                continue
+            value = read(result)
+            mark = "" if met is None else (" ok" if met(value) else " !!")
+            cells.append(f"{value:>9}{mark:3}")
+        lines.append(f"{label:32}" + "".join(cells) + f"{target:>10}")
+    for column in columns:
+        if "skipped" in results[column]:
+            lines.append(f"{column}: skipped, {results[column]['skipped']}")
+        else:
+            each = results[column]["memory"]["rss_each_mb"]
+            lines.append(
+                f"{column} RSS MB per process: " + ", ".join(f"{n} {v}" for n, v in each.items())
+            )
+    lines.append("ok: target met, !!: missed")
+    return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--per-user", type=int, default=25, help="FAQ questions per virtual user (default 25)"
+        "--per-user", type=int, default=25, help="with --url: FAQ questions per virtual user"
     )
     parser.add_argument(
         "--conversation-length",
         type=int,
-        default=5,
-        help="questions per conversation before the user starts a new one (default 5)",
+        default=LENGTH,
+        help="with --url: questions per conversation before the user starts a new one",
+    )
+    parser.add_argument(
+        "--databases",
+        nargs="+",
+        choices=["sqlite", "postgres"],
+        default=["sqlite", "postgres"],
+        help="stacks to run the round-trip loads on (postgres: `make engines` first)",
     )
     parser.add_argument("--skip-rest", action="store_true", help="only the in-process benchmark")
     parser.add_argument(
@@ -269,26 +362,18 @@ def main() -> int:
 
         results["kb_scale"] = kb_scale(args.kb_sizes)
     if not args.skip_rest:
-        results["rest"] = bench_rest(queries, args.per_user, args.conversation_length)
-        for row in results["rest"]:
-            print(
-                f"REST round trip, {row['users']} user(s), "
-                f"{row['conversation_length']} questions per conversation: "
-                f"{row['requests']} requests, "
-                f"p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms, "
-                f"{row['throughput_rps']} req/s, errors {row['errors']}"
-            )
-            for sample in row["error_samples"]:
-                print(f"  error: {sample}")
-        one, eight = results["rest"][:2]
-        verdict = {
-            "p50_1_user_le_100ms": one["p50_ms"] <= 100,
-            "p95_8_users_le_300ms": eight["p95_ms"] <= 300,
-            "zero_errors": one["errors"] == 0 and eight["errors"] == 0,
-        }
-        results["targets"] = verdict
+        results["stacks"] = {}
+        for database in args.databases:
+            print(f"round trips on {database}: starting the stack ...", flush=True)
+            results["stacks"][database] = bench_stack(queries, database)
+            for load in ("one_user", "eight_users"):
+                for sample in results["stacks"][database].get(load, {}).get("error_samples", []):
+                    print(f"  {database} error: {sample}")
         print(
-            "targets: " + ", ".join(f"{k}={'met' if v else 'MISSED'}" for k, v in verdict.items())
+            f"\nREST round trips of FAQ questions, whole stack, conversations of "
+            f"{LENGTH} questions (1 user: 2 in a row; 8 users: 1 each); long: "
+            f"{LONG_CONVERSATIONS} conversations of {LONG_LENGTH}, p50 of messages 3-7 and "
+            f"98-102\n" + table(results["stacks"])
         )
     out = ROOT / "results"
     out.mkdir(exist_ok=True)

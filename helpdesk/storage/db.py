@@ -56,7 +56,7 @@ def _ensure_parent_dir(url: URL) -> None:
         Path(url.database or "").expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
 
 
-def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int, *, wal: bool) -> None:
+def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int, *, wal: bool) -> None:
     """Set busy timeout, WAL journal and foreign keys on every new SQLite connection."""
 
     @event.listens_for(engine, "connect")
@@ -102,7 +102,7 @@ def make_engine(url: str) -> Engine:
         # pragmas each time; a small pool keeps connections open (as SQLAlchemy 2.0 does).
         kwargs.update(poolclass=QueuePool, pool_size=5, max_overflow=10)
     engine = create_engine(parsed, future=True, **kwargs)
-    _install_sqlite_pragmas(engine, SQLITE_BUSY_TIMEOUT_MS, wal=not memory)
+    install_sqlite_pragmas(engine, SQLITE_BUSY_TIMEOUT_MS, wal=not memory)
     return engine
 
 
@@ -218,7 +218,7 @@ def _migration_engine(url: URL) -> Engine:
         poolclass=NullPool,
         connect_args={"check_same_thread": False, "isolation_level": None},
     )
-    _install_sqlite_pragmas(engine, SQLITE_UPGRADE_BUSY_TIMEOUT_MS, wal=True)
+    install_sqlite_pragmas(engine, SQLITE_UPGRADE_BUSY_TIMEOUT_MS, wal=True)
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection: Any) -> None:

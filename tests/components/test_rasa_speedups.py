@@ -62,3 +62,57 @@ def test_events_round_trip_through_the_patched_lookup():
 
     event = Event.from_parameters({"event": "slot", "name": "faq_id", "value": "sp2d"})
     assert event == SlotSet("faq_id", "sp2d")
+
+
+def test_endpoint_requests_reuse_one_connection_and_send_what_rasa_sends():
+    """Calls to the action server go over one kept connection, with Rasa's headers and body;
+    a connection the server closed is not reused."""
+    import asyncio
+
+    from aiohttp import web
+    from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+
+    seen = []
+
+    async def handle(request):
+        seen.append(
+            (
+                request.transport.get_extra_info("peername")[1],
+                request.headers.get("Authorization"),
+                request.headers.get("Content-Type"),
+                await request.json(),
+            )
+        )
+        if request.path == "/fail":
+            return web.Response(status=500, text="no")
+        return web.json_response({"events": [], "n": len(seen)})
+
+    async def scenario():
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", handle)
+        runner = web.AppRunner(app, keepalive_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        endpoint = EndpointConfig(
+            url=f"http://127.0.0.1:{port}/webhook", headers={"Authorization": "Bearer t"}
+        )
+        try:
+            first = await endpoint.request(json={"next_action": "a"}, method="post")
+            second = await endpoint.request(json={"next_action": "b"}, method="post")
+            with pytest.raises(ClientResponseError):
+                await endpoint.request(json={"x": 1}, method="post", subpath="../fail")
+            await asyncio.sleep(1.0)  # the server closes the idle connection
+            third = await endpoint.request(json={"next_action": "c"}, method="post")
+        finally:
+            rasa_speedups.close_sessions()
+            await runner.cleanup()
+        return first, second, third
+
+    first, second, third = asyncio.run(scenario())
+    assert (first["n"], second["n"], third["n"]) == (1, 2, 4)
+    assert seen[0][0] == seen[1][0]  # the same client port: one connection
+    assert [s[1:3] for s in seen] == [("Bearer t", "application/json")] * 4
+    bodies = [{"next_action": "a"}, {"next_action": "b"}, {"x": 1}, {"next_action": "c"}]
+    assert [s[3] for s in seen] == bodies
