@@ -13,12 +13,13 @@ run started.
 from the `RECENT_USER_MESSAGES`-th last user message on, extended back to the user message
 before the activation of the active loop if that is earlier; the actions in
 `WHOLE_SESSION_ACTIONS` (the handoffs, which write the transcript of the session into an
-offline ticket) get every event of the session. With fewer user messages in the session,
+offline ticket, and the actions that store a finished form once, keyed by its activation)
+get every event of the session. With fewer user messages in the session,
 all events are sent, as before.
 The domain goes with the request as Rasa decides (endpoints.yml, `enable_selective_domain`).
 
 tests/components/test_action_history.py checks the window, and that every action that hands
-a conversation over is in `WHOLE_SESSION_ACTIONS`.
+a conversation over or reads a form's activation is in `WHOLE_SESSION_ACTIONS`.
 """
 
 from __future__ import annotations
@@ -31,10 +32,19 @@ logger = logging.getLogger(__name__)
 #: Rasa versions whose RemoteAction._action_call_format this reproduces.
 SUPPORTED_RASA = ("3.6.",)
 #: User messages of history an action is sent (with everything after the first of them).
-RECENT_USER_MESSAGES = 20
+RECENT_USER_MESSAGES = 5
 #: Actions sent every event of the session: those that hand a conversation over
-#: (actions/handoff.py `HandsOver`), which put its transcript into an offline ticket.
-WHOLE_SESSION_ACTIONS = frozenset({"action_handoff", "action_faq_rejected", "action_flow_end"})
+#: (actions/handoff.py `HandsOver`), which put its transcript into an offline ticket, and
+#: those that key what a finished form stored by the form's activation (`form_started_at`).
+WHOLE_SESSION_ACTIONS = frozenset(
+    {
+        "action_handoff",
+        "action_faq_rejected",
+        "action_flow_end",
+        "action_create_ticket",
+        "action_save_csat",
+    }
+)
 MARK = "_helpdesk_action_history"
 
 

@@ -18,6 +18,13 @@ keeps one session per endpoint and event loop, with keep-alive connections that 
 closes after `KEEPALIVE_SECONDS` idle (before the action server's own 5 s keep-alive timeout,
 so a connection the server is closing is not reused), and sends exactly what Rasa sends.
 
+`MessageProcessor.parse_message` runs the NLU pipeline in the Rasa server's event loop, so
+while one message was being understood (DIET, the e5 embedding of the blended classifier)
+no other conversation moved. The replacement runs the same pipeline, unchanged, in one worker
+thread: messages are still understood one at a time, but the loop meanwhile predicts, saves
+and calls the action server for the others, and the parts that release the GIL (TensorFlow,
+the e5 engine) run beside it on the second core.
+
 Nothing else in Rasa is changed. The patch is idempotent and applies only to the Rasa version
 it was written for, so an upgrade does not silently keep a stale patch.
 """
@@ -28,7 +35,7 @@ import atexit
 import logging
 import weakref
 from functools import lru_cache
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 logger = logging.getLogger(__name__)
 
@@ -186,10 +193,56 @@ async def _request(
             return None
 
 
+#: The one thread that runs the NLU pipeline of the Rasa server (made on first use).
+_nlu_thread: List[Any] = []
+
+
+def _nlu_executor() -> Any:
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not _nlu_thread:
+        _nlu_thread.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlu"))
+    return _nlu_thread[0]
+
+
+async def _parse_message(
+    self: Any, message: Any, tracker: Any = None, only_output_properties: bool = True
+) -> Dict[str, Any]:
+    """Rasa 3.6's MessageProcessor.parse_message with the pipeline run in `_nlu_executor`."""
+    import asyncio
+    import copy
+    import functools
+
+    from rasa.core.processor import structlogger
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    if self.http_interpreter:
+        parse_data = await self.http_interpreter.parse(message)
+    else:
+        if tracker is None:
+            tracker = DialogueStateTracker.from_events(message.sender_id, [])
+        parse_data = await asyncio.get_running_loop().run_in_executor(
+            _nlu_executor(),
+            functools.partial(
+                self._parse_message_with_graph, message, tracker, only_output_properties
+            ),
+        )
+    self._update_full_retrieval_intent(parse_data)
+    structlogger.debug(
+        "processor.message.parse",
+        parse_data_text=copy.deepcopy(parse_data["text"]),
+        parse_data_intent=parse_data["intent"],
+        parse_data_entities=copy.deepcopy(parse_data["entities"]),
+    )
+    self._check_for_unseen_features(parse_data)
+    return parse_data
+
+
 def apply() -> bool:
     """Install the speed-ups; returns whether they are active."""
     import rasa
     from rasa.core.actions.action import RemoteAction
+    from rasa.core.processor import MessageProcessor
     from rasa.shared.core.events import Event
     from rasa.utils.endpoints import EndpointConfig
 
@@ -203,6 +256,9 @@ def apply() -> bool:
         _request._helpdesk_speedup = True  # type: ignore[attr-defined]
         EndpointConfig.request = _request  # type: ignore[method-assign]
         atexit.register(close_sessions)
+    if not getattr(MessageProcessor.parse_message, "_helpdesk_speedup", False):
+        _parse_message._helpdesk_speedup = True  # type: ignore[attr-defined]
+        MessageProcessor.parse_message = _parse_message  # type: ignore[method-assign]
     if not getattr(Event.resolve_by_type, "_helpdesk_speedup", False):
         Event.resolve_by_type = staticmethod(  # type: ignore[method-assign]
             _make_resolve_by_type(Event.resolve_by_type)

@@ -82,14 +82,19 @@ def test_handoffs_are_sent_the_whole_session():
         assert _sent(tracker, action)["tracker"]["events"] == [e.as_dict() for e in tracker.events]
 
 
-def test_every_action_that_hands_over_gets_the_whole_session():
-    """A new handoff action must be added to WHOLE_SESSION_ACTIONS (its transcript)."""
-    handing_over = set()
+def test_every_action_that_looks_far_back_gets_the_whole_session():
+    """A new handoff action (its transcript) or an action keyed by a form's activation
+    (`form_started_at`) must be added to WHOLE_SESSION_ACTIONS."""
+    far_back = set()
     for module in pkgutil.walk_packages(actions.__path__, "actions."):
         for _, cls in inspect.getmembers(importlib.import_module(module.name), inspect.isclass):
-            if issubclass(cls, HandsOver) and cls is not HandsOver and "name" in vars(cls):
-                handing_over.add(cls().name())
-    assert handing_over and handing_over <= WHOLE_SESSION_ACTIONS
+            if cls.__module__ != module.name or "name" not in vars(cls):
+                continue
+            hands_over = issubclass(cls, HandsOver) and cls is not HandsOver
+            if hands_over or "form_started_at(" in inspect.getsource(cls):
+                far_back.add(cls().name())
+    assert {"action_handoff", "action_create_ticket"} <= far_back
+    assert far_back <= WHOLE_SESSION_ACTIONS
 
 
 def test_patch_is_installed():
