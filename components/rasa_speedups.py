@@ -7,6 +7,11 @@ CPU (py-spy, 8 concurrent conversations). The replacement checks the schema once
 compiled validator, and validates every response exactly as before: the same schema, the same
 `best_match` error, the same message. Only the repeated meta-schema check is gone.
 
+Most responses are then checked event by event against the one branch of the events'
+`oneOf` that the event's type names (the others cannot match an event of another type),
+which is a tenth of the work; whatever that way does not show valid goes through the whole
+schema as before.
+
 `Event.resolve_by_type` walks every subclass of `Event` (recursively, with `inspect`) for each
 event it deserialises; loading a tracker from the SQL tracker store deserialises every event
 of the session, which was 15% of a single user's round trip. The replacement remembers the
@@ -25,6 +30,12 @@ thread: messages are still understood one at a time, but the loop meanwhile pred
 and calls the action server for the others, and the parts that release the GIL (TensorFlow,
 the e5 engine) run beside it on the second core.
 
+`RulePolicy._get_possible_keys` narrows the rules down state by state, from the latest back to
+the first state of the session, although a rule of n states is decided by the last n (the
+longest of ours has 3): the rest of the walk kept every remaining rule, at a cost that grew
+with the conversation. The replacement stops once every remaining rule is shorter than the
+states walked; its result is the same set.
+
 Nothing else in Rasa is changed. The patch is idempotent and applies only to the Rasa version
 it was written for, so an upgrade does not silently keep a stale patch.
 """
@@ -35,7 +46,7 @@ import atexit
 import logging
 import weakref
 from functools import lru_cache
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Set, Tuple
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +65,48 @@ def _response_validator() -> Any:
     return cls(schema)
 
 
+@lru_cache(maxsize=1)
+def _checks_by_event() -> Tuple[Any, Dict[str, Any]]:
+    """A validator of the response with its events left out, and one per event type: the
+    event schema with the one `oneOf` branch whose `event` constant is that type."""
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.utils.schemas.events import EVENT_SCHEMA
+
+    schema = RemoteAction.action_response_format_spec()
+    outer = {**schema, "properties": {**schema["properties"], "events": {"type": "array"}}}
+    base = {key: value for key, value in EVENT_SCHEMA.items() if key != "oneOf"}
+    by_type: Dict[str, Any] = {}
+    for branch in EVENT_SCHEMA["oneOf"]:
+        name = branch["properties"]["event"]["const"]
+        assert name not in by_type  # noqa: S101 - the constants tell the branches apart
+        by_type[name] = validator_for(EVENT_SCHEMA)({**base, "allOf": [branch]})
+    return validator_for(schema)(outer), by_type
+
+
+def _plainly_valid(result: Any) -> bool:
+    """Whether `result` is valid by a shorter way than the whole schema's: an event whose
+    `event` is one branch's constant fails every other branch of the `oneOf`, so it is
+    valid exactly when it is valid against that branch. False means "not shown valid": the
+    whole schema then decides (and words the error)."""
+    outer, by_type = _checks_by_event()
+    if not outer.is_valid(result):
+        return False
+    for event in result.get("events") or ():
+        check = by_type.get(event.get("event")) if isinstance(event, dict) else None
+        if check is None or not check.is_valid(event):
+            return False
+    return True
+
+
 def _validate_action_result(self: Any, result: Dict[str, Any]) -> bool:
     """Drop-in for RemoteAction._validate_action_result with a cached validator."""
     from jsonschema import ValidationError
     from jsonschema.exceptions import best_match
     from rasa.shared.constants import DOCS_BASE_URL
 
+    if _plainly_valid(result):
+        return True
     error = best_match(_response_validator().iter_errors(result))
     if error is None:
         return True
@@ -238,10 +285,24 @@ async def _parse_message(
     return parse_data
 
 
+def _get_possible_keys(self: Any, lookup: Dict[str, str], states: List[Any]) -> Set[str]:
+    """Rasa 3.6's RulePolicy._get_possible_keys, stopping where no rule reaches further back:
+    `_is_rule_applicable(key, i, state)` is True for every i >= the rule's length."""
+    possible_keys = set(lookup.keys())
+    longest = max((len(self._rule_key_to_state(key)) for key in possible_keys), default=0)
+    for i, state in enumerate(reversed(states)):
+        if i >= longest:
+            break
+        possible_keys = {key for key in possible_keys if self._is_rule_applicable(key, i, state)}
+        longest = max((len(self._rule_key_to_state(key)) for key in possible_keys), default=0)
+    return possible_keys
+
+
 def apply() -> bool:
     """Install the speed-ups; returns whether they are active."""
     import rasa
     from rasa.core.actions.action import RemoteAction
+    from rasa.core.policies.rule_policy import RulePolicy
     from rasa.core.processor import MessageProcessor
     from rasa.shared.core.events import Event
     from rasa.utils.endpoints import EndpointConfig
@@ -256,6 +317,10 @@ def apply() -> bool:
         _request._helpdesk_speedup = True  # type: ignore[attr-defined]
         EndpointConfig.request = _request  # type: ignore[method-assign]
         atexit.register(close_sessions)
+    if not getattr(RulePolicy._get_possible_keys, "_helpdesk_speedup", False):
+        _get_possible_keys._helpdesk_speedup = True  # type: ignore[attr-defined]
+        _get_possible_keys._rasa = RulePolicy._get_possible_keys  # type: ignore[attr-defined]
+        RulePolicy._get_possible_keys = _get_possible_keys  # type: ignore[method-assign]
     if not getattr(MessageProcessor.parse_message, "_helpdesk_speedup", False):
         _parse_message._helpdesk_speedup = True  # type: ignore[attr-defined]
         MessageProcessor.parse_message = _parse_message  # type: ignore[method-assign]

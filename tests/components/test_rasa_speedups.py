@@ -14,11 +14,32 @@ GOOD = [
     {"events": [], "responses": []},
     {"events": [{"event": "slot", "name": "faq_id", "value": "x"}], "responses": [{"text": "a"}]},
     {},
+    {
+        "events": [
+            {"event": "slot", "name": "a", "value": None, "timestamp": None},
+            {"event": "followup", "name": "action_x"},
+            {"event": "active_loop", "name": None},
+            {"event": "action", "name": "action_listen", "policy": None, "confidence": None},
+            {"event": "pause"},
+            {"event": "user", "text": "halo", "parse_data": {"intent": {"name": "greet"}}},
+            {"event": "bot", "text": "hai", "metadata": {"k": 1}},
+        ],
+        "responses": [{"response": "utter_x", "buttons": []}],
+    },
 ]
 BAD = [
     {"events": [{"name": "missing event type"}], "responses": []},
     {"events": "not a list"},
     {"events": [{"event": 5}]},
+    {"events": [{"event": "no_such_event"}]},
+    {"events": [{"event": "slot", "name": "a"}]},  # no value
+    {"events": [{"event": "slot", "name": 5, "value": 1}]},
+    {"events": [{"event": "user", "parse_data": {"intent": {"confidence": "high"}}}]},
+    {"events": [{"event": "action", "hide_rule_turn": "yes"}]},
+    {"events": [{"event": "bot", "timestamp": "now"}]},
+    {"events": ["slot"]},
+    {"events": [], "responses": ["text"]},
+    [],
 ]
 
 
@@ -116,3 +137,75 @@ def test_endpoint_requests_reuse_one_connection_and_send_what_rasa_sends():
     assert [s[1:3] for s in seen] == [("Bearer t", "application/json")] * 4
     bodies = [{"next_action": "a"}, {"next_action": "b"}, {"x": 1}, {"next_action": "c"}]
     assert [s[3] for s in seen] == bodies
+
+
+def test_the_per_event_way_accepts_nothing_rasas_schema_refuses():
+    """Every event type, with good and bad fields: whatever the short way calls valid, the
+    whole schema calls valid too (the rest goes to the whole schema anyway)."""
+    from jsonschema.validators import validator_for
+    from rasa.shared.utils.schemas.events import EVENT_SCHEMA
+
+    spec = RemoteAction.action_response_format_spec()
+    whole = validator_for(spec)(spec)  # as jsonschema.validate, which Rasa calls
+    names = [branch["properties"]["event"]["const"] for branch in EVENT_SCHEMA["oneOf"]]
+    fields = [
+        {},
+        {"name": "x", "value": 1},
+        {"name": 3},
+        {"timestamp": 1.5},
+        {"timestamp": "x"},
+        {"metadata": []},
+        {"entities": [{"entity": "e", "value": 1}]},
+        {"entities": [{"entity": "e"}]},
+        {"parse_data": {"entities": "x"}},
+        {"hide_rule_turn": 1},
+        {"text": None, "input_channel": 5},
+    ]
+    shown_valid = 0
+    for name in names + ["unknown"]:
+        for extra in fields:
+            payload = {"events": [{"event": name, **extra}]}
+            if rasa_speedups._plainly_valid(payload):
+                shown_valid += 1
+                assert whole.is_valid(payload), payload
+    assert shown_valid > len(names)  # the short way does decide most of them
+
+
+def test_rule_keys_are_found_as_rasa_finds_them():
+    """The rules that apply to every prefix of every story and rule of data/ (rule keys made
+    from windows of 1 to 3 of their states), with Rasa's walk over all states and ours."""
+    import json
+    from pathlib import Path
+
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.generator import TrainingDataGenerator
+    from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+    from rasa.shared.core.training_data.structures import StoryGraph
+
+    root = Path(__file__).resolve().parents[2]
+    domain = Domain.load(str(root / "domain"))
+    steps = []
+    for path in sorted((root / "data").rglob("*.yml")):
+        if YAMLStoryReader.is_stories_file(path):
+            steps += YAMLStoryReader(domain, str(path)).read_from_file(str(path))
+    trackers = TrainingDataGenerator(
+        StoryGraph(steps), domain, remove_duplicates=False, augmentation_factor=0
+    ).generate()
+    histories = [domain.states_for_tracker_history(tracker) for tracker in trackers]
+    lookup = {}
+    for states in histories:
+        for end in range(1, len(states) + 1):
+            for size in (1, 2, 3):
+                if end - size >= 0:
+                    lookup[json.dumps(states[end - size : end], sort_keys=True)] = "action"
+    policy = RulePolicy.__new__(RulePolicy)  # the methods compared use no instance state
+    rasa_walk = RulePolicy._get_possible_keys._rasa
+    compared = found = 0
+    for states in histories:
+        for end in range(1, len(states) + 1):
+            expected = rasa_walk(policy, lookup, states[:end])
+            assert rasa_speedups._get_possible_keys(policy, lookup, states[:end]) == expected
+            compared += 1
+            found += bool(expected)
+    assert compared > 200 and found > 100
