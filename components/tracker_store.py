@@ -11,9 +11,11 @@ conversation: a quarter of the Rasa server's CPU in `retrieve`).
   wrote. The next `retrieve` of that conversation asks the database for the id of its last
   event (one indexed query) and hands the kept tracker out when that id is unchanged, that
   is when no other process (another Rasa server behind the load balancer, a retention purge,
-  an erasure) wrote or removed events since. With a newer id it reads only the newer events
-  and applies them; anything else (an event removed, a new session, an unknown tracker)
-  reads the session from the database as Rasa does. The lock store lets one process at a
+  an erasure) wrote or removed events since (the retention purge never cuts the session a
+  citizen is in, docs/privacy.md, and an erasure removes every event of the conversation).
+  With a newer id it reads only the newer events and applies them; anything else (an event
+  removed, a new session, an unknown tracker) reads the session from the database as Rasa
+  does. The lock store lets one process at a
   time handle a conversation, so a kept tracker is never handed to two messages at once; it
   leaves the cache while a message uses it, and a message that fails before saving leaves
   nothing behind;
