@@ -191,6 +191,22 @@ def memory_mb(processes: dict[str, int]) -> dict[str, Any]:
     return {"rss_mb": round(rss / 1024, 1), "pss_mb": round(pss / 1024, 1), "rss_each_mb": each}
 
 
+def cpu_seconds(processes: dict[str, int]) -> dict[str, float]:
+    """CPU time (user + system) each process and its children have used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for name, root in processes.items():
+        total = 0
+        for pid in process_tree([root]):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        used[name] = total / tick
+    return used
+
+
 def long_conversations(url: str, queries: list[str]) -> dict:
     """One user, `LONG_CONVERSATIONS` conversations of `LONG_LENGTH` questions each: the p50
     latency of the messages around the 5th and around the 100th."""
@@ -220,6 +236,18 @@ def long_conversations(url: str, queries: list[str]) -> dict:
     }
 
 
+def eight_users(url: str, queries: list[str], processes: dict[str, int]) -> dict:
+    """The 8-user load, with the CPU each process spent per message during it."""
+    before = cpu_seconds(processes)
+    row = run_users(url, queries, 8, LENGTH, LENGTH)
+    after = cpu_seconds(processes)
+    done = max(row["requests"], 1)
+    row["cpu_ms_per_message"] = {
+        name: round((after[name] - before[name]) * 1000 / done, 1) for name in processes
+    }
+    return row
+
+
 def bench_stack(queries: list[str], database: str) -> dict:
     """The whole single-machine stack (`make run`'s processes, tests/support/stack.py) on
     `database` (sqlite, or postgres with Redis: `make engines`): the round-trip loads and the
@@ -237,7 +265,7 @@ def bench_stack(queries: list[str], database: str) -> dict:
             processes = {name: proc.pid for name, proc in stack.procs}
             result = {
                 "one_user": run_users(url, queries, 1, 2 * LENGTH, LENGTH),
-                "eight_users": run_users(url, queries, 8, LENGTH, LENGTH),
+                "eight_users": eight_users(url, queries, processes),
                 "long": long_conversations(url, queries),
             }
             result["memory"] = memory_mb(processes)
@@ -300,6 +328,12 @@ def table(results: dict[str, dict]) -> str:
             each = results[column]["memory"]["rss_each_mb"]
             lines.append(
                 f"{column} RSS MB per process: " + ", ".join(f"{n} {v}" for n, v in each.items())
+            )
+            cpu = results[column]["eight_users"]["cpu_ms_per_message"]
+            lines.append(
+                f"{column} CPU ms per message, 8 users: "
+                + ", ".join(f"{n} {v}" for n, v in cpu.items())
+                + f" (all {round(sum(cpu.values()), 1)}; 2 cores)"
             )
     lines.append("ok: target met, !!: missed")
     return "\n".join(lines)
