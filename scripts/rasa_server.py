@@ -52,6 +52,12 @@ def main() -> None:
     sys.argv = rasa_argv(sys.argv[1:], os.environ)
     from rasa.__main__ import main as rasa_main
 
+    if os.getcwd() not in sys.path:  # as Rasa adds it: the project's own packages
+        sys.path.insert(1, os.getcwd())
+    from components.rasa_speedups import release_memory_after_load
+
+    release_memory_after_load()  # the memory the model load freed goes back to the system
+
     rasa_main()
 
 

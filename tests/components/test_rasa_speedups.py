@@ -209,3 +209,25 @@ def test_rule_keys_are_found_as_rasa_finds_them():
             compared += 1
             found += bool(expected)
     assert compared > 200 and found > 100
+
+
+def test_the_model_load_hands_freed_memory_back(monkeypatch):
+    """The Rasa server's launcher wraps `load_agent`: the agent comes back unchanged, after
+    the freed memory is returned (once per load)."""
+    import asyncio
+
+    import rasa.core.agent as agent_module
+
+    calls = []
+
+    async def load_agent(*args, **kwargs):
+        calls.append(("load", args, kwargs))
+        return "agent"
+
+    monkeypatch.setattr(agent_module, "load_agent", load_agent)
+    monkeypatch.setattr(rasa_speedups, "return_freed_memory", lambda: calls.append("trim"))
+    rasa_speedups.release_memory_after_load()
+    rasa_speedups.release_memory_after_load()  # idempotent
+    assert asyncio.run(agent_module.load_agent(model_path="m")) == "agent"
+    assert calls == [("load", (), {"model_path": "m"}), "trim"]
+    rasa_speedups.return_freed_memory()  # the real one runs here (glibc) without error
