@@ -52,7 +52,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from components.incremental_tracker import LAST_ID, STORED, IncrementalStatesTracker
-from helpdesk.storage.db import SQLITE_BUSY_TIMEOUT_MS, install_sqlite_pragmas
+from helpdesk.storage.db import make_engine
 
 logger = logging.getLogger(__name__)
 
@@ -97,20 +97,14 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self.counts = {"kept": 0, "extended": 0, "read": 0}
 
     def _tune_sqlite(self) -> None:
-        """As the helpdesk's own database (helpdesk/storage/db.py): connections kept open
-        (SQLAlchemy 1.4 opened one per session), WAL journal with `synchronous = NORMAL`
-        (a commit no longer waits for the disk twice; a killed process loses nothing, a
-        power cut at most the last commits), and a writer waits for another's lock."""
-        url = self.engine.url
+        """The engine the helpdesk's own SQLite database gets (helpdesk/storage/db.py):
+        connections kept open (SQLAlchemy 1.4 opened one per session), WAL journal with
+        `synchronous = NORMAL` (a commit no longer waits for the disk twice; a killed process
+        loses nothing, a power cut at most the last commits), and a writer waits for
+        another's lock."""
+        url = self.engine.url.render_as_string(hide_password=False)
         self.engine.dispose()
-        self.engine = sa.create_engine(
-            url,
-            poolclass=sa.pool.QueuePool,
-            pool_size=5,
-            max_overflow=10,
-            connect_args={"check_same_thread": False},
-        )
-        install_sqlite_pragmas(self.engine, SQLITE_BUSY_TIMEOUT_MS, wal=True)
+        self.engine = make_engine(url, future=False)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     # -- trackers of this store ------------------------------------------------------------

@@ -56,7 +56,7 @@ def _ensure_parent_dir(url: URL) -> None:
         Path(url.database or "").expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
 
 
-def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int, *, wal: bool) -> None:
+def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int, *, wal: bool) -> None:
     """Set busy timeout, WAL journal and foreign keys on every new SQLite connection."""
 
     @event.listens_for(engine, "connect")
@@ -75,8 +75,9 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int, *, wal: bool) -
             cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """Create the SQLAlchemy engine for `url` (SQLAlchemy 2.0-style, `future=True`).
+def make_engine(url: str, *, future: bool = True) -> Engine:
+    """Create the SQLAlchemy engine for `url` (SQLAlchemy 2.0-style unless `future` is false,
+    as Rasa's own tracker store code needs: components/tracker_store.py).
 
     For SQLite files the parent folder is created, connections may be shared across
     threads, the journal is WAL (readers do not block the writer), a writer waits up to
@@ -91,7 +92,7 @@ def make_engine(url: str) -> Engine:
     """
     parsed = make_url(url)
     if not _is_sqlite(parsed):
-        return create_engine(parsed, future=True, pool_pre_ping=True)
+        return create_engine(parsed, future=future, pool_pre_ping=True)
     _ensure_parent_dir(parsed)
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
     memory = _is_memory(parsed)
@@ -101,8 +102,8 @@ def make_engine(url: str) -> Engine:
         # SQLAlchemy 1.4 opens a new SQLite connection per checkout (NullPool) and runs the
         # pragmas each time; a small pool keeps connections open (as SQLAlchemy 2.0 does).
         kwargs.update(poolclass=QueuePool, pool_size=5, max_overflow=10)
-    engine = create_engine(parsed, future=True, **kwargs)
-    install_sqlite_pragmas(engine, SQLITE_BUSY_TIMEOUT_MS, wal=not memory)
+    engine = create_engine(parsed, future=future, **kwargs)
+    _install_sqlite_pragmas(engine, SQLITE_BUSY_TIMEOUT_MS, wal=not memory)
     return engine
 
 
@@ -218,7 +219,7 @@ def _migration_engine(url: URL) -> Engine:
         poolclass=NullPool,
         connect_args={"check_same_thread": False, "isolation_level": None},
     )
-    install_sqlite_pragmas(engine, SQLITE_UPGRADE_BUSY_TIMEOUT_MS, wal=True)
+    _install_sqlite_pragmas(engine, SQLITE_UPGRADE_BUSY_TIMEOUT_MS, wal=True)
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection: Any) -> None:
