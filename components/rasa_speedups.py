@@ -246,16 +246,12 @@ async def _request(
             return None
 
 
-#: The one thread that runs the NLU pipeline of the Rasa server (made on first use).
-_nlu_thread: List[Any] = []
-
-
+@lru_cache(maxsize=1)
 def _nlu_executor() -> Any:
+    """The one thread that runs the NLU pipeline of the Rasa server (made on first use)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    if not _nlu_thread:
-        _nlu_thread.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlu"))
-    return _nlu_thread[0]
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlu")
 
 
 async def _parse_message(
