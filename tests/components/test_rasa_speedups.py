@@ -178,6 +178,7 @@ def test_rule_keys_are_found_as_rasa_finds_them():
     from pathlib import Path
 
     from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.shared.core.constants import SHOULD_NOT_BE_SET
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.generator import TrainingDataGenerator
     from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
@@ -198,17 +199,26 @@ def test_rule_keys_are_found_as_rasa_finds_them():
         for end in range(1, len(states) + 1):
             for size in (1, 2, 3):
                 if end - size >= 0:
-                    lookup[json.dumps(states[end - size : end], sort_keys=True)] = "action"
+                    window = states[end - size : end]
+                    lookup[json.dumps(window, sort_keys=True)] = "action"
+                    # as trained rules have them: features that must not be set
+                    unset = [dict(state) for state in window]
+                    unset[-1]["active_loop"] = {"name": SHOULD_NOT_BE_SET}
+                    if "slots" in unset[0]:
+                        unset[0]["slots"] = {k: SHOULD_NOT_BE_SET for k in unset[0]["slots"]}
+                    lookup[json.dumps(unset, sort_keys=True)] = "action"
+    lookup[json.dumps([], sort_keys=True)] = "action"  # a rule with no states applies always
     policy = RulePolicy.__new__(RulePolicy)  # the methods compared use no instance state
     rasa_walk = RulePolicy._get_possible_keys._rasa
-    compared = found = 0
+    compared = found = unset_found = 0
     for states in histories:
         for end in range(1, len(states) + 1):
             expected = rasa_walk(policy, lookup, states[:end])
             assert rasa_speedups._get_possible_keys(policy, lookup, states[:end]) == expected
             compared += 1
+            unset_found += any(SHOULD_NOT_BE_SET in key for key in expected)
             found += bool(expected)
-    assert compared > 200 and found > 100
+    assert compared > 200 and found > 100 and unset_found > 50
 
 
 def test_the_model_load_hands_freed_memory_back(monkeypatch):
