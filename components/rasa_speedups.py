@@ -39,6 +39,10 @@ once per model, starts with the rules whose latest turn allows the state's previ
 and stops once every remaining rule is shorter than the states walked; its result is the
 same set.
 
+`RasaModel._rasa_predict` (DIET's prediction) called its `tf.function`, which matched the
+inputs against the function's one input signature on every call; the replacement calls the
+concrete graph behind it (3.9 -> 3.0 ms a message, the same outputs).
+
 Loading the model (TensorFlow tracing DIET's training and prediction graphs) leaves about
 120 MB of freed memory in the C allocator that it does not hand back to the system:
 `release_memory_after_load()`, installed by the Rasa server's launcher
@@ -393,6 +397,29 @@ def _get_possible_keys(self: Any, lookup: Dict[str, str], states: List[Any]) -> 
     return set(possible)
 
 
+def _rasa_predict(self: Any, batch_in: Tuple[Any, ...]) -> Dict[str, Any]:
+    """Rasa 3.6's `RasaModel._rasa_predict` (DIET's prediction), calling the one concrete graph
+    its `tf.function` holds (made with an input signature, so there is only one) instead of
+    the `tf.function`, which matched the inputs against that signature again on every call:
+    3.9 -> 3.0 ms a message, the same outputs. The first call, eager mode and a function made
+    again go through Rasa's own method."""
+    step = self._tf_predict_step
+    if step is None or self._run_eagerly or not self.prepared_for_prediction:
+        return _rasa_predict._rasa(self, batch_in)  # type: ignore[attr-defined]
+    from rasa.shared.constants import DIAGNOSTIC_DATA
+    from rasa.utils.tensorflow import models
+
+    kept = self.__dict__.get("_helpdesk_concrete_predict")  # not a Keras-tracked attribute
+    if kept is None or kept[0] is not step:
+        kept = (step, step.get_concrete_function())
+        self.__dict__["_helpdesk_concrete_predict"] = kept
+    self._training = False
+    outputs = models.tf_utils.sync_to_numpy_or_python_type(kept[1](list(batch_in)))
+    if DIAGNOSTIC_DATA in outputs:
+        outputs[DIAGNOSTIC_DATA] = self._empty_lists_to_none_in_dict(outputs[DIAGNOSTIC_DATA])
+    return outputs
+
+
 def return_freed_memory() -> None:
     """Collects garbage and hands the C allocator's free memory back to the system (glibc's
     `malloc_trim`; elsewhere only the collection)."""
@@ -431,6 +458,7 @@ def apply() -> bool:
     from rasa.core.processor import MessageProcessor
     from rasa.shared.core.events import Event
     from rasa.utils.endpoints import EndpointConfig
+    from rasa.utils.tensorflow.models import RasaModel
 
     if not rasa.__version__.startswith(SUPPORTED_RASA):
         logger.warning("rasa %s: speed-ups not applied (written for 3.6)", rasa.__version__)
@@ -446,6 +474,10 @@ def apply() -> bool:
         _get_possible_keys._helpdesk_speedup = True  # type: ignore[attr-defined]
         _get_possible_keys._rasa = RulePolicy._get_possible_keys  # type: ignore[attr-defined]
         RulePolicy._get_possible_keys = _get_possible_keys  # type: ignore[method-assign]
+    if not getattr(RasaModel._rasa_predict, "_helpdesk_speedup", False):
+        _rasa_predict._helpdesk_speedup = True  # type: ignore[attr-defined]
+        _rasa_predict._rasa = RasaModel._rasa_predict  # type: ignore[attr-defined]
+        RasaModel._rasa_predict = _rasa_predict  # type: ignore[method-assign]
     if not getattr(MessageProcessor.parse_message, "_helpdesk_speedup", False):
         _parse_message._helpdesk_speedup = True  # type: ignore[attr-defined]
         MessageProcessor.parse_message = _parse_message  # type: ignore[method-assign]

@@ -241,3 +241,67 @@ def test_the_model_load_hands_freed_memory_back(monkeypatch):
     assert asyncio.run(agent_module.load_agent(model_path="m")) == "agent"
     assert calls == [("load", (), {"model_path": "m"}), "trim"]
     rasa_speedups.return_freed_memory()  # the real one runs here (glibc) without error
+
+
+def test_diet_predicts_through_the_concrete_graph_as_rasa_does(tmp_path):
+    """A small DIET trained here: after Rasa's first call made the prediction function, the
+    speed-up calls its concrete graph; rankings and confidences equal Rasa's own path."""
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.nlu.classifiers.diet_classifier import DIETClassifier
+    from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
+        CountVectorsFeaturizer,
+    )
+    from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+    from rasa.utils.tensorflow.models import RasaModel
+
+    assert rasa_speedups.apply() is True
+    storage = LocalModelStorage(tmp_path)
+    context = ExecutionContext(GraphSchema({}), "test")
+    examples = {
+        "greet": ["halo", "selamat pagi", "hai min", "assalamualaikum"],
+        "ask_question": ["apa itu sp2d", "bagaimana cara reset password", "syarat kontrak apa"],
+        "goodbye": ["terima kasih", "sampai jumpa", "dadah"],
+    }
+    training = TrainingData(
+        [Message(data={"text": t, "intent": i}) for i, texts in examples.items() for t in texts]
+    )
+    tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
+    tokenizer.process_training_data(training)
+    featurizer = CountVectorsFeaturizer.create(
+        CountVectorsFeaturizer.get_default_config(),
+        storage,
+        Resource("cvf"),
+        context,
+    )
+    featurizer.train(training)
+    featurizer.process_training_data(training)
+    diet = DIETClassifier.create(
+        {**DIETClassifier.get_default_config(), "epochs": 2, "random_seed": 1},
+        storage,
+        Resource("diet"),
+        context,
+    )
+    diet.train(training)
+
+    def predict(texts):
+        messages = [Message(data={"text": t}) for t in texts]
+        tokenizer.process(messages)
+        featurizer.process(messages)
+        return [
+            [(r["name"], round(r["confidence"], 5)) for r in m.get("intent_ranking")]
+            for m in diet.process(messages)
+        ]
+
+    texts = ["halo selamat siang", "apa syarat kontrak", "terima kasih banyak", "xyz"]
+    predict(texts[:1])  # Rasa's first call makes the prediction function
+    ours = predict(texts)
+    assert "_helpdesk_concrete_predict" in diet.model.__dict__
+    RasaModel._rasa_predict = rasa_speedups._rasa_predict._rasa
+    try:
+        assert predict(texts) == ours
+    finally:
+        RasaModel._rasa_predict = rasa_speedups._rasa_predict
