@@ -67,7 +67,7 @@ logger = logging.getLogger(__name__)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 #: Channel label values; any other channel name is counted as `OTHER`.
-CHANNELS = ("rest", "socketio", "webchat", "whatsapp", "telegram")
+CHANNELS = ("rest", "socketio", "webchat", "whatsapp", "telegram", "messenger", "instagram")
 OTHER = "other"
 #: `channel` of a ticket with no channel (made in the desk, or by an integrator).
 NO_CHANNEL = "none"

@@ -527,7 +527,10 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME",
-        help="compose: add an optional channel (whatsapp, telegram) to the Rasa servers",
+        help=(
+            "compose: add an optional channel (whatsapp, telegram, messenger, instagram) "
+            "to the Rasa servers"
+        ),
     )
     parser.add_argument(
         "--backend-url", default="", help="compose: the backend API instead of the simulator"

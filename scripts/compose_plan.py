@@ -146,8 +146,8 @@ def in_image(value: str) -> str:
 
 
 def channel_names() -> list[str]:
-    """The optional channels a stack can add (`whatsapp`, `telegram`), as `make run` names
-    them."""
+    """The optional channels a stack can add (`whatsapp`, `telegram`, `messenger`,
+    `instagram`), as `make run` names them."""
     return [path.rsplit(".", 1)[1].removesuffix("Input").lower() for path in OPTIONAL_CHANNELS]
 
 

@@ -52,6 +52,26 @@ OPTIONAL_CHANNELS = {
             "api_url": "TELEGRAM_API_URL",
         },
     ),
+    "connectors.meta.MessengerInput": (
+        "MESSENGER_PAGE_ACCESS_TOKEN",
+        {
+            "access_token": "MESSENGER_PAGE_ACCESS_TOKEN",
+            "app_secret": "MESSENGER_APP_SECRET",
+            "verify_token": "MESSENGER_VERIFY_TOKEN",
+            "page_id": "MESSENGER_PAGE_ID",
+            "api_url": "MESSENGER_API_URL",
+        },
+    ),
+    "connectors.meta.InstagramInput": (
+        "INSTAGRAM_ACCESS_TOKEN",
+        {
+            "access_token": "INSTAGRAM_ACCESS_TOKEN",
+            "account_id": "INSTAGRAM_ACCOUNT_ID",
+            "app_secret": "INSTAGRAM_APP_SECRET",
+            "verify_token": "INSTAGRAM_VERIFY_TOKEN",
+            "api_url": "INSTAGRAM_API_URL",
+        },
+    ),
 }
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 from typing import (
     TYPE_CHECKING,
@@ -19,11 +18,16 @@ from rasa.core.channels.channel import OutputChannel
 from rasa.shared.exceptions import RasaException
 
 from connectors.common import (
-    as_dict,
     base_url,
     check_retry_settings,
     clean_credential,
     missing_message,
+)
+from connectors.common.meta import (
+    DEFAULT_GRAPH_API_URL,
+    GraphNotAccepted,
+    graph_error_code,
+    may_retry,
 )
 from connectors.common.replies import AgentRepliesOnce
 from connectors.whatsapp.payloads import CHANNEL_NAME, mask_phone
@@ -42,7 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
 logger = logging.getLogger("connectors.whatsapp")
 
 
-DEFAULT_API_URL = "https://graph.facebook.com/v20.0"
+DEFAULT_API_URL = DEFAULT_GRAPH_API_URL
 
 
 class WhatsAppConfigError(RasaException):
@@ -67,31 +71,6 @@ missing_credentials_message = functools.partial(missing_message, "WhatsApp", "co
 def blank_credentials(**values: Any) -> list[str]:
     """The names of the values that are missing or empty (see `clean_credential`), in order."""
     return [name for name, value in values.items() if not clean_credential(value)]
-
-
-class _NotAccepted(Exception):
-    """The Graph API answered a message with an error status (raised inside one attempt)."""
-
-    def __init__(self, status: int, error_code: Any) -> None:
-        super().__init__(status)
-        self.status = status
-        self.error_code = error_code
-
-
-def _may_retry(error: Exception) -> bool:
-    """Connection errors, timeouts, HTTP 429 and 5xx are retried; other 4xx are not."""
-    if isinstance(error, _NotAccepted):
-        return error.status == 429 or error.status >= 500
-    return isinstance(error, (aiohttp.ClientError, asyncio.TimeoutError))
-
-
-async def _graph_error_code(resp: aiohttp.ClientResponse) -> Any:
-    """Meta's error code (`error.code`, with `/error_subcode` when given), or None."""
-    with contextlib.suppress(Exception):
-        error = as_dict(as_dict(json.loads(await resp.text())).get("error"))
-        code, subcode = error.get("code"), error.get("error_subcode")
-        return f"{code}/{subcode}" if subcode is not None else code
-    return None
 
 
 class WhatsAppOutput(AgentRepliesOnce, OutputChannel):
@@ -232,13 +211,13 @@ class WhatsAppOutput(AgentRepliesOnce, OutputChannel):
                 if 200 <= resp.status < 300:
                     await resp.read()
                     return
-                raise _NotAccepted(resp.status, await _graph_error_code(resp))
+                raise GraphNotAccepted(resp.status, await graph_error_code(resp))
 
         def on_failure(failure: Failure) -> None:
             error = failure.error
             reason = (
                 f"HTTP {error.status}, error code {error.error_code}"
-                if isinstance(error, _NotAccepted)
+                if isinstance(error, GraphNotAccepted)
                 else type(error).__name__
             )
             logger.log(
@@ -253,9 +232,9 @@ class WhatsAppOutput(AgentRepliesOnce, OutputChannel):
             )
 
         try:
-            await acall(post_once, self.retry_policy, retry_on=_may_retry, on_failure=on_failure)
+            await acall(post_once, self.retry_policy, retry_on=may_retry, on_failure=on_failure)
             return True
-        except _NotAccepted as exc:
+        except GraphNotAccepted as exc:
             status, error_code = exc.status, exc.error_code
         except (aiohttp.ClientError, asyncio.TimeoutError):
             status, error_code = None, None

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from datetime import timedelta
 from typing import (
     TYPE_CHECKING,
     Any,
-    Mapping,
 )
 
 from rasa.core.channels.channel import InputChannel, OutputChannel
@@ -24,10 +21,15 @@ from connectors.common import (
     add_health_route,
     base_url,
     clean_credential,
-    json_object,
-    read_body,
     read_credentials,
     recorded_by,
+)
+from connectors.common.meta import (
+    BODY_LIMIT,
+    signed_delivery,
+    subscription_answer,
+    verify_signature,
+    verify_subscription,
 )
 from connectors.inbox import Inbox, InboxPolicy
 from connectors.whatsapp.output import (
@@ -44,13 +46,16 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.storage.inbound_messages import InboundMessageRepository
 
 
+__all__ = [
+    "BODY_LIMIT",
+    "REQUIRED_CREDENTIALS",
+    "WhatsAppInput",
+    "verify_signature",
+    "verify_subscription",
+]
+
+
 logger = logging.getLogger("connectors.whatsapp")
-
-
-#: The largest webhook body read (bytes); larger ones get 413 unread. Meta documents webhook
-#: payloads of up to 3 MB (a batch of several messages; one text of 4096 emoji, each escaped
-#: as two "\\uXXXX", is about 50 KB), so this refuses only what Meta never sends.
-BODY_LIMIT = 3 * 1024 * 1024
 
 
 #: A claimed message younger than this may still be in work in another process: not recovered.
@@ -76,47 +81,6 @@ REQUIRED_CREDENTIALS = {
 
 
 OPTIONAL_CREDENTIALS = {"api_url": "WHATSAPP_API_URL"}
-
-
-def verify_signature(app_secret: str, body: bytes, signature_header: str | None) -> bool:
-    """Check Meta's `X-Hub-Signature-256` header against the raw request body.
-
-    Args:
-        app_secret: The Meta app secret.
-        body: The raw request body, exactly as received.
-        signature_header: The header value, `sha256=<hex digest>`.
-
-    Returns:
-        True when the header is the HMAC-SHA256 of `body` keyed with `app_secret`.
-    """
-    if not app_secret or not signature_header:
-        return False
-    scheme, _, received = signature_header.strip().partition("=")
-    if scheme.lower() != "sha256" or not received:
-        return False
-    expected = hmac.new(app_secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode("ascii"), received.strip().lower().encode("utf-8"))
-
-
-def verify_subscription(args: Mapping[str, Any], verify_token: str) -> str | None:
-    """Meta's webhook subscription check (`GET ...?hub.mode=subscribe&hub.verify_token=...`).
-
-    Args:
-        args: The query arguments, one value per name.
-        verify_token: The verify token configured in the Meta app.
-
-    Returns:
-        The `hub.challenge` to echo when the request is a subscription with the right token,
-        else None.
-    """
-    mode = args.get("hub.mode")
-    token = args.get("hub.verify_token")
-    challenge = args.get("hub.challenge")
-    if mode != "subscribe" or not isinstance(token, str) or not verify_token:
-        return None
-    if not hmac.compare_digest(token.encode("utf-8"), verify_token.encode("utf-8")):
-        return None
-    return challenge if isinstance(challenge, str) and challenge else None
 
 
 class WhatsAppInput(InputChannel):
@@ -250,31 +214,13 @@ class WhatsAppInput(InputChannel):
 
         @whatsapp_webhook.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
-            args = {name: request.args.get(name) for name in request.args}
-            challenge = verify_subscription(args, self.verify_token)
-            if challenge is None:
-                logger.warning("whatsapp: webhook verification refused")
-                return response.text("forbidden", status=403)
-            logger.info("whatsapp: webhook verified")
-            return response.text(challenge)
+            return subscription_answer(request, self.verify_token, CHANNEL_NAME, logger)
 
         @whatsapp_webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
-            body = await read_body(request, BODY_LIMIT)
-            if body is None:
-                logger.warning("whatsapp: delivery refused: body over %d bytes", BODY_LIMIT)
-                return response.json({"status": "payload too large"}, status=413)
-            signature = request.headers.get("X-Hub-Signature-256")
-            if not verify_signature(self.app_secret, body, signature):
-                logger.warning(
-                    "whatsapp: delivery refused: %s signature",
-                    "invalid" if signature else "missing",
-                )
-                return response.json({"status": "forbidden"}, status=403)
-            payload = json_object(body)
-            if payload is None:
-                logger.warning("whatsapp: delivery refused: malformed JSON (%d bytes)", len(body))
-                return response.json({"status": "bad request"}, status=400)
+            payload = await signed_delivery(request, self.app_secret, CHANNEL_NAME, logger)
+            if isinstance(payload, HTTPResponse):
+                return payload
 
             payload_ids = self.output.payload_ids
             batch = await payload_ids.call(

@@ -31,6 +31,8 @@ from helpdesk.security.masking import mask_digits
 CHANNEL_LABELS = {
     "whatsapp": "WhatsApp",
     "telegram": "Telegram",
+    "messenger": "Messenger",
+    "instagram": "Instagram",
     "webchat": "Web chat",
     "socketio": "Web chat",
     "rest": "REST",

@@ -148,6 +148,23 @@ class InboundMessageRepository(_Repository):
         with session_scope(self._sessions) as session:
             return [InboundMessageRecord.from_row(row) for row in session.scalars(stmt).all()]
 
+    def last_received(self, channel: str, sender: str) -> datetime | None:
+        """When the sender's latest message on `channel` was claimed (None: no message kept).
+
+        The claim time is the arrival time, renewed only while the message is in work (a
+        heartbeat, a take-over after a crash), so it is at most minutes late. Platforms that
+        limit how long after a citizen's message a business may answer (Meta's 24-hour
+        window) read it here; handled messages are kept for the inbox's retention (30 days).
+        """
+        stmt = (
+            select(InboundMessage.received_at)
+            .where(InboundMessage.channel == channel, InboundMessage.sender == sender)
+            .order_by(InboundMessage.id.desc())
+            .limit(1)
+        )
+        with session_scope(self._sessions) as session:
+            return session.execute(stmt).scalar_one_or_none()
+
     def pending(
         self, older_than: timedelta, *, channel: str | None = None, limit: int = 100
     ) -> list[InboundMessageRecord]:

@@ -267,6 +267,10 @@ SECRETS = {
     "WHATSAPP_APP_SECRET": "secret-whatsapp-app-8888",
     "TELEGRAM_ACCESS_TOKEN": "secret-telegram-9999",
     "TELEGRAM_SECRET_TOKEN": "secret-telegram-hook-0000",
+    "MESSENGER_PAGE_ACCESS_TOKEN": "secret-messenger-1212",
+    "MESSENGER_APP_SECRET": "secret-messenger-app-3434",
+    "INSTAGRAM_ACCESS_TOKEN": "secret-instagram-5656",
+    "INSTAGRAM_APP_SECRET": "secret-instagram-app-7878",
 }
 
 
@@ -415,3 +419,21 @@ def test_make_run_serves_the_widget_demo_on_its_own_port_and_lets_it_embed_the_c
     )
     assert mine["HELPDESK_WIDGET_ORIGINS"] == "https://ppid.kaltimprov.go.id"
     assert "demo" not in [s.name for s in run.plan(mine, tmp_path / "c.yml")]
+
+
+def test_messenger_and_instagram_are_added_when_their_tokens_are_set(tmp_path):
+    env = {
+        "MESSENGER_PAGE_ACCESS_TOKEN": "page-token",
+        "MESSENGER_APP_SECRET": "app-secret",
+        "MESSENGER_VERIFY_TOKEN": "verify",
+        "INSTAGRAM_ACCESS_TOKEN": "ig-token",
+        "INSTAGRAM_ACCOUNT_ID": "17841400000000001",
+    }
+    credentials, enabled = run.write_credentials(env, tmp_path)
+    assert enabled == ["messenger", "instagram"]
+    text = credentials.read_text()
+    assert "connectors.meta.MessengerInput:\n  access_token: ${MESSENGER_PAGE_ACCESS_TOKEN}" in text
+    assert "account_id: ${INSTAGRAM_ACCOUNT_ID}" in text
+    assert "MESSENGER_API_URL" not in text and "page-token" not in text  # unset keys left out
+    _, none = run.write_credentials({"MESSENGER_APP_SECRET": "x"}, tmp_path)
+    assert none == []

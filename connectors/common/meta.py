@@ -1,0 +1,144 @@
+"""What every Meta channel shares (WhatsApp Cloud API, Messenger, Instagram Messaging).
+
+Meta's webhooks all work the same way: a GET subscription check (`hub.mode`,
+`hub.verify_token`, `hub.challenge`), POST deliveries signed with the app secret
+(`X-Hub-Signature-256`: the HMAC-SHA256 of the raw body), retried by Meta for days unless
+answered 200. Their Graph API answers errors the same way too (`error.code`,
+`error.error_subcode`). One version of each piece lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any, Mapping
+
+import aiohttp
+from sanic import response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from connectors.common.payloads import as_dict, json_object, read_body
+
+#: The largest webhook body read (bytes); larger ones get 413 unread. Meta documents webhook
+#: payloads of up to 3 MB (a batch of several messages; one text of 4096 emoji, each escaped
+#: as two "\\uXXXX", is about 50 KB), so this refuses only what Meta never sends.
+BODY_LIMIT = 3 * 1024 * 1024
+
+
+#: The Graph API base URL the Meta channels use when none is configured.
+DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v20.0"
+
+
+def verify_signature(app_secret: str, body: bytes, signature_header: str | None) -> bool:
+    """Check Meta's `X-Hub-Signature-256` header against the raw request body.
+
+    Args:
+        app_secret: The Meta app secret.
+        body: The raw request body, exactly as received.
+        signature_header: The header value, `sha256=<hex digest>`.
+
+    Returns:
+        True when the header is the HMAC-SHA256 of `body` keyed with `app_secret`.
+    """
+    if not app_secret or not signature_header:
+        return False
+    scheme, _, received = signature_header.strip().partition("=")
+    if scheme.lower() != "sha256" or not received:
+        return False
+    expected = hmac.new(app_secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode("ascii"), received.strip().lower().encode("utf-8"))
+
+
+def verify_subscription(args: Mapping[str, Any], verify_token: str) -> str | None:
+    """Meta's webhook subscription check (`GET ...?hub.mode=subscribe&hub.verify_token=...`).
+
+    Args:
+        args: The query arguments, one value per name.
+        verify_token: The verify token configured in the Meta app.
+
+    Returns:
+        The `hub.challenge` to echo when the request is a subscription with the right token,
+        else None.
+    """
+    mode = args.get("hub.mode")
+    token = args.get("hub.verify_token")
+    challenge = args.get("hub.challenge")
+    if mode != "subscribe" or not isinstance(token, str) or not verify_token:
+        return None
+    if not hmac.compare_digest(token.encode("utf-8"), verify_token.encode("utf-8")):
+        return None
+    return challenge if isinstance(challenge, str) and challenge else None
+
+
+def subscription_answer(
+    request: Request, verify_token: str, channel: str, log: logging.Logger
+) -> HTTPResponse:
+    """The answer to Meta's GET subscription check: the challenge, or 403."""
+    args = {name: request.args.get(name) for name in request.args}
+    challenge = verify_subscription(args, verify_token)
+    if challenge is None:
+        log.warning("%s: webhook verification refused", channel)
+        return response.text("forbidden", status=403)
+    log.info("%s: webhook verified", channel)
+    return response.text(challenge)
+
+
+async def signed_delivery(
+    request: Request,
+    app_secret: str,
+    channel: str,
+    log: logging.Logger,
+    *,
+    limit: int = BODY_LIMIT,
+) -> dict[str, Any] | HTTPResponse:
+    """A POSTed delivery's JSON object, or the refusal to answer with.
+
+    Refusals: 413 for a body over `limit` (unread), 403 for a missing or wrong signature,
+    400 for a body that is not a JSON object (or nests too deep). Each is logged without
+    content.
+    """
+    body = await read_body(request, limit)
+    if body is None:
+        log.warning("%s: delivery refused: body over %d bytes", channel, limit)
+        return response.json({"status": "payload too large"}, status=413)
+    signature = request.headers.get("X-Hub-Signature-256")
+    if not verify_signature(app_secret, body, signature):
+        log.warning(
+            "%s: delivery refused: %s signature", channel, "invalid" if signature else "missing"
+        )
+        return response.json({"status": "forbidden"}, status=403)
+    payload = json_object(body)
+    if payload is None:
+        log.warning("%s: delivery refused: malformed JSON (%d bytes)", channel, len(body))
+        return response.json({"status": "bad request"}, status=400)
+    return payload
+
+
+class GraphNotAccepted(Exception):
+    """The Graph API answered a message with an error status (raised inside one attempt)."""
+
+    def __init__(self, status: int, error_code: Any) -> None:
+        super().__init__(status)
+        self.status = status
+        self.error_code = error_code
+
+
+def may_retry(error: Exception) -> bool:
+    """Connection errors, timeouts, HTTP 429 and 5xx are retried; other 4xx are not."""
+    if isinstance(error, GraphNotAccepted):
+        return error.status == 429 or error.status >= 500
+    return isinstance(error, (aiohttp.ClientError, asyncio.TimeoutError))
+
+
+async def graph_error_code(resp: aiohttp.ClientResponse) -> Any:
+    """Meta's error code (`error.code`, with `/error_subcode` when given), or None."""
+    with contextlib.suppress(Exception):
+        error = as_dict(as_dict(json.loads(await resp.text())).get("error"))
+        code, subcode = error.get("code"), error.get("error_subcode")
+        return f"{code}/{subcode}" if subcode is not None else code
+    return None

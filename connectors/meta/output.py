@@ -1,0 +1,348 @@
+"""`MessengerOutput` and `InstagramOutput`: answers through Meta's Send API, with retries,
+within the messaging window."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timezone
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Iterable,
+    Mapping,
+)
+
+import aiohttp
+from rasa.core.channels.channel import OutputChannel
+from rasa.shared.exceptions import RasaException
+
+from connectors.common import (
+    base_url,
+    check_retry_settings,
+    clean_credential,
+    inbound_repository,
+    mask_id,
+    missing_message,
+)
+from connectors.common.meta import (
+    DEFAULT_GRAPH_API_URL,
+    GraphNotAccepted,
+    graph_error_code,
+    may_retry,
+)
+from connectors.common.replies import AGENT_REPLY_KEY, AgentRepliesOnce
+from connectors.common.text import ShortIds
+from connectors.meta.payloads import INSTAGRAM, MESSENGER
+from connectors.meta.render import (
+    PAYLOAD_IDS,
+    button_messages,
+    envelope,
+    image_message,
+    text_messages,
+)
+from connectors.meta.window import RESPONSE, SendMode, send_mode
+from helpdesk.retry import Backoff, Failure, RetryPolicy, acall
+
+if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
+    from helpdesk.storage.inbound_messages import InboundMessageRepository
+
+
+#: What Meta's answer names when a message was held back for the messaging window.
+OUTSIDE_WINDOW = "outside-window"
+
+
+class MetaConfigError(RasaException):
+    """A Messenger or Instagram channel is missing credentials."""
+
+
+class MetaSendError(Exception):
+    """The Send API did not accept a message, or the window allowed none (raised only when
+    asked to). The message names the HTTP status and Meta's error code, never the content."""
+
+    def __init__(self, channel: str, status: int | None, error_code: Any = None) -> None:
+        self.channel = channel
+        self.status = status
+        self.error_code = error_code
+        super().__init__(f"{channel} send failed (HTTP {status}, error code {error_code})")
+
+
+def blank_credentials(**values: Any) -> list[str]:
+    """The names of the values that are missing or empty (see `clean_credential`), in order."""
+    return [name for name, value in values.items() if not clean_credential(value)]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class MetaOutput(AgentRepliesOnce, OutputChannel):
+    """Sends messages through Meta's Send API (`POST {api_url}/{account}/messages`).
+
+    Before each message it reads when the citizen last wrote (`inbound_message`): inside the
+    24-hour window a message goes out as a `RESPONSE`; after it, an agent's reply (a message
+    with `handoff_message_id`, from the desk) goes out tagged `HUMAN_AGENT` for up to 7 days
+    and anything else is not sent, only logged (see `connectors.meta.window`). When the time
+    cannot be read, the message is sent as a response and Meta decides.
+
+    Connection errors, timeouts, HTTP 429 and 5xx are retried with exponential backoff; other
+    4xx are not. A message that could not be sent is logged (HTTP status and Meta's error code,
+    never the content; the recipient masked) and, unless `raise_on_failure` is set, the
+    conversation goes on.
+    """
+
+    #: The channel name (`name()`): "messenger" or "instagram".
+    channel = ""
+
+    #: The channel's name for people, in errors.
+    label = ""
+
+    @classmethod
+    def name(cls) -> str:
+        return cls.channel
+
+    def __init__(
+        self,
+        access_token: str,
+        account_id: str = "me",
+        api_url: str = DEFAULT_GRAPH_API_URL,
+        *,
+        timeout: float = 10.0,
+        attempts: int = 3,
+        backoff: float = 0.5,
+        raise_on_failure: bool = False,
+        payload_ids: ShortIds = PAYLOAD_IDS,
+        repository: "InboundMessageRepository" | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        """Create the output channel.
+
+        Args:
+            access_token: The page access token (Messenger) or Instagram access token.
+            account_id: Whose messages endpoint is posted to: "me" (the token's page or
+                account) or the Instagram account id.
+            api_url: The Graph API base URL (with version).
+            timeout: Seconds before one HTTP attempt is given up.
+            attempts: Attempts per message in total (>= 1).
+            backoff: The first pause between attempts in seconds; it doubles each time.
+            raise_on_failure: Raise `MetaSendError` when a message is not sent.
+            payload_ids: The mapping of long quick-reply payloads.
+            repository: Where the citizens' last messages are read, and agents' replies
+                recorded (default: the helpdesk services' inbound message store).
+            clock: The current time (timezone-aware); tests move it.
+
+        Raises:
+            MetaConfigError: For a missing token.
+            ValueError: For a non-positive timeout or attempts, or a negative backoff.
+        """
+        missing = blank_credentials(access_token=access_token)
+        if missing:
+            raise MetaConfigError(self.missing_message(missing))
+        check_retry_settings(timeout, attempts, backoff)
+        self.access_token = clean_credential(access_token)
+        self.account_id = clean_credential(account_id) or "me"
+        self.api_url = base_url(api_url, DEFAULT_GRAPH_API_URL)
+        self.timeout = timeout
+        self.attempts = attempts
+        self.retry_policy = RetryPolicy(attempts, Backoff(backoff))
+        self.raise_on_failure = raise_on_failure
+        self.payload_ids = payload_ids
+        self.reply_ledger = repository
+        self.clock = clock
+        self._log = logging.getLogger(f"connectors.{self.channel}")
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def missing_message(cls, missing: Iterable[str]) -> str:
+        """The error naming the missing credentials."""
+        return missing_message(cls.label, "connectors/meta/", missing)
+
+    @property
+    def messages_url(self) -> str:
+        """The Send API endpoint the messages are posted to."""
+        return f"{self.api_url}/{self.account_id}/messages"
+
+    async def _client(self) -> aiohttp.ClientSession:
+        """One HTTP session per event loop, made on first use."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session_loop is not loop:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers={"Authorization": f"Bearer {self.access_token}"},
+            )
+            self._session_loop = loop
+        return self._session
+
+    async def close(self) -> None:
+        """Close the HTTP session (a new one is made when something is sent later)."""
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            with contextlib.suppress(RuntimeError):  # its event loop is gone
+                await session.close()
+
+    async def __aenter__(self) -> "MetaOutput":
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()
+
+    # ----------------------------------------------------------------- the window
+
+    async def mode_for(self, recipient_id: str, *, agent_reply: bool) -> SendMode | None:
+        """How a message to `recipient_id` may go out now (None: not at all)."""
+        try:
+            repository = inbound_repository(self.reply_ledger)
+            last = await asyncio.to_thread(repository.last_received, self.channel, recipient_id)
+        except Exception as exc:  # the database: let Meta decide rather than hold it back
+            self._log.warning(
+                "%s: could not read when %s last wrote (%s); sending as a response",
+                self.channel,
+                mask_id(recipient_id),
+                type(exc).__name__,
+            )
+            return RESPONSE
+        return send_mode(last, self.clock(), agent_reply=agent_reply)
+
+    async def send_messages(
+        self, recipient_id: str, messages: Iterable[Mapping[str, Any]], *, agent_reply: bool
+    ) -> bool:
+        """Send `message` objects in order, the way the window allows; stops at the first one
+        that is not accepted.
+
+        Returns:
+            True when every one was accepted.
+
+        Raises:
+            MetaSendError: When one was not sent and `raise_on_failure` is set.
+        """
+        messages = list(messages)
+        if not messages:
+            return True
+        mode = await self.mode_for(recipient_id, agent_reply=agent_reply)
+        if mode is None:
+            self._log.warning(
+                "%s: %d message(s) to %s not sent: outside the messaging window%s",
+                self.channel,
+                len(messages),
+                mask_id(recipient_id),
+                "" if agent_reply else " (only an agent's reply may go out after 24 hours)",
+            )
+            if self.raise_on_failure:
+                raise MetaSendError(self.channel, None, OUTSIDE_WINDOW)
+            return False
+        for message in messages:
+            if not await self.send_body(envelope(recipient_id, message, mode)):
+                return False
+        return True
+
+    # ----------------------------------------------------------------- sending
+
+    async def send_body(self, body: Mapping[str, Any]) -> bool:
+        """Post one Send API body, retrying transient failures.
+
+        Returns:
+            True when the Send API accepted the message.
+
+        Raises:
+            MetaSendError: When it was not accepted and `raise_on_failure` is set.
+        """
+        recipient = mask_id(str((body.get("recipient") or {}).get("id", "")))
+        kind = "attachment" if "attachment" in (body.get("message") or {}) else "text"
+
+        async def post_once() -> None:
+            session = await self._client()
+            async with session.post(self.messages_url, json=dict(body)) as resp:
+                if 200 <= resp.status < 300:
+                    await resp.read()
+                    return
+                raise GraphNotAccepted(resp.status, await graph_error_code(resp))
+
+        def on_failure(failure: Failure) -> None:
+            error = failure.error
+            reason = (
+                f"HTTP {error.status}, error code {error.error_code}"
+                if isinstance(error, GraphNotAccepted)
+                else type(error).__name__
+            )
+            self._log.log(
+                logging.ERROR if failure.giving_up else logging.WARNING,
+                "%s: sending a %s message to %s failed (%s; attempt %d of %d)%s",
+                self.channel,
+                kind,
+                recipient,
+                reason,
+                failure.attempt,
+                self.attempts,
+                "" if failure.giving_up else "; retrying",
+            )
+
+        try:
+            await acall(post_once, self.retry_policy, retry_on=may_retry, on_failure=on_failure)
+            return True
+        except GraphNotAccepted as exc:
+            status, error_code = exc.status, exc.error_code
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            status, error_code = None, None
+        if self.raise_on_failure:
+            raise MetaSendError(self.channel, status, error_code)
+        return False
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        """Send a text, split into several messages beyond 2000 characters."""
+        await self.send_messages(
+            recipient_id, text_messages(text), agent_reply=AGENT_REPLY_KEY in kwargs
+        )
+
+    async def send_text_with_buttons(
+        self,
+        recipient_id: str,
+        text: str,
+        buttons: list[dict[str, Any]],
+        **kwargs: Any,
+    ) -> None:
+        """Send a text with quick replies (numbered choices beyond 13)."""
+        messages = await self.payload_ids.call(
+            button_messages, text or "", buttons, payload_ids=self.payload_ids
+        )
+        await self.send_messages(recipient_id, messages, agent_reply=AGENT_REPLY_KEY in kwargs)
+
+    async def send_quick_replies(
+        self,
+        recipient_id: str,
+        text: str,
+        quick_replies: list[dict[str, Any]],
+        **kwargs: Any,
+    ) -> None:
+        """Rasa's quick replies are buttons here."""
+        await self.send_text_with_buttons(recipient_id, text, quick_replies, **kwargs)
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        """Send the image at a public URL."""
+        await self.send_messages(
+            recipient_id, [image_message(image)], agent_reply=AGENT_REPLY_KEY in kwargs
+        )
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        """Send a Send API `message` object as given (e.g. a template attachment)."""
+        await self.send_messages(
+            recipient_id, [dict(json_message)], agent_reply=AGENT_REPLY_KEY in kwargs
+        )
+
+
+class MessengerOutput(MetaOutput):
+    """Sends messages to Facebook Messenger users (page access token, `/me/messages`)."""
+
+    channel = MESSENGER
+    label = "Messenger"
+
+
+class InstagramOutput(MetaOutput):
+    """Sends messages to Instagram users (`/{instagram_account_id}/messages`)."""
+
+    channel = INSTAGRAM
+    label = "Instagram"
