@@ -1,8 +1,9 @@
-"""Messenger end to end: signed Messenger Platform deliveries into the whole assistant, answers
-out to a fake Graph API (the Send API's `/{page id}/messages`).
+"""Messenger and Instagram end to end: signed Meta deliveries into the whole assistant, answers
+out to a fake Graph API (the Send API's `/{page id}/messages` and
+`/{instagram account id}/messages`).
 
-Starts the real stack (tests/support/stack.py) with the Messenger channel in its credentials, as
-`make run` does when MESSENGER_PAGE_ACCESS_TOKEN is set.
+Starts the real stack (tests/support/stack.py) with both channels in its credentials, as
+`make run` does when MESSENGER_PAGE_ACCESS_TOKEN and INSTAGRAM_ACCESS_TOKEN are set.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ pytestmark = pytest.mark.live
 
 SECRET = "messenger-app-secret-for-tests"
 PAGE_ID = "104857600000001"
+IG_SECRET = "instagram-app-secret-for-tests"
+IG_ACCOUNT_ID = "17841400000000001"
 MESSENGER_BLOCK = """
 connectors.meta.MessengerInput:
   access_token: ${MESSENGER_PAGE_ACCESS_TOKEN}
@@ -30,6 +33,13 @@ connectors.meta.MessengerInput:
   verify_token: ${MESSENGER_VERIFY_TOKEN}
   page_id: ${MESSENGER_PAGE_ID}
   api_url: ${MESSENGER_API_URL}
+
+connectors.meta.InstagramInput:
+  access_token: ${INSTAGRAM_ACCESS_TOKEN}
+  account_id: ${INSTAGRAM_ACCOUNT_ID}
+  app_secret: ${INSTAGRAM_APP_SECRET}
+  verify_token: ${INSTAGRAM_VERIFY_TOKEN}
+  api_url: ${INSTAGRAM_API_URL}
 """
 
 
@@ -50,18 +60,21 @@ def wait_for(graph: FakeGraph, psid: str, needle: str, timeout: float = 30) -> l
     raise AssertionError(f"{needle!r} never sent to {psid}; sent: {texts_to(graph, psid)}")
 
 
-def deliver(stack: Stack, psid: str, text: str, mid: str) -> requests.Response:
-    """POST one signed Messenger delivery of a text message."""
+def deliver(
+    stack: Stack, psid: str, text: str, mid: str, *, instagram: bool = False
+) -> requests.Response:
+    """POST one signed Messenger (or Instagram) delivery of a text message."""
+    account, secret = (IG_ACCOUNT_ID, IG_SECRET) if instagram else (PAGE_ID, SECRET)
     payload = {
-        "object": "page",
+        "object": "instagram" if instagram else "page",
         "entry": [
             {
-                "id": PAGE_ID,
+                "id": account,
                 "time": int(time.time() * 1000),
                 "messaging": [
                     {
                         "sender": {"id": psid},
-                        "recipient": {"id": PAGE_ID},
+                        "recipient": {"id": account},
                         "timestamp": int(time.time() * 1000),
                         "message": {"mid": mid, "text": text},
                     }
@@ -70,9 +83,9 @@ def deliver(stack: Stack, psid: str, text: str, mid: str) -> requests.Response:
         ],
     }
     raw = json.dumps(payload).encode()
-    signature = "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    signature = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
     return requests.post(
-        f"{stack.rasa_url}/webhooks/messenger/webhook",
+        f"{stack.rasa_url}/webhooks/{'instagram' if instagram else 'messenger'}/webhook",
         data=raw,
         headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
         timeout=30,
@@ -96,6 +109,11 @@ def stack(graph: FakeGraph) -> Iterator[Stack]:
         "MESSENGER_VERIFY_TOKEN": "verify-me",
         "MESSENGER_PAGE_ID": PAGE_ID,
         "MESSENGER_API_URL": graph.url,
+        "INSTAGRAM_ACCESS_TOKEN": "test-instagram-token",
+        "INSTAGRAM_ACCOUNT_ID": IG_ACCOUNT_ID,
+        "INSTAGRAM_APP_SECRET": IG_SECRET,
+        "INSTAGRAM_VERIFY_TOKEN": "verify-me-too",
+        "INSTAGRAM_API_URL": graph.url,
         "RASA_API_TOKEN": TOKEN,
     }
     with Stack(rasa=True, env=env, credentials=DEFAULT_CREDENTIALS + MESSENGER_BLOCK) as running:
@@ -126,6 +144,29 @@ def test_a_forged_delivery_is_refused(stack, graph):
         f"{stack.rasa_url}/webhooks/messenger/webhook",
         data=raw,
         headers={"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=" + "0" * 64},
+        timeout=30,
+    )
+    assert reply.status_code == 403
+
+
+def test_an_instagram_question_is_answered_once_through_the_account_endpoint(stack, graph):
+    igsid = "5432109876543210"
+    for _ in range(2):  # a re-delivery is answered once
+        assert deliver(stack, igsid, "apa itu sp2d", "ig_in_1", instagram=True).status_code == 200
+    wait_for(graph, igsid, "Surat Perintah Pencairan Dana")
+    time.sleep(2)
+    assert len([t for t in texts_to(graph, igsid) if "Surat Perintah Pencairan Dana" in t]) == 1
+    with graph.lock:
+        sent = [b for b in graph.bodies if (b.get("recipient") or {}).get("id") == igsid]
+    assert {b["path"] for b in sent} == {f"/v20.0/{IG_ACCOUNT_ID}/messages"}
+    assert {b["messaging_type"] for b in sent} == {"RESPONSE"}
+    # Messenger's secret does not sign Instagram deliveries.
+    raw = json.dumps({"object": "instagram", "entry": []}).encode()
+    forged = "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    reply = requests.post(
+        f"{stack.rasa_url}/webhooks/instagram/webhook",
+        data=raw,
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": forged},
         timeout=30,
     )
     assert reply.status_code == 403
