@@ -17,7 +17,7 @@ export HELPDESK_PROFILE := $(PROFILE)
 endif
 TRAIN_INPUTS := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml' 2>/dev/null) $(wildcard components/*.py)
 
-.PHONY: help venv st test-st run run-cluster systemd train index engines engines-down test-postgres test-chaos test test-unit test-stories test-conversations test-live test-browser browser-deps compose compose-deps validate eval bench lint format clean
+.PHONY: help venv st test-st run run-cluster systemd train index engines engines-down test-postgres test-chaos test test-unit test-stories test-conversations test-live test-browser browser-deps compose compose-deps mail-deps mail-down validate eval bench lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -70,7 +70,7 @@ compose: $(STAMP) ## Regenerate deploy/ (compose.yml, nginx.conf and what they m
 validate: $(STAMP) ## rasa data validate
 	$(RASA) data validate --config config.yml --domain domain --data data --fail-on-warnings
 
-test-unit: $(STAMP) compose-deps ## Unit, action and connector tests (pytest, no live servers)
+test-unit: $(STAMP) compose-deps mail-deps ## Unit, action and connector tests (pytest; the e-mail channel's against the local dovecot)
 	$(PY) -m pytest -q -m "not browser and not live"
 
 test-stories: $(MODEL_STAMP) ## Test stories against the trained model and a live action server
@@ -79,7 +79,7 @@ test-stories: $(MODEL_STAMP) ## Test stories against the trained model and a liv
 test-conversations: $(MODEL_STAMP) ## Held-out REST conversations against the simulator (tests/conversations)
 	$(PY) scripts/test_conversations.py $(ARGS)
 
-test-live: $(MODEL_STAMP) ## Tests against a live stack: idle sweeper end to end (pytest -m live)
+test-live: $(MODEL_STAMP) mail-deps ## Tests against a live stack: idle sweeper end to end (pytest -m live)
 	$(PY) -m pytest -q -m live
 
 #: A Compose client checks deploy/compose.yml offline (`config`, tests/unit/test_compose_plan.py):
@@ -92,6 +92,15 @@ compose-deps: ## A Compose client to check deploy/compose.yml (Debian's docker-c
 	    echo "note: no Compose client, deploy/compose.yml is not checked; as root run: apt-get install -y docker-compose" >&2; \
 	  fi; \
 	fi
+
+#: The e-mail channel's tests read a real IMAP server: the project's own dovecot on loopback
+#: (scripts/mail_servers.py; Debian's dovecot-imapd installed when root and missing, ~20 s).
+mail-deps: $(STAMP) ## Start the project's dovecot for the e-mail tests (installs dovecot-imapd when root)
+	@$(PY) scripts/mail_servers.py up >/dev/null || \
+	  echo "note: no local IMAP server, the e-mail connector tests are skipped; as root run: apt-get install -y dovecot-imapd" >&2
+
+mail-down: $(STAMP) ## Stop the dovecot that `make mail-deps` started
+	$(PY) scripts/mail_servers.py down
 
 CHROMIUM     := /usr/bin/chromium
 CHROMEDRIVER := /usr/bin/chromedriver

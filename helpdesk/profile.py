@@ -34,6 +34,8 @@ files:
   office_hours: office_hours.yml
   faq: faq                               # a folder of YAML files, or one YAML/CSV file
   flows: flows.yml                       # optional: guided flows (helpdesk/conversation/flows.py)
+  whatsapp_templates: whatsapp_templates.yml  # optional: the approved WhatsApp templates
+                                         # (helpdesk/conversation/message_templates.py)
 ```
 
 A profile is checked when it is read; every error names the file and the key
@@ -66,7 +68,7 @@ LOOKUP_FORMS = {
     "digit": "digit_form",
     "sakti": "sakti_form",
 }
-_FILES = ("menu", "office_hours", "faq", "flows")
+_FILES = ("menu", "office_hours", "faq", "flows", "whatsapp_templates")
 _KEYS = {"version", "name", "organisation", "introduction", "greeting", "timezone", "website"}
 _KEYS |= {"lookups", "files", "mailbox", "widget", "privacy"}
 
@@ -167,6 +169,8 @@ class Profile:
         lookups: The self-service lookups offered (`LOOKUP_FORMS` keys).
         menu_file, office_hours_file, faq_source: The profile's files.
         flows_file: Its guided flows, or None.
+        whatsapp_templates_file: Its approved WhatsApp message templates, or None (outside
+            WhatsApp's 24-hour window nothing is then sent).
         retention: How long each store keeps personal data (`helpdesk.privacy.policy`).
         requests: How citizens' data requests are handled (approval, time limit, exemptions).
     """
@@ -184,6 +188,7 @@ class Profile:
     office_hours_file: Path
     faq_source: Path
     flows_file: Path | None = None
+    whatsapp_templates_file: Path | None = None
     name_flow: str | None = None
     mailbox: str | None = None
     widget: "WidgetProfile" = field(default_factory=lambda: WidgetProfile())
@@ -312,6 +317,11 @@ def read_profile(folder: Path) -> Profile:
         office_hours_file=_file(folder, files, "office_hours", where),
         faq_source=_file(folder, files, "faq", where),
         flows_file=_file(folder, files, "flows", where) if "flows" in files else None,
+        whatsapp_templates_file=(
+            _file(folder, files, "whatsapp_templates", where)
+            if "whatsapp_templates" in files
+            else None
+        ),
         name_flow=name_flow.strip() if name_flow else None,
         mailbox=mailbox,
         widget=_widget(raw.get("widget"), where),
@@ -321,7 +331,18 @@ def read_profile(folder: Path) -> Profile:
     _check_menu(profile)
     _check_flows(profile)
     _check_office_hours(profile)
+    _check_templates(profile)
     return profile
+
+
+def _check_templates(profile: Profile) -> None:
+    """The WhatsApp template registry must follow the format and Meta's rules."""
+    from helpdesk.conversation.message_templates import TemplateError, load_registry
+
+    try:
+        load_registry(profile.whatsapp_templates_file)
+    except TemplateError as exc:
+        raise ProfileError(str(exc)) from exc
 
 
 def _check_flows(profile: Profile) -> None:

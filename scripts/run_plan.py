@@ -72,6 +72,26 @@ OPTIONAL_CHANNELS = {
             "api_url": "INSTAGRAM_API_URL",
         },
     ),
+    "connectors.email.EmailInput": (
+        "EMAIL_IMAP_HOST",
+        {
+            "imap_host": "EMAIL_IMAP_HOST",
+            "imap_port": "EMAIL_IMAP_PORT",
+            "imap_user": "EMAIL_IMAP_USER",
+            "imap_password": "EMAIL_IMAP_PASSWORD",
+            "imap_ssl": "EMAIL_IMAP_SSL",
+            "mailbox": "EMAIL_MAILBOX",
+            "smtp_host": "EMAIL_SMTP_HOST",
+            "smtp_port": "EMAIL_SMTP_PORT",
+            "smtp_user": "EMAIL_SMTP_USER",
+            "smtp_password": "EMAIL_SMTP_PASSWORD",
+            "smtp_security": "EMAIL_SMTP_SECURITY",
+            "address": "EMAIL_ADDRESS",
+            "sender_name": "EMAIL_SENDER_NAME",
+            "poll_seconds": "EMAIL_POLL_SECONDS",
+            "max_replies_per_hour": "EMAIL_MAX_REPLIES_PER_HOUR",
+        },
+    ),
 }
 
 

@@ -148,10 +148,17 @@ class ValidateTicketForm(FormValidationAction):
         tracker: Tracker,
         domain: dict[str, Any],
     ) -> dict[str, Any]:
-        """A URL or a channel media id; "lewati" / "tidak ada" skips (stored as `-`)."""
+        """A URL or a channel media id; "lewati" / "tidak ada" skips (stored as `-`). A
+        message that carries a file as well as text (an e-mail "berikut lampirannya" with a
+        PDF) gives the file's media id (`metadata["media"]["id"]`)."""
         if _words(slot_value) in SKIP_WORDS:
             return {slots.TICKET_ATTACHMENT: slots.NO_ATTACHMENT}
         attachment = validate_attachment(str(slot_value or ""))
+        if attachment is None:
+            metadata = tracker.latest_message.get("metadata") or {}
+            media = metadata.get("media") if isinstance(metadata, dict) else None
+            if isinstance(media, dict):
+                attachment = validate_attachment(str(media.get("id") or ""))
         if attachment is None:
             dispatcher.utter_message(response="utter_invalid_ticket_attachment")
             return {slots.TICKET_ATTACHMENT: None}

@@ -23,7 +23,6 @@ from connectors.common import (
     base_url,
     check_retry_settings,
     clean_credential,
-    inbound_repository,
     mask_id,
     missing_message,
 )
@@ -35,6 +34,7 @@ from connectors.common.meta import (
 )
 from connectors.common.replies import AGENT_REPLY_KEY, AgentRepliesOnce
 from connectors.common.text import ShortIds
+from connectors.common.window import RESPONSE, SendMode, Unknown, last_inbound, send_mode
 from connectors.meta.payloads import INSTAGRAM, MESSENGER
 from connectors.meta.render import (
     PAYLOAD_IDS,
@@ -43,7 +43,6 @@ from connectors.meta.render import (
     image_message,
     text_messages,
 )
-from connectors.meta.window import RESPONSE, SendMode, send_mode
 from helpdesk.retry import Backoff, Failure, RetryPolicy, acall
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
@@ -193,16 +192,8 @@ class MetaOutput(AgentRepliesOnce, OutputChannel):
 
     async def mode_for(self, recipient_id: str, *, agent_reply: bool) -> SendMode | None:
         """How a message to `recipient_id` may go out now (None: not at all)."""
-        try:
-            repository = inbound_repository(self.reply_ledger)
-            last = await asyncio.to_thread(repository.last_received, self.channel, recipient_id)
-        except Exception as exc:  # the database: let Meta decide rather than hold it back
-            self._log.warning(
-                "%s: could not read when %s last wrote (%s); sending as a response",
-                self.channel,
-                mask_id(recipient_id),
-                type(exc).__name__,
-            )
+        last = await last_inbound(self.reply_ledger, self.channel, recipient_id, self._log)
+        if isinstance(last, Unknown):
             return RESPONSE
         return send_mode(last, self.clock(), agent_reply=agent_reply)
 

@@ -34,12 +34,16 @@ Behaviour:
   dialogue work never makes Meta retry.
 * A claimed message whose handling did not finish (the process died) is handled again when the
   server starts next (at least once); see `WhatsAppInput.recover_pending`.
+* WhatsApp's 24-hour customer service window: free text goes out only within 24 hours of the
+  citizen's last message (`inbound_message`); after it a message goes out as the approved
+  template that stands for it (`helpdesk.conversation.message_templates`, the profile's
+  `files.whatsapp_templates`), or not at all (logged). See `WhatsAppOutput`.
 * Logs never hold message content, not even in the messages of exceptions
   (`connectors.common.failure_trace`), and phone numbers appear masked (last four digits).
 
-The package: `payloads` (Meta's deliveries parsed, pure), `render` (answers as Graph API bodies,
-pure), `output` (`WhatsAppOutput`, sending with retries), `webhook` (`WhatsAppInput`, the routes
-over the shared inbox, `connectors.inbox`).
+The package: `payloads` (Meta's deliveries parsed, pure), `render` (answers and templates as
+Graph API bodies, pure), `output` (`WhatsAppOutput`, sending with retries within the window),
+`webhook` (`WhatsAppInput`, the routes over the shared inbox, `connectors.inbox`).
 """
 
 from connectors.whatsapp.output import WhatsAppConfigError, WhatsAppOutput, WhatsAppSendError

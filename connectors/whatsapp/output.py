@@ -1,4 +1,5 @@
-"""`WhatsAppOutput`: sends answers through the Graph API, with retries."""
+"""`WhatsAppOutput`: sends answers through the Graph API, with retries, within WhatsApp's
+24-hour customer service window (approved templates after it)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import asyncio
 import contextlib
 import functools
 import logging
+from contextvars import ContextVar
+from datetime import datetime, timezone
 from typing import (
     TYPE_CHECKING,
     Any,
+    Callable,
     Iterable,
     Mapping,
 )
@@ -30,23 +34,47 @@ from connectors.common.meta import (
     may_retry,
 )
 from connectors.common.replies import AgentRepliesOnce
+from connectors.common.window import Unknown, last_inbound, window_open
 from connectors.whatsapp.payloads import CHANNEL_NAME, mask_phone
 from connectors.whatsapp.render import (
     PAYLOAD_IDS,
     PayloadIds,
     button_bodies,
     image_body,
+    template_body,
     text_bodies,
+)
+from helpdesk import metrics
+from helpdesk.conversation.message_templates import (
+    NO_TEMPLATES,
+    RESPONSE_KEY,
+    TEMPLATE_KEY,
+    ParameterError,
+    TemplateRegistry,
+    load_registry,
 )
 from helpdesk.retry import Backoff, Failure, RetryPolicy, acall
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.settings import Settings
+    from helpdesk.storage.inbound_messages import InboundMessageRepository
 
 logger = logging.getLogger("connectors.whatsapp")
 
 
 DEFAULT_API_URL = DEFAULT_GRAPH_API_URL
+
+
+#: What `WhatsAppSendError.error_code` holds when the window allowed no message.
+OUTSIDE_WINDOW = "outside-window"
+
+
+#: The recipient whose window `send_response` found open (the sends below it skip the check).
+_window_open_for: ContextVar[str | None] = ContextVar("whatsapp_window_open_for", default=None)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 class WhatsAppConfigError(RasaException):
@@ -76,6 +104,13 @@ def blank_credentials(**values: Any) -> list[str]:
 class WhatsAppOutput(AgentRepliesOnce, OutputChannel):
     """Sends messages through the WhatsApp Cloud API (`POST /{phone_number_id}/messages`).
 
+    Before each message it reads when the citizen last wrote (`inbound_message`). Inside the
+    24-hour customer service window a message goes out as it is. After it, free text never
+    goes out: a message an approved template stands for (`helpdesk.conversation
+    .message_templates`: its `message_template` value or its response name) is sent as that
+    template, anything else (an agent's reply too) is not sent, only logged. When the time
+    cannot be read, the message is sent and Meta decides.
+
     Connection errors, timeouts, HTTP 429 and 5xx are retried with exponential backoff; other
     4xx are not. A message that could not be sent is logged (HTTP status and Meta's error code,
     never the content; the recipient masked) and, unless `raise_on_failure` is set, the
@@ -97,6 +132,9 @@ class WhatsAppOutput(AgentRepliesOnce, OutputChannel):
         backoff: float = 0.5,
         raise_on_failure: bool = False,
         payload_ids: PayloadIds = PAYLOAD_IDS,
+        repository: "InboundMessageRepository" | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        templates: TemplateRegistry | None = None,
     ) -> None:
         """Create the output channel.
 
@@ -110,6 +148,11 @@ class WhatsAppOutput(AgentRepliesOnce, OutputChannel):
             raise_on_failure: Raise `WhatsAppSendError` when a message cannot be sent (e.g. in
                 a sweeper that must know) instead of logging it and going on.
             payload_ids: The reply id mapping of long button payloads.
+            repository: Where the citizens' last messages are read, and agents' replies
+                recorded (default: the helpdesk services' inbound message store).
+            clock: The current time (timezone-aware); tests move it.
+            templates: The approved templates (default: the file the organisation's profile
+                names, read again when it changes).
 
         Raises:
             WhatsAppConfigError: For a missing token or phone number id.
@@ -128,6 +171,9 @@ class WhatsAppOutput(AgentRepliesOnce, OutputChannel):
         self.retry_policy = RetryPolicy(attempts, Backoff(backoff))
         self.raise_on_failure = raise_on_failure
         self.payload_ids = payload_ids
+        self.reply_ledger = repository
+        self.clock = clock
+        self.templates = templates
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
 
@@ -190,8 +236,90 @@ class WhatsAppOutput(AgentRepliesOnce, OutputChannel):
     async def __aexit__(self, *exc_info: Any) -> None:
         await self.close()
 
+    # ----------------------------------------------------------------- the window
+
+    def template_registry(self) -> TemplateRegistry:
+        """The approved templates: the injected ones, else the profile's file (none when it
+        cannot be read: nothing then goes out after the window)."""
+        if self.templates is not None:
+            return self.templates
+        try:
+            from helpdesk.settings import get_settings
+
+            return load_registry(get_settings().profile.whatsapp_templates_file)
+        except Exception as exc:  # a broken file must not stop the answers inside the window
+            logger.error("whatsapp: the template registry cannot be read (%s)", exc)
+            return NO_TEMPLATES
+
+    async def window_allows_text(self, recipient_id: str) -> bool:
+        """Whether free-form messages may go to `recipient_id` now (the 24-hour window is
+        open, or when the citizen last wrote cannot be read: Meta then decides)."""
+        if _window_open_for.get() == recipient_id:
+            return True
+        last = await last_inbound(self.reply_ledger, CHANNEL_NAME, recipient_id, logger)
+        return isinstance(last, Unknown) or window_open(last, self.clock())
+
+    def _not_sent(self, recipient_id: str, what: str) -> None:
+        logger.warning(
+            "whatsapp: %s to %s not sent: outside the 24-hour customer service window",
+            what,
+            mask_phone(recipient_id),
+        )
+        if self.raise_on_failure:
+            raise WhatsAppSendError(None, OUTSIDE_WINDOW)
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """Send one Rasa message: as it is inside the window, as its approved template after
+        it, else not at all."""
+        if await self.window_allows_text(recipient_id):
+            token = _window_open_for.set(recipient_id)
+            try:
+                await super().send_response(recipient_id, message)
+            finally:
+                _window_open_for.reset(token)
+            return
+        await self.send_template_for(recipient_id, message)
+
+    async def send_template_for(self, recipient_id: str, message: Mapping[str, Any]) -> bool:
+        """Send the approved template that stands for `message` (whatever the window).
+
+        Returns:
+            True when a template went out; False when none stands for the message (logged:
+            outside the window nothing else may go), a value cannot fill it, or the Graph API
+            did not accept it.
+
+        Raises:
+            WhatsAppSendError: When nothing went out and `raise_on_failure` is set.
+        """
+        template = self.template_registry().for_message(message)
+        if template is None:
+            named = message.get(TEMPLATE_KEY) or message.get(RESPONSE_KEY)
+            what = f"{named}, for which" if named else "a message for which"
+            self._not_sent(recipient_id, f"{what} no approved template stands,")
+            return False
+        try:
+            body = template_body(recipient_id, template, message)
+        except ParameterError as exc:  # names the variable, never the value
+            logger.error("whatsapp: %s; not sent to %s", exc, mask_phone(recipient_id))
+            if self.raise_on_failure:
+                raise WhatsAppSendError(None, "template-parameter") from exc
+            return False
+        if await self.send_body(body):
+            metrics.message_out(CHANNEL_NAME)
+            logger.info(
+                "whatsapp: template %s sent to %s (outside the 24-hour window)",
+                template.name,
+                mask_phone(recipient_id),
+            )
+            return True
+        return False
+
+    # ----------------------------------------------------------------- sending
+
     async def send_body(self, body: Mapping[str, Any]) -> bool:
         """Post one Graph API message body, retrying transient failures.
+
+        A free-form body (anything but a template) goes out only inside the window.
 
         Args:
             body: The message body (`messaging_product`, `to`, `type`, ...).
@@ -200,10 +328,15 @@ class WhatsAppOutput(AgentRepliesOnce, OutputChannel):
             True when the Graph API accepted the message.
 
         Raises:
-            WhatsAppSendError: When it was not accepted and `raise_on_failure` is set.
+            WhatsAppSendError: When it was not accepted, or the window allowed none, and
+                `raise_on_failure` is set.
         """
         kind = str(body.get("type", "message"))
-        recipient = mask_phone(str(body.get("to", "")))
+        to = str(body.get("to", ""))
+        if kind != "template" and not await self.window_allows_text(to):
+            self._not_sent(to, f"a {kind} message")
+            return False
+        recipient = mask_phone(to)
 
         async def post_once() -> None:
             session = await self._client()
@@ -243,7 +376,8 @@ class WhatsAppOutput(AgentRepliesOnce, OutputChannel):
         return False
 
     async def send_bodies(self, bodies: Iterable[Mapping[str, Any]]) -> bool:
-        """Post message bodies in order; stops at the first one that is not accepted."""
+        """Post message bodies in order; stops at the first one that is not accepted (or
+        that the window does not allow)."""
         for body in bodies:
             if not await self.send_body(body):
                 return False

@@ -1,4 +1,5 @@
-"""How answers look on WhatsApp: texts, reply buttons, lists, images (pure functions).
+"""How answers look on WhatsApp: texts, reply buttons, lists, images, approved templates
+(pure functions).
 
 The Graph API message bodies for Rasa's responses, within WhatsApp's limits; long button
 payloads travel as short reply ids (`PayloadIds`).
@@ -22,6 +23,7 @@ from connectors.common import (
 )
 from connectors.common import shorten as _shorten
 from connectors.common import split_text as _split_text
+from helpdesk.conversation.message_templates import MessageTemplate
 
 #: WhatsApp Cloud API limits (characters).
 TEXT_LIMIT = 4096
@@ -231,4 +233,36 @@ def image_body(recipient_id: str, image_url: str) -> dict[str, Any]:
     """A Graph API body sending the image at the public URL `image_url`."""
     body = _base(recipient_id, "image")
     body["image"] = {"link": image_url}
+    return body
+
+
+def template_body(
+    recipient_id: str, template: MessageTemplate, values: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A Graph API body sending the approved `template`, its variables filled from `values`
+    (a message's values by name) and its quick replies given their payloads.
+
+    Raises:
+        ParameterError: When a value cannot fill its variable (see
+            `MessageTemplate.parameters`).
+    """
+    components: list[dict[str, Any]] = []
+    parameters = template.parameters(values)
+    if parameters:
+        components.append(
+            {"type": "body", "parameters": [{"type": "text", "text": p} for p in parameters]}
+        )
+    for index, button in enumerate(template.buttons):
+        components.append(
+            {
+                "type": "button",
+                "sub_type": "quick_reply",
+                "index": str(index),
+                "parameters": [{"type": "payload", "payload": button.payload}],
+            }
+        )
+    body = _base(recipient_id, "template")
+    body["template"] = {"name": template.name, "language": {"code": template.language}}
+    if components:
+        body["template"]["components"] = components
     return body

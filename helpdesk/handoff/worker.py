@@ -12,7 +12,10 @@ Every `interval` seconds (and at once when woken by the desk after an agent acte
    on the channel the citizen asked for an officer on (the handoff's) and logs them in the
    tracker;
 5. resumes the bot in conversations whose handoff ended (`action_handoff_end`: thanks and the
-   rating, the "left the queue" message, or the ticket id of an expired request).
+   rating, the "left the queue" message, or the ticket id of an expired request);
+6. tells citizens that a desk user changed their ticket's status, on the channel the ticket
+   came from (`helpdesk.tickets.status_updates`; on WhatsApp after 24 hours of silence the
+   channel sends the approved template instead).
 
 Nothing is lost or sent twice across restarts: replies and endings are rows in the helpdesk
 database first; before re-sending a reply or re-running the ending, the worker looks in the
@@ -36,6 +39,7 @@ from helpdesk.rasa_bridge.events import TrackerEvent, latest_session, read_event
 from helpdesk.retry import Backoff
 from helpdesk.security.masking import mask_digits
 from helpdesk.storage.enums import HandoffStatus, OutboxStatus
+from helpdesk.tickets.status_updates import UPDATE_KEY, status_update, update_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.engine import Engine
@@ -58,6 +62,10 @@ REPLY_GIVE_UP = timedelta(hours=1)
 #: An ended handoff whose conversation could not be resumed for this long is left; the
 #: citizen's next message after Rasa's session expiry starts afresh anyway.
 RESUME_GIVE_UP = timedelta(hours=24)
+#: A status update still undelivered this long after the change is given up (logged).
+STATUS_UPDATE_GIVE_UP = timedelta(hours=24)
+#: Channels that cannot push a message to the citizen (they only answer requests).
+NO_PUSH_CHANNELS = frozenset({"rest", "cmdline"})
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -87,9 +95,19 @@ class PassReport:
     assigned: list[tuple[int, int]] = field(default_factory=list)
     delivered: list[int] = field(default_factory=list)
     resumed: list[int] = field(default_factory=list)
+    status_updates: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return any((self.cancelled, self.expired, self.assigned, self.delivered, self.resumed))
+        return any(
+            (
+                self.cancelled,
+                self.expired,
+                self.assigned,
+                self.delivered,
+                self.resumed,
+                self.status_updates,
+            )
+        )
 
 
 def wants_to_leave(event: TrackerEvent) -> bool:
@@ -133,8 +151,11 @@ class DeskWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pass_lock = threading.Lock()
-        # Backoff of failed deliveries and resumes: ("reply" | "resume", id) -> next try.
-        self._next_try: dict[tuple[str, int], datetime] = {}
+        # Backoff of failed deliveries, resumes and status updates: ("reply" | "resume", id)
+        # or ("status", ticket update key) -> next try.
+        self._next_try: dict[tuple[str, int | str], datetime] = {}
+        # Failed attempts of the status updates (ticket update key -> count).
+        self._failures: dict[str, int] = {}
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -190,6 +211,7 @@ class DeskWorker:
                 self._expire_overdue,
                 self._deliver_replies,
                 self._resume_ended,
+                self._notify_status_changes,
             ):
                 try:
                     step(report)
@@ -303,9 +325,45 @@ class DeskWorker:
                 attempts = handoff.resume_attempts + 1
                 self._next_try[("resume", handoff.id)] = now + retry_delay(attempts)
 
+    def _notify_status_changes(self, report: PassReport) -> None:
+        tickets = self.services.ticket_repository
+        now = self.clock()
+        for ticket in tickets.status_updates_due():
+            assert ticket.sender_id is not None and ticket.channel is not None
+            key = update_key(ticket)
+            if self._next_try.get(("status", key), now) > now:
+                continue
+            if ticket.channel in NO_PUSH_CHANNELS:
+                tickets.mark_status_notified(ticket.id, ticket.status)
+                continue
+            if self._already_in_tracker(ticket.sender_id, UPDATE_KEY, key):
+                tickets.mark_status_notified(ticket.id, ticket.status)
+                report.status_updates.append(ticket.id)
+                continue
+            text, metadata = status_update(ticket)
+            if self.rasa.send_bot_message(ticket.sender_id, text, metadata, channel=ticket.channel):
+                tickets.mark_status_notified(ticket.id, ticket.status)
+                self._next_try.pop(("status", key), None)
+                report.status_updates.append(ticket.id)
+                self._failures.pop(key, None)
+            elif now - ticket.updated_at >= STATUS_UPDATE_GIVE_UP:
+                tickets.mark_status_notified(ticket.id, ticket.status)
+                self._next_try.pop(("status", key), None)
+                self._failures.pop(key, None)
+                logger.error(
+                    "status update of ticket %s to %s given up after %s",
+                    ticket.id,
+                    mask_digits(ticket.sender_id),
+                    STATUS_UPDATE_GIVE_UP,
+                )
+            else:
+                attempts = self._failures.get(key, 0) + 1
+                self._failures[key] = attempts
+                self._next_try[("status", key)] = now + retry_delay(attempts)
+
     # --- de-duplication after a crash ----------------------------------------------------
 
-    def _already_in_tracker(self, sender_id: str, key: str, value: int) -> bool:
+    def _already_in_tracker(self, sender_id: str, key: str, value: int | str) -> bool:
         for event in read_events(self.tracker_engine, sender_id, types=("bot",)):
             if event.metadata.get(key) == value:
                 return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from helpdesk.storage.base import _check_aware, _Repository
@@ -172,6 +172,33 @@ class TicketRepository(_Repository):
                 return TicketRecord.from_row(row)
 
         return retry_on_locked(work)
+
+    def status_updates_due(self, limit: int = 100) -> list[TicketRecord]:
+        """Tickets of a conversation (a sender and a channel) whose status changed since the
+        citizen was last told (`notified_status`; a new ticket counts as told "open"), the
+        longest waiting first."""
+        told = func.coalesce(Ticket.notified_status, TicketStatus.OPEN.value)
+        stmt = (
+            select(Ticket)
+            .where(
+                Ticket.sender_id.is_not(None), Ticket.channel.is_not(None), Ticket.status != told
+            )
+            .order_by(Ticket.updated_at, Ticket.id)
+            .limit(limit)
+        )
+        with session_scope(self._sessions) as session:
+            return [TicketRecord.from_row(row) for row in session.scalars(stmt)]
+
+    def mark_status_notified(self, ticket_id: str, status: str) -> None:
+        """Record that the citizen was told (or will never be told) about `status`."""
+
+        def work() -> None:
+            with session_scope(self._sessions) as session:
+                row = session.get(Ticket, ticket_id)
+                if row is not None:
+                    row.notified_status = status
+
+        retry_on_locked(work)
 
     def set_owner(
         self, ticket_id: str, *, division_id: int | None, assignee_id: int | None

@@ -103,6 +103,15 @@ def test_attachment_accepts_url_and_media_id_and_rejects_other_text(validator, d
     assert responses(dispatcher) == ["utter_invalid_ticket_attachment"]
 
 
+def test_attachment_of_a_message_with_text_is_taken_from_its_media(validator, dispatcher):
+    tracker = make_tracker("berikut lampirannya")
+    tracker.latest_message["metadata"] = {"media": {"id": "email-att:" + "ab12" * 10}}
+    assert validator.validate_ticket_attachment("berikut lampirannya", dispatcher, tracker, {}) == {
+        "ticket_attachment": "email-att:" + "ab12" * 10
+    }
+    assert dispatcher.messages == []
+
+
 def test_email_is_validated_and_normalised(validator, dispatcher):
     tracker = make_tracker("x")
     assert validator.validate_ticket_email(

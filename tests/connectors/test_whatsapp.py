@@ -1009,8 +1009,11 @@ async def test_too_old_unfinished_messages_are_dropped(
 
 
 @pytest.fixture
-def output(graph_api) -> WhatsAppOutput:
-    return WhatsAppOutput(ACCESS_TOKEN, PHONE_NUMBER_ID, graph_api.url, backoff=0.01, timeout=5)
+def output(graph_api, repository) -> WhatsAppOutput:
+    repository.claim("whatsapp", "wamid.LAST", SENDER)  # the citizen wrote just now
+    return WhatsAppOutput(
+        ACCESS_TOKEN, PHONE_NUMBER_ID, graph_api.url, backoff=0.01, timeout=5, repository=repository
+    )
 
 
 async def test_text_message(output, graph_api) -> None:
@@ -1188,13 +1191,18 @@ async def test_retries(output, graph_api, caplog, script, requests, delivered) -
     assert (failures[-1].levelno == logging.ERROR) is not delivered
 
 
-async def test_connection_errors_are_retried(caplog) -> None:
+async def test_connection_errors_are_retried(caplog, repository) -> None:
     caplog.set_level(logging.DEBUG)
     sock = _free_socket()  # bound, never listening: connections are refused
     port = sock.getsockname()[1]
     sock.close()
+    repository.claim("whatsapp", "wamid.LAST", SENDER)
     output = WhatsAppOutput(
-        ACCESS_TOKEN, PHONE_NUMBER_ID, f"http://127.0.0.1:{port}/v20.0", backoff=0.01
+        ACCESS_TOKEN,
+        PHONE_NUMBER_ID,
+        f"http://127.0.0.1:{port}/v20.0",
+        backoff=0.01,
+        repository=repository,
     )
     async with output:
         await output.send_text_message(SENDER, SECRET_TEXT)
@@ -1203,10 +1211,16 @@ async def test_connection_errors_are_retried(caplog) -> None:
     assert SECRET_TEXT not in log_text(caplog) and SENDER not in log_text(caplog)
 
 
-async def test_raise_on_failure(graph_api) -> None:
+async def test_raise_on_failure(graph_api, repository) -> None:
     graph_api.script = [400]
+    repository.claim("whatsapp", "wamid.LAST", SENDER)
     output = WhatsAppOutput(
-        ACCESS_TOKEN, PHONE_NUMBER_ID, graph_api.url, raise_on_failure=True, backoff=0.01
+        ACCESS_TOKEN,
+        PHONE_NUMBER_ID,
+        graph_api.url,
+        raise_on_failure=True,
+        backoff=0.01,
+        repository=repository,
     )
     async with output:
         with pytest.raises(WhatsAppSendError) as raised:

@@ -4,7 +4,9 @@ write the public reply the citizen reads when checking the ticket's status.
 - `GET /tickets?status=&q=&dari=&sampai=&pemilik=&halaman=`: newest first, 25 a page.
 - `GET /tickets/<id>`: subject, chronology, attachment, e-mail, channel, status, public reply,
   division and assignee.
-- `POST /tickets/<id>`: new status and/or public reply (an empty reply removes it).
+- `POST /tickets/<id>`: new status and/or public reply (an empty reply removes it). A new
+  status is sent to the citizen on the ticket's channel by the desk worker
+  (`helpdesk.tickets.status_updates`; an approved template on WhatsApp after 24 hours).
 - `POST /tickets/<id>/owner` (supervisors and admins): give the ticket to a division and/or
   an agent.
 
@@ -39,6 +41,7 @@ from helpdesk.desk.auth import (
 from helpdesk.desk.masked_view import REVEAL_PARAM
 from helpdesk.desk.transcript_view import channel_label, mask_sender_id
 from helpdesk.desk.views import parse_id, services_of
+from helpdesk.desk.views.conversations import wake_relay
 from helpdesk.security.audit import desk_actor
 from helpdesk.security.masking import mask_email, mask_identifiers
 from helpdesk.storage.desk_queries import OWNER_ME, OWNER_NONE, TicketFilter, may_view_ticket
@@ -339,6 +342,8 @@ async def ticket_update(request: Request, ticket_id: str) -> HTTPResponse:
         status,
         "set" if reply else "empty",
     )
+    if status != ticket.status:  # the worker tells the citizen on the ticket's channel
+        wake_relay(request)
     return flash_redirect(request, f"/tickets/{ticket.id}", MSG_SAVED.format(id=ticket.id))
 
 

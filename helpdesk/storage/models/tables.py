@@ -69,6 +69,9 @@ class Ticket(Base):
     )
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    # The status the citizen was last told about on their channel (None: the one a new ticket
+    # has, "open"); the desk worker tells them when `status` differs.
+    notified_status = Column(CleanString(20), nullable=True)
 
     __table_args__ = (CheckConstraint(one_of("status", TicketStatus), name="status_valid"),)
 

@@ -842,3 +842,80 @@ def test_tracker_rows_are_read_as_written(tracker):
         row = connection.execute(select(RASA_EVENTS)).one()
     assert (row.sender_id, row.type_name, row.timestamp) == (SENDER, "user", 7.5)
     assert json.loads(row.data)["parse_data"]["intent"]["name"] == "cancel"
+
+
+# --- ticket status updates ---------------------------------------------------------------
+
+
+def make_ticket(services, channel: str | None = "whatsapp", sender: str | None = SENDER) -> str:
+    from helpdesk.tickets.service import TicketDraft
+
+    draft = TicketDraft(
+        subject="Lupa password SAKTI",
+        chronology="Sudah mencoba reset tetapi gagal.",
+        email=None if sender else "budi@example.go.id",
+        sender_id=sender,
+        channel=channel,
+    )
+    return services.tickets.create(draft).id
+
+
+def test_a_status_change_is_sent_once_on_the_tickets_channel(services, worker, rasa):
+    ticket_id = make_ticket(services, channel="telegram")
+    worker.run_once()
+    assert rasa.calls == []  # a new ticket: the citizen got the confirmation already
+    services.tickets.update_status(ticket_id, "in_progress", "Sedang kami periksa.")
+    report = worker.run_once()
+    assert report.status_updates == [ticket_id]
+    (call,) = rasa.calls
+    kind, sender, text, metadata = call
+    assert (kind, sender, rasa.channels) == ("send", SENDER, ["telegram"])
+    assert f"status tiket {ticket_id} Anda kini: Sedang diproses." in text
+    assert "Tanggapan petugas: Sedang kami periksa." in text
+    assert metadata["message_template"] == "status_tiket_diperbarui"
+    assert (metadata["ticket_number"], metadata["status_label"]) == (ticket_id, "Sedang diproses")
+    worker.run_once()
+    assert len(rasa.calls) == 1  # told once
+    services.tickets.update_status(ticket_id, "resolved")
+    worker.run_once()
+    assert len(rasa.calls) == 2 and rasa.calls[1][3]["status_label"] == "Selesai"
+
+
+def test_a_failed_status_update_is_retried_and_not_sent_twice_after_a_crash(
+    services, rasa, tracker
+):
+    ticket_id = make_ticket(services)
+    services.tickets.update_status(ticket_id, "resolved")
+    rasa.send_results = [False]
+    worker = make_worker(services, rasa, tracker)
+    worker.run_once()
+    worker.run_once()  # within the backoff: not tried again
+    assert len(rasa.calls) == 1
+    tick(worker)
+    worker.run_once()
+    assert len(rasa.calls) == 2 and services.ticket_repository.status_updates_due() == []
+    # the process died after Rasa sent it and before it was recorded: found in the tracker
+    services.ticket_repository.mark_status_notified(ticket_id, "in_progress")
+    worker = make_worker(services, rasa, tracker)
+    assert worker.run_once().status_updates == [ticket_id]
+    assert len(rasa.calls) == 2
+
+
+def test_status_updates_skip_tickets_without_a_conversation_or_a_push_channel(
+    services, worker, rasa
+):
+    by_mail = make_ticket(services, channel=None, sender=None)
+    over_rest = make_ticket(services, channel="rest")
+    for ticket_id in (by_mail, over_rest):
+        services.tickets.update_status(ticket_id, "closed")
+    worker.run_once()
+    assert rasa.calls == [] and services.ticket_repository.status_updates_due() == []
+
+
+def test_a_status_update_rasa_never_takes_is_given_up_after_a_day(services, rasa, tracker):
+    ticket_id = make_ticket(services)
+    services.tickets.update_status(ticket_id, "resolved")
+    rasa.always_fail = True
+    worker = make_worker(services, rasa, tracker, offset=timedelta(hours=24, seconds=1))
+    worker.run_once()
+    assert len(rasa.calls) == 1 and services.ticket_repository.status_updates_due() == []
