@@ -22,6 +22,7 @@ from connectors.common import (
     PayloadStore,
     cap_text,
     mask_id,
+    missing_message,
     read_credentials,
     recorded_by,
 )
@@ -120,8 +121,6 @@ class EmailInput(InputChannel):
             credentials, REQUIRED_CREDENTIALS, OPTIONAL_CREDENTIALS, env_name_keys=True
         )
         if missing:
-            from connectors.common import missing_message
-
             raise EmailConfigError(missing_message("E-mail", "connectors/email/", missing))
         imap_ssl = _flag(values["imap_ssl"], True)
         security = (values["smtp_security"] or "starttls").lower()
