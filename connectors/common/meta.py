@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 import logging
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
 
 import aiohttp
 from sanic import response
@@ -23,6 +23,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from connectors.common.payloads import as_dict, json_object, read_body
+from helpdesk.retry import Failure, RetryPolicy, acall
 
 #: The largest webhook body read (bytes); larger ones get 413 unread. Meta documents webhook
 #: payloads of up to 3 MB (a batch of several messages; one text of 4096 emoji, each escaped
@@ -142,3 +143,103 @@ async def graph_error_code(resp: aiohttp.ClientResponse) -> Any:
         code, subcode = error.get("code"), error.get("error_subcode")
         return f"{code}/{subcode}" if subcode is not None else code
     return None
+
+
+_Client = TypeVar("_Client", bound="GraphClient")
+
+
+class GraphClient:
+    """What Meta's output channels share: one HTTP session to the Graph API per event loop
+    (made on first use, bearer token), and one message posted with retries.
+
+    A subclass sets `access_token`, `timeout`, `attempts` and `retry_policy` in its
+    constructor and calls `_init_session()`.
+    """
+
+    access_token: str
+    timeout: float
+    attempts: int
+    retry_policy: RetryPolicy
+
+    def _init_session(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+
+    async def _client(self) -> aiohttp.ClientSession:
+        """One HTTP session per event loop, made on first use."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session_loop is not loop:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers={"Authorization": f"Bearer {self.access_token}"},
+            )
+            self._session_loop = loop
+        return self._session
+
+    async def close(self) -> None:
+        """Close the HTTP session (a new one is made when something is sent later)."""
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            with contextlib.suppress(RuntimeError):  # its event loop is gone
+                await session.close()
+
+    async def __aenter__(self: _Client) -> _Client:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()
+
+    async def post_message(
+        self,
+        url: str,
+        body: Mapping[str, Any],
+        *,
+        kind: str,
+        recipient: str,
+        channel: str,
+        log: logging.Logger,
+    ) -> tuple[int | None, Any] | None:
+        """POST one message body to `url`, retrying connection errors, timeouts, 429 and 5xx.
+
+        Each failed attempt is logged under `log` (the HTTP status and Meta's error code, the
+        message's `kind` and the masked `recipient`, never the content).
+
+        Returns:
+            None when the Graph API accepted it, else the last (HTTP status, Meta's error
+            code); the status is None when no answer came.
+        """
+
+        async def post_once() -> None:
+            session = await self._client()
+            async with session.post(url, json=dict(body)) as resp:
+                if 200 <= resp.status < 300:
+                    await resp.read()
+                    return
+                raise GraphNotAccepted(resp.status, await graph_error_code(resp))
+
+        def on_failure(failure: Failure) -> None:
+            error = failure.error
+            reason = (
+                f"HTTP {error.status}, error code {error.error_code}"
+                if isinstance(error, GraphNotAccepted)
+                else type(error).__name__
+            )
+            log.log(
+                logging.ERROR if failure.giving_up else logging.WARNING,
+                "%s: sending a %s message to %s failed (%s; attempt %d of %d)%s",
+                channel,
+                kind,
+                recipient,
+                reason,
+                failure.attempt,
+                self.attempts,
+                "" if failure.giving_up else "; retrying",
+            )
+
+        try:
+            await acall(post_once, self.retry_policy, retry_on=may_retry, on_failure=on_failure)
+            return None
+        except GraphNotAccepted as exc:
+            return exc.status, exc.error_code
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            return None, None

@@ -3,8 +3,6 @@ within the messaging window."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import datetime, timezone
 from typing import (
@@ -15,7 +13,6 @@ from typing import (
     Mapping,
 )
 
-import aiohttp
 from rasa.core.channels.channel import OutputChannel
 from rasa.shared.exceptions import RasaException
 
@@ -26,12 +23,7 @@ from connectors.common import (
     mask_id,
     missing_message,
 )
-from connectors.common.meta import (
-    DEFAULT_GRAPH_API_URL,
-    GraphNotAccepted,
-    graph_error_code,
-    may_retry,
-)
+from connectors.common.meta import DEFAULT_GRAPH_API_URL, GraphClient
 from connectors.common.replies import AGENT_REPLY_KEY, AgentRepliesOnce
 from connectors.common.text import ShortIds
 from connectors.common.window import RESPONSE, SendMode, Unknown, last_inbound, send_mode
@@ -43,7 +35,7 @@ from connectors.meta.render import (
     image_message,
     text_messages,
 )
-from helpdesk.retry import Backoff, Failure, RetryPolicy, acall
+from helpdesk.retry import Backoff, RetryPolicy
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.storage.inbound_messages import InboundMessageRepository
@@ -77,7 +69,7 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class MetaOutput(AgentRepliesOnce, OutputChannel):
+class MetaOutput(GraphClient, AgentRepliesOnce, OutputChannel):
     """Sends messages through Meta's Send API (`POST {api_url}/{account}/messages`).
 
     Before each message it reads when the citizen last wrote (`inbound_message`): inside the
@@ -151,8 +143,7 @@ class MetaOutput(AgentRepliesOnce, OutputChannel):
         self.reply_ledger = repository
         self.clock = clock
         self._log = logging.getLogger(f"connectors.{self.channel}")
-        self._session: aiohttp.ClientSession | None = None
-        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._init_session()
 
     @classmethod
     def missing_message(cls, missing: Iterable[str]) -> str:
@@ -163,30 +154,6 @@ class MetaOutput(AgentRepliesOnce, OutputChannel):
     def messages_url(self) -> str:
         """The Send API endpoint the messages are posted to."""
         return f"{self.api_url}/{self.account_id}/messages"
-
-    async def _client(self) -> aiohttp.ClientSession:
-        """One HTTP session per event loop, made on first use."""
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._session_loop is not loop:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                headers={"Authorization": f"Bearer {self.access_token}"},
-            )
-            self._session_loop = loop
-        return self._session
-
-    async def close(self) -> None:
-        """Close the HTTP session (a new one is made when something is sent later)."""
-        session, self._session = self._session, None
-        if session is not None and not session.closed:
-            with contextlib.suppress(RuntimeError):  # its event loop is gone
-                await session.close()
-
-    async def __aenter__(self) -> "MetaOutput":
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self.close()
 
     # ----------------------------------------------------------------- the window
 
@@ -240,45 +207,18 @@ class MetaOutput(AgentRepliesOnce, OutputChannel):
         Raises:
             MetaSendError: When it was not accepted and `raise_on_failure` is set.
         """
-        recipient = mask_id(str((body.get("recipient") or {}).get("id", "")))
-        kind = "attachment" if "attachment" in (body.get("message") or {}) else "text"
-
-        async def post_once() -> None:
-            session = await self._client()
-            async with session.post(self.messages_url, json=dict(body)) as resp:
-                if 200 <= resp.status < 300:
-                    await resp.read()
-                    return
-                raise GraphNotAccepted(resp.status, await graph_error_code(resp))
-
-        def on_failure(failure: Failure) -> None:
-            error = failure.error
-            reason = (
-                f"HTTP {error.status}, error code {error.error_code}"
-                if isinstance(error, GraphNotAccepted)
-                else type(error).__name__
-            )
-            self._log.log(
-                logging.ERROR if failure.giving_up else logging.WARNING,
-                "%s: sending a %s message to %s failed (%s; attempt %d of %d)%s",
-                self.channel,
-                kind,
-                recipient,
-                reason,
-                failure.attempt,
-                self.attempts,
-                "" if failure.giving_up else "; retrying",
-            )
-
-        try:
-            await acall(post_once, self.retry_policy, retry_on=may_retry, on_failure=on_failure)
+        failure = await self.post_message(
+            self.messages_url,
+            body,
+            kind="attachment" if "attachment" in (body.get("message") or {}) else "text",
+            recipient=mask_id(str((body.get("recipient") or {}).get("id", ""))),
+            channel=self.channel,
+            log=self._log,
+        )
+        if failure is None:
             return True
-        except GraphNotAccepted as exc:
-            status, error_code = exc.status, exc.error_code
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            status, error_code = None, None
         if self.raise_on_failure:
-            raise MetaSendError(self.channel, status, error_code)
+            raise MetaSendError(self.channel, *failure)
         return False
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:

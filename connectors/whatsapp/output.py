@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import logging
 from contextvars import ContextVar
@@ -17,7 +15,6 @@ from typing import (
     Mapping,
 )
 
-import aiohttp
 from rasa.core.channels.channel import OutputChannel
 from rasa.shared.exceptions import RasaException
 
@@ -27,12 +24,7 @@ from connectors.common import (
     clean_credential,
     missing_message,
 )
-from connectors.common.meta import (
-    DEFAULT_GRAPH_API_URL,
-    GraphNotAccepted,
-    graph_error_code,
-    may_retry,
-)
+from connectors.common.meta import DEFAULT_GRAPH_API_URL, GraphClient
 from connectors.common.replies import AgentRepliesOnce
 from connectors.common.window import Unknown, last_inbound, window_open
 from connectors.whatsapp.payloads import CHANNEL_NAME, mask_phone
@@ -53,7 +45,7 @@ from helpdesk.conversation.message_templates import (
     TemplateRegistry,
     load_registry,
 )
-from helpdesk.retry import Backoff, Failure, RetryPolicy, acall
+from helpdesk.retry import Backoff, RetryPolicy
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.settings import Settings
@@ -101,7 +93,7 @@ def blank_credentials(**values: Any) -> list[str]:
     return [name for name, value in values.items() if not clean_credential(value)]
 
 
-class WhatsAppOutput(AgentRepliesOnce, OutputChannel):
+class WhatsAppOutput(GraphClient, AgentRepliesOnce, OutputChannel):
     """Sends messages through the WhatsApp Cloud API (`POST /{phone_number_id}/messages`).
 
     Before each message it reads when the citizen last wrote (`inbound_message`). Inside the
@@ -174,8 +166,7 @@ class WhatsAppOutput(AgentRepliesOnce, OutputChannel):
         self.reply_ledger = repository
         self.clock = clock
         self.templates = templates
-        self._session: aiohttp.ClientSession | None = None
-        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._init_session()
 
     @classmethod
     def from_settings(cls, settings: "Settings", **kwargs: Any) -> "WhatsAppOutput":
@@ -211,30 +202,6 @@ class WhatsAppOutput(AgentRepliesOnce, OutputChannel):
     def messages_url(self) -> str:
         """The Graph API endpoint the messages are posted to."""
         return f"{self.api_url}/{self.phone_number_id}/messages"
-
-    async def _client(self) -> aiohttp.ClientSession:
-        """One HTTP session per event loop, made on first use."""
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._session_loop is not loop:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                headers={"Authorization": f"Bearer {self.access_token}"},
-            )
-            self._session_loop = loop
-        return self._session
-
-    async def close(self) -> None:
-        """Close the HTTP session (a new one is made when something is sent later)."""
-        session, self._session = self._session, None
-        if session is not None and not session.closed:
-            with contextlib.suppress(RuntimeError):  # its event loop is gone
-                await session.close()
-
-    async def __aenter__(self) -> "WhatsAppOutput":
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self.close()
 
     # ----------------------------------------------------------------- the window
 
@@ -336,43 +303,18 @@ class WhatsAppOutput(AgentRepliesOnce, OutputChannel):
         if kind != "template" and not await self.window_allows_text(to):
             self._not_sent(to, f"a {kind} message")
             return False
-        recipient = mask_phone(to)
-
-        async def post_once() -> None:
-            session = await self._client()
-            async with session.post(self.messages_url, json=dict(body)) as resp:
-                if 200 <= resp.status < 300:
-                    await resp.read()
-                    return
-                raise GraphNotAccepted(resp.status, await graph_error_code(resp))
-
-        def on_failure(failure: Failure) -> None:
-            error = failure.error
-            reason = (
-                f"HTTP {error.status}, error code {error.error_code}"
-                if isinstance(error, GraphNotAccepted)
-                else type(error).__name__
-            )
-            logger.log(
-                logging.ERROR if failure.giving_up else logging.WARNING,
-                "whatsapp: sending a %s message to %s failed (%s; attempt %d of %d)%s",
-                kind,
-                recipient,
-                reason,
-                failure.attempt,
-                self.attempts,
-                "" if failure.giving_up else "; retrying",
-            )
-
-        try:
-            await acall(post_once, self.retry_policy, retry_on=may_retry, on_failure=on_failure)
+        failure = await self.post_message(
+            self.messages_url,
+            body,
+            kind=kind,
+            recipient=mask_phone(to),
+            channel=CHANNEL_NAME,
+            log=logger,
+        )
+        if failure is None:
             return True
-        except GraphNotAccepted as exc:
-            status, error_code = exc.status, exc.error_code
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            status, error_code = None, None
         if self.raise_on_failure:
-            raise WhatsAppSendError(status, error_code)
+            raise WhatsAppSendError(*failure)
         return False
 
     async def send_bodies(self, bodies: Iterable[Mapping[str, Any]]) -> bool:
