@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.security.audit import AuditTrail
     from helpdesk.security.ratelimit import LookupLimits, RateLimiter
     from helpdesk.storage.api_tokens import ApiTokenRepository
+    from helpdesk.storage.attachments import AttachmentFiles
     from helpdesk.storage.button_payloads import ButtonPayloadRepository
     from helpdesk.storage.canned_responses import CannedResponseRepository
     from helpdesk.storage.contacts import ContactRepository
@@ -286,6 +287,13 @@ class Services:
             return self._tracker_engine
 
     @property
+    def attachment_files(self) -> "AttachmentFiles":
+        """The files citizens sent (e-mail attachments) under the var directory."""
+        from helpdesk.storage.attachments import AttachmentFiles, attachments_folder
+
+        return AttachmentFiles(attachments_folder(self.settings.var_dir), clock=self.settings.now)
+
+    @property
     def retention(self) -> "Retention":
         """The retention job over every store, with the profile's periods."""
         from helpdesk.privacy.retention import Retention
@@ -296,6 +304,7 @@ class Services:
             self.settings.profile.retention,
             RetentionRepository(self.session_factory),
             TrackerRetention(self.tracker_engine),
+            attachments=self.attachment_files,
             clock=self.settings.now,
         )
 
@@ -329,6 +338,7 @@ class Services:
             quiet=timedelta(seconds=self.settings.erasure_quiet_seconds),
             send_mail=self._mail_sender(),
             mail_from=self.settings.mail_from,
+            attachments=self.attachment_files,
         )
 
     @property

@@ -38,7 +38,9 @@ Behaviour:
   references starts a new conversation of the same citizen. `metadata["email"]` holds the
   address, subject and Message-IDs.
 * **Attachments** are checked (images, PDF, office documents, text; at most 10 MB, 5 per mail)
-  and kept under `<HELPDESK_VAR_DIR>/email_attachments/`; `metadata["media"]` names the first
+  and kept under `<HELPDESK_VAR_DIR>/email_attachments/` with their senders
+  (`helpdesk.storage.attachments`: a citizen's copy lists them, an erasure and the retention
+  job delete them, store `email_attachments`); `metadata["media"]` names the first
   as "email-att:<hash>", which the ticket form takes as the attachment (as a WhatsApp media
   id); a mail with only an attachment gives that reference as its text.
 * **Loop guard.** Automatic mails (`Auto-Submitted` other than "no", `Precedence:

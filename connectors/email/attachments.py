@@ -2,30 +2,28 @@
 
 A file is kept when its type is one a helpdesk needs (images, PDF, office documents, text)
 and it is at most `MAX_BYTES`; it is stored once under its SHA-256 in
-`<HELPDESK_VAR_DIR>/email_attachments/` with a JSON sidecar (file name, type, size). Its
+`<HELPDESK_VAR_DIR>/email_attachments/` with a JSON sidecar (file name, type, size, the
+senders and when they sent it) by `helpdesk.storage.attachments`, which the privacy
+requests and the retention job also use (store `email_attachments`). Its
 reference, "email-att:<40 hex digits>", is what the ticket form stores as the attachment, as
 it stores a WhatsApp media id (`helpdesk.conversation.validation.validate_attachment`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Sequence
 
 from connectors.email.parse import Attachment
+from helpdesk.storage.attachments import REFERENCE_PREFIX as REFERENCE_PREFIX
+from helpdesk.storage.attachments import AttachmentFiles, attachments_folder
 
 #: The largest file kept.
 MAX_BYTES = 10 * 1024 * 1024
 
 #: The most attachments kept of one mail.
 MAX_FILES = 5
-
-#: What a reference starts with.
-REFERENCE_PREFIX = "email-att:"
 
 #: Types kept, and the file name extensions each may have.
 ALLOWED_TYPES: dict[str, frozenset[str]] = {
@@ -80,23 +78,20 @@ def refusal(attachment: Attachment) -> str:
 
 
 class AttachmentStore:
-    """Keeps checked attachments as files under `folder` (made on first use)."""
+    """Keeps checked attachments in the helpdesk's file store under `folder` (made on first
+    use), with the sender that sent them (`helpdesk.storage.attachments`)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self.files = AttachmentFiles(folder)
 
     def path_of(self, reference: str) -> Path | None:
         """The file of a reference (None when it is not one of ours or is gone)."""
-        if not reference.startswith(REFERENCE_PREFIX):
-            return None
-        digest = reference[len(REFERENCE_PREFIX) :]
-        if not digest.isalnum():
-            return None
-        path = self.folder / digest
-        return path if path.is_file() else None
+        return self.files.path_of(reference)
 
-    def keep(self, attachments: Sequence[Attachment]) -> list[Kept]:
-        """Check and store a mail's attachments (at most `MAX_FILES` are kept)."""
+    def keep(self, attachments: Sequence[Attachment], sender_id: str | None = None) -> list[Kept]:
+        """Check and store a mail's attachments (at most `MAX_FILES` are kept), recording
+        `sender_id` (the conversation) as a sender of each."""
         results: list[Kept] = []
         for attachment in attachments:
             size = len(attachment.data)
@@ -106,27 +101,10 @@ class AttachmentStore:
             if reason:
                 results.append(Kept(attachment.filename, attachment.content_type, size, "", reason))
                 continue
-            digest = hashlib.sha256(attachment.data).hexdigest()[:40]
-            self.folder.mkdir(parents=True, exist_ok=True)
-            path = self.folder / digest
-            if not path.exists():
-                temporary = path.with_suffix(f".{os.getpid()}.tmp")
-                temporary.write_bytes(attachment.data)
-                os.replace(temporary, path)
-                path.with_suffix(".json").write_text(
-                    json.dumps(
-                        {
-                            "filename": attachment.filename,
-                            "type": attachment.content_type,
-                            "size": size,
-                        },
-                        ensure_ascii=False,
-                    ),
-                    encoding="utf-8",
-                )
-            results.append(
-                Kept(attachment.filename, attachment.content_type, size, REFERENCE_PREFIX + digest)
+            reference = self.files.put(
+                attachment.data, attachment.filename, attachment.content_type, sender_id
             )
+            results.append(Kept(attachment.filename, attachment.content_type, size, reference))
         return results
 
 
@@ -134,4 +112,4 @@ def default_store() -> AttachmentStore:
     """The store under the helpdesk settings' var directory."""
     from helpdesk.settings import get_settings
 
-    return AttachmentStore(Path(get_settings().var_dir) / "email_attachments")
+    return AttachmentStore(attachments_folder(get_settings().var_dir))

@@ -235,7 +235,7 @@ class EmailInput(InputChannel):
     def _inbound(self, mail: ParsedMail) -> Inbound:
         """The inbox item of a mail that may be answered (blocking: attachments are stored,
         a numbered choice is looked up)."""
-        kept = self.attachments.keep(mail.attachments)
+        kept = self.attachments.keep(mail.attachments, mail.conversation)
         references = [k.reference for k in kept if k.reference]
         text = mail.text
         number = chosen_number(text)

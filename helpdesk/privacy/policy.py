@@ -104,6 +104,14 @@ DATA_MAP: tuple[Store, ...] = (
         365,
     ),
     Store(
+        "email_attachments",
+        "files under `<HELPDESK_VAR_DIR>/email_attachments/` (with a JSON sidecar)",
+        "files citizens attached to their mails (scans of IDs, letters, screenshots), "
+        "their names and the sender ids that sent them",
+        Disposal.DELETE,
+        730,
+    ),
+    Store(
         "contact",
         "`contact`",
         "agents' notes and tags on a citizen, their name",

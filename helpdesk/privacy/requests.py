@@ -34,6 +34,7 @@ from helpdesk.privacy.policy import RequestPolicy
 from helpdesk.rasa_bridge.events import read_events
 from helpdesk.rasa_bridge.retention import TrackerRetention
 from helpdesk.security.audit import AuditTrail, citizen_actor
+from helpdesk.storage.attachments import AttachmentFiles
 from helpdesk.storage.data_requests import (
     DataRequestRecord,
     DataRequestRepository,
@@ -66,6 +67,7 @@ STORE_LABELS = {
     "conversation": "sesi percakapan",
     "contact": "catatan kontak petugas",
     "flow_submission": "isian layanan terpandu",
+    "email_attachments": "lampiran e-mail",
 }
 
 
@@ -154,6 +156,7 @@ class DataRequests:
         send_mail: Callable[[EmailMessage], bool] | None = None,
         mail_from: str = "",
         rng: random.Random | None = None,
+        attachments: AttachmentFiles | None = None,
     ) -> None:
         self.repository = repository
         self.personal = personal
@@ -166,6 +169,7 @@ class DataRequests:
         self.send_mail = send_mail
         self.mail_from = mail_from
         self._rng = rng or random.SystemRandom()
+        self.attachments = attachments
 
     # -- opening ------------------------------------------------------------------------------
     def _reference(self) -> str:
@@ -237,6 +241,9 @@ class DataRequests:
             "legal_basis": LEGAL_BASIS["access"],
             "conversations": messages,
             **stores,
+            "email_attachments": (
+                self.attachments.of_sender(sender_id, email) if self.attachments else []
+            ),
         }
 
     def _events(self, sender_id: str) -> list[Any]:
@@ -331,6 +338,8 @@ class DataRequests:
         done = self.personal.erase(sender, request.email, exempt=self.policy.erasure_exempt)
         if "tracker_events" not in self.policy.erasure_exempt:
             done["tracker_events"] = self.tracker.forget_sender(sender)
+        if self.attachments is not None and "email_attachments" not in self.policy.erasure_exempt:
+            done["email_attachments"] = self.attachments.forget_sender(sender, request.email)
         done["data_request"] = self.repository.forget_sender(sender, except_id=request.id)
         for key in sorted(self.policy.erasure_exempt):
             done[f"kept:{key}"] = 0

@@ -15,12 +15,15 @@ from typing import Callable
 
 from helpdesk.privacy.policy import DATA_MAP, Disposal, RetentionPolicy
 from helpdesk.rasa_bridge.retention import TrackerRetention
+from helpdesk.storage.attachments import AttachmentFiles
 from helpdesk.storage.retention import RetentionRepository
 
 logger = logging.getLogger(__name__)
 
 #: The store kept in Rasa's tracker store, not in the helpdesk database.
 TRACKER_STORE = "tracker_events"
+#: The store kept as files (`helpdesk.storage.attachments`), not in the helpdesk database.
+ATTACHMENT_STORE = "email_attachments"
 
 
 @dataclass(frozen=True)
@@ -47,11 +50,13 @@ class Retention:
         repository: RetentionRepository,
         tracker: TrackerRetention | None,
         *,
+        attachments: AttachmentFiles | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.policy = policy
         self.repository = repository
         self.tracker = tracker
+        self.attachments = attachments
         self.clock = clock
 
     def _lines(self, act: Callable[[str, datetime], int]) -> list[PurgeLine]:
@@ -59,7 +64,10 @@ class Retention:
         lines = []
         for store in DATA_MAP:
             period = self.policy.period(store.key)
-            if period is None or (store.key == TRACKER_STORE and self.tracker is None):
+            absent = (store.key == TRACKER_STORE and self.tracker is None) or (
+                store.key == ATTACHMENT_STORE and self.attachments is None
+            )
+            if period is None or absent:
                 lines.append(PurgeLine(store.key, store.disposal, 0, None, 0))
                 continue
             cutoff = now - period
@@ -75,6 +83,9 @@ class Retention:
             if key == TRACKER_STORE:
                 assert self.tracker is not None
                 return self.tracker.due(cutoff)
+            if key == ATTACHMENT_STORE:
+                assert self.attachments is not None
+                return self.attachments.due(cutoff)
             return self.repository.due(key, cutoff)
 
         return self._lines(count)
@@ -90,6 +101,9 @@ class Retention:
                 if key == TRACKER_STORE:
                     assert self.tracker is not None
                     done = self.tracker.purge_batch(cutoff, batch=batch)
+                elif key == ATTACHMENT_STORE:
+                    assert self.attachments is not None
+                    done = self.attachments.purge(cutoff, limit=batch)
                 else:
                     done = self.repository.purge_batch(key, cutoff, batch=batch)
                 total += done

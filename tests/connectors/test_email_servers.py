@@ -228,6 +228,9 @@ async def test_an_attachment_becomes_the_media_id_the_ticket_form_takes(
     assert message.text == media["id"] == validate_attachment(message.text)
     stored = channel.attachments.path_of(media["id"])
     assert stored is not None and stored.read_bytes() == b"%PDF-1.4 bukti"
+    # the conversation is recorded as its sender (a citizen's erasure and copy find it)
+    [listed] = channel.attachments.files.of_sender(message.sender_id)
+    assert listed["id"] == media["id"] and listed["filename"] == "bukti.pdf"
     channel.mailbox.close()
 
 

@@ -16,6 +16,7 @@ from helpdesk.privacy.policy import RequestPolicy
 from helpdesk.privacy.requests import LEGAL_BASIS, DataRequests, EmailCodes
 from helpdesk.rasa_bridge.retention import TrackerRetention
 from helpdesk.security.audit import AuditTrail
+from helpdesk.storage.attachments import AttachmentFiles
 from helpdesk.storage.audit import AuditFilter, AuditRepository
 from helpdesk.storage.data_requests import DataRequestRepository, EmailVerificationRepository
 from helpdesk.storage.models import (
@@ -49,7 +50,7 @@ def clock() -> Clock:
     return Clock()
 
 
-def make(session_factory, engine, clock, **policy) -> DataRequests:
+def make(session_factory, engine, clock, attachments=None, **policy) -> DataRequests:
     return DataRequests(
         DataRequestRepository(session_factory),
         PersonalDataRepository(session_factory),
@@ -58,6 +59,7 @@ def make(session_factory, engine, clock, **policy) -> DataRequests:
         RequestPolicy(**policy),
         tz=ZoneInfo("Asia/Jakarta"),
         clock=clock,
+        attachments=attachments,
     )
 
 
@@ -153,6 +155,63 @@ def test_exempt_stores_are_kept_on_erasure(session_factory, engine, clock) -> No
         assert ticket.sender_id == SENDER and ticket.email == "siti@contoh.go.id"
         assert session.scalars(select(Contact)).all() == []
     assert requests.repository.get(opened.request.id).outcome["kept:ticket"] == 0
+
+
+MAILER = "siti@contoh.go.id#0123456789ab"
+MAILER_TOO = "budi@contoh.go.id#ba9876543210"
+
+
+def test_attachment_files_are_in_the_copy_and_erased_with_their_last_sender(
+    session_factory, engine, clock, tmp_path
+) -> None:
+    files = AttachmentFiles(tmp_path / "att", clock=clock)
+    shared = files.put(b"%PDF surat", "surat.pdf", "application/pdf", MAILER)
+    files.put(b"%PDF surat", "surat.pdf", "application/pdf", MAILER_TOO)
+    own = files.put(b"\x89PNG ktp", "ktp.png", "image/png", MAILER)
+    requests = make(session_factory, engine, clock, files, approval=frozenset())
+
+    access = requests.open("access", MAILER, "email", verified_by="email").request
+    copy = requests.answer_access(access)
+    assert copy is not None
+    assert {(a["id"], a["filename"], a["type"], a["size"]) for a in copy["email_attachments"]} == {
+        (shared, "surat.pdf", "application/pdf", 10),
+        (own, "ktp.png", "image/png", 8),
+    }
+    assert all(a["received_at"] for a in copy["email_attachments"])
+    assert "2 lampiran e-mail" in requests.summary(copy)
+    assert requests.repository.get(access.id).outcome["email_attachments"] == 2
+
+    erasure = requests.open("erasure", MAILER, "email", verified_by="email").request
+    assert requests.carry_out() == 1
+
+    assert requests.repository.get(erasure.id).outcome["email_attachments"] == 2
+    assert files.path_of(own) is None  # only this sender sent it
+    assert files.path_of(shared) is not None  # another sender sent it too
+    assert files.of_sender(MAILER) == [] and len(files.of_sender(MAILER_TOO)) == 1
+
+    erasure = requests.open("erasure", MAILER_TOO, "email", verified_by="email").request
+    assert requests.carry_out() == 1
+    assert files.path_of(shared) is None
+
+
+def test_exempt_attachment_files_are_kept_on_erasure(
+    session_factory, engine, clock, tmp_path
+) -> None:
+    files = AttachmentFiles(tmp_path / "att", clock=clock)
+    own = files.put(b"%PDF ktp", "ktp.pdf", "application/pdf", MAILER)
+    requests = make(
+        session_factory,
+        engine,
+        clock,
+        files,
+        approval=frozenset(),
+        erasure_exempt=frozenset({"email_attachments"}),
+    )
+    erasure = requests.open("erasure", MAILER, "email", verified_by="email").request
+    assert requests.carry_out() == 1
+
+    assert files.path_of(own) is not None
+    assert requests.repository.get(erasure.id).outcome["kept:email_attachments"] == 0
 
 
 def test_a_refused_request_keeps_its_reason(requests) -> None:

@@ -153,6 +153,7 @@ def test_everything_past_its_period_goes_and_nothing_else(retention, session_fac
         "question_log": 2,
         "csat_rating": 2,
         "conversation": 2,
+        "email_attachments": 0,  # no file store given
         "contact": 2,
         "idle_closure": 2,
         "inbound_message": 2,
@@ -206,6 +207,28 @@ def test_a_period_of_zero_keeps_the_store_and_a_batch_limit_leaves_the_rest(
     assert {line.store: line.count for line in retention.plan()}["question_log"] == 3
     with session_factory() as session:
         assert all(t.sender_id != ANONYMOUS for t in session.scalars(select(Ticket)))
+
+
+def test_the_job_deletes_old_attachment_files_and_plans_them(session_factory, engine, tmp_path):
+    from helpdesk.storage.attachments import AttachmentFiles
+
+    at = {"now": OLD}
+    files = AttachmentFiles(tmp_path / "att", clock=lambda: at["now"])
+    old = files.put(b"%PDF lama", "lama.pdf", "application/pdf", "a@b.id#000000000001")
+    at["now"] = NEW
+    new = files.put(b"%PDF baru", "baru.pdf", "application/pdf", "a@b.id#000000000002")
+    retention = Retention(
+        RetentionPolicy(),
+        RetentionRepository(session_factory),
+        TrackerRetention(engine),
+        attachments=files,
+        clock=lambda: NOW,
+    )
+
+    assert {line.store: line.count for line in retention.plan()}["email_attachments"] == 1
+    assert files.path_of(old) is not None  # a plan changes nothing
+    assert {line.store: line.count for line in retention.run()}["email_attachments"] == 1
+    assert files.path_of(old) is None and files.path_of(new) is not None
 
 
 def test_forget_sender_removes_one_conversation(engine):
