@@ -27,6 +27,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: The shortest HELPDESK_REST_TOKEN accepted (a guessable token is no authentication).
 REST_TOKEN_MIN_LENGTH = 16
+
+#: Meta's Graph API (WhatsApp, Messenger, Instagram) when no `*_API_URL` says otherwise.
+DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v20.0"
 #: How to make a good token (shown in the errors).
 KEYGEN_COMMAND = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 

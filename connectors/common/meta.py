@@ -24,6 +24,7 @@ from sanic.response import HTTPResponse
 
 from connectors.common.payloads import as_dict, json_object, read_body
 from helpdesk.retry import Failure, RetryPolicy, acall
+from helpdesk.settings import DEFAULT_GRAPH_API_URL as SETTINGS_GRAPH_API_URL
 
 #: The largest webhook body read (bytes); larger ones get 413 unread. Meta documents webhook
 #: payloads of up to 3 MB (a batch of several messages; one text of 4096 emoji, each escaped
@@ -32,7 +33,7 @@ BODY_LIMIT = 3 * 1024 * 1024
 
 
 #: The Graph API base URL the Meta channels use when none is configured.
-DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v20.0"
+DEFAULT_GRAPH_API_URL = SETTINGS_GRAPH_API_URL
 
 
 def verify_signature(app_secret: str, body: bytes, signature_header: str | None) -> bool:

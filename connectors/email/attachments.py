@@ -12,33 +12,17 @@ it stores a WhatsApp media id (`helpdesk.conversation.validation.validate_attach
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Sequence
 
 from connectors.email.parse import Attachment
+from helpdesk.storage.attachments import ALLOWED_TYPES as ALLOWED_TYPES
+from helpdesk.storage.attachments import MAX_BYTES as MAX_BYTES
 from helpdesk.storage.attachments import REFERENCE_PREFIX as REFERENCE_PREFIX
-from helpdesk.storage.attachments import AttachmentFiles, attachments_folder
-
-#: The largest file kept.
-MAX_BYTES = 10 * 1024 * 1024
+from helpdesk.storage.attachments import AttachmentFiles, attachments_folder, refusal_of
 
 #: The most attachments kept of one mail.
 MAX_FILES = 5
-
-#: Types kept, and the file name extensions each may have.
-ALLOWED_TYPES: dict[str, frozenset[str]] = {
-    "image/jpeg": frozenset({".jpg", ".jpeg"}),
-    "image/png": frozenset({".png"}),
-    "image/gif": frozenset({".gif"}),
-    "image/webp": frozenset({".webp"}),
-    "application/pdf": frozenset({".pdf"}),
-    "application/msword": frozenset({".doc"}),
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": frozenset({".docx"}),
-    "application/vnd.ms-excel": frozenset({".xls"}),
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": frozenset({".xlsx"}),
-    "text/plain": frozenset({".txt", ".log"}),
-    "text/csv": frozenset({".csv"}),
-}
 
 
 @dataclass(frozen=True)
@@ -65,16 +49,8 @@ class Kept:
 
 
 def refusal(attachment: Attachment) -> str:
-    """Why an attachment is not kept ("" when it is)."""
-    if len(attachment.data) > MAX_BYTES:
-        return "too large"
-    extensions = ALLOWED_TYPES.get(attachment.content_type.lower())
-    if extensions is None:
-        return "type not accepted"
-    suffix = PurePath(attachment.filename).suffix.lower() if attachment.filename else ""
-    if suffix and suffix not in extensions:
-        return "type not accepted"
-    return ""
+    """Why an attachment is not kept ("" when it is; the rules of `refusal_of`)."""
+    return refusal_of(len(attachment.data), attachment.content_type, attachment.filename)
 
 
 class AttachmentStore:

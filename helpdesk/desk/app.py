@@ -14,6 +14,7 @@ or with `HELPDESK_METRICS_TOKEN`) and Indonesian error pages. What each module m
 - `app.ctx.jinja`: the Jinja2 environment (templates in helpdesk/desk/templates).
 - `app.ctx.desk_config`: `helpdesk.desk.auth.DeskConfig`.
 - `app.ctx.login_throttle`: `helpdesk.desk.throttle.LoginThrottle`.
+- `app.ctx.media_sources`: fetch citizens' media by channel (`helpdesk.desk.media`).
 - `app.ctx.desk_sessions`: the login sessions
   (`helpdesk.storage.desk_sessions.DeskSessionRepository`, with the configured idle expiry),
   used through `helpdesk.desk.auth`.
@@ -25,7 +26,7 @@ import asyncio
 import logging
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Request, Sanic, response
@@ -36,6 +37,7 @@ from helpdesk import metrics
 from helpdesk.conversation.dates import format_datetime_id
 from helpdesk.desk import audit as desk_audit
 from helpdesk.desk import auth
+from helpdesk.desk.media import MediaSource, configured_sources
 from helpdesk.desk.throttle import LoginThrottle
 from helpdesk.desk.views import admin as admin_views
 from helpdesk.desk.views import admin_audit as admin_audit_views
@@ -153,6 +155,7 @@ def create_app(
     name: str = "helpdesk_desk",
     config: auth.DeskConfig | None = None,
     tracker_engine: Any = None,
+    media_sources: Mapping[str, MediaSource] | None = None,
 ) -> Sanic:
     """Build the desk app.
 
@@ -166,6 +169,8 @@ def create_app(
         config: Cookie and login settings; default from the environment.
         tracker_engine: Engine of Rasa's SQL tracker store (the conversations' record);
             default: the worker's, else one on `settings.effective_tracker_store_url`.
+        media_sources: Fetch citizens' media by channel name; default: the channels the
+            settings configure (`helpdesk.desk.media.configured_sources`).
 
     Returns:
         The Sanic app.
@@ -187,6 +192,9 @@ def create_app(
         tracker_engine = create_engine(services.settings.effective_tracker_store_url)
     app.ctx.tracker_engine = tracker_engine
     app.ctx.desk_config = desk_config
+    app.ctx.media_sources = (
+        media_sources if media_sources is not None else configured_sources(services.settings)
+    )
     app.ctx.jinja = make_jinja(services.settings.tz)
     app.ctx.login_throttle = LoginThrottle(
         desk_config.login_max_failures, desk_config.login_lockout_seconds

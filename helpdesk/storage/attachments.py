@@ -1,9 +1,12 @@
-"""Files citizens sent (e-mail attachments), kept under a folder of the var directory.
+"""Files citizens sent (e-mail attachments, and channels' media agents opened on the desk),
+kept under a folder of the var directory, checked first by the one set of rules
+(`refusal_of`: size and type).
 
 A file is stored once under (the first 40 hex digits of) its SHA-256, with a JSON sidecar
 `<digest>.json`: its name, type and size, which senders sent it (`senders`, a list of sender
 ids, since identical files are stored once) and when each last did (`received_at`, ISO 8601,
-UTC). Its reference is "email-att:<digest>".
+UTC). Its reference is "email-att:<digest>". A channel's media (a WhatsApp media id) is
+found again by its key: `media/<hash of "whatsapp:<media id>">` holds its digest.
 
 They are personal data (store `email_attachments` of `helpdesk.privacy.policy.DATA_MAP`):
 `of_sender` lists a citizen's files for a copy, `forget_sender` takes a citizen off every file
@@ -19,7 +22,7 @@ import hashlib
 import json
 import os
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Callable, Iterator
 
 try:  # POSIX; elsewhere one process at a time is assumed
@@ -31,6 +34,41 @@ except ImportError:  # pragma: no cover
 REFERENCE_PREFIX = "email-att:"
 #: The hex digits of the SHA-256 a file is named by.
 DIGEST_LENGTH = 40
+#: The sub-folder that maps a channel's media (by the hash of its key) to a stored file.
+MEDIA_INDEX_FOLDER = "media"
+
+#: The largest file kept.
+MAX_BYTES = 10 * 1024 * 1024
+
+#: Types kept, and the file name extensions each may have.
+ALLOWED_TYPES: dict[str, frozenset[str]] = {
+    "image/jpeg": frozenset({".jpg", ".jpeg"}),
+    "image/png": frozenset({".png"}),
+    "image/gif": frozenset({".gif"}),
+    "image/webp": frozenset({".webp"}),
+    "application/pdf": frozenset({".pdf"}),
+    "application/msword": frozenset({".doc"}),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": frozenset({".docx"}),
+    "application/vnd.ms-excel": frozenset({".xls"}),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": frozenset({".xlsx"}),
+    "text/plain": frozenset({".txt", ".log"}),
+    "text/csv": frozenset({".csv"}),
+}
+
+
+def refusal_of(size: int, content_type: str, filename: str | None = None) -> str:
+    """Why a file citizens sent is not kept ("" when it is): "too large" over `MAX_BYTES`,
+    "type not accepted" for a type outside `ALLOWED_TYPES` or a name whose extension does not
+    fit its type. The one version of the rules, for every channel."""
+    if size > MAX_BYTES:
+        return "too large"
+    extensions = ALLOWED_TYPES.get((content_type or "").split(";")[0].strip().lower())
+    if extensions is None:
+        return "type not accepted"
+    suffix = PurePath(filename).suffix.lower() if filename else ""
+    if suffix and suffix not in extensions:
+        return "type not accepted"
+    return ""
 
 
 def _utcnow() -> datetime:
@@ -69,6 +107,28 @@ class AttachmentFiles:
             return None
         path = self.folder / digest
         return path if path.is_file() else None
+
+    def describe(self, reference: str) -> dict[str, Any] | None:
+        """The name, type and size of a stored file (None when it is not stored)."""
+        path = self.path_of(reference)
+        if path is None:
+            return None
+        data = self._read(path.with_suffix(".json"))
+        return {key: data.get(key) for key in ("filename", "type", "size")}
+
+    def _media_index(self, media_key: str) -> Path:
+        name = hashlib.sha256(media_key.encode("utf-8")).hexdigest()[:DIGEST_LENGTH]
+        return self.folder / MEDIA_INDEX_FOLDER / name
+
+    def reference_of_media(self, media_key: str) -> str | None:
+        """The reference of a channel's media already fetched into the store (by its key,
+        "whatsapp:<media id>"), None when it was not or its file is gone (erased, purged)."""
+        try:
+            digest = self._media_index(media_key).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        reference = REFERENCE_PREFIX + digest
+        return reference if self.path_of(reference) is not None else None
 
     def _sidecars(self) -> list[Path]:
         if not self.folder.is_dir():
@@ -125,9 +185,16 @@ class AttachmentFiles:
 
     # -- storing ------------------------------------------------------------------------------
     def put(
-        self, data: bytes, filename: str, content_type: str, sender_id: str | None = None
+        self,
+        data: bytes,
+        filename: str,
+        content_type: str,
+        sender_id: str | None = None,
+        *,
+        media_key: str | None = None,
     ) -> str:
-        """Store a file (once) and record who sent it now; its reference."""
+        """Store a file (once) and record who sent it now; its reference. `media_key` (a
+        channel's media, "whatsapp:<media id>") finds it again (`reference_of_media`)."""
         digest = hashlib.sha256(data).hexdigest()[:DIGEST_LENGTH]
         path = self.folder / digest
         sidecar = path.with_suffix(".json")
@@ -151,6 +218,10 @@ class AttachmentFiles:
             meta["senders"] = senders
             meta["received_at"] = received
             self._write(sidecar, meta)
+            if media_key:
+                index = self._media_index(media_key)
+                index.parent.mkdir(parents=True, exist_ok=True)
+                index.write_text(digest, encoding="ascii")
         return REFERENCE_PREFIX + digest
 
     # -- a citizen's files --------------------------------------------------------------------

@@ -30,14 +30,57 @@ connectors.whatsapp.WhatsAppInput:
 
 
 class FakeGraph:
-    """Records POST {base}/{phone_number_id}/messages bodies; answers like the Graph API."""
+    """Records POST {base}/{phone_number_id}/messages bodies; answers like the Graph API.
 
-    def __init__(self) -> None:
+    It serves media too: `add_media(media_id, data, mime_type)` makes `GET {base}/{media_id}`
+    answer the JSON (`url`, `mime_type`, `file_size`) and `GET` of that url the bytes, both
+    with the bearer token only (401 otherwise). `media_status` set to an error status makes
+    every media request fail with it (the platform down); `media_gets` records the paths.
+    """
+
+    def __init__(self, token: str = "test-access-token") -> None:
         self.bodies: list[dict[str, Any]] = []
         self.lock = threading.Lock()
+        self.token = token
+        self.media: dict[str, tuple[bytes, str]] = {}
+        self.media_status: int | None = None
+        self.media_gets: list[str] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            def _answer(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                with fake.lock:
+                    fake.media_gets.append(self.path)
+                error = {"error": {"message": "error", "code": 100}}
+                if fake.media_status is not None:
+                    failed = json.dumps(error).encode()
+                    return self._answer(fake.media_status, failed, "application/json")
+                if self.headers.get("Authorization") != f"Bearer {fake.token}":
+                    return self._answer(401, json.dumps(error).encode(), "application/json")
+                parts = self.path.strip("/").split("/")
+                if len(parts) == 3 and parts[1] == "media-bytes" and parts[2] in fake.media:
+                    data, mime_type = fake.media[parts[2]]
+                    return self._answer(200, data, mime_type)
+                if len(parts) == 2 and parts[1] in fake.media:
+                    data, mime_type = fake.media[parts[1]]
+                    info = {
+                        "messaging_product": "whatsapp",
+                        "url": f"{fake.url}/media-bytes/{parts[1]}",
+                        "mime_type": mime_type,
+                        "sha256": hashlib.sha256(data).hexdigest(),
+                        "file_size": len(data),
+                        "id": parts[1],
+                    }
+                    return self._answer(200, json.dumps(info).encode(), "application/json")
+                return self._answer(404, json.dumps(error).encode(), "application/json")
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
@@ -55,6 +98,16 @@ class FakeGraph:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v20.0"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def add_media(self, media_id: str, data: bytes, mime_type: str) -> None:
+        """Serve `data` as the media `media_id`."""
+        with self.lock:
+            self.media[media_id] = (data, mime_type)
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
 
     def recipients(self) -> set[str]:
         """Every phone the assistant sent something to."""

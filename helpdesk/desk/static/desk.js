@@ -274,6 +274,17 @@
       var id = el("div", "muted", "ID media: ");
       id.appendChild(el("code", null, media.media_id));
       box.appendChild(id);
+      var conversationId = (window.location.pathname.match(/^\/conversations\/(\d+)/) || [])[1];
+      if (item.kind === "citizen" && conversationId) {
+        var link = el("a", null, "Lihat lampiran");
+        link.href = "/conversations/" + conversationId + "/lampiran?media=" +
+          encodeURIComponent(media.media_id);
+        link.target = "_blank";
+        link.rel = "noopener";
+        var row = el("div");
+        row.appendChild(link);
+        box.appendChild(row);
+      }
       li.appendChild(box);
     }
     if (item.buttons && item.buttons.length) {

@@ -2,6 +2,8 @@
 
 - `GET /conversations/<id>`: transcript, FAQ tried, contact panel, earlier handoffs, reply box;
   `GET /api/conversations/<id>/events?after=<cursor>` gives what changed since the page loaded.
+- `GET /conversations/<id>/lampiran?media=<media id>`: a file the citizen sent in the
+  transcript (`helpdesk.desk.views.media`).
 - `POST /conversations/<id>/reply`, `/resolve`, `/contact`.
 
 An agent sees a conversation while it waits in the queue and when it is (or was) theirs, never
@@ -50,6 +52,7 @@ from helpdesk.desk.transcript_view import (
     wait_label,
 )
 from helpdesk.desk.views import parse_id, services_of
+from helpdesk.desk.views.media import serve_attachment
 from helpdesk.handoff.service import HandoffError, HandoffRecord, HandoffStatus
 from helpdesk.rasa_bridge.events import RASA_EVENTS
 from helpdesk.security.audit import desk_actor
@@ -67,6 +70,7 @@ MAX_REPLY_LENGTH = 4000
 FLOW_DATA_WINDOW = timedelta(hours=2)
 
 MSG_NOT_FOUND = "Percakapan tidak ditemukan."
+MSG_NO_ATTACHMENT = "Lampiran ini tidak ada dalam percakapan."
 MSG_FORBIDDEN = "Percakapan ini ditangani petugas lain."
 MSG_REPLY_EMPTY = "Balasan tidak boleh kosong."
 MSG_REPLY_TOO_LONG = f"Balasan maksimal {MAX_REPLY_LENGTH} karakter."
@@ -312,6 +316,36 @@ async def conversation_events(request: Request, handoff: HandoffRecord) -> HTTPR
                 and handoff.agent_id == user.id,
             },
         }
+    )
+
+
+@bp.get("/conversations/<handoff_id:int>/lampiran")
+@login_required(*STAFF_ROLES)
+@with_conversation
+async def conversation_attachment(request: Request, handoff: HandoffRecord) -> HTTPResponse:
+    """A file the citizen sent in this conversation's transcript (only a media id that is in
+    it: the route opens nobody else's files)."""
+    media_id = (request.args.get("media") or "").strip()
+    transcript = await asyncio.to_thread(
+        build_transcript,
+        _tracker_engine(request),
+        handoff,
+        services_of(request).handoff_messages.for_handoff(handoff.id),
+        {},
+    )
+    sent = {
+        item.attachment.media_id
+        for item in transcript.items
+        if item.attachment is not None and item.kind == "citizen"
+    }
+    if not media_id or media_id not in sent:
+        return error_page(request, 404, MSG_NO_ATTACHMENT)
+    return await serve_attachment(
+        request,
+        media_id,
+        channel=handoff.channel,
+        sender_id=handoff.sender_id,
+        target=f"handoff:{handoff.id}",
     )
 
 

@@ -4,6 +4,7 @@ write the public reply the citizen reads when checking the ticket's status.
 - `GET /tickets?status=&q=&dari=&sampai=&pemilik=&halaman=`: newest first, 25 a page.
 - `GET /tickets/<id>`: subject, chronology, attachment, e-mail, channel, status, public reply,
   division and assignee.
+- `GET /tickets/<id>/lampiran`: the citizen's attachment (`helpdesk.desk.views.media`).
 - `POST /tickets/<id>`: new status and/or public reply (an empty reply removes it). A new
   status is sent to the citizen on the ticket's channel by the desk worker
   (`helpdesk.tickets.status_updates`; an approved template on WhatsApp after 24 hours).
@@ -39,9 +40,11 @@ from helpdesk.desk.auth import (
     render,
 )
 from helpdesk.desk.masked_view import REVEAL_PARAM
+from helpdesk.desk.media import servable
 from helpdesk.desk.transcript_view import channel_label, mask_sender_id
 from helpdesk.desk.views import parse_id, services_of
 from helpdesk.desk.views.conversations import wake_relay
+from helpdesk.desk.views.media import serve_attachment
 from helpdesk.security.audit import desk_actor
 from helpdesk.security.masking import mask_email, mask_identifiers
 from helpdesk.storage.desk_queries import OWNER_ME, OWNER_NONE, TicketFilter, may_view_ticket
@@ -69,6 +72,7 @@ MSG_BAD_STATUS = "Status tiket tidak dikenal."
 MSG_SEARCH_TOO_LONG = f"Teks pencarian maksimal {MAX_SEARCH_LENGTH} karakter."
 MSG_REPLY_TOO_LONG = f"Balasan publik maksimal {MAX_PUBLIC_REPLY_LENGTH} karakter."
 MSG_NOT_FOUND = "Tiket tidak ditemukan."
+MSG_NO_ATTACHMENT = "Tiket ini tidak memiliki lampiran yang dapat dibuka dari desk."
 #: The audit action of a ticket shown with its identifiers in full.
 TICKET_UNMASKED_VIEW = "desk.tickets.unmasked_view"
 MSG_FORBIDDEN = "Tiket ini ditangani divisi atau petugas lain."
@@ -244,6 +248,7 @@ def _detail(
         division_name=division_names.get(ticket.division_id) if ticket.division_id else None,
         assignee_name=user_names.get(ticket.assignee_id) if ticket.assignee_id else None,
         can_assign=user.is_supervisor,
+        attachment_servable=servable(ticket.attachment),
         divisions=divisions,
         assignees=assignees,
     )
@@ -308,6 +313,26 @@ async def ticket_detail(request: Request, ticket_id: str) -> HTTPResponse:
             result="ok",
         )
     return _detail(request, ticket, revealed=revealed)
+
+
+@bp.get("/tickets/<ticket_id:str>/lampiran")
+@login_required(*STAFF_ROLES)
+async def ticket_attachment(request: Request, ticket_id: str) -> HTTPResponse:
+    """The ticket's attachment: a stored file, or the channel's media fetched and stored."""
+    ticket, refusal = _load(request, ticket_id)
+    if ticket is None:
+        assert refusal is not None
+        return refusal
+    if not servable(ticket.attachment):
+        return error_page(request, 404, MSG_NO_ATTACHMENT)
+    assert ticket.attachment is not None
+    return await serve_attachment(
+        request,
+        ticket.attachment,
+        channel=ticket.channel,
+        sender_id=ticket.sender_id,
+        target=f"ticket:{ticket.id}",
+    )
 
 
 @bp.post("/tickets/<ticket_id:str>")
