@@ -120,7 +120,7 @@ test-browser: $(MODEL_STAMP) browser-deps ## The web chat end to end in headless
 
 #: Suites that run again on PostgreSQL and Redis (`make test-postgres`): everything that stores
 #: or that several processes share.
-POSTGRES_SUITES = tests/unit/storage tests/unit/desk tests/unit/handoff tests/unit/tickets \
+POSTGRES_SUITES = tests/unit/storage tests/unit/broadcasts tests/unit/desk tests/unit/handoff tests/unit/tickets \
 	tests/unit/knowledge/test_live_knowledge.py \
 	tests/unit/jobs tests/unit/reports tests/unit/conversation tests/unit/security tests/unit/privacy \
 	tests/unit/test_run_plan_endpoints.py tests/connectors/test_inbox.py tests/connectors/test_webchat.py \
@@ -132,7 +132,7 @@ engines: $(STAMP) ## Start PostgreSQL and Redis on loopback (installs Debian's p
 engines-down: $(STAMP) ## Stop the PostgreSQL and Redis that `make engines` started
 	$(PY) scripts/engines.py down
 
-test-postgres: $(MODEL_STAMP) engines ## The storage, desk, handoff, ticket, job, report suites and the default profile's REST conversations on PostgreSQL
+test-postgres: $(MODEL_STAMP) engines ## The storage, broadcast, desk, handoff, ticket, job, report suites and the default profile's REST conversations on PostgreSQL
 	@eval "$$($(PY) scripts/engines.py env | sed 's/^/export /')" && \
 	  $(PY) -m pytest -q -p no:cacheprovider --db=postgres $(POSTGRES_SUITES) && \
 	  HELPDESK_TEST_STACK_DB=postgres $(PY) scripts/test_conversations.py --profile djpb

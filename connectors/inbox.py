@@ -28,8 +28,10 @@ not answered 200 in time. The inbox makes that safe and keeps the platform waiti
    `retention`.
 
 A channel supplies its name, output channel and logger, and turns deliveries into `Inbound`
-items; its webhook keeps authentication, body limits and parsing. REST and the web chat need no
-inbox: their callers wait on the same connection and nothing is re-delivered.
+items; its webhook keeps authentication, body limits and parsing. `InboxChannel` is the input
+channel base that wires an inbox in: it makes the inbox, answers Rasa's `get_output_channel`,
+and starts and stops the inbox with the server. REST and the web chat need no inbox: their
+callers wait on the same connection and nothing is re-delivered.
 """
 
 from __future__ import annotations
@@ -48,15 +50,23 @@ from typing import (
     Sequence,
 )
 
-from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint
 
 from connectors.claims import ClaimKeeper, stored_item
-from connectors.common import KeyedLocks, OnNewMessage, failure_trace, inbound_repository, mask_id
-from connectors.common.replies import TurnOutput, replies_sent
+from connectors.common import (
+    KeyedLocks,
+    OnNewMessage,
+    failure_trace,
+    inbound_repository,
+    mask_id,
+    recorded_by,
+)
+from connectors.common.replies import AgentRepliesOnce, TurnOutput, replies_sent
 from connectors.inbound import Accepted, Inbound, InboxPolicy
 from helpdesk import metrics
 
-__all__ = ["Accepted", "Inbound", "Inbox", "InboxPolicy", "Recorded"]
+__all__ = ["Accepted", "Inbound", "Inbox", "InboxChannel", "InboxPolicy", "Recorded"]
 
 #: Whether Rasa saved a user message (sender id, message id) in its conversation.
 Recorded = Callable[[str, str], Awaitable[bool]]
@@ -429,3 +439,101 @@ class Inbox:
             self.noun,
         )
         return False
+
+
+class InboxChannel(InputChannel):
+    """An input channel whose deliveries go through an `Inbox`.
+
+    A subclass builds its output channel, then calls `open_inbox` in its constructor, and adds
+    the server listeners with `add_inbox_listeners` in its `blueprint`. It has no `__init__`
+    of its own, so it may stand before another `InputChannel` base (Rasa's `TelegramInput`).
+    """
+
+    #: The output channel Rasa answers through (each channel narrows the type).
+    output: Any
+    #: The channel's inbox (`open_inbox`).
+    inbox: Inbox
+
+    def open_inbox(
+        self,
+        output: OutputChannel,
+        *,
+        log: logging.Logger,
+        repository: "InboundMessageRepository" | None = None,
+        policy: InboxPolicy = DEFAULT_POLICY,
+        noun: str = "message",
+        mask: Callable[[str], str] = mask_id,
+    ) -> Inbox:
+        """Set the channel's output channel and make its inbox, named after the channel
+        (`name()`); the other arguments are those of `Inbox`.
+
+        An injected `repository` keeps the output channel's reply ledger too (when it has
+        one): the replies are recorded beside the claims.
+        """
+        if repository is not None and isinstance(output, AgentRepliesOnce):
+            output.reply_ledger = repository
+        self.output = output
+        self.inbox = Inbox(
+            self.name(), output, log=log, repository=repository, policy=policy, noun=noun, mask=mask
+        )
+        return self.inbox
+
+    @property
+    def repository(self) -> "InboundMessageRepository":
+        """The inbound message store (the helpdesk services' one unless injected)."""
+        return self.inbox.repository
+
+    def get_output_channel(self) -> OutputChannel | None:
+        """The channel's output channel; contacts nobody (safe inside a running loop)."""
+        return self.output
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Wait until the messages in work are handled (True: nothing is left in work)."""
+        return await self.inbox.drain(timeout)
+
+    async def recover_pending(self, on_new_message: OnNewMessage) -> int:
+        """Handle again the messages claimed earlier and never finished (`Inbox.recover`)."""
+        return await self.inbox.recover(on_new_message)
+
+    async def close(self) -> None:
+        """Release what the channel holds once its inbox has stopped (default: the output
+        channel's HTTP session)."""
+        await self.output.close()
+
+    def add_inbox_listeners(
+        self,
+        blueprint: Blueprint,
+        on_new_message: OnNewMessage,
+        *,
+        background: Callable[[], Coroutine[Any, Any, Any]] | None = None,
+    ) -> None:
+        """Start and stop the inbox with the server.
+
+        Once the server has started: the inbox's heartbeat and recovery (`Inbox.start`), then
+        `background()` in a task when given. Before it stops: that task is cancelled, the
+        messages in work are waited for (`Inbox.stop`) and the channel is closed (`close`).
+
+        Args:
+            blueprint: The channel's blueprint.
+            on_new_message: The handler the inbox hands messages to.
+            background: Work the channel runs while the server runs (polling, registering).
+        """
+        task: asyncio.Task | None = None
+
+        @blueprint.listener("after_server_start")
+        async def start_inbox(app: Any, loop: Any) -> None:
+            nonlocal task
+            self.inbox.start(on_new_message, recorded_by(app))
+            if background is not None:
+                task = asyncio.get_running_loop().create_task(background())
+
+        @blueprint.listener("before_server_stop")
+        async def stop_inbox(app: Any, loop: Any) -> None:
+            nonlocal task
+            running, task = task, None
+            if running is not None and not running.done():
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+            await self.inbox.stop()
+            await self.close()

@@ -378,8 +378,9 @@ def add_kb_parser(subparsers: argparse._SubParsersAction) -> None:
 def command_groups() -> list[Callable[[argparse._SubParsersAction], None]]:
     """The functions that add each command group to the top-level sub-parsers (each sets
     `func(args) -> int` on its parsers): `kb`, `report`, `backend`, `sweeper`, `desk`, `audit`,
-    `privacy`."""
+    `privacy`, `broadcast`."""
     from helpdesk.backends.cli import add_backend_parser
+    from helpdesk.broadcasts.cli import add_broadcast_parser
     from helpdesk.desk.cli import add_desk_parser
     from helpdesk.jobs.sweeper import add_sweeper_parser
     from helpdesk.privacy.cli import add_privacy_parser
@@ -394,6 +395,7 @@ def command_groups() -> list[Callable[[argparse._SubParsersAction], None]]:
         add_desk_parser,
         add_audit_parser,
         add_privacy_parser,
+        add_broadcast_parser,
     ]
 
 

@@ -27,9 +27,11 @@ if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.backends.http import BackendHttp
     from helpdesk.backends.sakti import SaktiClient
     from helpdesk.backends.sp2d import Sp2dClient
+    from helpdesk.broadcasts.service import BroadcastService
     from helpdesk.conversation.flow_store import FlowStore
     from helpdesk.conversation.flows import Flow
     from helpdesk.conversation.menu import Menu
+    from helpdesk.conversation.message_templates import TemplateRegistry
     from helpdesk.handoff.desk_settings import OfficeHoursProvider, OfficeHoursSettings
     from helpdesk.handoff.office_hours import OfficeHours
     from helpdesk.handoff.service import HandoffService
@@ -467,6 +469,26 @@ class Services:
             self.handoff_messages,
             timeout_minutes=self.settings.handoff_timeout_minutes,
             division_for_category=self.divisions.id_for_category,
+        )
+
+    # --- broadcasts ----------------------------------------------------------------------
+
+    def whatsapp_templates(self) -> "TemplateRegistry":
+        """The approved WhatsApp templates of the profile (read again when the file changes)."""
+        from helpdesk.conversation.message_templates import load_registry
+
+        return load_registry(self.settings.profile.whatsapp_templates_file)
+
+    @property
+    def broadcasts(self) -> "BroadcastService":
+        """Supervisors' WhatsApp broadcasts and the citizens' consent to them."""
+        from helpdesk.broadcasts.service import BroadcastService
+        from helpdesk.storage.broadcasts import BroadcastRepository
+
+        return BroadcastService(
+            BroadcastRepository(self.session_factory),
+            self.whatsapp_templates,
+            daily_limit=self.settings.broadcast_daily_limit,
         )
 
     # --- the agent desk ------------------------------------------------------------------

@@ -128,6 +128,13 @@ class Settings:
     whatsapp_access_token: str = field(default="", repr=False)
     whatsapp_phone_number_id: str = ""
     whatsapp_api_url: str = ""
+    #: Broadcast messages sent per second at most (Meta's Cloud API allows 80 by default).
+    broadcast_rate: float = 20.0
+    #: Unique numbers per rolling 24 hours the WhatsApp number may start conversations with
+    #: (its messaging limit tier); a broadcast preview warns beyond it.
+    broadcast_daily_limit: int = 1000
+    #: Seconds a broadcast message may stay unconfirmed before the sender settles it.
+    broadcast_grace_seconds: float = 120.0
 
     def __post_init__(self) -> None:
         """Refuse settings that would let an unauthenticated caller claim a phone number.
@@ -265,6 +272,9 @@ class Settings:
             whatsapp_access_token=get("WHATSAPP_ACCESS_TOKEN").strip(),
             whatsapp_phone_number_id=get("WHATSAPP_PHONE_NUMBER_ID").strip(),
             whatsapp_api_url=get("WHATSAPP_API_URL").strip(),
+            broadcast_rate=float(get("HELPDESK_BROADCAST_RATE", "20")),
+            broadcast_daily_limit=int(get("HELPDESK_BROADCAST_DAILY_LIMIT", "1000")),
+            broadcast_grace_seconds=float(get("HELPDESK_BROADCAST_GRACE_SECONDS", "120")),
             sakti_trusted_channels=tuple(
                 name.strip().lower()
                 for name in get("HELPDESK_SAKTI_CHANNELS", "whatsapp").split(",")

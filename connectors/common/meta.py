@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 import logging
-from typing import Any, Mapping, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 import aiohttp
 from sanic import response
@@ -23,6 +23,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from connectors.common.payloads import as_dict, json_object, read_body
+from helpdesk.handoff.agent_files import AgentFile
 from helpdesk.retry import Failure, RetryPolicy, acall
 from helpdesk.settings import DEFAULT_GRAPH_API_URL as SETTINGS_GRAPH_API_URL
 
@@ -209,12 +210,61 @@ class GraphClient:
             None when the Graph API accepted it, else the last (HTTP status, Meta's error
             code); the status is None when no answer came.
         """
+        failure, _ = await self._post(
+            url, lambda: {"json": dict(body)}, kind, recipient, channel, log
+        )
+        return failure
+
+    async def upload_file(
+        self,
+        url: str,
+        fields: Mapping[str, str],
+        file_field: str,
+        upload: AgentFile,
+        *,
+        recipient: str,
+        channel: str,
+        log: logging.Logger,
+    ) -> dict[str, Any] | None:
+        """POST a file as multipart form data (`fields`, then the file as `file_field`) to
+        `url`, retried as messages are (logged as a "file upload", never the content).
+
+        Returns:
+            The Graph API's JSON answer (the uploaded file's id), or None when it was not
+            accepted.
+        """
+
+        def form() -> dict[str, Any]:
+            data = aiohttp.FormData()
+            for name, value in fields.items():
+                data.add_field(name, value)
+            data.add_field(
+                file_field, upload.data, filename=upload.filename, content_type=upload.content_type
+            )
+            return {"data": data}
+
+        failure, answer = await self._post(url, form, "file upload", recipient, channel, log)
+        return answer if failure is None else None
+
+    async def _post(
+        self,
+        url: str,
+        request: Callable[[], dict[str, Any]],
+        kind: str,
+        recipient: str,
+        channel: str,
+        log: logging.Logger,
+    ) -> tuple[tuple[int | None, Any] | None, dict[str, Any]]:
+        """POST what `request()` gives (made again for each attempt) with the retries of
+        `post_message`; (None, the JSON answer) when accepted, else (the failure, {})."""
+        answer: dict[str, Any] = {}
 
         async def post_once() -> None:
             session = await self._client()
-            async with session.post(url, json=dict(body)) as resp:
+            async with session.post(url, **request()) as resp:
                 if 200 <= resp.status < 300:
-                    await resp.read()
+                    with contextlib.suppress(ValueError):
+                        answer.update(as_dict(json.loads(await resp.text() or "{}")))
                     return
                 raise GraphNotAccepted(resp.status, await graph_error_code(resp))
 
@@ -239,8 +289,8 @@ class GraphClient:
 
         try:
             await acall(post_once, self.retry_policy, retry_on=may_retry, on_failure=on_failure)
-            return None
+            return None, answer
         except GraphNotAccepted as exc:
-            return exc.status, exc.error_code
+            return (exc.status, exc.error_code), {}
         except (aiohttp.ClientError, asyncio.TimeoutError):
-            return None, None
+            return (None, None), {}

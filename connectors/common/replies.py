@@ -9,8 +9,10 @@ Two ways a `kill -9` could make a citizen get a reply twice:
   numbers recorded before.
 * **An agent's reply sent again.** The desk worker appends the reply to the tracker through
   Rasa's HTTP API; Rasa sends it, then dies before saving; the worker sends it again.
-  `AgentRepliesOnce` (a mixin of the WhatsApp and Telegram output channels) sends a reply that
-  carries `handoff_message_id` only when the ledger does not have it, and records it.
+  `AgentRepliesOnce` (a mixin of the WhatsApp, Meta, Telegram and e-mail output channels) sends
+  a reply that carries `handoff_message_id` only when the ledger does not have it, and records
+  it. A reply with a file the agent attached goes out through the channel's `send_agent_file`
+  (`connectors.common.agent_files`).
 
 A reply is recorded after it went out, so the one window left is a database write long (a crash
 there sends that reply again); the ledger's reads and writes run on threads of their own
@@ -27,12 +29,20 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
+from connectors.common.agent_files import (
+    ATTACHMENT_KEY,
+    AgentFile,
+    load_agent_file,
+    with_notice,
+    without_file,
+)
 from connectors.common.stores import inbound_repository
 from helpdesk import metrics
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from rasa.core.channels.channel import OutputChannel
 
+    from helpdesk.storage.attachments import AttachmentFiles
     from helpdesk.storage.inbound_messages import InboundMessageRepository
 
 #: The metadata key of an agent's reply (set by `helpdesk.handoff.worker`).
@@ -154,16 +164,18 @@ class AgentRepliesOnce:
     message sent is counted (`helpdesk_messages_total`, direction "out").
 
     Put it before the output channel's base class; `reply_ledger` may be set to a repository
-    (default: the helpdesk services' inbound message store).
+    (default: the helpdesk services' inbound message store), `attachment_files` to the file
+    store agents' files are read from (default: the helpdesk services' one).
     """
 
     reply_ledger: "InboundMessageRepository" | None = None
+    attachment_files: "AttachmentFiles" | None = None
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         reply_id = message.get(AGENT_REPLY_KEY)
         channel = self.name()  # type: ignore[attr-defined]
         if reply_id is None:  # a turn's reply (`TurnOutput` keeps its ledger), the idle message
-            await super().send_response(recipient_id, message)  # type: ignore[misc]
+            await self._send_reply(recipient_id, message)
             metrics.message_out(channel)
             return
         log = logging.getLogger(f"connectors.{channel}")
@@ -172,12 +184,42 @@ class AgentRepliesOnce:
             repository = inbound_repository(self.reply_ledger)
         except Exception as exc:  # no database configured: send, as without a ledger
             log.warning("%s: no reply ledger (%s); sending", channel, type(exc).__name__)
-            await super().send_response(recipient_id, message)  # type: ignore[misc]
+            await self._send_reply(recipient_id, message)
             metrics.message_out(channel)
             return
         if 1 in await replies_sent(repository, channel, cause, log):
             log.info("%s: agent reply %s went out before; not sent again", channel, reply_id)
             return
-        await super().send_response(recipient_id, message)  # type: ignore[misc]
+        await self._send_reply(recipient_id, message)
         metrics.message_out(channel)
         await record_reply(repository, channel, cause, 1, log)
+
+    async def _send_reply(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """Send a message; one with an agent's file through `send_agent_file` (its text alone
+        when the file is no longer stored: erased or purged since the agent sent it)."""
+        value = message.get(ATTACHMENT_KEY)
+        if value is None:
+            await super().send_response(recipient_id, message)  # type: ignore[misc]
+            return
+        rest = without_file(message)
+        agent_file = await load_agent_file(value, self.attachment_files)
+        if agent_file is None:
+            channel = self.name()  # type: ignore[attr-defined]
+            logging.getLogger(f"connectors.{channel}").warning(
+                "%s: the file of agent reply %s is no longer stored; sending its text only",
+                channel,
+                message.get(AGENT_REPLY_KEY),
+            )
+            if str(rest.get("text") or "").strip():
+                await super().send_response(recipient_id, rest)  # type: ignore[misc]
+            return
+        await self.send_agent_file(recipient_id, agent_file, rest)
+
+    async def send_agent_file(
+        self, recipient_id: str, agent_file: AgentFile, message: dict[str, Any]
+    ) -> None:
+        """Send an agent's reply with a file (`message`: the reply without the file's
+        reference). Here, for a channel that cannot carry files: the text with a notice that
+        a file was sent and how to get it; channels that can override it."""
+        text = with_notice(message.get("text"), agent_file.filename)
+        await super().send_response(recipient_id, {**message, "text": text})  # type: ignore[misc]

@@ -19,7 +19,8 @@ from rasa.shared.exceptions import RasaException
 from connectors.common import PayloadStore, ServicesPayloadStore, mask_id, missing_message
 from connectors.common.replies import AgentRepliesOnce
 from connectors.email.parse import address_of
-from connectors.email.render import Part, part_of, render_body, reply_mail
+from connectors.email.render import Part, attach_files, part_of, render_body, reply_mail
+from helpdesk.handoff.agent_files import AgentFile
 from helpdesk.retry import Backoff, Failure, RetryPolicy, call
 
 #: The channel name.
@@ -315,6 +316,7 @@ class EmailOutput(AgentRepliesOnce, _MailOutput):
             references=thread.references,
             sender_name=self.sender_name,
         )
+        attach_files(message, [attached for part in parts for attached in part.files])
         return message, payloads
 
     def _compose_and_send(self, thread: Thread, parts: list[Part]) -> bool:
@@ -331,7 +333,7 @@ class EmailOutput(AgentRepliesOnce, _MailOutput):
             to send.
         """
         turn = self.turns.pop(conversation, None)
-        if turn is None or not any(p.text or p.choices or p.images for p in turn.parts):
+        if turn is None or not any(turn.parts):
             return None
         return await asyncio.to_thread(self._compose_and_send, turn.thread, turn.parts)
 
@@ -341,7 +343,7 @@ class EmailOutput(AgentRepliesOnce, _MailOutput):
         if turn is not None:
             turn.parts.append(part)
             return
-        if not (part.text or part.choices or part.images):
+        if not part:
             return
 
         def send_now() -> bool:
@@ -350,3 +352,11 @@ class EmailOutput(AgentRepliesOnce, _MailOutput):
 
         if not await asyncio.to_thread(send_now) and self.raise_on_failure:
             raise EmailSendError(mask_id(recipient_id))
+
+    async def send_agent_file(
+        self, recipient_id: str, agent_file: AgentFile, message: dict[str, Any]
+    ) -> None:
+        """An agent's reply with its file attached to the mail."""
+        part = part_of(message)
+        part.files.append(agent_file)
+        await self.deliver(recipient_id, part)

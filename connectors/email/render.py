@@ -11,12 +11,16 @@ from typing import Any, Mapping, Sequence
 
 from connectors.common import choices
 from connectors.email.parse import bare_subject
+from helpdesk.handoff.agent_files import AgentFile
 
 #: The text above the choices (Indonesian, as everything the citizen reads).
 CHOICES_PROMPT = "Silakan balas e-mail ini dengan nomor pilihan Anda:"
 
 #: The line under every mail.
 FOOTER = "Balas e-mail ini untuk melanjutkan percakapan dengan asisten virtual helpdesk."
+
+#: The line that names a file attached to the mail.
+ATTACHED_LABEL = "Berkas terlampir"
 
 #: The subject of a mail whose thread has none.
 DEFAULT_SUBJECT = "Helpdesk"
@@ -27,11 +31,16 @@ REFERENCES_LIMIT = 20
 
 @dataclass
 class Part:
-    """One answer of the assistant: a text, numbered choices and image links."""
+    """One answer of the assistant: a text, numbered choices and image links; an agent's
+    reply may carry a file (attached to the mail)."""
 
     text: str = ""
     choices: list[tuple[str, str]] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
+    files: list[AgentFile] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.text or self.choices or self.images or self.files)
 
 
 def part_of(message: Mapping[str, Any]) -> Part:
@@ -69,6 +78,8 @@ def render_body(parts: Sequence[Part]) -> tuple[str, list[str]]:
             lines.append(part.text)
         for url in part.images:
             lines.append(f"Gambar: {url}")
+        for attached in part.files:
+            lines.append(f"{ATTACHED_LABEL}: {attached.filename}")
         if part.choices:
             numbered = []
             for title, payload in part.choices:
@@ -140,3 +151,15 @@ def reply_mail(
     message["Content-Language"] = "id"
     message.set_content(body, charset="utf-8")
     return message
+
+
+def attach_files(message: EmailMessage, files: Sequence[AgentFile]) -> None:
+    """Attach `files` to `message` (which becomes multipart/mixed, its text first)."""
+    for attached in files:
+        maintype, _, subtype = attached.content_type.partition("/")
+        message.add_attachment(
+            attached.data,
+            maintype=maintype or "application",
+            subtype=subtype or "octet-stream",
+            filename=attached.filename,
+        )

@@ -4,7 +4,6 @@ each mail with one reply mail."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import time
@@ -12,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -24,7 +23,6 @@ from connectors.common import (
     mask_id,
     missing_message,
     read_credentials,
-    recorded_by,
 )
 from connectors.common.replies import record_reply, replies_sent
 from connectors.email.attachments import AttachmentStore, default_store
@@ -37,7 +35,7 @@ from connectors.email.output import (
     Thread,
 )
 from connectors.email.parse import ParsedMail, chosen_number, parse_mail
-from connectors.inbox import Inbound, Inbox, InboxPolicy
+from connectors.inbox import Inbound, InboxChannel, InboxPolicy
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.security.ratelimit import RateLimiter
@@ -102,9 +100,11 @@ class PollReport:
     skipped: int = 0
 
 
-class EmailInput(InputChannel):
+class EmailInput(InboxChannel):
     """The e-mail channel (see `connectors.email`): `/webhooks/email/` answers the health
     check; the mailbox is polled from the server's start to its stop."""
+
+    output: EmailOutput
 
     @classmethod
     def name(cls) -> str:
@@ -183,7 +183,6 @@ class EmailInput(InputChannel):
         if poll_seconds <= 0 or max_replies_per_hour < 1:
             raise EmailConfigError("poll_seconds must be > 0 and max_replies_per_hour >= 1")
         self.imap = imap
-        self.output = output
         self.poll_seconds = poll_seconds
         self.max_replies_per_hour = max_replies_per_hour
         self.mailbox = Mailbox(imap)
@@ -191,15 +190,13 @@ class EmailInput(InputChannel):
         self._attachments = attachments
         self._rate_limiter = rate_limiter
         self._clock = clock
-        self._poll_task: asyncio.Task | None = None
         self._last_poll: float | None = None
         self._failures = 0
         own = {output.address.lower()}
         if "@" in imap.user:
             own.add(imap.user.lower())
         self.own_addresses = frozenset(own)
-        self.inbox = Inbox(
-            EMAIL,
+        self.open_inbox(
             output,
             log=self.log,
             repository=repository,
@@ -214,10 +211,6 @@ class EmailInput(InputChannel):
         )
 
     @property
-    def repository(self) -> "InboundMessageRepository":
-        return self.inbox.repository
-
-    @property
     def attachments(self) -> AttachmentStore:
         if self._attachments is None:
             self._attachments = default_store()
@@ -226,9 +219,6 @@ class EmailInput(InputChannel):
     @property
     def store(self) -> PayloadStore:
         return self.output.store
-
-    def get_output_channel(self) -> OutputChannel | None:
-        return self.output
 
     # ----------------------------------------------------------------- reading mails
 
@@ -428,6 +418,10 @@ class EmailInput(InputChannel):
                 await asyncio.to_thread(self.mailbox.close)
             await asyncio.sleep(pause)
 
+    async def close(self) -> None:
+        """Log out of the mailbox once the inbox has stopped (SMTP connects per mail)."""
+        await asyncio.to_thread(self.mailbox.close)
+
     def health(self) -> tuple[int, dict[str, Any]]:
         """The health route's status and body."""
         age = None if self._last_poll is None else round(self._clock() - self._last_poll, 1)
@@ -438,24 +432,11 @@ class EmailInput(InputChannel):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """`/` (health); the polling runs from the server's start to its stop."""
         blueprint = Blueprint("email_channel", __name__)
-
-        @blueprint.listener("after_server_start")
-        async def start_polling(app: Any, loop: Any) -> None:
-            handler = self._handler(on_new_message)
-            self.inbox.start(handler, recorded_by(app))
-            self._poll_task = asyncio.get_running_loop().create_task(
-                self.poll_forever(on_new_message)
-            )
-
-        @blueprint.listener("before_server_stop")
-        async def stop_polling(app: Any, loop: Any) -> None:
-            task, self._poll_task = self._poll_task, None
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await self.inbox.stop()
-            await asyncio.to_thread(self.mailbox.close)
+        self.add_inbox_listeners(
+            blueprint,
+            self._handler(on_new_message),
+            background=lambda: self.poll_forever(on_new_message),
+        )
 
         @blueprint.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -3,6 +3,7 @@ within the messaging window."""
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timezone
 from typing import (
@@ -23,6 +24,7 @@ from connectors.common import (
     mask_id,
     missing_message,
 )
+from connectors.common.agent_files import FILE_FAILED_NOTICE, AgentFile, with_notice
 from connectors.common.meta import DEFAULT_GRAPH_API_URL, GraphClient
 from connectors.common.replies import AGENT_REPLY_KEY, AgentRepliesOnce
 from connectors.common.text import ShortIds
@@ -30,10 +32,13 @@ from connectors.common.window import RESPONSE, SendMode, Unknown, last_inbound, 
 from connectors.meta.payloads import INSTAGRAM, MESSENGER
 from connectors.meta.render import (
     PAYLOAD_IDS,
+    attachment_kind,
     button_messages,
     envelope,
     image_message,
     text_messages,
+    upload_message,
+    uploaded_message,
 )
 from helpdesk.retry import Backoff, RetryPolicy
 
@@ -89,6 +94,10 @@ class MetaOutput(GraphClient, AgentRepliesOnce, OutputChannel):
 
     #: The channel's name for people, in errors.
     label = ""
+
+    #: Whether the channel uploads agents' files (`/message_attachments`); without it the
+    #: citizen gets the text with a notice (files without a public URL cannot be sent).
+    uploads_files = False
 
     @classmethod
     def name(cls) -> str:
@@ -154,6 +163,11 @@ class MetaOutput(GraphClient, AgentRepliesOnce, OutputChannel):
     def messages_url(self) -> str:
         """The Send API endpoint the messages are posted to."""
         return f"{self.api_url}/{self.account_id}/messages"
+
+    @property
+    def attachments_url(self) -> str:
+        """The Attachment Upload API endpoint agents' files are uploaded to."""
+        return f"{self.api_url}/{self.account_id}/message_attachments"
 
     # ----------------------------------------------------------------- the window
 
@@ -264,16 +278,61 @@ class MetaOutput(GraphClient, AgentRepliesOnce, OutputChannel):
             recipient_id, [dict(json_message)], agent_reply=AGENT_REPLY_KEY in kwargs
         )
 
+    async def send_agent_file(
+        self, recipient_id: str, agent_file: AgentFile, message: dict[str, Any]
+    ) -> None:
+        """An agent's file: uploaded (`/message_attachments`), then the reply's text and the
+        file by its attachment id, the way the window allows an agent's reply (tagged
+        `HUMAN_AGENT` after 24 hours, up to 7 days; nothing, not even the upload, after).
+        Instagram sends the text with a notice (`AgentRepliesOnce.send_agent_file`)."""
+        if not self.uploads_files:
+            await super().send_agent_file(recipient_id, agent_file, message)
+            return
+        text = str(message.get("text") or "").strip()
+        if await self.mode_for(recipient_id, agent_reply=True) is None:
+            self._log.warning(
+                "%s: an agent's file to %s not sent: outside the messaging window",
+                self.channel,
+                mask_id(recipient_id),
+            )
+            if self.raise_on_failure:
+                raise MetaSendError(self.channel, None, OUTSIDE_WINDOW)
+            return
+        kind = attachment_kind(agent_file.content_type)
+        answer = await self.upload_file(
+            self.attachments_url,
+            {"message": json.dumps(upload_message(kind))},
+            "filedata",
+            agent_file,
+            recipient=mask_id(recipient_id),
+            channel=self.channel,
+            log=self._log,
+        )
+        attachment_id = str((answer or {}).get("attachment_id") or "")
+        if not attachment_id:
+            self._log.error(
+                "%s: an agent's file to %s was not uploaded", self.channel, mask_id(recipient_id)
+            )
+            notice = with_notice(text, agent_file.filename, FILE_FAILED_NOTICE)
+            await self.send_messages(recipient_id, text_messages(notice), agent_reply=True)
+            if self.raise_on_failure:
+                raise MetaSendError(self.channel, None, "attachment-upload")
+            return
+        messages = [*(text_messages(text) if text else []), uploaded_message(kind, attachment_id)]
+        await self.send_messages(recipient_id, messages, agent_reply=True)
+
 
 class MessengerOutput(MetaOutput):
     """Sends messages to Facebook Messenger users (page access token, `/me/messages`)."""
 
     channel = MESSENGER
     label = "Messenger"
+    uploads_files = True
 
 
 class InstagramOutput(MetaOutput):
-    """Sends messages to Instagram users (`/{instagram_account_id}/messages`)."""
+    """Sends messages to Instagram users (`/{instagram_account_id}/messages`); Instagram takes
+    attachments by public URL only, so an agent's file reaches the citizen as a notice."""
 
     channel = INSTAGRAM
     label = "Instagram"

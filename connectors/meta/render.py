@@ -114,3 +114,22 @@ def button_messages(
 def image_message(image_url: str) -> dict[str, Any]:
     """A `message` object sending the image at the public URL `image_url`."""
     return {"attachment": {"type": "image", "payload": {"url": image_url, "is_reusable": False}}}
+
+
+#: Types Messenger shows as a picture; other files go as a "file" attachment.
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif"})
+
+
+def attachment_kind(content_type: str) -> str:
+    """The Send API attachment type of a file: "image" or "file"."""
+    return "image" if content_type in IMAGE_TYPES else "file"
+
+
+def upload_message(kind: str) -> dict[str, Any]:
+    """The `message` field of an attachment upload (`/message_attachments`, multipart)."""
+    return {"attachment": {"type": kind, "payload": {"is_reusable": False}}}
+
+
+def uploaded_message(kind: str, attachment_id: str) -> dict[str, Any]:
+    """A `message` object sending an uploaded file by its attachment id."""
+    return {"attachment": {"type": kind, "payload": {"attachment_id": attachment_id}}}

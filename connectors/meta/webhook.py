@@ -10,7 +10,7 @@ from typing import (
     Any,
 )
 
-from rasa.core.channels.channel import InputChannel, OutputChannel
+from rasa.core.channels.channel import InputChannel
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -24,10 +24,9 @@ from connectors.common import (
     clean_credential,
     mask_id,
     read_credentials,
-    recorded_by,
 )
 from connectors.common.meta import DEFAULT_GRAPH_API_URL, signed_delivery, subscription_answer
-from connectors.inbox import Inbox, InboxPolicy
+from connectors.inbox import InboxChannel, InboxPolicy
 from connectors.meta.output import (
     InstagramOutput,
     MessengerOutput,
@@ -56,8 +55,10 @@ RECOVERY_MAX_AGE = timedelta(hours=24)
 DEDUP_RETENTION = timedelta(days=30)
 
 
-class MetaInput(InputChannel):
+class MetaInput(InboxChannel):
     """Receives a Meta messaging webhook (see `connectors.meta`); subclassed per platform."""
+
+    output: MetaOutput
 
     #: The channel name: "messenger" or "instagram".
     channel = ""
@@ -139,19 +140,16 @@ class MetaInput(InputChannel):
         self.account_id = clean_credential(account_id)
         self.api_url = base_url(api_url, DEFAULT_GRAPH_API_URL)
         self.log = logging.getLogger(f"connectors.{self.channel}")
-        self.output = output or self.output_class(
+        output = output or self.output_class(
             clean_credential(access_token),
             self.account_id or "me",
             self.api_url,
             payload_ids=QuickReplyIds(store=payload_store or ServicesPayloadStore()),
         )
         if payload_store is not None:
-            self.output.payload_ids.attach(payload_store)
-        if repository is not None:  # the window and the reply ledger live beside the claims
-            self.output.reply_ledger = repository
-        self.inbox = Inbox(
-            self.channel,
-            self.output,
+            output.payload_ids.attach(payload_store)
+        self.open_inbox(  # the window is read from the reply ledger, beside the claims
+            output,
             log=self.log,
             repository=repository,
             policy=InboxPolicy(
@@ -163,37 +161,12 @@ class MetaInput(InputChannel):
             mask=mask_id,
         )
 
-    @property
-    def repository(self) -> "InboundMessageRepository":
-        """The inbound message store (the helpdesk services' one unless injected)."""
-        return self.inbox.repository
-
-    def get_output_channel(self) -> OutputChannel | None:
-        return self.output
-
-    async def drain(self, timeout: float | None = None) -> bool:
-        """Wait until the messages in work are handled (True: nothing is left in work)."""
-        return await self.inbox.drain(timeout)
-
-    async def recover_pending(self, on_new_message: OnNewMessage) -> int:
-        """Handle again the messages claimed earlier and never finished (`Inbox.recover`)."""
-        return await self.inbox.recover(on_new_message)
-
     # ----------------------------------------------------------------- web
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """The webhook routes: `/` (health) and `/webhook` (GET check, POST deliveries)."""
         webhook = Blueprint(f"{self.channel}_webhook", __name__)
-
-        @webhook.listener("after_server_start")
-        async def start_recovery(app: Any, loop: Any) -> None:
-            self.inbox.start(on_new_message, recorded_by(app))
-
-        @webhook.listener("before_server_stop")
-        async def finish_work(app: Any, loop: Any) -> None:
-            await self.inbox.stop()
-            await self.output.close()
-
+        self.add_inbox_listeners(webhook, on_new_message)
         add_health_route(webhook)
 
         @webhook.route("/webhook", methods=["GET"])

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import json
 import logging
 from typing import TYPE_CHECKING, Any, Awaitable
 
 import aiohttp
 from aiogram.bot.api import TelegramAPIServer
+from aiogram.types import InputFile
 from aiogram.utils import exceptions as tg_errors
 from rasa.core.channels.telegram import TelegramOutput as RasaTelegramOutput
 from rasa.shared.exceptions import RasaException
@@ -21,6 +23,7 @@ from connectors.common import (
     mask_id,
     missing_message,
 )
+from connectors.common.agent_files import AgentFile
 from connectors.common.replies import AgentRepliesOnce
 from connectors.telegram.render import CALLBACK_DATA, CallbackData, button_messages, split_text
 from helpdesk.retry import Backoff, Decision, Failure, RetryPolicy, acall
@@ -41,6 +44,9 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 
 #: Flood control asking to wait longer than this (seconds) is not waited for.
 MAX_RETRY_AFTER = 10.0
+
+#: The longest caption of a photo or a document.
+CAPTION_LIMIT = 1024
 
 
 class TelegramConfigError(RasaException):
@@ -260,3 +266,20 @@ class TelegramOutput(AgentRepliesOnce, RasaTelegramOutput):
         await self._deliver(
             "custom message", recipient_id, super().send_custom_json(recipient_id, json_message)
         )
+
+    async def send_agent_file(
+        self, recipient_id: str, agent_file: AgentFile, message: dict[str, Any]
+    ) -> None:
+        """An agent's file, uploaded: a JPEG or PNG with `sendPhoto`, anything else with
+        `sendDocument`; the reply's text as its caption, or first as a message of its own
+        when it is longer than a caption may be."""
+        text = str(message.get("text") or "").strip()
+        caption = text if len(text) <= CAPTION_LIMIT else None
+        if text and caption is None:
+            await self.send_text_message(recipient_id, text)
+        upload = InputFile(io.BytesIO(agent_file.data), filename=agent_file.filename)
+        if agent_file.is_photo:
+            call = self.send_photo(recipient_id, upload, caption=caption or None)
+        else:
+            call = self.send_document(recipient_id, upload, caption=caption or None)
+        await self._deliver("photo" if agent_file.is_photo else "document", recipient_id, call)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import logging
 import re
@@ -27,9 +25,8 @@ from connectors.common import (
     missing_credentials,
     read_body,
     read_credentials,
-    recorded_by,
 )
-from connectors.inbox import Inbound, Inbox, InboxPolicy
+from connectors.inbox import Inbound, InboxChannel, InboxPolicy
 from connectors.telegram.output import (
     DEFAULT_API_URL,
     TelegramConfigError,
@@ -88,8 +85,10 @@ def verify_secret_token(secret_token: str, header: str | None) -> bool:
     return hmac.compare_digest(secret_token.encode("utf-8"), header.encode("utf-8"))
 
 
-class TelegramInput(RasaTelegramInput):
+class TelegramInput(InboxChannel, RasaTelegramInput):
     """Receives Telegram's webhook (see the module docstring)."""
+
+    output: TelegramOutput
 
     @classmethod
     def name(cls) -> str:
@@ -179,42 +178,29 @@ class TelegramInput(RasaTelegramInput):
         self.bot_name: str = self.verify
         self.secret_token = secret or None
         self.api_url = base_url(api_url, DEFAULT_API_URL)
-        self.output = output or TelegramOutput(
+        output = output or TelegramOutput(
             self.access_token,
             self.api_url,
             callback_data=CallbackData(store=payload_store or ServicesPayloadStore()),
         )
         if payload_store is not None:
-            self.output.callback_data.attach(payload_store)
-        if repository is not None:  # the reply ledger lives beside the claims
-            self.output.reply_ledger = repository
+            output.callback_data.attach(payload_store)
         self.reclaim_after = reclaim_after
         self.register_at_start = register_at_start
         self._api_token = api_token
-        self.inbox = Inbox(
-            CHANNEL_NAME,
-            self.output,
+        self.open_inbox(
+            output,
             log=logger,
             repository=repository,
             policy=InboxPolicy(recovery_delay=reclaim_after, shutdown_timeout=shutdown_timeout),
             noun="update",
             mask=mask_id,
         )
-        self._startup_task: asyncio.Task | None = None
         if self.secret_token is None:
             logger.warning(
                 "telegram: no secret_token (TELEGRAM_SECRET_TOKEN): anyone who knows the "
                 "webhook URL can post updates"
             )
-
-    @property
-    def repository(self) -> "InboundMessageRepository":
-        """The inbound message store (the helpdesk services' one unless injected)."""
-        return self.inbox.repository
-
-    def get_output_channel(self) -> TelegramOutput:
-        """The output channel; never contacts Telegram (safe inside a running loop)."""
-        return self.output
 
     def admin_tokens(self) -> list[str]:
         """The tokens that may ask for the webhook's registration: Rasa's API token and the
@@ -292,14 +278,6 @@ class TelegramInput(RasaTelegramInput):
                 self.output.redact(str(exc)),
             )
 
-    async def drain(self, timeout: float | None = None) -> bool:
-        """Wait until the updates in work are handled (True: nothing is left in work)."""
-        return await self.inbox.drain(timeout)
-
-    async def recover_pending(self, on_new_message: OnNewMessage) -> int:
-        """Handle again the updates claimed earlier and never finished (`Inbox.recover`)."""
-        return await self.inbox.recover(on_new_message)
-
     def inbound(self, message: TelegramMessage) -> Inbound:
         """A parsed message for the shared inbox (keyed by bot and update id)."""
         return Inbound(
@@ -341,25 +319,8 @@ class TelegramInput(RasaTelegramInput):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """The routes: `/` (health), `/webhook` (updates) and `/set_webhook` (registration)."""
         telegram_webhook = Blueprint("telegram_webhook", __name__)
-
-        @telegram_webhook.listener("after_server_start")
-        async def register_in_background(app: Any, loop: Any) -> None:
-            self.inbox.start(on_new_message, recorded_by(app))
-            if self.register_at_start:
-                self._startup_task = asyncio.get_running_loop().create_task(
-                    self._register_at_start()
-                )
-
-        @telegram_webhook.listener("before_server_stop")
-        async def stop(app: Any, loop: Any) -> None:
-            task, self._startup_task = self._startup_task, None
-            if task is not None and not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await self.inbox.stop()
-            await self.output.close()
-
+        register = self._register_at_start if self.register_at_start else None
+        self.add_inbox_listeners(telegram_webhook, on_new_message, background=register)
         add_health_route(telegram_webhook)
 
         @telegram_webhook.route("/set_webhook", methods=["POST"])

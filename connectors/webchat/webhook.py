@@ -20,6 +20,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
 
 from connectors.common import ConversationGuard, add_health_route, clean_text, mask_id
+from connectors.common.agent_files import ATTACHMENT_KEY, file_name_of, with_notice, without_file
 from connectors.webchat.page import (
     ASSET_HEADERS,
     DEFAULT_SOCKET_PATH,
@@ -58,9 +59,16 @@ logger = logging.getLogger("connectors.webchat")
 
 
 class SocketIOOutput(RasaSocketIOOutput):
-    """Rasa's socket.io output channel, counting what it sends (`helpdesk_messages_total`)."""
+    """Rasa's socket.io output channel, counting what it sends (`helpdesk_messages_total`).
+
+    An agent's file cannot be shown without a public address: the visitor gets the reply's
+    text with a notice that a file was sent and how to get it (`FILE_NOTICE`).
+    """
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        if ATTACHMENT_KEY in message:
+            filename = file_name_of(message[ATTACHMENT_KEY])
+            message = {**without_file(message), "text": with_notice(message.get("text"), filename)}
         await super().send_response(recipient_id, message)
         metrics.message_out(self.name())
 

@@ -24,15 +24,18 @@ from connectors.common import (
     clean_credential,
     missing_message,
 )
+from connectors.common.agent_files import FILE_FAILED_NOTICE, AgentFile, with_notice
 from connectors.common.meta import DEFAULT_GRAPH_API_URL, GraphClient
 from connectors.common.replies import AgentRepliesOnce
 from connectors.common.window import Unknown, last_inbound, window_open
 from connectors.whatsapp.payloads import CHANNEL_NAME, mask_phone
 from connectors.whatsapp.render import (
+    MEDIA_UPLOADS,
     PAYLOAD_IDS,
     PayloadIds,
     button_bodies,
     image_body,
+    media_bodies,
     template_body,
     text_bodies,
 )
@@ -203,6 +206,11 @@ class WhatsAppOutput(GraphClient, AgentRepliesOnce, OutputChannel):
         """The Graph API endpoint the messages are posted to."""
         return f"{self.api_url}/{self.phone_number_id}/messages"
 
+    @property
+    def media_url(self) -> str:
+        """The Graph API endpoint files are uploaded to."""
+        return f"{self.api_url}/{self.phone_number_id}/media"
+
     # ----------------------------------------------------------------- the window
 
     def template_registry(self) -> TemplateRegistry:
@@ -354,3 +362,43 @@ class WhatsAppOutput(GraphClient, AgentRepliesOnce, OutputChannel):
         body.setdefault("messaging_product", "whatsapp")
         body.setdefault("to", recipient_id)
         await self.send_body(body)
+
+    async def send_agent_file(
+        self, recipient_id: str, agent_file: AgentFile, message: dict[str, Any]
+    ) -> None:
+        """An agent's file: uploaded to the media endpoint, then sent by its media id as an
+        image or a document, the reply's text as its caption. Only inside the 24-hour window,
+        like every free-form message. A type the Cloud API does not take goes as the text with
+        a notice (`AgentRepliesOnce.send_agent_file`); a file the Graph API did not take as
+        the text with a notice that it could not be sent."""
+        text = str(message.get("text") or "").strip()
+        upload = MEDIA_UPLOADS.get(agent_file.content_type)
+        if upload is None:
+            await super().send_agent_file(recipient_id, agent_file, message)
+            return
+        if not await self.window_allows_text(recipient_id):
+            self._not_sent(recipient_id, "an agent's file")
+            return
+        upload_type, kind = upload
+        answer = await self.upload_file(
+            self.media_url,
+            {"messaging_product": "whatsapp", "type": upload_type},
+            "file",
+            AgentFile(agent_file.data, agent_file.filename, upload_type),
+            recipient=mask_phone(recipient_id),
+            channel=CHANNEL_NAME,
+            log=logger,
+        )
+        media_id = str((answer or {}).get("id") or "")
+        if not media_id:
+            logger.error(
+                "whatsapp: an agent's file to %s was not uploaded", mask_phone(recipient_id)
+            )
+            notice = with_notice(text, agent_file.filename, FILE_FAILED_NOTICE)
+            await self.send_bodies(text_bodies(recipient_id, notice))
+            if self.raise_on_failure:
+                raise WhatsAppSendError(None, "media-upload")
+            return
+        await self.send_bodies(
+            media_bodies(recipient_id, media_id, kind, agent_file.filename, text)
+        )

@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import (
     Any,
     Mapping,
@@ -22,6 +23,7 @@ from connectors.common import (
 )
 from connectors.inbox import Inbound
 from connectors.whatsapp.render import PAYLOAD_IDS, PayloadIds
+from helpdesk.broadcasts.consent import consent_intent
 
 logger = logging.getLogger("connectors.whatsapp")
 
@@ -118,11 +120,58 @@ class WebhookBatch:
         messages: The citizens' messages to handle, in delivery order.
         statuses: How many status callbacks (sent, delivered, read, failed) it held.
         ignored: The kinds of the messages left out ("location", "other_phone_number", ...).
+        status_updates: The readable status callbacks to this assistant's number.
     """
 
     messages: tuple[WhatsAppMessage, ...] = ()
     statuses: int = 0
     ignored: tuple[str, ...] = ()
+    status_updates: tuple[StatusUpdate, ...] = ()
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """One status callback of a message this assistant sent.
+
+    Attributes:
+        message_id: The message's id ("wamid....").
+        status: "sent", "delivered", "read" or "failed".
+        at: When it happened (Meta's timestamp), or None.
+        callback_data: The `biz_opaque_callback_data` sent with the message, if any.
+        error: Meta's first error ("<code>: <title>") of a failed message.
+    """
+
+    message_id: str
+    status: str
+    at: datetime | None = None
+    callback_data: str | None = None
+    error: str | None = None
+
+
+def parse_status(raw: Any) -> StatusUpdate | None:
+    """A status callback from `value.statuses[]`, or None when it is not readable."""
+    raw = as_dict(raw)
+    message_id, status = raw.get("id"), raw.get("status")
+    if not isinstance(message_id, str) or not message_id or not isinstance(status, str):
+        return None
+    at = None
+    try:
+        at = datetime.fromtimestamp(int(str(raw.get("timestamp"))), tz=timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        at = None
+    callback = raw.get("biz_opaque_callback_data")
+    error = None
+    errors = [e for e in as_list(raw.get("errors")) if isinstance(e, dict)]
+    if errors:
+        title = str(errors[0].get("title") or errors[0].get("message") or "")[:120]
+        error = f"{errors[0].get('code', '')}: {title}".strip()
+    return StatusUpdate(
+        message_id=message_id[:128],
+        status=status.lower()[:16],
+        at=at,
+        callback_data=callback[:64] if isinstance(callback, str) and callback else None,
+        error=error,
+    )
 
 
 def _profile_name(contacts: Sequence[Any], sender: str) -> str | None:
@@ -215,6 +264,9 @@ def parse_message(
     text = cap_text(text) if text else None
     if not text or not text.strip():
         return None
+    consent = consent_intent(text) if message.get("type") == "text" else None
+    if consent is not None:  # BERHENTI / STOP / MULAI: the intent, whatever NLU reads
+        text = f"/{consent}"
     metadata: dict[str, Any] = {
         "name": _profile_name(contacts, sender),
         "channel": CHANNEL_NAME,
@@ -255,6 +307,7 @@ def parse_webhook(
     messages: list[WhatsAppMessage] = []
     ignored: list[str] = []
     statuses = 0
+    updates: list[StatusUpdate] = []
     for entry in as_list(payload.get("entry")):
         for raw_change in as_list(as_dict(entry).get("changes")):
             change = as_dict(raw_change)
@@ -268,6 +321,11 @@ def parse_webhook(
             if phone_number_id and target is not None and str(target) != str(phone_number_id):
                 ignored.extend("other_phone_number" for _ in raw_messages)
                 continue
+            updates.extend(
+                update
+                for update in map(parse_status, as_list(value.get("statuses")))
+                if update is not None
+            )
             contacts = as_list(value.get("contacts"))
             for raw in raw_messages:
                 parsed = parse_message(raw, contacts, payload_ids=payload_ids)
@@ -275,4 +333,9 @@ def parse_webhook(
                     ignored.append(message_kind(raw))
                 else:
                     messages.append(parsed)
-    return WebhookBatch(messages=tuple(messages), statuses=statuses, ignored=tuple(ignored))
+    return WebhookBatch(
+        messages=tuple(messages),
+        statuses=statuses,
+        ignored=tuple(ignored),
+        status_updates=tuple(updates),
+    )

@@ -23,7 +23,7 @@ from connectors.common import (
 )
 from connectors.common import shorten as _shorten
 from connectors.common import split_text as _split_text
-from helpdesk.conversation.message_templates import MessageTemplate
+from helpdesk.conversation.message_templates import MessageTemplate, template_message
 
 #: WhatsApp Cloud API limits (characters).
 TEXT_LIMIT = 4096
@@ -236,33 +236,54 @@ def image_body(recipient_id: str, image_url: str) -> dict[str, Any]:
     return body
 
 
+#: The longest caption of an image or a document.
+CAPTION_LIMIT = 1024
+#: The type each kept file is uploaded as, and how it is sent ("image" or "document"); the
+#: Cloud API takes no other images (GIF, WebP) as a photo or a document. A CSV is plain text.
+MEDIA_UPLOADS: dict[str, tuple[str, str]] = {
+    "image/jpeg": ("image/jpeg", "image"),
+    "image/png": ("image/png", "image"),
+    "application/pdf": ("application/pdf", "document"),
+    "application/msword": ("application/msword", "document"),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "document",
+    ),
+    "application/vnd.ms-excel": ("application/vnd.ms-excel", "document"),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "document",
+    ),
+    "text/plain": ("text/plain", "document"),
+    "text/csv": ("text/plain", "document"),
+}
+
+
+def media_bodies(
+    recipient_id: str, media_id: str, kind: str, filename: str, text: str = ""
+) -> list[dict[str, Any]]:
+    """Graph API bodies sending an uploaded file by its media id: an "image" or a
+    "document" (with its file name), `text` as its caption, or first as text messages of
+    their own when it is longer than a caption may be."""
+    text = text.strip()
+    lead = text_bodies(recipient_id, text) if len(text) > CAPTION_LIMIT else []
+    media: dict[str, Any] = {"id": media_id}
+    if kind == "document":
+        media["filename"] = filename
+    if text and not lead:
+        media["caption"] = text
+    body = _base(recipient_id, kind)
+    body[kind] = media
+    return [*lead, body]
+
+
 def template_body(
     recipient_id: str, template: MessageTemplate, values: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """A Graph API body sending the approved `template`, its variables filled from `values`
-    (a message's values by name) and its quick replies given their payloads.
+    """A Graph API body sending the approved `template` (`message_templates.template_message`).
 
     Raises:
         ParameterError: When a value cannot fill its variable (see
             `MessageTemplate.parameters`).
     """
-    components: list[dict[str, Any]] = []
-    parameters = template.parameters(values)
-    if parameters:
-        components.append(
-            {"type": "body", "parameters": [{"type": "text", "text": p} for p in parameters]}
-        )
-    for index, button in enumerate(template.buttons):
-        components.append(
-            {
-                "type": "button",
-                "sub_type": "quick_reply",
-                "index": str(index),
-                "parameters": [{"type": "payload", "payload": button.payload}],
-            }
-        )
-    body = _base(recipient_id, "template")
-    body["template"] = {"name": template.name, "language": {"code": template.language}}
-    if components:
-        body["template"]["components"] = components
-    return body
+    return template_message(recipient_id, template, values)

@@ -9,7 +9,7 @@ from typing import (
     Any,
 )
 
-from rasa.core.channels.channel import InputChannel, OutputChannel
+from rasa.core.channels.channel import InputChannel
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -22,7 +22,6 @@ from connectors.common import (
     base_url,
     clean_credential,
     read_credentials,
-    recorded_by,
 )
 from connectors.common.meta import (
     BODY_LIMIT,
@@ -31,7 +30,7 @@ from connectors.common.meta import (
     verify_signature,
     verify_subscription,
 )
-from connectors.inbox import Inbox, InboxPolicy
+from connectors.inbox import InboxChannel, InboxPolicy
 from connectors.whatsapp.output import (
     DEFAULT_API_URL,
     WhatsAppConfigError,
@@ -41,6 +40,7 @@ from connectors.whatsapp.output import (
 )
 from connectors.whatsapp.payloads import CHANNEL_NAME, mask_phone, parse_webhook
 from connectors.whatsapp.render import PayloadIds
+from connectors.whatsapp.statuses import record_statuses
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.storage.inbound_messages import InboundMessageRepository
@@ -83,8 +83,10 @@ REQUIRED_CREDENTIALS = {
 OPTIONAL_CREDENTIALS = {"api_url": "WHATSAPP_API_URL"}
 
 
-class WhatsAppInput(InputChannel):
+class WhatsAppInput(InboxChannel):
     """Receives Meta's WhatsApp Cloud API webhook (see the module docstring)."""
+
+    output: WhatsAppOutput
 
     @classmethod
     def name(cls) -> str:
@@ -155,19 +157,16 @@ class WhatsAppInput(InputChannel):
         self.app_secret = clean_credential(app_secret)
         self.verify_token = clean_credential(verify_token)
         self.api_url = base_url(api_url, DEFAULT_API_URL)
-        self.output = output or WhatsAppOutput(
+        output = output or WhatsAppOutput(
             clean_credential(access_token),
             self.phone_number_id,
             self.api_url,
             payload_ids=PayloadIds(store=payload_store or ServicesPayloadStore()),
         )
         if payload_store is not None:
-            self.output.payload_ids.attach(payload_store)
-        if repository is not None:  # the reply ledger lives beside the claims
-            self.output.reply_ledger = repository
-        self.inbox = Inbox(
-            CHANNEL_NAME,
-            self.output,
+            output.payload_ids.attach(payload_store)
+        self.open_inbox(
+            output,
             log=logger,
             repository=repository,
             policy=InboxPolicy(
@@ -179,37 +178,12 @@ class WhatsAppInput(InputChannel):
             mask=mask_phone,
         )
 
-    @property
-    def repository(self) -> "InboundMessageRepository":
-        """The inbound message store (the helpdesk services' one unless injected)."""
-        return self.inbox.repository
-
-    def get_output_channel(self) -> OutputChannel | None:
-        return self.output
-
-    async def drain(self, timeout: float | None = None) -> bool:
-        """Wait until the messages in work are handled (True: nothing is left in work)."""
-        return await self.inbox.drain(timeout)
-
-    async def recover_pending(self, on_new_message: OnNewMessage) -> int:
-        """Handle again the messages claimed earlier and never finished (`Inbox.recover`)."""
-        return await self.inbox.recover(on_new_message)
-
     # ----------------------------------------------------------------- web
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """The webhook routes: `/` (health) and `/webhook` (GET check, POST deliveries)."""
         whatsapp_webhook = Blueprint("whatsapp_webhook", __name__)
-
-        @whatsapp_webhook.listener("after_server_start")
-        async def start_recovery(app: Any, loop: Any) -> None:
-            self.inbox.start(on_new_message, recorded_by(app))
-
-        @whatsapp_webhook.listener("before_server_stop")
-        async def finish_work(app: Any, loop: Any) -> None:
-            await self.inbox.stop()
-            await self.output.close()
-
+        self.add_inbox_listeners(whatsapp_webhook, on_new_message)
         add_health_route(whatsapp_webhook)
 
         @whatsapp_webhook.route("/webhook", methods=["GET"])
@@ -233,10 +207,13 @@ class WhatsAppInput(InputChannel):
                 logger.info("whatsapp: ignored a message of type %s", kind)
             if batch.statuses:
                 logger.debug("whatsapp: %d status callbacks acknowledged", batch.statuses)
+            statuses_kept = await record_statuses(batch.status_updates)
             accepted = await self.inbox.accept(
                 [message.inbound() for message in batch.messages], on_new_message
             )
             status, word = accepted.answer()
+            if not statuses_kept:  # Meta delivers it again; its messages are claimed once
+                status, word = 503, "retry"
             return response.json({"status": word}, status=status)
 
         return whatsapp_webhook

@@ -168,6 +168,51 @@ def fill(body: str, parameters: list[str]) -> str:
     return _PLACEHOLDER.sub(lambda match: parameters[int(match.group(1)) - 1], body)
 
 
+def template_message(
+    recipient_id: str,
+    template: MessageTemplate,
+    values: Mapping[str, Any],
+    *,
+    callback_data: str | None = None,
+) -> dict[str, Any]:
+    """The WhatsApp Cloud API message body sending the approved `template` to
+    `recipient_id`, its variables filled from `values` (a message's values by name) and its
+    quick replies given their payloads. `callback_data` comes back in the message's status
+    callbacks (`biz_opaque_callback_data`).
+
+    Raises:
+        ParameterError: When a value cannot fill its variable (see
+            `MessageTemplate.parameters`).
+    """
+    components: list[dict[str, Any]] = []
+    parameters = template.parameters(values)
+    if parameters:
+        components.append(
+            {"type": "body", "parameters": [{"type": "text", "text": p} for p in parameters]}
+        )
+    for index, button in enumerate(template.buttons):
+        components.append(
+            {
+                "type": "button",
+                "sub_type": "quick_reply",
+                "index": str(index),
+                "parameters": [{"type": "payload", "payload": button.payload}],
+            }
+        )
+    body: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": recipient_id,
+        "type": "template",
+        "template": {"name": template.name, "language": {"code": template.language}},
+    }
+    if components:
+        body["template"]["components"] = components
+    if callback_data:
+        body["biz_opaque_callback_data"] = callback_data
+    return body
+
+
 @dataclass(frozen=True)
 class TemplateRegistry:
     """The approved templates of a deployment (possibly none)."""

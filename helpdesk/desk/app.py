@@ -46,6 +46,7 @@ from helpdesk.desk.views import admin_divisions as admin_division_views
 from helpdesk.desk.views import admin_tokens as admin_token_views
 from helpdesk.desk.views import admin_users as admin_user_views
 from helpdesk.desk.views import auth as auth_views
+from helpdesk.desk.views import broadcasts as broadcast_views
 from helpdesk.desk.views import conversations as conversation_views
 from helpdesk.desk.views import id_in_range
 from helpdesk.desk.views import knowledge as knowledge_views
@@ -59,6 +60,7 @@ from helpdesk.desk.views import tickets as ticket_views
 from helpdesk.health import database_check, run_checks
 from helpdesk.security.masking import mask_identifiers
 from helpdesk.services import Services
+from helpdesk.storage.attachments import MAX_BYTES
 from helpdesk.storage.desk_sessions import DeskSessionRepository
 from helpdesk.storage.enums import DeskRole
 
@@ -68,9 +70,10 @@ DESK_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = DESK_DIR / "templates"
 STATIC_DIR = DESK_DIR / "static"
 
-#: The largest request body the desk reads (bytes): its forms are a few KB (a reply is at most
-#: a few thousand characters). Sanic's default is 100 MB.
-REQUEST_MAX_SIZE = 1024 * 1024
+#: The largest request body the desk reads (bytes): its forms are a few KB, but a reply may
+#: carry a file of up to `MAX_BYTES` (10 MB); the margin lets a slightly larger file reach the
+#: reply route and get its polite refusal. Sanic's default is 100 MB.
+REQUEST_MAX_SIZE = MAX_BYTES + 512 * 1024
 
 #: Error pages the desk's auth module does not define: (title, message), in Indonesian.
 SIZE_ERRORS = {
@@ -102,6 +105,7 @@ VIEW_MODULES = (
     knowledge_views,
     report_views,
     privacy_request_views,
+    broadcast_views,
 )
 
 
@@ -235,7 +239,7 @@ def create_app(
     app.error_handler.add(Exception, _server_error)
 
     if worker is not None:
-        _attach_worker(app, worker)
+        attach_loop(app, worker)
     return app
 
 
@@ -250,16 +254,17 @@ class WorkerRelay:
         self.worker.wake()
 
 
-def _attach_worker(app: Sanic, worker: Any) -> None:
-    """Start the worker's thread after the server starts; stop it before the server stops."""
+def attach_loop(app: Sanic, worker: Any, label: str = "desk worker") -> None:
+    """Start a background loop's thread (`helpdesk.jobs.loop.LeaderLoop`: the desk worker,
+    the broadcast sender) after the server starts; stop it before the server stops."""
 
     async def start_worker(app: Sanic, loop: Any) -> None:
         worker.start()
-        logger.info("desk worker started")
+        logger.info("%s started", label)
 
     async def stop_worker(app: Sanic, loop: Any) -> None:
         await asyncio.get_running_loop().run_in_executor(None, worker.stop)
-        logger.info("desk worker stopped")
+        logger.info("%s stopped", label)
 
     app.register_listener(start_worker, "after_server_start")
     app.register_listener(stop_worker, "before_server_stop")

@@ -304,6 +304,7 @@ _NAV = (
     ("Basis Pengetahuan", "/knowledge", DESK_ROLES, ()),
     ("Laporan", "/reports", SUPERVISOR_ROLES, ()),
     ("Data Pribadi", "/privacy/requests", SUPERVISOR_ROLES, ("/privacy",)),
+    ("Siaran", "/broadcasts", SUPERVISOR_ROLES, ()),
     ("Admin", "/admin", (DeskRole.ADMIN,), ()),
 )
 

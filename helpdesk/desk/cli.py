@@ -260,6 +260,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
         worker = build_worker(services)
     app = create_app(services, worker=worker)
+    if not args.no_worker:
+        from helpdesk.broadcasts.sender import build_sender
+        from helpdesk.desk.app import attach_loop
+
+        sender = build_sender(services)  # None when WhatsApp is not configured
+        if sender is not None:
+            attach_loop(app, sender, "broadcast sender")
     # Again now that Sanic has made its log handlers: their `extra` fields are masked too.
     logmask.install()
     host = args.host or services.settings.desk_host
@@ -283,7 +290,7 @@ def add_desk_parser(subparsers: Any) -> None:
     serve.add_argument(
         "--no-worker",
         action="store_true",
-        help="do not run the background worker (for extra desk processes: run one worker)",
+        help="do not run the background worker and broadcast sender (one process leads anyway)",
     )
     serve.set_defaults(func=_cmd_serve)
 

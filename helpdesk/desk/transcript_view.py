@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 
 from sqlalchemy.engine import Engine
 
+from helpdesk.handoff.agent_files import PHOTO_TYPES, content_type_for
 from helpdesk.handoff.service import (
     HandoffMessageRecord,
     HandoffRecord,
@@ -109,7 +110,8 @@ def time_label(at: datetime, tz: tzinfo, now: datetime | None = None) -> str:
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file a citizen sent (the channel's media id; the file stays on the channel)."""
+    """A file a citizen sent (the channel's media id; the file stays on the channel), or one
+    an agent sent (its reference in the helpdesk file store)."""
 
     kind: str
     label: str
@@ -164,7 +166,7 @@ class TranscriptItem:
         text: The message (plain text).
         at: When it was said (UTC).
         buttons: Titles of the buttons the bot offered.
-        attachment: A file the citizen sent.
+        attachment: A file the citizen or the agent sent.
         status: Delivery status of an agent reply (pending, sent, failed).
         author: The agent's name for agent replies.
         intent: What the assistant understood of a citizen's message.
@@ -335,18 +337,29 @@ def _button_titles(data: Mapping[str, Any]) -> tuple[str, ...]:
 def outbox_items(
     messages: Iterable[HandoffMessageRecord], agent_names: Mapping[int, str]
 ) -> list[TranscriptItem]:
-    """The agents' replies of a handoff with their delivery status."""
+    """The agents' replies of a handoff with their delivery status and their files."""
     return [
         TranscriptItem(
             key=f"m{message.id}",
             kind="agent",
             text=message.text,
             at=message.created_at,
+            attachment=_agent_attachment(message),
             status=message.status,
             author=agent_names.get(message.agent_id) if message.agent_id else None,
         )
         for message in messages
     ]
+
+
+def _agent_attachment(message: HandoffMessageRecord) -> Attachment | None:
+    """The file an agent sent with a reply (its reference in the helpdesk file store)."""
+    if not message.attachment_key:
+        return None
+    name = message.attachment_name or ""
+    mime_type = content_type_for(name)
+    kind = "image" if mime_type in PHOTO_TYPES else "document"
+    return Attachment(kind, MEDIA_LABELS[kind], message.attachment_key, mime_type, name or None)
 
 
 def marker_items(handoff: HandoffRecord, agent_name: str | None) -> list[TranscriptItem]:

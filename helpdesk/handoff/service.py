@@ -28,6 +28,7 @@ from helpdesk.storage.handoffs import AgentLoad, HandoffRecord
 from helpdesk.tickets.service import TicketDraft, TicketInfo, TicketService
 
 if TYPE_CHECKING:  # pragma: no cover
+    from helpdesk.handoff.agent_files import StoredAgentFile
     from helpdesk.storage.handoff_messages import HandoffMessageRepository
     from helpdesk.storage.handoffs import HandoffRepository
 
@@ -276,17 +277,35 @@ class HandoffService:
                 agents[agent.agent_id] = _after_assignment(agent)
         return assigned
 
-    def reply(self, handoff_id: int, agent_id: int, text: str) -> "HandoffMessageRecord":
-        """Queue an agent's reply for delivery (the outbox); records the first response."""
+    def reply(
+        self,
+        handoff_id: int,
+        agent_id: int,
+        text: str,
+        *,
+        attachment: "StoredAgentFile | None" = None,
+    ) -> "HandoffMessageRecord":
+        """Queue an agent's reply for delivery (the outbox); records the first response.
+
+        Args:
+            attachment: A file the agent attached, already checked and stored
+                (`helpdesk.handoff.agent_files.store_agent_file`); the text may be empty then.
+        """
         text = text.strip()
-        if not text:
+        if not text and attachment is None:
             raise HandoffError("Balasan tidak boleh kosong.")
         handoff = self._get(handoff_id)
         if handoff.status != HandoffStatus.ASSIGNED:
             raise HandoffError("Percakapan ini tidak sedang ditangani petugas.")
         if handoff.agent_id != agent_id:
             raise HandoffError("Percakapan ini ditangani petugas lain.")
-        message = self.messages.add(handoff_id, agent_id, text)
+        message = self.messages.add(
+            handoff_id,
+            agent_id,
+            text,
+            attachment_key=attachment.reference if attachment else None,
+            attachment_name=attachment.filename if attachment else None,
+        )
         self.handoffs.mark_first_response(handoff_id)
         return message
 

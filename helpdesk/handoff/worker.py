@@ -10,7 +10,9 @@ Every `interval` seconds (and at once when woken by the desk after an agent acte
 3. expires handoffs nobody took within the timeout;
 4. delivers the agents' pending replies (the outbox) through the Rasa server, which sends them
    on the channel the citizen asked for an officer on (the handoff's) and logs them in the
-   tracker;
+   tracker; a file attached to a reply travels as a reference in the bot message's metadata
+   (`helpdesk.handoff.agent_files.ATTACHMENT_KEY`), which the channel reads from the file
+   store; a reply whose file was erased before it went out is marked failed;
 5. resumes the bot in conversations whose handoff ended (`action_handoff_end`: thanks and the
    rating, the "left the queue" message, or the ticket id of an expired request);
 6. tells citizens that a desk user changed their ticket's status, on the channel the ticket
@@ -33,8 +35,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Callable, Protocol
 
+from helpdesk.handoff.agent_files import ATTACHMENT_KEY, attachment_metadata, file_exists
 from helpdesk.handoff.service import is_leave_request
 from helpdesk.handoff.transcript import turns_from_events
+from helpdesk.jobs.loop import LeaderLoop
 from helpdesk.rasa_bridge.events import TrackerEvent, latest_session, read_events
 from helpdesk.retry import Backoff
 from helpdesk.security.masking import mask_digits
@@ -116,7 +120,7 @@ def wants_to_leave(event: TrackerEvent) -> bool:
     return event.type_name == "user" and is_leave_request(event.intent, event.text)
 
 
-class DeskWorker:
+class DeskWorker(LeaderLoop):
     """One pass at a time over the queue, the outbox and the endings.
 
     Args:
@@ -139,67 +143,17 @@ class DeskWorker:
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         leadership: "Leadership | None" = None,
     ) -> None:
-        if interval <= 0:
-            raise ValueError("interval must be > 0")
+        super().__init__(interval=interval, leadership=leadership, label="desk worker", log=logger)
         self.services = services
         self.rasa = rasa
         self.tracker_engine = tracker_engine
-        self.interval = interval
         self.clock = clock
-        self.leadership = leadership
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._pass_lock = threading.Lock()
         # Backoff of failed deliveries, resumes and status updates: ("reply" | "resume", id)
         # or ("status", ticket update key) -> next try.
         self._next_try: dict[tuple[str, int | str], datetime] = {}
         # Failed attempts of the status updates (ticket update key -> count).
         self._failures: dict[str, int] = {}
-
-    # --- the loop ------------------------------------------------------------------------
-
-    def wake(self) -> None:
-        """Run a pass now (an agent replied or resolved)."""
-        self._wake.set()
-
-    def start(self) -> None:
-        """Run passes in a daemon thread until `stop()`."""
-        if self._thread is not None:
-            return
-        self._stop.clear()  # a worker stopped before can be started again
-        self._thread = threading.Thread(target=self._loop, name="desk-worker", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        if self.leadership is not None:
-            self.leadership.release()
-
-    def leads(self) -> bool:
-        """Whether this process makes the passes now (takes the lead when it is free)."""
-        return self.leadership is None or self.leadership.acquire()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            # Cleared before the pass, not after the wait: a wake() arriving while the pass
-            # runs (or just after the wait timed out) then gives one more pass at once
-            # instead of being lost until the next interval.
-            self._wake.clear()
-            try:
-                if not self.leads():  # another desk process leads; take over if it dies
-                    self._wake.wait(self.interval)
-                    continue
-                report = self.run_once()
-                if report:
-                    logger.info("desk worker: %s", report)
-            except Exception:  # a locked database or a Rasa restart must not end the worker
-                logger.exception("desk worker pass failed; retrying in %.0f s", self.interval)
-            self._wake.wait(self.interval)
 
     def run_once(self) -> PassReport:
         """One pass; each step goes on when another fails."""
@@ -265,11 +219,20 @@ class DeskWorker:
                 messages.mark_sent(message.id)
                 report.delivered.append(message.id)
                 continue
-            metadata = {
+            metadata: dict = {
                 "handoff_message_id": message.id,
                 "handoff_id": handoff.id,
                 "agent": names.get(message.agent_id or 0, "Petugas"),
             }
+            if message.attachment_key:
+                if not file_exists(self.services.attachment_files, message.attachment_key):
+                    # Erased (the citizen's request) or purged before it went out.
+                    messages.note_failure(message.id, give_up=True)
+                    logger.error("reply %s not sent: its file is no longer stored", message.id)
+                    continue
+                metadata[ATTACHMENT_KEY] = attachment_metadata(
+                    message.attachment_key, message.attachment_name or "lampiran"
+                )
             # The channel of the request, not the latest one: a message on another channel
             # under the same id must not divert the agent's reply.
             if self.rasa.send_bot_message(

@@ -106,10 +106,19 @@ DATA_MAP: tuple[Store, ...] = (
     Store(
         "email_attachments",
         "files under `<HELPDESK_VAR_DIR>/email_attachments/` (with a JSON sidecar)",
-        "files citizens attached to their mails (scans of IDs, letters, screenshots), "
-        "their names and the sender ids that sent them",
+        "files citizens attached to their mails or sent on a channel (scans of IDs, letters, "
+        "screenshots), files agents sent them from the desk, their names and the citizens' "
+        "sender ids",
         Disposal.DELETE,
         730,
+    ),
+    Store(
+        "broadcast_recipient",
+        "`broadcast_recipient`",
+        "the numbers, names and template values of broadcast recipients, and what became "
+        "of each message",
+        Disposal.DELETE,
+        365,
     ),
     Store(
         "contact",

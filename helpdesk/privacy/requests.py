@@ -67,6 +67,8 @@ STORE_LABELS = {
     "conversation": "sesi percakapan",
     "contact": "catatan kontak petugas",
     "flow_submission": "isian layanan terpandu",
+    "broadcast_recipient": "pesan siaran WhatsApp ke nomor Anda",
+    "broadcast_consent": "persetujuan menerima pesan siaran",
     "email_attachments": "lampiran e-mail",
 }
 

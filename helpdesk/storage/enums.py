@@ -129,3 +129,40 @@ class TriageOutcome(StrEnum):
     DRAFTED = "drafted"
     #: Set aside: not a question for the knowledge base.
     DISMISSED = "dismissed"
+
+
+class BroadcastStatus(StrEnum):
+    """A broadcast's status (column `broadcast.status`), in workflow order.
+
+    A draft is uploaded and previewed; "scheduled" waits for its time; "sending" is picked up
+    by the broadcast sender (again after a crash); "paused" stops it until a supervisor
+    resumes it (also set by the sender when the platform refuses the credentials); "done"
+    when no recipient is left to send; "cancelled" by a supervisor (unsent recipients stay
+    unsent).
+    """
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class RecipientStatus(StrEnum):
+    """One recipient of a broadcast (column `broadcast_recipient.status`).
+
+    "pending" waits its turn; "sending" is claimed by the sender just before the request to
+    the platform (a crash leaves it there: it is sent again only when the platform's status
+    callbacks prove the request never arrived, see `helpdesk.broadcasts.sender`); "sent" the
+    platform accepted it; "delivered"/"read" from its status callbacks; "failed" refused by the
+    platform (or never confirmed); "opted_out" skipped: the number sent BERHENTI/STOP.
+    """
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    OPTED_OUT = "opted_out"

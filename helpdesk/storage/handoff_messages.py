@@ -1,7 +1,8 @@
 """Repository of the agents' replies to the citizens (the outbox of the human handoff).
 
-A reply is stored first (pending), then delivered through the Rasa server by the desk's
-worker and marked sent, or failed once the worker gives up on it.
+A reply is a text, a file the agent attached (a reference in the helpdesk file store,
+`helpdesk.handoff.agent_files`) or both. It is stored first (pending), then delivered through
+the Rasa server by the desk's worker and marked sent, or failed once the worker gives up on it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class HandoffMessageRecord:
     attempts: int
     created_at: datetime
     sent_at: datetime | None
+    attachment_key: str | None = None
+    attachment_name: str | None = None
 
     @classmethod
     def from_row(cls, row: HandoffMessage) -> "HandoffMessageRecord":
@@ -41,15 +44,28 @@ class HandoffMessageRecord:
             attempts=row.attempts or 0,
             created_at=row.created_at,
             sent_at=row.sent_at,
+            attachment_key=row.attachment_key,
+            attachment_name=row.attachment_name,
         )
 
 
 class HandoffMessageRepository(_Repository):
     """Agents' replies: stored first, delivered through the Rasa server, marked sent."""
 
-    def add(self, handoff_id: int, agent_id: int | None, text: str) -> HandoffMessageRecord:
-        if not text.strip():
+    def add(
+        self,
+        handoff_id: int,
+        agent_id: int | None,
+        text: str,
+        *,
+        attachment_key: str | None = None,
+        attachment_name: str | None = None,
+    ) -> HandoffMessageRecord:
+        """Store a reply (pending): a text, a file (`attachment_key`, its name) or both."""
+        if not text.strip() and not attachment_key:
             raise ValueError("a reply must not be empty")
+        if bool(attachment_key) != bool(attachment_name):
+            raise ValueError("a reply's file needs its key and its name")
 
         def work() -> HandoffMessageRecord:
             with session_scope(self._sessions) as session:
@@ -60,6 +76,8 @@ class HandoffMessageRepository(_Repository):
                     status=OutboxStatus.PENDING,
                     attempts=0,
                     created_at=utcnow(),
+                    attachment_key=attachment_key or None,
+                    attachment_name=attachment_name or None,
                 )
                 session.add(row)
                 session.flush()

@@ -17,6 +17,8 @@ from sqlalchemy import delete, or_, select, update
 from helpdesk.storage.base import _Repository
 from helpdesk.storage.db import retry_on_locked, session_scope
 from helpdesk.storage.models import (
+    BroadcastConsent,
+    BroadcastRecipient,
     Contact,
     Conversation,
     CsatRating,
@@ -102,6 +104,16 @@ class PersonalDataRepository(_Repository):
                     select(Contact).where(Contact.sender_id == sender_id),
                     ("channel", "name", "notes", "tags", "updated_at"),
                 ),
+                "broadcast_recipient": rows(
+                    select(BroadcastRecipient)
+                    .where(BroadcastRecipient.phone == sender_id)
+                    .order_by(BroadcastRecipient.id),
+                    ("name", "variables", "status", "sent_at", "delivered_at", "read_at"),
+                ),
+                "broadcast_consent": rows(
+                    select(BroadcastConsent).where(BroadcastConsent.phone == sender_id),
+                    ("opted_in_at", "opted_in_source", "opted_out_at"),
+                ),
                 "flow_submission": rows(
                     select(FlowSubmission)
                     .where(FlowSubmission.sender_id == sender_id)
@@ -176,6 +188,24 @@ class PersonalDataRepository(_Repository):
                 run(
                     "flow_submission",
                     delete(FlowSubmission).where(FlowSubmission.sender_id == sender_id),
+                )
+                run(
+                    "broadcast_recipient",
+                    delete(BroadcastRecipient).where(BroadcastRecipient.phone == sender_id),
+                )
+                # An opt-out is kept (so no later upload reaches the number); an opt-in goes.
+                run(
+                    "broadcast_consent",
+                    delete(BroadcastConsent).where(
+                        BroadcastConsent.phone == sender_id,
+                        BroadcastConsent.opted_out_at.is_(None),
+                    ),
+                )
+                run(
+                    "broadcast_consent",
+                    update(BroadcastConsent)
+                    .where(BroadcastConsent.phone == sender_id)
+                    .values(opted_in_at=None, opted_in_source=None),
                 )
                 run("idle_closure", delete(IdleClosure).where(IdleClosure.sender_id == sender_id))
                 run(

@@ -19,9 +19,11 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from helpdesk.storage.base import _check_aware, _Repository
 from helpdesk.storage.db import retry_on_locked, session_scope
-from helpdesk.storage.enums import InboundMessageStatus, TicketStatus
+from helpdesk.storage.enums import InboundMessageStatus, RecipientStatus, TicketStatus
 from helpdesk.storage.models import (
     HANDOFF_OPEN_STATUSES,
+    Broadcast,
+    BroadcastRecipient,
     Contact,
     Conversation,
     CsatRating,
@@ -123,6 +125,18 @@ RULES: dict[str, RetentionRule] = {
         only=(InboundMessage.status == InboundMessageStatus.DONE.value,),
     ),
     "sent_reply": RetentionRule(SentReply, SentReply.sent_at),
+    # Aged by their broadcast's creation; never while they may still be sent.
+    "broadcast_recipient": RetentionRule(
+        BroadcastRecipient,
+        select(Broadcast.created_at)
+        .where(Broadcast.id == BroadcastRecipient.broadcast_id)
+        .scalar_subquery(),
+        only=(
+            BroadcastRecipient.status.notin_(
+                (RecipientStatus.PENDING.value, RecipientStatus.SENDING.value)
+            ),
+        ),
+    ),
 }
 
 

@@ -31,7 +31,15 @@ CONTRACT_INTENTS = {
     "create_ticket",
 }
 #: Intents beyond the contract: menu choices, cancelling, answers, citizens' data requests (UU PDP).
-EXTRA_INTENTS = {"menu_select", "cancel", "inform", "data_access", "data_erasure"}
+EXTRA_INTENTS = {
+    "menu_select",
+    "cancel",
+    "inform",
+    "data_access",
+    "data_erasure",
+    "broadcast_opt_out",
+    "broadcast_opt_in",
+}
 ENTITIES_WITH_REGEX = {
     "ticket_id",
     "email",

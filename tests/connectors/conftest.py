@@ -69,11 +69,18 @@ class GraphRequest:
 
 @dataclass
 class FakeGraphApi:
-    """Records message requests; answers with the statuses in `script`, then with 200."""
+    """Records message requests; answers with the statuses in `script`, then with 200.
+
+    Messenger's attachment uploads (`POST .../message_attachments`, multipart) are recorded in
+    `uploads` (the form's text fields, and the file as `filedata`: name, type, bytes) and
+    answered with a new `attachment_id`, or with `upload_status` when it is set.
+    """
 
     url: str = ""
     requests: list[GraphRequest] = field(default_factory=list)
     script: list[int] = field(default_factory=list)
+    uploads: list[dict[str, Any]] = field(default_factory=list)
+    upload_status: int | None = None
 
     @property
     def bodies(self) -> list[dict[str, Any]]:
@@ -95,6 +102,19 @@ class FakeGraphApi:
         out_id = f"wamid.OUT{len(self.requests)}"
         return web.json_response({"messaging_product": "whatsapp", "messages": [{"id": out_id}]})
 
+    async def handle_upload(self, request: web.Request) -> web.Response:
+        upload: dict[str, Any] = {"path": request.path, "headers": dict(request.headers)}
+        for name, value in (await request.post()).items():
+            if isinstance(value, web.FileField):
+                upload[name] = (value.filename, value.content_type, value.file.read())
+            else:
+                upload[name] = str(value)
+        self.uploads.append(upload)
+        if self.upload_status is not None:
+            error = {"message": "(#100) Upload failed", "type": "OAuthException", "code": 100}
+            return web.json_response({"error": error}, status=self.upload_status)
+        return web.json_response({"attachment_id": f"{1000 + len(self.uploads)}"})
+
 
 @pytest.fixture
 async def graph_api() -> AsyncIterator[FakeGraphApi]:
@@ -102,6 +122,7 @@ async def graph_api() -> AsyncIterator[FakeGraphApi]:
     fake = FakeGraphApi()
     app = web.Application()
     app.router.add_post("/v20.0/{phone_number_id}/messages", fake.handle)
+    app.router.add_post("/v20.0/{account_id}/message_attachments", fake.handle_upload)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

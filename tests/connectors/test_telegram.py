@@ -196,6 +196,8 @@ class BotApiRequest:
     method: str
     token: str
     data: dict[str, Any]
+    #: Uploaded files by field: (file name, bytes).
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
 
 @dataclass
@@ -220,10 +222,15 @@ class FakeBotApi:
     async def handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         form = dict(await request.post())
-        data = {key: str(value) for key, value in form.items()}
+        files = {
+            key: (value.filename, value.file.read())
+            for key, value in form.items()
+            if isinstance(value, web.FileField)
+        }
+        data = {key: str(value) for key, value in form.items() if key not in files}
         if "reply_markup" in data:
             data["reply_markup"] = json.loads(data["reply_markup"])
-        self.requests.append(BotApiRequest(method, request.match_info["token"], data))
+        self.requests.append(BotApiRequest(method, request.match_info["token"], data, files))
         script = self.failures.get(method) or []
         if script:
             status = script.pop(0)

@@ -1322,3 +1322,55 @@ async def test_an_exception_quoting_the_message_is_not_logged_with_it(
     text = log_text(caplog)
     assert "ValueError" in text and "conftest.py" in text  # where, not what
     assert SECRET_TEXT not in text
+
+
+# --------------------------------------------------------------------- broadcasts
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("BERHENTI", "/broadcast_opt_out"),
+        ("Stop", "/broadcast_opt_out"),
+        ("MULAI", "/broadcast_opt_in"),
+        ("stop dulu, saya mau tanya", "stop dulu, saya mau tanya"),
+    ],
+)
+def test_consent_words_become_their_intents(text: str, expected: str) -> None:
+    (parsed,) = parse_webhook(delivery([text_message(text)])).messages
+    assert parsed.text == expected
+
+
+async def test_broadcast_status_callbacks_are_recorded(server, services) -> None:
+    from helpdesk.storage.broadcasts import BroadcastRepository, NewRecipient
+    from helpdesk.storage.enums import BroadcastStatus
+
+    repository = BroadcastRepository(services.session_factory)
+    broadcast = repository.create(
+        name="Uji",
+        template_name="t",
+        template_language="id",
+        created_by="sup",
+        consent_note="uji",
+        recipients=[NewRecipient(SENDER, "Budi", {})],
+    )
+    repository.set_status(
+        broadcast.id, BroadcastStatus.SENDING, allowed_from=[BroadcastStatus.DRAFT]
+    )
+    (claimed,) = repository.claim(broadcast.id, 1)
+    callback = {**status_callback("delivered"), "biz_opaque_callback_data": claimed.callback_key}
+    assert await server.post(delivery(statuses=[callback])) == 200
+    (row,) = repository.recipients(broadcast.id)
+    assert row.status == "delivered" and row.message_id == "wamid.OUT1"
+
+
+async def test_a_status_callback_not_stored_is_asked_again(server, monkeypatch) -> None:
+    from helpdesk.storage.broadcasts import BroadcastRepository
+
+    def down(*args, **kwargs):
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(BroadcastRepository, "record_status", down)
+    callback = {**status_callback("sent"), "biz_opaque_callback_data": "bc:1:1"}
+    assert await server.post(delivery(statuses=[callback])) == 503
+    assert await server.post(delivery(statuses=[status_callback("sent")])) == 200  # not ours

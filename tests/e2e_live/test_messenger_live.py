@@ -8,8 +8,6 @@ Starts the real stack (tests/support/stack.py) with both channels in its credent
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from typing import Any, Iterator
@@ -17,7 +15,7 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from tests.support.fake_whatsapp import TOKEN, FakeGraph
+from tests.support.fake_whatsapp import TOKEN, FakeGraph, post_signed, wait_for_text
 from tests.support.stack import DEFAULT_CREDENTIALS, MODEL, Stack
 
 pytestmark = pytest.mark.live
@@ -51,13 +49,8 @@ def texts_to(graph: FakeGraph, psid: str) -> list[str]:
 
 
 def wait_for(graph: FakeGraph, psid: str, needle: str, timeout: float = 30) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        texts = texts_to(graph, psid)
-        if any(needle in text for text in texts):
-            return texts
-        time.sleep(0.2)
-    raise AssertionError(f"{needle!r} never sent to {psid}; sent: {texts_to(graph, psid)}")
+    """Every text sent to `psid`, once one of them holds `needle`."""
+    return wait_for_text(lambda: texts_to(graph, psid), needle, psid, timeout)
 
 
 def deliver(
@@ -82,14 +75,8 @@ def deliver(
             }
         ],
     }
-    raw = json.dumps(payload).encode()
-    signature = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-    return requests.post(
-        f"{stack.rasa_url}/webhooks/{'instagram' if instagram else 'messenger'}/webhook",
-        data=raw,
-        headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
-        timeout=30,
-    )
+    channel = "instagram" if instagram else "messenger"
+    return post_signed(f"{stack.rasa_url}/webhooks/{channel}/webhook", payload, secret)
 
 
 @pytest.fixture(scope="module")
@@ -161,12 +148,6 @@ def test_an_instagram_question_is_answered_once_through_the_account_endpoint(sta
     assert {b["path"] for b in sent} == {f"/v20.0/{IG_ACCOUNT_ID}/messages"}
     assert {b["messaging_type"] for b in sent} == {"RESPONSE"}
     # Messenger's secret does not sign Instagram deliveries.
-    raw = json.dumps({"object": "instagram", "entry": []}).encode()
-    forged = "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
-    reply = requests.post(
-        f"{stack.rasa_url}/webhooks/instagram/webhook",
-        data=raw,
-        headers={"Content-Type": "application/json", "X-Hub-Signature-256": forged},
-        timeout=30,
-    )
+    empty = {"object": "instagram", "entry": []}
+    reply = post_signed(f"{stack.rasa_url}/webhooks/instagram/webhook", empty, SECRET)
     assert reply.status_code == 403

@@ -108,3 +108,82 @@ def test_the_idle_sweeper_pushes_its_message_on_whatsapp(stack, graph):
     deliver(stack, phone, "Andi", "halo", "wamid.in.i2")
     texts = graph.wait_for(phone, "Andi")
     assert any(text.startswith("Selamat") for text in texts)
+
+
+def _helpdesk(stack, *args: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "helpdesk", *args],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _broadcast(stack, tmp_path: Path, recipients: str) -> dict:
+    """A broadcast of the status template to `recipients` (CSV text), sent by one pass of
+    the sender as operators run it."""
+    path = tmp_path / "penerima.csv"
+    path.write_text(recipients)
+    made = _helpdesk(
+        stack,
+        "broadcast",
+        "create",
+        "--name",
+        "Uji",
+        "--template",
+        "status_tiket_diperbarui",
+        "--csv",
+        str(path),
+        "--consent",
+        "formulir layanan",
+        "--send",
+    )
+    _helpdesk(stack, "broadcast", "run", "--once")
+    return made
+
+
+def test_berhenti_stops_broadcasts_and_mulai_starts_them_again(stack, graph, tmp_path):
+    phone = "6281234500011"
+    assert deliver(stack, phone, "Rina", "BERHENTI", "wamid.in.stop").status_code == 200
+    graph.wait_for(phone, "tidak akan lagi menerima pesan siaran")
+    made = _broadcast(stack, tmp_path, f"phone,ticket_number,status_label\n{phone},T1,diproses\n")
+    status = _helpdesk(stack, "broadcast", "status", str(made["id"]))
+    assert status["totals"]["opted_out"] == 1 and status["status"] == "done"
+    assert not [b for b in graph.bodies if b.get("to") == phone and b.get("type") == "template"]
+    assert deliver(stack, phone, "Rina", "MULAI", "wamid.in.start").status_code == 200
+    graph.wait_for(phone, "akan kembali menerima pesan siaran")
+
+
+def test_a_broadcast_goes_out_and_its_statuses_come_back_through_the_webhook(
+    stack, graph, tmp_path
+):
+    from tests.support.fake_whatsapp import PHONE_NUMBER_ID, SECRET, post_signed
+
+    phone = "6281234500012"
+    made = _broadcast(
+        stack, tmp_path, f"phone;ticket_number;status_label\n0{phone[2:]};T2;selesai\n"
+    )
+    assert made["recipients"] == 1
+    (body,) = [b for b in graph.bodies if b.get("to") == phone]
+    assert body["type"] == "template"
+    assert body["template"]["name"] == "status_tiket_diperbarui"
+    status = {
+        "id": "wamid.broadcast.1",
+        "status": "read",
+        "timestamp": str(int(time.time())),
+        "recipient_id": phone,
+        "biz_opaque_callback_data": body["biz_opaque_callback_data"],
+    }
+    value = {"metadata": {"phone_number_id": PHONE_NUMBER_ID}, "statuses": [status]}
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [{"changes": [{"field": "messages", "value": value}]}],
+    }
+    reply = post_signed(f"{stack.rasa_url}/webhooks/whatsapp/webhook", payload, SECRET)
+    assert reply.status_code == 200
+    totals = _helpdesk(stack, "broadcast", "status", str(made["id"]))["totals"]
+    assert totals["read"] == 1

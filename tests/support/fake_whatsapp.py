@@ -11,8 +11,10 @@ import hmac
 import json
 import threading
 import time
+from email import policy as email_policy
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
 import requests
 
@@ -36,6 +38,9 @@ class FakeGraph:
     answer the JSON (`url`, `mime_type`, `file_size`) and `GET` of that url the bytes, both
     with the bearer token only (401 otherwise). `media_status` set to an error status makes
     every media request fail with it (the platform down); `media_gets` records the paths.
+    Uploads (`POST {base}/{phone_number_id}/media`, multipart) are recorded in `uploads`
+    (`path`, the form `fields`, the file's `filename`, `type` and `data`) and answered with
+    a new media id (`{"id": "media-out-<n>"}`), or with `upload_status` when it is set.
     """
 
     def __init__(self, token: str = "test-access-token") -> None:
@@ -45,6 +50,8 @@ class FakeGraph:
         self.media: dict[str, tuple[bytes, str]] = {}
         self.media_status: int | None = None
         self.media_gets: list[str] = []
+        self.uploads: list[dict[str, Any]] = []
+        self.upload_status: int | None = None
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -83,7 +90,19 @@ class FakeGraph:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length)
+                if self.path.endswith("/media"):
+                    upload = {"path": self.path, **read_multipart(self.headers, raw)}
+                    with fake.lock:
+                        fake.uploads.append(upload)
+                        media_id = f"media-out-{len(fake.uploads)}"
+                    if fake.upload_status is not None:
+                        error = {"error": {"message": "error", "code": 131053}}
+                        failed = json.dumps(error).encode()
+                        return self._answer(fake.upload_status, failed, "application/json")
+                    answer = json.dumps({"id": media_id}).encode()
+                    return self._answer(200, answer, "application/json")
+                body = json.loads(raw or b"{}")
                 with fake.lock:
                     fake.bodies.append({"path": self.path, **body})
                 reply = json.dumps({"messages": [{"id": f"wamid.out{len(fake.bodies)}"}]})
@@ -145,13 +164,50 @@ class FakeGraph:
         ]
 
     def wait_for(self, phone: str, needle: str, timeout: float = 30) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            texts = self.texts_to(phone)
-            if any(needle in text for text in texts):
-                return texts
-            time.sleep(0.2)
-        raise AssertionError(f"{needle!r} never sent to {phone}; sent: {self.texts_to(phone)}")
+        """Every text sent to `phone`, once one of them holds `needle`."""
+        return wait_for_text(lambda: self.texts_to(phone), needle, phone, timeout)
+
+
+def wait_for_text(
+    texts: Callable[[], list[str]], needle: str, recipient: str, timeout: float = 30
+) -> list[str]:
+    """`texts()` once one of them holds `needle` (AssertionError after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sent = texts()
+        if any(needle in text for text in sent):
+            return sent
+        time.sleep(0.2)
+    raise AssertionError(f"{needle!r} never sent to {recipient}; sent: {texts()}")
+
+
+def post_signed(url: str, payload: dict[str, Any], secret: str) -> requests.Response:
+    """POST `payload` as Meta delivers it: JSON signed with the app secret
+    (`X-Hub-Signature-256`), as WhatsApp, Messenger and Instagram webhooks receive it."""
+    raw = json.dumps(payload).encode()
+    signature = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+    return requests.post(
+        url,
+        data=raw,
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
+        timeout=30,
+    )
+
+
+def read_multipart(headers: Any, raw: bytes) -> dict[str, Any]:
+    """The fields and the (one) file of a multipart/form-data body: `fields` (name -> text),
+    `filename`, `type` and `data` of the file part."""
+    head = f"Content-Type: {headers.get('Content-Type')}\r\n\r\n".encode()
+    message = BytesParser(policy=email_policy.default).parsebytes(head + raw)
+    found: dict[str, Any] = {"fields": {}, "filename": None, "type": None, "data": None}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            found.update(filename=part.get_filename(), type=part.get_content_type(), data=payload)
+        else:
+            found["fields"][str(name)] = payload.decode("utf-8")
+    return found
 
 
 def deliver(stack: Any, phone: str, name: str, text: str, message_id: str) -> requests.Response:
@@ -210,14 +266,7 @@ def deliver_message(
             }
         ],
     }
-    raw = json.dumps(payload).encode()
-    signature = "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
-    return requests.post(
-        f"{stack.rasa_url}/webhooks/whatsapp/webhook",
-        data=raw,
-        headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
-        timeout=30,
-    )
+    return post_signed(f"{stack.rasa_url}/webhooks/whatsapp/webhook", payload, SECRET)
 
 
 def whatsapp_env(graph: FakeGraph) -> dict[str, str]:

@@ -271,11 +271,13 @@
       if (media.caption) {
         box.appendChild(el("div", "attachment-caption", "Keterangan: " + media.caption));
       }
-      var id = el("div", "muted", "ID media: ");
-      id.appendChild(el("code", null, media.media_id));
-      box.appendChild(id);
+      if (item.kind === "citizen") {
+        var id = el("div", "muted", "ID media: ");
+        id.appendChild(el("code", null, media.media_id));
+        box.appendChild(id);
+      }
       var conversationId = (window.location.pathname.match(/^\/conversations\/(\d+)/) || [])[1];
-      if (item.kind === "citizen" && conversationId) {
+      if ((item.kind === "citizen" || item.kind === "agent") && conversationId) {
         var link = el("a", null, "Lihat lampiran");
         link.href = "/conversations/" + conversationId + "/lampiran?media=" +
           encodeURIComponent(media.media_id);
@@ -414,6 +416,36 @@
     var error = form.querySelector("[data-reply-error]");
     var button = form.querySelector('button[type="submit"]');
     var text = form.querySelector("textarea[name=text]");
+    var file = form.querySelector("input[type=file][name=file]");
+    var allowed = file ? (file.getAttribute("accept") || "").split(",") : [];
+    var maxBytes = file ? parseInt(file.dataset.maxBytes || "0", 10) : 0;
+    function fileProblem() {
+      var chosen = file && file.files && file.files[0];
+      if (!chosen) {
+        return "";
+      }
+      if (file.files.length > 1) {
+        return "Mohon lampirkan satu berkas saja untuk setiap balasan.";
+      }
+      var dot = chosen.name.lastIndexOf(".");
+      var extension = dot < 0 ? "" : chosen.name.slice(dot).toLowerCase();
+      if (allowed.indexOf(extension) < 0) {
+        return "Jenis berkas ini tidak dapat dikirim. Silakan lampirkan gambar (JPG, PNG, GIF, " +
+          "WEBP), PDF, dokumen Word atau Excel, atau berkas teks (TXT, CSV); balasan belum dikirim.";
+      }
+      if (maxBytes && chosen.size > maxBytes) {
+        return "Berkas terlalu besar (maksimal " + Math.floor(maxBytes / 1048576) +
+          " MB). Silakan pilih berkas yang lebih kecil; balasan belum dikirim.";
+      }
+      return "";
+    }
+    if (file) {
+      file.addEventListener("change", function () {
+        var problem = fileProblem();
+        error.textContent = problem;
+        error.hidden = !problem;
+      });
+    }
     text.addEventListener("keydown", function (event) {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
         event.preventDefault();
@@ -426,8 +458,13 @@
     });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
-      if (!text.value.trim()) {
-        error.textContent = "Balasan tidak boleh kosong.";
+      var hasFile = Boolean(file && file.files && file.files.length);
+      var problem = fileProblem();
+      if (!problem && !text.value.trim() && !hasFile) {
+        problem = "Balasan tidak boleh kosong.";
+      }
+      if (problem) {
+        error.textContent = problem;
         error.hidden = false;
         return;
       }
@@ -438,12 +475,19 @@
         headers: { Accept: "application/json", "X-CSRF-Token": csrfToken() },
         body: new FormData(form)
       }).then(function (response) {
+        if (response.status === 413) {
+          return { ok: false, message: "Berkas terlalu besar untuk dikirim. Silakan pilih " +
+            "berkas yang lebih kecil; balasan belum dikirim." };
+        }
         return response.json().catch(function () {
           return { ok: false, message: "Balasan gagal dikirim (HTTP " + response.status + ")." };
         });
       }).then(function (result) {
         if (result.ok) {
           text.value = "";
+          if (file) {
+            file.value = "";
+          }
           error.hidden = true;
           page.dispatchEvent(new CustomEvent("desk:replied"));
         } else {

@@ -4,7 +4,8 @@
   `GET /api/conversations/<id>/events?after=<cursor>` gives what changed since the page loaded.
 - `GET /conversations/<id>/lampiran?media=<media id>`: a file the citizen sent in the
   transcript (`helpdesk.desk.views.media`).
-- `POST /conversations/<id>/reply`, `/resolve`, `/contact`.
+- `POST /conversations/<id>/reply` (a text, a file attached: `helpdesk.desk.reply_upload`, or
+  both), `/resolve`, `/contact`.
 
 An agent sees a conversation while it waits in the queue and when it is (or was) theirs, never
 one another agent holds or ended: every route of a conversation checks `may_view`
@@ -40,6 +41,7 @@ from helpdesk.desk.masked_view import (
     masked_data,
     may_reveal,
 )
+from helpdesk.desk.reply_upload import ACCEPT, attached_file, file_hint
 from helpdesk.desk.transcript_view import (
     HANDOFF_STATUS_LABELS,
     build_transcript,
@@ -57,6 +59,7 @@ from helpdesk.handoff.service import HandoffError, HandoffRecord, HandoffStatus
 from helpdesk.rasa_bridge.events import RASA_EVENTS
 from helpdesk.security.audit import desk_actor
 from helpdesk.security.masking import mask_identifiers
+from helpdesk.storage.attachments import MAX_BYTES
 from helpdesk.storage.canned_responses import NAME_FALLBACK
 from helpdesk.storage.contacts import ContactValidationError
 
@@ -190,6 +193,13 @@ def _conversation_url(handoff_id: int) -> str:
 @with_conversation
 async def conversation_page(request: Request, handoff: HandoffRecord) -> HTTPResponse:
     """The transcript, what the bot tried, the contact and the reply box."""
+    return await _page(request, handoff)
+
+
+async def _page(
+    request: Request, handoff: HandoffRecord, *, draft: str = "", reply_error: str = ""
+) -> HTTPResponse:
+    """The conversation page; a refused reply's text is back in the reply box, with why."""
     user = _user(request)
     services = services_of(request)
     tz = _tz(request)
@@ -261,7 +271,13 @@ async def conversation_page(request: Request, handoff: HandoffRecord) -> HTTPRes
         can_resolve=handoff.status == HandoffStatus.ASSIGNED and (is_mine or user.is_supervisor),
         can_assign=user.is_supervisor and handoff.is_open,
         max_reply_length=MAX_REPLY_LENGTH,
+        max_file_bytes=MAX_BYTES,
+        file_accept=ACCEPT,
+        file_hint=file_hint(handoff.channel),
+        draft=draft,
+        reply_error=reply_error,
         wait=wait_label(handoff.created_at, now),
+        status=400 if reply_error else 200,
     )
 
 
@@ -323,8 +339,8 @@ async def conversation_events(request: Request, handoff: HandoffRecord) -> HTTPR
 @login_required(*STAFF_ROLES)
 @with_conversation
 async def conversation_attachment(request: Request, handoff: HandoffRecord) -> HTTPResponse:
-    """A file the citizen sent in this conversation's transcript (only a media id that is in
-    it: the route opens nobody else's files)."""
+    """A file the citizen (or an agent) sent in this conversation's transcript (only a media
+    id or file reference that is in it: the route opens nobody else's files)."""
     media_id = (request.args.get("media") or "").strip()
     transcript = await asyncio.to_thread(
         build_transcript,
@@ -336,7 +352,7 @@ async def conversation_attachment(request: Request, handoff: HandoffRecord) -> H
     sent = {
         item.attachment.media_id
         for item in transcript.items
-        if item.attachment is not None and item.kind == "citizen"
+        if item.attachment is not None and item.kind in ("citizen", "agent")
     }
     if not media_id or media_id not in sent:
         return error_page(request, 404, MSG_NO_ATTACHMENT)
@@ -366,24 +382,27 @@ async def _record_unmasked_view(request: Request, handoff: HandoffRecord) -> Non
 @login_required(*STAFF_ROLES)
 @with_conversation
 async def reply(request: Request, handoff: HandoffRecord) -> HTTPResponse:
-    """Store the agent's reply in the outbox and wake the relay to deliver it."""
+    """Store the agent's reply (a text, a file or both) in the outbox and wake the relay to
+    deliver it. A refused reply changes nothing: the script shows why and keeps the text, the
+    page without it comes back with the text in the box."""
     user = _user(request)
+    services = services_of(request)
     text = (request.form.get("text") or "").replace("\r\n", "\n").strip()
-    problem = None
-    if not text:
-        problem = MSG_REPLY_EMPTY
-    elif len(text) > MAX_REPLY_LENGTH:
-        problem = MSG_REPLY_TOO_LONG
-    message = None
+    stored, problem = None, MSG_REPLY_TOO_LONG if len(text) > MAX_REPLY_LENGTH else None
     if problem is None:
-        try:
-            message = services_of(request).handoff.reply(handoff.id, user.id, text)
-        except HandoffError as exc:
-            problem = str(exc)
-    if problem is not None or message is None:
+        stored, problem = await attached_file(request, handoff, user.id, services.attachment_files)
+    if problem is None and not text and stored is None:
+        problem = MSG_REPLY_EMPTY
+    if problem is not None and _wants_json(request):
+        return response.json({"ok": False, "message": problem}, status=400)
+    if problem is not None:
+        return await _page(request, handoff, draft=text, reply_error=problem)
+    try:
+        message = services.handoff.reply(handoff.id, user.id, text, attachment=stored)
+    except HandoffError as exc:  # not (or no longer) this agent's: no reply box to go back to
         if _wants_json(request):
-            return response.json({"ok": False, "message": problem}, status=400)
-        return flash_redirect(request, _conversation_url(handoff.id), problem or "", kind="error")
+            return response.json({"ok": False, "message": str(exc)}, status=400)
+        return flash_redirect(request, _conversation_url(handoff.id), str(exc), kind="error")
     wake_relay(request)
     if _wants_json(request):
         return response.json({"ok": True, "message_id": message.id, "status": message.status})

@@ -8,6 +8,7 @@
 - `audit`: the audit trail (`audit_event`), each row chained to the one before by a hash;
   citizens' data requests (`data_request`) and e-mail codes (`email_verification`);
   integrators' API tokens (`api_token`);
+- `broadcasts`: WhatsApp broadcasts, their recipients and each number's consent;
 - `knowledge`: the curated knowledge base (entries, versions, the publication revision) and
   the questions inbox's triage (questions dealt with, dismissed groups).
 
@@ -18,6 +19,7 @@ importing the package registers every table on `metadata` (Alembic, `create_all`
 from __future__ import annotations
 
 from helpdesk.storage.models.audit import ApiToken, AuditEvent, DataRequest, EmailVerification
+from helpdesk.storage.models.broadcasts import Broadcast, BroadcastConsent, BroadcastRecipient
 from helpdesk.storage.models.columns import (
     Base,
     CleanString,
@@ -66,6 +68,9 @@ from helpdesk.storage.models.tables import (
 
 __all__ = [
     "ApiToken",
+    "Broadcast",
+    "BroadcastConsent",
+    "BroadcastRecipient",
     "AuditEvent",
     "DataRequest",
     "EmailVerification",

@@ -283,6 +283,10 @@ class HandoffMessage(Base):
     attempts = Column(Integer, nullable=False, default=0)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     sent_at = Column(UTCDateTime, nullable=True)
+    # A file sent with the reply: its reference in the helpdesk file store ("email-att:...")
+    # and the name it is sent under (`helpdesk.handoff.agent_files`); `text` may be "" then.
+    attachment_key = Column(CleanString(64), nullable=True)
+    attachment_name = Column(CleanString(255), nullable=True)
 
     __table_args__ = (CheckConstraint(one_of("status", OutboxStatus), name="status_valid"),)
 

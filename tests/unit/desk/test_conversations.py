@@ -268,7 +268,9 @@ async def test_reply_goes_to_the_outbox_and_wakes_the_relay(desk, services):
     )
     assert page.status == 400 and "tidak boleh kosong" in json.loads(page.text)["message"]
     page = await client.post(base + "/reply", {"text": "x" * 4001})
-    assert page.status == 303
+    # Refused without the script: the page comes back with the reply still in the box.
+    assert page.status == 400 and "maksimal 4000 karakter" in page.text
+    assert ">" + "x" * 4001 + "</textarea>" in page.text
     assert len(services.handoff_messages.for_handoff(handoff.id)) == 2
 
 

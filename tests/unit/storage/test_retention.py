@@ -15,6 +15,8 @@ from helpdesk.privacy.retention import Retention
 from helpdesk.rasa_bridge.events import RASA_EVENTS, _rasa_metadata
 from helpdesk.rasa_bridge.retention import TrackerRetention
 from helpdesk.storage.models import (
+    Broadcast,
+    BroadcastRecipient,
     Contact,
     Conversation,
     CsatRating,
@@ -95,6 +97,26 @@ def seed(session_factory, at: datetime, sender: str, *, open_: bool = False) -> 
                 SentReply(channel="whatsapp", cause=f"wamid.{sender}", seq=0, sent_at=at),
             ]
         )
+        broadcast = Broadcast(
+            name="Siaran",
+            template_name="t",
+            template_language="id",
+            status="sending" if open_ else "done",
+            created_by="sup",
+            created_at=at,
+        )
+        session.add(broadcast)
+        session.flush()
+        session.add(
+            BroadcastRecipient(
+                broadcast_id=broadcast.id,
+                phone=sender,
+                name="Siti",
+                # A recipient still to be sent stays whatever its age.
+                status="pending" if open_ else "sent",
+                sent_at=None if open_ else at,
+            )
+        )
         session.commit()
 
 
@@ -158,6 +180,7 @@ def test_everything_past_its_period_goes_and_nothing_else(retention, session_fac
         "idle_closure": 2,
         "inbound_message": 2,
         "sent_reply": 2,
+        "broadcast_recipient": 1,  # the one still to be sent stays
     }
     assert {line.store: line.count for line in retention.plan()} == plan  # a plan changes nothing
 

@@ -59,7 +59,7 @@ def test_upgrade_is_idempotent(db_url: str) -> None:
     upgrade(db_url)
     upgrade(db_url)
     engine = make_engine(db_url)
-    assert current_revision(engine) == head_revision() == "0017"
+    assert current_revision(engine) == head_revision() == "0019"
     engine.dispose()
 
 
