@@ -8,7 +8,8 @@ WhatsApp: free-form messages only within the 24-hour customer service window; af
 an approved message template (`window_open`).
 
 `last_inbound` reads when the citizen last wrote (the shared inbox's `inbound_message`); the
-rest is pure.
+rest is pure; the windows themselves are `helpdesk.handoff.reply_window`'s (the desk and its
+worker apply them to agents' replies).
 """
 
 from __future__ import annotations
@@ -16,14 +17,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from connectors.common.stores import inbound_repository
 from connectors.common.text import mask_id
+from helpdesk.handoff.reply_window import HUMAN_AGENT_WINDOW, STANDARD_WINDOW, window_open
 
 if TYPE_CHECKING:  # pragma: no cover - imports for type checkers only
     from helpdesk.storage.inbound_messages import InboundMessageRepository
+
+__all__ = [
+    "HUMAN_AGENT",
+    "HUMAN_AGENT_WINDOW",
+    "RESPONSE",
+    "STANDARD_WINDOW",
+    "UNKNOWN",
+    "SendMode",
+    "Unknown",
+    "last_inbound",
+    "send_mode",
+    "window_open",
+]
 
 
 class Unknown:
@@ -32,13 +47,6 @@ class Unknown:
 
 #: `last_inbound`'s answer when the time could not be read.
 UNKNOWN = Unknown()
-
-#: The standard messaging window.
-STANDARD_WINDOW = timedelta(hours=24)
-
-
-#: How long after the citizen's last message a human agent may still answer (tagged).
-HUMAN_AGENT_WINDOW = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -77,12 +85,6 @@ def send_mode(
     if agent_reply and age <= HUMAN_AGENT_WINDOW:
         return HUMAN_AGENT
     return None
-
-
-def window_open(last_inbound: datetime | None, now: datetime) -> bool:
-    """Whether the 24-hour customer service window is open: the citizen wrote at most 24
-    hours ago (False when no message of theirs is known)."""
-    return last_inbound is not None and now - last_inbound <= STANDARD_WINDOW
 
 
 async def last_inbound(

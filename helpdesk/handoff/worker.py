@@ -36,6 +36,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Callable, Protocol
 
 from helpdesk.handoff.agent_files import ATTACHMENT_KEY, attachment_metadata, file_exists
+from helpdesk.handoff.reply_window import AGENT_REPLY_WINDOWS, agent_reply_allowed
 from helpdesk.handoff.service import is_leave_request
 from helpdesk.handoff.transcript import turns_from_events
 from helpdesk.jobs.loop import LeaderLoop
@@ -100,6 +101,8 @@ class PassReport:
     delivered: list[int] = field(default_factory=list)
     resumed: list[int] = field(default_factory=list)
     status_updates: list[str] = field(default_factory=list)
+    #: Agents' replies marked failed: the channel's window had closed.
+    outside_window: list[int] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return any(
@@ -110,6 +113,7 @@ class PassReport:
                 self.delivered,
                 self.resumed,
                 self.status_updates,
+                self.outside_window,
             )
         )
 
@@ -219,6 +223,18 @@ class DeskWorker(LeaderLoop):
                 messages.mark_sent(message.id)
                 report.delivered.append(message.id)
                 continue
+            if not self._reply_window_open(handoff, now):
+                # The platform would refuse it and the channel drop it: the desk shows it
+                # failed (and the conversation page why) rather than sent.
+                messages.note_failure(message.id, give_up=True)
+                report.outside_window.append(message.id)
+                logger.warning(
+                    "reply %s not sent: %s no longer allows an agent's reply to %s",
+                    message.id,
+                    handoff.channel,
+                    mask_digits(handoff.sender_id),
+                )
+                continue
             metadata: dict = {
                 "handoff_message_id": message.id,
                 "handoff_id": handoff.id,
@@ -257,6 +273,20 @@ class DeskWorker(LeaderLoop):
                     failed.attempts,
                     REPLY_GIVE_UP,
                 )
+
+    def _reply_window_open(self, handoff: "HandoffRecord", now: datetime) -> bool:
+        """Whether the handoff's channel still lets an agent's reply reach the citizen (when
+        their last message cannot be read, the channel decides)."""
+        if handoff.channel not in AGENT_REPLY_WINDOWS:
+            return True
+        try:
+            last = self.services.inbound_messages.last_received(
+                str(handoff.channel), handoff.sender_id
+            )
+        except Exception:
+            logger.warning("the citizen's last message time could not be read; sending")
+            return True
+        return agent_reply_allowed(handoff.channel, last, now)
 
     def _resume_ended(self, report: PassReport) -> None:
         service = self.services.handoff

@@ -55,6 +55,7 @@ from helpdesk.desk.transcript_view import (
 )
 from helpdesk.desk.views import parse_id, services_of
 from helpdesk.desk.views.media import serve_attachment
+from helpdesk.handoff.reply_window import AGENT_REPLY_WINDOWS, reply_window_notice
 from helpdesk.handoff.service import HandoffError, HandoffRecord, HandoffStatus
 from helpdesk.rasa_bridge.events import RASA_EVENTS
 from helpdesk.security.audit import desk_actor
@@ -243,6 +244,10 @@ async def _page(
     ]
     agents = [u for u in services.desk_users.list() if u.active] if user.is_supervisor else []
     is_mine = handoff.status == HandoffStatus.ASSIGNED and handoff.agent_id == user.id
+    window_notice = ""
+    if is_mine and handoff.channel in AGENT_REPLY_WINDOWS:
+        last = services.inbound_messages.last_received(str(handoff.channel), handoff.sender_id)
+        window_notice = reply_window_notice(handoff.channel, last, now)
     return render(
         request,
         "conversations_detail.html",
@@ -276,6 +281,7 @@ async def _page(
         file_hint=file_hint(handoff.channel),
         draft=draft,
         reply_error=reply_error,
+        window_notice=window_notice,
         wait=wait_label(handoff.created_at, now),
         status=400 if reply_error else 200,
     )

@@ -27,7 +27,7 @@ from helpdesk.storage.contacts import (
 )
 from helpdesk.storage.db import session_scope
 from helpdesk.storage.desk_users import DeskUserRepository
-from helpdesk.storage.models import Handoff, QuestionLog
+from helpdesk.storage.models import Handoff, InboundMessage, QuestionLog
 
 SENDER = "6281234567890"
 
@@ -566,3 +566,22 @@ async def test_the_officer_sees_what_a_guided_flow_collected(desk, services):
     assert "Data dari alur" in page.text and "Konsultasi Rumah Swadaya" in page.text
     assert "<dt>alamat</dt><dd>Desa Sukamaju, Bogor</dd>" in page.text
     assert "Lain" not in page.text  # another citizen's
+
+
+async def test_the_agent_is_told_when_whatsapp_no_longer_allows_a_reply(desk, services):
+    handoff = queue(services)
+    client, _ = await desk.client_for("agent")
+    base = f"/conversations/{handoff.id}"
+    await client.post(base + "/take")
+    repository = services.inbound_messages
+    assert repository.claim("whatsapp", "wamid.last", SENDER)
+    repository.mark_done("whatsapp", "wamid.last")
+    assert "data-window-notice" not in (await client.get(base)).text  # wrote just now
+    with session_scope(services.session_factory) as session:
+        session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.message_id == "wamid.last")
+            .values(received_at=datetime.now(timezone.utc) - timedelta(hours=25))
+        )
+    page = (await client.get(base)).text
+    assert "data-window-notice" in page and "24 jam" in page

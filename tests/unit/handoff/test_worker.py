@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, update
 from sqlalchemy.engine import Engine
 
 from helpdesk.handoff.service import EXPIRED_SUBJECT, LeaveOutcome
@@ -32,7 +32,7 @@ from helpdesk.rasa_bridge.events import RASA_EVENTS, TrackerEvent, latest_sessio
 from helpdesk.services import Services
 from helpdesk.settings import Settings
 from helpdesk.storage.db import session_scope
-from helpdesk.storage.models import DeskUser, Handoff, utcnow
+from helpdesk.storage.models import DeskUser, Handoff, InboundMessage, utcnow
 
 UTC = timezone.utc
 SENDER = "6281234567890"
@@ -919,3 +919,54 @@ def test_a_status_update_rasa_never_takes_is_given_up_after_a_day(services, rasa
     worker = make_worker(services, rasa, tracker, offset=timedelta(hours=24, seconds=1))
     worker.run_once()
     assert len(rasa.calls) == 1 and services.ticket_repository.status_updates_due() == []
+
+
+# --- the platforms' reply windows ---------------------------------------------------------
+
+
+def wrote(services, sender: str, channel: str, ago: timedelta) -> None:
+    """The citizen's last message arrived `ago` (a handled delivery of the shared inbox)."""
+    repository = services.inbound_messages
+    message_id = f"wamid.{sender}.{ago.total_seconds()}"
+    assert repository.claim(channel, message_id, sender)
+    repository.mark_done(channel, message_id)
+    with session_scope(services.session_factory) as session:
+        session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.message_id == message_id)
+            .values(received_at=utcnow() - ago)
+        )
+
+
+@pytest.mark.parametrize(
+    ("ago", "sent"), [(timedelta(hours=23), True), (timedelta(hours=25), False)]
+)
+def test_a_whatsapp_reply_after_the_24_hour_window_is_marked_failed_not_sent(
+    services, session_factory, worker, rasa, ago, sent
+):
+    handoff, agent = assigned_handoff(services, session_factory)
+    wrote(services, SENDER, "whatsapp", ago)
+    message = services.handoff.reply(handoff.id, agent, "Maaf menunggu lama.")
+
+    report = worker.run_once()
+
+    assert (report.delivered == [message.id]) is sent
+    assert (report.outside_window == [message.id]) is not sent
+    assert services.handoff_messages.get(message.id).status == ("sent" if sent else "failed")
+    assert len(rasa.calls) == (1 if sent else 0)
+
+
+def test_the_reply_windows_of_each_channel() -> None:
+    from helpdesk.handoff.reply_window import agent_reply_allowed, reply_window_notice
+
+    now = utcnow()
+    day_and_more = now - timedelta(hours=25)
+    week_and_more = now - timedelta(days=8)
+    assert not agent_reply_allowed("whatsapp", day_and_more, now)
+    assert agent_reply_allowed("messenger", day_and_more, now)  # tagged HUMAN_AGENT
+    assert not agent_reply_allowed("instagram", week_and_more, now)
+    assert agent_reply_allowed("telegram", week_and_more, now)
+    assert agent_reply_allowed("whatsapp", None, now)  # nothing on record: the channel decides
+    assert "24 jam" in reply_window_notice("whatsapp", day_and_more, now)
+    assert "Messenger" in reply_window_notice("messenger", week_and_more, now)
+    assert reply_window_notice("whatsapp", now, now) == ""
