@@ -72,6 +72,16 @@ class CsatRepository(_Repository):
 
         return retry_on_locked(work)
 
+    def agent_rated(self, handoff_id: int) -> bool:
+        """Whether the agent's service in this handoff has a rating already."""
+        with session_scope(self._sessions) as session:
+            found = session.scalar(
+                select(CsatRating.id)
+                .where(CsatRating.handoff_id == handoff_id, CsatRating.kind == CsatKind.AGENT)
+                .limit(1)
+            )
+            return found is not None
+
 
 @dataclass(frozen=True)
 class FaqFigures:

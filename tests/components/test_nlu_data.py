@@ -39,6 +39,7 @@ EXTRA_INTENTS = {
     "data_erasure",
     "broadcast_opt_out",
     "broadcast_opt_in",
+    "rate_agent",
 }
 ENTITIES_WITH_REGEX = {
     "ticket_id",

@@ -123,7 +123,7 @@ def test_a_template_body_names_the_template_language_parameters_and_payloads() -
     rating_body = template_body(SENDER, rating, {})
     components = rating_body["template"]["components"]
     assert [c["type"] for c in components] == ["button"] * 5  # no variables: no body component
-    assert components[4]["parameters"][0]["payload"] == '/inform{"number":"5"}'
+    assert components[4]["parameters"][0]["payload"] == '/rate_agent{"number":"5"}'
     no_components = parse_registry(
         {
             "version": 1,

@@ -155,8 +155,9 @@ def test_every_profile_registry_follows_the_rules() -> None:
         "sesi_chat_berakhir",
     }
     rating = found.for_message({"utter_action": "utter_ask_agent_rating"})
+    # A tap comes in a later session: an intent of its own (action_rate_agent_late).
     assert [b.payload for b in rating.buttons] == [
-        f'/inform{{"number":"{n}"}}' for n in range(1, 6)
+        f'/rate_agent{{"number":"{n}"}}' for n in range(1, 6)
     ]
     for folder in PROFILES_DIR.iterdir():
         profile = load_profile(folder.name)
