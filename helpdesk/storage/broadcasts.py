@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,9 +20,26 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from helpdesk.storage.base import _check_aware, _Repository
+from helpdesk.storage.broadcast_records import (
+    BroadcastRecord,
+    ConsentRecord,
+    NewRecipient,
+    RecipientRecord,
+    broadcast_record,
+    consent_record,
+    recipient_record,
+)
 from helpdesk.storage.db import retry_on_locked, session_scope
 from helpdesk.storage.enums import BroadcastStatus, RecipientStatus
 from helpdesk.storage.models import Broadcast, BroadcastConsent, BroadcastRecipient, utcnow
+
+__all__ = [
+    "BroadcastRecord",
+    "BroadcastRepository",
+    "ConsentRecord",
+    "NewRecipient",
+    "RecipientRecord",
+]
 
 #: Recipient statuses still to be sent (or in flight).
 UNSENT = (RecipientStatus.PENDING, RecipientStatus.SENDING)
@@ -35,122 +51,6 @@ _PROGRESS = {
 }
 #: The longest error text kept (the column size).
 _MAX_ERROR = 255
-
-
-@dataclass(frozen=True)
-class NewRecipient:
-    """A recipient read from an upload: the number, the name and the template's values."""
-
-    phone: str
-    name: str
-    variables: dict[str, str]
-
-
-@dataclass(frozen=True)
-class BroadcastRecord:
-    """A broadcast, detached from any session."""
-
-    id: int
-    name: str
-    channel: str
-    template_name: str
-    template_language: str
-    status: str
-    consent_note: str
-    created_by: str
-    created_at: datetime
-    scheduled_at: datetime | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    note: str | None
-
-
-@dataclass(frozen=True)
-class RecipientRecord:
-    """One recipient and what became of its message."""
-
-    id: int
-    broadcast_id: int
-    phone: str
-    name: str
-    variables: dict[str, str]
-    status: str
-    attempts: int
-    callback_key: str | None
-    message_id: str | None
-    claimed_at: datetime | None
-    sent_at: datetime | None
-    delivered_at: datetime | None
-    read_at: datetime | None
-    failed_at: datetime | None
-    error: str | None
-
-
-@dataclass(frozen=True)
-class ConsentRecord:
-    """A number's consent to broadcasts."""
-
-    phone: str
-    opted_in_at: datetime | None
-    opted_in_source: str | None
-    opted_out_at: datetime | None
-    opted_out_source: str | None
-
-    @property
-    def opted_out(self) -> bool:
-        return self.opted_out_at is not None
-
-
-def _broadcast(row: Broadcast) -> BroadcastRecord:
-    return BroadcastRecord(
-        id=row.id,
-        name=row.name,
-        channel=row.channel,
-        template_name=row.template_name,
-        template_language=row.template_language,
-        status=row.status,
-        consent_note=row.consent_note or "",
-        created_by=row.created_by,
-        created_at=row.created_at,
-        scheduled_at=row.scheduled_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        note=row.note,
-    )
-
-
-def _recipient(row: BroadcastRecipient) -> RecipientRecord:
-    try:
-        variables = json.loads(row.variables or "{}")
-    except ValueError:
-        variables = {}
-    return RecipientRecord(
-        id=row.id,
-        broadcast_id=row.broadcast_id,
-        phone=row.phone,
-        name=row.name or "",
-        variables=variables if isinstance(variables, dict) else {},
-        status=row.status,
-        attempts=row.attempts,
-        callback_key=row.callback_key,
-        message_id=row.message_id,
-        claimed_at=row.claimed_at,
-        sent_at=row.sent_at,
-        delivered_at=row.delivered_at,
-        read_at=row.read_at,
-        failed_at=row.failed_at,
-        error=row.error,
-    )
-
-
-def _consent(row: BroadcastConsent) -> ConsentRecord:
-    return ConsentRecord(
-        phone=row.phone,
-        opted_in_at=row.opted_in_at,
-        opted_in_source=row.opted_in_source,
-        opted_out_at=row.opted_out_at,
-        opted_out_source=row.opted_out_source,
-    )
 
 
 def _clip(text: str | None, limit: int = _MAX_ERROR) -> str | None:
@@ -228,20 +128,20 @@ class BroadcastRepository(_Repository):
                         consent.opted_in_at, consent.opted_in_source = now, source
                         consent.updated_at = now
                 session.flush()
-                return _broadcast(broadcast)
+                return broadcast_record(broadcast)
 
         return retry_on_locked(work)
 
     def get(self, broadcast_id: int) -> BroadcastRecord | None:
         with session_scope(self._sessions) as session:
             row = session.get(Broadcast, broadcast_id)
-            return _broadcast(row) if row is not None else None
+            return broadcast_record(row) if row is not None else None
 
     def latest(self, limit: int = 100) -> list[BroadcastRecord]:
         """The latest broadcasts first."""
         with session_scope(self._sessions) as session:
             query = select(Broadcast).order_by(Broadcast.id.desc()).limit(limit)
-            return [_broadcast(row) for row in session.scalars(query)]
+            return [broadcast_record(row) for row in session.scalars(query)]
 
     def set_status(
         self,
@@ -367,7 +267,7 @@ class BroadcastRepository(_Repository):
             query = query.order_by(BroadcastRecipient.id).offset(offset)
             if limit is not None:
                 query = query.limit(limit)
-            return [_recipient(row) for row in session.scalars(query)]
+            return [recipient_record(row) for row in session.scalars(query)]
 
     def iter_recipients(self, broadcast_id: int, batch: int = 500) -> Iterator[RecipientRecord]:
         """Every recipient in upload order, read in batches (for exports)."""
@@ -375,7 +275,7 @@ class BroadcastRepository(_Repository):
         while True:
             with session_scope(self._sessions) as session:
                 rows = [
-                    _recipient(row)
+                    recipient_record(row)
                     for row in session.scalars(
                         select(BroadcastRecipient)
                         .where(
@@ -424,7 +324,7 @@ class BroadcastRepository(_Repository):
                     row.callback_key = f"bc:{row.id}:{row.attempts}"
                     claimed.append(row)
                 session.flush()
-                return [_recipient(row) for row in claimed]
+                return [recipient_record(row) for row in claimed]
 
         return retry_on_locked(work)
 
@@ -647,7 +547,7 @@ class BroadcastRepository(_Repository):
     def consent(self, phone: str) -> ConsentRecord | None:
         with session_scope(self._sessions) as session:
             row = session.get(BroadcastConsent, phone)
-            return _consent(row) if row is not None else None
+            return consent_record(row) if row is not None else None
 
     def opt_out(self, phone: str, source: str, now: datetime | None = None) -> bool:
         """The number wants no more broadcasts (True when it was not opted out already).
@@ -691,28 +591,6 @@ class BroadcastRepository(_Repository):
                     row.opted_in_at, row.opted_in_source = now, _clip(source)
                 row.updated_at = now
                 return was_out != out
-
-        return retry_on_locked(work)
-
-    def forget_number(self, phone: str) -> int:
-        """Erasure: the number's recipient rows are deleted (its opt-out, if any, is kept so
-        that no later upload reaches it again; its opt-in record is deleted)."""
-
-        def work() -> int:
-            with session_scope(self._sessions) as session:
-                rows = list(
-                    session.scalars(
-                        select(BroadcastRecipient).where(BroadcastRecipient.phone == phone)
-                    )
-                )
-                for row in rows:
-                    session.delete(row)
-                consent = session.get(BroadcastConsent, phone)
-                if consent is not None and consent.opted_out_at is None:
-                    session.delete(consent)
-                elif consent is not None:
-                    consent.opted_in_at = consent.opted_in_source = None
-                return len(rows)
 
         return retry_on_locked(work)
 
